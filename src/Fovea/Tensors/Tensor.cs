@@ -125,4 +125,10 @@ public sealed class Tensor
     public override string ToString() => $"Tensor{ShapeToString(Shape)}";
 
     internal void SetBuffer(float[] data) => _data = data;
+
+    /// <summary>The gradient tensor, created zero-filled on first use (backward steps accumulate into it).</summary>
+    internal Tensor GradOrCreate() => Grad ??= new Tensor(Shape);
+
+    /// <summary>Sets every gradient value to zero (keeps the buffer).</summary>
+    public void ZeroGrad() => Grad?.Span.Clear();
 }

@@ -1,0 +1,80 @@
+using Fovea.Kernels;
+using Fovea.Tensors;
+
+namespace Fovea.Autograd;
+
+public static partial class Ops
+{
+    /// <summary>max(x, 0), element-wise; any shape.</summary>
+    public static Tensor Relu(Tensor x)
+    {
+        var y = new Tensor(x.Shape);
+        Activations.ReluForward(x.Span, y.Span);
+        RecordUnary(x, y, () => Activations.ReluBackward(x.Span, y.Grad!.Span, x.GradOrCreate().Span));
+        return y;
+    }
+
+    /// <summary>x for x &gt; 0, alpha·x otherwise; any shape.</summary>
+    public static Tensor LeakyRelu(Tensor x, float alpha)
+    {
+        var y = new Tensor(x.Shape);
+        Activations.LeakyReluForward(x.Span, y.Span, alpha);
+        RecordUnary(x, y, () => Activations.LeakyReluBackward(x.Span, y.Grad!.Span, x.GradOrCreate().Span, alpha));
+        return y;
+    }
+
+    /// <summary>1 / (1 + e^-x), element-wise; any shape.</summary>
+    public static Tensor Sigmoid(Tensor x)
+    {
+        var y = new Tensor(x.Shape);
+        Activations.SigmoidForward(x.Span, y.Span);
+        RecordUnary(x, y, () => Activations.SigmoidBackward(y.Span, y.Grad!.Span, x.GradOrCreate().Span));
+        return y;
+    }
+
+    /// <summary>Hyperbolic tangent, element-wise; any shape.</summary>
+    public static Tensor Tanh(Tensor x)
+    {
+        var y = new Tensor(x.Shape);
+        Activations.TanhForward(x.Span, y.Span);
+        RecordUnary(x, y, () => Activations.TanhBackward(y.Span, y.Grad!.Span, x.GradOrCreate().Span));
+        return y;
+    }
+
+    /// <summary>Softmax over the last axis (rows = all leading axes).</summary>
+    public static Tensor Softmax(Tensor x)
+    {
+        int cols = x.Dim(-1), rows = x.Length / Math.Max(1, cols);
+        var y = new Tensor(x.Shape);
+        Kernels.Softmax.Forward(rows, cols, x.Span, y.Span);
+        RecordUnary(x, y, () => Kernels.Softmax.Backward(rows, cols, y.Span, y.Grad!.Span, x.GradOrCreate().Span));
+        return y;
+    }
+
+    /// <summary>
+    /// Inverted dropout: zeroes each element with probability <paramref name="rate"/> and scales the rest by 1/(1-rate).
+    /// Identity when rate is 0 or no tape records (inference).
+    /// </summary>
+    public static Tensor Dropout(Tensor x, float rate, Random random)
+    {
+        if (rate <= 0f || Tape.Current is null) return x;
+        var mask = new float[x.Length];
+        float keep = 1f / (1f - rate);
+        for (int i = 0; i < mask.Length; i++) mask[i] = random.NextSingle() >= rate ? keep : 0f;
+        var y = new Tensor(x.Shape);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(x.Span, mask, y.Span);
+        RecordUnary(x, y, () => System.Numerics.Tensors.TensorPrimitives.FusedMultiplyAdd(y.Grad!.Span, mask, x.GradOrCreate().Span, x.Grad!.Span));
+        return y;
+    }
+
+    private static void RecordUnary(Tensor x, Tensor y, Action backward)
+    {
+        if (!Tape.ShouldRecord(x)) return;
+        y.RequiresGrad = true;
+        Tape.Current!.Add(() =>
+        {
+            if (y.Grad is null) return;
+            backward();
+        });
+    }
+}

@@ -1,0 +1,106 @@
+using System.Text.Json.Nodes;
+using Fovea.Autograd;
+using Fovea.Tensors;
+
+namespace Fovea.Layers;
+
+/// <summary>Base of element-wise activation layers: output shape = input shape, no weights.</summary>
+public abstract class ActivationLayer : UnaryLayer
+{
+    /// <summary>Creates the layer.</summary>
+    protected ActivationLayer(string? name) : base(name) { }
+
+    /// <inheritdoc/>
+    public override int[] ComputeOutputShape(int[] inputShape) => (int[])inputShape.Clone();
+
+    /// <inheritdoc/>
+    public override long Flops(int[] inputShape) => inputShape.Aggregate(1L, (a, b) => a * b);
+
+    /// <inheritdoc/>
+    public override JsonObject GetConfig() => new();
+}
+
+/// <summary>max(x, 0).</summary>
+public sealed class ReLU(string? name = null) : ActivationLayer(name)
+{
+    /// <inheritdoc/>
+    public override string TypeName => "ReLU";
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input, bool training) => Ops.Relu(input);
+}
+
+/// <summary>x for x &gt; 0, alpha·x otherwise (default alpha 0.01).</summary>
+public sealed class LeakyReLU : ActivationLayer
+{
+    /// <summary>Creates the layer; alpha must be finite and ≥ 0.</summary>
+    public LeakyReLU(float alpha = 0.01f, string? name = null) : base(name)
+    {
+        if (!(alpha >= 0f) || float.IsInfinity(alpha)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, $"LeakyReLU alpha must be a finite value ≥ 0. Received: alpha={alpha}.");
+        Alpha = alpha;
+    }
+
+    /// <summary>Slope for negative inputs.</summary>
+    public float Alpha { get; }
+    /// <inheritdoc/>
+    public override string TypeName => "LeakyReLU";
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input, bool training) => Ops.LeakyRelu(input, Alpha);
+    /// <inheritdoc/>
+    public override JsonObject GetConfig() => new() { ["alpha"] = Alpha };
+}
+
+/// <summary>1 / (1 + e^-x).</summary>
+public sealed class Sigmoid(string? name = null) : ActivationLayer(name)
+{
+    /// <inheritdoc/>
+    public override string TypeName => "Sigmoid";
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input, bool training) => Ops.Sigmoid(input);
+}
+
+/// <summary>Hyperbolic tangent.</summary>
+public sealed class Tanh(string? name = null) : ActivationLayer(name)
+{
+    /// <inheritdoc/>
+    public override string TypeName => "Tanh";
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input, bool training) => Ops.Tanh(input);
+}
+
+/// <summary>Softmax over the last axis: class probabilities. Not needed before the cross-entropy loss, which takes logits.</summary>
+public sealed class Softmax(string? name = null) : ActivationLayer(name)
+{
+    /// <inheritdoc/>
+    public override string TypeName => "Softmax";
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input, bool training) => Ops.Softmax(input);
+}
+
+/// <summary>
+/// During training, zeroes each value with probability <c>rate</c> and scales the rest by 1/(1 - rate); identity in inference.
+/// Its random stream is seeded from the model seed, so runs are reproducible.
+/// </summary>
+public sealed class Dropout : ActivationLayer
+{
+    private Random _random = new(0);
+
+    /// <summary>Creates the layer; rate in [0, 1).</summary>
+    public Dropout(float rate, string? name = null) : base(name)
+    {
+        if (!(rate >= 0f && rate < 1f)) throw new ArgumentOutOfRangeException(nameof(rate), rate, $"Dropout rate must be in [0, 1). Received: rate={rate}.");
+        Rate = rate;
+    }
+
+    /// <summary>Probability of dropping a value.</summary>
+    public float Rate { get; }
+    /// <inheritdoc/>
+    public override string TypeName => "Dropout";
+
+    /// <inheritdoc/>
+    protected override void OnBuild(IReadOnlyList<int[]> inputShapes, Random random) => _random = new Random(random.Next());
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input, bool training) => training && Trainable ? Ops.Dropout(input, Rate, _random) : input;
+    /// <inheritdoc/>
+    public override JsonObject GetConfig() => new() { ["rate"] = Rate };
+}

@@ -1,0 +1,96 @@
+using Fovea.Autograd;
+using Fovea.Tensors;
+
+namespace Fovea.Losses;
+
+/// <summary>A training objective: model outputs [N, ...] and integer class labels [N] → scalar loss tensor.</summary>
+public abstract class Loss
+{
+    /// <summary>Short name, e.g. "cross_entropy".</summary>
+    public abstract string Name { get; }
+
+    /// <summary>Scalar mean loss of a batch (differentiable when a tape is recording).</summary>
+    public abstract Tensor Compute(Tensor outputs, ReadOnlySpan<int> labels);
+
+    /// <summary>Creates a loss by name: "cross_entropy" (default), "bce", "mse".</summary>
+    public static Loss Create(string name, float labelSmoothing = 0f) => name.ToLowerInvariant() switch
+    {
+        "cross_entropy" or "crossentropy" or "ce" => new SoftmaxCrossEntropyLoss(labelSmoothing),
+        "bce" or "binary_cross_entropy" => new BinaryCrossEntropyLoss(),
+        "mse" => new MeanSquaredErrorLoss(),
+        _ => throw new ArgumentException($"Unknown loss '{name}'. Expected one of: cross_entropy, bce, mse."),
+    };
+
+    /// <summary>One-hot targets [N, classes] for integer labels; throws naming a label out of range.</summary>
+    protected static Tensor OneHot(ReadOnlySpan<int> labels, int classes)
+    {
+        var t = new Tensor(labels.Length, classes);
+        for (int i = 0; i < labels.Length; i++)
+        {
+            if ((uint)labels[i] >= (uint)classes) throw new ArgumentException($"Label {labels[i]} at row {i} is outside [0, {classes}).");
+            t.Span[i * classes + labels[i]] = 1f;
+        }
+        return t;
+    }
+
+    /// <summary>Outputs as [N, features].</summary>
+    protected static Tensor AsMatrix(Tensor outputs) => outputs.Rank == 2 ? outputs : Ops.Reshape(outputs, outputs.Dim(0), outputs.Length / Math.Max(1, outputs.Dim(0)));
+}
+
+/// <summary>Softmax cross-entropy on logits (no Softmax layer needed), with optional label smoothing ε ∈ [0, 1):
+/// target = (1 - ε)·onehot + ε/classes.</summary>
+public sealed class SoftmaxCrossEntropyLoss : Loss
+{
+    /// <summary>Creates the loss. Default: no smoothing.</summary>
+    public SoftmaxCrossEntropyLoss(float labelSmoothing = 0f)
+    {
+        if (!(labelSmoothing >= 0f && labelSmoothing < 1f)) throw new ArgumentOutOfRangeException(nameof(labelSmoothing), labelSmoothing, $"Label smoothing must be in [0, 1). Received: {labelSmoothing}.");
+        LabelSmoothing = labelSmoothing;
+    }
+
+    /// <summary>Smoothing ε.</summary>
+    public float LabelSmoothing { get; }
+    /// <inheritdoc/>
+    public override string Name => "cross_entropy";
+    /// <inheritdoc/>
+    public override Tensor Compute(Tensor outputs, ReadOnlySpan<int> labels) => Ops.SoftmaxCrossEntropy(AsMatrix(outputs), labels, LabelSmoothing, out _);
+}
+
+/// <summary>Binary cross-entropy on probabilities (end the model in Sigmoid) against one-hot targets (one column per class; a
+/// single output column means label 1 vs 0).</summary>
+public sealed class BinaryCrossEntropyLoss : Loss
+{
+    /// <inheritdoc/>
+    public override string Name => "bce";
+    /// <inheritdoc/>
+    public override Tensor Compute(Tensor outputs, ReadOnlySpan<int> labels)
+    {
+        var p = AsMatrix(outputs);
+        var target = p.Dim(1) == 1 ? BinaryTargets(labels) : OneHot(labels, p.Dim(1));
+        return Ops.BinaryCrossEntropy(p, target);
+    }
+
+    private static Tensor BinaryTargets(ReadOnlySpan<int> labels)
+    {
+        var t = new Tensor(labels.Length, 1);
+        for (int i = 0; i < labels.Length; i++)
+        {
+            if (labels[i] is not (0 or 1)) throw new ArgumentException($"Label {labels[i]} at row {i} must be 0 or 1 for a single-output binary cross-entropy.");
+            t.Span[i] = labels[i];
+        }
+        return t;
+    }
+}
+
+/// <summary>Mean squared error between outputs and one-hot targets.</summary>
+public sealed class MeanSquaredErrorLoss : Loss
+{
+    /// <inheritdoc/>
+    public override string Name => "mse";
+    /// <inheritdoc/>
+    public override Tensor Compute(Tensor outputs, ReadOnlySpan<int> labels)
+    {
+        var p = AsMatrix(outputs);
+        return Ops.MeanSquaredError(p, OneHot(labels, p.Dim(1)));
+    }
+}

@@ -1,0 +1,201 @@
+using Fovea.Autograd;
+using Fovea.Layers;
+using Fovea.Tensors;
+
+namespace Fovea.Models;
+
+/// <summary>The two named parts of a CNN.</summary>
+public enum ModelStage
+{
+    /// <summary>Feature extractor: convolution and pooling blocks.</summary>
+    Base,
+    /// <summary>Classifier: dense layers ending in class scores.</summary>
+    Top,
+}
+
+/// <summary>A node of a model graph: the input, or a layer applied to earlier nodes.</summary>
+public sealed class Node
+{
+    internal Node(int index, Layer? layer, int[] inputs, ModelStage stage)
+    {
+        Index = index; Layer = layer; InputIndices = inputs; Stage = stage;
+    }
+
+    /// <summary>Position in evaluation order (0 = the model input).</summary>
+    public int Index { get; }
+    /// <summary>The layer, or null for the model input.</summary>
+    public Layer? Layer { get; }
+    /// <summary>Indices of the nodes feeding this one.</summary>
+    public IReadOnlyList<int> InputIndices { get; }
+    /// <summary>Base (feature extractor) or top (classifier).</summary>
+    public ModelStage Stage { get; }
+    /// <summary>Layer name, or "input".</summary>
+    public string Name => Layer?.Name ?? "input";
+    /// <summary>Per-sample output shape.</summary>
+    public int[] OutputShape { get; internal set; } = [];
+}
+
+/// <summary>Per-channel input normalisation stored with a model: x' = (x - mean[c]) / std[c].</summary>
+public sealed record InputNormalization(float[] Mean, float[] Std);
+
+/// <summary>
+/// A network as a graph of layers (branches and residual connections allowed), evaluated in the order nodes were added.
+/// Each layer belongs to a stage: <see cref="ModelStage.Base"/> (feature extractor) or <see cref="ModelStage.Top"/>
+/// (classifier). Layers are built as they are added, so shapes are checked at once.
+/// Inference (<see cref="Predict"/>) may run on many threads at once.
+/// </summary>
+public partial class Model
+{
+    private readonly List<Node> _nodes = new();
+    private readonly Dictionary<string, Node> _byName = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _typeCounts = new(StringComparer.Ordinal);
+    private int _outputIndex;
+
+    /// <summary>Creates an empty model for per-sample inputs of <paramref name="inputShape"/> (e.g. [1, 28, 28]); the seed fixes initial weights.</summary>
+    public Model(int[] inputShape, string name = "model", int seed = 0)
+    {
+        if (inputShape is null || inputShape.Length == 0 || inputShape.Any(d => d <= 0))
+            throw new ArgumentException($"Model input shape must have positive dimensions. Received: {(inputShape is null ? "null" : Tensor.ShapeToString(inputShape))}.");
+        Name = name; Seed = seed; InputShape = (int[])inputShape.Clone();
+        var input = new Node(0, null, [], ModelStage.Base) { OutputShape = InputShape };
+        _nodes.Add(input);
+        _byName["input"] = input;
+    }
+
+    /// <summary>Model name.</summary>
+    public string Name { get; set; }
+    /// <summary>Seed of the initial weights (layer i draws from a stream derived from seed and i).</summary>
+    public int Seed { get; }
+    /// <summary>Per-sample input shape [C, H, W].</summary>
+    public int[] InputShape { get; }
+    /// <summary>Class names of the outputs (optional, saved with the model).</summary>
+    public IReadOnlyList<string> ClassNames { get; set; } = [];
+    /// <summary>Normalisation applied to inputs before the first layer (optional, saved with the model).</summary>
+    public InputNormalization? Normalization { get; set; }
+
+    /// <summary>The input node.</summary>
+    public Node Input => _nodes[0];
+    /// <summary>The output node (default: the last added).</summary>
+    public Node Output => _nodes[_outputIndex];
+    /// <summary>Per-sample output shape.</summary>
+    public int[] OutputShape => Output.OutputShape;
+    /// <summary>All nodes in evaluation order, input first.</summary>
+    public IReadOnlyList<Node> Nodes => _nodes;
+    /// <summary>The layers in evaluation order.</summary>
+    public IEnumerable<Layer> Layers => _nodes.Skip(1).Select(n => n.Layer!);
+
+    /// <summary>Adds <paramref name="layer"/> applied to <paramref name="inputs"/> (default: the current output) in the given stage; returns its node.</summary>
+    public Node Add(Layer layer, ModelStage stage, params Node[] inputs)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        if (_nodes.Any(n => ReferenceEquals(n.Layer, layer)))
+            throw new ArgumentException($"Layer '{layer.Name}' is already in model '{Name}'; create a new layer to apply it again.");
+        if (inputs.Length == 0) inputs = [Output];
+        foreach (var i in inputs)
+            if (i.Index >= _nodes.Count || !ReferenceEquals(_nodes[i.Index], i))
+                throw new ArgumentException($"Node '{i.Name}' does not belong to model '{Name}'.");
+        if (!layer.HasName) layer.Name = UniqueName(layer.TypeName.ToLowerInvariant());
+        else if (_byName.ContainsKey(layer.Name))
+            throw new ArgumentException($"Model '{Name}' already has a layer named '{layer.Name}'.");
+        var shapes = inputs.Select(n => n.OutputShape).ToArray();
+        layer.Build(shapes, new Random(HashCode.Combine(Seed, _nodes.Count)));
+        var node = new Node(_nodes.Count, layer, inputs.Select(n => n.Index).ToArray(), stage) { OutputShape = layer.OutputShape };
+        _nodes.Add(node);
+        _byName[layer.Name] = node;
+        _outputIndex = node.Index;
+        return node;
+    }
+
+    /// <summary>Adds a feature-extractor layer (see <see cref="Add(Layer, ModelStage, Node[])"/>).</summary>
+    public Node Add(Layer layer, params Node[] inputs) => Add(layer, ModelStage.Base, inputs);
+
+    /// <summary>Adds a classifier layer.</summary>
+    public Node AddTop(Layer layer, params Node[] inputs) => Add(layer, ModelStage.Top, inputs);
+
+    /// <summary>Makes <paramref name="node"/> the model output.</summary>
+    public void SetOutput(Node node) => _outputIndex = node.Index;
+
+    private string UniqueName(string baseName)
+    {
+        _typeCounts.TryGetValue(baseName, out int count);
+        string name;
+        do { name = count == 0 ? baseName : $"{baseName}_{count}"; count++; } while (_byName.ContainsKey(name));
+        _typeCounts[baseName] = count;
+        return name;
+    }
+
+    /// <summary>The layer named <paramref name="name"/>; throws listing the names when absent.</summary>
+    public Layer GetLayer(string name) => GetNode(name).Layer ?? throw new ArgumentException("'input' is the model input, not a layer.");
+
+    /// <summary>The node named <paramref name="name"/> ("input" for the input).</summary>
+    public Node GetNode(string name) => _byName.TryGetValue(name, out var node) ? node
+        : throw new ArgumentException($"Model '{Name}' has no layer named '{name}'. Layers: {string.Join(", ", Layers.Select(l => l.Name))}.");
+
+    /// <summary>All weights and buffers, layer by layer.</summary>
+    public IEnumerable<Parameter> Parameters => Layers.SelectMany(l => l.Parameters);
+
+    /// <summary>Weights the optimizer updates (not frozen, not buffers).</summary>
+    public IEnumerable<Parameter> TrainableParameters => Parameters.Where(p => p.IsTrainable);
+
+    /// <summary>Layers of one stage.</summary>
+    public IEnumerable<Layer> StageLayers(ModelStage stage) => _nodes.Skip(1).Where(n => n.Stage == stage).Select(n => n.Layer!);
+
+    /// <summary>Freezes every layer of a stage (e.g. a pretrained base model).</summary>
+    public void Freeze(ModelStage stage) { foreach (var l in StageLayers(stage)) l.Freeze(); }
+
+    /// <summary>Unfreezes every layer of a stage.</summary>
+    public void Unfreeze(ModelStage stage) { foreach (var l in StageLayers(stage)) l.Unfreeze(); }
+
+    /// <summary>Number of learned values.</summary>
+    public long ParameterCount => Layers.Sum(l => l.ParameterCount);
+
+    /// <summary>
+    /// Runs the network on a batch x [N, ...InputShape]. training = true uses dropout and batch statistics (and, with a
+    /// recording tape, records gradients). Named activations listed in <paramref name="capture"/> are handed back in it.
+    /// </summary>
+    public Tensor Forward(Tensor x, bool training = false, IDictionary<string, Tensor>? capture = null)
+    {
+        CheckInput(x);
+        var values = new Tensor?[_nodes.Count];
+        values[0] = Normalization is null ? x : Ops.NormalizeChannels(x, Normalization.Mean, Normalization.Std);
+        if (capture is not null && capture.ContainsKey("input")) capture["input"] = values[0]!;
+        var lastUse = LastUses();
+        for (int i = 1; i < _nodes.Count; i++)
+        {
+            var node = _nodes[i];
+            var inputs = new Tensor[node.InputIndices.Count];
+            for (int j = 0; j < inputs.Length; j++) inputs[j] = values[node.InputIndices[j]]!;
+            values[i] = node.Layer!.Forward(inputs, training);
+            if (capture is not null && capture.ContainsKey(node.Name)) capture[node.Name] = values[i]!;
+            // Without a tape nothing holds intermediates: drop them once their last consumer ran.
+            if (Tape.Current is null)
+                foreach (int j in node.InputIndices) if (lastUse[j] == i && j != _outputIndex) values[j] = null;
+            if (i == _outputIndex && capture is null) break;
+        }
+        return values[_outputIndex]!;
+    }
+
+    private int[] LastUses()
+    {
+        var last = new int[_nodes.Count];
+        for (int i = 1; i < _nodes.Count; i++) foreach (int j in _nodes[i].InputIndices) last[j] = i;
+        return last;
+    }
+
+    /// <summary>Inference without gradients: x [N, ...InputShape] → outputs [N, ...OutputShape]. Safe to call from many threads.</summary>
+    public Tensor Predict(Tensor x) => Tape.NoGrad(() => Forward(x, training: false));
+
+    /// <summary>Class probabilities [N, classes]: softmax of the outputs, unless the model already ends in Softmax.</summary>
+    public Tensor PredictProbabilities(Tensor x)
+    {
+        var y = Predict(x);
+        if (Output.Layer is Layers.Softmax || Output.Layer is Layers.Sigmoid) return y;
+        return Tape.NoGrad(() => Ops.Softmax(y.Rank == 2 ? y : y.View(y.Dim(0), y.Length / Math.Max(1, y.Dim(0)))));
+    }
+
+    private void CheckInput(Tensor x)
+    {
+        if (x.Rank != InputShape.Length + 1 || !x.Shape.AsSpan(1).SequenceEqual(InputShape))
+            throw new ArgumentException($"Model '{Name}' expects input [N, {string.Join(", ", InputShape)}]; received {Tensor.ShapeToString(x.Shape)}.");
+    }
+}

@@ -1,0 +1,111 @@
+namespace Fovea.Optimizers;
+
+/// <summary>Learning rate as a function of training progress, set on the optimizer before each step.</summary>
+public abstract class LearningRateSchedule
+{
+    /// <summary>Rate at <paramref name="epoch"/> (0-based) and <paramref name="progress"/> ∈ [0, 1) within that epoch.</summary>
+    public abstract float RateAt(float baseRate, int epoch, float progress, int totalEpochs);
+
+    /// <summary>Called at the end of an epoch with the monitored validation (or training) loss.</summary>
+    public virtual void OnEpochEnd(int epoch, double monitoredLoss) { }
+
+    /// <summary>Parses "constant", "step", "cosine" or "plateau".</summary>
+    public static LearningRateSchedule Parse(string name) => name.ToLowerInvariant() switch
+    {
+        "constant" or "none" => new ConstantSchedule(),
+        "step" => new StepSchedule(),
+        "cosine" => new CosineSchedule(),
+        "plateau" => new ReduceOnPlateauSchedule(),
+        _ => throw new ArgumentException($"Unknown learning-rate schedule '{name}'. Expected one of: constant, step, cosine, plateau."),
+    };
+}
+
+/// <summary>The base rate throughout.</summary>
+public sealed class ConstantSchedule : LearningRateSchedule
+{
+    /// <inheritdoc/>
+    public override float RateAt(float baseRate, int epoch, float progress, int totalEpochs) => baseRate;
+}
+
+/// <summary>Multiplies the rate by <see cref="Gamma"/> every <see cref="StepEpochs"/> epochs. Defaults: every 5 epochs, ×0.1.</summary>
+public sealed class StepSchedule : LearningRateSchedule
+{
+    /// <summary>Creates the schedule.</summary>
+    public StepSchedule(int stepEpochs = 5, float gamma = 0.1f)
+    {
+        if (stepEpochs <= 0) throw new ArgumentOutOfRangeException(nameof(stepEpochs), stepEpochs, $"Step size must be at least one epoch. Received: {stepEpochs}.");
+        if (!(gamma > 0f && gamma <= 1f)) throw new ArgumentOutOfRangeException(nameof(gamma), gamma, $"Gamma must be in (0, 1]. Received: {gamma}.");
+        StepEpochs = stepEpochs; Gamma = gamma;
+    }
+
+    /// <summary>Epochs between decays.</summary>
+    public int StepEpochs { get; }
+    /// <summary>Decay factor.</summary>
+    public float Gamma { get; }
+
+    /// <inheritdoc/>
+    public override float RateAt(float baseRate, int epoch, float progress, int totalEpochs) => baseRate * MathF.Pow(Gamma, epoch / StepEpochs);
+}
+
+/// <summary>Cosine annealing per step from the base rate to <see cref="MinimumFraction"/>·base at the end of the last epoch,
+/// after an optional linear warm-up.</summary>
+public sealed class CosineSchedule : LearningRateSchedule
+{
+    /// <summary>Creates the schedule. Defaults: decay to 0, no warm-up.</summary>
+    public CosineSchedule(float minimumFraction = 0f, float warmupEpochs = 0f)
+    {
+        if (!(minimumFraction >= 0f && minimumFraction <= 1f)) throw new ArgumentOutOfRangeException(nameof(minimumFraction), minimumFraction, $"Minimum fraction must be in [0, 1]. Received: {minimumFraction}.");
+        if (!(warmupEpochs >= 0f)) throw new ArgumentOutOfRangeException(nameof(warmupEpochs), warmupEpochs, $"Warm-up must be ≥ 0 epochs. Received: {warmupEpochs}.");
+        MinimumFraction = minimumFraction; WarmupEpochs = warmupEpochs;
+    }
+
+    /// <summary>Final rate as a fraction of the base rate.</summary>
+    public float MinimumFraction { get; }
+    /// <summary>Epochs of linear warm-up from 0.</summary>
+    public float WarmupEpochs { get; }
+
+    /// <inheritdoc/>
+    public override float RateAt(float baseRate, int epoch, float progress, int totalEpochs)
+    {
+        float t = epoch + progress;
+        if (t < WarmupEpochs) return baseRate * (t + 1e-3f) / WarmupEpochs;
+        float span = Math.Max(1e-6f, totalEpochs - WarmupEpochs);
+        float x = Math.Clamp((t - WarmupEpochs) / span, 0f, 1f);
+        float min = baseRate * MinimumFraction;
+        return min + (baseRate - min) * 0.5f * (1f + MathF.Cos(MathF.PI * x));
+    }
+}
+
+/// <summary>Multiplies the rate by <see cref="Factor"/> when the monitored loss has not improved for <see cref="Patience"/> epochs.
+/// Defaults: factor 0.5, patience 2, minimum rate 1e-6.</summary>
+public sealed class ReduceOnPlateauSchedule : LearningRateSchedule
+{
+    private double _best = double.PositiveInfinity;
+    private int _badEpochs;
+    private float _scale = 1f;
+
+    /// <summary>Creates the schedule.</summary>
+    public ReduceOnPlateauSchedule(float factor = 0.5f, int patience = 2, float minimumRate = 1e-6f)
+    {
+        if (!(factor > 0f && factor < 1f)) throw new ArgumentOutOfRangeException(nameof(factor), factor, $"Factor must be in (0, 1). Received: {factor}.");
+        if (patience < 0) throw new ArgumentOutOfRangeException(nameof(patience), patience, $"Patience must be ≥ 0. Received: {patience}.");
+        Factor = factor; Patience = patience; MinimumRate = minimumRate;
+    }
+
+    /// <summary>Reduction factor.</summary>
+    public float Factor { get; }
+    /// <summary>Epochs without improvement before reducing.</summary>
+    public int Patience { get; }
+    /// <summary>Lower bound of the rate.</summary>
+    public float MinimumRate { get; }
+
+    /// <inheritdoc/>
+    public override float RateAt(float baseRate, int epoch, float progress, int totalEpochs) => Math.Max(MinimumRate, baseRate * _scale);
+
+    /// <inheritdoc/>
+    public override void OnEpochEnd(int epoch, double monitoredLoss)
+    {
+        if (monitoredLoss < _best - 1e-4 * Math.Abs(_best)) { _best = monitoredLoss; _badEpochs = 0; return; }
+        if (++_badEpochs > Patience) { _scale *= Factor; _badEpochs = 0; }
+    }
+}

@@ -1,0 +1,65 @@
+using Fovea.Layers;
+
+namespace Fovea.Optimizers;
+
+// Sorted by increasing complexity: SGD (momentum, Nesterov, weight decay), then Adam and AdamW,
+// which differ only in how weight decay enters (L2 in the gradient vs decoupled shrinkage).
+
+/// <summary>Updates parameters from their gradients. Keeps per-parameter state (velocity, moments) keyed by parameter.</summary>
+public abstract class Optimizer
+{
+    private float _learningRate;
+
+    /// <summary>Creates the optimizer with a positive learning rate.</summary>
+    protected Optimizer(float learningRate) => LearningRate = learningRate;
+
+    /// <summary>Current step size (schedules change it between steps).</summary>
+    public float LearningRate
+    {
+        get => _learningRate;
+        set
+        {
+            if (!(value >= 0f) || float.IsInfinity(value)) throw new ArgumentOutOfRangeException(nameof(value), value, $"Learning rate must be a finite value ≥ 0. Received: {value}.");
+            _learningRate = value;
+        }
+    }
+
+    /// <summary>Number of steps taken.</summary>
+    public int Steps { get; protected set; }
+
+    /// <summary>Short name, e.g. "adam".</summary>
+    public abstract string Name { get; }
+
+    /// <summary>Applies one update to every trainable parameter that has a gradient.</summary>
+    public void Step(IEnumerable<Parameter> parameters)
+    {
+        Steps++;
+        foreach (var p in parameters)
+            if (p.IsTrainable && p.Value.Grad is not null) Update(p);
+    }
+
+    /// <summary>Sets the gradients of <paramref name="parameters"/> to zero.</summary>
+    public static void ZeroGrad(IEnumerable<Parameter> parameters)
+    {
+        foreach (var p in parameters) p.Value.ZeroGrad();
+    }
+
+    /// <summary>Updates one parameter from its gradient.</summary>
+    protected abstract void Update(Parameter p);
+
+    /// <summary>Per-parameter state buffers, created zero-filled on first use.</summary>
+    protected float[] State(Dictionary<Parameter, float[]> store, Parameter p)
+    {
+        if (!store.TryGetValue(p, out var s)) store[p] = s = new float[p.Value.Length];
+        return s;
+    }
+
+    /// <summary>Creates an optimizer by name ("sgd", "adam", "adamw") with default hyperparameters.</summary>
+    public static Optimizer Create(string name, float learningRate) => name.ToLowerInvariant() switch
+    {
+        "sgd" => new Sgd(learningRate, momentum: 0.9f),
+        "adam" => new Adam(learningRate),
+        "adamw" => new AdamW(learningRate),
+        _ => throw new ArgumentException($"Unknown optimizer '{name}'. Expected one of: sgd, adam, adamw."),
+    };
+}

@@ -1,0 +1,77 @@
+using System.Text.Json.Nodes;
+using Fovea.Models;
+
+namespace Fovea.Serialization;
+
+/// <summary>
+/// The Fovea model file (*.fovea): one safetensors container holding every weight and buffer as F32 tensors named
+/// "layer.param", with metadata "format" = "fovea", "format_version", and "architecture" (JSON: layers, class names,
+/// input normalisation). Saves are atomic: a crash never leaves a half-written file in place of a good one.
+/// </summary>
+public static class ModelFile
+{
+    /// <summary>Format version this build writes and the newest it reads.</summary>
+    public const int FormatVersion = 1;
+
+    /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> (via a temporary file and an atomic rename).</summary>
+    public static void Save(Model model, string path)
+    {
+        string full = Path.GetFullPath(path);
+        string? dir = Path.GetDirectoryName(full);
+        if (dir is not null) Directory.CreateDirectory(dir);
+        string temp = full + $".tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
+            {
+                var tensors = model.Parameters.Select(p => (p.Name, p.Value.Shape, p.Value.ToArray())).ToList();
+                var metadata = new Dictionary<string, string>
+                {
+                    ["format"] = "fovea",
+                    ["format_version"] = FormatVersion.ToString(),
+                    ["architecture"] = ModelArchitecture.ToJson(model).ToJsonString(),
+                };
+                SafeTensors.Write(stream, tensors, metadata);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+
+    /// <summary>Reads a model file; throws <see cref="FileNotFoundException"/> or <see cref="FormatException"/> naming the file and the problem.</summary>
+    public static Model Load(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Model file not found: {path}", path);
+        var (tensors, metadata) = SafeTensors.Read(File.ReadAllBytes(path), path);
+        if (!metadata.TryGetValue("format", out var format) || format != "fovea")
+            throw new FormatException($"{path}: a safetensors file, but not a Fovea model (metadata 'format' is '{format ?? "missing"}', expected 'fovea').");
+        if (!metadata.TryGetValue("format_version", out var versionText) || !int.TryParse(versionText, out int version) || version < 1)
+            throw new FormatException($"{path}: missing or invalid format_version '{versionText}'.");
+        if (version > FormatVersion)
+            throw new FormatException($"{path} was written by a newer Fovea (model format version {version}); this build reads versions up to {FormatVersion}. Upgrade Fovea to load it.");
+        if (!metadata.TryGetValue("architecture", out var archText))
+            throw new FormatException($"{path}: the model architecture is missing from the metadata.");
+        JsonObject arch;
+        try { arch = JsonNode.Parse(archText)!.AsObject(); }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or NullReferenceException)
+        {
+            throw new FormatException($"{path}: the model architecture is not valid JSON ({e.Message}).");
+        }
+        Model model;
+        try { model = ModelArchitecture.FromJson(arch); }
+        catch (FormatException e) { throw new FormatException($"{path}: {e.Message}", e); }
+        foreach (var p in model.Parameters)
+        {
+            if (!tensors.TryGetValue(p.Name, out var t))
+                throw new FormatException($"{path}: weight '{p.Name}' is missing.");
+            if (!t.Shape.AsSpan().SequenceEqual(p.Value.Shape))
+                throw new FormatException($"{path}: weight '{p.Name}' has shape ({string.Join(", ", t.Shape)}) but the architecture needs ({string.Join(", ", p.Value.Shape)}).");
+            p.Value.CopyFrom(t.Values);
+        }
+        return model;
+    }
+}
