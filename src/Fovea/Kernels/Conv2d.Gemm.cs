@@ -1,0 +1,252 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+
+namespace Fovea.Kernels;
+
+// Fast paths: per (image, group) one GEMM over an im2col buffer, or straight on the input for pointwise convolutions.
+// Threading: work is split over images (and groups) with Parallelism.For, so the GEMM inside each worker runs serially;
+// with a single (image, group) item the GEMM is called from outside any parallel region and parallelises itself.
+// Spans cannot be captured by the worker lambdas, so the buffers are pinned and passed as addresses for the call's duration.
+
+public static partial class Conv2d
+{
+    // One column buffer per thread, grown on demand and never shrunk, so steady-state calls do not allocate it.
+    [ThreadStatic] private static float[]? t_columns;
+
+    private static Span<float> ColumnScratch(int length)
+    {
+        float[]? a = t_columns;
+        if (a is null || a.Length < length) t_columns = a = GC.AllocateUninitializedArray<float>(length);
+        return a.AsSpan(0, length);
+    }
+
+    /// <summary>1×1, stride 1, no padding: the image's Cg×H×W block already is the Cg × P column matrix.</summary>
+    private static bool IsPointwise(in Conv2dShape s) =>
+        s.KernelHeight == 1 && s.KernelWidth == 1 && s.StrideHeight == 1 && s.StrideWidth == 1 &&
+        s.PadTop == 0 && s.PadLeft == 0 && s.PadBottom == 0 && s.PadRight == 0;
+
+    private static int PartsFor(int items) =>
+        Parallelism.InsideParallelRegion ? 1 : Math.Min(items, Parallelism.Degree);
+
+    private static (int Start, int End) PartRange(int items, int parts, int part) =>
+        ((int)((long)items * part / parts), (int)((long)items * (part + 1) / parts));
+
+    // ---------------- forward ----------------
+
+    private static unsafe void ForwardFast(in Conv2dShape s, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, bool relu)
+    {
+        int items = s.Batch * s.Groups;
+        int parts = PartsFor(items);
+        if (parts <= 1)
+        {
+            ForwardItems(s, input, weight, bias, output, relu, 0, items);
+            return;
+        }
+        fixed (float* pIn = input, pW = weight, pB = bias, pOut = output)
+        {
+            Conv2dShape shape = s;
+            nint aIn = (nint)pIn, aW = (nint)pW, aB = (nint)pB, aOut = (nint)pOut;
+            int lenIn = input.Length, lenW = weight.Length, lenB = bias.Length, lenOut = output.Length;
+            Parallelism.For(parts, part =>
+            {
+                var (start, end) = PartRange(items, parts, part);
+                ForwardItems(shape, new ReadOnlySpan<float>((void*)aIn, lenIn), new ReadOnlySpan<float>((void*)aW, lenW),
+                    new ReadOnlySpan<float>((void*)aB, lenB), new Span<float>((void*)aOut, lenOut), relu, start, end);
+            });
+        }
+    }
+
+    /// <summary>Forward for items [start, end), item = n·G + g.</summary>
+    private static void ForwardItems(in Conv2dShape s, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, bool relu, int start, int end)
+    {
+        int G = s.Groups, Cg = s.InChannelsPerGroup, Kg = s.OutChannelsPerGroup;
+        int HW = s.InHeight * s.InWidth, P = s.OutHeight * s.OutWidth;
+        int rows = Cg * s.KernelHeight * s.KernelWidth;
+        bool pointwise = IsPointwise(s);
+        for (int item = start; item < end; item++)
+        {
+            int n = item / G, g = item % G;
+            ReadOnlySpan<float> image = input.Slice((n * s.InChannels + g * Cg) * HW, Cg * HW);
+            ReadOnlySpan<float> w = weight.Slice(g * Kg * rows, Kg * rows);
+            ReadOnlySpan<float> b = bias.IsEmpty ? default : bias.Slice(g * Kg, Kg);
+            Span<float> y = output.Slice((n * s.OutChannels + g * Kg) * P, Kg * P);
+            ReadOnlySpan<float> cols = image;
+            if (!pointwise)
+            {
+                Span<float> scratch = ColumnScratch(rows * P);
+                Im2Col.Unfold(s, image, scratch);
+                cols = scratch;
+            }
+            Gemm.Multiply(false, false, Kg, P, rows, w, rows, cols, P, y, P, accumulate: false, rowBias: b, relu: relu);
+        }
+    }
+
+    // ---------------- backward input ----------------
+
+    private static unsafe void BackwardInputFast(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> weight,
+        Span<float> gradInput)
+    {
+        int items = s.Batch * s.Groups;
+        int parts = PartsFor(items);
+        if (parts <= 1)
+        {
+            BackwardInputItems(s, gradOutput, weight, gradInput, 0, items);
+            return;
+        }
+        fixed (float* pDy = gradOutput, pW = weight, pDx = gradInput)
+        {
+            Conv2dShape shape = s;
+            nint aDy = (nint)pDy, aW = (nint)pW, aDx = (nint)pDx;
+            int lenDy = gradOutput.Length, lenW = weight.Length, lenDx = gradInput.Length;
+            Parallelism.For(parts, part =>
+            {
+                var (start, end) = PartRange(items, parts, part);
+                BackwardInputItems(shape, new ReadOnlySpan<float>((void*)aDy, lenDy), new ReadOnlySpan<float>((void*)aW, lenW),
+                    new Span<float>((void*)aDx, lenDx), start, end);
+            });
+        }
+    }
+
+    /// <summary>dX_g += col2im(W_gᵀ · dY_g) for items [start, end); each item owns a disjoint slice of dX.</summary>
+    private static void BackwardInputItems(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> weight,
+        Span<float> gradInput, int start, int end)
+    {
+        int G = s.Groups, Cg = s.InChannelsPerGroup, Kg = s.OutChannelsPerGroup;
+        int HW = s.InHeight * s.InWidth, P = s.OutHeight * s.OutWidth;
+        int rows = Cg * s.KernelHeight * s.KernelWidth;
+        bool pointwise = IsPointwise(s);
+        for (int item = start; item < end; item++)
+        {
+            int n = item / G, g = item % G;
+            ReadOnlySpan<float> dy = gradOutput.Slice((n * s.OutChannels + g * Kg) * P, Kg * P);
+            ReadOnlySpan<float> w = weight.Slice(g * Kg * rows, Kg * rows);
+            Span<float> dx = gradInput.Slice((n * s.InChannels + g * Cg) * HW, Cg * HW);
+            if (pointwise)
+            {
+                Gemm.Multiply(true, false, Cg, P, Kg, w, Cg, dy, P, dx, P, accumulate: true);
+            }
+            else
+            {
+                Span<float> cols = ColumnScratch(rows * P);
+                Gemm.Multiply(true, false, rows, P, Kg, w, rows, dy, P, cols, P, accumulate: false);
+                Im2Col.FoldAdd(s, cols, dx);
+            }
+        }
+    }
+
+    // ---------------- backward weight ----------------
+
+    private static unsafe void BackwardWeightFast(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> input,
+        Span<float> gradWeight, Span<float> gradBias)
+    {
+        if (s.Batch >= 2)
+        {
+            int parts = PartsFor(s.Batch);
+            if (parts > 1)
+            {
+                BackwardWeightOverImages(s, gradOutput, input, gradWeight, gradBias, parts);
+                return;
+            }
+        }
+        else
+        {
+            // One image: groups own disjoint weight slices, so they can run in parallel without partial buffers.
+            int parts = PartsFor(s.Groups);
+            if (parts > 1)
+            {
+                fixed (float* pDy = gradOutput, pX = input, pDw = gradWeight, pDb = gradBias)
+                {
+                    Conv2dShape shape = s;
+                    nint aDy = (nint)pDy, aX = (nint)pX, aDw = (nint)pDw, aDb = (nint)pDb;
+                    int lenDy = gradOutput.Length, lenX = input.Length, lenDw = gradWeight.Length, lenDb = gradBias.Length;
+                    Parallelism.For(parts, part =>
+                    {
+                        var (g0, g1) = PartRange(shape.Groups, parts, part);
+                        BackwardWeightRange(shape, new ReadOnlySpan<float>((void*)aDy, lenDy), new ReadOnlySpan<float>((void*)aX, lenX),
+                            new Span<float>((void*)aDw, lenDw), new Span<float>((void*)aDb, lenDb), 0, 1, g0, g1);
+                    });
+                }
+                return;
+            }
+        }
+        BackwardWeightRange(s, gradOutput, input, gradWeight, gradBias, 0, s.Batch, 0, s.Groups);
+    }
+
+    /// <summary>Splits the batch over workers; worker 0 accumulates straight into the result, the others into pooled partials reduced afterwards.</summary>
+    private static unsafe void BackwardWeightOverImages(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> input,
+        Span<float> gradWeight, Span<float> gradBias, int parts)
+    {
+        int lenDw = gradWeight.Length, lenDb = gradBias.Length, partial = lenDw + lenDb;
+        float[] partials = ArrayPool<float>.Shared.Rent(partial * (parts - 1));
+        try
+        {
+            Array.Clear(partials, 0, partial * (parts - 1));
+            fixed (float* pDy = gradOutput, pX = input, pDw = gradWeight, pDb = gradBias)
+            {
+                Conv2dShape shape = s;
+                nint aDy = (nint)pDy, aX = (nint)pX, aDw = (nint)pDw, aDb = (nint)pDb;
+                int lenDy = gradOutput.Length, lenX = input.Length;
+                Parallelism.For(parts, part =>
+                {
+                    var (n0, n1) = PartRange(shape.Batch, parts, part);
+                    Span<float> dw, db;
+                    if (part == 0)
+                    {
+                        dw = new Span<float>((void*)aDw, lenDw);
+                        db = new Span<float>((void*)aDb, lenDb);
+                    }
+                    else
+                    {
+                        Span<float> mine = partials.AsSpan((part - 1) * partial, partial);
+                        dw = mine[..lenDw];
+                        db = mine[lenDw..];
+                    }
+                    BackwardWeightRange(shape, new ReadOnlySpan<float>((void*)aDy, lenDy), new ReadOnlySpan<float>((void*)aX, lenX),
+                        dw, db, n0, n1, 0, shape.Groups);
+                });
+            }
+            // Fixed reduction order: results depend only on the degree of parallelism, not on scheduling.
+            for (int p = 1; p < parts; p++)
+            {
+                ReadOnlySpan<float> mine = partials.AsSpan((p - 1) * partial, partial);
+                TensorPrimitives.Add(gradWeight, mine[..lenDw], gradWeight);
+                if (lenDb > 0) TensorPrimitives.Add(gradBias, mine[lenDw..], gradBias);
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(partials);
+        }
+    }
+
+    /// <summary>dW_g += dY_g · colsᵀ and dB += row sums of dY_g, for images [n0, n1) and groups [g0, g1).</summary>
+    private static void BackwardWeightRange(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> input,
+        Span<float> gradWeight, Span<float> gradBias, int n0, int n1, int g0, int g1)
+    {
+        int Cg = s.InChannelsPerGroup, Kg = s.OutChannelsPerGroup;
+        int HW = s.InHeight * s.InWidth, P = s.OutHeight * s.OutWidth;
+        int rows = Cg * s.KernelHeight * s.KernelWidth;
+        bool pointwise = IsPointwise(s);
+        for (int n = n0; n < n1; n++)
+        for (int g = g0; g < g1; g++)
+        {
+            ReadOnlySpan<float> dy = gradOutput.Slice((n * s.OutChannels + g * Kg) * P, Kg * P);
+            ReadOnlySpan<float> image = input.Slice((n * s.InChannels + g * Cg) * HW, Cg * HW);
+            Span<float> dw = gradWeight.Slice(g * Kg * rows, Kg * rows);
+            ReadOnlySpan<float> cols = image;
+            if (!pointwise)
+            {
+                Span<float> scratch = ColumnScratch(rows * P);
+                Im2Col.Unfold(s, image, scratch);
+                cols = scratch;
+            }
+            Gemm.Multiply(false, true, Kg, rows, P, dy, P, cols, P, dw, rows, accumulate: true);
+            if (!gradBias.IsEmpty)
+            {
+                for (int k = 0; k < Kg; k++) gradBias[g * Kg + k] += TensorPrimitives.Sum(dy.Slice(k * P, P));
+            }
+        }
+    }
+}
