@@ -21,7 +21,7 @@ public static partial class Ops
         if (weight.Dim(1) != s.InChannelsPerGroup)
             throw new ArgumentException($"Conv2d weight has {weight.Dim(1)} input channels per filter but the input has {s.InChannels} channels in {s.Groups} group(s) ({s.InChannelsPerGroup} per group).");
         var y = new Tensor(s.Batch, s.OutChannels, s.OutHeight, s.OutWidth);
-        Conv2d.Forward(s, x.Span, weight.Span, bias is null ? default : bias.Span, y.Span);
+        Kernels.Conv2d.Forward(s, x.Span, weight.Span, bias is null ? default : bias.Span, y.Span);
         if (Tape.ShouldRecord(x, weight, bias))
         {
             y.RequiresGrad = true;
@@ -32,9 +32,9 @@ public static partial class Ops
                 {
                     var gw = weight.RequiresGrad ? weight.GradOrCreate().Span : new float[weight.Length];
                     var gb = bias is null ? default : bias.RequiresGrad ? bias.GradOrCreate().Span : new float[bias.Length];
-                    Conv2d.BackwardWeight(s, y.Grad.Span, x.Span, gw, gb);
+                    Kernels.Conv2d.BackwardWeight(s, y.Grad.Span, x.Span, gw, gb);
                 }
-                if (x.RequiresGrad) Conv2d.BackwardInput(s, y.Grad.Span, weight.Span, x.GradOrCreate().Span);
+                if (x.RequiresGrad) Kernels.Conv2d.BackwardInput(s, y.Grad.Span, weight.Span, x.GradOrCreate().Span);
             });
         }
         return y;

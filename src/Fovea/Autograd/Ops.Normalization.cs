@@ -19,7 +19,7 @@ public static partial class Ops
         var y = new Tensor(x.Shape);
         if (!training)
         {
-            BatchNorm2d.ForwardInference(n, c, hw, x.Span, gamma.Span, beta.Span, runningMean.Span, runningVar.Span, epsilon, y.Span);
+            Kernels.BatchNorm2d.ForwardInference(n, c, hw, x.Span, gamma.Span, beta.Span, runningMean.Span, runningVar.Span, epsilon, y.Span);
             // Frozen statistics: the op is affine per channel, so gradients still flow to x (and gamma/beta if trainable).
             if (Tape.ShouldRecord(x, gamma, beta))
             {
@@ -53,7 +53,7 @@ public static partial class Ops
         }
         var savedMean = new float[c];
         var savedInvStd = new float[c];
-        BatchNorm2d.ForwardTraining(n, c, hw, x.Span, gamma.Span, beta.Span, epsilon, momentum, runningMean.Span, runningVar.Span, y.Span, savedMean, savedInvStd);
+        Kernels.BatchNorm2d.ForwardTraining(n, c, hw, x.Span, gamma.Span, beta.Span, epsilon, momentum, runningMean.Span, runningVar.Span, y.Span, savedMean, savedInvStd);
         if (Tape.ShouldRecord(x, gamma, beta))
         {
             y.RequiresGrad = true;
@@ -63,7 +63,7 @@ public static partial class Ops
                 var gx = x.RequiresGrad ? x.GradOrCreate().Span : new float[x.Length];
                 var gg = gamma.RequiresGrad ? gamma.GradOrCreate().Span : new float[c];
                 var gb = beta.RequiresGrad ? beta.GradOrCreate().Span : new float[c];
-                BatchNorm2d.Backward(n, c, hw, x.Span, y.Grad.Span, gamma.Span, savedMean, savedInvStd, gx, gg, gb);
+                Kernels.BatchNorm2d.Backward(n, c, hw, x.Span, y.Grad.Span, gamma.Span, savedMean, savedInvStd, gx, gg, gb);
             });
         }
         return y;

@@ -13,14 +13,14 @@ public static partial class Ops
         bool record = Tape.ShouldRecord(x);
         // The argmax is what backward needs; inference skips it.
         var argmax = record ? new int[y.Length] : null;
-        MaxPool2d.Forward(s, x.Span, y.Span, argmax);
+        Kernels.MaxPool2d.Forward(s, x.Span, y.Span, argmax);
         if (record)
         {
             y.RequiresGrad = true;
             Tape.Current!.Add(() =>
             {
                 if (y.Grad is null) return;
-                MaxPool2d.Backward(s, y.Grad.Span, argmax, x.GradOrCreate().Span);
+                Kernels.MaxPool2d.Backward(s, y.Grad.Span, argmax, x.GradOrCreate().Span);
             });
         }
         return y;
@@ -31,14 +31,14 @@ public static partial class Ops
     {
         var s = PoolShapeFor(x, geometry);
         var y = new Tensor(s.Batch, s.Channels, s.OutHeight, s.OutWidth);
-        AvgPool2d.Forward(s, x.Span, y.Span);
+        Kernels.AvgPool2d.Forward(s, x.Span, y.Span);
         if (Tape.ShouldRecord(x))
         {
             y.RequiresGrad = true;
             Tape.Current!.Add(() =>
             {
                 if (y.Grad is null) return;
-                AvgPool2d.Backward(s, y.Grad.Span, x.GradOrCreate().Span);
+                Kernels.AvgPool2d.Backward(s, y.Grad.Span, x.GradOrCreate().Span);
             });
         }
         return y;
@@ -50,14 +50,14 @@ public static partial class Ops
         if (x.Rank != 4) throw new ArgumentException($"Global pooling expects input [N, C, H, W]; received shape {Tensor.ShapeToString(x.Shape)}.");
         int n = x.Dim(0), c = x.Dim(1), hw = x.Dim(2) * x.Dim(3);
         var y = new Tensor(n, c, 1, 1);
-        GlobalPool2d.AverageForward(n, c, hw, x.Span, y.Span);
+        Kernels.GlobalPool2d.AverageForward(n, c, hw, x.Span, y.Span);
         if (Tape.ShouldRecord(x))
         {
             y.RequiresGrad = true;
             Tape.Current!.Add(() =>
             {
                 if (y.Grad is null) return;
-                GlobalPool2d.AverageBackward(n, c, hw, y.Grad.Span, x.GradOrCreate().Span);
+                Kernels.GlobalPool2d.AverageBackward(n, c, hw, y.Grad.Span, x.GradOrCreate().Span);
             });
         }
         return y;

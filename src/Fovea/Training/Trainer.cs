@@ -1,0 +1,193 @@
+using System.Diagnostics;
+using Fovea.Autograd;
+using Fovea.Data;
+using Fovea.Losses;
+using Fovea.Models;
+using Fovea.Optimizers;
+using Fovea.Tensors;
+
+namespace Fovea.Training;
+
+/// <summary>Options of <see cref="Trainer.Fit"/>. Defaults: 10 epochs, batch 64, shuffled, seed 0, no validation, constant rate.</summary>
+public sealed record FitOptions
+{
+    /// <summary>Passes over the training data.</summary>
+    public int Epochs { get; init; } = 10;
+    /// <summary>Samples per step.</summary>
+    public int BatchSize { get; init; } = 64;
+    /// <summary>Shuffle the training data every epoch (seeded).</summary>
+    public bool Shuffle { get; init; } = true;
+    /// <summary>Seed of shuffling and augmentation.</summary>
+    public int Seed { get; init; }
+    /// <summary>Fraction of the training data held out for validation when <see cref="ValidationData"/> is null (0 = none).</summary>
+    public double ValidationSplit { get; init; }
+    /// <summary>Explicit validation data.</summary>
+    public IDataset? ValidationData { get; init; }
+    /// <summary>Learning-rate schedule (null = constant).</summary>
+    public LearningRateSchedule? Schedule { get; init; }
+    /// <summary>Random augmentation of training images (null = none).</summary>
+    public Augmentation? Augmentation { get; init; }
+    /// <summary>Hooks (progress, early stopping, checkpoints).</summary>
+    public IReadOnlyList<ITrainingCallback> Callbacks { get; init; } = [];
+
+    internal void Validate()
+    {
+        if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, $"Epochs must be at least 1. Received: {Epochs}.");
+        if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, $"Batch size must be at least 1. Received: {BatchSize}.");
+        if (!(ValidationSplit >= 0 && ValidationSplit < 1)) throw new ArgumentOutOfRangeException(nameof(ValidationSplit), ValidationSplit, $"Validation split must be in [0, 1). Received: {ValidationSplit}.");
+    }
+}
+
+/// <summary>Loss, accuracy, top-k accuracy and confusion matrix of a model on a data set.</summary>
+public sealed record EvaluationResult(double Loss, double Accuracy, double TopKAccuracy, int K, ConfusionMatrix Confusion, int Count);
+
+/// <summary>Thrown when the loss becomes NaN or infinite; names the epoch and batch.</summary>
+public sealed class TrainingDivergedException(string message) : Exception(message);
+
+/// <summary>
+/// Trains a model with an optimizer and a loss: <see cref="Fit"/> (batched, shuffled, validated, with callbacks),
+/// <see cref="Evaluate"/> and <see cref="Predict"/>. Seeded runs are reproducible.
+/// </summary>
+public sealed class Trainer
+{
+    /// <summary>Creates a trainer.</summary>
+    public Trainer(Model model, Optimizer optimizer, Loss? loss = null)
+    {
+        Model = model ?? throw new ArgumentNullException(nameof(model));
+        Optimizer = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
+        Loss = loss ?? new SoftmaxCrossEntropyLoss();
+    }
+
+    /// <summary>The model being trained.</summary>
+    public Model Model { get; }
+    /// <summary>The optimizer.</summary>
+    public Optimizer Optimizer { get; }
+    /// <summary>The objective.</summary>
+    public Loss Loss { get; }
+    /// <summary>Set by a callback to stop after the current epoch.</summary>
+    public bool StopRequested { get; set; }
+
+    /// <summary>Trains on <paramref name="train"/>; returns the per-epoch history.</summary>
+    public History Fit(IDataset train, FitOptions options, CancellationToken cancellation = default)
+    {
+        options.Validate();
+        CheckDataset(train, "training");
+        IDataset trainSet = train, validation = options.ValidationData!;
+        if (validation is null && options.ValidationSplit > 0)
+        {
+            if (train is not InMemoryDataset mem) throw new ArgumentException("ValidationSplit needs an InMemoryDataset; pass ValidationData instead.");
+            (var t, var v) = mem.Split(options.ValidationSplit, options.Seed);
+            trainSet = t; validation = v;
+        }
+        if (validation is not null) CheckDataset(validation, "validation");
+
+        var history = new History();
+        float baseRate = Optimizer.LearningRate;
+        StopRequested = false;
+        foreach (var c in options.Callbacks) c.OnTrainBegin(this);
+        using var loader = new DataLoader(trainSet, options.BatchSize, options.Shuffle, options.Seed, dropLast: false, options.Augmentation);
+        int batches = (trainSet.Count + options.BatchSize - 1) / options.BatchSize;
+        var parameters = Model.TrainableParameters.ToArray();
+        var tape = new Tape();
+        for (int epoch = 0; epoch < options.Epochs && !StopRequested; epoch++)
+        {
+            var clock = Stopwatch.StartNew();
+            double lossSum = 0; long correct = 0; int seen = 0, batchIndex = 0;
+            foreach (var batch in loader.Epoch(epoch))
+            {
+                cancellation.ThrowIfCancellationRequested();
+                if (options.Schedule is not null)
+                    Optimizer.LearningRate = options.Schedule.RateAt(baseRate, epoch, (float)batchIndex / batches, options.Epochs);
+                Tensor outputs, loss;
+                using (tape.Record())
+                {
+                    outputs = Model.Forward(batch.Images, training: true);
+                    loss = Loss.Compute(outputs, batch.Labels.AsSpan(0, batch.Count));
+                }
+                float lossValue = loss.Span[0];
+                if (!float.IsFinite(lossValue))
+                {
+                    tape.Clear();
+                    throw new TrainingDivergedException($"The loss became {lossValue} in epoch {epoch + 1}, batch {batchIndex + 1}; lower the learning rate (now {Optimizer.LearningRate}).");
+                }
+                Optimizer.ZeroGrad(parameters);
+                tape.Backward(loss);
+                Optimizer.Step(parameters);
+
+                lossSum += lossValue * batch.Count;
+                correct += CountCorrect(outputs, batch.Labels.AsSpan(0, batch.Count));
+                seen += batch.Count;
+                batchIndex++;
+                var progress = new BatchProgress(epoch + 1, options.Epochs, batchIndex, batches, seen, trainSet.Count, lossSum / seen, (double)correct / seen, clock.Elapsed.TotalSeconds);
+                foreach (var c in options.Callbacks) c.OnBatchEnd(this, progress);
+            }
+            double trainSeconds = clock.Elapsed.TotalSeconds;
+            double? valLoss = null, valAccuracy = null;
+            if (validation is not null)
+            {
+                var r = Evaluate(validation, Math.Max(options.BatchSize, 256));
+                valLoss = r.Loss; valAccuracy = r.Accuracy;
+            }
+            var metrics = new EpochMetrics(epoch + 1, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), valLoss, valAccuracy,
+                Optimizer.LearningRate, clock.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds));
+            history.Add(metrics);
+            options.Schedule?.OnEpochEnd(epoch, valLoss ?? metrics.Loss);
+            foreach (var c in options.Callbacks) c.OnEpochEnd(this, metrics);
+        }
+        foreach (var c in options.Callbacks) c.OnTrainEnd(this, history);
+        return history;
+    }
+
+    /// <summary>Loss, accuracy, top-k accuracy (default k = 5, capped at the class count) and confusion matrix, in inference mode.</summary>
+    public EvaluationResult Evaluate(IDataset data, int batchSize = 256, int topK = 5)
+    {
+        CheckDataset(data, "evaluation");
+        int classes = Model.OutputShape.Aggregate(1, (a, b) => a * b);
+        int k = Math.Min(topK, classes);
+        var confusion = new ConfusionMatrix(classes, data.ClassNames.Count == classes ? data.ClassNames : null);
+        double lossSum = 0; long topKCorrect = 0;
+        using var loader = new DataLoader(data, batchSize, shuffle: false, seed: 0, dropLast: false, augmentation: null);
+        foreach (var batch in loader.Epoch(0))
+        {
+            var labels = batch.Labels.AsSpan(0, batch.Count);
+            var outputs = Model.Predict(batch.Images);
+            lossSum += Tape.NoGrad(() => Loss.Compute(outputs, batch.Labels.AsSpan(0, batch.Count)).Span[0]) * batch.Count;
+            var predicted = Metrics.ArgMax(outputs.Span, classes);
+            for (int i = 0; i < batch.Count; i++) confusion.Add(labels[i], predicted[i]);
+            topKCorrect += Metrics.TopKCorrect(outputs.Span, classes, labels, k);
+        }
+        long n = Math.Max(1, confusion.Total);
+        return new EvaluationResult(lossSum / n, confusion.Accuracy, (double)topKCorrect / n, k, confusion, (int)confusion.Total);
+    }
+
+    /// <summary>Class probabilities [Count, classes] for every sample of <paramref name="data"/>.</summary>
+    public Tensor Predict(IDataset data, int batchSize = 256)
+    {
+        int classes = Model.OutputShape.Aggregate(1, (a, b) => a * b);
+        var result = new Tensor(data.Count, classes);
+        int offset = 0;
+        using var loader = new DataLoader(data, batchSize, shuffle: false, seed: 0, dropLast: false, augmentation: null);
+        foreach (var batch in loader.Epoch(0))
+        {
+            var p = Model.PredictProbabilities(batch.Images);
+            p.Span.CopyTo(result.Span.Slice(offset * classes));
+            offset += batch.Count;
+        }
+        return result;
+    }
+
+    private static int CountCorrect(Tensor outputs, ReadOnlySpan<int> labels)
+    {
+        int classes = outputs.Length / Math.Max(1, labels.Length), correct = 0;
+        var predicted = Metrics.ArgMax(outputs.Span, classes);
+        for (int i = 0; i < labels.Length; i++) if (predicted[i] == labels[i]) correct++;
+        return correct;
+    }
+
+    private void CheckDataset(IDataset data, string role)
+    {
+        if (data.Count == 0) throw new ArgumentException($"The {role} data set is empty.");
+        if (!data.SampleShape.AsSpan().SequenceEqual(Model.InputShape))
+            throw new ArgumentException($"The {role} images have shape {Tensor.ShapeToString(data.SampleShape)} but model '{Model.Name}' expects {Tensor.ShapeToString(Model.InputShape)}.");
+    }
+}
