@@ -1,1 +1,74 @@
-return 0;
+using Fovea.Cli;
+using Fovea.Cli.Commands;
+
+return Cli.Run(args);
+
+namespace Fovea.Cli
+{
+    /// <summary>Entry point: dispatches to a command and turns every failure into one line on stderr.</summary>
+    public static class Cli
+    {
+        /// <summary>Exit code for user mistakes (bad option, missing file, wrong shape).</summary>
+        public const int UsageError = 2;
+
+        private const string Help = """
+            fovea — convolutional neural networks for .NET
+
+            Usage: fovea <command> [arguments] [options]
+
+            Commands:
+              train      Train a network (default: Fashion-MNIST, the 'default' CNN) and save it
+              eval       Evaluate a saved model on a data set's test split
+              predict    Classify PNG/JPEG images with a saved model
+              summary    Print a model's layers, output shapes, parameters and FLOPs
+
+            Run 'fovea <command> --help' for a command's options.
+            """;
+
+        /// <summary>Runs the command line; returns the process exit code.</summary>
+        public static int Run(string[] args)
+        {
+            try
+            {
+                if (args.Length == 0 || args[0] is "help" or "--help" or "-h") { Console.WriteLine(Help); return 0; }
+                if (args[0] is "--version") { Console.WriteLine(typeof(Cli).Assembly.GetName().Version); return 0; }
+                var rest = args.Skip(1).ToArray();
+                if (rest.Contains("--help") || rest.Contains("-h")) { Console.WriteLine(CommandHelp(args[0])); return 0; }
+                return args[0] switch
+                {
+                    "train" => TrainCommand.Run(rest),
+                    "eval" => EvalCommand.Run(rest),
+                    "predict" => PredictCommand.Run(rest),
+                    "summary" => SummaryCommand.Run(rest),
+                    _ => throw new UsageException($"Unknown command '{args[0]}'. Commands: train, eval, predict, summary (fovea --help)."),
+                };
+            }
+            catch (Exception e) when (IsUserError(e))
+            {
+                Console.Error.WriteLine($"fovea: error: {OneLine(e.Message)}");
+                return UsageError;
+            }
+            catch (Exception e)
+            {
+                Console.Error.WriteLine($"fovea: internal error ({e.GetType().Name}): {OneLine(e.Message)}");
+                if (Environment.GetEnvironmentVariable("FOVEA_DEBUG") == "1") Console.Error.WriteLine(e);
+                return 1;
+            }
+        }
+
+        private static bool IsUserError(Exception e) => e is UsageException or ArgumentException or FileNotFoundException
+            or DirectoryNotFoundException or FormatException or UnauthorizedAccessException or IOException
+            or Data.DatasetNotFoundException or Vision.ImageLoadException or Training.TrainingDivergedException or InvalidDataException;
+
+        private static string OneLine(string s) => string.Join(' ', s.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+        private static string CommandHelp(string command) => command switch
+        {
+            "train" => TrainCommand.Help,
+            "eval" => EvalCommand.Help,
+            "predict" => PredictCommand.Help,
+            "summary" => SummaryCommand.Help,
+            _ => Help,
+        };
+    }
+}

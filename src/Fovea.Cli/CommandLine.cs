@@ -1,0 +1,88 @@
+using System.Globalization;
+
+namespace Fovea.Cli;
+
+/// <summary>A mistake in how the command was called; printed as one line, exit code 2.</summary>
+public sealed class UsageException(string message) : Exception(message);
+
+/// <summary>
+/// Parsed arguments of one command: positionals, "--name value" options and "--flag" switches.
+/// Every option a command reads must be declared, so a misspelt option is reported instead of ignored.
+/// </summary>
+public sealed class CommandLine
+{
+    private readonly Dictionary<string, string?> _options = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _used = new(StringComparer.Ordinal);
+
+    private CommandLine(string command, List<string> positionals) { Command = command; Positionals = positionals; }
+
+    /// <summary>The command word.</summary>
+    public string Command { get; }
+    /// <summary>Arguments that are not options.</summary>
+    public List<string> Positionals { get; }
+
+    /// <summary>Splits args after the command word; <paramref name="flags"/> are options without a value.</summary>
+    public static CommandLine Parse(string command, IReadOnlyList<string> args, IReadOnlySet<string> valueOptions, IReadOnlySet<string> flags)
+    {
+        var cl = new CommandLine(command, new List<string>());
+        for (int i = 0; i < args.Count; i++)
+        {
+            string a = args[i];
+            if (!a.StartsWith("--", StringComparison.Ordinal) || a == "--") { cl.Positionals.Add(a); continue; }
+            string name = a[2..];
+            string? inline = null;
+            int eq = name.IndexOf('=');
+            if (eq >= 0) { inline = name[(eq + 1)..]; name = name[..eq]; }
+            if (flags.Contains(name))
+            {
+                if (inline is not null) throw new UsageException($"Option --{name} takes no value (received '{inline}').");
+                cl._options[name] = null;
+            }
+            else if (valueOptions.Contains(name))
+            {
+                string? value = inline ?? (i + 1 < args.Count ? args[++i] : null);
+                if (value is null) throw new UsageException($"Option --{name} needs a value.");
+                cl._options[name] = value;
+            }
+            else
+            {
+                var known = valueOptions.Concat(flags).Order().Select(o => "--" + o);
+                throw new UsageException($"Unknown option '{a}' for 'fovea {command}'. Known options: {string.Join(", ", known)}.");
+            }
+        }
+        return cl;
+    }
+
+    /// <summary>True when a flag (or option) was given.</summary>
+    public bool Has(string name) => _options.ContainsKey(name);
+
+    /// <summary>String option or default.</summary>
+    public string? Get(string name, string? fallback = null) => _options.TryGetValue(name, out var v) ? v : fallback;
+
+    /// <summary>Integer option within [min, max], or default; bad values throw naming the option and the value.</summary>
+    public int GetInt(string name, int fallback, int min = int.MinValue, int max = int.MaxValue)
+    {
+        if (!_options.TryGetValue(name, out var v)) return fallback;
+        if (!int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int x))
+            throw new UsageException($"Option --{name} expects a whole number; received '{v}'.");
+        if (x < min || x > max) throw new UsageException($"Option --{name} must be between {min} and {max}; received {x}.");
+        return x;
+    }
+
+    /// <summary>Number option within [min, max], or default.</summary>
+    public double GetDouble(string name, double fallback, double min = double.MinValue, double max = double.MaxValue)
+    {
+        if (!_options.TryGetValue(name, out var v)) return fallback;
+        if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) || !double.IsFinite(x))
+            throw new UsageException($"Option --{name} expects a number; received '{v}'.");
+        if (x < min || x > max) throw new UsageException($"Option --{name} must be between {min} and {max}; received {x}.");
+        return x;
+    }
+
+    /// <summary>Exactly <paramref name="count"/> positionals (or at least, when <paramref name="orMore"/>).</summary>
+    public void RequirePositionals(int count, string usage, bool orMore = false)
+    {
+        if (Positionals.Count < count || (!orMore && Positionals.Count > count))
+            throw new UsageException($"Usage: fovea {usage}");
+    }
+}

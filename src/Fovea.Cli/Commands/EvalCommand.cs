@@ -1,0 +1,68 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Fovea.Data;
+using Fovea.Optimizers;
+using Fovea.Serialization;
+using Fovea.Training;
+
+namespace Fovea.Cli.Commands;
+
+/// <summary>fovea eval MODEL: loss, accuracy, top-5 and confusion matrix on a data set's test split.</summary>
+internal static class EvalCommand
+{
+    public const string Help = """
+        Usage: fovea eval MODEL [options]
+
+        Evaluates a saved model on the test split: loss, accuracy, top-5 accuracy, confusion matrix.
+
+        Options:
+          --dataset NAME     fashion-mnist | mnist (default: fashion-mnist)
+          --data DIR         folder with the IDX files
+          --batch-size N     images per forward pass (default: 256)
+          --threads N        degree of parallelism (default: all cores)
+          --json             print the result as JSON
+        """;
+
+    public static int Run(string[] args)
+    {
+        var cl = CommandLine.Parse("eval", args, ["dataset", "data", "batch-size", "threads"], ["json"]);
+        cl.RequirePositionals(1, "eval MODEL [--dataset NAME] [--data DIR] [--json]");
+        Parallelism.Degree = cl.GetInt("threads", Environment.ProcessorCount, 1, 1024);
+        int batchSize = cl.GetInt("batch-size", 256, 1, 65_536);
+        var model = ModelFile.Load(cl.Positionals[0]);
+        var test = DatasetChoice.Load(cl, DatasetSplit.Test);
+        var result = new Trainer(model, new Sgd(0f)).Evaluate(test, batchSize);
+        if (cl.Has("json"))
+        {
+            JsonOutput.Write(new JsonObject
+            {
+                ["model"] = Path.GetFullPath(cl.Positionals[0]), ["images"] = result.Count, ["loss"] = result.Loss,
+                ["accuracy"] = result.Accuracy, [$"top{result.K}_accuracy"] = result.TopKAccuracy,
+                ["class_names"] = JsonOutput.Array(result.Confusion.ClassNames),
+                ["confusion_matrix"] = new JsonArray(result.Confusion.ToRows().Select(r => (JsonNode)JsonOutput.Array(r)).ToArray()),
+            });
+            return 0;
+        }
+        Console.WriteLine($"{result.Count:N0} test images: accuracy {result.Accuracy:P2}, top-{result.K} {result.TopKAccuracy:P2}, loss {result.Loss:F4}");
+        Console.WriteLine();
+        Console.WriteLine(FormatConfusion(result.Confusion));
+        return 0;
+    }
+
+    internal static string FormatConfusion(ConfusionMatrix m)
+    {
+        var sb = new StringBuilder("Confusion matrix (rows: true class, columns: predicted)\n");
+        int nameWidth = Math.Min(14, m.ClassNames.Max(n => n.Length));
+        sb.Append(new string(' ', nameWidth + 1));
+        for (int j = 0; j < m.Classes; j++) sb.Append($"{j,6}");
+        sb.AppendLine("  recall");
+        for (int i = 0; i < m.Classes; i++)
+        {
+            string name = m.ClassNames[i].Length > nameWidth ? m.ClassNames[i][..nameWidth] : m.ClassNames[i];
+            sb.Append(name.PadRight(nameWidth + 1));
+            for (int j = 0; j < m.Classes; j++) sb.Append($"{m.Counts[i, j],6}");
+            sb.AppendLine($"  {m.Recall(i):P1}");
+        }
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,65 @@
+using System.Text.Json.Nodes;
+using Fovea.Serialization;
+using Fovea.Tensors;
+using Fovea.Vision;
+
+namespace Fovea.Cli.Commands;
+
+/// <summary>fovea predict MODEL IMAGE...: top-k classes with probabilities for each image.</summary>
+internal static class PredictCommand
+{
+    public const string Help = """
+        Usage: fovea predict MODEL IMAGE [IMAGE...] [options]
+
+        Classifies PNG/JPEG images: each is decoded, converted to the model's channels (grey or RGB),
+        resized to its input size and scaled to [0, 1]; prints the top-k classes with probabilities.
+
+        Options:
+          --top K       classes to show per image (default: 3)
+          --invert      invert grey levels first (Fashion-MNIST items are light on black)
+          --json        print the result as JSON
+        """;
+
+    public static int Run(string[] args)
+    {
+        var cl = CommandLine.Parse("predict", args, ["top", "threads"], ["json", "invert"]);
+        cl.RequirePositionals(2, "predict MODEL IMAGE [IMAGE...] [--top K] [--json]", orMore: true);
+        if (cl.Has("threads")) Parallelism.Degree = cl.GetInt("threads", 1, 1, 1024);
+        var model = ModelFile.Load(cl.Positionals[0]);
+        if (model.InputShape.Length != 3) throw new UsageException($"Model {cl.Positionals[0]} takes input {Tensor.ShapeToString(model.InputShape)}, not images [C, H, W].");
+        int c = model.InputShape[0], h = model.InputShape[1], w = model.InputShape[2];
+        int classes = model.OutputShape.Aggregate(1, (a, b) => a * b);
+        int top = cl.GetInt("top", 3, 1, classes);
+        var images = cl.Positionals.Skip(1).ToArray();
+
+        var batch = new Tensor(images.Length, c, h, w);
+        for (int i = 0; i < images.Length; i++)
+        {
+            var img = ImageLoader.Load(images[i], c, h, w);
+            if (cl.Has("invert")) foreach (ref float v in img.Span) v = 1f - v;
+            img.Span.CopyTo(batch.Span.Slice(i * img.Length));
+        }
+        var probabilities = model.PredictProbabilities(batch);
+        var results = new JsonArray();
+        for (int i = 0; i < images.Length; i++)
+        {
+            var row = probabilities.Span.Slice(i * classes, classes).ToArray();
+            var best = Enumerable.Range(0, classes).OrderByDescending(j => row[j]).Take(top).ToArray();
+            if (cl.Has("json"))
+            {
+                results.Add(new JsonObject
+                {
+                    ["image"] = images[i],
+                    ["top"] = new JsonArray(best.Select(j => (JsonNode)new JsonObject { ["class"] = ClassName(model.ClassNames, j), ["index"] = j, ["probability"] = row[j] }).ToArray()),
+                });
+                continue;
+            }
+            Console.WriteLine(images[i]);
+            foreach (int j in best) Console.WriteLine($"  {ClassName(model.ClassNames, j),-16} {row[j],8:P2}");
+        }
+        if (cl.Has("json")) JsonOutput.Write(results);
+        return 0;
+    }
+
+    private static string ClassName(IReadOnlyList<string> names, int index) => index < names.Count ? names[index] : index.ToString();
+}

@@ -1,0 +1,62 @@
+using System.Text.Json.Nodes;
+using Fovea.Models;
+using Fovea.Serialization;
+
+namespace Fovea.Cli.Commands;
+
+/// <summary>fovea summary MODEL | --model NAME: layers, output shapes, parameters and FLOPs.</summary>
+internal static class SummaryCommand
+{
+    public const string Help = """
+        Usage: fovea summary MODEL_FILE
+               fovea summary --model NAME [--input C,H,W] [--classes N]
+
+        Prints layer, stage (base/top), output shape, parameter count and FLOPs per layer, plus totals.
+
+        Options:
+          --model NAME     a zoo network (default | reference) instead of a file
+          --input C,H,W    input shape for --model (default: 1,28,28)
+          --classes N      outputs for --model (default: 10)
+          --json           print as JSON
+        """;
+
+    public static int Run(string[] args)
+    {
+        var cl = CommandLine.Parse("summary", args, ["model", "input", "classes"], ["json"]);
+        Model model;
+        if (cl.Has("model"))
+        {
+            cl.RequirePositionals(0, "summary --model NAME [--input C,H,W] [--classes N]");
+            var input = ParseShape(cl.Get("input", "1,28,28")!);
+            model = ModelZoo.Create(cl.Get("model")!, input, cl.GetInt("classes", 10, 1, 100_000));
+        }
+        else
+        {
+            cl.RequirePositionals(1, "summary MODEL_FILE  (or: fovea summary --model NAME)");
+            model = ModelFile.Load(cl.Positionals[0]);
+        }
+        var summary = model.Summary();
+        if (!cl.Has("json")) { Console.Write(summary.ToString()); return 0; }
+        JsonOutput.Write(new JsonObject
+        {
+            ["name"] = summary.Name, ["input_shape"] = JsonOutput.Array(summary.InputShape),
+            ["total_parameters"] = summary.TotalParameters, ["trainable_parameters"] = summary.TrainableParameters, ["total_flops"] = summary.TotalFlops,
+            ["layers"] = new JsonArray(summary.Layers.Select(l => (JsonNode)new JsonObject
+            {
+                ["name"] = l.Name, ["type"] = l.Type, ["stage"] = l.Stage.ToString().ToLowerInvariant(), ["output_shape"] = JsonOutput.Array(l.OutputShape),
+                ["parameters"] = l.Parameters, ["flops"] = l.Flops, ["trainable"] = l.Trainable, ["inputs"] = JsonOutput.Array(l.Inputs),
+            }).ToArray()),
+        });
+        return 0;
+    }
+
+    private static int[] ParseShape(string text)
+    {
+        var parts = text.Split(',', 'x');
+        var shape = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], out shape[i]) || shape[i] <= 0)
+                throw new UsageException($"Option --input expects positive sizes like 3,224,224; received '{text}'.");
+        return shape;
+    }
+}
