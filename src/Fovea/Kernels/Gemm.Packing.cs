@@ -12,6 +12,7 @@ namespace Fovea.Kernels;
 public static partial class Gemm
 {
     /// <summary>Packs op(A)[ic..ic+mc, pc..pc+kc] into MR-tall micro-panels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackA<TK>(bool transposeA, float* a, int lda, int ic, int pc, int mc, int kc, float* dst)
         where TK : IMicroKernel
     {
@@ -40,6 +41,7 @@ public static partial class Gemm
     }
 
     /// <summary>Packs op(B)[pc..pc+kc, jc..jc+nc] into NR-wide micro-panels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackB<TK>(bool transposeB, float* b, int ldb, int pc, int jc, int kc, int nc, float* dst)
         where TK : IMicroKernel
     {
@@ -78,6 +80,7 @@ public static partial class Gemm
     /// dst[p * width + x] = src[x * ld + p] for x &lt; count (zero for count &lt;= x &lt; width), p &lt; kc.
     /// Eight source rows at a time go through an in-register 8x8 transpose; the rest are scattered one by one.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackGather(float* src, int ld, int count, int width, int kc, float* dst)
     {
         int x = 0;
