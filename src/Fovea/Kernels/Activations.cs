@@ -1,0 +1,313 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Fovea.Kernels;
+
+// Legend: x = activation input, y = activation output, gradY = dL/dy, gradX = dL/dx; all spans of one flat length (any shape).
+
+/// <summary>
+/// Element-wise activations. Forward overwrites y (y may alias x). Backward ACCUMULATES gradX += f'(.) * gradY; each backward
+/// says whether it wants the forward input x or the forward output y (the output where that is cheaper: sigmoid, tanh, ELU).
+/// NaN inputs propagate through every forward.
+/// </summary>
+public static class Activations
+{
+    // ---------------- ReLU ----------------
+
+    /// <summary>y = max(x, 0).</summary>
+    public static void ReluForward(ReadOnlySpan<float> x, Span<float> y)
+    {
+        CheckForward(x, y);
+        TensorPrimitives.Max(x, 0f, y);
+    }
+
+    /// <summary>gradX += (x &gt; 0 ? gradY : 0). Takes the forward INPUT x (the output y works too: y &gt; 0 exactly where x &gt; 0).</summary>
+    public static void ReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> gradY, Span<float> gradX)
+        => Backward(x, gradY, gradX, new ReluGrad());
+
+    /// <summary>Naive twin of <see cref="ReluForward"/>.</summary>
+    public static void ReluForwardReference(ReadOnlySpan<float> x, Span<float> y)
+    {
+        CheckForward(x, y);
+        for (int i = 0; i < x.Length; i++) y[i] = float.IsNaN(x[i]) ? x[i] : (x[i] > 0 ? x[i] : 0f);
+    }
+
+    /// <summary>Naive twin of <see cref="ReluBackward"/>.</summary>
+    public static void ReluBackwardReference(ReadOnlySpan<float> x, ReadOnlySpan<float> gradY, Span<float> gradX)
+    {
+        CheckBackward(x, gradY, gradX, "Input");
+        for (int i = 0; i < x.Length; i++) if (x[i] > 0) gradX[i] += gradY[i];
+    }
+
+    // ---------------- LeakyReLU ----------------
+
+    /// <summary>y = x &gt; 0 ? x : alpha * x (PyTorch default alpha = 0.01).</summary>
+    public static void LeakyReluForward(ReadOnlySpan<float> x, Span<float> y, float alpha)
+        => Forward(x, y, new LeakyRelu(alpha));
+
+    /// <summary>gradX += (x &gt; 0 ? 1 : alpha) * gradY. Takes the forward INPUT x.</summary>
+    public static void LeakyReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> gradY, Span<float> gradX, float alpha)
+        => Backward(x, gradY, gradX, new LeakyReluGrad(alpha));
+
+    /// <summary>Naive twin of <see cref="LeakyReluForward"/>.</summary>
+    public static void LeakyReluForwardReference(ReadOnlySpan<float> x, Span<float> y, float alpha)
+    {
+        CheckForward(x, y);
+        for (int i = 0; i < x.Length; i++) y[i] = x[i] > 0 ? x[i] : alpha * x[i];
+    }
+
+    /// <summary>Naive twin of <see cref="LeakyReluBackward"/>.</summary>
+    public static void LeakyReluBackwardReference(ReadOnlySpan<float> x, ReadOnlySpan<float> gradY, Span<float> gradX, float alpha)
+    {
+        CheckBackward(x, gradY, gradX, "Input");
+        for (int i = 0; i < x.Length; i++) gradX[i] += (x[i] > 0 ? 1f : alpha) * gradY[i];
+    }
+
+    // ---------------- Sigmoid ----------------
+
+    /// <summary>y = 1 / (1 + exp(-x)).</summary>
+    public static void SigmoidForward(ReadOnlySpan<float> x, Span<float> y)
+    {
+        CheckForward(x, y);
+        if (x.Length > 0) TensorPrimitives.Sigmoid(x, y); // TensorPrimitives.Sigmoid rejects empty spans
+    }
+
+    /// <summary>gradX += y * (1 - y) * gradY. Takes the forward OUTPUT y.</summary>
+    public static void SigmoidBackward(ReadOnlySpan<float> y, ReadOnlySpan<float> gradY, Span<float> gradX)
+        => Backward(y, gradY, gradX, new SigmoidGrad(), "Output");
+
+    /// <summary>Naive twin of <see cref="SigmoidForward"/>.</summary>
+    public static void SigmoidForwardReference(ReadOnlySpan<float> x, Span<float> y)
+    {
+        CheckForward(x, y);
+        for (int i = 0; i < x.Length; i++) y[i] = (float)(1.0 / (1.0 + Math.Exp(-x[i])));
+    }
+
+    /// <summary>Naive twin of <see cref="SigmoidBackward"/>.</summary>
+    public static void SigmoidBackwardReference(ReadOnlySpan<float> y, ReadOnlySpan<float> gradY, Span<float> gradX)
+    {
+        CheckBackward(y, gradY, gradX, "Output");
+        for (int i = 0; i < y.Length; i++) gradX[i] += y[i] * (1f - y[i]) * gradY[i];
+    }
+
+    // ---------------- Tanh ----------------
+
+    /// <summary>y = tanh(x).</summary>
+    public static void TanhForward(ReadOnlySpan<float> x, Span<float> y)
+    {
+        CheckForward(x, y);
+        TensorPrimitives.Tanh(x, y);
+    }
+
+    /// <summary>gradX += (1 - y²) * gradY. Takes the forward OUTPUT y.</summary>
+    public static void TanhBackward(ReadOnlySpan<float> y, ReadOnlySpan<float> gradY, Span<float> gradX)
+        => Backward(y, gradY, gradX, new TanhGrad(), "Output");
+
+    /// <summary>Naive twin of <see cref="TanhForward"/>.</summary>
+    public static void TanhForwardReference(ReadOnlySpan<float> x, Span<float> y)
+    {
+        CheckForward(x, y);
+        for (int i = 0; i < x.Length; i++) y[i] = (float)Math.Tanh(x[i]);
+    }
+
+    /// <summary>Naive twin of <see cref="TanhBackward"/>.</summary>
+    public static void TanhBackwardReference(ReadOnlySpan<float> y, ReadOnlySpan<float> gradY, Span<float> gradX)
+    {
+        CheckBackward(y, gradY, gradX, "Output");
+        for (int i = 0; i < y.Length; i++) gradX[i] += (1f - y[i] * y[i]) * gradY[i];
+    }
+
+    // ---------------- ELU ----------------
+
+    /// <summary>y = x &gt; 0 ? x : alpha * (exp(x) - 1). alpha must be non-negative (default 1).</summary>
+    public static void EluForward(ReadOnlySpan<float> x, Span<float> y, float alpha)
+    {
+        CheckAlpha(alpha);
+        Forward(x, y, new Elu(alpha));
+    }
+
+    /// <summary>
+    /// gradX += (y &gt; 0 ? 1 : y + alpha) * gradY. Takes the forward OUTPUT y (saves an exp): with alpha ≥ 0,
+    /// y &gt; 0 exactly where x &gt; 0, and alpha·exp(x) = y + alpha elsewhere.
+    /// </summary>
+    public static void EluBackward(ReadOnlySpan<float> y, ReadOnlySpan<float> gradY, Span<float> gradX, float alpha)
+    {
+        CheckAlpha(alpha);
+        Backward(y, gradY, gradX, new EluGrad(alpha), "Output");
+    }
+
+    /// <summary>Naive twin of <see cref="EluForward"/>.</summary>
+    public static void EluForwardReference(ReadOnlySpan<float> x, Span<float> y, float alpha)
+    {
+        CheckAlpha(alpha);
+        CheckForward(x, y);
+        for (int i = 0; i < x.Length; i++) y[i] = x[i] > 0 ? x[i] : (float)(alpha * (Math.Exp(x[i]) - 1.0));
+    }
+
+    /// <summary>Naive twin of <see cref="EluBackward"/>.</summary>
+    public static void EluBackwardReference(ReadOnlySpan<float> y, ReadOnlySpan<float> gradY, Span<float> gradX, float alpha)
+    {
+        CheckAlpha(alpha);
+        CheckBackward(y, gradY, gradX, "Output");
+        for (int i = 0; i < y.Length; i++) gradX[i] += (y[i] > 0 ? 1f : y[i] + alpha) * gradY[i];
+    }
+
+    // ---------------- Clip ----------------
+
+    /// <summary>y = min(max(x, min), max) (ReLU6 is Clip(0, 6)). Requires min ≤ max.</summary>
+    public static void ClipForward(ReadOnlySpan<float> x, Span<float> y, float min, float max)
+    {
+        CheckRange(min, max);
+        Forward(x, y, new Clip(min, max));
+    }
+
+    /// <summary>gradX += (min ≤ x ≤ max ? gradY : 0) (inclusive bounds, as torch.clamp). Takes the forward INPUT x.</summary>
+    public static void ClipBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> gradY, Span<float> gradX, float min, float max)
+    {
+        CheckRange(min, max);
+        Backward(x, gradY, gradX, new ClipGrad(min, max));
+    }
+
+    /// <summary>Naive twin of <see cref="ClipForward"/>.</summary>
+    public static void ClipForwardReference(ReadOnlySpan<float> x, Span<float> y, float min, float max)
+    {
+        CheckRange(min, max);
+        CheckForward(x, y);
+        for (int i = 0; i < x.Length; i++) y[i] = float.IsNaN(x[i]) ? x[i] : (x[i] < min ? min : (x[i] > max ? max : x[i]));
+    }
+
+    /// <summary>Naive twin of <see cref="ClipBackward"/>.</summary>
+    public static void ClipBackwardReference(ReadOnlySpan<float> x, ReadOnlySpan<float> gradY, Span<float> gradX, float min, float max)
+    {
+        CheckRange(min, max);
+        CheckBackward(x, gradY, gradX, "Input");
+        for (int i = 0; i < x.Length; i++) if (x[i] >= min && x[i] <= max) gradX[i] += gradY[i];
+    }
+
+    // ---------------- machinery ----------------
+
+    private interface IUnary
+    {
+        float Invoke(float x);
+        Vector256<float> Invoke(Vector256<float> x);
+    }
+
+    /// <summary>Returns the local derivative f'(.) given the saved value (x or y).</summary>
+    private interface IDerivative
+    {
+        float Invoke(float saved);
+        Vector256<float> Invoke(Vector256<float> saved);
+    }
+
+    private static void Forward<TOp>(ReadOnlySpan<float> x, Span<float> y, TOp op) where TOp : struct, IUnary
+    {
+        CheckForward(x, y);
+        ref float rx = ref MemoryMarshal.GetReference(x);
+        ref float ry = ref MemoryMarshal.GetReference(y);
+        int n = x.Length, i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + Vector256<float>.Count <= n; i += Vector256<float>.Count)
+                op.Invoke(Vector256.LoadUnsafe(ref rx, (nuint)i)).StoreUnsafe(ref ry, (nuint)i);
+        for (; i < n; i++) Unsafe.Add(ref ry, i) = op.Invoke(Unsafe.Add(ref rx, i));
+    }
+
+    private static void Backward<TOp>(ReadOnlySpan<float> saved, ReadOnlySpan<float> gradY, Span<float> gradX, TOp op, string savedName = "Input")
+        where TOp : struct, IDerivative
+    {
+        CheckBackward(saved, gradY, gradX, savedName);
+        ref float rs = ref MemoryMarshal.GetReference(saved);
+        ref float rg = ref MemoryMarshal.GetReference(gradY);
+        ref float rx = ref MemoryMarshal.GetReference(gradX);
+        int n = saved.Length, i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + Vector256<float>.Count <= n; i += Vector256<float>.Count)
+            {
+                Vector256<float> d = op.Invoke(Vector256.LoadUnsafe(ref rs, (nuint)i));
+                (Vector256.LoadUnsafe(ref rx, (nuint)i) + d * Vector256.LoadUnsafe(ref rg, (nuint)i)).StoreUnsafe(ref rx, (nuint)i);
+            }
+        for (; i < n; i++) Unsafe.Add(ref rx, i) += op.Invoke(Unsafe.Add(ref rs, i)) * Unsafe.Add(ref rg, i);
+    }
+
+    private readonly struct ReluGrad : IDerivative
+    {
+        public float Invoke(float x) => x > 0 ? 1f : 0f;
+        public Vector256<float> Invoke(Vector256<float> x) => Vector256.GreaterThan(x, Vector256<float>.Zero) & Vector256<float>.One;
+    }
+
+    private readonly struct LeakyRelu(float alpha) : IUnary
+    {
+        public float Invoke(float x) => x > 0 ? x : alpha * x;
+        public Vector256<float> Invoke(Vector256<float> x) => Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), x, x * alpha);
+    }
+
+    private readonly struct LeakyReluGrad(float alpha) : IDerivative
+    {
+        public float Invoke(float x) => x > 0 ? 1f : alpha;
+        public Vector256<float> Invoke(Vector256<float> x) => Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), Vector256<float>.One, Vector256.Create(alpha));
+    }
+
+    private readonly struct SigmoidGrad : IDerivative
+    {
+        public float Invoke(float y) => y * (1f - y);
+        public Vector256<float> Invoke(Vector256<float> y) => y * (Vector256<float>.One - y);
+    }
+
+    private readonly struct TanhGrad : IDerivative
+    {
+        public float Invoke(float y) => 1f - y * y;
+        public Vector256<float> Invoke(Vector256<float> y) => Vector256<float>.One - y * y;
+    }
+
+    private readonly struct Elu(float alpha) : IUnary
+    {
+        public float Invoke(float x) => x > 0 ? x : alpha * (MathF.Exp(x) - 1f);
+        public Vector256<float> Invoke(Vector256<float> x)
+            => Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), x,
+                (Vector256.Exp(Vector256.Min(x, Vector256<float>.Zero)) - Vector256<float>.One) * alpha);
+    }
+
+    private readonly struct EluGrad(float alpha) : IDerivative
+    {
+        public float Invoke(float y) => y > 0 ? 1f : y + alpha;
+        public Vector256<float> Invoke(Vector256<float> y)
+            => Vector256.ConditionalSelect(Vector256.GreaterThan(y, Vector256<float>.Zero), Vector256<float>.One, y + Vector256.Create(alpha));
+    }
+
+    private readonly struct Clip(float min, float max) : IUnary
+    {
+        public float Invoke(float x) => float.IsNaN(x) ? x : (x < min ? min : (x > max ? max : x));
+        public Vector256<float> Invoke(Vector256<float> x)
+        {
+            Vector256<float> c = Vector256.Min(Vector256.Max(x, Vector256.Create(min)), Vector256.Create(max));
+            return Vector256.ConditionalSelect(Vector256.Equals(x, x), c, x); // keep NaN
+        }
+    }
+
+    private readonly struct ClipGrad(float min, float max) : IDerivative
+    {
+        public float Invoke(float x) => x >= min && x <= max ? 1f : 0f;
+        public Vector256<float> Invoke(Vector256<float> x)
+            => Vector256.GreaterThanOrEqual(x, Vector256.Create(min)) & Vector256.LessThanOrEqual(x, Vector256.Create(max)) & Vector256<float>.One;
+    }
+
+    private static void CheckForward(ReadOnlySpan<float> x, Span<float> y)
+        => KernelChecks.SameLength(y.Length, x.Length, "Output", "input");
+
+    private static void CheckBackward(ReadOnlySpan<float> saved, ReadOnlySpan<float> gradY, Span<float> gradX, string savedName)
+    {
+        KernelChecks.SameLength(gradY.Length, saved.Length, "Output gradient", savedName.ToLowerInvariant());
+        KernelChecks.SameLength(gradX.Length, saved.Length, "Input gradient", savedName.ToLowerInvariant());
+    }
+
+    private static void CheckAlpha(float alpha)
+    {
+        if (!(alpha >= 0)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, $"ELU alpha must be non-negative (backward reads the output). Received: {alpha}.");
+    }
+
+    private static void CheckRange(float min, float max)
+    {
+        if (!(min <= max)) throw new ArgumentException($"Clip needs min <= max. Received: min={min}, max={max}.");
+    }
+}

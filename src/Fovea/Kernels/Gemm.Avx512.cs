@@ -1,0 +1,84 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Fovea.Kernels;
+
+// Legend: C (M x N) = op(A) (M x K) * op(B) (K x N), row-major; MR x NR register tile.
+// AVX-512 micro-kernel: 8 x 48 tile = 24 zmm accumulators + 3 B vectors + 1 broadcast A = 28 of 32 zmm registers.
+// MR = 8 divides the channel counts CNN layers use (32, 64, ...), so M rarely leaves a ragged tile.
+
+/// <summary>AVX-512F 8x48 micro-kernel with fused epilogue.</summary>
+internal readonly unsafe struct Avx512Kernel : IMicroKernel
+{
+    private const int MRows = 8, NCols = 48;
+    public static int MR => MRows;
+    public static int NR => NCols;
+    // B micro-panel KC x 48 floats = 24 KiB of the 48 KiB L1; A block MC x KC = 64 KiB... in L2.
+    public static int KC => 128;
+    public static int MC => 256;
+    public static int NC => 4800;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias)
+    {
+        var zero = Vector512<float>.Zero;
+        var c00 = zero; var c01 = zero; var c02 = zero;
+        var c10 = zero; var c11 = zero; var c12 = zero;
+        var c20 = zero; var c21 = zero; var c22 = zero;
+        var c30 = zero; var c31 = zero; var c32 = zero;
+        var c40 = zero; var c41 = zero; var c42 = zero;
+        var c50 = zero; var c51 = zero; var c52 = zero;
+        var c60 = zero; var c61 = zero; var c62 = zero;
+        var c70 = zero; var c71 = zero; var c72 = zero;
+        for (int p = 0; p < kc; p++, a += MRows, b += NCols)
+        {
+            var b0 = Vector512.Load(b + 0); var b1 = Vector512.Load(b + 16); var b2 = Vector512.Load(b + 32);
+            var av = Vector512.Create(a[0]);
+            c00 = Avx512F.FusedMultiplyAdd(av, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av, b1, c01); c02 = Avx512F.FusedMultiplyAdd(av, b2, c02);
+            av = Vector512.Create(a[1]);
+            c10 = Avx512F.FusedMultiplyAdd(av, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av, b1, c11); c12 = Avx512F.FusedMultiplyAdd(av, b2, c12);
+            av = Vector512.Create(a[2]);
+            c20 = Avx512F.FusedMultiplyAdd(av, b0, c20); c21 = Avx512F.FusedMultiplyAdd(av, b1, c21); c22 = Avx512F.FusedMultiplyAdd(av, b2, c22);
+            av = Vector512.Create(a[3]);
+            c30 = Avx512F.FusedMultiplyAdd(av, b0, c30); c31 = Avx512F.FusedMultiplyAdd(av, b1, c31); c32 = Avx512F.FusedMultiplyAdd(av, b2, c32);
+            av = Vector512.Create(a[4]);
+            c40 = Avx512F.FusedMultiplyAdd(av, b0, c40); c41 = Avx512F.FusedMultiplyAdd(av, b1, c41); c42 = Avx512F.FusedMultiplyAdd(av, b2, c42);
+            av = Vector512.Create(a[5]);
+            c50 = Avx512F.FusedMultiplyAdd(av, b0, c50); c51 = Avx512F.FusedMultiplyAdd(av, b1, c51); c52 = Avx512F.FusedMultiplyAdd(av, b2, c52);
+            av = Vector512.Create(a[6]);
+            c60 = Avx512F.FusedMultiplyAdd(av, b0, c60); c61 = Avx512F.FusedMultiplyAdd(av, b1, c61); c62 = Avx512F.FusedMultiplyAdd(av, b2, c62);
+            av = Vector512.Create(a[7]);
+            c70 = Avx512F.FusedMultiplyAdd(av, b0, c70); c71 = Avx512F.FusedMultiplyAdd(av, b1, c71); c72 = Avx512F.FusedMultiplyAdd(av, b2, c72);
+        }
+        StoreRow(c + 0L * ldc, c00, c01, c02, flags, rowBias, 0, colBias);
+        StoreRow(c + 1L * ldc, c10, c11, c12, flags, rowBias, 1, colBias);
+        StoreRow(c + 2L * ldc, c20, c21, c22, flags, rowBias, 2, colBias);
+        StoreRow(c + 3L * ldc, c30, c31, c32, flags, rowBias, 3, colBias);
+        StoreRow(c + 4L * ldc, c40, c41, c42, flags, rowBias, 4, colBias);
+        StoreRow(c + 5L * ldc, c50, c51, c52, flags, rowBias, 5, colBias);
+        StoreRow(c + 6L * ldc, c60, c61, c62, flags, rowBias, 6, colBias);
+        StoreRow(c + 7L * ldc, c70, c71, c72, flags, rowBias, 7, colBias);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> x2, int flags, float* rowBias, int r, float* colBias)
+    {
+        if ((flags & Gemm.LoadC) != 0)
+        {
+            x0 = Avx512F.Add(x0, Vector512.Load(c)); x1 = Avx512F.Add(x1, Vector512.Load(c + 16)); x2 = Avx512F.Add(x2, Vector512.Load(c + 32));
+        }
+        if (rowBias != null) { var rb = Vector512.Create(rowBias[r]); x0 = Avx512F.Add(x0, rb); x1 = Avx512F.Add(x1, rb); x2 = Avx512F.Add(x2, rb); }
+        if (colBias != null)
+        {
+            x0 = Avx512F.Add(x0, Vector512.Load(colBias)); x1 = Avx512F.Add(x1, Vector512.Load(colBias + 16)); x2 = Avx512F.Add(x2, Vector512.Load(colBias + 32));
+        }
+        if ((flags & Gemm.Relu) != 0)
+        {
+            // max(0, x) keeps NaN and -0 exactly like the reference's "if (v < 0) v = 0".
+            var z = Vector512<float>.Zero;
+            x0 = Avx512F.Max(z, x0); x1 = Avx512F.Max(z, x1); x2 = Avx512F.Max(z, x2);
+        }
+        Vector512.Store(x0, c); Vector512.Store(x1, c + 16); Vector512.Store(x2, c + 32);
+    }
+}

@@ -1,0 +1,203 @@
+using Fovea.Kernels;
+
+namespace Fovea.Tests.Kernels;
+
+// Legend: C (M x N) = op(A) (M x K) * op(B) (K x N), row-major; lda/ldb/ldc are strides as stored.
+// Every test compares Gemm.Multiply with Gemm.Reference under the bound
+//   |fast - ref| <= 1e-5 * (sum_p |a_ip||b_pj| + |c0_ij| + |rowBias_i| + |colBias_j|) + 1e-6,
+// i.e. a float-rounding allowance proportional to the magnitudes actually summed (K up to a few hundred).
+public class GemmTests
+{
+    // Path names rather than the internal enum keep the theory signatures public.
+    public static TheoryData<string> Paths()
+    {
+        var data = new TheoryData<string>();
+        foreach (var p in Enum.GetValues<GemmKernelPath>())
+            if (Gemm.IsSupported(p)) data.Add(p.ToString());
+        return data;
+    }
+
+    private sealed record Case(bool TA, bool TB, int M, int N, int K, int PadA = 0, int PadB = 0, int PadC = 0,
+        bool Accumulate = false, bool RowBias = false, bool ColumnBias = false, bool Relu = false);
+
+    private static float[] Random(Random rng, int length)
+    {
+        var x = new float[length];
+        for (int i = 0; i < length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        return x;
+    }
+
+    private static void Check(Case t, int seed = 1)
+    {
+        var rng = new Random(seed);
+        int lda = (t.TA ? t.M : t.K) + t.PadA, ldb = (t.TB ? t.K : t.N) + t.PadB, ldc = t.N + t.PadC;
+        var a = Random(rng, (t.TA ? t.K : t.M) * lda);
+        var b = Random(rng, (t.TB ? t.N : t.K) * ldb);
+        var c0 = Random(rng, t.M * ldc);
+        var rb = t.RowBias ? Random(rng, t.M) : [];
+        var cb = t.ColumnBias ? Random(rng, t.N) : [];
+        var fast = (float[])c0.Clone();
+        var slow = (float[])c0.Clone();
+        Gemm.Multiply(t.TA, t.TB, t.M, t.N, t.K, a, lda, b, ldb, fast, ldc, t.Accumulate, rb, cb, t.Relu);
+        Gemm.Reference(t.TA, t.TB, t.M, t.N, t.K, a, lda, b, ldb, slow, ldc, t.Accumulate, rb, cb, t.Relu);
+        for (int i = 0; i < t.M; i++)
+        {
+            for (int j = 0; j < ldc; j++)
+            {
+                int at = i * ldc + j;
+                if (j >= t.N)
+                {
+                    // Padding between rows of C must be untouched.
+                    Assert.True(fast[at] == c0[at], $"{t}: padding C[{i},{j}] changed");
+                    continue;
+                }
+                double mag = (t.Accumulate ? Math.Abs(c0[at]) : 0) + (t.RowBias ? Math.Abs(rb[i]) : 0) + (t.ColumnBias ? Math.Abs(cb[j]) : 0);
+                for (int p = 0; p < t.K; p++)
+                    mag += Math.Abs(t.TA ? a[p * lda + i] : a[i * lda + p]) * Math.Abs(t.TB ? b[j * ldb + p] : b[p * ldb + j]);
+                double err = Math.Abs(fast[at] - slow[at]);
+                if (!(err <= 1e-5 * mag + 1e-6))
+                    Assert.Fail($"{t}: C[{i},{j}] fast={fast[at]} ref={slow[at]} err={err} bound={1e-5 * mag + 1e-6}");
+            }
+        }
+    }
+
+    private static void WithPath(GemmKernelPath path, Action<GemmKernelPath> body)
+    {
+        var saved = Gemm.ForcedPath;
+        Gemm.ForcedPath = path;
+        try { body(path); }
+        finally { Gemm.ForcedPath = saved; }
+    }
+
+    private static IEnumerable<(bool, bool)> Transposes() => [(false, false), (false, true), (true, false), (true, true)];
+
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void EveryTailShapeMatchesReference(string pathName) => WithPath(Enum.Parse<GemmKernelPath>(pathName), path =>
+    {
+        // All m, n in 1..40 cover every ragged edge of every register tile (largest NR is 48 -> also 1..40 partial).
+        foreach (var (ta, tb) in Transposes())
+            for (int m = 1; m <= 40; m++)
+                for (int n = 1; n <= 40; n += (path == GemmKernelPath.Auto ? 1 : 3))
+                    Check(new Case(ta, tb, m, n, 3), seed: m * 100 + n);
+    });
+
+    [Fact]
+    public void WideTailsMatchReference()
+    {
+        // n beyond one AVX-512 tile (48) with every remainder, m beyond one AVX2 tile.
+        foreach (var (ta, tb) in Transposes())
+            for (int n = 41; n <= 100; n++)
+                Check(new Case(ta, tb, 7, n, 9), seed: n);
+    }
+
+    private static IEnumerable<Case> Table()
+    {
+        foreach (var (ta, tb) in Transposes())
+        {
+            yield return new Case(ta, tb, 17, 33, 65);
+            yield return new Case(ta, tb, 1, 70, 40);
+            yield return new Case(ta, tb, 70, 1, 40);
+            yield return new Case(ta, tb, 1, 1, 1);
+            yield return new Case(ta, tb, 9, 13, 1);
+            yield return new Case(ta, tb, 9, 13, 0);
+            yield return new Case(ta, tb, 9, 13, 0, Accumulate: true, RowBias: true, ColumnBias: true, Relu: true);
+            yield return new Case(ta, tb, 0, 13, 5);
+            yield return new Case(ta, tb, 13, 0, 5);
+            // Crosses the K block (KC <= 256): the epilogue must apply only once, after the last block.
+            yield return new Case(ta, tb, 20, 50, 531, RowBias: true, ColumnBias: true, Relu: true);
+            yield return new Case(ta, tb, 20, 50, 531, Accumulate: true);
+            // Crosses the M block (MC <= 256).
+            yield return new Case(ta, tb, 300, 19, 20, Accumulate: true, ColumnBias: true);
+            // Strided storage.
+            yield return new Case(ta, tb, 23, 37, 29, PadA: 3, PadB: 5, PadC: 7);
+            yield return new Case(ta, tb, 23, 37, 29, PadA: 1, PadB: 2, PadC: 3, Accumulate: true, RowBias: true, Relu: true);
+            foreach (bool acc in new[] { false, true })
+            {
+                yield return new Case(ta, tb, 31, 45, 17, Accumulate: acc, RowBias: true);
+                yield return new Case(ta, tb, 31, 45, 17, Accumulate: acc, ColumnBias: true);
+                yield return new Case(ta, tb, 31, 45, 17, Accumulate: acc, Relu: true);
+                yield return new Case(ta, tb, 64, 96, 33, Accumulate: acc, RowBias: true, ColumnBias: true, Relu: true);
+            }
+        }
+        // Crosses the N block (NC <= 4800).
+        yield return new Case(false, false, 3, 5000, 4, RowBias: true);
+        yield return new Case(false, true, 3, 5000, 4, ColumnBias: true);
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void ShapeTableMatchesReference(string pathName) => WithPath(Enum.Parse<GemmKernelPath>(pathName), path =>
+    {
+        int seed = 0;
+        foreach (var t in Table()) Check(t, ++seed);
+    });
+
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void LargeProductIsTheSameOnOneAndTwoThreads(string pathName) => WithPath(Enum.Parse<GemmKernelPath>(pathName), path =>
+    {
+        int saved = Parallelism.Degree;
+        try
+        {
+            foreach (var (ta, tb) in Transposes())
+            {
+                foreach (var (m, n) in new[] { (257, 300), (600, 40) }) // N split and M split
+                {
+                    const int k = 129;
+                    var rng = new Random(m + n);
+                    var a = Random(rng, m * k);
+                    var b = Random(rng, k * n);
+                    var bias = Random(rng, n);
+                    var one = new float[m * n];
+                    var two = new float[m * n];
+                    Parallelism.Degree = 1;
+                    Gemm.Multiply(ta, tb, m, n, k, a, ta ? m : k, b, tb ? k : n, one, n, columnBias: bias, relu: true);
+                    Parallelism.Degree = 2;
+                    Gemm.Multiply(ta, tb, m, n, k, a, ta ? m : k, b, tb ? k : n, two, n, columnBias: bias, relu: true);
+                    // Same kernel and blocking per element on both paths: expect (near) identical results.
+                    for (int x = 0; x < one.Length; x++)
+                        Assert.True(Math.Abs(one[x] - two[x]) <= 1e-5f * (1 + Math.Abs(one[x])), $"{ta},{tb} {m}x{n}: element {x}: {one[x]} vs {two[x]}");
+                    if (path == GemmKernelPath.Auto || path == GemmKernelPath.Avx2)
+                    {
+                        Parallelism.Degree = 2;
+                        Check(new Case(ta, tb, m, n, k, Accumulate: true, RowBias: true), seed: m);
+                    }
+                }
+            }
+        }
+        finally { Parallelism.Degree = saved; }
+    });
+
+    [Fact]
+    public void DenseOverloadMatchesReference()
+    {
+        var rng = new Random(5);
+        var a = Random(rng, 12 * 7);
+        var b = Random(rng, 7 * 9);
+        var fast = new float[12 * 9];
+        var slow = new float[12 * 9];
+        Gemm.Multiply(true, true, 12, 9, 7, a, b, fast);
+        Gemm.Reference(true, true, 12, 9, 7, a, 12, b, 7, slow, 9);
+        for (int x = 0; x < fast.Length; x++) Assert.True(Math.Abs(fast[x] - slow[x]) <= 1e-5f, $"element {x}");
+    }
+
+    [Fact]
+    public void ShortSpansAndBadDimensionsThrowNamingValues()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => Gemm.Multiply(false, false, 4, 2, 3, new float[10], 3, new float[6], 2, new float[8], 2));
+        Assert.Contains("Span a has 10 elements but m=4, k=3, lda=3 need 12.", ex.Message);
+        ex = Assert.Throws<ArgumentException>(() => Gemm.Multiply(false, true, 4, 2, 3, new float[12], 3, new float[5], 3, new float[8], 2));
+        Assert.Contains("Span b has 5 elements but n=2, k=3, ldb=3 need 6.", ex.Message);
+        ex = Assert.Throws<ArgumentException>(() => Gemm.Multiply(false, false, 4, 2, 3, new float[12], 3, new float[6], 2, new float[7], 2));
+        Assert.Contains("Span c has 7 elements but m=4, n=2, ldc=2 need 8.", ex.Message);
+        ex = Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Multiply(false, false, 4, -2, 3, new float[12], 3, new float[6], 2, new float[8], 2));
+        Assert.Contains("n=-2", ex.Message);
+        ex = Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Multiply(false, false, 4, 2, 3, new float[12], 2, new float[6], 2, new float[8], 2));
+        Assert.Contains("lda=2", ex.Message);
+        ex = Assert.Throws<ArgumentException>(() => Gemm.Multiply(false, false, 4, 2, 3, new float[12], 3, new float[6], 2, new float[8], 2, rowBias: new float[3]));
+        Assert.Contains("rowBias has 3 elements but m=4", ex.Message);
+        ex = Assert.Throws<ArgumentException>(() => Gemm.Multiply(false, false, 4, 2, 3, new float[12], 3, new float[6], 2, new float[8], 2, columnBias: new float[1]));
+        Assert.Contains("columnBias has 1 elements but n=2", ex.Message);
+    }
+}
