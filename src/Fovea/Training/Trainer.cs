@@ -93,7 +93,7 @@ public sealed class Trainer
         {
             var clock = Stopwatch.StartNew();
             double lossSum = 0; long correct = 0; int seen = 0, batchIndex = 0;
-            foreach (var batch in loader.Epoch(epoch))
+            foreach (var batch in loader.ForEpoch(epoch))
             {
                 cancellation.ThrowIfCancellationRequested();
                 if (options.Schedule is not null)
@@ -102,7 +102,7 @@ public sealed class Trainer
                 using (tape.Record())
                 {
                     outputs = Model.Forward(batch.Images, training: true);
-                    loss = Loss.Compute(outputs, batch.Labels.AsSpan(0, batch.Count));
+                    loss = Loss.Compute(outputs, batch.Labels);
                 }
                 float lossValue = loss.Span[0];
                 if (!float.IsFinite(lossValue))
@@ -115,7 +115,7 @@ public sealed class Trainer
                 Optimizer.Step(parameters);
 
                 lossSum += lossValue * batch.Count;
-                correct += CountCorrect(outputs, batch.Labels.AsSpan(0, batch.Count));
+                correct += CountCorrect(outputs, batch.Labels);
                 seen += batch.Count;
                 batchIndex++;
                 var progress = new BatchProgress(epoch + 1, options.Epochs, batchIndex, batches, seen, trainSet.Count, lossSum / seen, (double)correct / seen, clock.Elapsed.TotalSeconds);
@@ -147,11 +147,11 @@ public sealed class Trainer
         var confusion = new ConfusionMatrix(classes, data.ClassNames.Count == classes ? data.ClassNames : null);
         double lossSum = 0; long topKCorrect = 0;
         using var loader = new DataLoader(data, batchSize, shuffle: false, seed: 0, dropLast: false, augmentation: null);
-        foreach (var batch in loader.Epoch(0))
+        foreach (var batch in loader.ForEpoch(0))
         {
-            var labels = batch.Labels.AsSpan(0, batch.Count);
+            var labels = batch.Labels;
             var outputs = Model.Predict(batch.Images);
-            lossSum += Tape.NoGrad(() => Loss.Compute(outputs, batch.Labels.AsSpan(0, batch.Count)).Span[0]) * batch.Count;
+            lossSum += Tape.NoGrad(() => Loss.Compute(outputs, batch.Labels).Span[0]) * batch.Count;
             var predicted = Metrics.ArgMax(outputs.Span, classes);
             for (int i = 0; i < batch.Count; i++) confusion.Add(labels[i], predicted[i]);
             topKCorrect += Metrics.TopKCorrect(outputs.Span, classes, labels, k);
@@ -167,7 +167,7 @@ public sealed class Trainer
         var result = new Tensor(data.Count, classes);
         int offset = 0;
         using var loader = new DataLoader(data, batchSize, shuffle: false, seed: 0, dropLast: false, augmentation: null);
-        foreach (var batch in loader.Epoch(0))
+        foreach (var batch in loader.ForEpoch(0))
         {
             var p = Model.PredictProbabilities(batch.Images);
             p.Span.CopyTo(result.Span.Slice(offset * classes));
