@@ -53,11 +53,11 @@ public static partial class Ops
 
     /// <summary>
     /// Inverted dropout: zeroes each element with probability <paramref name="rate"/> and scales the rest by 1/(1-rate).
-    /// Identity when rate is 0 or no tape records (inference).
+    /// Identity when rate is 0; the Dropout layer calls it only in training.
     /// </summary>
     public static Tensor Dropout(Tensor x, float rate, Random random)
     {
-        if (rate <= 0f || Tape.Current is null) return x;
+        if (rate <= 0f) return x;
         var mask = new float[x.Length];
         float keep = 1f / (1f - rate);
         for (int i = 0; i < mask.Length; i++) mask[i] = random.NextSingle() >= rate ? keep : 0f;

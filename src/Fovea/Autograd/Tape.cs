@@ -57,6 +57,19 @@ public sealed class Tape
         _backwardSteps.Clear();
     }
 
+    /// <summary>
+    /// Runs every recorded backward step in reverse, seeding the gradient of <paramref name="output"/> (any shape) with
+    /// <paramref name="outputGradient"/>: the vector-Jacobian product used by gradient checks and Grad-CAM.
+    /// </summary>
+    public void Backward(Tensor output, ReadOnlySpan<float> outputGradient)
+    {
+        if (outputGradient.Length != output.Length)
+            throw new ArgumentException($"The seed gradient has {outputGradient.Length} values but the output {Tensor.ShapeToString(output.Shape)} has {output.Length}.", nameof(outputGradient));
+        outputGradient.CopyTo(output.GradOrCreate().Span);
+        for (int i = _backwardSteps.Count - 1; i >= 0; i--) _backwardSteps[i]();
+        _backwardSteps.Clear();
+    }
+
     /// <summary>Drops the recorded steps without running them.</summary>
     public void Clear() => _backwardSteps.Clear();
 
