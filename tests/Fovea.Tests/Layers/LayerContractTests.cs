@@ -1,0 +1,144 @@
+using Fovea.Autograd;
+using Fovea.Layers;
+using Fovea.Losses;
+using Fovea.Models;
+using Fovea.Optimizers;
+using Fovea.Serialization;
+using Fovea.Tensors;
+using Fovea.Tests.Autograd;
+
+namespace Fovea.Tests.Layers;
+
+/// <summary>
+/// The layer contract (in the spirit of Keras' run_layer_test): output shape as announced, parameter count,
+/// save/load round trip with bit-identical outputs, one optimizer step lowers the loss, gradients check numerically.
+/// </summary>
+public class LayerContractTests
+{
+    public sealed record Case(string Id, Func<Layer> Create, int[] InputShape, int[] ExpectedOutput, long ExpectedParameters)
+    {
+        public override string ToString() => Id;
+    }
+
+    private static readonly Case[] s_cases =
+    [
+        new("conv-same", () => new Conv2D(4, 3, padding: Padding.Same), [3, 7, 5], [4, 7, 5], 4 * 3 * 9 + 4),
+        new("conv-stride2-dilated", () => new Conv2D(6, (3, 3), (2, 2), Padding.Of(1, 2, 0, 1), (2, 2), groups: 2), [4, 9, 8], [6, 3, 4], 6 * 2 * 9 + 6),
+        new("conv-1x1-nobias", () => new Conv2D(5, 1, useBias: false), [3, 4, 4], [5, 4, 4], 15),
+        new("conv-depthwise", () => new Conv2D(4, 3, padding: 1, groups: 4), [4, 6, 6], [4, 6, 6], 4 * 9 + 4),
+        new("maxpool", () => new MaxPool2D(2), [3, 7, 6], [3, 3, 3], 0),
+        new("maxpool-overlap-ceil", () => new MaxPool2D(3, stride: 2, padding: 1, ceilMode: true), [2, 8, 7], [2, 5, 4], 0),
+        new("avgpool-same", () => new AvgPool2D(2, padding: Padding.Same), [3, 5, 5], [3, 3, 3], 0),
+        new("avgpool-include-pad", () => new AvgPool2D(3, stride: 1, padding: 1, countIncludePad: true), [2, 4, 5], [2, 4, 5], 0),
+        new("global-avg", () => new GlobalAvgPool2D(), [5, 3, 4], [5], 0),
+        new("dense", () => new Dense(7), [11], [7], 11 * 7 + 7),
+        new("flatten", () => new Flatten(), [2, 3, 4], [24], 0),
+        new("relu", () => new ReLU(), [3, 4, 4], [3, 4, 4], 0),
+        new("leaky-relu", () => new LeakyReLU(0.2f), [3, 4, 4], [3, 4, 4], 0),
+        new("sigmoid", () => new Sigmoid(), [6], [6], 0),
+        new("tanh", () => new Tanh(), [6], [6], 0),
+        new("softmax", () => new Softmax(), [6], [6], 0),
+        new("dropout", () => new Dropout(0.3f), [3, 4, 4], [3, 4, 4], 0),
+        new("batchnorm", () => new BatchNorm2D(), [3, 4, 4], [3, 4, 4], 6),
+    ];
+
+    public static TheoryData<Case> Cases { get { var d = new TheoryData<Case>(); foreach (var c in s_cases) d.Add(c); return d; } }
+
+    private static Model Wrap(Case c, out Layer layer)
+    {
+        layer = c.Create();
+        var model = new Model(c.InputShape, "contract", seed: 3);
+        model.Add(layer);
+        model.AddTop(new Flatten());
+        model.AddTop(new Dense(3));
+        return model;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void OutputShapeAndParameterCount(Case c)
+    {
+        var model = Wrap(c, out var layer);
+        Assert.Equal(c.ExpectedOutput, layer.OutputShape);
+        Assert.Equal(c.ExpectedParameters, layer.ParameterCount);
+        var x = GradientCheck.Random(new Random(1), [2, .. c.InputShape]);
+        var captured = new Dictionary<string, Tensor> { [layer.Name] = null! };
+        model.Forward(x, training: true, captured);
+        Assert.Equal([2, .. c.ExpectedOutput], captured[layer.Name].Shape);
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void SaveLoadRoundTripGivesBitIdenticalPredictions(Case c)
+    {
+        var model = Wrap(c, out _);
+        var x = GradientCheck.Random(new Random(2), [3, .. c.InputShape]);
+        // A training step first, so running statistics and weights differ from their initial values.
+        new Trainer(model).Step(x);
+        string path = Path.Combine(Path.GetTempPath(), $"fovea-contract-{c.Id}-{Guid.NewGuid():N}.fovea");
+        try
+        {
+            ModelFile.Save(model, path);
+            var loaded = ModelFile.Load(path);
+            Assert.Equal(model.Predict(x).ToArray(), loaded.Predict(x).ToArray());
+            Assert.Equal(model.Summary().ToString(), loaded.Summary().ToString());
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void OneOptimizerStepLowersTheLoss(Case c)
+    {
+        var model = Wrap(c, out _);
+        var x = GradientCheck.Random(new Random(4), [8, .. c.InputShape]);
+        var trainer = new Trainer(model);
+        // Batch statistics in both measurements (BatchNorm); dropout's random mask would blur the comparison, so inference for it.
+        bool training = c.Id != "dropout";
+        double before = trainer.LossOf(x, training);
+        trainer.Step(x);
+        double after = trainer.LossOf(x, training);
+        Assert.True(after < before, $"loss did not decrease: {before} -> {after}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void GradientsMatchFiniteDifferences(Case c)
+    {
+        if (c.Id == "dropout") return; // its mask changes every call; Ops.Dropout is checked with a fixed mask
+        var layer = c.Create();
+        var model = new Model(c.InputShape, seed: 5);
+        model.Add(layer);
+        var x = c.Id.Contains("pool") || c.Id.Contains("relu")
+            ? GradientCheck.Distinct(new Random(6), 0.04f, [2, .. c.InputShape])
+            : GradientCheck.Random(new Random(6), [2, .. c.InputShape]);
+        var weights = layer.Parameters.Where(p => !p.IsBuffer).Select(p => p.Value).ToArray();
+        var buffers = layer.Parameters.Where(p => p.IsBuffer).Select(p => p.Value.ToArray()).ToArray();
+        GradientCheck.Check(t =>
+        {
+            // Running statistics change with each training-mode call; restore them so every evaluation is the same function.
+            int i = 0;
+            foreach (var p in layer.Parameters.Where(p => p.IsBuffer)) p.Value.CopyFrom(buffers[i++]);
+            return layer.Forward([t[0]], training: true);
+        }, [x, .. weights], absoluteTolerance: 5e-3);
+    }
+
+    /// <summary>Minimal training helper: cross-entropy against fixed labels.</summary>
+    private sealed class Trainer(Model model)
+    {
+        private readonly Optimizer _optimizer = new Sgd(0.05f);
+        private static int[] Labels(int n) => Enumerable.Range(0, n).Select(i => i % 3).ToArray();
+
+        public double LossOf(Tensor x, bool training) => Tape.NoGrad(() => new SoftmaxCrossEntropyLoss().Compute(model.Forward(x, training), Labels(x.Dim(0))).Span[0]);
+
+        public void Step(Tensor x)
+        {
+            var tape = new Tape();
+            Tensor loss;
+            using (tape.Record()) loss = new SoftmaxCrossEntropyLoss().Compute(model.Forward(x, training: true), Labels(x.Dim(0)));
+            Optimizer.ZeroGrad(model.Parameters);
+            tape.Backward(loss);
+            _optimizer.Step(model.TrainableParameters);
+        }
+    }
+}
