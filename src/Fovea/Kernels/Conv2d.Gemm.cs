@@ -25,19 +25,49 @@ public static partial class Conv2d
         s.KernelHeight == 1 && s.KernelWidth == 1 && s.StrideHeight == 1 && s.StrideWidth == 1 &&
         s.PadTop == 0 && s.PadLeft == 0 && s.PadBottom == 0 && s.PadRight == 0;
 
-    private static int PartsFor(int items) =>
-        Parallelism.InsideParallelRegion ? 1 : Math.Min(items, Parallelism.Degree);
+    // Below this many multiply-adds per item, a GEMM cannot usefully split itself over threads.
+    private const long SmallItemMacs = 1L << 21;
+
+    /// <summary>
+    /// Number of workers to split <paramref name="items"/> independent GEMM-sized items over. With fewer items than
+    /// threads and big items, one worker (1) is better: the items then run in turn and each GEMM uses every thread.
+    /// </summary>
+    private static int PartsFor(int items, long macsPerItem)
+    {
+        if (Parallelism.InsideParallelRegion) return 1;
+        int degree = Parallelism.Degree;
+        if (items < degree && macsPerItem >= SmallItemMacs) return 1;
+        return Math.Min(items, degree);
+    }
+
+    private static long MacsPerItem(in Conv2dShape s) =>
+        (long)s.OutChannelsPerGroup * s.InChannelsPerGroup * s.KernelHeight * s.KernelWidth * s.OutHeight * s.OutWidth;
 
     private static (int Start, int End) PartRange(int items, int parts, int part) =>
         ((int)((long)items * part / parts), (int)((long)items * (part + 1) / parts));
 
     // ---------------- forward ----------------
 
-    private static unsafe void ForwardFast(in Conv2dShape s, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+    private static void ForwardFast(in Conv2dShape s, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, bool relu)
+    {
+        if (UseDirectForward(s)) ForwardDirect(s, input, weight, bias, output, relu);
+        else ForwardGemm(s, input, weight, bias, output, relu);
+    }
+
+    /// <summary>Forced im2col/GEMM path, so tests reach it for shapes the dispatcher would send to the direct kernel.</summary>
+    internal static void ForwardViaGemm(in Conv2dShape s, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, bool relu = false)
+    {
+        ValidateForward(s, input, weight, bias, output);
+        if (s.Batch > 0) ForwardGemm(s, input, weight, bias, output, relu);
+    }
+
+    private static unsafe void ForwardGemm(in Conv2dShape s, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> bias, Span<float> output, bool relu)
     {
         int items = s.Batch * s.Groups;
-        int parts = PartsFor(items);
+        int parts = PartsFor(items, MacsPerItem(s));
         if (parts <= 1)
         {
             ForwardItems(s, input, weight, bias, output, relu, 0, items);
@@ -89,7 +119,7 @@ public static partial class Conv2d
         Span<float> gradInput)
     {
         int items = s.Batch * s.Groups;
-        int parts = PartsFor(items);
+        int parts = PartsFor(items, MacsPerItem(s));
         if (parts <= 1)
         {
             BackwardInputItems(s, gradOutput, weight, gradInput, 0, items);
@@ -143,7 +173,7 @@ public static partial class Conv2d
     {
         if (s.Batch >= 2)
         {
-            int parts = PartsFor(s.Batch);
+            int parts = PartsFor(s.Batch, MacsPerItem(s) * s.Groups);
             if (parts > 1)
             {
                 BackwardWeightOverImages(s, gradOutput, input, gradWeight, gradBias, parts);
@@ -153,7 +183,7 @@ public static partial class Conv2d
         else
         {
             // One image: groups own disjoint weight slices, so they can run in parallel without partial buffers.
-            int parts = PartsFor(s.Groups);
+            int parts = PartsFor(s.Groups, MacsPerItem(s));
             if (parts > 1)
             {
                 fixed (float* pDy = gradOutput, pX = input, pDw = gradWeight, pDb = gradBias)

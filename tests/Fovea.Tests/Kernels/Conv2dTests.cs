@@ -28,6 +28,7 @@ public class Conv2dTests
         ("5x5 pad2 on 4x4 N2", new Conv2dShape(2, 2, 4, 4, 3, 5, 5, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2)),
         ("2x2 stride3 N2", new Conv2dShape(2, 3, 8, 7, 2, 2, 2, 3, 3)),
         ("kernel = input N1", new Conv2dShape(1, 2, 3, 4, 5, 3, 4)),
+        ("1x1 stride1 C40 N2 K6", new Conv2dShape(2, 40, 5, 3, 6, 1, 1)),
         ("bigger 3x3 pad1 16x16 N4 C8 K16", new Conv2dShape(4, 8, 16, 16, 16, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
     ];
 
@@ -73,6 +74,11 @@ public class Conv2dTests
             Conv2d.ForwardReference(s, x, w, bias, expected, relu);
             Conv2d.Forward(s, x, w, bias, actual, relu);
             AssertClose(expected, actual, $"{name} bias={useBias} relu={relu}");
+
+            // The dispatcher may pick the direct kernel; the im2col/GEMM path must agree too.
+            Array.Fill(actual, float.NaN);
+            Conv2d.ForwardViaGemm(s, x, w, bias, actual, relu);
+            AssertClose(expected, actual, $"{name} via GEMM bias={useBias} relu={relu}");
         }
     }
 

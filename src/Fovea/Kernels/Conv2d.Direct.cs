@@ -1,0 +1,194 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Fovea.Kernels;
+
+// Direct forward kernel for stride-1 convolutions with few taps per filter (T = Cg·R·S ≤ 32), e.g. the first layer of an
+// image CNN (C = 1 or 3) or a depthwise 3×3. Such a GEMM has a tiny inner dimension, so im2col + GEMM spends its time on
+// copying and packing rather than multiplying.
+//
+// Trick: copy the image into a zero-padded plane of width Wp = W + padLeft + padRight and compute outputs on the flat
+// index q = oh·Wp + ow for every ow in [0, Wp). Each tap is then a constant offset in that flat plane, so one vector loop
+// runs across row ends with no edge cases; the Wp - OW junk columns per row are simply not copied out.
+// Register block: 4 filters × 16 flat outputs = 8 accumulators; per tap 2 loads, 4 broadcasts, 8 FMAs.
+
+public static partial class Conv2d
+{
+    private const int DirectMaxTaps = 32;
+    private const int DirectFilters = 4;
+    private const int DirectWidth = 16;
+
+    private static bool UseDirectForward(in Conv2dShape s) =>
+        Vector256.IsHardwareAccelerated && s.StrideHeight == 1 && s.StrideWidth == 1 &&
+        s.InChannelsPerGroup * s.KernelHeight * s.KernelWidth <= DirectMaxTaps;
+
+    private readonly record struct DirectPlan(int Wp, int PlaneLength, int Q16, int FilterBlocks)
+    {
+        public static DirectPlan For(in Conv2dShape s)
+        {
+            int wp = s.InWidth + s.PadLeft + s.PadRight;
+            int hp = s.InHeight + s.PadTop + s.PadBottom;
+            int q16 = (s.OutHeight * wp + DirectWidth - 1) / DirectWidth * DirectWidth;
+            int maxOffset = (s.KernelHeight - 1) * s.DilationHeight * wp + (s.KernelWidth - 1) * s.DilationWidth;
+            int plane = Math.Max(hp * wp, q16 + maxOffset);
+            return new DirectPlan(wp, plane, q16, (s.OutChannelsPerGroup + DirectFilters - 1) / DirectFilters);
+        }
+    }
+
+    private static unsafe void ForwardDirect(in Conv2dShape s, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, bool relu)
+    {
+        // Work unit = (image, group, block of 4 filters); units write disjoint output planes.
+        DirectPlan plan = DirectPlan.For(s);
+        int units = s.Batch * s.Groups * plan.FilterBlocks;
+        int parts = Parallelism.InsideParallelRegion ? 1 : Math.Min(units, Parallelism.Degree);
+        if (parts <= 1)
+        {
+            ForwardDirectUnits(s, plan, input, weight, bias, output, relu, 0, units);
+            return;
+        }
+        fixed (float* pIn = input, pW = weight, pB = bias, pOut = output)
+        {
+            Conv2dShape shape = s;
+            nint aIn = (nint)pIn, aW = (nint)pW, aB = (nint)pB, aOut = (nint)pOut;
+            int lenIn = input.Length, lenW = weight.Length, lenB = bias.Length, lenOut = output.Length;
+            Parallelism.For(parts, part =>
+            {
+                var (start, end) = PartRange(units, parts, part);
+                ForwardDirectUnits(shape, plan, new ReadOnlySpan<float>((void*)aIn, lenIn), new ReadOnlySpan<float>((void*)aW, lenW),
+                    new ReadOnlySpan<float>((void*)aB, lenB), new Span<float>((void*)aOut, lenOut), relu, start, end);
+            });
+        }
+    }
+
+    private static void ForwardDirectUnits(in Conv2dShape s, DirectPlan plan, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, bool relu, int start, int end)
+    {
+        int Cg = s.InChannelsPerGroup, Kg = s.OutChannelsPerGroup, H = s.InHeight, W = s.InWidth;
+        int OH = s.OutHeight, OW = s.OutWidth, P = OH * OW, Wp = plan.Wp;
+        int taps = Cg * s.KernelHeight * s.KernelWidth;
+
+        // Scratch: padded planes of the current image/group, then DirectFilters result planes of Q16 flat outputs.
+        Span<float> scratch = ColumnScratch(Cg * plan.PlaneLength + DirectFilters * plan.Q16);
+        Span<float> padded = scratch[..(Cg * plan.PlaneLength)];
+        Span<float> results = scratch.Slice(Cg * plan.PlaneLength, DirectFilters * plan.Q16);
+
+        Span<int> offsets = stackalloc int[DirectMaxTaps];
+        for (int c = 0, t = 0; c < Cg; c++)
+        for (int r = 0; r < s.KernelHeight; r++)
+        for (int x = 0; x < s.KernelWidth; x++, t++)
+            offsets[t] = c * plan.PlaneLength + r * s.DilationHeight * Wp + x * s.DilationWidth;
+
+        int loadedItem = -1;
+        for (int unit = start; unit < end; unit++)
+        {
+            int item = unit / plan.FilterBlocks, block = unit % plan.FilterBlocks;
+            int n = item / s.Groups, g = item % s.Groups;
+            if (item != loadedItem)
+            {
+                padded.Clear();
+                for (int c = 0; c < Cg; c++)
+                {
+                    ReadOnlySpan<float> src = input.Slice(((n * s.InChannels + g * Cg + c) * H) * W, H * W);
+                    Span<float> dst = padded.Slice(c * plan.PlaneLength, plan.PlaneLength);
+                    for (int ih = 0; ih < H; ih++)
+                        src.Slice(ih * W, W).CopyTo(dst.Slice((ih + s.PadTop) * Wp + s.PadLeft, W));
+                }
+                loadedItem = item;
+            }
+
+            int k0 = block * DirectFilters, kb = Math.Min(DirectFilters, Kg - k0);
+            int kFirst = g * Kg + k0; // absolute filter index
+            ReadOnlySpan<float> w = weight.Slice(kFirst * taps, kb * taps);
+            ReadOnlySpan<float> b = bias.IsEmpty ? default : bias.Slice(kFirst, kb);
+            if (kb == DirectFilters) DirectBlock4(padded, offsets[..taps], w, b, results, plan.Q16);
+            else
+            {
+                for (int j = 0; j < kb; j++)
+                    DirectBlock1(padded, offsets[..taps], w.Slice(j * taps, taps), b.IsEmpty ? 0f : b[j], results.Slice(j * plan.Q16, plan.Q16));
+            }
+
+            // Copy the valid columns of each flat row out; fuse ReLU here.
+            for (int j = 0; j < kb; j++)
+            {
+                Span<float> y = output.Slice((n * s.OutChannels + kFirst + j) * P, P);
+                ReadOnlySpan<float> res = results.Slice(j * plan.Q16, plan.Q16);
+                for (int oh = 0; oh < OH; oh++)
+                {
+                    ReadOnlySpan<float> row = res.Slice(oh * Wp, OW);
+                    Span<float> dst = y.Slice(oh * OW, OW);
+                    if (relu) TensorPrimitives.Max(row, 0f, dst);
+                    else row.CopyTo(dst);
+                }
+            }
+        }
+    }
+
+    /// <summary>Four filters: results[j·q16 + q] = b[j] + Σ_t w[j·T + t] · padded[offsets[t] + q] for q in [0, q16).</summary>
+    private static void DirectBlock4(ReadOnlySpan<float> padded, ReadOnlySpan<int> offsets, ReadOnlySpan<float> w,
+        ReadOnlySpan<float> b, Span<float> results, int q16)
+    {
+        int taps = offsets.Length;
+        // Bounds were established by DirectPlan (every offset + q16 stays inside the plane); prove it once here.
+        if (w.Length < 4 * taps || results.Length < 4 * q16 || padded.Length < offsets[taps - 1] + q16) throw new InvalidOperationException("Direct convolution block sized wrongly.");
+        ref float src = ref MemoryMarshal.GetReference(padded);
+        ref float wr = ref MemoryMarshal.GetReference(w);
+        ref float dst = ref MemoryMarshal.GetReference(results);
+        ref int off = ref MemoryMarshal.GetReference(offsets);
+        Vector256<float> b0 = b.IsEmpty ? default : Vector256.Create(b[0]);
+        Vector256<float> b1 = b.IsEmpty ? default : Vector256.Create(b[1]);
+        Vector256<float> b2 = b.IsEmpty ? default : Vector256.Create(b[2]);
+        Vector256<float> b3 = b.IsEmpty ? default : Vector256.Create(b[3]);
+        for (int q = 0; q < q16; q += DirectWidth)
+        {
+            Vector256<float> a00 = b0, a01 = b0, a10 = b1, a11 = b1, a20 = b2, a21 = b2, a30 = b3, a31 = b3;
+            for (int t = 0; t < taps; t++)
+            {
+                nuint at = (nuint)(Unsafe.Add(ref off, t) + q);
+                Vector256<float> v0 = Vector256.LoadUnsafe(ref src, at);
+                Vector256<float> v1 = Vector256.LoadUnsafe(ref src, at + 8);
+                Vector256<float> w0 = Vector256.Create(Unsafe.Add(ref wr, t));
+                Vector256<float> w1 = Vector256.Create(Unsafe.Add(ref wr, taps + t));
+                Vector256<float> w2 = Vector256.Create(Unsafe.Add(ref wr, 2 * taps + t));
+                Vector256<float> w3 = Vector256.Create(Unsafe.Add(ref wr, 3 * taps + t));
+                a00 = Vector256.MultiplyAddEstimate(w0, v0, a00); a01 = Vector256.MultiplyAddEstimate(w0, v1, a01);
+                a10 = Vector256.MultiplyAddEstimate(w1, v0, a10); a11 = Vector256.MultiplyAddEstimate(w1, v1, a11);
+                a20 = Vector256.MultiplyAddEstimate(w2, v0, a20); a21 = Vector256.MultiplyAddEstimate(w2, v1, a21);
+                a30 = Vector256.MultiplyAddEstimate(w3, v0, a30); a31 = Vector256.MultiplyAddEstimate(w3, v1, a31);
+            }
+            nuint o = (nuint)q;
+            a00.StoreUnsafe(ref dst, o); a01.StoreUnsafe(ref dst, o + 8);
+            a10.StoreUnsafe(ref dst, o + (nuint)q16); a11.StoreUnsafe(ref dst, o + (nuint)q16 + 8);
+            a20.StoreUnsafe(ref dst, o + (nuint)(2 * q16)); a21.StoreUnsafe(ref dst, o + (nuint)(2 * q16) + 8);
+            a30.StoreUnsafe(ref dst, o + (nuint)(3 * q16)); a31.StoreUnsafe(ref dst, o + (nuint)(3 * q16) + 8);
+        }
+    }
+
+    /// <summary>One filter (remainder of a block, or depthwise): results[q] = b + Σ_t w[t] · padded[offsets[t] + q].</summary>
+    private static void DirectBlock1(ReadOnlySpan<float> padded, ReadOnlySpan<int> offsets, ReadOnlySpan<float> w,
+        float b, Span<float> results)
+    {
+        int taps = offsets.Length, q16 = results.Length;
+        if (w.Length < taps || padded.Length < offsets[taps - 1] + q16) throw new InvalidOperationException("Direct convolution block sized wrongly.");
+        ref float src = ref MemoryMarshal.GetReference(padded);
+        ref float wr = ref MemoryMarshal.GetReference(w);
+        ref float dst = ref MemoryMarshal.GetReference(results);
+        ref int off = ref MemoryMarshal.GetReference(offsets);
+        Vector256<float> bias = Vector256.Create(b);
+        for (int q = 0; q < q16; q += DirectWidth)
+        {
+            Vector256<float> a0 = bias, a1 = bias;
+            for (int t = 0; t < taps; t++)
+            {
+                nuint at = (nuint)(Unsafe.Add(ref off, t) + q);
+                Vector256<float> wt = Vector256.Create(Unsafe.Add(ref wr, t));
+                a0 = Vector256.MultiplyAddEstimate(wt, Vector256.LoadUnsafe(ref src, at), a0);
+                a1 = Vector256.MultiplyAddEstimate(wt, Vector256.LoadUnsafe(ref src, at + 8), a1);
+            }
+            a0.StoreUnsafe(ref dst, (nuint)q);
+            a1.StoreUnsafe(ref dst, (nuint)q + 8);
+        }
+    }
+}
