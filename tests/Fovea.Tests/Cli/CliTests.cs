@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Fovea.Tensors;
+using Fovea.Vision;
+
+namespace Fovea.Tests.Cli;
+
+/// <summary>Runs the real fovea executable (built next to the tests) as a separate process.</summary>
+public class CliTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fovea-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    internal static (int Code, string Out, string Err) Fovea(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Fovea.Cli.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["FOVEA_OFFLINE"] = "1";
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(300_000), "fovea did not finish within 5 minutes");
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static void AssertUsageError((int Code, string Out, string Err) r, string expected)
+    {
+        Assert.Equal(2, r.Code);
+        var lines = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("fovea: error: ", lines[0]);
+        Assert.Contains(expected, lines[0]);
+        Assert.DoesNotContain("   at ", r.Err);
+    }
+
+    [Fact]
+    public void UnknownOptionIsOneLineAndExitCode2() => AssertUsageError(Fovea("train", "--epocs", "3"), "--epocs");
+
+    [Fact]
+    public void BadNumberNamesTheValue() => AssertUsageError(Fovea("train", "--epochs", "abc"), "'abc'");
+
+    [Fact]
+    public void UnknownCommand() => AssertUsageError(Fovea("fly"), "'fly'");
+
+    [Fact]
+    public void UnknownModelName() => AssertUsageError(Fovea("train", "--model", "vgg99"), "vgg99");
+
+    [Fact]
+    public void MissingModelFileIsNamed() => AssertUsageError(Fovea("predict", Path.Combine(_dir, "none.fovea"), "x.png"), "none.fovea");
+
+    [Fact]
+    public void SummaryOfTheReferenceModel()
+    {
+        var r = Fovea("summary", "--model", "reference");
+        Assert.Equal(0, r.Code);
+        Assert.Contains("421,642", r.Out);
+        var json = JsonNode.Parse(Fovea("summary", "--model", "reference", "--json").Out)!;
+        Assert.Equal(421_642, (long)json["total_parameters"]!);
+    }
+
+    [Fact]
+    public void TrainEvalPredictEndToEnd()
+    {
+        string model = Path.Combine(_dir, "small.fovea");
+        var train = Fovea("train", "--model", "reference", "--epochs", "1", "--limit", "1000", "--out", model, "--json", "--seed", "1");
+        Assert.True(train.Code == 0, train.Err);
+        var trained = JsonNode.Parse(train.Out)!;
+        Assert.True((double)trained["test_accuracy"]! > 0.5, train.Out);
+        Assert.True(File.Exists(Path.Combine(_dir, "small.history.csv")));
+
+        var eval = JsonNode.Parse(Fovea("eval", model, "--json").Out)!;
+        Assert.Equal((double)trained["test_accuracy"]!, (double)eval["accuracy"]!, 6);
+        Assert.Equal(10, ((JsonArray)eval["confusion_matrix"]!).Count);
+
+        // A colour image of another size: converted to grey and resized to 28x28 by predict.
+        string image = Path.Combine(_dir, "colour.png");
+        var rgb = new Tensor(3, 50, 40);
+        for (int i = 0; i < rgb.Length; i++) rgb.Span[i] = (i % 7) / 7f;
+        ImageLoader.SavePng(rgb, image);
+        var predict = Fovea("predict", model, image, "--top", "2", "--json");
+        Assert.True(predict.Code == 0, predict.Err);
+        var top = (JsonArray)JsonNode.Parse(predict.Out)![0]!["top"]!;
+        Assert.Equal(2, top.Count);
+        Assert.True((double)top[0]!["probability"]! >= (double)top[1]!["probability"]!);
+
+        string notAnImage = Path.Combine(_dir, "text.png");
+        File.WriteAllText(notAnImage, "not an image");
+        AssertUsageError(Fovea("predict", model, notAnImage), "text.png");
+        AssertUsageError(Fovea("eval", notAnImage), "text.png");
+    }
+}

@@ -1,0 +1,124 @@
+using Fovea.Data;
+using Fovea.Models;
+using Fovea.Optimizers;
+using Fovea.Training;
+
+namespace Fovea.Tests.Training;
+
+public class TrainerTests
+{
+    private static InMemoryDataset Blobs(int count, int seed)
+    {
+        // Three classes of 1x6x6 images: a bright square in one of three places, plus noise.
+        var rng = new Random(seed);
+        var images = new float[count * 36];
+        var labels = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            int label = i % 3;
+            labels[i] = label;
+            for (int p = 0; p < 36; p++) images[i * 36 + p] = 0.2f * rng.NextSingle();
+            int r0 = label * 2;
+            for (int y = r0; y < r0 + 2; y++) for (int x = r0; x < r0 + 2; x++) images[i * 36 + y * 6 + x] += 0.8f;
+        }
+        return new InMemoryDataset(images, labels, [1, 6, 6], ["a", "b", "c"]);
+    }
+
+    private static Sequential SmallNet(int seed) => new Sequential([1, 6, 6], seed: seed)
+        .Base(new Layers.Conv2D(4, 3, padding: 1), new Layers.ReLU(), new Layers.MaxPool2D(2))
+        .Top(new Layers.Flatten(), new Layers.Dense(3));
+
+    [Fact]
+    public void SeededRunsAreReproducible()
+    {
+        float[] Run()
+        {
+            var model = SmallNet(seed: 11);
+            new Trainer(model, new Adam(0.01f)).Fit(Blobs(90, 1), new FitOptions { Epochs = 2, BatchSize = 16, Seed = 5, Augmentation = new Augmentation(0.5, 1) });
+            return model.Parameters.SelectMany(p => p.Value.ToArray()).ToArray();
+        }
+        Assert.Equal(Run(), Run());
+    }
+
+    [Fact]
+    public void FitRecordsHistoryWithValidationAndEvaluates()
+    {
+        var model = SmallNet(seed: 1);
+        var trainer = new Trainer(model, new Sgd(0.1f, momentum: 0.9f, nesterov: true));
+        var history = trainer.Fit(Blobs(300, 2), new FitOptions { Epochs = 4, BatchSize = 32, ValidationSplit = 0.2, Schedule = new CosineSchedule() });
+        Assert.Equal(4, history.Epochs.Count);
+        Assert.All(history.Epochs, e => Assert.NotNull(e.ValidationAccuracy));
+        Assert.True(history.Epochs[^1].Loss < history.Epochs[0].Loss);
+        var result = trainer.Evaluate(Blobs(90, 3));
+        Assert.True(result.Accuracy > 0.9, $"accuracy {result.Accuracy}");
+        Assert.Equal(90, result.Confusion.Total);
+        Assert.Equal(3, result.K);
+        Assert.StartsWith("epoch,loss,accuracy,val_loss", history.ToCsv());
+        var probabilities = trainer.Predict(Blobs(6, 4));
+        Assert.Equal([6, 3], probabilities.Shape);
+        Assert.Equal(1.0, probabilities.Span[..3].ToArray().Sum(), 4);
+    }
+
+    [Fact]
+    public void EarlyStoppingStopsAndCheckpointKeepsTheBest()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"fovea-ckpt-{Guid.NewGuid():N}.fovea");
+        try
+        {
+            var model = SmallNet(seed: 2);
+            // A learning rate of zero never improves, so patience 1 stops after epoch 2.
+            var stop = new EarlyStopping("loss", patience: 1);
+            var history = new Trainer(model, new Sgd(0f)).Fit(Blobs(60, 5),
+                new FitOptions { Epochs = 10, Callbacks = [stop, new ModelCheckpoint(path, "loss")] });
+            Assert.True(history.Epochs.Count <= 3, $"ran {history.Epochs.Count} epochs");
+            Assert.True(File.Exists(path));
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void DivergenceNamesEpochAndBatch()
+    {
+        var model = SmallNet(seed: 3);
+        var e = Assert.Throws<TrainingDivergedException>(() =>
+            new Trainer(model, new Sgd(1e30f)).Fit(Blobs(64, 6), new FitOptions { Epochs = 3, BatchSize = 8 }));
+        Assert.Contains("epoch", e.Message);
+        Assert.Contains("batch", e.Message);
+    }
+
+    [Fact]
+    public void ValidationsNameTheValue()
+    {
+        var trainer = new Trainer(SmallNet(0), new Adam());
+        Assert.Contains("0", Assert.Throws<ArgumentOutOfRangeException>(() => trainer.Fit(Blobs(9, 1), new FitOptions { Epochs = 0 })).Message);
+        Assert.Contains("(1, 28, 28)", Assert.Throws<ArgumentException>(() =>
+            trainer.Fit(new InMemoryDataset(new float[784], [0], [1, 28, 28], ["x"]), new FitOptions())).Message);
+        Assert.Contains("-1", Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(-1f)).Message);
+        Assert.Contains("momentum=1.5", Assert.Throws<ArgumentOutOfRangeException>(() => new Sgd(0.1f, momentum: 1.5f)).Message);
+        Assert.Contains("'rmsprop'", Assert.Throws<ArgumentException>(() => Optimizer.Create("rmsprop", 0.1f)).Message);
+        Assert.Contains("'linear'", Assert.Throws<ArgumentException>(() => LearningRateSchedule.Parse("linear")).Message);
+    }
+
+    [Fact]
+    public void SchedulesFollowTheirFormulas()
+    {
+        Assert.Equal(0.01f, new StepSchedule(5, 0.1f).RateAt(0.1f, 5, 0, 10), 6);
+        Assert.Equal(0.1f, new CosineSchedule().RateAt(0.1f, 0, 0, 10), 6);
+        Assert.Equal(0.05f, new CosineSchedule().RateAt(0.1f, 5, 0, 10), 6);
+        var plateau = new ReduceOnPlateauSchedule(0.5f, patience: 1);
+        plateau.OnEpochEnd(0, 1.0); plateau.OnEpochEnd(1, 1.0); plateau.OnEpochEnd(2, 1.0);
+        Assert.Equal(0.05f, plateau.RateAt(0.1f, 3, 0, 10), 6);
+    }
+
+    [Fact]
+    public void TopKAndConfusionMatrix()
+    {
+        float[] scores = [0.1f, 0.7f, 0.2f, 0.5f, 0.3f, 0.2f];
+        Assert.Equal(1, Metrics.TopKCorrect(scores, 3, [2, 2], 1) + Metrics.TopKCorrect(scores, 3, [1, 1], 1) - 1);
+        Assert.Equal(2, Metrics.TopKCorrect(scores, 3, [2, 1], 2));
+        var m = new ConfusionMatrix(3);
+        m.Add(0, 0); m.Add(0, 1); m.Add(2, 2);
+        Assert.Equal(2.0 / 3, m.Accuracy, 6);
+        Assert.Equal(0.5, m.Recall(0), 6);
+    }
+}
