@@ -140,11 +140,17 @@ public static partial class Gemm
             Serial<TK>(in job);
             return;
         }
-        Job shared = job;
+        RunParallel<TK>(job, splitN, splitN ? tilesN : tilesM, parts);
+    }
+
+    // Separate from Run so the closure (allocated at entry of the scope that declares captured locals) is only
+    // created when the product really goes parallel; the serial path allocates nothing.
+    private static unsafe void RunParallel<TK>(Job shared, bool splitN, int tiles, int parts) where TK : IMicroKernel
+    {
         Parallelism.For(parts, part =>
         {
             Job sub = shared;
-            int tiles = splitN ? tilesN : tilesM, tile = splitN ? TK.NR : TK.MR;
+            int tile = splitN ? TK.NR : TK.MR;
             int t0 = (int)((long)tiles * part / parts), t1 = (int)((long)tiles * (part + 1) / parts);
             int start = t0 * tile, end = Math.Min(splitN ? shared.N : shared.M, t1 * tile);
             if (end <= start) return;

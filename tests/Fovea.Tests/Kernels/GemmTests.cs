@@ -172,6 +172,20 @@ public class GemmTests
     });
 
     [Fact]
+    public void SerialCallDoesNotAllocateInSteadyState()
+    {
+        // Below the parallel threshold, with the packing buffers already grown by the first call.
+        var a = new float[64 * 288];
+        var b = new float[288 * 196];
+        var c = new float[64 * 196];
+        var bias = new float[64];
+        Gemm.Multiply(false, false, 64, 196, 288, a, 288, b, 196, c, 196, rowBias: bias, relu: true);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 3; i++) Gemm.Multiply(false, false, 64, 196, 288, a, 288, b, 196, c, 196, rowBias: bias, relu: true);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void DenseOverloadMatchesReference()
     {
         var rng = new Random(5);
