@@ -37,18 +37,21 @@ public static partial class Conv2d
         }
     }
 
-    private static unsafe void ForwardDirect(in Conv2dShape s, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+    private static void ForwardDirect(in Conv2dShape s, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> bias, Span<float> output, bool relu)
     {
         // Work unit = (image, group, block of 4 filters); units write disjoint output planes.
         DirectPlan plan = DirectPlan.For(s);
         int units = s.Batch * s.Groups * plan.FilterBlocks;
         int parts = Parallelism.InsideParallelRegion ? 1 : Math.Min(units, Parallelism.Degree);
-        if (parts <= 1)
-        {
-            ForwardDirectUnits(s, plan, input, weight, bias, output, relu, 0, units);
-            return;
-        }
+        if (parts <= 1) ForwardDirectUnits(s, plan, input, weight, bias, output, relu, 0, units);
+        else ForwardDirectParallel(s, plan, input, weight, bias, output, relu, units, parts);
+    }
+
+    // Separate from ForwardDirect so the lambda's captured state is never allocated on the serial path.
+    private static unsafe void ForwardDirectParallel(in Conv2dShape s, DirectPlan plan, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, bool relu, int units, int parts)
+    {
         fixed (float* pIn = input, pW = weight, pB = bias, pOut = output)
         {
             Conv2dShape shape = s;
