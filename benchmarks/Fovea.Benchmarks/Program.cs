@@ -7,11 +7,14 @@ using Fovea.Kernels;
 
 string mode = args.Length > 0 ? args[0] : "gemm";
 var path = GemmKernelPath.Auto;
-int reps = 7;
+int reps = 7, maxThreads = 2;
+string filter = "";
 for (int i = 1; i + 1 < args.Length; i += 2)
 {
     if (args[i] == "--path") path = Enum.Parse<GemmKernelPath>(args[i + 1], ignoreCase: true);
     else if (args[i] == "--reps") reps = int.Parse(args[i + 1]);
+    else if (args[i] == "--threads") maxThreads = int.Parse(args[i + 1]);
+    else if (args[i] == "--filter") filter = args[i + 1];
 }
 
 if (mode != "gemm")
@@ -42,6 +45,7 @@ Console.WriteLine($"GEMM benchmark: path {(path == GemmKernelPath.Auto ? $"Auto 
 Console.WriteLine($"{"shape",-28} {"1 thread",10} {"2 threads",10}   GFLOP/s");
 foreach (var s in shapes)
 {
+    if (!s.Name.Contains(filter, StringComparison.Ordinal)) continue;
     var rng = new Random(1);
     var a = new float[s.M * s.K];
     var b = new float[s.K * s.N];
@@ -50,7 +54,7 @@ foreach (var s in shapes)
     for (int i = 0; i < b.Length; i++) b[i] = (float)rng.NextDouble() - 0.5f;
     double flops = 2.0 * s.M * s.N * s.K;
     var results = new double[2];
-    for (int degree = 1; degree <= 2; degree++)
+    for (int degree = 1; degree <= maxThreads; degree++)
     {
         Parallelism.Degree = degree;
         // Repeat small products inside one timing so each sample lasts at least ~20 ms.

@@ -37,18 +37,21 @@ public static partial class Conv2d
         }
     }
 
-    private static unsafe void ForwardDirect(in Conv2dShape s, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+    private static void ForwardDirect(in Conv2dShape s, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> bias, Span<float> output, bool relu)
     {
         // Work unit = (image, group, block of 4 filters); units write disjoint output planes.
         DirectPlan plan = DirectPlan.For(s);
         int units = s.Batch * s.Groups * plan.FilterBlocks;
         int parts = Parallelism.InsideParallelRegion ? 1 : Math.Min(units, Parallelism.Degree);
-        if (parts <= 1)
-        {
-            ForwardDirectUnits(s, plan, input, weight, bias, output, relu, 0, units);
-            return;
-        }
+        if (parts <= 1) ForwardDirectUnits(s, plan, input, weight, bias, output, relu, 0, units);
+        else ForwardDirectParallel(s, plan, input, weight, bias, output, relu, units, parts);
+    }
+
+    // Separate from ForwardDirect so the lambda's captured state is never allocated on the serial path.
+    private static unsafe void ForwardDirectParallel(in Conv2dShape s, DirectPlan plan, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, bool relu, int units, int parts)
+    {
         fixed (float* pIn = input, pW = weight, pB = bias, pOut = output)
         {
             Conv2dShape shape = s;
@@ -103,6 +106,19 @@ public static partial class Conv2d
             int kFirst = g * Kg + k0; // absolute filter index
             ReadOnlySpan<float> w = weight.Slice(kFirst * taps, kb * taps);
             ReadOnlySpan<float> b = bias.IsEmpty ? default : bias.Slice(kFirst, kb);
+            if (OW >= DirectWidth)
+            {
+                // Wide rows: tiles of 16 outputs stored straight into the output (the last tile of a row overlaps
+                // the previous one instead of needing a tail), with ReLU applied in registers.
+                Span<float> y = output.Slice((n * s.OutChannels + kFirst) * P, kb * P);
+                if (kb == DirectFilters) DirectRows4(padded, offsets[..taps], w, b, relu, y, OH, OW, Wp);
+                else
+                {
+                    for (int j = 0; j < kb; j++)
+                        DirectRows1(padded, offsets[..taps], w.Slice(j * taps, taps), b.IsEmpty ? 0f : b[j], relu, y.Slice(j * P, P), OH, OW, Wp);
+                }
+                continue;
+            }
             if (kb == DirectFilters) DirectBlock4(padded, offsets[..taps], w, b, results, plan.Q16);
             else
             {
@@ -110,7 +126,7 @@ public static partial class Conv2d
                     DirectBlock1(padded, offsets[..taps], w.Slice(j * taps, taps), b.IsEmpty ? 0f : b[j], results.Slice(j * plan.Q16, plan.Q16));
             }
 
-            // Copy the valid columns of each flat row out; fuse ReLU here.
+            // Narrow rows: computed on the flat plane; copy the valid columns of each flat row out, fusing ReLU.
             for (int j = 0; j < kb; j++)
             {
                 Span<float> y = output.Slice((n * s.OutChannels + kFirst + j) * P, P);
@@ -189,6 +205,99 @@ public static partial class Conv2d
             }
             a0.StoreUnsafe(ref dst, (nuint)q);
             a1.StoreUnsafe(ref dst, (nuint)q + 8);
+        }
+    }
+
+    /// <summary>Four filters straight into their output planes y [4 × OH·OW]; requires OW ≥ 16.</summary>
+    private static void DirectRows4(ReadOnlySpan<float> padded, ReadOnlySpan<int> offsets, ReadOnlySpan<float> w,
+        ReadOnlySpan<float> b, bool relu, Span<float> y, int OH, int OW, int Wp)
+    {
+        int taps = offsets.Length, P = OH * OW;
+        if (OW < DirectWidth || w.Length < 4 * taps || y.Length < 4 * P || padded.Length < offsets[taps - 1] + (OH - 1) * Wp + OW)
+            throw new InvalidOperationException("Direct convolution block sized wrongly.");
+        ref float src = ref MemoryMarshal.GetReference(padded);
+        ref float wr = ref MemoryMarshal.GetReference(w);
+        ref float dst = ref MemoryMarshal.GetReference(y);
+        ref int off = ref MemoryMarshal.GetReference(offsets);
+        Vector256<float> b0 = b.IsEmpty ? default : Vector256.Create(b[0]);
+        Vector256<float> b1 = b.IsEmpty ? default : Vector256.Create(b[1]);
+        Vector256<float> b2 = b.IsEmpty ? default : Vector256.Create(b[2]);
+        Vector256<float> b3 = b.IsEmpty ? default : Vector256.Create(b[3]);
+        nuint p1 = (nuint)P, p2 = (nuint)(2 * P), p3 = (nuint)(3 * P);
+        for (int oh = 0; oh < OH; oh++)
+        {
+            for (int ow = 0; ; ow += DirectWidth)
+            {
+                if (ow > OW - DirectWidth) ow = OW - DirectWidth;
+                int at = oh * Wp + ow;
+                Vector256<float> a00 = b0, a01 = b0, a10 = b1, a11 = b1, a20 = b2, a21 = b2, a30 = b3, a31 = b3;
+                for (int t = 0; t < taps; t++)
+                {
+                    nuint i = (nuint)(Unsafe.Add(ref off, t) + at);
+                    Vector256<float> v0 = Vector256.LoadUnsafe(ref src, i);
+                    Vector256<float> v1 = Vector256.LoadUnsafe(ref src, i + 8);
+                    Vector256<float> w0 = Vector256.Create(Unsafe.Add(ref wr, t));
+                    Vector256<float> w1 = Vector256.Create(Unsafe.Add(ref wr, taps + t));
+                    Vector256<float> w2 = Vector256.Create(Unsafe.Add(ref wr, 2 * taps + t));
+                    Vector256<float> w3 = Vector256.Create(Unsafe.Add(ref wr, 3 * taps + t));
+                    a00 = Vector256.MultiplyAddEstimate(w0, v0, a00); a01 = Vector256.MultiplyAddEstimate(w0, v1, a01);
+                    a10 = Vector256.MultiplyAddEstimate(w1, v0, a10); a11 = Vector256.MultiplyAddEstimate(w1, v1, a11);
+                    a20 = Vector256.MultiplyAddEstimate(w2, v0, a20); a21 = Vector256.MultiplyAddEstimate(w2, v1, a21);
+                    a30 = Vector256.MultiplyAddEstimate(w3, v0, a30); a31 = Vector256.MultiplyAddEstimate(w3, v1, a31);
+                }
+                if (relu)
+                {
+                    a00 = Vector256.Max(a00, Vector256<float>.Zero); a01 = Vector256.Max(a01, Vector256<float>.Zero);
+                    a10 = Vector256.Max(a10, Vector256<float>.Zero); a11 = Vector256.Max(a11, Vector256<float>.Zero);
+                    a20 = Vector256.Max(a20, Vector256<float>.Zero); a21 = Vector256.Max(a21, Vector256<float>.Zero);
+                    a30 = Vector256.Max(a30, Vector256<float>.Zero); a31 = Vector256.Max(a31, Vector256<float>.Zero);
+                }
+                nuint o = (nuint)(oh * OW + ow);
+                a00.StoreUnsafe(ref dst, o); a01.StoreUnsafe(ref dst, o + 8);
+                a10.StoreUnsafe(ref dst, o + p1); a11.StoreUnsafe(ref dst, o + p1 + 8);
+                a20.StoreUnsafe(ref dst, o + p2); a21.StoreUnsafe(ref dst, o + p2 + 8);
+                a30.StoreUnsafe(ref dst, o + p3); a31.StoreUnsafe(ref dst, o + p3 + 8);
+                if (ow == OW - DirectWidth) break;
+            }
+        }
+    }
+
+    /// <summary>One filter straight into its output plane y [OH·OW]; requires OW ≥ 16.</summary>
+    private static void DirectRows1(ReadOnlySpan<float> padded, ReadOnlySpan<int> offsets, ReadOnlySpan<float> w,
+        float b, bool relu, Span<float> y, int OH, int OW, int Wp)
+    {
+        int taps = offsets.Length;
+        if (OW < DirectWidth || w.Length < taps || y.Length < OH * OW || padded.Length < offsets[taps - 1] + (OH - 1) * Wp + OW)
+            throw new InvalidOperationException("Direct convolution block sized wrongly.");
+        ref float src = ref MemoryMarshal.GetReference(padded);
+        ref float wr = ref MemoryMarshal.GetReference(w);
+        ref float dst = ref MemoryMarshal.GetReference(y);
+        ref int off = ref MemoryMarshal.GetReference(offsets);
+        Vector256<float> bias = Vector256.Create(b);
+        for (int oh = 0; oh < OH; oh++)
+        {
+            for (int ow = 0; ; ow += DirectWidth)
+            {
+                if (ow > OW - DirectWidth) ow = OW - DirectWidth;
+                int at = oh * Wp + ow;
+                Vector256<float> a0 = bias, a1 = bias;
+                for (int t = 0; t < taps; t++)
+                {
+                    nuint i = (nuint)(Unsafe.Add(ref off, t) + at);
+                    Vector256<float> wt = Vector256.Create(Unsafe.Add(ref wr, t));
+                    a0 = Vector256.MultiplyAddEstimate(wt, Vector256.LoadUnsafe(ref src, i), a0);
+                    a1 = Vector256.MultiplyAddEstimate(wt, Vector256.LoadUnsafe(ref src, i + 8), a1);
+                }
+                if (relu)
+                {
+                    a0 = Vector256.Max(a0, Vector256<float>.Zero);
+                    a1 = Vector256.Max(a1, Vector256<float>.Zero);
+                }
+                nuint o = (nuint)(oh * OW + ow);
+                a0.StoreUnsafe(ref dst, o);
+                a1.StoreUnsafe(ref dst, o + 8);
+                if (ow == OW - DirectWidth) break;
+            }
         }
     }
 }

@@ -63,16 +63,20 @@ public static partial class Conv2d
         if (s.Batch > 0) ForwardGemm(s, input, weight, bias, output, relu);
     }
 
-    private static unsafe void ForwardGemm(in Conv2dShape s, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+    private static void ForwardGemm(in Conv2dShape s, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> bias, Span<float> output, bool relu)
     {
         int items = s.Batch * s.Groups;
         int parts = PartsFor(items, MacsPerItem(s));
-        if (parts <= 1)
-        {
-            ForwardItems(s, input, weight, bias, output, relu, 0, items);
-            return;
-        }
+        if (parts <= 1) ForwardItems(s, input, weight, bias, output, relu, 0, items);
+        else ForwardGemmParallel(s, input, weight, bias, output, relu, items, parts);
+    }
+
+    // Parallel branches live in their own methods: a lambda's captured state is allocated on entry to the scope that
+    // declares it, and the serial path must stay allocation-free.
+    private static unsafe void ForwardGemmParallel(in Conv2dShape s, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, bool relu, int items, int parts)
+    {
         fixed (float* pIn = input, pW = weight, pB = bias, pOut = output)
         {
             Conv2dShape shape = s;
@@ -115,16 +119,18 @@ public static partial class Conv2d
 
     // ---------------- backward input ----------------
 
-    private static unsafe void BackwardInputFast(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> weight,
+    private static void BackwardInputFast(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> weight,
         Span<float> gradInput)
     {
         int items = s.Batch * s.Groups;
         int parts = PartsFor(items, MacsPerItem(s));
-        if (parts <= 1)
-        {
-            BackwardInputItems(s, gradOutput, weight, gradInput, 0, items);
-            return;
-        }
+        if (parts <= 1) BackwardInputItems(s, gradOutput, weight, gradInput, 0, items);
+        else BackwardInputParallel(s, gradOutput, weight, gradInput, items, parts);
+    }
+
+    private static unsafe void BackwardInputParallel(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> weight,
+        Span<float> gradInput, int items, int parts)
+    {
         fixed (float* pDy = gradOutput, pW = weight, pDx = gradInput)
         {
             Conv2dShape shape = s;
@@ -168,7 +174,7 @@ public static partial class Conv2d
 
     // ---------------- backward weight ----------------
 
-    private static unsafe void BackwardWeightFast(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> input,
+    private static void BackwardWeightFast(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> input,
         Span<float> gradWeight, Span<float> gradBias)
     {
         if (s.Batch >= 2)
@@ -186,22 +192,29 @@ public static partial class Conv2d
             int parts = PartsFor(s.Groups, MacsPerItem(s));
             if (parts > 1)
             {
-                fixed (float* pDy = gradOutput, pX = input, pDw = gradWeight, pDb = gradBias)
-                {
-                    Conv2dShape shape = s;
-                    nint aDy = (nint)pDy, aX = (nint)pX, aDw = (nint)pDw, aDb = (nint)pDb;
-                    int lenDy = gradOutput.Length, lenX = input.Length, lenDw = gradWeight.Length, lenDb = gradBias.Length;
-                    Parallelism.For(parts, part =>
-                    {
-                        var (g0, g1) = PartRange(shape.Groups, parts, part);
-                        BackwardWeightRange(shape, new ReadOnlySpan<float>((void*)aDy, lenDy), new ReadOnlySpan<float>((void*)aX, lenX),
-                            new Span<float>((void*)aDw, lenDw), new Span<float>((void*)aDb, lenDb), 0, 1, g0, g1);
-                    });
-                }
+                BackwardWeightOverGroups(s, gradOutput, input, gradWeight, gradBias, parts);
                 return;
             }
         }
         BackwardWeightRange(s, gradOutput, input, gradWeight, gradBias, 0, s.Batch, 0, s.Groups);
+    }
+
+    /// <summary>One image: groups own disjoint weight slices, so they run in parallel without partial buffers.</summary>
+    private static unsafe void BackwardWeightOverGroups(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> input,
+        Span<float> gradWeight, Span<float> gradBias, int parts)
+    {
+        fixed (float* pDy = gradOutput, pX = input, pDw = gradWeight, pDb = gradBias)
+        {
+            Conv2dShape shape = s;
+            nint aDy = (nint)pDy, aX = (nint)pX, aDw = (nint)pDw, aDb = (nint)pDb;
+            int lenDy = gradOutput.Length, lenX = input.Length, lenDw = gradWeight.Length, lenDb = gradBias.Length;
+            Parallelism.For(parts, part =>
+            {
+                var (g0, g1) = PartRange(shape.Groups, parts, part);
+                BackwardWeightRange(shape, new ReadOnlySpan<float>((void*)aDy, lenDy), new ReadOnlySpan<float>((void*)aX, lenX),
+                    new Span<float>((void*)aDw, lenDw), new Span<float>((void*)aDb, lenDb), 0, 1, g0, g1);
+            });
+        }
     }
 
     /// <summary>Splits the batch over workers; worker 0 accumulates straight into the result, the others into pooled partials reduced afterwards.</summary>

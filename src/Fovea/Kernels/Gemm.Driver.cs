@@ -65,7 +65,7 @@ public static partial class Gemm
     internal static GemmKernelPath ForcedPath { get => t_forcedPath; set => t_forcedPath = value; }
 
     /// <summary>Below this many multiply-adds a product stays on the calling thread: waking a worker costs more than it saves.</summary>
-    internal const long ParallelThreshold = 1L << 20;
+    internal const long ParallelThreshold = 1L << 22;
 
     /// <summary>True when the hardware can run the given path natively (Vector128/Scalar always run).</summary>
     internal static bool IsSupported(GemmKernelPath path) => path switch
@@ -132,22 +132,25 @@ public static partial class Gemm
     private static unsafe void Run<TK>(in Job job) where TK : IMicroKernel
     {
         int tilesM = (job.M + TK.MR - 1) / TK.MR, tilesN = (job.N + TK.NR - 1) / TK.NR;
-        // Each part packs its own slice of the split operand but re-packs all of the other one, so split the
-        // dimension that leaves the smaller operand duplicated: N when A (M x K) is the smaller, M otherwise,
-        // unless that dimension has too few register tiles to give every thread one.
         int degree = Parallelism.Degree;
-        bool splitN = job.M <= job.N ? tilesN >= degree || tilesN >= tilesM : tilesM < degree && tilesN > tilesM;
+        bool splitN = SplitOverN(job.M, job.N, job.K, tilesM * TK.MR, tilesN * TK.NR, TK.MR, TK.NR, degree);
         int parts = Math.Min(degree, splitN ? tilesN : tilesM);
         if (parts <= 1 || Parallelism.InsideParallelRegion || (long)job.M * job.N * job.K < ParallelThreshold)
         {
             Serial<TK>(in job);
             return;
         }
-        Job shared = job;
+        RunParallel<TK>(job, splitN, splitN ? tilesN : tilesM, parts);
+    }
+
+    // Separate from Run so the closure (allocated at entry of the scope that declares captured locals) is only
+    // created when the product really goes parallel; the serial path allocates nothing.
+    private static unsafe void RunParallel<TK>(Job shared, bool splitN, int tiles, int parts) where TK : IMicroKernel
+    {
         Parallelism.For(parts, part =>
         {
             Job sub = shared;
-            int tiles = splitN ? tilesN : tilesM, tile = splitN ? TK.NR : TK.MR;
+            int tile = splitN ? TK.NR : TK.MR;
             int t0 = (int)((long)tiles * part / parts), t1 = (int)((long)tiles * (part + 1) / parts);
             int start = t0 * tile, end = Math.Min(splitN ? shared.N : shared.M, t1 * tile);
             if (end <= start) return;
@@ -169,6 +172,21 @@ public static partial class Gemm
         });
     }
 
+    /// <summary>
+    /// Chooses the dimension to split between threads with a small cost model, in multiply-add units: the busiest
+    /// part's share of the tiles (ragged splits leave a thread idle) plus re-packing the operand every part needs
+    /// whole (A when N is split, B when M is split), weighted as a strided gather costs about 16 lane-FMAs.
+    /// </summary>
+    private static bool SplitOverN(int m, int n, int k, int mPadded, int nPadded, int mr, int nr, int parts)
+    {
+        const long PackCost = 16;
+        long tilesM = mPadded / mr, tilesN = nPadded / nr;
+        long busiestN = Math.Min(n, (tilesN + parts - 1) / parts * nr), busiestM = Math.Min(m, (tilesM + parts - 1) / parts * mr);
+        long costN = busiestN * m * k + PackCost * m * k;
+        long costM = busiestM * n * k + PackCost * n * k;
+        return costN <= costM;
+    }
+
     /// <summary>Splits extent into the fewest blocks of at most max, of near-equal size rounded up to a multiple of unit (avoids a thin last block).</summary>
     private static int BalancedBlock(int extent, int max, int unit)
     {
@@ -186,6 +204,12 @@ public static partial class Gemm
         float* packA = PackBuffers.A(mcMax * kcMax);
         float* packB = PackBuffers.B(((ncMax + TK.NR - 1) / TK.NR * TK.NR) * kcMax);
         float* edge = stackalloc float[TK.MR * TK.NR];
+
+        if (j.M <= mcMax)
+        {
+            SerialFewRows<TK>(in j, kcMax, packA, packB, edge);
+            return;
+        }
 
         for (int jc = 0; jc < j.N; jc += ncMax)
         {
@@ -205,6 +229,33 @@ public static partial class Gemm
                     Macro<TK>(packA, packB, mc, nc, kc, j.C + (long)ic * j.Ldc + jc, j.Ldc, flags,
                         rowBias != null ? rowBias + ic : null, colBias, edge);
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// All of op(A) fits one packed A block (typical of convolutions: M = output channels). Then each packed B
+    /// micro-panel is used by only M/MR kernels, so pack it just before use, while it is still in L1, instead of
+    /// packing an NC-wide block that would have to come back from L3.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void SerialFewRows<TK>(in Job j, int kcMax, float* packA, float* packB, float* edge) where TK : IMicroKernel
+    {
+        for (int pc = 0; pc < j.K; pc += kcMax)
+        {
+            int kc = Math.Min(kcMax, j.K - pc);
+            PackA<TK>(j.TransposeA, j.A, j.Lda, 0, pc, j.M, kc, packA);
+            bool last = pc + kc == j.K;
+            int flags = (pc > 0 || j.Accumulate ? LoadC : 0) | (last && j.Relu ? Relu : 0);
+            float* rowBias = last ? j.RowBias : null;
+            // A few micro-panels at a time: longer contiguous reads of B's rows, still small enough for L2.
+            int chunk = TK.NR * 4;
+            for (int jr = 0; jr < j.N; jr += chunk)
+            {
+                int nr = Math.Min(chunk, j.N - jr);
+                PackB<TK>(j.TransposeB, j.B, j.Ldb, pc, jr, kc, nr, packB);
+                Macro<TK>(packA, packB, j.M, nr, kc, j.C + jr, j.Ldc, flags, rowBias,
+                    last && j.ColumnBias != null ? j.ColumnBias + jr : null, edge);
             }
         }
     }

@@ -28,6 +28,8 @@ public class Conv2dTests
         ("5x5 pad2 on 4x4 N2", new Conv2dShape(2, 2, 4, 4, 3, 5, 5, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2)),
         ("2x2 stride3 N2", new Conv2dShape(2, 3, 8, 7, 2, 2, 2, 3, 3)),
         ("kernel = input N1", new Conv2dShape(1, 2, 3, 4, 5, 3, 4)),
+        ("C1 3x3 pad1 20x17 N2 K6 (wide rows)", new Conv2dShape(2, 1, 20, 17, 6, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("depthwise dilation2 18x21 N1 (wide rows)", new Conv2dShape(1, 2, 18, 21, 2, 3, 3, PadTop: 2, PadLeft: 1, PadBottom: 0, PadRight: 2, DilationHeight: 2, DilationWidth: 2, Groups: 2)),
         ("1x1 stride1 C40 N2 K6", new Conv2dShape(2, 40, 5, 3, 6, 1, 1)),
         ("bigger 3x3 pad1 16x16 N4 C8 K16", new Conv2dShape(4, 8, 16, 16, 16, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
     ];

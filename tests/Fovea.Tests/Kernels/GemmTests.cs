@@ -120,9 +120,11 @@ public class GemmTests
                 yield return new Case(ta, tb, 64, 96, 33, Accumulate: acc, RowBias: true, ColumnBias: true, Relu: true);
             }
         }
-        // Crosses the N block (NC <= 4800).
+        // Long rows: few-rows path (all of A in one block) and, with M above MC, the regular path crossing NC (<= 4800).
         yield return new Case(false, false, 3, 5000, 4, RowBias: true);
         yield return new Case(false, true, 3, 5000, 4, ColumnBias: true);
+        yield return new Case(true, false, 150, 4900, 3, Accumulate: true, ColumnBias: true, Relu: true);
+        yield return new Case(false, true, 150, 4900, 3, RowBias: true);
     }
 
     [Theory]
@@ -142,7 +144,7 @@ public class GemmTests
         {
             foreach (var (ta, tb) in Transposes())
             {
-                foreach (var (m, n) in new[] { (257, 300), (600, 40) }) // N split and M split
+                foreach (var (m, n) in new[] { (257, 300), (600, 60) }) // N split and M split (both above Gemm.ParallelThreshold)
                 {
                     const int k = 129;
                     var rng = new Random(m + n);
@@ -168,6 +170,20 @@ public class GemmTests
         }
         finally { Parallelism.Degree = saved; }
     });
+
+    [Fact]
+    public void SerialCallDoesNotAllocateInSteadyState()
+    {
+        // Below the parallel threshold, with the packing buffers already grown by the first call.
+        var a = new float[64 * 288];
+        var b = new float[288 * 196];
+        var c = new float[64 * 196];
+        var bias = new float[64];
+        Gemm.Multiply(false, false, 64, 196, 288, a, 288, b, 196, c, 196, rowBias: bias, relu: true);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 3; i++) Gemm.Multiply(false, false, 64, 196, 288, a, 288, b, 196, c, 196, rowBias: bias, relu: true);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 
     [Fact]
     public void DenseOverloadMatchesReference()
