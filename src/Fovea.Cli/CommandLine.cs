@@ -22,7 +22,7 @@ public sealed class CommandLine
     public List<string> Positionals { get; }
 
     /// <summary>Splits args after the command word; <paramref name="flags"/> are options without a value.</summary>
-    public static CommandLine Parse(string command, IReadOnlyList<string> args, IReadOnlySet<string> valueOptions, IReadOnlySet<string> flags)
+    public static CommandLine Parse(string command, IReadOnlyList<string> args, IReadOnlyCollection<string> valueOptions, IReadOnlyCollection<string> flags)
     {
         var cl = new CommandLine(command, new List<string>());
         for (int i = 0; i < args.Count; i++)

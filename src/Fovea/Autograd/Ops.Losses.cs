@@ -35,62 +35,32 @@ public static partial class Ops
     public static Tensor MeanSquaredError(Tensor prediction, Tensor target)
     {
         RequireSameShape(prediction, target, "Mean squared error");
-        int count = prediction.Length;
-        double sum = 0;
-        var p = prediction.Span; var t = target.Span;
-        for (int i = 0; i < count; i++) { double d = p[i] - t[i]; sum += d * d; }
-        var loss = Tensor.FromArray([(float)(sum / Math.Max(1, count))]);
-        if (Tape.ShouldRecord(prediction))
-        {
-            loss.RequiresGrad = true;
-            Tape.Current!.Add(() =>
-            {
-                if (loss.Grad is null) return;
-                float scale = 2f * loss.Grad.Span[0] / Math.Max(1, count);
-                var g = prediction.GradOrCreate().Span;
-                for (int i = 0; i < count; i++) g[i] += scale * (prediction.Span[i] - target.Span[i]);
-            });
-        }
+        var loss = Tensor.FromArray([CrossEntropy.MeanSquaredErrorForward(prediction.Span, target.Span)]);
+        RecordLoss(prediction, loss, g => CrossEntropy.MeanSquaredErrorBackward(prediction.Span, target.Span, g, prediction.GradOrCreate().Span));
         return loss;
     }
 
-    /// <summary>Probabilities are clamped to [eps, 1 - eps] with this eps so log never sees 0.</summary>
-    public const float BinaryCrossEntropyEpsilon = 1e-7f;
-
     /// <summary>
-    /// Mean binary cross-entropy of probabilities (in (0, 1), e.g. after Sigmoid) against targets in [0, 1], same shape.
-    /// -[t·log p + (1 - t)·log(1 - p)], probabilities clamped to [1e-7, 1 - 1e-7]. Returns a scalar tensor.
+    /// Mean binary cross-entropy of probabilities (in (0, 1), e.g. after Sigmoid) against targets in [0, 1], same shape:
+    /// -[t·log p + (1 - t)·log(1 - p)], with p clamped to [ε, 1 - ε], ε = <see cref="CrossEntropy.ProbabilityEpsilon"/>. Returns a scalar tensor.
     /// </summary>
     public static Tensor BinaryCrossEntropy(Tensor probabilities, Tensor target)
     {
         RequireSameShape(probabilities, target, "Binary cross-entropy");
-        int count = probabilities.Length;
-        const float eps = BinaryCrossEntropyEpsilon;
-        double sum = 0;
-        var p = probabilities.Span; var t = target.Span;
-        for (int i = 0; i < count; i++)
-        {
-            double pi = Math.Clamp(p[i], eps, 1 - eps);
-            sum -= t[i] * Math.Log(pi) + (1 - t[i]) * Math.Log(1 - pi);
-        }
-        var loss = Tensor.FromArray([(float)(sum / Math.Max(1, count))]);
-        if (Tape.ShouldRecord(probabilities))
-        {
-            loss.RequiresGrad = true;
-            Tape.Current!.Add(() =>
-            {
-                if (loss.Grad is null) return;
-                float scale = loss.Grad.Span[0] / Math.Max(1, count);
-                var g = probabilities.GradOrCreate().Span;
-                for (int i = 0; i < count; i++)
-                {
-                    float pi = probabilities.Span[i];
-                    if (pi <= eps || pi >= 1 - eps) continue; // clamped: flat
-                    g[i] += scale * (pi - target.Span[i]) / (pi * (1 - pi));
-                }
-            });
-        }
+        var loss = Tensor.FromArray([CrossEntropy.BinaryCrossEntropyForward(probabilities.Span, target.Span)]);
+        RecordLoss(probabilities, loss, g => CrossEntropy.BinaryCrossEntropyBackward(probabilities.Span, target.Span, g, probabilities.GradOrCreate().Span));
         return loss;
+    }
+
+    private static void RecordLoss(Tensor input, Tensor loss, Action<float> backward)
+    {
+        if (!Tape.ShouldRecord(input)) return;
+        loss.RequiresGrad = true;
+        Tape.Current!.Add(() =>
+        {
+            if (loss.Grad is null) return;
+            backward(loss.Grad.Span[0]);
+        });
     }
 
     private static void RequireSameShape(Tensor a, Tensor b, string what)

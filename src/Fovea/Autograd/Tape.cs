@@ -4,7 +4,7 @@ namespace Fovea.Autograd;
 
 /// <summary>
 /// Records the backward step of every primitive op run while it is active, then replays them in reverse.
-/// Ops run with no active tape (inference, <see cref="Predict"/>-style calls) record nothing and keep no caches.
+/// Ops run with no active tape (inference, Model.Predict) record nothing and keep no caches.
 /// One tape per thread: recording on one thread never sees ops run on another.
 /// </summary>
 public sealed class Tape

@@ -24,7 +24,7 @@ internal static class GradientCheck
     {
         var t = new Tensor(shape);
         var order = Enumerable.Range(0, t.Length).OrderBy(_ => rng.Next()).ToArray();
-        for (int i = 0; i < t.Length; i++) t.Span[order[i]] = (i - t.Length / 2f) * gap + gap / 2f;
+        for (int i = 0; i < t.Length; i++) t.Span[order[i]] = (i - t.Length / 2 + 0.5f) * gap; // never 0
         return t;
     }
 

@@ -9,21 +9,23 @@ namespace Fovea.Tests.Autograd;
 public class OpGradientTests
 {
     // N, C, H, W, K, R, S, stride, pads (t, l, b, r), dilation, groups
-    public static TheoryData<int, int, int, int, int, int, int, int, int, int, int, int, int, int> ConvCases => new()
+    public static TheoryData<int[]> ConvCases => new()
     {
-        { 2, 3, 5, 7, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1 },   // odd sizes, same-ish padding
-        { 1, 2, 7, 6, 3, 3, 3, 2, 0, 0, 0, 0, 1, 1 },   // stride 2, no padding
-        { 2, 4, 6, 6, 4, 3, 3, 1, 2, 2, 2, 2, 2, 2 },   // dilation 2, groups 2
-        { 1, 4, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4 },   // depthwise
-        { 2, 3, 4, 5, 5, 1, 1, 1, 0, 0, 0, 0, 1, 1 },   // 1x1
-        { 1, 3, 6, 5, 2, 1, 1, 2, 0, 0, 0, 0, 1, 1 },   // 1x1 stride 2
-        { 1, 1, 5, 4, 2, 2, 3, 3, 1, 0, 2, 1, 1, 1 },   // asymmetric pads, rectangular kernel, stride 3
+        new[] { 2, 3, 5, 7, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1 },   // odd sizes, same-ish padding
+        new[] { 1, 2, 7, 6, 3, 3, 3, 2, 0, 0, 0, 0, 1, 1 },   // stride 2, no padding
+        new[] { 2, 4, 6, 6, 4, 3, 3, 1, 2, 2, 2, 2, 2, 2 },   // dilation 2, groups 2
+        new[] { 1, 4, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4 },   // depthwise
+        new[] { 2, 3, 4, 5, 5, 1, 1, 1, 0, 0, 0, 0, 1, 1 },   // 1x1
+        new[] { 1, 3, 6, 5, 2, 1, 1, 2, 0, 0, 0, 0, 1, 1 },   // 1x1 stride 2
+        new[] { 1, 1, 5, 4, 2, 2, 3, 3, 1, 0, 2, 1, 1, 1 },   // asymmetric pads, rectangular kernel, stride 3
     };
 
     [Theory]
     [MemberData(nameof(ConvCases))]
-    public void Conv2d(int n, int c, int h, int w, int k, int r, int s, int stride, int pt, int pl, int pb, int pr, int dilation, int groups)
+    public void Conv2d(int[] p)
     {
+        var (n, c, h, w, k, r, s) = (p[0], p[1], p[2], p[3], p[4], p[5], p[6]);
+        var (stride, pt, pl, pb, pr, dilation, groups) = (p[7], p[8], p[9], p[10], p[11], p[12], p[13]);
         var rng = new Random(n * 7 + c * 13 + h + w + k);
         var geometry = new Conv2dShape(0, 0, 0, 0, 0, 0, 0, stride, stride, pt, pl, pb, pr, dilation, dilation, groups);
         Check(t => Ops.Conv2d(t[0], t[1], t[2], geometry),
@@ -84,13 +86,13 @@ public class OpGradientTests
     public void LeakyRelu() => Check(t => Ops.LeakyRelu(t[0], 0.1f), [Distinct(new Random(7), 0.05f, 3, 5, 7)]);
 
     [Fact]
-    public void Sigmoid() => Check(t => Ops.Sigmoid(t[0]), [Random(new Random(8), -3, 3, 4, 9)]);
+    public void Sigmoid() => Check(t => Ops.Sigmoid(t[0]), [Random(new Random(8), -3f, 3f, 4, 9)]);
 
     [Fact]
-    public void Tanh() => Check(t => Ops.Tanh(t[0]), [Random(new Random(9), -2, 2, 4, 9)]);
+    public void Tanh() => Check(t => Ops.Tanh(t[0]), [Random(new Random(9), -2f, 2f, 4, 9)]);
 
     [Fact]
-    public void Softmax() => Check(t => Ops.Softmax(t[0]), [Random(new Random(10), -2, 2, 5, 7)]);
+    public void Softmax() => Check(t => Ops.Softmax(t[0]), [Random(new Random(10), -2f, 2f, 5, 7)]);
 
     [Fact]
     public void Dropout() => Check(t => Ops.Dropout(t[0], 0.4f, new Random(42)), [Random(new Random(11), 6, 9)]);
@@ -119,7 +121,7 @@ public class OpGradientTests
     public void SoftmaxCrossEntropy(float smoothing)
     {
         int[] labels = [2, 0, 4, 1];
-        Check(t => Ops.SoftmaxCrossEntropy(t[0], labels, smoothing, out _), [Random(new Random(14), -2, 2, 4, 5)], absoluteTolerance: 5e-4);
+        Check(t => Ops.SoftmaxCrossEntropy(t[0], labels, smoothing, out _), [Random(new Random(14), -2f, 2f, 4, 5)], absoluteTolerance: 5e-4);
     }
 
     [Fact]
@@ -132,7 +134,7 @@ public class OpGradientTests
     [Fact]
     public void BinaryCrossEntropy()
     {
-        var target = Random(new Random(17), 0, 1, 3, 4);
+        var target = Random(new Random(17), 0f, 1f, 3, 4);
         Check(t => Ops.BinaryCrossEntropy(t[0], target), [Random(new Random(18), 0.2f, 0.8f, 3, 4)], absoluteTolerance: 5e-4);
     }
 }

@@ -43,10 +43,12 @@ public class ModelFileTests : IDisposable
     {
         string path = SaveReference(out _);
         var bytes = File.ReadAllBytes(path);
-        string text = Encoding.UTF8.GetString(bytes);
-        // Same length replacement keeps the header offsets valid.
-        var patched = Encoding.UTF8.GetBytes(text.Replace("\"format_version\":\"1\"", "\"format_version\":\"9\""));
-        File.WriteAllBytes(path, patched);
+        // Patch the version digit in place (same length, so every offset stays valid).
+        var marker = Encoding.UTF8.GetBytes("\"format_version\":\"1\"");
+        int at = bytes.AsSpan().IndexOf(marker);
+        Assert.True(at > 0);
+        bytes[at + marker.Length - 2] = (byte)'9';
+        File.WriteAllBytes(path, bytes);
         var e = Assert.Throws<FormatException>(() => ModelFile.Load(path));
         Assert.Contains("newer Fovea", e.Message);
         Assert.Contains("version 9", e.Message);
