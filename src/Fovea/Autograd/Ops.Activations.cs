@@ -58,7 +58,7 @@ public static partial class Ops
     public static Tensor Dropout(Tensor x, float rate, Random random)
     {
         if (rate <= 0f) return x;
-        var mask = new float[x.Length];
+        var mask = Scratch(x.Length);
         float keep = 1f / (1f - rate);
         for (int i = 0; i < mask.Length; i++) mask[i] = random.NextSingle() >= rate ? keep : 0f;
         var y = new Tensor(x.Shape);

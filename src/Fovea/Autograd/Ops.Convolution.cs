@@ -30,8 +30,8 @@ public static partial class Ops
                 if (y.Grad is null) return;
                 if (weight.RequiresGrad || (bias?.RequiresGrad ?? false))
                 {
-                    var gw = weight.RequiresGrad ? weight.GradOrCreate().Span : new float[weight.Length];
-                    var gb = bias is null ? default : bias.RequiresGrad ? bias.GradOrCreate().Span : new float[bias.Length];
+                    var gw = weight.RequiresGrad ? weight.GradOrCreate().Span : Scratch(weight.Length);
+                    var gb = bias is null ? default : bias.RequiresGrad ? bias.GradOrCreate().Span : Scratch(bias.Length);
                     Kernels.Conv2d.BackwardWeight(s, y.Grad.Span, x.Span, gw, gb);
                 }
                 if (x.RequiresGrad) Kernels.Conv2d.BackwardInput(s, y.Grad.Span, weight.Span, x.GradOrCreate().Span);

@@ -51,8 +51,8 @@ public static partial class Ops
             }
             return y;
         }
-        var savedMean = new float[c];
-        var savedInvStd = new float[c];
+        var savedMean = Scratch(c);
+        var savedInvStd = Scratch(c);
         Kernels.BatchNorm2d.ForwardTraining(n, c, hw, x.Span, gamma.Span, beta.Span, epsilon, momentum, runningMean.Span, runningVar.Span, y.Span, savedMean, savedInvStd);
         if (Tape.ShouldRecord(x, gamma, beta))
         {
@@ -60,9 +60,9 @@ public static partial class Ops
             Tape.Current!.Add(() =>
             {
                 if (y.Grad is null) return;
-                var gx = x.RequiresGrad ? x.GradOrCreate().Span : new float[x.Length];
-                var gg = gamma.RequiresGrad ? gamma.GradOrCreate().Span : new float[c];
-                var gb = beta.RequiresGrad ? beta.GradOrCreate().Span : new float[c];
+                var gx = x.RequiresGrad ? x.GradOrCreate().Span : Scratch(x.Length);
+                var gg = gamma.RequiresGrad ? gamma.GradOrCreate().Span : Scratch(c);
+                var gb = beta.RequiresGrad ? beta.GradOrCreate().Span : Scratch(c);
                 Kernels.BatchNorm2d.Backward(n, c, hw, x.Span, y.Grad.Span, gamma.Span, savedMean, savedInvStd, gx, gg, gb);
             });
         }

@@ -12,7 +12,7 @@ public static partial class Ops
         var y = new Tensor(s.Batch, s.Channels, s.OutHeight, s.OutWidth);
         bool record = Tape.ShouldRecord(x);
         // The argmax is what backward needs; inference skips it.
-        var argmax = record ? new int[y.Length] : null;
+        var argmax = record ? ScratchInts(y.Length) : null;
         Kernels.MaxPool2d.Forward(s, x.Span, y.Span, argmax);
         if (record)
         {

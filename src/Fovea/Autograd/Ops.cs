@@ -84,6 +84,12 @@ public static partial class Ops
         return y;
     }
 
+    /// <summary>A zero-filled scratch buffer from the active arena (recycled with the step's tensors), or the heap.</summary>
+    internal static float[] Scratch(int length) => TensorArena.Current?.RentFloats(length) ?? new float[length];
+
+    /// <summary>A zero-filled int scratch buffer from the active arena, or the heap.</summary>
+    internal static int[] ScratchInts(int length) => TensorArena.Current?.RentInts(length) ?? new int[length];
+
     /// <summary>target += source.</summary>
     internal static void AccumulateInto(Span<float> target, ReadOnlySpan<float> source) => TensorPrimitives.Add(target, source, target);
 }

@@ -183,7 +183,22 @@ public partial class Model
     }
 
     /// <summary>Inference without gradients: x [N, ...InputShape] → outputs [N, ...OutputShape]. Safe to call from many threads.</summary>
-    public Tensor Predict(Tensor x) => Tape.NoGrad(() => Forward(x, training: false));
+    public Tensor Predict(Tensor x)
+    {
+        // Intermediates come from this thread's arena and are recycled; only the result is a fresh tensor.
+        var arena = t_inferenceArena ??= new TensorArena();
+        Tensor result;
+        try
+        {
+            Tensor y;
+            using (arena.Activate()) y = Tape.NoGrad(() => Forward(x, training: false));
+            result = Tensor.FromArray(y.Span, y.Shape);
+        }
+        finally { arena.ReleaseAll(); }
+        return result;
+    }
+
+    [ThreadStatic] private static TensorArena? t_inferenceArena;
 
     /// <summary>Class probabilities [N, classes]: softmax of the outputs, unless the model already ends in Softmax.</summary>
     public Tensor PredictProbabilities(Tensor x)

@@ -10,6 +10,7 @@ namespace Fovea.Tensors;
 public sealed class Tensor
 {
     private float[] _data;
+    private readonly TensorArena? _arena;
 
     /// <summary>Dimensions, outermost first. A scalar has rank 0.</summary>
     public int[] Shape { get; }
@@ -40,13 +41,19 @@ public sealed class Tensor
         if (n > int.MaxValue) throw new ArgumentException($"Tensor of shape {ShapeToString(shape)} has {n} elements, more than {int.MaxValue}.", nameof(shape));
         Shape = (int[])shape.Clone();
         Length = (int)n;
-        if (data is null) _data = Length == 0 ? [] : new float[Length];
+        if (data is null)
+        {
+            _arena = TensorArena.Current;
+            _data = _arena?.RentFloats(Length) ?? (Length == 0 ? [] : new float[Length]);
+        }
         else
         {
             if (data.Length < Length) throw new ArgumentException($"Data holds {data.Length} values but shape {ShapeToString(shape)} needs {Length}.", nameof(data));
             _data = data;
         }
     }
+
+    private Tensor(int[] shape, float[] data, TensorArena? arena) : this(shape, data) => _arena = arena;
 
     /// <summary>Creates a tensor of the given shape, copying <paramref name="values"/> (length must equal the shape's size).</summary>
     public static Tensor FromArray(ReadOnlySpan<float> values, params int[] shape)
@@ -106,7 +113,7 @@ public sealed class Tensor
     /// <summary>A tensor sharing this one's values under another shape of the same size (no gradient link; use Ops.Reshape for that).</summary>
     public Tensor View(params int[] shape)
     {
-        var t = new Tensor(shape, _data);
+        var t = new Tensor(shape, _data, _arena);
         if (t.Length != Length) throw new ArgumentException($"Cannot view shape {ShapeToString(Shape)} ({Length} values) as {ShapeToString(shape)} ({t.Length} values).");
         return t;
     }
@@ -126,8 +133,9 @@ public sealed class Tensor
 
     internal void SetBuffer(float[] data) => _data = data;
 
-    /// <summary>The gradient tensor, created zero-filled on first use (backward steps accumulate into it).</summary>
-    internal Tensor GradOrCreate() => Grad ??= new Tensor(Shape);
+    /// <summary>The gradient tensor, created zero-filled on first use (backward steps accumulate into it).
+    /// Gradients live as long as their tensor: from the same arena, or the heap for parameters.</summary>
+    internal Tensor GradOrCreate() => Grad ??= new Tensor(Shape, _arena?.RentFloats(Length) ?? new float[Length], _arena);
 
     /// <summary>Sets every gradient value to zero (keeps the buffer).</summary>
     public void ZeroGrad() => Grad?.Span.Clear();

@@ -89,6 +89,7 @@ public sealed class Trainer
         int batches = (trainSet.Count + options.BatchSize - 1) / options.BatchSize;
         var parameters = Model.TrainableParameters.ToArray();
         var tape = new Tape();
+        var arena = new TensorArena();
         for (int epoch = 0; epoch < options.Epochs && !StopRequested; epoch++)
         {
             var clock = Stopwatch.StartNew();
@@ -98,24 +99,29 @@ public sealed class Trainer
                 cancellation.ThrowIfCancellationRequested();
                 if (options.Schedule is not null)
                     Optimizer.LearningRate = options.Schedule.RateAt(baseRate, epoch, (float)batchIndex / batches, options.Epochs);
-                Tensor outputs, loss;
-                using (tape.Record())
+                // The step's activations and gradients live in the arena and are recycled by the next step.
+                arena.ReleaseAll();
+                float lossValue;
+                using (arena.Activate())
                 {
-                    outputs = Model.Forward(batch.Images, training: true);
-                    loss = Loss.Compute(outputs, batch.Labels);
+                    Tensor outputs, loss;
+                    using (tape.Record())
+                    {
+                        outputs = Model.Forward(batch.Images, training: true);
+                        loss = Loss.Compute(outputs, batch.Labels);
+                    }
+                    lossValue = loss.Span[0];
+                    if (!float.IsFinite(lossValue))
+                    {
+                        tape.Clear();
+                        throw new TrainingDivergedException($"The loss became {lossValue} in epoch {epoch + 1}, batch {batchIndex + 1}; lower the learning rate (now {Optimizer.LearningRate}).");
+                    }
+                    Optimizer.ZeroGrad(parameters);
+                    tape.Backward(loss);
+                    Optimizer.Step(parameters);
+                    correct += CountCorrect(outputs, batch.Labels);
                 }
-                float lossValue = loss.Span[0];
-                if (!float.IsFinite(lossValue))
-                {
-                    tape.Clear();
-                    throw new TrainingDivergedException($"The loss became {lossValue} in epoch {epoch + 1}, batch {batchIndex + 1}; lower the learning rate (now {Optimizer.LearningRate}).");
-                }
-                Optimizer.ZeroGrad(parameters);
-                tape.Backward(loss);
-                Optimizer.Step(parameters);
-
                 lossSum += lossValue * batch.Count;
-                correct += CountCorrect(outputs, batch.Labels);
                 seen += batch.Count;
                 batchIndex++;
                 var progress = new BatchProgress(epoch + 1, options.Epochs, batchIndex, batches, seen, trainSet.Count, lossSum / seen, (double)correct / seen, clock.Elapsed.TotalSeconds);
@@ -134,6 +140,7 @@ public sealed class Trainer
             options.Schedule?.OnEpochEnd(epoch, valLoss ?? metrics.Loss);
             foreach (var c in options.Callbacks) c.OnEpochEnd(this, metrics);
         }
+        arena.ReleaseAll();
         foreach (var c in options.Callbacks) c.OnTrainEnd(this, history);
         return history;
     }
