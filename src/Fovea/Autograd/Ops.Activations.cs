@@ -8,7 +8,7 @@ public static partial class Ops
     /// <summary>max(x, 0), element-wise; any shape.</summary>
     public static Tensor Relu(Tensor x)
     {
-        var y = new Tensor(x.Shape);
+        var y = Tensor.Uninitialized(x.Shape);
         Activations.ReluForward(x.Span, y.Span);
         RecordUnary(x, y, () => Activations.ReluBackward(x.Span, y.Grad!.Span, x.GradOrCreate().Span));
         return y;
@@ -17,7 +17,7 @@ public static partial class Ops
     /// <summary>x for x &gt; 0, alpha·x otherwise; any shape.</summary>
     public static Tensor LeakyRelu(Tensor x, float alpha)
     {
-        var y = new Tensor(x.Shape);
+        var y = Tensor.Uninitialized(x.Shape);
         Activations.LeakyReluForward(x.Span, y.Span, alpha);
         RecordUnary(x, y, () => Activations.LeakyReluBackward(x.Span, y.Grad!.Span, x.GradOrCreate().Span, alpha));
         return y;
@@ -26,7 +26,7 @@ public static partial class Ops
     /// <summary>1 / (1 + e^-x), element-wise; any shape.</summary>
     public static Tensor Sigmoid(Tensor x)
     {
-        var y = new Tensor(x.Shape);
+        var y = Tensor.Uninitialized(x.Shape);
         Activations.SigmoidForward(x.Span, y.Span);
         RecordUnary(x, y, () => Activations.SigmoidBackward(y.Span, y.Grad!.Span, x.GradOrCreate().Span));
         return y;
@@ -35,7 +35,7 @@ public static partial class Ops
     /// <summary>Hyperbolic tangent, element-wise; any shape.</summary>
     public static Tensor Tanh(Tensor x)
     {
-        var y = new Tensor(x.Shape);
+        var y = Tensor.Uninitialized(x.Shape);
         Activations.TanhForward(x.Span, y.Span);
         RecordUnary(x, y, () => Activations.TanhBackward(y.Span, y.Grad!.Span, x.GradOrCreate().Span));
         return y;
@@ -45,7 +45,7 @@ public static partial class Ops
     public static Tensor Softmax(Tensor x)
     {
         int cols = x.Dim(-1), rows = x.Length / Math.Max(1, cols);
-        var y = new Tensor(x.Shape);
+        var y = Tensor.Uninitialized(x.Shape);
         Kernels.Softmax.Forward(rows, cols, x.Span, y.Span);
         RecordUnary(x, y, () => Kernels.Softmax.Backward(rows, cols, y.Span, y.Grad!.Span, x.GradOrCreate().Span));
         return y;
@@ -61,7 +61,7 @@ public static partial class Ops
         var mask = Scratch(x.Length);
         float keep = 1f / (1f - rate);
         for (int i = 0; i < mask.Length; i++) mask[i] = random.NextSingle() >= rate ? keep : 0f;
-        var y = new Tensor(x.Shape);
+        var y = Tensor.Uninitialized(x.Shape);
         System.Numerics.Tensors.TensorPrimitives.Multiply(x.Span, mask, y.Span);
         RecordUnary(x, y, () => System.Numerics.Tensors.TensorPrimitives.FusedMultiplyAdd(y.Grad!.Span, mask, x.GradOrCreate().Span, x.Grad!.Span));
         return y;

@@ -20,7 +20,7 @@ public static partial class Ops
         s.Validate();
         if (weight.Dim(1) != s.InChannelsPerGroup)
             throw new ArgumentException($"Conv2d weight has {weight.Dim(1)} input channels per filter but the input has {s.InChannels} channels in {s.Groups} group(s) ({s.InChannelsPerGroup} per group).");
-        var y = new Tensor(s.Batch, s.OutChannels, s.OutHeight, s.OutWidth);
+        var y = Tensor.Uninitialized(s.Batch, s.OutChannels, s.OutHeight, s.OutWidth);
         Kernels.Conv2d.Forward(s, x.Span, weight.Span, bias is null ? default : bias.Span, y.Span);
         if (Tape.ShouldRecord(x, weight, bias))
         {
@@ -49,7 +49,7 @@ public static partial class Ops
         int n = x.Dim(0), inFeatures = x.Dim(1), outFeatures = weight.Dim(0);
         if (weight.Dim(1) != inFeatures)
             throw new ArgumentException($"Linear weight expects {weight.Dim(1)} input features; received input of shape {Tensor.ShapeToString(x.Shape)}.");
-        var y = new Tensor(n, outFeatures);
+        var y = Tensor.Uninitialized(n, outFeatures);
         Gemm.Multiply(false, true, n, outFeatures, inFeatures, x.Span, inFeatures, weight.Span, inFeatures, y.Span, outFeatures,
             columnBias: bias is null ? default : bias.Span);
         if (Tape.ShouldRecord(x, weight, bias))

@@ -16,7 +16,7 @@ public static partial class Ops
         if (x.Rank < 2) throw new ArgumentException($"BatchNorm expects input [N, C, ...]; received shape {Tensor.ShapeToString(x.Shape)}.");
         int n = x.Dim(0), c = x.Dim(1), hw = x.Length / Math.Max(1, n * c);
         if (gamma.Length != c) throw new ArgumentException($"BatchNorm was built for {gamma.Length} channels; received input with {c} channels (shape {Tensor.ShapeToString(x.Shape)}).");
-        var y = new Tensor(x.Shape);
+        var y = Tensor.Uninitialized(x.Shape);
         if (!training)
         {
             Kernels.BatchNorm2d.ForwardInference(n, c, hw, x.Span, gamma.Span, beta.Span, runningMean.Span, runningVar.Span, epsilon, y.Span);

@@ -9,7 +9,7 @@ public static partial class Ops
     public static Tensor MaxPool2d(Tensor x, Pool2dShape geometry)
     {
         var s = PoolShapeFor(x, geometry);
-        var y = new Tensor(s.Batch, s.Channels, s.OutHeight, s.OutWidth);
+        var y = Tensor.Uninitialized(s.Batch, s.Channels, s.OutHeight, s.OutWidth);
         bool record = Tape.ShouldRecord(x);
         // The argmax is what backward needs; inference skips it.
         var argmax = record ? ScratchInts(y.Length) : null;
@@ -30,7 +30,7 @@ public static partial class Ops
     public static Tensor AvgPool2d(Tensor x, Pool2dShape geometry)
     {
         var s = PoolShapeFor(x, geometry);
-        var y = new Tensor(s.Batch, s.Channels, s.OutHeight, s.OutWidth);
+        var y = Tensor.Uninitialized(s.Batch, s.Channels, s.OutHeight, s.OutWidth);
         Kernels.AvgPool2d.Forward(s, x.Span, y.Span);
         if (Tape.ShouldRecord(x))
         {
@@ -49,7 +49,7 @@ public static partial class Ops
     {
         if (x.Rank != 4) throw new ArgumentException($"Global pooling expects input [N, C, H, W]; received shape {Tensor.ShapeToString(x.Shape)}.");
         int n = x.Dim(0), c = x.Dim(1), hw = x.Dim(2) * x.Dim(3);
-        var y = new Tensor(n, c, 1, 1);
+        var y = Tensor.Uninitialized(n, c, 1, 1);
         Kernels.GlobalPool2d.AverageForward(n, c, hw, x.Span, y.Span);
         if (Tape.ShouldRecord(x))
         {

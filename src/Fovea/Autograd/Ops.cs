@@ -15,7 +15,7 @@ public static partial class Ops
     {
         if (!a.Shape.AsSpan().SequenceEqual(b.Shape))
             throw new ArgumentException($"Add needs tensors of the same shape. Received {Tensor.ShapeToString(a.Shape)} and {Tensor.ShapeToString(b.Shape)}.");
-        var y = new Tensor(a.Shape);
+        var y = Tensor.Uninitialized(a.Shape);
         TensorPrimitives.Add(a.Span, b.Span, y.Span);
         if (Tape.ShouldRecord(a, b))
         {
@@ -35,7 +35,7 @@ public static partial class Ops
     {
         if (!a.Shape.AsSpan().SequenceEqual(b.Shape))
             throw new ArgumentException($"Multiply needs tensors of the same shape. Received {Tensor.ShapeToString(a.Shape)} and {Tensor.ShapeToString(b.Shape)}.");
-        var y = new Tensor(a.Shape);
+        var y = Tensor.Uninitialized(a.Shape);
         TensorPrimitives.Multiply(a.Span, b.Span, y.Span);
         if (Tape.ShouldRecord(a, b))
         {
@@ -72,7 +72,7 @@ public static partial class Ops
         int n = x.Dim(0), c = x.Dim(1), plane = x.Length / Math.Max(1, n * c);
         if (mean.Length != c || std.Length != c)
             throw new ArgumentException($"Normalization has {mean.Length} means and {std.Length} deviations but the input has {c} channels.");
-        var y = new Tensor(x.Shape);
+        var y = Tensor.Uninitialized(x.Shape);
         for (int i = 0; i < n * c; i++)
         {
             int ch = i % c;

@@ -55,6 +55,18 @@ public sealed class Tensor
 
     private Tensor(int[] shape, float[] data, TensorArena? arena) : this(shape, data) => _arena = arena;
 
+    /// <summary>
+    /// A tensor whose values are unspecified (arena buffers are not cleared): for op outputs that a kernel overwrites whole.
+    /// </summary>
+    internal static Tensor Uninitialized(params int[] shape)
+    {
+        var arena = TensorArena.Current;
+        if (arena is null) return new Tensor(shape);
+        long n = 1;
+        foreach (int d in shape) n *= d;
+        return new Tensor(shape, arena.RentFloatsUncleared((int)n), arena);
+    }
+
     /// <summary>Creates a tensor of the given shape, copying <paramref name="values"/> (length must equal the shape's size).</summary>
     public static Tensor FromArray(ReadOnlySpan<float> values, params int[] shape)
     {

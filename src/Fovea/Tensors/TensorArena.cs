@@ -31,19 +31,30 @@ public sealed class TensorArena
     }
 
     /// <summary>A zero-filled buffer of exactly <paramref name="length"/> floats, owned by the arena until <see cref="ReleaseAll"/>.</summary>
-    public float[] RentFloats(int length) => Rent(_freeFloats, _usedFloats, length, 4);
+    public float[] RentFloats(int length) => Rent(_freeFloats, _usedFloats, length, 4, clear: true);
+
+    /// <summary>A buffer of <paramref name="length"/> floats with unspecified contents (for outputs a kernel overwrites).</summary>
+    internal float[] RentFloatsUncleared(int length)
+    {
+        var buffer = Rent(_freeFloats, _usedFloats, length, 4, clear: false);
+#if DEBUG
+        // Debug builds (the tests) poison recycled buffers, so a kernel that leaves part of its output unwritten shows up as NaN.
+        buffer.AsSpan().Fill(float.NaN);
+#endif
+        return buffer;
+    }
 
     /// <summary>A zero-filled buffer of exactly <paramref name="length"/> ints, owned by the arena until <see cref="ReleaseAll"/>.</summary>
-    public int[] RentInts(int length) => Rent(_freeInts, _usedInts, length, 4);
+    public int[] RentInts(int length) => Rent(_freeInts, _usedInts, length, 4, clear: true);
 
-    private T[] Rent<T>(Dictionary<int, Stack<T[]>> free, List<T[]> used, int length, int elementBytes)
+    private T[] Rent<T>(Dictionary<int, Stack<T[]>> free, List<T[]> used, int length, int elementBytes, bool clear)
     {
         if (length == 0) return [];
         T[] buffer;
         if (free.TryGetValue(length, out var stack) && stack.Count > 0)
         {
             buffer = stack.Pop();
-            Array.Clear(buffer);
+            if (clear) Array.Clear(buffer);
         }
         else
         {
