@@ -125,9 +125,10 @@ public sealed class Tensor
     /// <summary>A tensor sharing this one's values under another shape of the same size (no gradient link; use Ops.Reshape for that).</summary>
     public Tensor View(params int[] shape)
     {
-        var t = new Tensor(shape, _data, _arena);
-        if (t.Length != Length) throw new ArgumentException($"Cannot view shape {ShapeToString(Shape)} ({Length} values) as {ShapeToString(shape)} ({t.Length} values).");
-        return t;
+        long n = 1;
+        foreach (int d in shape) n *= d;
+        if (n != Length || shape.Any(d => d < 0)) throw new ArgumentException($"Cannot view shape {ShapeToString(Shape)} ({Length} values) as {ShapeToString(shape)} ({n} values).");
+        return new Tensor(shape, _data, _arena);
     }
 
     /// <summary>Replaces the values with a copy of <paramref name="source"/> (same length required).</summary>

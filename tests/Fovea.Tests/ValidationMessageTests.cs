@@ -1,0 +1,74 @@
+using Fovea.Losses;
+using Fovea.Optimizers;
+using Fovea.Tensors;
+using Fovea.Training;
+
+namespace Fovea.Tests;
+
+/// <summary>Every validation throws with a message that repeats the value it received.</summary>
+public class ValidationMessageTests
+{
+    private static void Names(string expected, Action action)
+    {
+        var e = Assert.ThrowsAny<ArgumentException>(action);
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void Tensors()
+    {
+        Names("(2, -1)", () => new Tensor(2, -1));
+        Names("Got 5 values", () => Tensor.FromArray(new float[5], 2, 3));
+        Names("(2, 3)", () => new Tensor(2, 3).View(4, 2));
+        Names("Data holds 3", () => new Tensor([2, 2], new float[3]));
+        Names("rank 2", () => _ = new Tensor(2, 2)[1]);
+    }
+
+    [Fact]
+    public void Parallelism() => Names("Received: 0", () => Fovea.Parallelism.Degree = 0);
+
+    [Fact]
+    public void Optimizers()
+    {
+        Names("beta1=1", () => new Adam(beta1: 1f));
+        Names("beta2=-0.5", () => new Adam(beta2: -0.5f));
+        Names("epsilon=0", () => new AdamW(epsilon: 0f));
+        Names("weightDecay=-1", () => new AdamW(weightDecay: -1f));
+        Names("weightDecay=-2", () => new Sgd(0.1f, weightDecay: -2f));
+        Names("momentum=0", () => new Sgd(0.1f, nesterov: true));
+        Names("NaN", () => new Adam(float.NaN));
+    }
+
+    [Fact]
+    public void Schedules()
+    {
+        Names("Received: 0", () => new StepSchedule(stepEpochs: 0));
+        Names("Received: 1.5", () => new StepSchedule(gamma: 1.5f));
+        Names("Received: 2", () => new CosineSchedule(minimumFraction: 2f));
+        Names("Received: -1", () => new CosineSchedule(warmupEpochs: -1f));
+        Names("Received: 1", () => new ReduceOnPlateauSchedule(factor: 1f));
+        Names("Received: -1", () => new ReduceOnPlateauSchedule(patience: -1));
+    }
+
+    [Fact]
+    public void LossesAndMetrics()
+    {
+        Names("Received: 1", () => new SoftmaxCrossEntropyLoss(1f));
+        Names("Label 7 at row 1", () => new MeanSquaredErrorLoss().Compute(new Tensor(2, 3), [0, 7]));
+        Names("Label 2 at row 0", () => new BinaryCrossEntropyLoss().Compute(new Tensor(1, 1), [2]));
+        Names("'hinge'", () => Loss.Create("hinge"));
+        Names("k=0", () => Metrics.TopKCorrect(new float[3], 3, [0], 0));
+        Names("Received: 0", () => new ConfusionMatrix(0));
+        Names("Received: -1", () => new EarlyStopping(patience: -1));
+        Names("'f1'", () => new EpochMetrics(1, 0, 0, null, null, 0, 0, 0).Get("f1"));
+    }
+
+    [Fact]
+    public void FitOptions()
+    {
+        var trainer = new Trainer(Fovea.Models.ModelZoo.Reference([1, 28, 28], 10), new Adam());
+        var data = new Fovea.Data.InMemoryDataset(new float[784], [0], [1, 28, 28], ["a"]);
+        Names("Received: 0", () => trainer.Fit(data, new FitOptions { BatchSize = 0 }));
+        Names("Received: 1", () => trainer.Fit(data, new FitOptions { ValidationSplit = 1 }));
+    }
+}
