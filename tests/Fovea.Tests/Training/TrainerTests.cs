@@ -60,6 +60,26 @@ public class TrainerTests
     }
 
     [Fact]
+    public void FitsAResidualNetworkWithBatchNormAndDropout()
+    {
+        // Every op of this graph runs inside the training arena, whose recycled buffers are NaN-poisoned in debug builds.
+        var model = new Model([1, 6, 6], "res", seed: 4);
+        var a = model.Add(new Fovea.Layers.Conv2D(4, 3, padding: 1));
+        a = model.Add(new Fovea.Layers.BatchNorm2D(), a);
+        a = model.Add(new Fovea.Layers.ReLU(), a);
+        var b = model.Add(new Fovea.Layers.Conv2D(4, 3, padding: 1), a);
+        var sum = model.Add(new Fovea.Layers.Add(), a, b);
+        var p = model.Add(new Fovea.Layers.AvgPool2D(2), sum);
+        var f = model.AddTop(new Fovea.Layers.Flatten(), p);
+        f = model.AddTop(new Fovea.Layers.Dropout(0.2f), f);
+        model.AddTop(new Fovea.Layers.Dense(3), f);
+        var trainer = new Trainer(model, new AdamW(0.01f));
+        var history = trainer.Fit(Blobs(240, 7), new FitOptions { Epochs = 5, BatchSize = 32 });
+        Assert.All(history.Epochs, e => Assert.True(double.IsFinite(e.Loss)));
+        Assert.True(trainer.Evaluate(Blobs(90, 8)).Accuracy > 0.9);
+    }
+
+    [Fact]
     public void EarlyStoppingStopsAndCheckpointKeepsTheBest()
     {
         string path = Path.Combine(Path.GetTempPath(), $"fovea-ckpt-{Guid.NewGuid():N}.fovea");
