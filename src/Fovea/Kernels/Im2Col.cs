@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace Fovea.Kernels;
 
@@ -21,42 +22,42 @@ internal static class Im2Col
     }
 
     /// <summary>Fills <paramref name="cols"/> [(Cg·R·S)×P] from <paramref name="image"/> [Cg×H×W] (one image, one group).</summary>
-    public static void Unfold(in Conv2dShape s, ReadOnlySpan<float> image, Span<float> cols)
+    public static unsafe void Unfold(in Conv2dShape s, ReadOnlySpan<float> image, Span<float> cols)
     {
         int H = s.InHeight, W = s.InWidth, OH = s.OutHeight, OW = s.OutWidth, P = OH * OW;
         int Cg = s.InChannelsPerGroup, R = s.KernelHeight, S = s.KernelWidth;
         int sh = s.StrideHeight, sw = s.StrideWidth;
-        int row = 0;
-        for (int c = 0; c < Cg; c++)
+        if (image.Length < Cg * H * W || cols.Length < Cg * R * S * P)
+            throw new ArgumentException($"Im2Col spans too short: image {image.Length} (need {Cg * H * W}), cols {cols.Length} (need {Cg * R * S * P}).");
+        // Output rows are short (often 7-28 values), so span slicing per row would cost more than the copy:
+        // raw pointers, with every index range established once per tap by ValidRange.
+        fixed (float* pImage = image, pCols = cols)
         {
-            ReadOnlySpan<float> plane = image.Slice(c * H * W, H * W);
-            for (int r = 0; r < R; r++)
+            float* dst = pCols;
+            for (int c = 0; c < Cg; c++)
             {
-                int dy = r * s.DilationHeight - s.PadTop;
-                for (int x = 0; x < S; x++, row++)
+                float* plane = pImage + (long)c * H * W;
+                for (int r = 0; r < R; r++)
                 {
-                    int dx = x * s.DilationWidth - s.PadLeft;
-                    var (lo, hi) = ValidRange(dx, sw, W, OW);
-                    Span<float> dst = cols.Slice(row * P, P);
-                    for (int oh = 0; oh < OH; oh++)
+                    int dy = r * s.DilationHeight - s.PadTop;
+                    for (int x = 0; x < S; x++, dst += P)
                     {
-                        Span<float> d = dst.Slice(oh * OW, OW);
-                        int ih = oh * sh + dy;
-                        if ((uint)ih >= (uint)H || lo == hi)
+                        int dx = x * s.DilationWidth - s.PadLeft;
+                        var (lo, hi) = ValidRange(dx, sw, W, OW);
+                        for (int oh = 0; oh < OH; oh++)
                         {
-                            d.Clear();
-                            continue;
-                        }
-                        d[..lo].Clear();
-                        d[hi..].Clear();
-                        ReadOnlySpan<float> src = plane.Slice(ih * W, W);
-                        if (sw == 1)
-                        {
-                            src.Slice(lo + dx, hi - lo).CopyTo(d[lo..hi]);
-                        }
-                        else
-                        {
-                            for (int ow = lo; ow < hi; ow++) d[ow] = src[ow * sw + dx];
+                            float* d = dst + oh * OW;
+                            int ih = oh * sh + dy;
+                            if ((uint)ih >= (uint)H || lo == hi)
+                            {
+                                new Span<float>(d, OW).Clear();
+                                continue;
+                            }
+                            for (int ow = 0; ow < lo; ow++) d[ow] = 0f;
+                            for (int ow = hi; ow < OW; ow++) d[ow] = 0f;
+                            float* src = plane + ih * W + dx;
+                            if (sw == 1) CopyShort(src + lo, d + lo, hi - lo);
+                            else for (int ow = lo; ow < hi; ow++) d[ow] = src[ow * sw];
                         }
                     }
                 }
@@ -64,44 +65,59 @@ internal static class Im2Col
         }
     }
 
+    private static unsafe void CopyShort(float* src, float* dst, int count)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i <= count - 8; i += 8) Vector256.Store(Vector256.Load(src + i), dst + i);
+        for (; i <= count - 4; i += 4) Vector128.Store(Vector128.Load(src + i), dst + i);
+        for (; i < count; i++) dst[i] = src[i];
+    }
+
     /// <summary>Adds <paramref name="cols"/> [(Cg·R·S)×P] back into <paramref name="image"/> [Cg×H×W] (the adjoint of <see cref="Unfold"/>).</summary>
-    public static void FoldAdd(in Conv2dShape s, ReadOnlySpan<float> cols, Span<float> image)
+    public static unsafe void FoldAdd(in Conv2dShape s, ReadOnlySpan<float> cols, Span<float> image)
     {
         int H = s.InHeight, W = s.InWidth, OH = s.OutHeight, OW = s.OutWidth, P = OH * OW;
         int Cg = s.InChannelsPerGroup, R = s.KernelHeight, S = s.KernelWidth;
         int sh = s.StrideHeight, sw = s.StrideWidth;
-        int row = 0;
-        for (int c = 0; c < Cg; c++)
+        if (image.Length < Cg * H * W || cols.Length < Cg * R * S * P)
+            throw new ArgumentException($"Col2Im spans too short: image {image.Length} (need {Cg * H * W}), cols {cols.Length} (need {Cg * R * S * P}).");
+        fixed (float* pImage = image, pCols = cols)
         {
-            Span<float> plane = image.Slice(c * H * W, H * W);
-            for (int r = 0; r < R; r++)
+            float* srcRows = pCols;
+            for (int c = 0; c < Cg; c++)
             {
-                int dy = r * s.DilationHeight - s.PadTop;
-                for (int x = 0; x < S; x++, row++)
+                float* plane = pImage + (long)c * H * W;
+                for (int r = 0; r < R; r++)
                 {
-                    int dx = x * s.DilationWidth - s.PadLeft;
-                    var (lo, hi) = ValidRange(dx, sw, W, OW);
-                    if (lo == hi) continue;
-                    ReadOnlySpan<float> srcRows = cols.Slice(row * P, P);
-                    for (int oh = 0; oh < OH; oh++)
+                    int dy = r * s.DilationHeight - s.PadTop;
+                    for (int x = 0; x < S; x++, srcRows += P)
                     {
-                        int ih = oh * sh + dy;
-                        if ((uint)ih >= (uint)H) continue;
-                        ReadOnlySpan<float> src = srcRows.Slice(oh * OW, OW);
-                        Span<float> d = plane.Slice(ih * W, W);
-                        if (sw == 1)
+                        int dx = x * s.DilationWidth - s.PadLeft;
+                        var (lo, hi) = ValidRange(dx, sw, W, OW);
+                        if (lo == hi) continue;
+                        for (int oh = 0; oh < OH; oh++)
                         {
+                            int ih = oh * sh + dy;
+                            if ((uint)ih >= (uint)H) continue;
+                            float* src = srcRows + oh * OW;
+                            float* d = plane + ih * W + dx;
                             // Within one tap row the targets are distinct, so a vector add is safe.
-                            Span<float> t = d.Slice(lo + dx, hi - lo);
-                            TensorPrimitives.Add(t, src[lo..hi], t);
-                        }
-                        else
-                        {
-                            for (int ow = lo; ow < hi; ow++) d[ow * sw + dx] += src[ow];
+                            if (sw == 1) AddShort(src + lo, d + lo, hi - lo);
+                            else for (int ow = lo; ow < hi; ow++) d[ow * sw] += src[ow];
                         }
                     }
                 }
             }
         }
+    }
+
+    private static unsafe void AddShort(float* src, float* dst, int count)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i <= count - 8; i += 8) Vector256.Store(Vector256.Load(dst + i) + Vector256.Load(src + i), dst + i);
+        for (; i <= count - 4; i += 4) Vector128.Store(Vector128.Load(dst + i) + Vector128.Load(src + i), dst + i);
+        for (; i < count; i++) dst[i] += src[i];
     }
 }
