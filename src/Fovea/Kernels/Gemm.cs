@@ -33,7 +33,8 @@ public static partial class Gemm
                 Accumulate = accumulate, RowBias = rowBias.IsEmpty ? null : prb,
                 ColumnBias = columnBias.IsEmpty ? null : pcb, Relu = relu,
             };
-            Execute(in job, SelectKernel());
+            if (UseDotProduct(in job)) DotProductNT(in job);
+            else Execute(in job, SelectKernel());
         }
     }
 

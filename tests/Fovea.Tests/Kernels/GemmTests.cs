@@ -186,6 +186,17 @@ public class GemmTests
     }
 
     [Fact]
+    public void DotProductPathForFewColumnsMatchesReference()
+    {
+        // A·Bᵀ with N ≤ 12 and K ≥ 64 takes the dot-product path (Auto only): every tile and tail, strides, epilogues.
+        foreach (int m in new[] { 1, 3, 4, 5, 8, 9, 32 })
+        foreach (int n in new[] { 1, 2, 3, 4, 7, 9, 12 })
+        foreach (int k in new[] { 64, 71, 784 })
+            Check(new Case(false, true, m, n, k, PadA: m % 2, PadB: n % 3, PadC: 1, Accumulate: (m + n) % 2 == 0,
+                RowBias: n == 3, ColumnBias: m == 5, Relu: k == 71), seed: m * 100 + n);
+    }
+
+    [Fact]
     public void DenseOverloadMatchesReference()
     {
         var rng = new Random(5);
