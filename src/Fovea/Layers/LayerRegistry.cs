@@ -31,6 +31,7 @@ public static class LayerRegistry
         ["Pad"] = Pad.FromConfig,
         ["Arithmetic"] = (c, n) => new Arithmetic(Enum.Parse<Autograd.BinaryOp>((string)c["op"]!), n),
         ["ConstantArithmetic"] = ConstantArithmetic.FromConfig,
+        ["ConstantTensor"] = (c, n) => new ConstantTensor(Reshape.IntArray(c["shape"]), n),
         ["MatMul"] = (c, n) => new MatMul(Reshape.IntArray(c["weight_shape"]), n),
     };
 
