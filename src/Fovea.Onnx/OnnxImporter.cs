@@ -124,7 +124,7 @@ public static class OnnxImporter
             int opset = -1;
             foreach (var o in _proto.OpsetImport)
                 if (string.IsNullOrEmpty(o.Domain) || o.Domain == "ai.onnx") opset = (int)o.Version;
-            if (opset < 0) opset = MinOpset; // IR 3 files may omit it; assume the oldest we read.
+            if (opset < 0) throw new OnnxImportException($"'{_source}' declares no opset for the default ONNX domain (opset_import is required; is the file truncated?).");
             if (opset < MinOpset)
                 throw new OnnxImportException($"'{_source}' uses opset {opset}; Fovea imports opsets {MinOpset} and later. Convert it with onnx.version_converter first.");
             return opset;
