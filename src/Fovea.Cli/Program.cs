@@ -21,6 +21,8 @@ namespace Fovea.Cli
               eval       Evaluate a saved model on a data set's test split
               predict    Classify PNG/JPEG images with a saved model
               summary    Print a model's layers, output shapes, parameters and FLOPs
+              export     Write a model as ONNX
+              import     Import an ONNX model (or the pretrained resnet18) as a Fovea model
 
             Run 'fovea <command> --help' for a command's options.
             """;
@@ -40,7 +42,9 @@ namespace Fovea.Cli
                     "eval" => EvalCommand.Run(rest),
                     "predict" => PredictCommand.Run(rest),
                     "summary" => SummaryCommand.Run(rest),
-                    _ => throw new UsageException($"Unknown command '{args[0]}'. Commands: train, eval, predict, summary (fovea --help)."),
+                    "export" => ExportCommand.Run(rest),
+                    "import" => ImportCommand.Run(rest),
+                    _ => throw new UsageException($"Unknown command '{args[0]}'. Commands: train, eval, predict, summary, export, import (fovea --help)."),
                 };
             }
             catch (Exception e) when (IsUserError(e))
@@ -68,6 +72,8 @@ namespace Fovea.Cli
             "eval" => EvalCommand.Help,
             "predict" => PredictCommand.Help,
             "summary" => SummaryCommand.Help,
+            "export" => ExportCommand.Help,
+            "import" => ImportCommand.Help,
             _ => Help,
         };
     }

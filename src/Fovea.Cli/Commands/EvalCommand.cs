@@ -29,7 +29,7 @@ internal static class EvalCommand
         cl.RequirePositionals(1, "eval MODEL [--dataset NAME] [--data DIR] [--json]");
         Parallelism.Degree = cl.GetInt("threads", Environment.ProcessorCount, 1, 1024);
         int batchSize = cl.GetInt("batch-size", 256, 1, 65_536);
-        var model = ModelFile.Load(cl.Positionals[0]);
+        var model = ModelSource.Load(cl.Positionals[0]);
         var test = DatasetChoice.Load(cl, DatasetSplit.Test);
         var result = new Trainer(model, new Sgd(0f)).Evaluate(test, batchSize);
         if (cl.Has("json"))

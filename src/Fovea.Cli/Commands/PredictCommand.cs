@@ -11,7 +11,7 @@ internal static class PredictCommand
     public const string Help = """
         Usage: fovea predict MODEL IMAGE [IMAGE...] [options]
 
-        Classifies PNG/JPEG images: each is decoded, converted to the model's channels (grey or RGB),
+        Classifies PNG/JPEG images with a Fovea model file or an .onnx model: each is decoded, converted to the model's channels (grey or RGB),
         resized to its input size and scaled to [0, 1]; prints the top-k classes with probabilities.
 
         Options:
@@ -25,7 +25,7 @@ internal static class PredictCommand
         var cl = CommandLine.Parse("predict", args, ["top", "threads"], ["json", "invert"]);
         cl.RequirePositionals(2, "predict MODEL IMAGE [IMAGE...] [--top K] [--json]", orMore: true);
         if (cl.Has("threads")) Parallelism.Degree = cl.GetInt("threads", 1, 1, 1024);
-        var model = ModelFile.Load(cl.Positionals[0]);
+        var model = ModelSource.Load(cl.Positionals[0]);
         if (model.InputShape.Length != 3) throw new UsageException($"Model {cl.Positionals[0]} takes input {Tensor.ShapeToString(model.InputShape)}, not images [C, H, W].");
         int c = model.InputShape[0], h = model.InputShape[1], w = model.InputShape[2];
         int classes = model.OutputShape.Aggregate(1, (a, b) => a * b);

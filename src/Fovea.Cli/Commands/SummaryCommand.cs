@@ -33,7 +33,7 @@ internal static class SummaryCommand
         else
         {
             cl.RequirePositionals(1, "summary MODEL_FILE  (or: fovea summary --model NAME)");
-            model = ModelFile.Load(cl.Positionals[0]);
+            model = ModelSource.Load(cl.Positionals[0]);
         }
         var summary = model.Summary();
         if (!cl.Has("json")) { Console.Write(summary.ToString()); return 0; }

@@ -21,6 +21,18 @@ public static class LayerRegistry
         ["Dropout"] = (c, n) => new Dropout((float)c["rate"]!, n),
         ["BatchNorm2D"] = (c, n) => new BatchNorm2D((float)c["momentum"]!, (float)c["epsilon"]!, n),
         ["Add"] = (_, n) => new Add(n),
+        ["Clip"] = Clip.FromConfig,
+        ["Elu"] = (c, n) => new Elu((float)c["alpha"]!, n),
+        ["AxisSoftmax"] = (c, n) => new AxisSoftmax((int)c["axis"]!, (bool)c["log"]!, (bool)c["flatten_from"]!, n),
+        ["GlobalMaxPool2D"] = (c, n) => new GlobalMaxPool2D((bool)c["keep_dims"]!, n),
+        ["Reshape"] = Reshape.FromConfig,
+        ["Transpose"] = (c, n) => new Transpose(Reshape.IntArray(c["permutation"]), n),
+        ["Concat"] = (c, n) => new Concat((int)c["axis"]!, n),
+        ["Pad"] = Pad.FromConfig,
+        ["Arithmetic"] = (c, n) => new Arithmetic(Enum.Parse<Autograd.BinaryOp>((string)c["op"]!), n),
+        ["ConstantArithmetic"] = ConstantArithmetic.FromConfig,
+        ["ConstantTensor"] = (c, n) => new ConstantTensor(Reshape.IntArray(c["shape"]), n),
+        ["MatMul"] = (c, n) => new MatMul(Reshape.IntArray(c["weight_shape"]), n),
     };
 
     /// <summary>Registers a factory for a custom layer type.</summary>

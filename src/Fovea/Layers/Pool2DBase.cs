@@ -29,15 +29,27 @@ public abstract class Pool2DBase : UnaryLayer
     /// <summary>Round the output size up instead of down.</summary>
     public bool CeilMode { get; }
 
+    /// <summary>Spacing between window taps (1 = contiguous window); set with an object initializer.</summary>
+    public (int Height, int Width) Dilation
+    {
+        get => _dilation;
+        init
+        {
+            if (value.Height <= 0 || value.Width <= 0) throw new ArgumentOutOfRangeException(nameof(Dilation), value, $"Pool dilation must be positive. Received: dilation={value}.");
+            _dilation = value;
+        }
+    }
+    private readonly (int Height, int Width) _dilation = (1, 1);
+
     /// <summary>Whether an average counts padded positions (AvgPool2D only).</summary>
     protected virtual bool CountIncludePad => false;
 
     internal Pool2dShape Geometry(int[] inputShape)
     {
-        var (top, bottom) = Padding.Resolve(inputShape[1], PoolSize.Height, Stride.Height, 1, vertical: true);
-        var (left, right) = Padding.Resolve(inputShape[2], PoolSize.Width, Stride.Width, 1, vertical: false);
+        var (top, bottom) = Padding.Resolve(inputShape[1], PoolSize.Height, Stride.Height, Dilation.Height, vertical: true);
+        var (left, right) = Padding.Resolve(inputShape[2], PoolSize.Width, Stride.Width, Dilation.Width, vertical: false);
         return new Pool2dShape(1, inputShape[0], inputShape[1], inputShape[2], PoolSize.Height, PoolSize.Width, Stride.Height, Stride.Width,
-            top, left, bottom, right, 1, 1, CeilMode, CountIncludePad);
+            top, left, bottom, right, Dilation.Height, Dilation.Width, CeilMode, CountIncludePad);
     }
 
     /// <inheritdoc/>
@@ -58,13 +70,21 @@ public abstract class Pool2DBase : UnaryLayer
     }
 
     /// <inheritdoc/>
-    public override JsonObject GetConfig() => new()
+    public override JsonObject GetConfig()
     {
-        ["pool_size"] = new JsonArray(PoolSize.Height, PoolSize.Width),
-        ["strides"] = new JsonArray(Stride.Height, Stride.Width),
-        ["padding"] = Padding.ToJson(),
-        ["ceil_mode"] = CeilMode,
-    };
+        var c = new JsonObject
+        {
+            ["pool_size"] = new JsonArray(PoolSize.Height, PoolSize.Width),
+            ["strides"] = new JsonArray(Stride.Height, Stride.Width),
+            ["padding"] = Padding.ToJson(),
+            ["ceil_mode"] = CeilMode,
+        };
+        // Written only when used, so files of undilated pools stay as before.
+        if (Dilation != (1, 1)) c["dilation"] = new JsonArray(Dilation.Height, Dilation.Width);
+        return c;
+    }
+
+    internal static (int, int) DilationFrom(JsonObject c) => c["dilation"] is JsonNode d ? Conv2D.Pair(d) : (1, 1);
 }
 
 /// <summary>
@@ -88,7 +108,7 @@ public sealed class MaxPool2D : Pool2DBase
     public override Tensor Forward(Tensor input, bool training) => Autograd.Ops.MaxPool2d(input, Geometry(input.Shape[1..]));
 
     internal static MaxPool2D FromConfig(JsonObject c, string name) =>
-        new(Conv2D.Pair(c["pool_size"]), Conv2D.Pair(c["strides"]), Padding.FromJson(c["padding"]), (bool)c["ceil_mode"]!, name);
+        new(Conv2D.Pair(c["pool_size"]), Conv2D.Pair(c["strides"]), Padding.FromJson(c["padding"]), (bool)c["ceil_mode"]!, name) { Dilation = DilationFrom(c) };
 }
 
 /// <summary>
@@ -125,5 +145,5 @@ public sealed class AvgPool2D : Pool2DBase
     }
 
     internal static AvgPool2D FromConfig(JsonObject c, string name) =>
-        new(Conv2D.Pair(c["pool_size"]), Conv2D.Pair(c["strides"]), Padding.FromJson(c["padding"]), (bool)c["ceil_mode"]!, (bool)c["count_include_pad"]!, name);
+        new(Conv2D.Pair(c["pool_size"]), Conv2D.Pair(c["strides"]), Padding.FromJson(c["padding"]), (bool)c["ceil_mode"]!, (bool)c["count_include_pad"]!, name) { Dilation = DilationFrom(c) };
 }

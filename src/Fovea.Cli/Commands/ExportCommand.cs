@@ -1,0 +1,37 @@
+using Fovea.Onnx;
+
+namespace Fovea.Cli.Commands;
+
+/// <summary>fovea export MODEL --out model.onnx: writes a model as ONNX.</summary>
+internal static class ExportCommand
+{
+    public static readonly string Help = $"""
+        Usage: fovea export MODEL --out FILE.onnx [--opset N]
+
+        Writes a Fovea model (or re-writes an ONNX model) as ONNX, with a dynamic batch dimension "N",
+        the model's input normalisation as Sub/Div nodes and its class names in the metadata.
+
+        Options:
+          --out FILE    the ONNX file to write (required)
+          --opset N     ONNX opset, {OnnxExporter.MinOpset} to {OnnxExporter.MaxOpset} (default: {OnnxExporter.DefaultOpset})
+        """;
+
+    public static int Run(string[] args)
+    {
+        var cl = CommandLine.Parse("export", args, ["out", "opset"], []);
+        cl.RequirePositionals(1, "export MODEL --out FILE.onnx [--opset N]");
+        var output = cl.Get("out") ?? throw new UsageException("export needs --out FILE.onnx.");
+        int opset = cl.GetInt("opset", OnnxExporter.DefaultOpset, OnnxExporter.MinOpset, OnnxExporter.MaxOpset);
+        var model = ModelSource.Load(cl.Positionals[0]);
+        byte[] bytes;
+        try { bytes = OnnxExporter.ToBytes(model, opset); }
+        catch (NotSupportedException e) { throw new UsageException(e.Message); }
+        var full = Path.GetFullPath(output);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var temp = full + $".tmp-{Environment.ProcessId}";
+        File.WriteAllBytes(temp, bytes);
+        File.Move(temp, full, overwrite: true);
+        Console.WriteLine($"Exported {model.Name} ({model.Layers.Count()} layers, {model.ParameterCount:N0} parameters) to {output} (ONNX opset {opset}).");
+        return 0;
+    }
+}

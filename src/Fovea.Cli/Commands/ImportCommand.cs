@@ -1,0 +1,50 @@
+using Fovea.Models;
+using Fovea.Onnx;
+using Fovea.Serialization;
+using Fovea.Tensors;
+
+namespace Fovea.Cli.Commands;
+
+/// <summary>fovea import SOURCE --out model.fovea: imports an ONNX model (or a named pretrained one) as a Fovea model.</summary>
+internal static class ImportCommand
+{
+    public const string Help = """
+        Usage: fovea import SOURCE --out FILE.fovea [options]
+
+        Imports an ONNX model as a Fovea model whose weights are trainable (fine-tune it with fovea train
+        or the library). SOURCE is an .onnx file, or the name of a pretrained model:
+          resnet18   ImageNet ResNet-18 features (NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1,
+                     taken from the NuGet cache or restored into it); input RGB [3, 224, 224] in [0, 1],
+                     output 512 features [512, 1, 1]. Every layer is in the base stage.
+
+        Options:
+          --out FILE          the Fovea model file to write (required)
+          --whole-input       treat the whole declared input as one sample (for graphs that mix values
+                              across their first axis); by default the first axis is the batch
+          --no-restore        do not download a missing pretrained package
+        """;
+
+    public static int Run(string[] args)
+    {
+        var cl = CommandLine.Parse("import", args, ["out"], ["whole-input", "no-restore"]);
+        cl.RequirePositionals(1, "import SOURCE --out FILE.fovea");
+        var output = cl.Get("out") ?? throw new UsageException("import needs --out FILE.fovea.");
+        var source = cl.Positionals[0];
+        Model model;
+        if (PretrainedModels.Names.Contains(source.ToLowerInvariant()) && !File.Exists(source))
+        {
+            if (PretrainedModels.FindResNet18() is null && !cl.Has("no-restore"))
+                Console.Error.WriteLine($"Restoring {PretrainedModels.ResNet18Package} {PretrainedModels.ResNet18Version} into {PretrainedModels.NuGetCache}...");
+            try { model = PretrainedModels.Load(source, restore: !cl.Has("no-restore")); }
+            catch (InvalidOperationException e) { throw new UsageException(e.Message); }
+        }
+        else
+        {
+            if (!File.Exists(source)) throw new FileNotFoundException($"ONNX file not found: {source} (pretrained names: {string.Join(", ", PretrainedModels.Names)}).", source);
+            model = OnnxImporter.Import(source, new OnnxImportOptions { FirstAxisIsBatch = !cl.Has("whole-input") });
+        }
+        ModelFile.Save(model, output);
+        Console.WriteLine($"Imported {model.Name}: {model.Layers.Count()} layers, {model.ParameterCount:N0} parameters, input {Tensor.ShapeToString(model.InputShape)}, output {Tensor.ShapeToString(model.OutputShape)} → {output}");
+        return 0;
+    }
+}

@@ -1,0 +1,286 @@
+using System.Reflection;
+using System.Text.Json;
+using Google.Protobuf;
+using Fovea.Autograd;
+using Fovea.Layers;
+using Fovea.Models;
+using Fovea.Onnx.Proto;
+using Fovea.Tensors;
+
+namespace Fovea.Onnx;
+
+/// <summary>
+/// Writes a Fovea model (sequential or graph) as an ONNX model: input "input" [N, ...InputShape] with a dynamic batch
+/// dimension "N", output "output", weights as initializers, the model's input normalisation as Sub/Div nodes, and the
+/// class names in the metadata ("class_names", a JSON array). Runs in ONNX Runtime and other ONNX backends.
+/// </summary>
+public static class OnnxExporter
+{
+    /// <summary>Default opset of the default (ai.onnx) domain.</summary>
+    public const int DefaultOpset = 13;
+    /// <summary>Lowest opset Fovea writes.</summary>
+    public const int MinOpset = 11;
+    /// <summary>Highest opset Fovea writes.</summary>
+    public const int MaxOpset = 21;
+
+    /// <summary>Exports <paramref name="model"/> to <paramref name="path"/>.</summary>
+    public static void Export(Model model, string path, int opset = DefaultOpset)
+    {
+        var bytes = ToBytes(model, opset);
+        File.WriteAllBytes(path, bytes);
+    }
+
+    /// <summary>The serialized ONNX model.</summary>
+    public static byte[] ToBytes(Model model, int opset = DefaultOpset) => Build(model, opset).ToByteArray();
+
+    internal static ModelProto Build(Model model, int opset)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (opset < MinOpset || opset > MaxOpset)
+            throw new ArgumentOutOfRangeException(nameof(opset), opset, $"Fovea exports ONNX opsets {MinOpset} to {MaxOpset}. Received: {opset}.");
+        return new Writer(model, opset).Run();
+    }
+
+    private static int IrVersion(int opset) => opset switch { <= 14 => 7, <= 18 => 8, <= 20 => 9, _ => 10 };
+
+    private sealed class Writer(Model model, int opset)
+    {
+        private readonly GraphProto _graph = new() { Name = model.Name };
+        private readonly string[] _names = new string[model.Nodes.Count];
+
+        public ModelProto Run()
+        {
+            _graph.Input.Add(ValueInfo("input", model.InputShape));
+            _names[0] = "input";
+            if (model.Normalization is { } norm) _names[0] = Normalize(norm);
+            var needed = Needed();
+            for (int i = 1; i < model.Nodes.Count; i++)
+            {
+                if (!needed[i]) continue;
+                var node = model.Nodes[i];
+                _names[i] = node.Name;
+                var inputs = node.InputIndices.Select(j => _names[j]).ToArray();
+                try { Emit(node.Layer!, inputs, node.Name, node); }
+                catch (ArgumentException e) { throw new NotSupportedException($"Layer '{node.Name}' ({node.Layer!.TypeName}) cannot be exported to ONNX opset {opset}: {e.Message}", e); }
+            }
+            var outName = _names[model.Output.Index];
+            // The graph output needs its own name; an Identity also covers a model whose output is its input.
+            _graph.Node.Add(Node("Identity", [outName], ["output"], "output_identity"));
+            _graph.Output.Add(ValueInfo("output", model.OutputShape));
+            var proto = new ModelProto
+            {
+                IrVersion = IrVersion(opset),
+                ProducerName = "Fovea",
+                ProducerVersion = typeof(Model).Assembly.GetName().Version?.ToString() ?? "0",
+                Graph = _graph,
+            };
+            proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
+            if (model.ClassNames.Count > 0)
+                proto.MetadataProps.Add(new StringStringEntryProto { Key = "class_names", Value = JsonSerializer.Serialize(model.ClassNames) });
+            return proto;
+        }
+
+        private bool[] Needed()
+        {
+            var needed = new bool[model.Nodes.Count];
+            needed[model.Output.Index] = true;
+            for (int i = model.Nodes.Count - 1; i > 0; i--)
+                if (needed[i]) foreach (int j in model.Nodes[i].InputIndices) needed[j] = true;
+            return needed;
+        }
+
+        private static ValueInfoProto ValueInfo(string name, int[] sampleShape)
+        {
+            var shape = new TensorShapeProto();
+            shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "N" });
+            foreach (int d in sampleShape) shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
+            return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = OnnxTensor.Float, Shape = shape } } };
+        }
+
+        private string Normalize(InputNormalization norm)
+        {
+            var shape = new long[model.InputShape.Length];
+            Array.Fill(shape, 1L);
+            shape[0] = norm.Mean.Length;
+            Init("normalization_mean", norm.Mean, shape);
+            Init("normalization_std", norm.Std, shape);
+            _graph.Node.Add(Node("Sub", ["input", "normalization_mean"], ["input_centered"], "normalization_sub"));
+            _graph.Node.Add(Node("Div", ["input_centered", "normalization_std"], ["input_normalized"], "normalization_div"));
+            return "input_normalized";
+        }
+
+        private string Init(string name, ReadOnlySpan<float> values, params long[] dims)
+        {
+            _graph.Initializer.Add(OnnxTensor.FromFloats(name, values, dims));
+            return name;
+        }
+
+        private string InitLongs(string name, long[] values)
+        {
+            _graph.Initializer.Add(OnnxTensor.FromLongs(name, values, values.Length));
+            return name;
+        }
+
+        private static long[] Dims(Tensor t) => t.Shape.Select(d => (long)d).ToArray();
+
+        private static NodeProto Node(string op, string[] inputs, string[] outputs, string name, params AttributeProto[] attributes)
+        {
+            var n = new NodeProto { OpType = op, Name = name };
+            n.Input.AddRange(inputs); n.Output.AddRange(outputs); n.Attribute.AddRange(attributes);
+            return n;
+        }
+
+        private static AttributeProto Ints(string name, params long[] v)
+        {
+            var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+            a.Ints.AddRange(v);
+            return a;
+        }
+
+        private static AttributeProto IntAttr(string name, long v) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = v };
+        private static AttributeProto FloatAttr(string name, float v) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = v };
+        private static AttributeProto StrAttr(string name, string v) => new() { Name = name, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(v) };
+
+        private void Add(string op, string[] inputs, string output, string name, params AttributeProto[] attributes) =>
+            _graph.Node.Add(Node(op, inputs, [output], name, attributes));
+
+        private void Emit(Layer layer, string[] x, string name, Models.Node node)
+        {
+            var inShape = layer.InputShapes[0];
+            switch (layer)
+            {
+                case Conv2D c:
+                {
+                    var (t, b) = c.Padding.Resolve(inShape[1], c.KernelSize.Height, c.Stride.Height, c.Dilation.Height, vertical: true);
+                    var (l, r) = c.Padding.Resolve(inShape[2], c.KernelSize.Width, c.Stride.Width, c.Dilation.Width, vertical: false);
+                    var inputs = new List<string> { x[0], Init(name + ".weight", c.Weight.Span, Dims(c.Weight)) };
+                    if (c.Bias is not null) inputs.Add(Init(name + ".bias", c.Bias.Span, Dims(c.Bias)));
+                    Add("Conv", inputs.ToArray(), name, name, Ints("kernel_shape", c.KernelSize.Height, c.KernelSize.Width),
+                        Ints("strides", c.Stride.Height, c.Stride.Width), Ints("dilations", c.Dilation.Height, c.Dilation.Width),
+                        Ints("pads", t, l, b, r), IntAttr("group", c.Groups));
+                    break;
+                }
+                case Pool2DBase p:
+                {
+                    var (t, b) = p.Padding.Resolve(inShape[1], p.PoolSize.Height, p.Stride.Height, p.Dilation.Height, vertical: true);
+                    var (l, r) = p.Padding.Resolve(inShape[2], p.PoolSize.Width, p.Stride.Width, p.Dilation.Width, vertical: false);
+                    var attrs = new List<AttributeProto>
+                    {
+                        Ints("kernel_shape", p.PoolSize.Height, p.PoolSize.Width), Ints("strides", p.Stride.Height, p.Stride.Width),
+                        Ints("pads", t, l, b, r), IntAttr("ceil_mode", p.CeilMode ? 1 : 0),
+                    };
+                    bool avg = p is AvgPool2D;
+                    if (p.Dilation != (1, 1))
+                    {
+                        if (avg && opset < 19) throw new ArgumentException("AveragePool dilations need opset 19 or later.");
+                        attrs.Add(Ints("dilations", p.Dilation.Height, p.Dilation.Width));
+                    }
+                    if (avg) attrs.Add(IntAttr("count_include_pad", (bool)p.GetConfig()["count_include_pad"]! ? 1 : 0));
+                    Add(avg ? "AveragePool" : "MaxPool", [x[0]], name, name, attrs.ToArray());
+                    break;
+                }
+                case GlobalAvgPool2D g: GlobalPool("GlobalAveragePool", g.KeepDims, x[0], name); break;
+                case GlobalMaxPool2D g: GlobalPool("GlobalMaxPool", g.KeepDims, x[0], name); break;
+                case Dense d:
+                {
+                    var inputs = new List<string> { x[0], Init(name + ".weight", d.Weight.Span, Dims(d.Weight)) };
+                    if (d.Bias is not null) inputs.Add(Init(name + ".bias", d.Bias.Span, Dims(d.Bias)));
+                    Add("Gemm", inputs.ToArray(), name, name, IntAttr("transB", 1));
+                    break;
+                }
+                case Layers.Flatten: Add("Flatten", [x[0]], name, name, IntAttr("axis", 1)); break;
+                case ReLU: Add("Relu", [x[0]], name, name); break;
+                case Sigmoid: Add("Sigmoid", [x[0]], name, name); break;
+                case Tanh: Add("Tanh", [x[0]], name, name); break;
+                case LeakyReLU lr: Add("LeakyRelu", [x[0]], name, name, FloatAttr("alpha", lr.Alpha)); break;
+                case Elu e: Add("Elu", [x[0]], name, name, FloatAttr("alpha", e.Alpha)); break;
+                case Layers.Clip c:
+                    Add("Clip", [x[0], float.IsInfinity(c.Min) ? "" : Init(name + ".min", [c.Min]), float.IsInfinity(c.Max) ? "" : Init(name + ".max", [c.Max])], name, name);
+                    break;
+                case Layers.Softmax: Add("Softmax", [x[0]], name, name, IntAttr("axis", opset >= 13 ? -1 : inShape.Length)); break;
+                case AxisSoftmax s:
+                {
+                    int rank = inShape.Length, axis = (s.Axis < 0 ? s.Axis + rank : s.Axis) + 1;
+                    bool last = axis == rank;
+                    if (opset < 13 && !s.FlattenFrom && !last) throw new ArgumentException("a softmax over an inner axis needs opset 13 or later.");
+                    if (opset >= 13 && s.FlattenFrom && !last) throw new ArgumentException("a softmax over several axes needs an opset before 13.");
+                    Add(s.Log ? "LogSoftmax" : "Softmax", [x[0]], name, name, IntAttr("axis", axis));
+                    break;
+                }
+                case Layers.Dropout dr:
+                    if (opset >= 12) Add("Dropout", [x[0], Init(name + ".ratio", [dr.Rate])], name, name);
+                    else Add("Dropout", [x[0]], name, name, FloatAttr("ratio", dr.Rate));
+                    break;
+                case BatchNorm2D bn:
+                    Add("BatchNormalization", [x[0], Init(name + ".gamma", bn.Gamma.Span, Dims(bn.Gamma)), Init(name + ".beta", bn.Beta.Span, Dims(bn.Beta)),
+                        Init(name + ".running_mean", bn.RunningMean.Span, Dims(bn.RunningMean)), Init(name + ".running_var", bn.RunningVariance.Span, Dims(bn.RunningVariance))],
+                        name, name, FloatAttr("epsilon", bn.Epsilon), FloatAttr("momentum", 1f - bn.Momentum));
+                    break;
+                case Layers.Add: Add("Add", [x[0], x[1]], name, name); break;
+                case Arithmetic a:
+                {
+                    var s0 = layer.InputShapes[0]; var s1 = layer.InputShapes[1];
+                    string l = x[0], r = x[1];
+                    // Fovea aligns per-sample axes after the batch; ONNX right-aligns whole tensors: lift the lower rank.
+                    if (s0.Length < s1.Length) l = Lift(l, s0, s1.Length, name + "_lift_a");
+                    else if (s1.Length < s0.Length) r = Lift(r, s1, s0.Length, name + "_lift_b");
+                    Add(OpName(a.Op), [l, r], name, name);
+                    break;
+                }
+                case ConstantArithmetic ca:
+                {
+                    var c = Init(name + ".constant", ca.Constant.Span, Dims(ca.Constant));
+                    Add(OpName(ca.Op), ca.ConstantFirst ? [c, x[0]] : [x[0], c], name, name);
+                    break;
+                }
+                case Layers.MatMul mm:
+                {
+                    int ps = inShape.Length, wr = mm.WeightShape.Length;
+                    if (ps == 1 ? wr > 2 : wr > ps) throw new ArgumentException($"a weight of rank {wr} on samples of rank {ps} would broadcast over the batch in ONNX.");
+                    Add("MatMul", [x[0], Init(name + ".weight", mm.Weight.Span, Dims(mm.Weight))], name, name);
+                    break;
+                }
+                case Layers.Reshape rs: Add("Reshape", [x[0], InitLongs(name + ".shape", [0, .. rs.TargetShape.Select(d => (long)d)])], name, name); break;
+                case Layers.Transpose tr: Add("Transpose", [x[0]], name, name, Ints("perm", [0, .. tr.Permutation.Select(p => (long)p + 1)])); break;
+                case Concat cc:
+                {
+                    int axis = (cc.Axis < 0 ? cc.Axis + inShape.Length : cc.Axis) + 1;
+                    Add("Concat", x, name, name, IntAttr("axis", axis));
+                    break;
+                }
+                case Layers.Pad pd:
+                {
+                    long[] pads = [0, .. pd.Before.Select(v => (long)v), 0, .. pd.After.Select(v => (long)v)];
+                    var mode = pd.Mode.ToString().ToLowerInvariant();
+                    if (pd.Mode == PadMode.Wrap && opset < 19) throw new ArgumentException("wrap padding needs opset 19 or later.");
+                    Add("Pad", [x[0], InitLongs(name + ".pads", pads), Init(name + ".value", [pd.Value])], name, name, StrAttr("mode", mode));
+                    break;
+                }
+                default:
+                    throw new ArgumentException($"layer type {layer.TypeName} has no ONNX mapping.");
+            }
+        }
+
+        private string Lift(string value, int[] shape, int rank, string name)
+        {
+            long[] target = [0, .. Enumerable.Repeat(1L, rank - shape.Length), .. shape.Select(d => (long)d)];
+            Add("Reshape", [value, InitLongs(name + ".shape", target)], name, name);
+            return name;
+        }
+
+        private void GlobalPool(string op, bool keepDims, string x, string name)
+        {
+            if (keepDims) { Add(op, [x], name, name); return; }
+            Add(op, [x], name + "_pooled", name + "_pool");
+            Add("Flatten", [name + "_pooled"], name, name, IntAttr("axis", 1));
+        }
+
+        private static string OpName(BinaryOp op) => op switch
+        {
+            BinaryOp.Add => "Add",
+            BinaryOp.Subtract => "Sub",
+            BinaryOp.Multiply => "Mul",
+            _ => "Div",
+        };
+    }
+}

@@ -1,0 +1,42 @@
+using Google.Protobuf;
+using Fovea.Onnx.Proto;
+
+namespace Fovea.Onnx;
+
+/// <summary>Reads and writes the ONNX protobuf files, turning parser failures into <see cref="OnnxImportException"/>.</summary>
+internal static class OnnxFile
+{
+    public static ModelProto ReadModel(string path)
+    {
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (FileNotFoundException) { throw new FileNotFoundException($"ONNX file '{path}' does not exist.", path); }
+        return ParseModel(bytes, path);
+    }
+
+    public static ModelProto ParseModel(byte[] bytes, string source)
+    {
+        if (bytes.Length == 0) throw new OnnxImportException($"'{source}' is empty, not an ONNX model.");
+        ModelProto model;
+        try { model = ModelProto.Parser.ParseFrom(bytes); }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new OnnxImportException($"'{source}' is not a valid ONNX model (malformed or truncated protobuf, {bytes.Length} bytes): {e.Message}", e);
+        }
+        if (model.Graph is null || (model.Graph.Node.Count == 0 && model.Graph.Output.Count == 0))
+            throw new OnnxImportException($"'{source}' holds no ONNX graph (is it an ONNX model? it parsed as protobuf but has no nodes or outputs).");
+        return model;
+    }
+
+    public static TensorProto ReadTensor(string path)
+    {
+        try { return TensorProto.Parser.ParseFrom(File.ReadAllBytes(path)); }
+        catch (InvalidProtocolBufferException e) { throw new OnnxImportException($"'{path}' is not a valid ONNX TensorProto: {e.Message}", e); }
+    }
+
+    public static void WriteModel(ModelProto model, string path)
+    {
+        using var stream = File.Create(path);
+        model.WriteTo(stream);
+    }
+}

@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using Fovea.Autograd;
+using Fovea.Layers;
+using Fovea.Models;
+using FoveaNode = Fovea.Models.Node;
+
+namespace Fovea.Onnx;
+
+/// <summary>
+/// Pretrained ONNX networks from NuGet packages, imported as Fovea base models. The package is looked up in the NuGet
+/// cache ($NUGET_PACKAGES or ~/.nuget/packages) and, when absent, downloaded there with <c>dotnet restore</c>.
+/// </summary>
+public static class PretrainedModels
+{
+    /// <summary>Package holding the ImageNet ResNet-18 feature extractor (ONNX, opset 8, input [1, 3, 224, 224], output [512, 1, 1]).</summary>
+    public const string ResNet18Package = "Microsoft.ML.DnnImageFeaturizer.ResNet18";
+    /// <summary>Version of <see cref="ResNet18Package"/>.</summary>
+    public const string ResNet18Version = "0.23.1";
+    private const string ResNet18File = "tools/DnnImageModels/ResNet18Onnx/ResNet18.onnx";
+
+    /// <summary>Names accepted by <see cref="Load"/>.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["resnet18"];
+
+    /// <summary>The NuGet package cache folder.</summary>
+    public static string NuGetCache =>
+        Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } env ? env
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+
+    /// <summary>Path of ResNet18.onnx in the NuGet cache, or null when the package is not there.</summary>
+    public static string? FindResNet18()
+    {
+        var path = Path.Combine(NuGetCache, ResNet18Package.ToLowerInvariant(), ResNet18Version, ResNet18File);
+        return File.Exists(path) ? path : null;
+    }
+
+    /// <summary>Path of ResNet18.onnx, restoring the package into the NuGet cache first when <paramref name="restore"/> and it is missing.</summary>
+    public static string LocateResNet18(bool restore = true)
+    {
+        if (FindResNet18() is { } found) return found;
+        if (!restore) throw new FileNotFoundException($"{ResNet18Package} {ResNet18Version} is not in the NuGet cache ({NuGetCache}).");
+        RestorePackage(ResNet18Package, ResNet18Version);
+        return FindResNet18() ?? throw new FileNotFoundException($"Restoring {ResNet18Package} {ResNet18Version} did not produce {ResNet18File} in {NuGetCache}.");
+    }
+
+    /// <summary>
+    /// The model called <paramref name="name"/> (see <see cref="Names"/>) as a Fovea model with every layer in the base stage:
+    /// add a classifier with <see cref="Model.AddTop"/> and fine-tune. ResNet-18 expects ImageNet-normalised RGB input.
+    /// </summary>
+    public static Model Load(string name, bool restore = true)
+    {
+        if (!string.Equals(name, "resnet18", StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException($"Unknown pretrained model '{name}'. Known: {string.Join(", ", Names)}.");
+        var path = LocateResNet18(restore);
+        var network = OnnxImporter.Import(path, new OnnxImportOptions { Name = "resnet18" });
+        // The package's network takes BGR pixels in 0..255 minus a mean image (its ResNetPreprocess.onnx, Split+Concat+Sub).
+        // Prepend the same steps as layers so the base model takes RGB images in [0, 1], as Fovea's image loader gives.
+        var prep = OnnxFile.ReadModel(Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(path)!)!, "ResNetPrepOnnx", "ResNetPreprocess.onnx"));
+        var mean = OnnxTensor.Read(prep.Graph.Initializer.Single(t => t.Name == "MeanImage"), "MeanImage");
+        var model = new Model(network.InputShape, "resnet18");
+        var scale = new ConstantArithmetic(BinaryOp.Multiply, [1], name: "prep_scale_255");
+        model.Add(scale);
+        scale.Constant.Span[0] = 255f;
+        var swap = new Conv2D(3, 1, useBias: false, name: "prep_rgb_to_bgr");
+        model.Add(swap);
+        swap.Weight.Span.Clear();
+        for (int c = 0; c < 3; c++) swap.Weight.Span[c * 3 + (2 - c)] = 1f;
+        swap.Freeze();
+        var sub = new ConstantArithmetic(BinaryOp.Subtract, mean.Shape[1..], name: "prep_mean_image");
+        model.Add(sub);
+        sub.Constant.CopyFrom(mean.Floats());
+        Append(model, network);
+        return model;
+    }
+
+    /// <summary>Adds copies of <paramref name="source"/>'s layers (configuration and weights) after <paramref name="target"/>'s output.</summary>
+    internal static void Append(Model target, Model source)
+    {
+        var map = new FoveaNode[source.Nodes.Count];
+        map[0] = target.Output;
+        for (int i = 1; i < source.Nodes.Count; i++)
+        {
+            var node = source.Nodes[i];
+            var layer = LayerRegistry.Create(node.Layer!.TypeName, node.Layer.GetConfig(), node.Layer.Name);
+            map[i] = target.Add(layer, node.Stage, node.InputIndices.Select(j => map[j]).ToArray());
+            for (int p = 0; p < layer.Parameters.Count; p++) layer.Parameters[p].Value.CopyFrom(node.Layer.Parameters[p].Value.Span);
+        }
+        target.SetOutput(map[source.Output.Index]);
+    }
+
+    private static void RestorePackage(string id, string version)
+    {
+        var dir = Directory.CreateTempSubdirectory("fovea-restore-");
+        try
+        {
+            // A throwaway project whose only job is to download the package into the cache.
+            File.WriteAllText(Path.Combine(dir.FullName, "restore.csproj"),
+                $"""
+                <Project Sdk="Microsoft.NET.Sdk">
+                  <PropertyGroup><TargetFramework>net{Environment.Version.Major}.0</TargetFramework></PropertyGroup>
+                  <ItemGroup><PackageDownload Include="{id}" Version="[{version}]" /></ItemGroup>
+                </Project>
+                """);
+            var psi = new ProcessStartInfo("dotnet", ["restore", Path.Combine(dir.FullName, "restore.csproj")])
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            };
+            using var p = Process.Start(psi) ?? throw new InvalidOperationException("Could not start 'dotnet restore'.");
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            var stderr = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            if (p.ExitCode != 0)
+                throw new InvalidOperationException($"'dotnet restore' of {id} {version} failed (exit {p.ExitCode}): {stderr}{stdout.Result}");
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+}

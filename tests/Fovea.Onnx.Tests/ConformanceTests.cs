@@ -1,0 +1,129 @@
+using Fovea.Onnx.Proto;
+using Fovea.Tensors;
+using Xunit.Abstractions;
+
+namespace Fovea.Onnx.Tests;
+
+/// <summary>
+/// The upstream ONNX backend node cases (shared/conformance/onnx-node) of every operator Fovea imports, one test row per case,
+/// compared as upstream does: same shape and type, |actual - expected| ≤ 1e-7 + 1e-3·|expected|.
+/// Cases Fovea cannot represent are listed in <see cref="Unsupported"/> with the reason; those rows check that the import
+/// fails with a clear OnnxImportException instead.
+/// </summary>
+public class ConformanceTests(ITestOutputHelper output)
+{
+    private const double RelativeTolerance = 1e-3, AbsoluteTolerance = 1e-7;
+
+    /// <summary>Cases of supported operators that Fovea does not run, with the reason (printed in the test output).</summary>
+    internal static readonly Dictionary<string, string> Unsupported = new(StringComparer.Ordinal)
+    {
+        ["test_averagepool_1d_default"] = "1-D pooling: Fovea's pooling layers are 2-D (NCHW).",
+        ["test_averagepool_3d_default"] = "3-D pooling: Fovea's pooling layers are 2-D (NCHW).",
+        ["test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_False"] = "3-D pooling: Fovea's pooling layers are 2-D (NCHW).",
+        ["test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_True"] = "3-D pooling: Fovea's pooling layers are 2-D (NCHW).",
+        ["test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_False"] = "3-D pooling: Fovea's pooling layers are 2-D (NCHW).",
+        ["test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_True"] = "3-D pooling: Fovea's pooling layers are 2-D (NCHW).",
+        ["test_averagepool_3d_dilations_small"] = "3-D pooling: Fovea's pooling layers are 2-D (NCHW).",
+        ["test_maxpool_1d_default"] = "1-D pooling: Fovea's pooling layers are 2-D (NCHW).",
+        ["test_maxpool_3d_default"] = "3-D pooling: Fovea's pooling layers are 2-D (NCHW).",
+        ["test_maxpool_3d_dilations"] = "3-D pooling: Fovea's pooling layers are 2-D (NCHW).",
+        ["test_maxpool_3d_dilations_use_ref_impl"] = "3-D pooling: Fovea's pooling layers are 2-D (NCHW).",
+        ["test_maxpool_3d_dilations_use_ref_impl_large"] = "3-D pooling: Fovea's pooling layers are 2-D (NCHW).",
+        ["test_maxpool_with_argmax_2d_precomputed_pads"] = "Second output Indices (int64): Fovea models have one float output.",
+        ["test_maxpool_with_argmax_2d_precomputed_strides"] = "Second output Indices (int64): Fovea models have one float output.",
+        ["test_batchnorm_epsilon_training_mode"] = "training_mode = 1 returns updated running statistics as extra outputs (a training step); Fovea imports inference graphs.",
+        ["test_batchnorm_example_training_mode"] = "training_mode = 1 returns updated running statistics as extra outputs (a training step); Fovea imports inference graphs.",
+        ["test_dropout_default_mask"] = "Second output is the bool mask: Fovea models have one float output.",
+        ["test_dropout_default_mask_ratio"] = "Second output is the bool mask: Fovea models have one float output.",
+        ["test_edge_pad"] = "int32 data: Fovea models take and compute float32 tensors.",
+        ["test_reflect_pad"] = "int32 data: Fovea models take and compute float32 tensors.",
+        ["test_wrap_pad"] = "int32 data: Fovea models take and compute float32 tensors.",
+        ["test_reshape_allowzero_reordered"] = "Empty input [0, 3, 4]: Fovea models need positive sample dimensions.",
+    };
+
+    public static TheoryData<string> Cases()
+    {
+        var data = new TheoryData<string>();
+        if (TestData.ConformanceRoot is null) { data.Add("(conformance data not found)"); return data; }
+        foreach (var line in File.ReadAllLines(Path.Combine(TestData.ConformanceRoot, "INDEX.tsv")))
+        {
+            var cols = line.Split('\t');
+            if (cols.Length < 2) continue;
+            var op = cols[1].Split('(')[0];
+            if (OnnxImporter.SupportedOperators.Contains(op)) data.Add(cols[0]);
+        }
+        return data;
+    }
+
+    /// <summary>Expanded cases written with operators outside the supported set; the reason names them.</summary>
+    private static string? ExpandedReason(string opColumn)
+    {
+        int open = opColumn.IndexOf("(expanded:", StringComparison.Ordinal);
+        if (open < 0) return null;
+        var ops = opColumn[(open + 10)..].TrimEnd(')').Split('+');
+        var missing = ops.Where(o => !OnnxImporter.SupportedOperators.Contains(o)).Distinct().ToArray();
+        return missing.Length == 0 ? null : $"Expanded (function-body) form uses operators outside Fovea's supported set: {string.Join(", ", missing)}.";
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Case(string name)
+    {
+        Assert.True(TestData.ConformanceRoot is not null, "shared/conformance/onnx-node not found (set FOVEA_ONNX_CONFORMANCE).");
+        var root = TestData.ConformanceRoot!;
+        var opColumn = File.ReadLines(Path.Combine(root, "INDEX.tsv")).Select(l => l.Split('\t')).First(c => c[0] == name)[1];
+        var reason = Unsupported.GetValueOrDefault(name) ?? ExpandedReason(opColumn);
+        var dir = Path.Combine(root, name);
+        var proto = OnnxFile.ReadModel(Path.Combine(dir, "model.onnx"));
+        var inits = proto.Graph.Initializer.Select(i => i.Name).ToHashSet();
+        var inputs = proto.Graph.Input.Where(i => !inits.Contains(i.Name)).ToList();
+        var data = Path.Combine(dir, "test_data_set_0");
+        var tensors = inputs.Select((_, i) => OnnxFile.ReadTensor(Path.Combine(data, $"input_{i}.pb"))).ToList();
+        var fixedInputs = inputs.Skip(1).Select((info, i) => (info.Name, Value: OnnxTensor.Read(tensors[i + 1], "input")))
+            .ToDictionary(p => p.Name, p => p.Value);
+
+        if (reason is not null)
+        {
+            output.WriteLine($"NOT RUN (written reason): {reason}");
+            var e = Record.Exception(() => Import(proto, name, fixedInputs, batched: true));
+            if (e is OnnxBatchAxisException) e = Record.Exception(() => Import(proto, name, fixedInputs, batched: false));
+            // Fovea must refuse it with a clear message, not run it wrongly or crash.
+            Assert.IsAssignableFrom<OnnxImportException>(e);
+            output.WriteLine($"Import refused as expected: {e!.Message}");
+            return;
+        }
+
+        bool batched = true;
+        Models.Model model;
+        try { model = Import(proto, name, fixedInputs, batched: true); }
+        catch (OnnxBatchAxisException e)
+        {
+            output.WriteLine($"Batch-first import refused ({e.Message}); importing the whole input as one sample.");
+            batched = false;
+            model = Import(proto, name, fixedInputs, batched: false);
+        }
+        var x = OnnxTensor.Read(tensors[0], "input_0");
+        Assert.Equal(OnnxTensor.Float, x.DataType);
+        var xt = new Tensor(batched ? x.Shape : [1, .. x.Shape], x.Floats());
+        var y = model.Predict(xt);
+        var actualShape = batched ? y.Shape : y.Shape[1..];
+
+        Assert.Single(proto.Graph.Output);
+        var expected = OnnxTensor.Read(OnnxFile.ReadTensor(Path.Combine(data, "output_0.pb")), "output_0");
+        Assert.Equal(OnnxTensor.TypeName(expected.DataType), OnnxTensor.TypeName(OnnxTensor.Float));
+        Assert.Equal(expected.Shape, actualShape);
+        double worst = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double e = expected.Values[i], a = y.Span[i];
+            if (double.IsNaN(e) && double.IsNaN(a)) continue;
+            double err = Math.Abs(a - e);
+            worst = Math.Max(worst, err);
+            Assert.True(err <= AbsoluteTolerance + RelativeTolerance * Math.Abs(e), $"{name}: element {i}: actual {a:R}, expected {e:R}.");
+        }
+        output.WriteLine($"PASSED ({(batched ? "first axis as batch" : "whole input as one sample")}), max |diff| {worst:G3}.");
+    }
+
+    private static Models.Model Import(ModelProto proto, string name, Dictionary<string, OnnxConst> fixedInputs, bool batched) =>
+        OnnxImporter.Import(proto, name, new OnnxImportOptions { FirstAxisIsBatch = batched, FixedInputs = fixedInputs });
+}

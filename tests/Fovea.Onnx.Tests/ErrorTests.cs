@@ -1,0 +1,91 @@
+using Fovea.Layers;
+using Fovea.Models;
+using Fovea.Onnx.Proto;
+using Google.Protobuf;
+
+namespace Fovea.Onnx.Tests;
+
+/// <summary>Malformed, truncated and unsupported files fail with one clear OnnxImportException (a FormatException), never a crash.</summary>
+public class ErrorTests
+{
+    private static byte[] SmallModel() => OnnxExporter.ToBytes(RoundTripTests.ResidualModel());
+
+    [Fact]
+    public void EmptyAndGarbageFilesAreRejectedByName()
+    {
+        var e1 = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import([], "empty.onnx"));
+        Assert.Contains("empty.onnx", e1.Message);
+        var e2 = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import("this is not a model"u8.ToArray(), "text.onnx"));
+        Assert.Contains("text.onnx", e2.Message);
+        Assert.IsAssignableFrom<FormatException>(e2);
+    }
+
+    [Fact]
+    public void EveryTruncationGivesAClearError()
+    {
+        var bytes = SmallModel();
+        // Cut points spread over the file, including inside the header, the nodes and the initializers.
+        for (int i = 1; i < 60; i++)
+        {
+            int length = (int)((long)bytes.Length * i / 60);
+            var cut = bytes.AsSpan(0, length).ToArray();
+            var e = Record.Exception(() => OnnxImporter.Import(cut, $"cut-{length}.onnx"));
+            Assert.True(e is OnnxImportException, $"Truncating to {length} of {bytes.Length} bytes gave {e?.GetType().Name ?? "no error"}: {e?.Message}");
+            Assert.Contains($"cut-{length}.onnx", e!.Message);
+        }
+    }
+
+    [Fact]
+    public void CorruptedBytesNeverCrash()
+    {
+        var bytes = SmallModel();
+        var rng = new Random(1);
+        for (int trial = 0; trial < 40; trial++)
+        {
+            var copy = (byte[])bytes.Clone();
+            for (int k = 0; k < 8; k++) copy[rng.Next(copy.Length)] = (byte)rng.Next(256);
+            var e = Record.Exception(() => OnnxImporter.Import(copy, "corrupt.onnx"));
+            // Either it still imports (the flips hit weights) or it fails with a format error.
+            Assert.True(e is null or FormatException, $"trial {trial}: {e?.GetType().Name}: {e?.Message}");
+        }
+    }
+
+    [Fact]
+    public void MissingFileIsFileNotFound() =>
+        Assert.Throws<FileNotFoundException>(() => OnnxImporter.Import(Path.Combine(Path.GetTempPath(), "no-such-model.onnx")));
+
+    [Fact]
+    public void UnsupportedOperatorNamesTheOpTheNodeAndTheSupportedSet()
+    {
+        var proto = OnnxExporter.Build(RoundTripTests.ResidualModel(), 13);
+        var relu = proto.Graph.Node.First(n => n.OpType == "Relu");
+        relu.OpType = "HardSwish";
+        var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(proto.ToByteArray(), "hs.onnx"));
+        Assert.Contains("'HardSwish'", e.Message);
+        Assert.Contains($"'{relu.Name}'", e.Message);
+        Assert.Contains("Supported operators: Add, AveragePool", e.Message);
+    }
+
+    [Fact]
+    public void OldOpsetsAndForeignDomainsAreRefused()
+    {
+        var proto = OnnxExporter.Build(RoundTripTests.ResidualModel(), 13);
+        proto.OpsetImport[0].Version = 6;
+        Assert.Contains("opset 6", Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(proto.ToByteArray(), "old.onnx")).Message);
+        proto.OpsetImport.Clear();
+        Assert.Contains("no opset", Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(proto.ToByteArray(), "none.onnx")).Message);
+        proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
+        proto.Graph.Node[0].Domain = "com.microsoft";
+        Assert.Contains("com.microsoft", Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(proto.ToByteArray(), "ms.onnx")).Message);
+    }
+
+    [Fact]
+    public void ExportRefusesLayersWithoutOnnxMappingNamingThem()
+    {
+        var m = new Model([2, 4, 4]);
+        m.Add(new ConstantTensor([3]));
+        var e = Assert.Throws<NotSupportedException>(() => OnnxExporter.ToBytes(m));
+        Assert.Contains("constanttensor", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => OnnxExporter.ToBytes(RoundTripTests.ResidualModel(), opset: 5));
+    }
+}
