@@ -21,6 +21,7 @@ namespace Fovea.Cli
               eval       Evaluate a saved model on a data set's test split
               predict    Classify PNG/JPEG images with a saved model
               summary    Print a model's layers, output shapes, parameters and FLOPs
+              visualize  Draw activation maps, filters, Grad-CAM and pooling for one image (PNG, HTML report)
 
             Run 'fovea <command> --help' for a command's options.
             """;
@@ -40,7 +41,8 @@ namespace Fovea.Cli
                     "eval" => EvalCommand.Run(rest),
                     "predict" => PredictCommand.Run(rest),
                     "summary" => SummaryCommand.Run(rest),
-                    _ => throw new UsageException($"Unknown command '{args[0]}'. Commands: train, eval, predict, summary (fovea --help)."),
+                    "visualize" => VisualizeCommand.Run(rest),
+                    _ => throw new UsageException($"Unknown command '{args[0]}'. Commands: train, eval, predict, summary, visualize (fovea --help)."),
                 };
             }
             catch (Exception e) when (IsUserError(e))
@@ -68,6 +70,7 @@ namespace Fovea.Cli
             "eval" => EvalCommand.Help,
             "predict" => PredictCommand.Help,
             "summary" => SummaryCommand.Help,
+            "visualize" => VisualizeCommand.Help,
             _ => Help,
         };
     }
