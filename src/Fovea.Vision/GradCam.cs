@@ -16,7 +16,21 @@ namespace Fovea.Vision;
 /// <param name="Map">[h, w] map at the layer's resolution, max 1 (all zero when nothing raised the score).</param>
 /// <param name="Upsampled">[H, W] map bilinearly resized to the input.</param>
 /// <param name="Peak">(Y, X) of the largest value of <see cref="Upsampled"/>, in input pixels.</param>
-public sealed record GradCamResult(string LayerName, int ClassIndex, string ClassName, float Probability, float[,] Map, float[,] Upsampled, (int Y, int X) Peak);
+/// <param name="Target">What was differentiated: the class score or log p(class).</param>
+public sealed record GradCamResult(string LayerName, int ClassIndex, string ClassName, float Probability, float[,] Map, float[,] Upsampled, (int Y, int X) Peak,
+    GradCamTarget Target = GradCamTarget.Score);
+
+/// <summary>What Grad-CAM differentiates.</summary>
+public enum GradCamTarget
+{
+    /// <summary>The class score (logit), as in the Grad-CAM paper.</summary>
+    Score,
+    /// <summary>
+    /// log p(class): the score minus the probability-weighted scores of all classes, so features that raise every class
+    /// alike (a shared background object, a bias) drop out and only what tells this class from the others remains.
+    /// </summary>
+    LogProbability,
+}
 
 /// <summary>
 /// Grad-CAM (Selvaraju et al., 2017): the activations A[k] of a convolutional layer, weighted by the mean gradient of the
@@ -50,11 +64,11 @@ public static class GradCam
     }
 
     /// <summary>Grad-CAM of <paramref name="classIndex"/> (default: the predicted class) at <paramref name="layerName"/> (default: <see cref="DefaultLayer"/>).</summary>
-    public static GradCamResult Compute(Model model, Tensor image, int? classIndex = null, string? layerName = null) =>
-        Compute(NetworkTrace.Run(model, image), classIndex, layerName);
+    public static GradCamResult Compute(Model model, Tensor image, int? classIndex = null, string? layerName = null, GradCamTarget target = GradCamTarget.Score) =>
+        Compute(NetworkTrace.Run(model, image), classIndex, layerName, target);
 
     /// <summary>Grad-CAM from an existing trace (reuses its forward pass).</summary>
-    public static GradCamResult Compute(NetworkTrace trace, int? classIndex = null, string? layerName = null)
+    public static GradCamResult Compute(NetworkTrace trace, int? classIndex = null, string? layerName = null, GradCamTarget target = GradCamTarget.Score)
     {
         var model = trace.Model;
         var node = model.GetNode(layerName ?? DefaultLayer(model));
@@ -62,7 +76,16 @@ public static class GradCam
             throw new ArgumentException($"Grad-CAM needs a layer with [C, H, W] output; '{node.Name}' gives {Drawing.Shape(node.OutputShape)}.");
         var scores = trace.Scores;
         int cls = classIndex ?? Array.IndexOf(scores, scores.Max());
-        var gradient = trace.GradientOfScore(node, cls);
+        var probabilities = Softmax(scores);
+        Tensor gradient;
+        if (target == GradCamTarget.Score) gradient = trace.GradientOfScore(node, cls);
+        else
+        {
+            // d log p(c) / d scores = one-hot(c) − p: evidence shared by every class cancels out.
+            var seed = probabilities.Select(p => -p).ToArray();
+            seed[cls] += 1f;
+            gradient = trace.GradientOfScores(node, seed);
+        }
         var a = trace.Value(node).Span;
         var g = gradient.Span;
         int c = node.OutputShape[0], h = node.OutputShape[1], w = node.OutputShape[2], plane = h * w;
@@ -87,8 +110,7 @@ public static class GradCam
         for (int y = 0; y < inH; y++)
             for (int x = 0; x < inW; x++)
                 if (up[y, x] > up[peak.Y, peak.X]) peak = (y, x);
-        var probabilities = Softmax(scores);
-        return new GradCamResult(node.Name, cls, ClassName(model, cls), probabilities[cls], cam, up, peak);
+        return new GradCamResult(node.Name, cls, ClassName(model, cls), probabilities[cls], cam, up, peak, target);
     }
 
     /// <summary>Bilinear resize with pixel centres aligned (half-pixel convention).</summary>
@@ -132,7 +154,7 @@ public static class GradCam
         });
         var image = Drawing.Render(3 * pw + 4 * gap, ph + top + bottom, canvas =>
         {
-            Drawing.Text(canvas, $"Grad-CAM for \"{cam.ClassName}\" (p = {cam.Probability:P1}) at layer {cam.LayerName}", gap, 26, 16, Drawing.Ink, bold: true);
+            Drawing.Text(canvas, $"Grad-CAM of {(cam.Target == GradCamTarget.Score ? "the score" : "log p")} for \"{cam.ClassName}\" (p = {cam.Probability:P1}) at layer {cam.LayerName}", gap, 26, 16, Drawing.Ink, bold: true);
             var panels = new[] { (rgb, "input"), (heat, $"heat map ({cam.Map.GetLength(0)}×{cam.Map.GetLength(1)} → {h}×{w})"), (overlay, "overlay") };
             for (int i = 0; i < 3; i++)
             {

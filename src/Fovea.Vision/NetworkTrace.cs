@@ -77,9 +77,22 @@ public sealed class NetworkTrace
     /// </summary>
     public Tensor GradientOfScore(Node node, int classIndex)
     {
+        int classes = Value(ScoreNode).Length;
+        if ((uint)classIndex >= (uint)classes) throw new ArgumentOutOfRangeException(nameof(classIndex), classIndex, $"Class index must be in [0, {classes}). Received: {classIndex}.");
+        var seed = new float[classes];
+        seed[classIndex] = 1f;
+        return GradientOfScores(node, seed);
+    }
+
+    /// <summary>
+    /// Σ_c scoreGradient[c] · d score[c] / d output of <paramref name="node"/> (a vector-Jacobian product), same shape as
+    /// that output. E.g. one-hot(c) − softmax gives the gradient of log p(c).
+    /// </summary>
+    public Tensor GradientOfScores(Node node, float[] scoreGradient)
+    {
         var score = ScoreNode;
         int classes = Value(score).Length;
-        if ((uint)classIndex >= (uint)classes) throw new ArgumentOutOfRangeException(nameof(classIndex), classIndex, $"Class index must be in [0, {classes}). Received: {classIndex}.");
+        if (scoreGradient.Length != classes) throw new ArgumentException($"Need one gradient value per class ({classes}); received {scoreGradient.Length}.");
         if (node.Index >= score.Index) throw new ArgumentException($"Layer '{node.Name}' does not come before the class scores ('{score.Name}').");
 
         // Which later nodes depend on the chosen one: only they are re-run with the tape.
@@ -104,10 +117,7 @@ public sealed class NetworkTrace
             using (tape.Record())
                 for (int i = node.Index + 1; i <= score.Index; i++)
                     if (depends[i]) values[i] = Apply(Model.Nodes[i], values);
-            var output = values[score.Index]!;
-            var seed = new float[output.Length];
-            seed[classIndex] = 1f;
-            tape.Backward(output, seed);
+            tape.Backward(values[score.Index]!, scoreGradient);
             return leaf.Grad?.Clone() ?? new Tensor(leaf.Shape);
         }
         finally

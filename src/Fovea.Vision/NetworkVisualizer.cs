@@ -13,6 +13,11 @@ public sealed record VisualizationOptions
     public IReadOnlyList<int> ExtraClasses { get; init; } = [];
     /// <summary>Layer Grad-CAM weights (null: the last convolution block, see <see cref="GradCam.DefaultLayer"/>).</summary>
     public string? GradCamLayer { get; init; }
+    /// <summary>
+    /// What Grad-CAM explains. Default <see cref="GradCamTarget.LogProbability"/>: what sets this class apart from the
+    /// others (plain scores also light up objects that raise every class alike, e.g. a shared distractor).
+    /// </summary>
+    public GradCamTarget GradCamTarget { get; init; } = GradCamTarget.LogProbability;
     /// <summary>Layers whose activations are drawn (null: every Conv2D and pooling layer).</summary>
     public IReadOnlyList<string>? ActivationLayers { get; init; }
     /// <summary>Tile sizes and channel limit of the activation grids.</summary>
@@ -116,7 +121,7 @@ public static class NetworkVisualizer
         var camClasses = new[] { top[0].ClassIndex }.Concat(options.ExtraClasses).Distinct().ToList();
 
         // Gradients run here (cheap, sequential); drawing runs in parallel below.
-        var cams = camClasses.Select(c => GradCam.Compute(trace, c, camLayer)).ToList();
+        var cams = camClasses.Select(c => GradCam.Compute(trace, c, camLayer, options.GradCamTarget)).ToList();
         var pooling = PoolingSource(trace, options.PoolingLayer);
 
         var jobs = new List<Func<Picture>>();
