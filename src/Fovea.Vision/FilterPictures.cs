@@ -1,5 +1,4 @@
 using Fovea.Layers;
-using ScottPlot;
 using SkiaSharp;
 
 namespace Fovea.Vision;
@@ -87,30 +86,63 @@ public static class FilterPictures
     }
 
     /// <summary>
-    /// Chart of <see cref="Statistics"/> per filter: a grey bar from min to max, a blue bar for mean ± std, and the L2 norm
-    /// as an orange line on the right axis. Filters whose norm is under 1% of the largest are counted as dead in the title.
+    /// Chart of <see cref="Statistics"/> per filter (x axis: filter index): a grey band from min to max, a blue band for
+    /// mean ± std with the mean as a dark line, and the L2 norm as an orange line on its own scale (right axis). Filters
+    /// whose norm is under 1% of the largest are counted as near zero in the title. Drawn with Skia directly: deep
+    /// layers have hundreds of filters and ResNet-18 has 19 such charts, which a general plotting library draws slowly.
     /// </summary>
-    public static Picture RenderStatistics(Conv2D conv, int width = 1000, int height = 360)
+    public static Picture RenderStatistics(Conv2D conv, int width = 1000, int height = 300)
     {
         var stats = Statistics(conv);
+        int f = stats.Count;
         float maxNorm = stats.Max(s => s.L2Norm);
         int dead = stats.Count(s => s.L2Norm < 0.01f * maxNorm);
-        var plot = Charts.NewPlot();
-        var xs = stats.Select(s => (double)s.Filter).ToArray();
-        var range = plot.Add.Bars(stats.Select(s => new Bar { Position = s.Filter, ValueBase = s.Min, Value = s.Max, FillColor = Colors.Gray.WithAlpha(0.45), LineWidth = 0, Size = 0.8 }).ToArray());
-        range.LegendText = "min..max";
-        var spread = plot.Add.Bars(stats.Select(s => new Bar { Position = s.Filter, ValueBase = s.Mean - s.Std, Value = s.Mean + s.Std, FillColor = Colors.SteelBlue, LineWidth = 0, Size = 0.8 }).ToArray());
-        spread.LegendText = "mean ± std";
-        var norm = plot.Add.ScatterLine(xs, stats.Select(s => (double)s.L2Norm).ToArray(), Colors.DarkOrange);
-        norm.LegendText = "L2 norm (right axis)";
-        norm.LineWidth = 1.5f;
-        norm.Axes.YAxis = plot.Axes.Right;
-        plot.Axes.Right.Label.Text = "L2 norm";
-        plot.Title($"{conv.Name}: weights per filter ({stats.Count} filters of {conv.Weight.Length / stats.Count} weights){(dead > 0 ? $", {dead} near zero" : "")}");
-        plot.XLabel("filter");
-        plot.YLabel("weight");
-        plot.ShowLegend(Alignment.UpperRight);
-        return Charts.ToPicture(plot, $"weights-{Picture.SafeName(conv.Name)}", $"Per-filter weight statistics of {conv.Name}", width, height,
-            "For each filter: the range of its weights (grey), mean ± standard deviation (blue) and its L2 norm (orange). Near-zero norms are filters that died.");
+        float lo = stats.Min(s => s.Min), hi = stats.Max(s => s.Max);
+        float pad = (hi - lo) * 0.05f + 1e-6f; lo -= pad; hi += pad;
+        float left = 64, right = width - 70, top = 56, bottom = height - 46;
+        float X(float i) => left + (f == 1 ? 0.5f : i / (f - 1)) * (right - left);
+        float Y(float v) => bottom - (v - lo) / (hi - lo) * (bottom - top);
+        float N(float v) => bottom - v / (maxNorm * 1.05f + 1e-12f) * (bottom - top);
+        var image = Drawing.Render(width, height, canvas =>
+        {
+            Drawing.Text(canvas, $"{conv.Name}: weights per filter ({f} filters of {conv.Weight.Length / f} weights){(dead > 0 ? $", {dead} near zero" : "")}", left, 22, 14, Drawing.Ink, bold: true);
+            Drawing.Text(canvas, "grey: min..max · blue: mean ± std · dark line: mean · orange: L2 norm (right axis)", left, 40, 11, Drawing.Muted);
+            Drawing.Frame(canvas, new SKRect(left, top, right, bottom), Drawing.Muted);
+            using var grid = new SKPaint { Color = new SKColor(0xe6, 0xe6, 0xe6), StrokeWidth = 1 };
+            for (int t = 0; t <= 4; t++)
+            {
+                float v = lo + (hi - lo) * t / 4, y = Y(v);
+                canvas.DrawLine(left, y, right, y, grid);
+                Drawing.Text(canvas, Drawing.Number(v), left - 6, y + 4, 10, Drawing.Muted, align: SKTextAlign.Right);
+                Drawing.Text(canvas, Drawing.Number(maxNorm * 1.05f * t / 4), right + 6, N(maxNorm * 1.05f * t / 4) + 4, 10, new SKColor(0xd2, 0x69, 0x1e));
+            }
+            int step = Math.Max(1, (int)Math.Pow(2, Math.Ceiling(Math.Log2(Math.Max(1, f / 16.0)))));
+            for (int i = 0; i < f; i += step) Drawing.Text(canvas, i.ToString(), X(i), bottom + 16, 10, Drawing.Muted, align: SKTextAlign.Center);
+            Drawing.Text(canvas, "filter", (left + right) / 2, bottom + 34, 11, Drawing.Ink, align: SKTextAlign.Center);
+            void Band(Func<FilterStatistics, float> a, Func<FilterStatistics, float> b, SKColor color)
+            {
+                using var path = new SKPath();
+                path.MoveTo(X(0), Y(a(stats[0])));
+                for (int i = 1; i < f; i++) path.LineTo(X(i), Y(a(stats[i])));
+                for (int i = f - 1; i >= 0; i--) path.LineTo(X(i), Y(b(stats[i])));
+                path.Close();
+                using var paint = new SKPaint { Color = color, Style = SKPaintStyle.StrokeAndFill, StrokeWidth = f == 1 ? 6 : 1, IsAntialias = true };
+                canvas.DrawPath(path, paint);
+            }
+            void Line(Func<int, float> y, SKColor color, float w)
+            {
+                using var path = new SKPath();
+                path.MoveTo(X(0), y(0));
+                for (int i = 1; i < f; i++) path.LineTo(X(i), y(i));
+                using var paint = new SKPaint { Color = color, Style = SKPaintStyle.Stroke, StrokeWidth = w, IsAntialias = true };
+                canvas.DrawPath(path, paint);
+            }
+            Band(s => s.Min, s => s.Max, new SKColor(0x99, 0x99, 0x99, 0x70));
+            Band(s => s.Mean - s.Std, s => s.Mean + s.Std, new SKColor(0x46, 0x82, 0xb4, 0xc0));
+            Line(i => Y(stats[i].Mean), new SKColor(0x1f, 0x2f, 0x5f), 1);
+            Line(i => N(stats[i].L2Norm), new SKColor(0xff, 0x8c, 0x00), 1.5f);
+        });
+        return new Picture($"weights-{Picture.SafeName(conv.Name)}", $"Per-filter weight statistics of {conv.Name}", image,
+            "For each filter: the range of its weights (grey band), mean ± standard deviation (blue band) and its L2 norm (orange). Near-zero norms are filters that died.");
     }
 }
