@@ -23,6 +23,7 @@ namespace Fovea.Cli
               summary    Print a model's layers, output shapes, parameters and FLOPs
               export     Write a model as ONNX
               import     Import an ONNX model (or the pretrained resnet18) as a Fovea model
+              visualize  Draw activation maps, filters, Grad-CAM and pooling for one image (PNG, HTML report)
 
             Run 'fovea <command> --help' for a command's options.
             """;
@@ -44,7 +45,8 @@ namespace Fovea.Cli
                     "summary" => SummaryCommand.Run(rest),
                     "export" => ExportCommand.Run(rest),
                     "import" => ImportCommand.Run(rest),
-                    _ => throw new UsageException($"Unknown command '{args[0]}'. Commands: train, eval, predict, summary, export, import (fovea --help)."),
+                    "visualize" => VisualizeCommand.Run(rest),
+                    _ => throw new UsageException($"Unknown command '{args[0]}'. Commands: train, eval, predict, summary, export, import, visualize (fovea --help)."),
                 };
             }
             catch (Exception e) when (IsUserError(e))
@@ -74,6 +76,7 @@ namespace Fovea.Cli
             "summary" => SummaryCommand.Help,
             "export" => ExportCommand.Help,
             "import" => ImportCommand.Help,
+            "visualize" => VisualizeCommand.Help,
             _ => Help,
         };
     }

@@ -21,17 +21,23 @@ internal static class EvalCommand
           --batch-size N     images per forward pass (default: 256)
           --threads N        degree of parallelism (default: all cores)
           --json             print the result as JSON
+          --report           also write <model>.report.html (summary, training charts if present,
+                             confusion matrix, and the visualisation of the first test image)
+
+        Writes the confusion matrix next to the model: <model>.confusion.png and .confusion.json.
         """;
 
     public static int Run(string[] args)
     {
-        var cl = CommandLine.Parse("eval", args, ["dataset", "data", "batch-size", "threads"], ["json"]);
+        var cl = CommandLine.Parse("eval", args, ["dataset", "data", "batch-size", "threads"], ["json", "report"]);
         cl.RequirePositionals(1, "eval MODEL [--dataset NAME] [--data DIR] [--json]");
         Parallelism.Degree = cl.GetInt("threads", Environment.ProcessorCount, 1, 1024);
         int batchSize = cl.GetInt("batch-size", 256, 1, 65_536);
         var model = ModelSource.Load(cl.Positionals[0]);
         var test = DatasetChoice.Load(cl, DatasetSplit.Test);
         var result = new Trainer(model, new Sgd(0f)).Evaluate(test, batchSize);
+        string confusionPath = VisualizeCommand.WriteConfusion(VisualizeCommand.Stem(cl.Positionals[0]), result.Confusion);
+        string? reportPath = cl.Has("report") ? VisualizeCommand.WriteModelReport(model, cl.Positionals[0], test, null, result.Confusion) : null;
         if (cl.Has("json"))
         {
             JsonOutput.Write(new JsonObject
@@ -40,12 +46,15 @@ internal static class EvalCommand
                 ["accuracy"] = result.Accuracy, [$"top{result.K}_accuracy"] = result.TopKAccuracy,
                 ["class_names"] = JsonOutput.Array(result.Confusion.ClassNames),
                 ["confusion_matrix"] = new JsonArray(result.Confusion.ToRows().Select(r => (JsonNode)JsonOutput.Array(r)).ToArray()),
+                ["confusion_png"] = confusionPath, ["report"] = reportPath,
             });
             return 0;
         }
         Console.WriteLine($"{result.Count:N0} test images: accuracy {result.Accuracy:P2}, top-{result.K} {result.TopKAccuracy:P2}, loss {result.Loss:F4}");
         Console.WriteLine();
         Console.WriteLine(FormatConfusion(result.Confusion));
+        Console.WriteLine($"Wrote {confusionPath}");
+        if (reportPath is not null) Console.WriteLine($"Report {reportPath}");
         return 0;
     }
 

@@ -32,13 +32,16 @@ internal static class TrainCommand
           --limit N              train on the first N training images only
           --seed N               seed of weights, shuffling, augmentation (default: 0)
           --threads N            degree of parallelism (default: all cores)
-          --out PATH             model file (default: runs/<dataset>-<model>.fovea); history files go next to it
+          --out PATH             model file (default: runs/<dataset>-<model>.fovea); history (CSV/JSON), loss and
+                                 accuracy charts and the confusion matrix (PNG/JSON) go next to it
+          --report               also write <model>.report.html: summary, charts, confusion matrix, and the
+                                 activation maps, Grad-CAM and predictions of the first test image
           --json                 print the result as JSON on stdout
         """;
 
     private static readonly HashSet<string> s_values = ["model", "dataset", "data", "epochs", "batch-size", "lr", "optimizer", "schedule",
         "label-smoothing", "validation-split", "limit", "seed", "threads", "out"];
-    private static readonly HashSet<string> s_flags = ["json", "augment", "no-augment"];
+    private static readonly HashSet<string> s_flags = ["json", "augment", "no-augment", "report"];
 
     public static int Run(string[] args)
     {
@@ -92,6 +95,9 @@ internal static class TrainCommand
         string stem = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(outPath))!, Path.GetFileNameWithoutExtension(outPath));
         AtomicFile.WriteAllText(stem + ".history.csv", history.ToCsv());
         AtomicFile.WriteAllText(stem + ".history.json", history.ToJson());
+        VisualizeCommand.WriteHistoryCharts(stem, history.Epochs);
+        VisualizeCommand.WriteConfusion(stem, result.Confusion);
+        string? reportPath = cl.Has("report") ? VisualizeCommand.WriteModelReport(model, outPath, test, history.Epochs, result.Confusion) : null;
 
         if (json)
         {
@@ -101,12 +107,14 @@ internal static class TrainCommand
                 ["epochs"] = history.Epochs.Count, ["train_seconds"] = Math.Round(trainSeconds, 2),
                 ["test_loss"] = result.Loss, ["test_accuracy"] = result.Accuracy, ["test_top5_accuracy"] = result.TopKAccuracy,
                 ["history"] = JsonNode.Parse(history.ToJson()),
+                ["report"] = reportPath,
             });
         }
         else
         {
             Console.WriteLine($"Test accuracy {result.Accuracy:P2} (top-{result.K} {result.TopKAccuracy:P2}, loss {result.Loss:F4}) on {result.Count:N0} images after {trainSeconds:F0}s of training.");
-            Console.WriteLine($"Saved {outPath}");
+            Console.WriteLine($"Saved {outPath} (history, charts and confusion matrix next to it)");
+            if (reportPath is not null) Console.WriteLine($"Report {reportPath}");
         }
         return 0;
     }

@@ -1,0 +1,164 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Fovea.Data;
+using Fovea.Models;
+using Fovea.Serialization;
+using Fovea.Tensors;
+using Fovea.Training;
+using Fovea.Vision;
+
+namespace Fovea.Cli.Commands;
+
+/// <summary>fovea visualize MODEL IMAGE --out DIR: PNG pictures of what the network does with one image (and an HTML report).</summary>
+internal static class VisualizeCommand
+{
+    public const string Help = """
+        Usage: fovea visualize MODEL IMAGE --out DIR [options]
+
+        Writes PNG pictures of one image going through a model: the input as the network sees it, the
+        activation maps of every convolution and pooling layer, the first layer's filters, weight statistics
+        of deeper layers, Grad-CAM of the predicted class, a pooling explainer and the top-k predictions.
+
+        Options:
+          --out DIR          folder for the pictures (created; files are replaced)
+          --class C[,C...]   also explain these classes with Grad-CAM (names or indices)
+          --layer NAME       layer for Grad-CAM (default: the last convolution block)
+          --layers A[,B...]  draw activations of these layers instead of every convolution and pooling layer
+          --max-channels N   draw at most N channels per layer (default: all)
+          --top K            predictions to list (default: 5)
+          --invert           invert grey levels first (Fashion-MNIST items are light on black)
+          --report           also write DIR/report.html (self-contained; includes the training charts and
+                             confusion matrix when MODEL's .history.json / .confusion.json are next to it)
+          --threads N        degree of parallelism (default: all cores)
+          --json             print the written files as JSON
+        """;
+
+    public static int Run(string[] args)
+    {
+        var cl = CommandLine.Parse("visualize", args, ["out", "class", "layer", "layers", "max-channels", "top", "threads"], ["invert", "report", "json"]);
+        cl.RequirePositionals(2, "visualize MODEL IMAGE --out DIR [--class C] [--layer NAME] [--report]");
+        string outDir = cl.Get("out") ?? throw new UsageException("Option --out DIR is required (the folder for the pictures).");
+        int threads = cl.GetInt("threads", Environment.ProcessorCount, 1, 1024);
+        Parallelism.Degree = threads;
+        string modelPath = cl.Positionals[0], imagePath = cl.Positionals[1];
+        var model = ModelFile.Load(modelPath);
+        if (model.InputShape.Length != 3 || model.InputShape[0] is not (1 or 3))
+            throw new UsageException($"Model {modelPath} takes input {Tensor.ShapeToString(model.InputShape)}; visualize needs images [1 or 3, H, W].");
+        var image = ImageLoader.Load(imagePath, model.InputShape[0], model.InputShape[1], model.InputShape[2]);
+        if (cl.Has("invert")) foreach (ref float v in image.Span) v = 1f - v;
+
+        int classes = model.OutputShape.Aggregate(1, (a, b) => a * b);
+        var options = new VisualizationOptions
+        {
+            TopK = cl.GetInt("top", 5, 1, classes),
+            ExtraClasses = ParseClasses(cl.Get("class"), model, classes),
+            GradCamLayer = cl.Get("layer"),
+            ActivationLayers = cl.Get("layers")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            Grid = new ActivationGridOptions { MaxChannels = cl.GetInt("max-channels", int.MaxValue, 1) },
+            Threads = threads,
+        };
+        var clock = Stopwatch.StartNew();
+        using var visualization = NetworkVisualizer.Visualize(model, image, options);
+        var written = visualization.SaveAll(outDir).ToList();
+        if (cl.Has("report"))
+        {
+            string reportPath = Path.Combine(outDir, "report.html");
+            BuildReport(model, modelPath, visualization, Path.GetFileName(imagePath)).Save(reportPath);
+            written.Add(reportPath);
+        }
+        double seconds = clock.Elapsed.TotalSeconds;
+        if (cl.Has("json"))
+        {
+            JsonOutput.Write(new JsonObject
+            {
+                ["model"] = Path.GetFullPath(modelPath), ["image"] = Path.GetFullPath(imagePath), ["seconds"] = Math.Round(seconds, 3),
+                ["top"] = new JsonArray(visualization.TopK.Select(p => (JsonNode)new JsonObject { ["class"] = p.ClassName, ["index"] = p.ClassIndex, ["probability"] = p.Probability }).ToArray()),
+                ["gradcam"] = new JsonArray(visualization.GradCamResults.Select(c => (JsonNode)new JsonObject { ["class"] = c.ClassName, ["layer"] = c.LayerName, ["peak_x"] = c.Peak.X, ["peak_y"] = c.Peak.Y }).ToArray()),
+                ["files"] = JsonOutput.Array(written.Select(Path.GetFullPath)),
+            });
+            return 0;
+        }
+        var best = visualization.TopK[0];
+        Console.WriteLine($"{Path.GetFileName(imagePath)}: {best.ClassName} ({best.Probability:P1}); Grad-CAM at {visualization.GradCamResults[0].LayerName}");
+        Console.WriteLine($"Wrote {written.Count} files to {outDir} in {seconds:F2}s:");
+        foreach (var f in written) Console.WriteLine($"  {Path.GetFileName(f)}");
+        return 0;
+    }
+
+    private static List<int> ParseClasses(string? text, Model model, int classes)
+    {
+        var result = new List<int>();
+        if (text is null) return result;
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            int byName = model.ClassNames.ToList().FindIndex(n => string.Equals(n, part, StringComparison.OrdinalIgnoreCase));
+            if (byName >= 0) result.Add(byName);
+            else if (int.TryParse(part, out int index) && index >= 0 && index < classes) result.Add(index);
+            else throw new UsageException($"Unknown class '{part}' (--class). Expected an index 0..{classes - 1}" +
+                (model.ClassNames.Count > 0 ? $" or one of: {string.Join(", ", model.ClassNames)}." : "."));
+        }
+        return result;
+    }
+
+    /// <summary>The file stem next to a model: /dir/name.fovea → /dir/name.</summary>
+    internal static string Stem(string modelPath) =>
+        Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath))!, Path.GetFileNameWithoutExtension(modelPath));
+
+    /// <summary>
+    /// The HTML report: summary, then (when given or found next to the model) the training history and the confusion
+    /// matrix, then the visualisation of one image.
+    /// </summary>
+    internal static HtmlReport BuildReport(Model model, string modelPath, Visualization? visualization, string? imageName,
+        IReadOnlyList<EpochMetrics>? history = null, ConfusionMatrix? confusion = null)
+    {
+        string stem = Stem(modelPath);
+        if (history is null && File.Exists(stem + ".history.json")) history = Charts.ReadHistoryJson(File.ReadAllText(stem + ".history.json"));
+        if (confusion is null && File.Exists(stem + ".confusion.json")) confusion = Charts.ConfusionFromJson(File.ReadAllText(stem + ".confusion.json"));
+        var report = new HtmlReport($"Fovea report: {Path.GetFileName(modelPath)}");
+        report.AddSummary(visualization?.Summary ?? model.Summary());
+        if (history is { Count: > 0 })
+        {
+            using var loss = Charts.Loss(history);
+            using var accuracy = Charts.Accuracy(history);
+            report.AddPictures("Training curves", "Loss and accuracy per epoch, training (solid) and validation (dashed) when held out.", [loss, accuracy]);
+            report.AddHistoryTable(history);
+        }
+        if (confusion is not null)
+        {
+            using var picture = Charts.ConfusionMatrix(confusion);
+            report.AddPictures("Confusion matrix", null, [picture]);
+        }
+        if (visualization is not null) report.AddVisualization(visualization, imageName);
+        return report;
+    }
+
+    /// <summary>Writes STEM.confusion.png and STEM.confusion.json for an evaluation; returns the PNG path.</summary>
+    internal static string WriteConfusion(string stem, ConfusionMatrix confusion)
+    {
+        using var picture = Charts.ConfusionMatrix(confusion);
+        picture.SavePng(stem + ".confusion.png");
+        AtomicWrite.Text(stem + ".confusion.json", Charts.ConfusionToJson(confusion));
+        return stem + ".confusion.png";
+    }
+
+    /// <summary>Writes STEM.loss.png and STEM.accuracy.png for a training history.</summary>
+    internal static void WriteHistoryCharts(string stem, IReadOnlyList<EpochMetrics> epochs)
+    {
+        if (epochs.Count == 0) return;
+        using var loss = Charts.Loss(epochs);
+        using var accuracy = Charts.Accuracy(epochs);
+        loss.SavePng(stem + ".loss.png");
+        accuracy.SavePng(stem + ".accuracy.png");
+    }
+
+    /// <summary>Writes STEM.report.html: summary, charts, confusion matrix and the visualisation of the first image of <paramref name="data"/>.</summary>
+    internal static string WriteModelReport(Model model, string modelPath, IDataset data, IReadOnlyList<EpochMetrics>? history, ConfusionMatrix? confusion)
+    {
+        var image = new Tensor(data.SampleShape);
+        data.CopyImage(0, image.Span);
+        using var visualization = NetworkVisualizer.Visualize(model, image, new VisualizationOptions { ExtraClasses = [data.GetLabel(0)] });
+        string path = Stem(modelPath) + ".report.html";
+        BuildReport(model, modelPath, visualization, $"test image 0 (true class: {data.ClassNames[data.GetLabel(0)]})", history, confusion).Save(path);
+        return path;
+    }
+}

@@ -1,0 +1,184 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Fovea.Training;
+using ScottPlot;
+using SkiaSharp;
+
+namespace Fovea.Vision;
+
+/// <summary>A class and its probability, as shown in the top-k table.</summary>
+/// <param name="ClassIndex">Class index.</param>
+/// <param name="ClassName">Class name (or the index as text).</param>
+/// <param name="Probability">Softmax probability in [0, 1].</param>
+public sealed record ClassProbability(int ClassIndex, string ClassName, float Probability);
+
+/// <summary>Training and evaluation charts: loss and accuracy per epoch (ScottPlot), the confusion matrix, top-k bars.</summary>
+public static class Charts
+{
+    internal static Plot NewPlot()
+    {
+        var plot = new Plot();
+        plot.Font.Set("DejaVu Sans");
+        return plot;
+    }
+
+    internal static Picture ToPicture(Plot plot, string name, string title, int width, int height, string? caption = null) =>
+        Picture.FromEncoded(name, title, plot.GetImageBytes(width, height, ImageFormat.Png), caption);
+
+    /// <summary>Loss per epoch: training (blue) and, when present, validation (orange). Name "loss".</summary>
+    public static Picture Loss(IReadOnlyList<EpochMetrics> epochs, int width = 640, int height = 400) =>
+        PerEpoch(epochs, "loss", "Loss per epoch", "cross-entropy loss", e => e.Loss, e => e.ValidationLoss, percent: false, width, height);
+
+    /// <summary>Accuracy per epoch (percent): training and, when present, validation. Name "accuracy".</summary>
+    public static Picture Accuracy(IReadOnlyList<EpochMetrics> epochs, int width = 640, int height = 400) =>
+        PerEpoch(epochs, "accuracy", "Accuracy per epoch", "accuracy (%)", e => e.Accuracy, e => e.ValidationAccuracy, percent: true, width, height);
+
+    private static Picture PerEpoch(IReadOnlyList<EpochMetrics> epochs, string name, string title, string yLabel,
+        Func<EpochMetrics, double> train, Func<EpochMetrics, double?> validation, bool percent, int width, int height)
+    {
+        if (epochs.Count == 0) throw new ArgumentException("The training history has no epochs to chart.");
+        double k = percent ? 100 : 1;
+        var plot = NewPlot();
+        var xs = epochs.Select(e => (double)e.Epoch).ToArray();
+        var t = plot.Add.Scatter(xs, epochs.Select(e => train(e) * k).ToArray(), Colors.SteelBlue);
+        t.LegendText = "train"; t.LineWidth = 2; t.MarkerSize = 7;
+        if (epochs.All(e => validation(e) is not null))
+        {
+            var v = plot.Add.Scatter(xs, epochs.Select(e => validation(e)!.Value * k).ToArray(), Colors.DarkOrange);
+            v.LegendText = "validation"; v.LineWidth = 2; v.MarkerSize = 7; v.LinePattern = LinePattern.Dashed;
+        }
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
+        if (epochs.Count == 1) plot.Axes.SetLimitsX(0.5, 1.5);
+        plot.Title(title);
+        plot.XLabel("epoch");
+        plot.YLabel(yLabel);
+        plot.ShowLegend(percent ? Alignment.LowerRight : Alignment.UpperRight);
+        var last = epochs[^1];
+        string summary = $"Last epoch: train {Format(train(last) * k, percent)}" + (validation(last) is double val ? $", validation {Format(val * k, percent)}" : "");
+        return ToPicture(plot, name, title, width, height, summary);
+    }
+
+    private static string Format(double v, bool percent) => percent ? $"{v:F2} %" : v.ToString("F4", CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// The confusion matrix as a coloured grid (rows: true class, columns: predicted); each cell shows its count and is
+    /// shaded by the fraction of its row, with per-class recall on the right. Name "confusion".
+    /// </summary>
+    public static Picture ConfusionMatrix(ConfusionMatrix m, string? title = null)
+    {
+        int n = m.Classes;
+        int cell = Math.Clamp(560 / n, 28, 64);
+        float nameWidth = Math.Min(150, m.ClassNames.Max(c => Drawing.TextWidth(c, 12)) + 12);
+        float left = nameWidth + 30, top = 74, gridW = n * cell;
+        int width = (int)(left + gridW + 90), height = (int)(top + n * cell + 110);
+        title ??= $"Confusion matrix — {m.Total:N0} images, accuracy {m.Accuracy:P2}";
+        var image = Drawing.Render(width, height, canvas =>
+        {
+            Drawing.Text(canvas, title, 10, 22, 15, Drawing.Ink, bold: true);
+            Drawing.Text(canvas, "rows: true class · columns: predicted · shade: fraction of the row", 10, 40, 11, Drawing.Muted);
+            Drawing.Text(canvas, "predicted →", left, top - 8, 11, Drawing.Muted);
+            Drawing.Text(canvas, "recall", left + gridW + 10, top - 8, 11, Drawing.Muted);
+            for (int i = 0; i < n; i++)
+            {
+                long row = 0;
+                for (int j = 0; j < n; j++) row += m.Counts[i, j];
+                string name = m.ClassNames[i];
+                Drawing.Text(canvas, $"{i} {name}", left - 8, top + i * cell + cell / 2f + 4, 12, Drawing.Ink, align: SKTextAlign.Right);
+                for (int j = 0; j < n; j++)
+                {
+                    float frac = row == 0 ? 0 : (float)m.Counts[i, j] / row;
+                    var bg = i == j ? Blend(new SKColor(0xf4, 0xf8, 0xf4), new SKColor(0x1b, 0x7a, 0x3a), frac)
+                                    : Blend(SKColors.White, new SKColor(0xc0, 0x39, 0x2b), Math.Min(1, frac * 3));
+                    var rect = SKRect.Create(left + j * cell, top + i * cell, cell, cell);
+                    Drawing.Fill(canvas, rect, bg);
+                    Drawing.Frame(canvas, rect, new SKColor(0xdd, 0xdd, 0xdd));
+                    if (m.Counts[i, j] != 0)
+                        Drawing.Text(canvas, m.Counts[i, j].ToString(CultureInfo.InvariantCulture), rect.MidX, rect.MidY + 4, Math.Min(12, cell / 3.2f), Drawing.TextOn(bg), align: SKTextAlign.Center);
+                }
+                Drawing.Text(canvas, $"{m.Recall(i):P1}", left + gridW + 10, top + i * cell + cell / 2f + 4, 11, Drawing.Ink);
+            }
+            for (int j = 0; j < n; j++)
+            {
+                canvas.Save();
+                canvas.Translate(left + j * cell + cell / 2f + 4, top + n * cell + 8);
+                canvas.RotateDegrees(60);
+                Drawing.Text(canvas, $"{j} {Truncate(m.ClassNames[j], 14)}", 0, 0, 11, Drawing.Ink);
+                canvas.Restore();
+            }
+        });
+        return new Picture("confusion", title, image, "Diagonal (green): correct predictions; off-diagonal (red): which classes are confused with which.");
+    }
+
+    private static string Truncate(string s, int n) => s.Length <= n ? s : s[..(n - 1)] + "…";
+
+    private static SKColor Blend(SKColor a, SKColor b, float t) => new(
+        (byte)(a.Red + (b.Red - a.Red) * t), (byte)(a.Green + (b.Green - a.Green) * t), (byte)(a.Blue + (b.Blue - a.Blue) * t));
+
+    /// <summary>Horizontal bars of the top-k class probabilities, most likely on top. Name "predictions".</summary>
+    public static Picture Predictions(IReadOnlyList<ClassProbability> top, int width = 640, int height = 0)
+    {
+        if (top.Count == 0) throw new ArgumentException("No predictions to chart.");
+        height = height > 0 ? height : 120 + 36 * top.Count;
+        var plot = NewPlot();
+        var bars = top.Select((p, i) => new Bar
+        {
+            Position = top.Count - 1 - i, Value = p.Probability * 100, FillColor = i == 0 ? Colors.SteelBlue : Colors.LightSteelBlue,
+            Label = $"{p.Probability:P1}", Orientation = Orientation.Horizontal,
+        }).ToArray();
+        var plottable = plot.Add.Bars(bars);
+        plottable.ValueLabelStyle.FontSize = 12;
+        plot.Axes.Left.SetTicks(Enumerable.Range(0, top.Count).Select(i => (double)i).ToArray(),
+            top.Select(p => p.ClassName).Reverse().ToArray());
+        plot.Axes.SetLimits(0, 118, -0.6, top.Count - 0.4);
+        plot.Title($"Top-{top.Count} predictions");
+        plot.XLabel("probability (%)");
+        return ToPicture(plot, "predictions", $"Top-{top.Count} predictions", width, height,
+            $"Most likely: {top[0].ClassName} ({top[0].Probability:P1}).");
+    }
+
+    /// <summary>Reads a history written by <see cref="History.ToJson"/> (e.g. model.history.json); throws <see cref="FormatException"/> when it is not one.</summary>
+    public static IReadOnlyList<EpochMetrics> ReadHistoryJson(string json)
+    {
+        try
+        {
+            return JsonNode.Parse(json)!.AsArray().Select(n =>
+            {
+                var o = n!.AsObject();
+                return new EpochMetrics((int)o["epoch"]!, (double)o["loss"]!, (double)o["accuracy"]!, (double?)o["validation_loss"], (double?)o["validation_accuracy"],
+                    (float?)o["learning_rate"] ?? 0, (double?)o["seconds"] ?? 0, (double?)o["images_per_second"] ?? 0);
+            }).ToList();
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or NullReferenceException or FormatException)
+        {
+            throw new FormatException($"Not a Fovea training history: {e.Message}", e);
+        }
+    }
+
+    /// <summary>A confusion matrix as JSON: {"class_names": [...], "counts": [[...], ...]} (rows: true class).</summary>
+    public static string ConfusionToJson(ConfusionMatrix m) => new JsonObject
+    {
+        ["class_names"] = new JsonArray(m.ClassNames.Select(c => (JsonNode)JsonValue.Create(c)).ToArray()),
+        ["counts"] = new JsonArray(m.ToRows().Select(r => (JsonNode)new JsonArray(r.Select(v => (JsonNode)JsonValue.Create(v)).ToArray())).ToArray()),
+    }.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+
+    /// <summary>Reads <see cref="ConfusionToJson"/> output; throws <see cref="FormatException"/> when malformed.</summary>
+    public static ConfusionMatrix ConfusionFromJson(string json)
+    {
+        try
+        {
+            var o = JsonNode.Parse(json)!.AsObject();
+            var names = o["class_names"]!.AsArray().Select(n => (string)n!).ToArray();
+            var rows = o["counts"]!.AsArray().Select(r => r!.AsArray().Select(v => (long)v!).ToArray()).ToArray();
+            if (rows.Length != names.Length || rows.Any(r => r.Length != names.Length)) throw new FormatException("counts must be a square table with one row per class");
+            var m = new ConfusionMatrix(names.Length, names);
+            for (int i = 0; i < rows.Length; i++)
+                for (int j = 0; j < rows.Length; j++)
+                    for (long c = 0; c < rows[i][j]; c++) m.Add(i, j);
+            return m;
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or NullReferenceException)
+        {
+            throw new FormatException($"Not a confusion matrix: {e.Message}", e);
+        }
+    }
+}

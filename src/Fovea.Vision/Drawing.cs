@@ -1,0 +1,93 @@
+using SkiaSharp;
+
+namespace Fovea.Vision;
+
+/// <summary>Shared Skia helpers: fonts, text, colour-mapped tiles.</summary>
+internal static class Drawing
+{
+    // Skia finds fonts under /usr/share/fonts; DejaVu Sans is there on Debian. Fall back to whatever is default.
+    private static readonly Lazy<SKTypeface> s_sans = new(() =>
+        SKTypeface.FromFamilyName("DejaVu Sans") is { } t && t.FamilyName.Length > 0 ? t : SKTypeface.Default);
+    private static readonly Lazy<SKTypeface> s_bold = new(() =>
+        SKTypeface.FromFamilyName("DejaVu Sans", SKFontStyle.Bold) is { } t && t.FamilyName.Length > 0 ? t : s_sans.Value);
+
+    public static SKFont Font(float size, bool bold = false) => new(bold ? s_bold.Value : s_sans.Value, size) { Subpixel = true };
+
+    public static readonly SKColor Background = new(0xff, 0xff, 0xff);
+    public static readonly SKColor Ink = new(0x22, 0x22, 0x22);
+    public static readonly SKColor Muted = new(0x66, 0x66, 0x66);
+
+    public static void Text(SKCanvas canvas, string text, float x, float y, float size, SKColor color, bool bold = false, SKTextAlign align = SKTextAlign.Left)
+    {
+        using var font = Font(size, bold);
+        using var paint = new SKPaint { Color = color, IsAntialias = true };
+        canvas.DrawText(text, x, y, align, font, paint);
+    }
+
+    public static float TextWidth(string text, float size, bool bold = false)
+    {
+        using var font = Font(size, bold);
+        return font.MeasureText(text);
+    }
+
+    /// <summary>Creates a white raster surface, lets <paramref name="draw"/> paint on it, and returns the snapshot.</summary>
+    public static SKImage Render(int width, int height, Action<SKCanvas> draw)
+    {
+        using var surface = SKSurface.Create(new SKImageInfo(Math.Max(1, width), Math.Max(1, height), SKColorType.Rgba8888, SKAlphaType.Premul))
+            ?? throw new InvalidOperationException($"Could not create a {width}×{height} drawing surface.");
+        surface.Canvas.Clear(Background);
+        draw(surface.Canvas);
+        surface.Canvas.Flush();
+        return surface.Snapshot();
+    }
+
+    /// <summary>A bitmap of <paramref name="h"/>×<paramref name="w"/> pixels coloured by <paramref name="color"/>(y, x).</summary>
+    public static SKBitmap Pixels(int h, int w, Func<int, int, SKColor> color)
+    {
+        var bitmap = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Premul));
+        var px = bitmap.GetPixelSpan();
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+            {
+                var c = color(y, x);
+                int o = 4 * (y * w + x);
+                px[o] = c.Red; px[o + 1] = c.Green; px[o + 2] = c.Blue; px[o + 3] = 255;
+            }
+        return bitmap;
+    }
+
+    /// <summary>Draws <paramref name="bitmap"/> scaled into <paramref name="dest"/> with nearest-neighbour sampling (pixels stay crisp).</summary>
+    public static void Blit(SKCanvas canvas, SKBitmap bitmap, SKRect dest, bool smooth = false)
+    {
+        using var image = SKImage.FromBitmap(bitmap);
+        var sampling = smooth ? new SKSamplingOptions(SKFilterMode.Linear) : new SKSamplingOptions(SKFilterMode.Nearest);
+        canvas.DrawImage(image, dest, sampling);
+    }
+
+    public static void Frame(SKCanvas canvas, SKRect rect, SKColor color, float width = 1)
+    {
+        using var paint = new SKPaint { Color = color, Style = SKPaintStyle.Stroke, StrokeWidth = width, IsAntialias = false };
+        canvas.DrawRect(rect, paint);
+    }
+
+    public static void Fill(SKCanvas canvas, SKRect rect, SKColor color)
+    {
+        using var paint = new SKPaint { Color = color, Style = SKPaintStyle.Fill };
+        canvas.DrawRect(rect, paint);
+    }
+
+    /// <summary>Black or white, whichever reads better on <paramref name="background"/>.</summary>
+    public static SKColor TextOn(SKColor background) =>
+        0.299 * background.Red + 0.587 * background.Green + 0.114 * background.Blue > 140 ? SKColors.Black : SKColors.White;
+
+    /// <summary>Compact number for tile labels: 3 significant digits.</summary>
+    public static string Number(float v)
+    {
+        float a = Math.Abs(v);
+        if (a == 0) return "0";
+        if (a >= 1000 || a < 0.01f) return v.ToString("0.0e0", System.Globalization.CultureInfo.InvariantCulture);
+        return v.ToString(a >= 100 ? "0" : a >= 10 ? "0.0" : "0.00", System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public static string Shape(IReadOnlyList<int> shape) => "[" + string.Join("×", shape) + "]";
+}

@@ -1,0 +1,195 @@
+using Fovea.Layers;
+using Fovea.Models;
+using Fovea.Tensors;
+
+namespace Fovea.Vision;
+
+/// <summary>Options of <see cref="NetworkVisualizer.Visualize"/>. Defaults: top-5, Grad-CAM of the predicted class at <see cref="GradCam.DefaultLayer"/>, every convolution and pooling layer.</summary>
+public sealed record VisualizationOptions
+{
+    /// <summary>Predictions listed (capped at the class count). Default 5.</summary>
+    public int TopK { get; init; } = 5;
+    /// <summary>Classes explained with Grad-CAM besides the predicted one.</summary>
+    public IReadOnlyList<int> ExtraClasses { get; init; } = [];
+    /// <summary>Layer Grad-CAM weights (null: the last convolution block, see <see cref="GradCam.DefaultLayer"/>).</summary>
+    public string? GradCamLayer { get; init; }
+    /// <summary>
+    /// What Grad-CAM explains. Default <see cref="GradCamTarget.LogProbability"/>: what sets this class apart from the
+    /// others (plain scores also light up objects that raise every class alike, e.g. a shared distractor).
+    /// </summary>
+    public GradCamTarget GradCamTarget { get; init; } = GradCamTarget.LogProbability;
+    /// <summary>Layers whose activations are drawn (null: every Conv2D and pooling layer).</summary>
+    public IReadOnlyList<string>? ActivationLayers { get; init; }
+    /// <summary>Tile sizes and channel limit of the activation grids.</summary>
+    public ActivationGridOptions Grid { get; init; } = new();
+    /// <summary>Layer whose map the pooling explainer uses (null: the first convolution block's output).</summary>
+    public string? PoolingLayer { get; init; }
+    /// <summary>Draw the pictures on this many threads (default: all cores). They are independent, so this only saves time.</summary>
+    public int Threads { get; init; } = Environment.ProcessorCount;
+}
+
+/// <summary>Every picture of one image going through a model. Dispose to free the pixels.</summary>
+public sealed class Visualization : IDisposable
+{
+    internal Visualization() { }
+
+    /// <summary>The model's summary (layers, shapes, parameters, FLOPs).</summary>
+    public required ModelSummary Summary { get; init; }
+    /// <summary>The top-k classes with probabilities, most likely first.</summary>
+    public required IReadOnlyList<ClassProbability> TopK { get; init; }
+    /// <summary>The input after resize and normalisation.</summary>
+    public required Picture Input { get; init; }
+    /// <summary>One grid per convolution and pooling layer, in network order.</summary>
+    public required IReadOnlyList<Picture> ActivationMaps { get; init; }
+    /// <summary>Filters of the first convolution (null without a Conv2D).</summary>
+    public Picture? FirstLayerFilters { get; init; }
+    /// <summary>Per-filter weight statistics of every other convolution.</summary>
+    public required IReadOnlyList<Picture> WeightStatistics { get; init; }
+    /// <summary>Grad-CAM of the predicted class, then of each extra class.</summary>
+    public required IReadOnlyList<Picture> GradCams { get; init; }
+    /// <summary>The numbers behind <see cref="GradCams"/>.</summary>
+    public required IReadOnlyList<GradCamResult> GradCamResults { get; init; }
+    /// <summary>Max/average pooling explained on one activation map (null when no map is at least 2×2).</summary>
+    public Picture? Pooling { get; init; }
+    /// <summary>Top-k bar chart.</summary>
+    public required Picture Predictions { get; init; }
+    /// <summary>Seconds spent (forward, gradients and drawing; encoding excluded).</summary>
+    public double Seconds { get; internal set; }
+
+    /// <summary>All pictures in reading order.</summary>
+    public IEnumerable<Picture> All
+    {
+        get
+        {
+            yield return Input;
+            yield return Predictions;
+            foreach (var p in ActivationMaps) yield return p;
+            if (FirstLayerFilters is not null) yield return FirstLayerFilters;
+            foreach (var p in WeightStatistics) yield return p;
+            foreach (var p in GradCams) yield return p;
+            if (Pooling is not null) yield return Pooling;
+        }
+    }
+
+    /// <summary>Writes every picture as DIR/NN-name.png (atomically, two at a time) and returns the paths in order.</summary>
+    public IReadOnlyList<string> SaveAll(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        var pictures = All.ToArray();
+        var paths = pictures.Select((p, i) => Path.Combine(directory, $"{i:D2}-{p.Name}.png")).ToArray();
+        Parallel.For(0, pictures.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i => pictures[i].SavePng(paths[i]));
+        return paths;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() { foreach (var p in All) p.Dispose(); }
+}
+
+/// <summary>
+/// Draws what a CNN does with one image: the input as the network sees it, every convolution and pooling layer's activation
+/// maps, the first layer's filters, weight statistics of deeper layers, Grad-CAM of the predicted (and any chosen) class,
+/// a pooling explainer and the top-k predictions. The CLI's <c>fovea visualize</c> is a thin layer over this.
+/// </summary>
+public static class NetworkVisualizer
+{
+    /// <summary>True for the layers drawn by default: Conv2D and pooling layers (any type whose name contains "Pool").</summary>
+    public static bool IsConvOrPool(Layer layer) => layer is Conv2D || layer.TypeName.Contains("Pool", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Visualises <paramref name="image"/> [C, H, W] (or [1, C, H, W]) — values as the model takes them before its own
+    /// normalisation, e.g. [0, 1] from <see cref="ImageLoader.Load"/> — through <paramref name="model"/> in inference mode.
+    /// </summary>
+    public static Visualization Visualize(Model model, Tensor image, VisualizationOptions? options = null)
+    {
+        options ??= new VisualizationOptions();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var trace = NetworkTrace.Run(model, image);
+        var scores = trace.Scores;
+        var probabilities = GradCam.Softmax(scores);
+        int classes = scores.Length;
+        foreach (int c in options.ExtraClasses)
+            if ((uint)c >= (uint)classes) throw new ArgumentException($"Class {c} is out of range: model '{model.Name}' has {classes} classes (0..{classes - 1}).");
+        var top = Enumerable.Range(0, classes).OrderByDescending(i => probabilities[i]).Take(Math.Clamp(options.TopK, 1, classes))
+            .Select(i => new ClassProbability(i, GradCam.ClassName(model, i), probabilities[i])).ToList();
+
+        var activationNodes = options.ActivationLayers is { } names
+            ? names.Select(model.GetNode).ToList()
+            : model.Nodes.Skip(1).Where(n => n.Index <= model.Output.Index && IsConvOrPool(n.Layer!)).ToList();
+        var convs = model.Nodes.Skip(1).Where(n => n.Layer is Conv2D).Select(n => (Conv2D)n.Layer!).ToList();
+        string camLayer = options.GradCamLayer ?? GradCam.DefaultLayer(model);
+        model.GetNode(camLayer); // fail early, naming the layers, before any drawing
+        var camClasses = new[] { top[0].ClassIndex }.Concat(options.ExtraClasses).Distinct().ToList();
+
+        // Gradients run here (cheap, sequential); drawing runs in parallel below.
+        var cams = camClasses.Select(c => GradCam.Compute(trace, c, camLayer, options.GradCamTarget)).ToList();
+        var pooling = PoolingSource(trace, options.PoolingLayer);
+
+        var jobs = new List<Func<Picture>>();
+        jobs.Add(() => ActivationGrid.RenderInput(trace.NetworkInput));
+        jobs.Add(() => Charts.Predictions(top));
+        jobs.AddRange(activationNodes.Select(n => (Func<Picture>)(() => ActivationGrid.Render(n.Name, n.Layer?.TypeName ?? "input", trace.Value(n), options.Grid))));
+        if (convs.Count > 0) jobs.Add(() => FilterPictures.RenderFilters(convs[0]));
+        jobs.AddRange(convs.Skip(1).Select(c => (Func<Picture>)(() => FilterPictures.RenderStatistics(c))));
+        jobs.AddRange(cams.Select(c => (Func<Picture>)(() => GradCam.Render(c, trace.RawInput))));
+        if (pooling is not null) jobs.Add(() => PoolingExplainer.Render(PoolingExplainer.Explain(pooling.Value.Map, pooling.Value.Title)));
+        var pictures = new Picture[jobs.Count];
+        Parallel.For(0, jobs.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Threads) }, i => pictures[i] = jobs[i]());
+
+        int k = 2;
+        var result = new Visualization
+        {
+            Summary = model.Summary(),
+            TopK = top,
+            Input = pictures[0],
+            Predictions = pictures[1],
+            ActivationMaps = pictures[k..(k += activationNodes.Count)],
+            FirstLayerFilters = convs.Count > 0 ? pictures[k++] : null,
+            WeightStatistics = pictures[k..(k += Math.Max(0, convs.Count - 1))],
+            GradCams = pictures[k..(k += cams.Count)],
+            GradCamResults = cams,
+            Pooling = pooling is not null ? pictures[k++] : null,
+        };
+        result.Seconds = clock.Elapsed.TotalSeconds;
+        return result;
+    }
+
+    /// <summary>
+    /// The map the pooling explainer uses: channel with the largest variance of the named layer, or of the first
+    /// convolution block's output (after its BatchNorm/ReLU), which is what the following pooling layer sees.
+    /// </summary>
+    private static (float[,] Map, string Title)? PoolingSource(NetworkTrace trace, string? layerName)
+    {
+        var model = trace.Model;
+        Node? node = layerName is not null ? model.GetNode(layerName) : null;
+        if (node is null)
+        {
+            var firstConv = model.Nodes.FirstOrDefault(n => n.Layer is Conv2D);
+            if (firstConv is null) return null;
+            node = firstConv;
+            while (true)
+            {
+                var next = model.Nodes.Where(n => n.InputIndices.Contains(node.Index)).ToList();
+                if (next.Count != 1 || next[0].Layer is not (BatchNorm2D or ActivationLayer) || !next[0].OutputShape.AsSpan().SequenceEqual(node.OutputShape)) break;
+                node = next[0];
+            }
+        }
+        if (node.OutputShape.Length != 3 || node.OutputShape[1] < 2 || node.OutputShape[2] < 2)
+        {
+            if (layerName is not null) throw new ArgumentException($"The pooling explainer needs a layer with [C, H, W] output of at least 2×2; '{node.Name}' gives {Drawing.Shape(node.OutputShape)}.");
+            return null;
+        }
+        int c = node.OutputShape[0], h = node.OutputShape[1], w = node.OutputShape[2], plane = h * w;
+        var values = trace.Value(node).Span;
+        int best = 0; double bestVar = -1;
+        for (int k = 0; k < c; k++)
+        {
+            double s = 0, sq = 0;
+            for (int i = 0; i < plane; i++) { double v = values[k * plane + i]; s += v; sq += v * v; }
+            double var = sq / plane - (s / plane) * (s / plane);
+            if (var > bestVar) (best, bestVar) = (k, var);
+        }
+        var map = new float[h, w];
+        for (int i = 0; i < plane; i++) map[i / w, i % w] = values[best * plane + i];
+        return (map, $"{node.Name} channel {best}");
+    }
+}

@@ -1,0 +1,41 @@
+using Fovea.Models;
+using Fovea.Serialization;
+using Fovea.Tensors;
+
+namespace Fovea.Vision.Tests;
+
+public class CliTests
+{
+    [Fact]
+    public void Visualize_writes_pictures_and_report_and_reports_mistakes_in_one_line()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "fovea-cli-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var model = ModelZoo.Default([1, 28, 28], 3);
+            model.ClassNames = ["zero", "one", "two"];
+            string modelPath = Path.Combine(dir, "m.fovea");
+            ModelFile.Save(model, modelPath);
+            var img = new Tensor(1, 28, 28);
+            for (int y = 5; y < 20; y++) img[0, y, 12] = 1;
+            string imagePath = Path.Combine(dir, "x.png");
+            ImageLoader.SavePng(img, imagePath);
+            string outDir = Path.Combine(dir, "out");
+
+            Assert.Equal(0, Fovea.Cli.Cli.Run(["visualize", modelPath, imagePath, "--out", outDir, "--class", "two", "--report", "--json"]));
+            var files = Directory.GetFiles(outDir).Select(Path.GetFileName).ToList();
+            Assert.Contains("report.html", files);
+            Assert.Contains(files, f => f!.EndsWith("-gradcam-two.png"));
+            Assert.Contains(files, f => f!.EndsWith("-pooling.png"));
+            Assert.Contains(files, f => f!.EndsWith("-input.png"));
+            Assert.Equal(11, files.Count(f => f!.EndsWith(".png"))); // input, predictions, 4 activation grids, filters, weights, 2 Grad-CAMs, pooling
+
+            Assert.Equal(2, Fovea.Cli.Cli.Run(["visualize", modelPath, imagePath]));                                    // no --out
+            Assert.Equal(2, Fovea.Cli.Cli.Run(["visualize", modelPath, imagePath, "--out", outDir, "--layer", "nope"]));
+            Assert.Equal(2, Fovea.Cli.Cli.Run(["visualize", modelPath, imagePath, "--out", outDir, "--class", "seven"]));
+            Assert.Equal(2, Fovea.Cli.Cli.Run(["visualize", modelPath, Path.Combine(dir, "missing.png"), "--out", outDir]));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+}

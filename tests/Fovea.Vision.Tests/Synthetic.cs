@@ -1,0 +1,142 @@
+using Fovea.Data;
+using Fovea.Layers;
+using Fovea.Losses;
+using Fovea.Models;
+using Fovea.Optimizers;
+using Fovea.Training;
+
+namespace Fovea.Vision.Tests;
+
+/// <summary>Generated images with one object at a known place, and small networks that learn them.</summary>
+internal static class Synthetic
+{
+    public static readonly string[] ShapeNames = ["square", "cross", "ring"];
+
+    /// <summary>
+    /// n images [channels, size, size]: a noisy dark background with faint random streaks, and one object (filled square,
+    /// plus-shaped cross or hollow ring, side ≈ size/4) at a random place, and an equally bright diagonal bar elsewhere. Boxes are (top, left, bottom, right), inclusive.
+    /// </summary>
+    public static (InMemoryDataset Data, (int Top, int Left, int Bottom, int Right)[] Boxes) Shapes(int n, int size, int channels, int seed) =>
+        ShapesWithDistractors(n, size, channels, seed) is var r ? (r.Data, r.Boxes) : default;
+
+    /// <summary>As <see cref="Shapes"/>, also returning the distractors' boxes.</summary>
+    public static (InMemoryDataset Data, (int Top, int Left, int Bottom, int Right)[] Boxes, (int Top, int Left, int Bottom, int Right)[] Distractors) ShapesWithDistractors(int n, int size, int channels, int seed)
+    {
+        var rng = new Random(seed);
+        int plane = size * size, side = Math.Max(6, size / 4 | 1);
+        var images = new float[n * channels * plane];
+        var labels = new int[n];
+        var boxes = new (int, int, int, int)[n];
+        var distractors = new (int, int, int, int)[n];
+        for (int i = 0; i < n; i++)
+        {
+            int label = i % ShapeNames.Length;
+            labels[i] = label;
+            var img = images.AsSpan(i * channels * plane, channels * plane);
+            var tint = Enumerable.Range(0, channels).Select(_ => 0.6f + 0.4f * rng.NextSingle()).ToArray();
+            for (int c = 0; c < channels; c++)
+                for (int p = 0; p < plane; p++) img[c * plane + p] = 0.25f * rng.NextSingle();
+            for (int s = 0; s < 2; s++) // faint streaks so the background is not trivially flat
+            {
+                int row = rng.Next(size);
+                for (int c = 0; c < channels; c++) for (int x = 0; x < size; x++) img[c * plane + row * size + x] += 0.2f;
+            }
+            // The object, and a distractor of the same brightness elsewhere (a diagonal bar, in no class), so that
+            // "the brightest place" is not the answer: only a network that learned the shapes points at the object.
+            int top, left, dTop, dLeft;
+            do
+            {
+                top = rng.Next(0, size - side + 1); left = rng.Next(0, size - side + 1);
+                dTop = rng.Next(0, size - side + 1); dLeft = rng.Next(0, size - side + 1);
+            } while (Math.Abs(top - dTop) < side + 1 && Math.Abs(left - dLeft) < side + 1);
+            boxes[i] = (top, left, top + side - 1, left + side - 1);
+            distractors[i] = (dTop, dLeft, dTop + side - 1, dLeft + side - 1);
+            int mid = side / 2, bar = Math.Max(1, side / 6);
+            for (int y = 0; y < side; y++)
+                for (int x = 0; x < side; x++)
+                {
+                    bool on = label switch
+                    {
+                        0 => true,
+                        1 => Math.Abs(y - mid) <= bar || Math.Abs(x - mid) <= bar,
+                        _ => y < 2 || x < 2 || y >= side - 2 || x >= side - 2,
+                    };
+                    bool distractor = Math.Abs(y - x) <= 1;
+                    for (int c = 0; c < channels; c++)
+                    {
+                        if (on) img[c * plane + (top + y) * size + left + x] = 0.75f + 0.25f * tint[c];
+                        if (distractor) img[c * plane + (dTop + y) * size + dLeft + x] = 0.75f + 0.25f * tint[c];
+                    }
+                }
+        }
+        return (new InMemoryDataset(images, labels, [channels, size, size], ShapeNames), boxes, distractors);
+    }
+
+    /// <summary>A small all-convolutional classifier: two conv blocks, global average pooling, one dense layer.</summary>
+    public static Sequential TinyCnn(int channels, int size, int classes) => new Sequential([channels, size, size], "tiny", seed: 1)
+        .Base(new Conv2D(16, 3, padding: 1), new ReLU(), new MaxPool2D(2),
+              new Conv2D(32, 3, padding: 1), new ReLU())
+        .Top(new GlobalAvgPool2D(), new Dense(classes));
+
+    public static History Train(Model model, IDataset data, int epochs, float lr = 0.01f) =>
+        new Trainer(model, new Adam(lr), new SoftmaxCrossEntropyLoss()).Fit(data, new FitOptions { Epochs = epochs, BatchSize = 32, Seed = 3 });
+
+    /// <summary>
+    /// A residual graph with the ResNet-18 topology: 7×7/2 stem conv, 3×3/2 max pooling, four stages of two basic blocks
+    /// (conv-BN-ReLU-conv-BN + shortcut, 1×1/2 conv + BN when the stage downsamples), global average pooling, dense.
+    /// <paramref name="widths"/> = (64, 128, 256, 512) gives ResNet-18's 11.7 M parameters.
+    /// </summary>
+    public static Model ResNet(int inputSize, int classes, int[] widths, int seed = 0)
+    {
+        var m = new Model([3, inputSize, inputSize], "resnet", seed)
+        {
+            ClassNames = Enumerable.Range(0, classes).Select(i => i < ShapeNames.Length ? ShapeNames[i] : $"class{i}").ToArray(),
+            Normalization = new InputNormalization([0.485f, 0.456f, 0.406f], [0.229f, 0.224f, 0.225f]),
+        };
+        m.Add(new Conv2D(widths[0], 7, stride: 2, padding: 3, useBias: false, name: "conv1"));
+        m.Add(new BatchNorm2D(name: "bn1"));
+        m.Add(new ReLU(name: "relu"));
+        var x = m.Add(new MaxPool2D(3, 2, padding: 1, name: "maxpool"));
+        int inWidth = widths[0];
+        for (int stage = 0; stage < 4; stage++)
+            for (int block = 0; block < 2; block++)
+            {
+                int width = widths[stage], stride = stage > 0 && block == 0 ? 2 : 1;
+                string p = $"layer{stage + 1}_{block}_";
+                m.Add(new Conv2D(width, 3, stride: stride, padding: 1, useBias: false, name: p + "conv1"), x);
+                m.Add(new BatchNorm2D(name: p + "bn1"));
+                m.Add(new ReLU(name: p + "relu1"));
+                m.Add(new Conv2D(width, 3, padding: 1, useBias: false, name: p + "conv2"));
+                var main = m.Add(new BatchNorm2D(name: p + "bn2"));
+                var shortcut = x;
+                if (stride != 1 || inWidth != width)
+                {
+                    m.Add(new Conv2D(width, 1, stride: stride, useBias: false, name: p + "down_conv"), x);
+                    shortcut = m.Add(new BatchNorm2D(name: p + "down_bn"));
+                }
+                m.Add(new Add(name: p + "add"), main, shortcut);
+                x = m.Add(new ReLU(name: p + "relu2"));
+                inWidth = width;
+            }
+        m.AddTop(new GlobalAvgPool2D(name: "avgpool"));
+        m.AddTop(new Dense(classes, name: "fc"));
+        return m;
+    }
+
+    /// <summary>Fraction of images whose Grad-CAM peak (predicted class) lies inside the object's box grown by <paramref name="margin"/> pixels.</summary>
+    public static double PeakInsideBox(Model model, InMemoryDataset data, (int Top, int Left, int Bottom, int Right)[] boxes, int margin, out double accuracy, GradCamTarget target = GradCamTarget.LogProbability)
+    {
+        int hits = 0, correct = 0;
+        var image = new Fovea.Tensors.Tensor(data.SampleShape);
+        for (int i = 0; i < data.Count; i++)
+        {
+            data.CopyImage(i, image.Span);
+            var cam = GradCam.Compute(model, image, target: target);
+            if (cam.ClassIndex == data.GetLabel(i)) correct++;
+            var b = boxes[i];
+            if (cam.Peak.Y >= b.Top - margin && cam.Peak.Y <= b.Bottom + margin && cam.Peak.X >= b.Left - margin && cam.Peak.X <= b.Right + margin) hits++;
+        }
+        accuracy = (double)correct / data.Count;
+        return (double)hits / data.Count;
+    }
+}

@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using Fovea.Models;
+using Fovea.Tensors;
+using Fovea.Training;
+using SkiaSharp;
+
+namespace Fovea.Vision.Tests;
+
+public class VisualizerTests
+{
+    private static void AssertDecodes(Picture p)
+    {
+        using var bitmap = SKBitmap.Decode(p.EncodePng());
+        Assert.NotNull(bitmap);
+        Assert.True(bitmap.Width >= 100 && bitmap.Height >= 50, $"{p.Name} is only {bitmap.Width}×{bitmap.Height}");
+    }
+
+    [Fact]
+    public void Default_model_gets_every_picture()
+    {
+        var model = ModelZoo.Default([1, 28, 28], 10);
+        var image = new Tensor(1, 28, 28);
+        for (int y = 8; y < 20; y++) for (int x = 6; x < 22; x++) image[0, y, x] = 0.8f;
+        using var v = NetworkVisualizer.Visualize(model, image, new VisualizationOptions { ExtraClasses = [3], TopK = 3 });
+        Assert.Equal(["act-conv2d", "act-maxpool2d", "act-conv2d_1", "act-maxpool2d_1"], v.ActivationMaps.Select(p => p.Name));
+        Assert.Equal("filters-conv2d", v.FirstLayerFilters!.Name);
+        Assert.Equal("weights-conv2d_1", Assert.Single(v.WeightStatistics).Name);
+        Assert.Equal(2, v.GradCams.Count);
+        Assert.Equal(3, v.GradCamResults[1].ClassIndex);
+        Assert.NotNull(v.Pooling);
+        Assert.Equal(3, v.TopK.Count);
+        Assert.All(v.All, AssertDecodes);
+
+        var dir = Path.Combine(Path.GetTempPath(), "fovea-vis-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var paths = v.SaveAll(dir);
+            Assert.Equal(v.All.Count(), paths.Count);
+            Assert.All(paths, p => Assert.True(new FileInfo(p).Length > 1000));
+            Assert.Empty(Directory.GetFiles(dir, "*.tmp-*"));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void Pooling_explainer_numbers_are_max_and_mean_of_each_window()
+    {
+        var map = new float[9, 10];
+        var rng = new Random(3);
+        for (int y = 0; y < 9; y++) for (int x = 0; x < 10; x++) map[y, x] = rng.NextSingle();
+        map[5, 7] = 3f;
+        var e = PoolingExplainer.Explain(map, "test");
+        Assert.Equal(6, e.Crop.GetLength(0));
+        Assert.True(e.CropY % 2 == 0 && e.CropX % 2 == 0);
+        Assert.InRange(5, e.CropY, e.CropY + 5);
+        Assert.Equal(["max 2×2, stride 1", "max 2×2, stride 2", "average 2×2, stride 1", "average 2×2, stride 2"], e.Pooled.Select(p => p.Label));
+        Assert.Equal((8, 9), (e.Pooled[0].Map.GetLength(0), e.Pooled[0].Map.GetLength(1)));
+        Assert.Equal((4, 5), (e.Pooled[1].Map.GetLength(0), e.Pooled[1].Map.GetLength(1)));
+        foreach (var (p, stride) in e.Pooled.Zip(new[] { 1, 2, 1, 2 }))
+        {
+            int n = p.Crop.GetLength(0);
+            Assert.Equal((6 - 2) / stride + 1, n);
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    var w = new[] { e.Crop[i * stride, j * stride], e.Crop[i * stride, j * stride + 1], e.Crop[i * stride + 1, j * stride], e.Crop[i * stride + 1, j * stride + 1] };
+                    float expected = p.Label.StartsWith("max") ? w.Max() : w.Average();
+                    Assert.Equal(expected, p.Crop[i, j], 1e-5f);
+                }
+        }
+        using var picture = PoolingExplainer.Render(e);
+        AssertDecodes(picture);
+    }
+
+    [Fact]
+    public void Residual_rgb_model_with_normalisation_gets_every_picture()
+    {
+        var model = Synthetic.ResNet(64, 3, [8, 8, 16, 16]);
+        var image = new Tensor(3, 64, 64);
+        var rng = new Random(1);
+        foreach (ref float v in image.Span) v = rng.NextSingle();
+        using var vis = NetworkVisualizer.Visualize(model, image);
+        Assert.Equal(22, vis.ActivationMaps.Count); // 20 convolutions (17 + 3 shortcuts), max pooling, global pooling
+        Assert.Contains(vis.ActivationMaps, p => p.Name == "act-avgpool");
+        Assert.Equal(19, vis.WeightStatistics.Count); // every convolution but the first
+        Assert.Equal("layer4_1_relu2", vis.GradCamResults[0].LayerName);
+        Assert.All(vis.All, AssertDecodes);
+    }
+
+    [Fact]
+    public void ResNet18_sized_graph_visualises_a_224_image_in_under_5_seconds()
+    {
+        var model = Synthetic.ResNet(224, 4, [64, 128, 256, 512]);
+        Assert.InRange(model.ParameterCount, 11_000_000, 11_300_000);
+        var image = new Tensor(3, 224, 224);
+        var rng = new Random(2);
+        foreach (ref float v in image.Span) v = rng.NextSingle();
+        var dir = Path.Combine(Path.GetTempPath(), "fovea-r18-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            using var vis = NetworkVisualizer.Visualize(model, image);
+            double drawn = clock.Elapsed.TotalSeconds;
+            vis.SaveAll(dir);
+            double total = clock.Elapsed.TotalSeconds;
+            Assert.True(total < 5, $"visualising took {total:F2}s ({drawn:F2}s to compute and draw, the rest to encode and write)");
+            Assert.Equal(46, Directory.GetFiles(dir, "*.png").Length); // input, predictions, 22 grids, filters, 19 weight charts, Grad-CAM, pooling
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void Charts_and_their_json_round_trip()
+    {
+        var epochs = new List<EpochMetrics>
+        {
+            new(1, 0.9, 0.70, 0.8, 0.74, 0.01f, 10, 100),
+            new(2, 0.5, 0.83, 0.55, 0.81, 0.005f, 10, 100),
+            new(3, 0.4, 0.86, 0.5, 0.84, 0.001f, 10, 100),
+        };
+        string json = System.Text.Json.JsonSerializer.Serialize(epochs, new System.Text.Json.JsonSerializerOptions { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower });
+        var back = Charts.ReadHistoryJson(json);
+        Assert.Equal(epochs, back);
+        Assert.Throws<FormatException>(() => Charts.ReadHistoryJson("{\"not\": 1}"));
+        using var loss = Charts.Loss(back);
+        using var accuracy = Charts.Accuracy(back);
+        AssertDecodes(loss); AssertDecodes(accuracy);
+
+        var m = new ConfusionMatrix(3, ["a", "b", "c"]);
+        m.Add(0, 0); m.Add(0, 0); m.Add(1, 2); m.Add(2, 2);
+        var m2 = Charts.ConfusionFromJson(Charts.ConfusionToJson(m));
+        Assert.Equal(m.ToRows(), m2.ToRows());
+        Assert.Equal(m.Accuracy, m2.Accuracy);
+        using var picture = Charts.ConfusionMatrix(m2);
+        AssertDecodes(picture);
+    }
+}
