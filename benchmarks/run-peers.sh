@@ -6,19 +6,21 @@
 #   bash benchmarks/run-peers.sh            # full: 1 warm-up epoch + 2 timed epochs per run, peers also without tuning
 #   bash benchmarks/run-peers.sh --quick    # a few hundred batches per run: checks the harness in a few minutes
 #   options: --threads "1 2"   --out-dir DIR   --skip-install   --no-default-env (peers only in their tuned configuration)
+#            --wait-quiet SECONDS (after building, wait up to SECONDS for the 1-minute load average to drop below 0.5)
 #
 # Run on a quiet machine: every figure is compared within this one run, so load from other processes skews ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 COMMAND="bash benchmarks/run-peers.sh${*:+ $*}"
-MODE=full THREADS="1 2" OUT_DIR=$ROOT/benchmarks/results INSTALL=1 DEFAULT_ENV=1
+MODE=full THREADS="1 2" OUT_DIR=$ROOT/benchmarks/results INSTALL=1 DEFAULT_ENV=1 WAIT_QUIET=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) MODE=quick; DEFAULT_ENV=0 ;;
     --threads) THREADS=$2; shift ;;
     --out-dir) OUT_DIR=$2; shift ;;
     --skip-install) INSTALL=0 ;;
+    --wait-quiet) WAIT_QUIET=$2; shift ;;
     --no-default-env) DEFAULT_ENV=0 ;;
     --default-env) DEFAULT_ENV=1 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
@@ -49,6 +51,12 @@ if [[ $INSTALL == 1 ]]; then
     log "installing python3-torch python3-numpy (Debian)"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch python3-numpy >/dev/null
   fi
+  # Debian's python3-torch takes its BLAS through the libblas.so.3 alternative; without OpenBLAS installed that is
+  # the slow reference BLAS, not PyTorch's best configuration (its Dense layers and matmul run on it).
+  if ! ldconfig -p | grep -q libopenblas.so.0; then
+    log "installing libopenblas0-pthread (Debian), the BLAS of PyTorch's best configuration"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q libopenblas0-pthread >/dev/null
+  fi
   if ! command -v readelf >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q binutils >/dev/null
   fi
@@ -67,6 +75,12 @@ TS=("$TS_DIR/Fovea.Benchmarks.TorchSharp")
 $PY "$ROOT/benchmarks/tools/weaken_verneed.py" "$TS_DIR/libLibTorchSharp.so" GLIBCXX_3.4.32 >&2
 
 # ---- 4. runs, each in its own process ----
+if [[ $WAIT_QUIET -gt 0 ]]; then
+  deadline=$((SECONDS + WAIT_QUIET))
+  while awk '{exit !($1 >= 0.5)}' /proc/loadavg && [[ $SECONDS -lt $deadline ]]; do
+    log "waiting for a quiet machine (load average $(cut -d' ' -f1 /proc/loadavg))"; sleep 15
+  done
+fi
 RUN_DIR=$(mktemp -d /tmp/fovea-peers.XXXXXX)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 log "results of single runs in $RUN_DIR; load average $LOAD_BEFORE"

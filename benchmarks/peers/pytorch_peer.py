@@ -75,6 +75,17 @@ def relevant_env():
     return {n: os.environ[n] for n in names if n in os.environ}
 
 
+def mapped_blas():
+    """The BLAS/LAPACK libraries this process has mapped (Debian's libblas.so.3 is an alternative: reference BLAS or OpenBLAS)."""
+    found = set()
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line.split()[-1] if len(line.split()) >= 6 else ""
+            if "blas" in path or "lapack" in path:
+                found.add(os.path.realpath(path))
+    return sorted(found)
+
+
 def read_idx(path):
     with gzip.open(path, "rb") as f:
         data = f.read()
@@ -215,6 +226,7 @@ def main():
         result["gemm"] = run_gemm(o)
     else:
         run_cnn(o, result)
+    result["blas"] = mapped_blas()
     result["peak_rss_mb"] = peak_rss_mib()
     text = json.dumps(result, indent=2)
     if o.out:

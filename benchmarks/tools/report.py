@@ -84,12 +84,26 @@ def main():
         "dotnet": sh("dotnet --version"), "fovea_commit": sh("git rev-parse HEAD"),
         "load_average_before": o.load_before, "load_average_after": o.load_after,
     }
+    def load1(text):
+        try:
+            return float(text.split()[0])
+        except (ValueError, IndexError):
+            return None
+    before, after = load1(o.load_before), load1(o.load_after)
+    cores = os.cpu_count() or 1
+    # Before the run nothing of ours is running; at its end our own last process still counts for about one core.
+    quiet = before is not None and after is not None and before <= 0.5 and after <= cores + 0.5
+    machine["quiet"] = quiet
     md = []
     md.append(f"# Fovea vs TorchSharp and PyTorch: reference CNN and GEMM ({o.mode} mode)")
     md.append("")
     md.append(f"- Date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; host `{platform.node()}`")
     md.append(f"- CPU: {cpu}, {os.cpu_count()} cores; kernel {platform.release()}; glibc {platform.libc_ver()[1]}; .NET SDK {machine['dotnet']}")
     md.append(f"- Load average before / after: {o.load_before or '?'} / {o.load_after or '?'} (figures from a loaded machine are noise)")
+    if not quiet:
+        md.append("- **The machine was not quiet (load average above 0.5 before the run, or above cores + 0.5 after it): "
+                  "other processes competed for the cores, which hurts the OpenMP-based peers far more than Fovea at 2 threads. "
+                  "These figures and PASS/FAIL lines are not evidence for the issue; rerun on a quiet machine.**")
     md.append(f"- Fovea commit: `{machine['fovea_commit']}`")
     md.append(f"- Command: `{o.command}`")
     md.append("- Each framework runs in its own process per task and thread count; a peer's figure is its best over the "
