@@ -9,10 +9,10 @@ public class GradCamTests
     [Fact]
     public void GradCam_on_generated_images_peaks_on_the_object_not_on_the_background_or_the_distractor()
     {
-        var (train, _) = Synthetic.Shapes(900, 32, 1, seed: 1);
+        var (train, _) = Synthetic.Shapes(1200, 32, 1, seed: 1);
         var (test, boxes, distractors) = Synthetic.ShapesWithDistractors(60, 32, 1, seed: 2);
         var model = Synthetic.TinyCnn(1, 32, 3);
-        Synthetic.Train(model, train, epochs: 8);
+        Synthetic.Train(model, train, epochs: 12, lr: 0.005f);
 
         double inside = Synthetic.PeakInsideBox(model, test, boxes, margin: 2, out double accuracy);
         double onDistractor = Synthetic.PeakInsideBox(model, test, distractors, margin: 0, out _);
