@@ -162,6 +162,19 @@ public class RoundTripTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void LegacySoftmaxOverSeveralAxesRoundTripsAtOpset11()
+    {
+        // Before opset 13, Softmax normalises over all axes from `axis` on; Fovea imports and exports that form.
+        var model = new Model([3, 4, 2], "legacy");
+        model.Add(new AxisSoftmax(0, log: false, flattenFrom: true));
+        Compare(model, 11, batch: 2, seed: 11);
+        var logModel = new Model([3, 4, 2], "legacy_log");
+        logModel.Add(new AxisSoftmax(1, log: true, flattenFrom: true));
+        Compare(logModel, 11, batch: 2, seed: 12);
+        Assert.Throws<NotSupportedException>(() => OnnxExporter.ToBytes(model, 13));
+    }
+
+    [Fact]
     public void ExportedModelDeclaresDynamicBatchMetadataAndProducer()
     {
         var model = ResidualModel();
