@@ -34,9 +34,9 @@ public static class OnnxImporter
     /// <summary>The ONNX operators the importer maps to Fovea layers.</summary>
     public static IReadOnlyList<string> SupportedOperators { get; } =
     [
-        "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Elu", "Flatten", "Gemm",
-        "GlobalAveragePool", "GlobalMaxPool", "Identity", "LeakyRelu", "LogSoftmax", "MatMul", "MaxPool", "Mul", "Pad", "Relu",
-        "Reshape", "Sigmoid", "Softmax", "Sub", "Tanh", "Transpose",
+        "Add", "AveragePool", "BatchNormalization", "Cast", "CastLike", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Elu", "Exp",
+        "Flatten", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Identity", "LeakyRelu", "Less", "Log", "LogSoftmax", "MatMul", "Max",
+        "MaxPool", "Mul", "Pad", "ReduceMax", "ReduceSum", "Relu", "Reshape", "Sigmoid", "Softmax", "Sub", "Tanh", "Transpose", "Where",
     ];
 
     /// <summary>Lowest supported opset of the default (ai.onnx) domain.</summary>
@@ -270,6 +270,15 @@ public static class OnnxImporter
                 case "Sub": ImportArithmetic(BinaryOp.Subtract); break;
                 case "Mul": ImportArithmetic(BinaryOp.Multiply); break;
                 case "Div": ImportArithmetic(BinaryOp.Divide); break;
+                case "Max": ImportMax(); break;
+                case "Less": ImportArithmetic(BinaryOp.Less); break;
+                case "Exp": Output(AddLayer(new Exp(LayerName()), In(0))); break;
+                case "Log": Output(AddLayer(new Log(LayerName()), In(0))); break;
+                case "ReduceMax": ImportReduce(ReduceKind.Max); break;
+                case "ReduceSum": ImportReduce(ReduceKind.Sum); break;
+                case "Where": ImportWhere(); break;
+                case "CastLike": ImportCastLike(); break;
+                case "Cast": ImportCast(); break;
                 case "Flatten": ImportFlatten(); break;
                 case "Reshape": ImportReshape(); break;
                 case "Concat": ImportConcat(); break;
@@ -548,6 +557,94 @@ public static class OnnxImporter
             var node = AddLayer(layer, x);
             Copy(c, layer.Constant, "constant operand");
             Output(node);
+        }
+
+        private void ImportMax()
+        {
+            var inputs = Enumerable.Range(0, _current.Input.Count).Where(Has).ToArray();
+            if (inputs.Length == 1) { if (IsConst(0)) OutputConst(Const(0, "input")); else Output(In(0)); return; }
+            if (inputs.Length != 2) throw Error($"Max of {inputs.Length} inputs is not supported (2 at most).");
+            ImportArithmetic(BinaryOp.Maximum);
+        }
+
+        private void ImportCastLike()
+        {
+            // Fovea computes in float32: a float target makes CastLike an identity; constants take the target's type.
+            int target = _nodes.ContainsKey(_current.Input[1]) ? OnnxTensor.Float : Const(1, "target_type").DataType;
+            if (target != OnnxTensor.Float && target != (int)Proto.TensorProto.Types.DataType.Double)
+                throw Error($"casting to {OnnxTensor.TypeName(target)} is not supported; Fovea computes in float32.");
+            if (IsConst(0))
+            {
+                var c = Const(0, "input");
+                OutputConst(c with { Values = c.Values.Select(v => (double)(float)v).ToArray(), DataType = OnnxTensor.Float });
+            }
+            else Output(In(0));
+        }
+
+        private void ImportCast()
+        {
+            int to = (int)Int("to", 0);
+            bool toFloat = to == OnnxTensor.Float || to == (int)Proto.TensorProto.Types.DataType.Double;
+            if (IsConst(0))
+            {
+                if (!toFloat) throw Error($"casting a constant to {OnnxTensor.TypeName(to)} is not supported.");
+                var c = Const(0, "input");
+                OutputConst(c with { Values = c.Values.Select(v => (double)(float)v).ToArray(), DataType = OnnxTensor.Float });
+                return;
+            }
+            var output = _current.Output[0];
+            // Fovea keeps conditions as floats (non-zero = true), which is exactly what a Where condition needs.
+            bool onlyConditions = _graph.Node.Where(n => n.Input.Contains(output)).All(n => n.OpType == "Where" && n.Input[0] == output && !n.Input.Skip(1).Contains(output))
+                && _graph.Output.All(o => o.Name != output);
+            if (!toFloat && !(to == (int)Proto.TensorProto.Types.DataType.Bool && onlyConditions))
+                throw Error($"casting to {OnnxTensor.TypeName(to)} is not supported (Fovea computes in float32; a cast to bool is read only as a Where condition).");
+            Output(In(0));
+        }
+
+        private void ImportReduce(ReduceKind kind)
+        {
+            var x = In(0);
+            int rank = Rank(x);
+            long[]? axes = (_opset >= 18 || (kind == ReduceKind.Sum && _opset >= 13)) ? (Has(1) ? Const(1, "axes").Longs() : null) : Ints("axes");
+            if (axes is null || axes.Length == 0)
+            {
+                if (Int("noop_with_empty_axes", 0) != 0) { Output(x); return; }
+                axes = Enumerable.Range(0, rank).Select(a => (long)a).ToArray();
+            }
+            var sampleAxes = axes.Select(a => SampleAxis(a, rank, "axis")).ToArray();
+            Output(AddLayer(new Reduce(kind, sampleAxes, Int("keepdims", 1) != 0, LayerName()), x));
+        }
+
+        private void ImportWhere()
+        {
+            var inputs = Enumerable.Range(0, 3).ToArray();
+            if (inputs.All(IsConst)) throw Error("a Where of constants only is not supported.");
+            var anchor = In(inputs.First(i => !IsConst(i)));
+            int fullRank = Rank(anchor);
+            var nodes = inputs.Select(i => IsConst(i) ? ConstantOperand(Const(i, $"input {i}"), anchor, fullRank) : In(i)).ToArray();
+            if (Batched)
+            {
+                // Computed operands of different ranks would align their batch axes with other axes in ONNX.
+                var ranks = inputs.Where(i => !IsConst(i)).Select(i => nodes[i].OutputShape.Length).Distinct().Count();
+                if (ranks > 1) throw BatchError("broadcasting computed operands of different ranks");
+            }
+            Output(AddLayer(new Where(LayerName()), nodes));
+        }
+
+        /// <summary>A constant operand as a per-sample layer output; ONNX right-aligns it against the whole tensor.</summary>
+        private FoveaNode ConstantOperand(OnnxConst c, FoveaNode anchor, int fullRank)
+        {
+            var shape = c.Shape;
+            if (Batched)
+                while (shape.Length >= fullRank)
+                {
+                    if (shape[0] != 1) throw BatchError($"a constant of shape [{string.Join(", ", c.Shape)}]");
+                    shape = shape[1..];
+                }
+            var layer = new ConstantTensor(shape);
+            var node = AddLayer(layer, anchor);
+            Copy(c, layer.Value, "constant");
+            return node;
         }
 
         private static OnnxConst Fold(OnnxConst a, OnnxConst b, BinaryOp op)
