@@ -444,17 +444,46 @@ public static class OnnxImporter
             RequireUnusedExtraOutputs("the argmax indices");
             var x = In(0);
             var ks = Ints("kernel_shape") ?? throw Error("kernel_shape is required.");
-            if (ks.Length != 2) throw Error($"only 2-D pooling is supported; kernel_shape has {ks.Length} axes.");
-            Spatial(x);
+            int n = ks.Length;
+            if (n < 1 || n > 3) throw Error($"pooling over {n} axes is not supported (1 to 3).");
+            if (x.OutputShape.Length != n + 1)
+                throw Batched ? Error($"kernel_shape has {n} axes but a sample has shape {Tensor.ShapeToString(x.OutputShape)}; [C, spatial...] expected.") : BatchError("pooling on a whole-tensor import");
             var kernel = ks.Select(k => (int)k).ToArray();
-            var strides = IntsOr("strides", 2, 1);
-            var dilations = IntsOr("dilations", 2, 1);
+            var strides = IntsOr("strides", n, 1);
+            var dilations = IntsOr("dilations", n, 1);
             var pads = ResolvePads(x.OutputShape[1..], kernel, strides, dilations);
-            bool ceil = Int("ceil_mode", 0) != 0;
-            Pool2DBase pool = max
-                ? new MaxPool2D((kernel[0], kernel[1]), (strides[0], strides[1]), ToPadding(pads), ceil, LayerName()) { Dilation = (dilations[0], dilations[1]) }
-                : new AvgPool2D((kernel[0], kernel[1]), (strides[0], strides[1]), ToPadding(pads), ceil, Int("count_include_pad", 0) != 0, LayerName()) { Dilation = (dilations[0], dilations[1]) };
-            Output(AddLayer(pool, x));
+            bool ceil = Int("ceil_mode", 0) != 0, includePad = Int("count_include_pad", 0) != 0;
+            Pool2DBase Pool(int kh, int kw, int sh, int sw, int dh, int dw, (int B, int A) ph, (int B, int A) pw, string? name) => max
+                ? new MaxPool2D((kh, kw), (sh, sw), ToPadding([ph, pw]), ceil, name) { Dilation = (dh, dw) }
+                : new AvgPool2D((kh, kw), (sh, sw), ToPadding([ph, pw]), ceil, includePad, name) { Dilation = (dh, dw) };
+            int c = x.OutputShape[0];
+            switch (n)
+            {
+                case 2:
+                    Output(AddLayer(Pool(kernel[0], kernel[1], strides[0], strides[1], dilations[0], dilations[1], pads[0], pads[1], LayerName()), x));
+                    break;
+                case 1:
+                {
+                    // [C, L] pooled as [C, 1, L] with a 1 × k window.
+                    var flat = AddLayer(new Layers.Reshape([c, 1, x.OutputShape[1]]), x);
+                    var pooled = AddLayer(Pool(1, kernel[0], 1, strides[0], 1, dilations[0], (0, 0), pads[0], null), flat);
+                    Output(AddLayer(new Layers.Reshape([c, pooled.OutputShape[2]], LayerName()), pooled));
+                    break;
+                }
+                default:
+                {
+                    // Max and average over a box are separable: pool each depth slice over (H, W), then pool along depth.
+                    // (For averages the count of a box is the product of the per-axis counts, with or without padding.)
+                    int d = x.OutputShape[1], h = x.OutputShape[2], w = x.OutputShape[3];
+                    var slices = AddLayer(new Layers.Reshape([c * d, h, w]), x);
+                    var hw = AddLayer(Pool(kernel[1], kernel[2], strides[1], strides[2], dilations[1], dilations[2], pads[1], pads[2], null), slices);
+                    int oh = hw.OutputShape[1], ow = hw.OutputShape[2];
+                    var depthMajor = AddLayer(new Layers.Reshape([c, d, oh * ow]), hw);
+                    var depth = AddLayer(Pool(kernel[0], 1, strides[0], 1, dilations[0], 1, pads[0], (0, 0), null), depthMajor);
+                    Output(AddLayer(new Layers.Reshape([c, depth.OutputShape[1], oh, ow], LayerName()), depth));
+                    break;
+                }
+            }
         }
 
         private void ImportGemm()
