@@ -125,17 +125,24 @@ def main():
         ("Peak RSS whole run, MiB", "peak_rss_mb", False, 0),
         ("Test accuracy after training", "infer.test_accuracy", True, 4),
     ]
-    table = {}
+    table, configs_of = {}, {}
     for label, path, higher, digits in metrics:
         for t in threads:
-            vals = {fw: best(runs, fw, t, path, higher)[0] for fw in FRAMEWORKS}
+            picked = {fw: best(runs, fw, t, path, higher) for fw in FRAMEWORKS}
+            vals = {fw: picked[fw][0] for fw in FRAMEWORKS}
             table[f"{path}@{t}"] = vals
+            configs_of[f"{path}@{t}"] = {fw: picked[fw][1] for fw in FRAMEWORKS}
+
+            def cell(fw):
+                # Name the winning configuration when the peer ran in more than one.
+                many = len({r.get("config") for r in runs if r["framework"] == fw and r["what"] == "cnn" and r["threads"] == t}) > 1
+                return fmt(vals[fw], digits) + (f" ({picked[fw][1]})" if many and vals[fw] is not None else "")
             peer_vals = [vals[fw] for fw in PEERS if vals[fw] is not None]
             ratio = None
             if vals["Fovea"] is not None and peer_vals and path != "infer.test_accuracy":
                 ref = max(peer_vals) if higher else min(peer_vals)
                 ratio = vals["Fovea"] / ref if ref else None
-            md.append(f"| {label} | {t} | {fmt(vals['Fovea'], digits)} | {fmt(vals['TorchSharp'], digits)} | {fmt(vals['PyTorch'], digits)} | "
+            md.append(f"| {label} | {t} | {cell('Fovea')} | {cell('TorchSharp')} | {cell('PyTorch')} | "
                       f"{fmt(ratio, 2) + 'x' if ratio is not None else ''} |")
     for t in threads:
         v, _ = best(runs, "Fovea", t, "alloc_bytes_per_step", False)
@@ -237,7 +244,7 @@ def main():
     with open(o.out_base + ".md", "w") as f:
         f.write(text)
     with open(o.out_base + ".json", "w") as f:
-        json.dump({"mode": o.mode, "command": o.command, "machine": machine, "cnn": table, "gemm": gemm,
+        json.dump({"mode": o.mode, "command": o.command, "machine": machine, "cnn": table, "cnn_best_config": configs_of, "gemm": gemm,
                    "targets": targets, "failures": failures, "runs": runs}, f, indent=2)
         f.write("\n")
     print(text)

@@ -224,13 +224,13 @@ public static class OnnxExporter
                     // Fovea aligns per-sample axes after the batch; ONNX right-aligns whole tensors: lift the lower rank.
                     if (s0.Length < s1.Length) l = Lift(l, s0, s1.Length, name + "_lift_a");
                     else if (s1.Length < s0.Length) r = Lift(r, s1, s0.Length, name + "_lift_b");
-                    Add(OpName(a.Op), [l, r], name, name);
+                    Binary(a.Op, l, r, name);
                     break;
                 }
                 case ConstantArithmetic ca:
                 {
                     var c = Init(name + ".constant", ca.Constant.Span, Dims(ca.Constant));
-                    Add(OpName(ca.Op), ca.ConstantFirst ? [c, x[0]] : [x[0], c], name, name);
+                    if (ca.ConstantFirst) Binary(ca.Op, c, x[0], name); else Binary(ca.Op, x[0], c, name);
                     break;
                 }
                 case Layers.MatMul mm:
@@ -256,6 +256,28 @@ public static class OnnxExporter
                     Add("Pad", [x[0], InitLongs(name + ".pads", pads), Init(name + ".value", [pd.Value])], name, name, StrAttr("mode", mode));
                     break;
                 }
+                case Exp: Add("Exp", [x[0]], name, name); break;
+                case Log: Add("Log", [x[0]], name, name); break;
+                case Reduce rd:
+                {
+                    long[] axes = rd.Axes.Select(a => (long)(a < 0 ? a + inShape.Length : a) + 1).ToArray();
+                    var op = rd.Kind == ReduceKind.Sum ? "ReduceSum" : "ReduceMax";
+                    var keep = IntAttr("keepdims", rd.KeepDims ? 1 : 0);
+                    // Axes moved from an attribute to an input: ReduceSum at opset 13, ReduceMax at 18.
+                    if (opset >= (rd.Kind == ReduceKind.Sum ? 13 : 18)) Add(op, [x[0], InitLongs(name + ".axes", axes)], name, name, keep);
+                    else Add(op, [x[0]], name, name, Ints("axes", axes), keep);
+                    break;
+                }
+                case Where:
+                {
+                    var s = layer.InputShapes;
+                    int rank = s.Max(v => v.Length);
+                    var lifted = x.Select((v, i) => s[i].Length < rank ? Lift(v, s[i], rank, $"{name}_lift_{i}") : v).ToArray();
+                    // ONNX wants a bool condition; Fovea keeps it as float (≠ 0 is true).
+                    Add("Cast", [lifted[0]], name + "_condition", name + "_condition", IntAttr("to", 9));
+                    Add("Where", [name + "_condition", lifted[1], lifted[2]], name, name);
+                    break;
+                }
                 default:
                     throw new ArgumentException($"layer type {layer.TypeName} has no ONNX mapping.");
             }
@@ -275,12 +297,23 @@ public static class OnnxExporter
             Add("Flatten", [name + "_pooled"], name, name, IntAttr("axis", 1));
         }
 
-        private static string OpName(BinaryOp op) => op switch
+        private void Binary(BinaryOp op, string a, string b, string name)
         {
-            BinaryOp.Add => "Add",
-            BinaryOp.Subtract => "Sub",
-            BinaryOp.Multiply => "Mul",
-            _ => "Div",
-        };
+            if (op == BinaryOp.Less)
+            {
+                // ONNX Less yields bool; Fovea's yields 0/1 floats.
+                Add("Less", [a, b], name + "_bool", name + "_less");
+                Add("Cast", [name + "_bool"], name, name, IntAttr("to", OnnxTensor.Float));
+                return;
+            }
+            Add(op switch
+            {
+                BinaryOp.Add => "Add",
+                BinaryOp.Subtract => "Sub",
+                BinaryOp.Multiply => "Mul",
+                BinaryOp.Divide => "Div",
+                _ => "Max",
+            }, [a, b], name, name);
+        }
     }
 }

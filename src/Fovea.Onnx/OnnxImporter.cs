@@ -34,9 +34,9 @@ public static class OnnxImporter
     /// <summary>The ONNX operators the importer maps to Fovea layers.</summary>
     public static IReadOnlyList<string> SupportedOperators { get; } =
     [
-        "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Elu", "Flatten", "Gemm",
-        "GlobalAveragePool", "GlobalMaxPool", "Identity", "LeakyRelu", "LogSoftmax", "MatMul", "MaxPool", "Mul", "Pad", "Relu",
-        "Reshape", "Sigmoid", "Softmax", "Sub", "Tanh", "Transpose",
+        "Add", "AveragePool", "BatchNormalization", "Cast", "CastLike", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Elu", "Exp",
+        "Flatten", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Identity", "LeakyRelu", "Less", "Log", "LogSoftmax", "MatMul", "Max",
+        "MaxPool", "Mul", "Pad", "ReduceMax", "ReduceSum", "Relu", "Reshape", "Sigmoid", "Softmax", "Sub", "Tanh", "Transpose", "Where",
     ];
 
     /// <summary>Lowest supported opset of the default (ai.onnx) domain.</summary>
@@ -270,6 +270,15 @@ public static class OnnxImporter
                 case "Sub": ImportArithmetic(BinaryOp.Subtract); break;
                 case "Mul": ImportArithmetic(BinaryOp.Multiply); break;
                 case "Div": ImportArithmetic(BinaryOp.Divide); break;
+                case "Max": ImportMax(); break;
+                case "Less": ImportArithmetic(BinaryOp.Less); break;
+                case "Exp": Output(AddLayer(new Exp(LayerName()), In(0))); break;
+                case "Log": Output(AddLayer(new Log(LayerName()), In(0))); break;
+                case "ReduceMax": ImportReduce(ReduceKind.Max); break;
+                case "ReduceSum": ImportReduce(ReduceKind.Sum); break;
+                case "Where": ImportWhere(); break;
+                case "CastLike": ImportCastLike(); break;
+                case "Cast": ImportCast(); break;
                 case "Flatten": ImportFlatten(); break;
                 case "Reshape": ImportReshape(); break;
                 case "Concat": ImportConcat(); break;
@@ -435,17 +444,46 @@ public static class OnnxImporter
             RequireUnusedExtraOutputs("the argmax indices");
             var x = In(0);
             var ks = Ints("kernel_shape") ?? throw Error("kernel_shape is required.");
-            if (ks.Length != 2) throw Error($"only 2-D pooling is supported; kernel_shape has {ks.Length} axes.");
-            Spatial(x);
+            int n = ks.Length;
+            if (n < 1 || n > 3) throw Error($"pooling over {n} axes is not supported (1 to 3).");
+            if (x.OutputShape.Length != n + 1)
+                throw Batched ? Error($"kernel_shape has {n} axes but a sample has shape {Tensor.ShapeToString(x.OutputShape)}; [C, spatial...] expected.") : BatchError("pooling on a whole-tensor import");
             var kernel = ks.Select(k => (int)k).ToArray();
-            var strides = IntsOr("strides", 2, 1);
-            var dilations = IntsOr("dilations", 2, 1);
+            var strides = IntsOr("strides", n, 1);
+            var dilations = IntsOr("dilations", n, 1);
             var pads = ResolvePads(x.OutputShape[1..], kernel, strides, dilations);
-            bool ceil = Int("ceil_mode", 0) != 0;
-            Pool2DBase pool = max
-                ? new MaxPool2D((kernel[0], kernel[1]), (strides[0], strides[1]), ToPadding(pads), ceil, LayerName()) { Dilation = (dilations[0], dilations[1]) }
-                : new AvgPool2D((kernel[0], kernel[1]), (strides[0], strides[1]), ToPadding(pads), ceil, Int("count_include_pad", 0) != 0, LayerName()) { Dilation = (dilations[0], dilations[1]) };
-            Output(AddLayer(pool, x));
+            bool ceil = Int("ceil_mode", 0) != 0, includePad = Int("count_include_pad", 0) != 0;
+            Pool2DBase Pool(int kh, int kw, int sh, int sw, int dh, int dw, (int B, int A) ph, (int B, int A) pw, string? name) => max
+                ? new MaxPool2D((kh, kw), (sh, sw), ToPadding([ph, pw]), ceil, name) { Dilation = (dh, dw) }
+                : new AvgPool2D((kh, kw), (sh, sw), ToPadding([ph, pw]), ceil, includePad, name) { Dilation = (dh, dw) };
+            int c = x.OutputShape[0];
+            switch (n)
+            {
+                case 2:
+                    Output(AddLayer(Pool(kernel[0], kernel[1], strides[0], strides[1], dilations[0], dilations[1], pads[0], pads[1], LayerName()), x));
+                    break;
+                case 1:
+                {
+                    // [C, L] pooled as [C, 1, L] with a 1 × k window.
+                    var flat = AddLayer(new Layers.Reshape([c, 1, x.OutputShape[1]]), x);
+                    var pooled = AddLayer(Pool(1, kernel[0], 1, strides[0], 1, dilations[0], (0, 0), pads[0], null), flat);
+                    Output(AddLayer(new Layers.Reshape([c, pooled.OutputShape[2]], LayerName()), pooled));
+                    break;
+                }
+                default:
+                {
+                    // Max and average over a box are separable: pool each depth slice over (H, W), then pool along depth.
+                    // (For averages the count of a box is the product of the per-axis counts, with or without padding.)
+                    int d = x.OutputShape[1], h = x.OutputShape[2], w = x.OutputShape[3];
+                    var slices = AddLayer(new Layers.Reshape([c * d, h, w]), x);
+                    var hw = AddLayer(Pool(kernel[1], kernel[2], strides[1], strides[2], dilations[1], dilations[2], pads[1], pads[2], null), slices);
+                    int oh = hw.OutputShape[1], ow = hw.OutputShape[2];
+                    var depthMajor = AddLayer(new Layers.Reshape([c, d, oh * ow]), hw);
+                    var depth = AddLayer(Pool(kernel[0], 1, strides[0], 1, dilations[0], 1, pads[0], (0, 0), null), depthMajor);
+                    Output(AddLayer(new Layers.Reshape([c, depth.OutputShape[1], oh, ow], LayerName()), depth));
+                    break;
+                }
+            }
         }
 
         private void ImportGemm()
@@ -548,6 +586,94 @@ public static class OnnxImporter
             var node = AddLayer(layer, x);
             Copy(c, layer.Constant, "constant operand");
             Output(node);
+        }
+
+        private void ImportMax()
+        {
+            var inputs = Enumerable.Range(0, _current.Input.Count).Where(Has).ToArray();
+            if (inputs.Length == 1) { if (IsConst(0)) OutputConst(Const(0, "input")); else Output(In(0)); return; }
+            if (inputs.Length != 2) throw Error($"Max of {inputs.Length} inputs is not supported (2 at most).");
+            ImportArithmetic(BinaryOp.Maximum);
+        }
+
+        private void ImportCastLike()
+        {
+            // Fovea computes in float32: a float target makes CastLike an identity; constants take the target's type.
+            int target = _nodes.ContainsKey(_current.Input[1]) ? OnnxTensor.Float : Const(1, "target_type").DataType;
+            if (target != OnnxTensor.Float && target != (int)Proto.TensorProto.Types.DataType.Double)
+                throw Error($"casting to {OnnxTensor.TypeName(target)} is not supported; Fovea computes in float32.");
+            if (IsConst(0))
+            {
+                var c = Const(0, "input");
+                OutputConst(c with { Values = c.Values.Select(v => (double)(float)v).ToArray(), DataType = OnnxTensor.Float });
+            }
+            else Output(In(0));
+        }
+
+        private void ImportCast()
+        {
+            int to = (int)Int("to", 0);
+            bool toFloat = to == OnnxTensor.Float || to == (int)Proto.TensorProto.Types.DataType.Double;
+            if (IsConst(0))
+            {
+                if (!toFloat) throw Error($"casting a constant to {OnnxTensor.TypeName(to)} is not supported.");
+                var c = Const(0, "input");
+                OutputConst(c with { Values = c.Values.Select(v => (double)(float)v).ToArray(), DataType = OnnxTensor.Float });
+                return;
+            }
+            var output = _current.Output[0];
+            // Fovea keeps conditions as floats (non-zero = true), which is exactly what a Where condition needs.
+            bool onlyConditions = _graph.Node.Where(n => n.Input.Contains(output)).All(n => n.OpType == "Where" && n.Input[0] == output && !n.Input.Skip(1).Contains(output))
+                && _graph.Output.All(o => o.Name != output);
+            if (!toFloat && !(to == (int)Proto.TensorProto.Types.DataType.Bool && onlyConditions))
+                throw Error($"casting to {OnnxTensor.TypeName(to)} is not supported (Fovea computes in float32; a cast to bool is read only as a Where condition).");
+            Output(In(0));
+        }
+
+        private void ImportReduce(ReduceKind kind)
+        {
+            var x = In(0);
+            int rank = Rank(x);
+            long[]? axes = (_opset >= 18 || (kind == ReduceKind.Sum && _opset >= 13)) ? (Has(1) ? Const(1, "axes").Longs() : null) : Ints("axes");
+            if (axes is null || axes.Length == 0)
+            {
+                if (Int("noop_with_empty_axes", 0) != 0) { Output(x); return; }
+                axes = Enumerable.Range(0, rank).Select(a => (long)a).ToArray();
+            }
+            var sampleAxes = axes.Select(a => SampleAxis(a, rank, "axis")).ToArray();
+            Output(AddLayer(new Reduce(kind, sampleAxes, Int("keepdims", 1) != 0, LayerName()), x));
+        }
+
+        private void ImportWhere()
+        {
+            var inputs = Enumerable.Range(0, 3).ToArray();
+            if (inputs.All(IsConst)) throw Error("a Where of constants only is not supported.");
+            var anchor = In(inputs.First(i => !IsConst(i)));
+            int fullRank = Rank(anchor);
+            var nodes = inputs.Select(i => IsConst(i) ? ConstantOperand(Const(i, $"input {i}"), anchor, fullRank) : In(i)).ToArray();
+            if (Batched)
+            {
+                // Computed operands of different ranks would align their batch axes with other axes in ONNX.
+                var ranks = inputs.Where(i => !IsConst(i)).Select(i => nodes[i].OutputShape.Length).Distinct().Count();
+                if (ranks > 1) throw BatchError("broadcasting computed operands of different ranks");
+            }
+            Output(AddLayer(new Where(LayerName()), nodes));
+        }
+
+        /// <summary>A constant operand as a per-sample layer output; ONNX right-aligns it against the whole tensor.</summary>
+        private FoveaNode ConstantOperand(OnnxConst c, FoveaNode anchor, int fullRank)
+        {
+            var shape = c.Shape;
+            if (Batched)
+                while (shape.Length >= fullRank)
+                {
+                    if (shape[0] != 1) throw BatchError($"a constant of shape [{string.Join(", ", c.Shape)}]");
+                    shape = shape[1..];
+                }
+            var layer = new ConstantTensor(shape);
+            var node = AddLayer(layer, anchor);
+            Copy(c, layer.Value, "constant");
+            return node;
         }
 
         private static OnnxConst Fold(OnnxConst a, OnnxConst b, BinaryOp op)

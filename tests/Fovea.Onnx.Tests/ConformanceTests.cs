@@ -17,18 +17,6 @@ public class ConformanceTests(ITestOutputHelper output)
     /// <summary>Cases of supported operators that Fovea does not run, with the reason (printed in the test output).</summary>
     internal static readonly Dictionary<string, string> Unsupported = new(StringComparer.Ordinal)
     {
-        ["test_averagepool_1d_default"] = "1-D pooling: Fovea's pooling layers are 2-D (NCHW).",
-        ["test_averagepool_3d_default"] = "3-D pooling: Fovea's pooling layers are 2-D (NCHW).",
-        ["test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_False"] = "3-D pooling: Fovea's pooling layers are 2-D (NCHW).",
-        ["test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_True"] = "3-D pooling: Fovea's pooling layers are 2-D (NCHW).",
-        ["test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_False"] = "3-D pooling: Fovea's pooling layers are 2-D (NCHW).",
-        ["test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_True"] = "3-D pooling: Fovea's pooling layers are 2-D (NCHW).",
-        ["test_averagepool_3d_dilations_small"] = "3-D pooling: Fovea's pooling layers are 2-D (NCHW).",
-        ["test_maxpool_1d_default"] = "1-D pooling: Fovea's pooling layers are 2-D (NCHW).",
-        ["test_maxpool_3d_default"] = "3-D pooling: Fovea's pooling layers are 2-D (NCHW).",
-        ["test_maxpool_3d_dilations"] = "3-D pooling: Fovea's pooling layers are 2-D (NCHW).",
-        ["test_maxpool_3d_dilations_use_ref_impl"] = "3-D pooling: Fovea's pooling layers are 2-D (NCHW).",
-        ["test_maxpool_3d_dilations_use_ref_impl_large"] = "3-D pooling: Fovea's pooling layers are 2-D (NCHW).",
         ["test_maxpool_with_argmax_2d_precomputed_pads"] = "Second output Indices (int64): Fovea models have one float output.",
         ["test_maxpool_with_argmax_2d_precomputed_strides"] = "Second output Indices (int64): Fovea models have one float output.",
         ["test_batchnorm_epsilon_training_mode"] = "training_mode = 1 returns updated running statistics as extra outputs (a training step); Fovea imports inference graphs.",

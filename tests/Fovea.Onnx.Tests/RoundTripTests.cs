@@ -161,6 +161,46 @@ public class RoundTripTests(ITestOutputHelper output)
         Compare(model, opset, batch: 2, seed: 7);
     }
 
+    /// <summary>The element-wise and reduction layers (the operators of ONNX's expanded function bodies).</summary>
+    private static Model ReductionsAndSelect()
+    {
+        var m = new Model([2, 5, 6], "select", seed: 6);
+        var x = m.Input;
+        var mx = m.Add(new Reduce(ReduceKind.Max, [2], keepDims: true), x);
+        var sh = m.Add(new Arithmetic(BinaryOp.Subtract), x, mx);
+        var ex = m.Add(new Exp(), sh);
+        var sm = m.Add(new Reduce(ReduceKind.Sum, [0, 1], keepDims: false), ex);
+        var lg = m.Add(new Log(), sm);
+        var less = m.Add(new ConstantArithmetic(BinaryOp.Less, [1], constantFirst: false), x);
+        var relu = m.Add(new ConstantArithmetic(BinaryOp.Maximum, [1]), x);
+        var cmp = m.Add(new Arithmetic(BinaryOp.Less), x, relu);
+        var sel = m.Add(new Where(), less, ex, relu);
+        var sel2 = m.Add(new Where(), cmp, sel, lg);
+        m.Add(new Arithmetic(BinaryOp.Maximum), sel2, x);
+        m.Layers.OfType<ConstantArithmetic>().First().Constant.Span[0] = 0.2f;
+        m.Layers.OfType<ConstantArithmetic>().Last().Constant.Span[0] = -0.1f;
+        return m;
+    }
+
+    [Theory]
+    [InlineData(13)]
+    [InlineData(17)]
+    [InlineData(18)]
+    public void ReductionsAndSelectMatchOnnxRuntime(int opset) => Compare(ReductionsAndSelect(), opset, batch: 3, seed: 13);
+
+    [Fact]
+    public void LegacySoftmaxOverSeveralAxesRoundTripsAtOpset11()
+    {
+        // Before opset 13, Softmax normalises over all axes from `axis` on; Fovea imports and exports that form.
+        var model = new Model([3, 4, 2], "legacy");
+        model.Add(new AxisSoftmax(0, log: false, flattenFrom: true));
+        Compare(model, 11, batch: 2, seed: 11);
+        var logModel = new Model([3, 4, 2], "legacy_log");
+        logModel.Add(new AxisSoftmax(1, log: true, flattenFrom: true));
+        Compare(logModel, 11, batch: 2, seed: 12);
+        Assert.Throws<NotSupportedException>(() => OnnxExporter.ToBytes(model, 13));
+    }
+
     [Fact]
     public void ExportedModelDeclaresDynamicBatchMetadataAndProducer()
     {

@@ -14,6 +14,10 @@ public enum BinaryOp
     Multiply,
     /// <summary>a / b.</summary>
     Divide,
+    /// <summary>max(a, b); the gradient goes to a on ties.</summary>
+    Maximum,
+    /// <summary>1 where a &lt; b, else 0 (a comparison: no gradient).</summary>
+    Less,
 }
 
 public static partial class Ops
@@ -106,7 +110,7 @@ public static partial class Ops
 
         public void Forward(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, BinaryOp op)
         {
-            if (_same)
+            if (_same && op <= BinaryOp.Divide)
             {
                 switch (op)
                 {
@@ -121,7 +125,8 @@ public static partial class Ops
             Walk((o, pa, pb, n, sa, sb) =>
             {
                 var ys = yy.AsSpan(o, n);
-                if (sa == 1 && sb == 1) Contiguous(aa.AsSpan(pa, n), bb.AsSpan(pb, n), ys, op);
+                if (op > BinaryOp.Divide) for (int i = 0; i < n; i++) ys[i] = Apply(aa[pa + i * sa], bb[pb + i * sb], op);
+                else if (sa == 1 && sb == 1) Contiguous(aa.AsSpan(pa, n), bb.AsSpan(pb, n), ys, op);
                 else if (sa == 1 && sb == 0) Scalar(aa.AsSpan(pa, n), bb[pb], ys, op, reversed: false);
                 else if (sa == 0 && sb == 1) Scalar(bb.AsSpan(pb, n), aa[pa], ys, op, reversed: true);
                 else for (int i = 0; i < n; i++) ys[i] = Apply(aa[pa + i * sa], bb[pb + i * sb], op);
@@ -161,7 +166,10 @@ public static partial class Ops
             BinaryOp.Add => a + b,
             BinaryOp.Subtract => a - b,
             BinaryOp.Multiply => a * b,
-            _ => a / b,
+            BinaryOp.Divide => a / b,
+            // NaN propagates, as ONNX Max does.
+            BinaryOp.Maximum => float.IsNaN(a) || float.IsNaN(b) ? float.NaN : Math.Max(a, b),
+            _ => a < b ? 1f : 0f,
         };
 
         public void Backward(Tensor a, Tensor b, ReadOnlySpan<float> gy, BinaryOp op)
@@ -189,10 +197,16 @@ public static partial class Ops
                             if (ga is not null) ga[pa + i * sa] += gi * z;
                             if (gb is not null) gb[pb + i * sb] += gi * x;
                             break;
-                        default:
+                        case BinaryOp.Divide:
                             if (ga is not null) ga[pa + i * sa] += gi / z;
                             if (gb is not null) gb[pb + i * sb] -= gi * x / (z * z);
                             break;
+                        case BinaryOp.Maximum:
+                            if (x >= z) { if (ga is not null) ga[pa + i * sa] += gi; }
+                            else if (gb is not null) gb[pb + i * sb] += gi;
+                            break;
+                        default:
+                            break; // a comparison is piecewise constant
                     }
                 }
             });

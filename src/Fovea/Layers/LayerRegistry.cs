@@ -32,6 +32,10 @@ public static class LayerRegistry
         ["Arithmetic"] = (c, n) => new Arithmetic(Enum.Parse<Autograd.BinaryOp>((string)c["op"]!), n),
         ["ConstantArithmetic"] = ConstantArithmetic.FromConfig,
         ["ConstantTensor"] = (c, n) => new ConstantTensor(Reshape.IntArray(c["shape"]), n),
+        ["Exp"] = (_, n) => new Exp(n),
+        ["Log"] = (_, n) => new Log(n),
+        ["Reduce"] = Reduce.FromConfig,
+        ["Where"] = (_, n) => new Where(n),
         ["MatMul"] = (c, n) => new MatMul(Reshape.IntArray(c["weight_shape"]), n),
     };
 

@@ -96,3 +96,40 @@ public class InteropOpGradientTests
         Check(t => layer.Forward([t[0]], training: true), [Random(new Random(9), 2, 3, 2, 2), layer.Constant]);
     }
 }
+
+/// <summary>Gradient checks of the reduction, selection and comparison ops (the operators of ONNX function bodies).</summary>
+public class ReduceSelectGradientTests
+{
+    [Theory]
+    [InlineData(ReduceKind.Sum, true)]
+    [InlineData(ReduceKind.Sum, false)]
+    [InlineData(ReduceKind.Max, true)]
+    [InlineData(ReduceKind.Max, false)]
+    public void Reduce(ReduceKind kind, bool keepDims) =>
+        Check(t => Ops.Reduce(t[0], [1, 3], keepDims, kind), [Distinct(new Random(1), 0.05f, 2, 3, 2, 4)]);
+
+    [Fact]
+    public void Where()
+    {
+        var rng = new Random(2);
+        var cond = new Tensor(2, 1, 4);
+        for (int i = 0; i < cond.Length; i++) cond.Span[i] = rng.Next(2);
+        Check(t => Ops.Where(cond, t[0], t[1]), [Random(rng, 2, 3, 4), Random(rng, 3, 1)]);
+    }
+
+    [Fact]
+    public void ExpAndLog()
+    {
+        Check(t => Ops.Exp(t[0]), [Random(new Random(3), 3, 5)]);
+        Check(t => Ops.Log(t[0]), [Random(new Random(4), 0.5f, 2f, 3, 5)]);
+    }
+
+    [Fact]
+    public void MaximumAndLess()
+    {
+        var rng = new Random(5);
+        Check(t => Ops.Broadcast(t[0], t[1], BinaryOp.Maximum), [Distinct(rng, 0.1f, 2, 3), Distinct(new Random(6), 0.13f, 3)]);
+        var y = Ops.Broadcast(Tensor.FromArray([1f, 5f, 3f], 3), Tensor.FromArray([2f], 1), BinaryOp.Less);
+        Assert.Equal(new[] { 1f, 0f, 0f }, y.ToArray());
+    }
+}

@@ -1,0 +1,44 @@
+
+using Fovea.Models;
+using Fovea.Serialization;
+
+namespace Fovea.Onnx.Tests;
+
+/// <summary>fovea export / import, and predict/summary on .onnx files.</summary>
+[Collection("Console")]
+public class CliOnnxTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fovea-onnx-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void ExportImportAndSummaryRoundTrip()
+    {
+        var model = ModelZoo.Reference([1, 28, 28], 10, seed: 2);
+        model.ClassNames = Enumerable.Range(0, 10).Select(i => $"c{i}").ToArray();
+        var fovea = Path.Combine(_dir, "m.fovea");
+        ModelFile.Save(model, fovea);
+        var onnx = Path.Combine(_dir, "m.onnx");
+        Assert.Equal(0, Fovea.Cli.Cli.Run(["export", fovea, "--out", onnx, "--opset", "17"]));
+        Assert.True(File.Exists(onnx));
+        var back = Path.Combine(_dir, "back.fovea");
+        Assert.Equal(0, Fovea.Cli.Cli.Run(["import", onnx, "--out", back]));
+        var loaded = ModelFile.Load(back);
+        Assert.Equal(model.ClassNames, loaded.ClassNames);
+        var x = RoundTripTests.RandomInput(3, 2, 1, 28, 28);
+        Assert.True(RoundTripTests.MaxAbsDiff(model.Predict(x).Span, loaded.Predict(x).Span) < 1e-5);
+        Assert.Equal(0, Fovea.Cli.Cli.Run(["summary", onnx]));
+    }
+
+    [Fact]
+    public void MalformedOnnxIsAUsageErrorNotACrash()
+    {
+        var bad = Path.Combine(_dir, "bad.onnx");
+        File.WriteAllBytes(bad, OnnxExporter.ToBytes(RoundTripTests.ResidualModel()).AsSpan(0, 300).ToArray());
+        Assert.Equal(Fovea.Cli.Cli.UsageError, Fovea.Cli.Cli.Run(["summary", bad]));
+        Assert.Equal(Fovea.Cli.Cli.UsageError, Fovea.Cli.Cli.Run(["import", bad, "--out", Path.Combine(_dir, "x.fovea")]));
+        Assert.Equal(Fovea.Cli.Cli.UsageError, Fovea.Cli.Cli.Run(["export", bad, "--out", Path.Combine(_dir, "x.onnx")]));
+        Assert.Equal(Fovea.Cli.Cli.UsageError, Fovea.Cli.Cli.Run(["import", Path.Combine(_dir, "missing.onnx"), "--out", Path.Combine(_dir, "x.fovea")]));
+    }
+}
