@@ -7,17 +7,19 @@ namespace Fovea.Kernels;
 // rows that are contiguous along K. Packing for the register-tile kernels would spend more than it saves here
 // (a 48-wide tile holding a handful of columns), so a 4 x 3 block of C accumulates twelve vector dot products
 // that share their seven loads. Typical caller: the weight gradient of a convolution with few input channels
-// (dW [K x C·R·S] += dY [K x P] · colsᵀ, with C·R·S = 9 for a grey 3x3 first layer).
+// (dW [K x C·R·S] += dY [K x P] · colsᵀ, with C·R·S = 9 for a grey 3x3 first layer), and a dense layer applied
+// to one or two images (M small: y = x·Wᵀ reads each weight row once instead of packing the whole weight matrix).
 
 public static partial class Gemm
 {
-    /// <summary>Use the dot-product path for A·Bᵀ when N is at most this and K at least <see cref="DotProductMinK"/>.</summary>
+    /// <summary>Use the dot-product path for A·Bᵀ when N (or M) is at most this and K at least <see cref="DotProductMinK"/>.</summary>
     internal const int DotProductMaxN = 12;
+    internal const int DotProductMaxM = 3;
     internal const int DotProductMinK = 64;
 
     // Tests that force a micro-kernel path bypass this one; the Auto path takes it.
     private static bool UseDotProduct(in Job job) =>
-        !job.TransposeA && job.TransposeB && job.N <= DotProductMaxN && job.K >= DotProductMinK &&
+        !job.TransposeA && job.TransposeB && (job.N <= DotProductMaxN || job.M <= DotProductMaxM) && job.K >= DotProductMinK &&
         ForcedPath == GemmKernelPath.Auto && Vector256.IsHardwareAccelerated;
 
     private static unsafe void DotProductNT(in Job job)
@@ -31,7 +33,31 @@ public static partial class Gemm
             for (; j < n; j++) for (int r = 0; r < 4; r++) Store(job, i + r, j, Dot(job.A + (long)(i + r) * job.Lda, job.B + (long)j * job.Ldb, k));
         }
         for (; i < m; i++)
-            for (int j = 0; j < n; j++) Store(job, i, j, Dot(job.A + (long)i * job.Lda, job.B + (long)j * job.Ldb, k));
+        {
+            // A single row against many columns (a dense layer on one image): four columns share each load of the row.
+            int j = 0;
+            for (; j + 4 <= n; j += 4) Tile1x4(job, i, j, k);
+            for (; j < n; j++) Store(job, i, j, Dot(job.A + (long)i * job.Lda, job.B + (long)j * job.Ldb, k));
+        }
+    }
+
+    private static unsafe void Tile1x4(in Job job, int i, int j, int k)
+    {
+        float* a = job.A + (long)i * job.Lda;
+        float* b0 = job.B + (long)j * job.Ldb, b1 = b0 + job.Ldb, b2 = b1 + job.Ldb, b3 = b2 + job.Ldb;
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        int p = 0;
+        for (; p + 8 <= k; p += 8)
+        {
+            var va = Vector256.Load(a + p);
+            c0 = Vector256.FusedMultiplyAdd(va, Vector256.Load(b0 + p), c0);
+            c1 = Vector256.FusedMultiplyAdd(va, Vector256.Load(b1 + p), c1);
+            c2 = Vector256.FusedMultiplyAdd(va, Vector256.Load(b2 + p), c2);
+            c3 = Vector256.FusedMultiplyAdd(va, Vector256.Load(b3 + p), c3);
+        }
+        float s0 = Vector256.Sum(c0), s1 = Vector256.Sum(c1), s2 = Vector256.Sum(c2), s3 = Vector256.Sum(c3);
+        for (; p < k; p++) { float x = a[p]; s0 += x * b0[p]; s1 += x * b1[p]; s2 += x * b2[p]; s3 += x * b3[p]; }
+        Store(job, i, j, s0); Store(job, i, j + 1, s1); Store(job, i, j + 2, s2); Store(job, i, j + 3, s3);
     }
 
     private static unsafe void Tile4x3(in Job job, int i, int j, int k)

@@ -194,6 +194,10 @@ public class GemmTests
         foreach (int k in new[] { 64, 71, 784 })
             Check(new Case(false, true, m, n, k, PadA: m % 2, PadB: n % 3, PadC: 1, Accumulate: (m + n) % 2 == 0,
                 RowBias: n == 3, ColumnBias: m == 5, Relu: k == 71), seed: m * 100 + n);
+        // Few rows against many columns (a dense layer on one image).
+        foreach (int m in new[] { 1, 2, 3 })
+        foreach (int n in new[] { 13, 64, 129 })
+            Check(new Case(false, true, m, n, 3136 / (m + 1), PadA: 1, PadB: 2, ColumnBias: true, Relu: n == 13), seed: m + n);
     }
 
     [Fact]
