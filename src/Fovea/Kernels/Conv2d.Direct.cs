@@ -43,7 +43,9 @@ public static partial class Conv2d
         // Work unit = (image, group, block of 4 filters); units write disjoint output planes.
         DirectPlan plan = DirectPlan.For(s);
         int units = s.Batch * s.Groups * plan.FilterBlocks;
-        int parts = Parallelism.InsideParallelRegion ? 1 : Math.Min(units, Parallelism.Degree);
+        // Waking a second thread costs microseconds: only worth it when there is real work (e.g. not one 28x28 image).
+        long macs = (long)s.Batch * s.OutChannels * s.OutHeight * s.OutWidth * s.InChannelsPerGroup * s.KernelHeight * s.KernelWidth;
+        int parts = Parallelism.InsideParallelRegion || macs < SmallItemMacs ? 1 : Math.Min(units, Parallelism.Degree);
         if (parts <= 1) ForwardDirectUnits(s, plan, input, weight, bias, output, relu, 0, units);
         else ForwardDirectParallel(s, plan, input, weight, bias, output, relu, units, parts);
     }
