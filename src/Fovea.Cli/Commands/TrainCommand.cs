@@ -21,7 +21,7 @@ internal static class TrainCommand
           --model NAME           default | reference (default: default)
           --dataset NAME         fashion-mnist | mnist (default: fashion-mnist)
           --data DIR             folder with the four IDX files (default: searched, see README)
-          --epochs N             passes over the data (default: 15 for default, 3 for reference)
+          --epochs N             passes over the data (default: 24 for default, 3 for reference)
           --batch-size N         samples per step (default: 64)
           --lr X                 learning rate (default: 0.002 for default, 0.001 for reference)
           --optimizer NAME       adam | adamw | sgd (default: adamw for default, adam for reference)
@@ -50,7 +50,7 @@ internal static class TrainCommand
         string modelName = cl.Get("model", "default")!.ToLowerInvariant();
         if (!ModelZoo.Names.Contains(modelName)) throw new UsageException($"Unknown model '{modelName}' (--model). Expected one of: {string.Join(", ", ModelZoo.Names)}.");
         bool isDefault = modelName == "default";
-        int epochs = cl.GetInt("epochs", isDefault ? 15 : 3, 1, 100_000);
+        int epochs = cl.GetInt("epochs", isDefault ? 24 : 3, 1, 100_000);
         int batchSize = cl.GetInt("batch-size", 64, 1, 65_536);
         float lr = (float)cl.GetDouble("lr", isDefault ? 0.002 : 0.001, 0, 10);
         int seed = cl.GetInt("seed", 0);
