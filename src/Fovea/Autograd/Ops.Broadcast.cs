@@ -44,7 +44,7 @@ public static partial class Ops
     public static Tensor Broadcast(Tensor a, Tensor b, BinaryOp op)
     {
         var shape = BroadcastShape(a.Shape, b.Shape);
-        var y = new Tensor(shape);
+        var y = Tensor.Uninitialized(shape);
         var plan = BroadcastPlan.Create(shape, a.Shape, b.Shape);
         plan.Forward(a.Span, b.Span, y.Span, op);
         if (Tape.ShouldRecord(a, b))
@@ -121,17 +121,29 @@ public static partial class Ops
                 }
                 return;
             }
-            var aa = a.ToArray(); var bb = b.ToArray(); var yy = new float[y.Length];
-            Walk((o, pa, pb, n, sa, sb) =>
+            // An odometer over the outer axes; each innermost run is one vector call (no copies, no closures).
+            int rank = _shape.Length;
+            if (rank == 0) { y[0] = Apply(a[0], b[0], op); return; }
+            int inner = _shape[rank - 1], ia = _sa[rank - 1], ib = _sb[rank - 1];
+            if (inner == 0) return;
+            int outer = y.Length / inner;
+            Span<int> idx = rank <= 16 ? stackalloc int[rank] : new int[rank];
+            int oa = 0, ob = 0;
+            for (int o = 0; o < outer; o++)
             {
-                var ys = yy.AsSpan(o, n);
-                if (op > BinaryOp.Divide) for (int i = 0; i < n; i++) ys[i] = Apply(aa[pa + i * sa], bb[pb + i * sb], op);
-                else if (sa == 1 && sb == 1) Contiguous(aa.AsSpan(pa, n), bb.AsSpan(pb, n), ys, op);
-                else if (sa == 1 && sb == 0) Scalar(aa.AsSpan(pa, n), bb[pb], ys, op, reversed: false);
-                else if (sa == 0 && sb == 1) Scalar(bb.AsSpan(pb, n), aa[pa], ys, op, reversed: true);
-                else for (int i = 0; i < n; i++) ys[i] = Apply(aa[pa + i * sa], bb[pb + i * sb], op);
-            });
-            yy.CopyTo(y);
+                Span<float> ys = y.Slice(o * inner, inner);
+                if (op > BinaryOp.Divide || (ia != 1 && ia != 0) || (ib != 1 && ib != 0) || (ia == 0 && ib == 0))
+                    for (int i = 0; i < inner; i++) ys[i] = Apply(a[oa + i * ia], b[ob + i * ib], op);
+                else if (ia == 1 && ib == 1) Contiguous(a.Slice(oa, inner), b.Slice(ob, inner), ys, op);
+                else if (ia == 1) Scalar(a.Slice(oa, inner), b[ob], ys, op, reversed: false);
+                else Scalar(b.Slice(ob, inner), a[oa], ys, op, reversed: true);
+                for (int d = rank - 2; d >= 0; d--)
+                {
+                    idx[d]++; oa += _sa[d]; ob += _sb[d];
+                    if (idx[d] < _shape[d]) break;
+                    oa -= _sa[d] * _shape[d]; ob -= _sb[d] * _shape[d]; idx[d] = 0;
+                }
+            }
         }
 
         private static void Contiguous(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, BinaryOp op)

@@ -107,13 +107,42 @@ public static partial class Conv2d
             ReadOnlySpan<float> b = bias.IsEmpty ? default : bias.Slice(g * Kg, Kg);
             Span<float> y = output.Slice((n * s.OutChannels + g * Kg) * P, Kg * P);
             ReadOnlySpan<float> cols = image;
+            Span<float> scratch = ColumnScratch(rows * P + (UseTransposedProduct(Kg, P) ? Kg * P : 0));
             if (!pointwise)
             {
-                Span<float> scratch = ColumnScratch(rows * P);
                 Im2Col.Unfold(s, image, scratch);
-                cols = scratch;
+                cols = scratch[..(rows * P)];
             }
-            Gemm.Multiply(false, false, Kg, P, rows, w, rows, cols, P, y, P, accumulate: false, rowBias: b, relu: relu);
+            if (UseTransposedProduct(Kg, P))
+            {
+                // Few output pixels (a 7x7 map has P = 49): a P-wide product would fill barely half of the GEMM's
+                // 48-column register tiles, so compute Yᵀ [P x Kg] = colsᵀ · Wᵀ, where Kg is wide, and transpose it back.
+                Span<float> yt = scratch.Slice(rows * P, Kg * P);
+                Gemm.Multiply(true, true, P, Kg, rows, cols, P, w, rows, yt, Kg);
+                TransposeInto(yt, P, Kg, y, b, relu);
+            }
+            else
+            {
+                Gemm.Multiply(false, false, Kg, P, rows, w, rows, cols, P, y, P, accumulate: false, rowBias: b, relu: relu);
+            }
+        }
+    }
+
+    /// <summary>True when the output map is small and the filters many: the transposed product then tiles better.</summary>
+    private static bool UseTransposedProduct(int filters, int pixels) => pixels <= 64 && filters >= 2 * pixels;
+
+    /// <summary>y [Kg x P] = ytᵀ + bias per row, then ReLU.</summary>
+    private static void TransposeInto(ReadOnlySpan<float> yt, int p, int kg, Span<float> y, ReadOnlySpan<float> bias, bool relu)
+    {
+        for (int k = 0; k < kg; k++)
+        {
+            float add = bias.IsEmpty ? 0f : bias[k];
+            Span<float> row = y.Slice(k * p, p);
+            for (int i = 0; i < p; i++)
+            {
+                float v = yt[i * kg + k] + add;
+                row[i] = relu && v < 0f ? 0f : v;
+            }
         }
     }
 

@@ -32,6 +32,9 @@ public class Conv2dTests
         ("depthwise dilation2 18x21 N1 (wide rows)", new Conv2dShape(1, 2, 18, 21, 2, 3, 3, PadTop: 2, PadLeft: 1, PadBottom: 0, PadRight: 2, DilationHeight: 2, DilationWidth: 2, Groups: 2)),
         ("1x1 stride1 C40 N2 K6", new Conv2dShape(2, 40, 5, 3, 6, 1, 1)),
         ("bigger 3x3 pad1 16x16 N4 C8 K16", new Conv2dShape(4, 8, 16, 16, 16, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        // Small maps with many filters take the transposed product (Yᵀ = colsᵀ·Wᵀ).
+        ("small map many filters 7x7 N2 C16 K128", new Conv2dShape(2, 16, 7, 7, 128, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("1x1 on 4x4 N1 C8 K40", new Conv2dShape(1, 8, 4, 4, 40, 1, 1)),
     ];
 
     public static TheoryData<int, string> ShapeCases()
