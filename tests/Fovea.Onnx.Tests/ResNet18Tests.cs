@@ -8,7 +8,8 @@ public class ResNet18Tests(ITestOutputHelper output)
 {
     private const double AbsoluteTolerance = 1e-4, RelativeTolerance = 1e-3;
 
-    // Photos present on the build machines (any JPEG works); FOVEA_NATURAL_IMAGES may name a folder of more.
+    // Photos: FOVEA_NATURAL_IMAGES names a folder of them (.ci/run extracts scikit-image's public-domain sample photos
+    // from Debian's python3-skimage package there); photos that ship with the Rust docs on these machines also count.
     private static readonly string[] s_photoCandidates =
     [
         "/root/.rustup/toolchains/stable-x86_64-unknown-linux-gnu/share/doc/rust/html/embedded-book/assets/f3.jpg",
@@ -18,7 +19,9 @@ public class ResNet18Tests(ITestOutputHelper output)
     internal static IEnumerable<string> Photos()
     {
         var env = Environment.GetEnvironmentVariable("FOVEA_NATURAL_IMAGES");
-        var extra = !string.IsNullOrEmpty(env) && Directory.Exists(env) ? Directory.GetFiles(env, "*.jp*g") : [];
+        var extra = !string.IsNullOrEmpty(env) && Directory.Exists(env)
+            ? Directory.GetFiles(env).Where(f => f.EndsWith(".png", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".jpeg", StringComparison.OrdinalIgnoreCase)).Order().ToArray()
+            : [];
         return s_photoCandidates.Where(File.Exists).Concat(extra);
     }
 
@@ -62,7 +65,7 @@ public class ResNet18Tests(ITestOutputHelper output)
     {
         var path = ResNet18Path();
         var photos = Photos().ToList();
-        Assert.True(photos.Count > 0, "No natural photo found (set FOVEA_NATURAL_IMAGES to a folder of JPEGs).");
+        Assert.True(photos.Count > 0, "No natural photo found (set FOVEA_NATURAL_IMAGES to a folder of PNG/JPEG photos; .ci/run prepares one).");
         var prepPath = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(path)!)!, "ResNetPrepOnnx", "ResNetPreprocess.onnx");
         var bytes = File.ReadAllBytes(path);
         var prep = File.ReadAllBytes(prepPath);
