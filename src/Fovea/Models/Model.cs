@@ -98,7 +98,7 @@ public partial class Model
         else if (_byName.ContainsKey(layer.Name))
             throw new ArgumentException($"Model '{Name}' already has a layer named '{layer.Name}'.");
         var shapes = inputs.Select(n => n.OutputShape).ToArray();
-        layer.Build(shapes, new Random(HashCode.Combine(Seed, _nodes.Count)));
+        layer.Build(shapes, new Random(LayerSeed(Seed, _nodes.Count)));
         var node = new Node(_nodes.Count, layer, inputs.Select(n => n.Index).ToArray(), stage) { OutputShape = layer.OutputShape };
         _nodes.Add(node);
         _byName[layer.Name] = node;
@@ -114,6 +114,18 @@ public partial class Model
 
     /// <summary>Makes <paramref name="node"/> the model output.</summary>
     public void SetOutput(Node node) => _outputIndex = node.Index;
+
+    /// <summary>
+    /// The seed of layer <paramref name="index"/>'s initial weights: a fixed mix (splitmix64) of the model seed and the
+    /// index. Not HashCode.Combine, which is randomised per process and would make seeded runs differ between runs.
+    /// </summary>
+    internal static int LayerSeed(int modelSeed, int index)
+    {
+        ulong z = (ulong)(uint)modelSeed * 0x9E3779B97F4A7C15UL + (ulong)index + 0x632BE59BD9B4E019UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return (int)((z ^ (z >> 31)) & int.MaxValue);
+    }
 
     private string UniqueName(string baseName)
     {

@@ -61,6 +61,19 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void SeededTrainingIsReproducibleAcrossProcesses()
+    {
+        // Separate processes: nothing may depend on per-process randomness (e.g. string hashing).
+        string[] args = ["train", "--model", "default", "--epochs", "1", "--limit", "300", "--seed", "5", "--json"];
+        var first = Fovea([.. args, "--out", Path.Combine(_dir, "a.fovea")]);
+        var second = Fovea([.. args, "--out", Path.Combine(_dir, "b.fovea")]);
+        Assert.True(first.Code == 0, first.Err);
+        var a = JsonNode.Parse(first.Out)!; var b = JsonNode.Parse(second.Out)!;
+        Assert.Equal((double)a["history"]![0]!["loss"]!, (double)b["history"]![0]!["loss"]!);
+        Assert.Equal((double)a["test_loss"]!, (double)b["test_loss"]!);
+    }
+
+    [Fact]
     public void TrainEvalPredictEndToEnd()
     {
         string model = Path.Combine(_dir, "small.fovea");
