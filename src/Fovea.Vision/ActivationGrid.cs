@@ -77,11 +77,12 @@ public static class ActivationGrid
                 int ko = k * plane;
                 float x0 = pad + (k % cols) * (tw + pad), y0 = header + (k / cols) * (th + label + pad);
                 Drawing.Text(canvas, k.ToString(), x0 + 1, y0 + 11, 10, Drawing.Muted);
-                if (flat) Drawing.Text(canvas, Drawing.Number(data[k]), x0 + tw - 1, y0 + 11, 9, Drawing.Ink, align: SKTextAlign.Right);
                 using var bmp = Drawing.Pixels(h, w, (y, x) =>
                     ColorMaps.Viridis(range > 0 ? (data[ko + y * w + x] - lo) / range : flat ? 0.5f : 0f));
                 var rect = SKRect.Create(x0, y0 + label, tw, th);
                 Drawing.Blit(canvas, bmp, rect, smooth: side > options.MaxTile);
+                if (flat) // the value inside the tile, so long channel indices and values never overlap
+                    Drawing.Text(canvas, Drawing.Number(data[k]), rect.MidX, rect.MidY + 3, 9, Drawing.TextOn(bmp.GetPixel(0, 0)), align: SKTextAlign.Center);
             }
             Drawing.Text(canvas, title, pad, 20, 15, Drawing.Ink, bold: true);
             Drawing.Text(canvas, note, pad, 38, 11, Drawing.Muted);

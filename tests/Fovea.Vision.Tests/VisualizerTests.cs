@@ -53,8 +53,9 @@ public class VisualizerTests
         var pooled = Tensor.FromArray([0f, 1f, 2f], 1, 3, 1, 1);
         using var picture = ActivationGrid.Render("a_rather_long_global_average_pooling_layer_name", "GlobalAvgPool2D", pooled);
         using var bitmap = SKBitmap.Decode(picture.EncodePng());
-        // Tiles are 40 px with 4 px gaps below a 48 px header and a 14 px label row: centres at x = 24 + 44k, y = 82.
-        var colours = Enumerable.Range(0, 3).Select(k => bitmap.GetPixel(24 + 44 * k, 82)).ToList();
+        // Tiles are 40 px with 4 px gaps below a 48 px header and a 14 px label row, from x = 4 + 44k, y = 62; the value
+        // is printed in the middle, so look near a corner.
+        var colours = Enumerable.Range(0, 3).Select(k => bitmap.GetPixel(8 + 44 * k, 66)).ToList();
         Assert.Equal(3, colours.Distinct().Count());
         Assert.True(bitmap.Width >= 400, $"the title needs more than {bitmap.Width} px");
 
