@@ -6,6 +6,8 @@ using Fovea.Kernels;
 //   gemm [--path Avx2|Avx512|Vector128|Scalar] [--reps N] [--threads N] [--filter TEXT]   GEMM GFLOP/s table
 //   peer --what cnn|gemm --threads N [...] --out FILE.json    Fovea's side of benchmarks/run-peers.sh (see benchmarks/README.md)
 //   bdn [BenchmarkDotNet arguments, e.g. --filter '*Conv*']   kernel micro-benchmarks (Gemm, Conv2d, MaxPool2d)
+//   resnet [--runs-1 N] [--runs-32 N] [--warmup N] [--batches 1,32] [--threads 1,2] [--out FILE.md] [--quick]
+//                                           ResNet-18 latency, Fovea vs ONNX Runtime; markdown table into benchmarks/results/
 // Run with: dotnet run -c Release --project benchmarks/Fovea.Benchmarks -- MODE ...
 
 string mode = args.Length > 0 ? args[0] : "gemm";
@@ -29,7 +31,9 @@ switch (mode)
         return PeerRun.Run(PeerOptions.Parse(args, 1));
     case "bdn":
         return KernelBenchmarks.Run(args[1..]);
+    case "resnet":
+        return ResNetLatency.Run(args[1..]);
     default:
-        Console.Error.WriteLine($"Unknown mode '{mode}'. Known modes: gemm, peer, bdn.");
+        Console.Error.WriteLine($"Unknown mode '{mode}'. Known modes: gemm, peer, bdn, resnet.");
         return 1;
 }

@@ -20,8 +20,8 @@ public sealed record ActivationGridOptions
 
 /// <summary>
 /// Draws a layer's activations [C, H, W] as a grid: one viridis tile per channel (dark = low, yellow = high) with the
-/// channel index above it, under a header naming the layer and its output shape. Flat outputs [C] (e.g. global
-/// pooling) are drawn as one 1×1 tile per channel with the value printed.
+/// channel index above it, under a header naming the layer and its output shape. Flat outputs [C] and 1×1 maps
+/// [C, 1, 1] (e.g. global pooling) are drawn as one tile per channel on one colour scale, with the value printed.
 /// </summary>
 public static class ActivationGrid
 {
@@ -37,47 +37,54 @@ public static class ActivationGrid
         var values = activation.Span;
         int shown = Math.Min(c, Math.Max(1, options.MaxChannels));
         int plane = h * w;
+        bool flat = plane == 1; // a 1×1 map has no range of its own: one scale for the layer, value printed
+        bool shared = options.SharedScale || flat;
 
         // Tile size: an integer enlargement of small maps (crisp pixels), or a shrink of big ones.
         int side = Math.Max(h, w);
         int tile = side >= options.MinTile ? Math.Min(side, options.MaxTile) : side * (int)Math.Ceiling((double)options.MinTile / side);
-        if (shape.Length == 1) tile = 40;
+        if (flat) tile = 40;
         float tw = (float)tile * w / side, th = (float)tile * h / side;
         int pad = 4, label = 14, header = 48;
         int cols = Math.Clamp((int)(options.TargetWidth / (tw + pad)), 1, shown);
         if (shown <= 16) cols = Math.Min(cols, (int)Math.Ceiling(Math.Sqrt(shown) * 1.5));
         int rows = (shown + cols - 1) / cols;
-        int width = (int)Math.Ceiling(cols * (tw + pad) + pad + 8);
-        int height = (int)Math.Ceiling(header + rows * (th + label + pad) + pad);
-
         float gMin = float.PositiveInfinity, gMax = float.NegativeInfinity;
         for (int i = 0; i < shown * plane; i++) { gMin = Math.Min(gMin, values[i]); gMax = Math.Max(gMax, values[i]); }
         var data = values[..(shown * plane)].ToArray();
         int dead = 0;
+        for (int k = 0; k < shown; k++)
+        {
+            bool zero = true;
+            for (int i = 0; i < plane && zero; i++) zero = data[k * plane + i] == 0;
+            if (zero) dead++;
+        }
+        string title = $"{layerName} ({layerType}) → output {Drawing.Shape(shape)}";
+        string note = (shown < c ? $"first {shown} of {c} channels; " : $"{c} channels; ") +
+            (shared ? $"one colour scale {Drawing.Number(gMin)}..{Drawing.Number(gMax)}" : $"each tile scaled to its own range (layer range {Drawing.Number(gMin)}..{Drawing.Number(gMax)})") +
+            (dead > 0 ? $"; {dead} all-zero" : "");
+        int width = (int)Math.Ceiling(Math.Max(cols * (tw + pad) + pad + 8, Math.Max(Drawing.TextWidth(title, 15, bold: true), Drawing.TextWidth(note, 11)) + 2 * pad + 4));
+        int height = (int)Math.Ceiling(header + rows * (th + label + pad) + pad);
 
         var image = Drawing.Render(width, height, canvas =>
         {
             for (int k = 0; k < shown; k++)
             {
                 var map = data.AsSpan(k * plane, plane);
-                float lo = options.SharedScale ? gMin : float.PositiveInfinity, hi = options.SharedScale ? gMax : float.NegativeInfinity;
-                if (!options.SharedScale) foreach (float v in map) { lo = Math.Min(lo, v); hi = Math.Max(hi, v); }
-                if (hi - lo < 1e-12f && hi == 0) dead++;
+                float lo = shared ? gMin : float.PositiveInfinity, hi = shared ? gMax : float.NegativeInfinity;
+                if (!shared) foreach (float v in map) { lo = Math.Min(lo, v); hi = Math.Max(hi, v); }
                 float range = hi - lo;
                 int ko = k * plane;
                 float x0 = pad + (k % cols) * (tw + pad), y0 = header + (k / cols) * (th + label + pad);
                 Drawing.Text(canvas, k.ToString(), x0 + 1, y0 + 11, 10, Drawing.Muted);
-                if (shape.Length == 1) Drawing.Text(canvas, Drawing.Number(data[k]), x0 + tw - 1, y0 + 11, 9, Drawing.Ink, align: SKTextAlign.Right);
                 using var bmp = Drawing.Pixels(h, w, (y, x) =>
-                    ColorMaps.Viridis(range > 0 ? (data[ko + y * w + x] - lo) / range : shape.Length == 1 ? 0.5f : 0f));
+                    ColorMaps.Viridis(range > 0 ? (data[ko + y * w + x] - lo) / range : flat ? 0.5f : 0f));
                 var rect = SKRect.Create(x0, y0 + label, tw, th);
                 Drawing.Blit(canvas, bmp, rect, smooth: side > options.MaxTile);
+                if (flat) // the value inside the tile, so long channel indices and values never overlap
+                    Drawing.Text(canvas, Drawing.Number(data[k]), rect.MidX, rect.MidY + 3, 9, Drawing.TextOn(bmp.GetPixel(0, 0)), align: SKTextAlign.Center);
             }
-            string title = $"{layerName} ({layerType}) → output {Drawing.Shape(shape)}";
             Drawing.Text(canvas, title, pad, 20, 15, Drawing.Ink, bold: true);
-            string note = (shown < c ? $"first {shown} of {c} channels; " : $"{c} channels; ") +
-                (options.SharedScale ? $"one colour scale {Drawing.Number(gMin)}..{Drawing.Number(gMax)}" : $"each tile scaled to its own range (layer range {Drawing.Number(gMin)}..{Drawing.Number(gMax)})") +
-                (dead > 0 ? $"; {dead} all-zero" : "");
             Drawing.Text(canvas, note, pad, 38, 11, Drawing.Muted);
         });
         return new Picture($"act-{Picture.SafeName(layerName)}", $"Activations of {layerName} ({layerType}) {Drawing.Shape(shape)}", image,
@@ -100,10 +107,12 @@ public static class ActivationGrid
         if (c != 1 && c != 3) scaled = Tensor.FromArray(scaled.Span[..(h * w)], 1, h, w);
         int scale = Math.Max(1, (int)Math.Ceiling((double)minSide / Math.Min(h, w)));
         using var bmp = GradCam.ImageBitmap(scaled);
-        var image = Drawing.Render(w * scale + 16, h * scale + 64, canvas =>
+        string title = $"Input as the network sees it {Drawing.Shape(t.Shape)}", note = $"values {Drawing.Number(lo)}..{Drawing.Number(hi)} shown as black..white";
+        int width = (int)Math.Ceiling(Math.Max(w * scale, Math.Max(Drawing.TextWidth(title, 14, bold: true), Drawing.TextWidth(note, 11)) + 4)) + 16;
+        var image = Drawing.Render(width, h * scale + 64, canvas =>
         {
-            Drawing.Text(canvas, $"Input as the network sees it {Drawing.Shape(t.Shape)}", 8, 20, 14, Drawing.Ink, bold: true);
-            Drawing.Text(canvas, $"values {Drawing.Number(lo)}..{Drawing.Number(hi)} shown as black..white", 8, 38, 11, Drawing.Muted);
+            Drawing.Text(canvas, title, 8, 20, 14, Drawing.Ink, bold: true);
+            Drawing.Text(canvas, note, 8, 38, 11, Drawing.Muted);
             var rect = SKRect.Create(8, 48, w * scale, h * scale);
             Drawing.Blit(canvas, bmp, rect);
             Drawing.Frame(canvas, rect, Drawing.Muted);

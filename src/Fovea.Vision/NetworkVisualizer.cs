@@ -22,8 +22,14 @@ public sealed record VisualizationOptions
     public IReadOnlyList<string>? ActivationLayers { get; init; }
     /// <summary>Tile sizes and channel limit of the activation grids.</summary>
     public ActivationGridOptions Grid { get; init; } = new();
-    /// <summary>Layer whose map the pooling explainer uses (null: the first convolution block's output).</summary>
+    /// <summary>Layer whose map the pooling explainer uses (null: the input of the first pooling layer, else the first convolution block's output).</summary>
     public string? PoolingLayer { get; init; }
+    /// <summary>
+    /// Convolution whose filters are drawn as tiles (null: the first Conv2D with a kernel larger than 1×1 — a 1×1 layer in
+    /// front, such as the RGB→BGR channel swap of the imported ResNet-18's preprocessing, has no spatial pattern to show).
+    /// Every other convolution gets a weight-statistics chart.
+    /// </summary>
+    public string? FilterLayer { get; init; }
     /// <summary>Draw the pictures on this many threads (default: all cores). They are independent, so this only saves time.</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
 }
@@ -115,7 +121,8 @@ public static class NetworkVisualizer
         var activationNodes = options.ActivationLayers is { } names
             ? names.Select(model.GetNode).ToList()
             : model.Nodes.Skip(1).Where(n => n.Index <= model.Output.Index && IsConvOrPool(n.Layer!)).ToList();
-        var convs = model.Nodes.Skip(1).Where(n => n.Layer is Conv2D).Select(n => (Conv2D)n.Layer!).ToList();
+        var convs = model.Nodes.Skip(1).Where(n => n.Index <= model.Output.Index && n.Layer is Conv2D).Select(n => (Conv2D)n.Layer!).ToList();
+        var firstConv = FilterSource(model, convs, options.FilterLayer);
         string camLayer = options.GradCamLayer ?? GradCam.DefaultLayer(model);
         model.GetNode(camLayer); // fail early, naming the layers, before any drawing
         var camClasses = new[] { top[0].ClassIndex }.Concat(options.ExtraClasses).Distinct().ToList();
@@ -128,8 +135,9 @@ public static class NetworkVisualizer
         jobs.Add(() => ActivationGrid.RenderInput(trace.NetworkInput));
         jobs.Add(() => Charts.Predictions(top));
         jobs.AddRange(activationNodes.Select(n => (Func<Picture>)(() => ActivationGrid.Render(n.Name, n.Layer?.TypeName ?? "input", trace.Value(n), options.Grid))));
-        if (convs.Count > 0) jobs.Add(() => FilterPictures.RenderFilters(convs[0]));
-        jobs.AddRange(convs.Skip(1).Select(c => (Func<Picture>)(() => FilterPictures.RenderStatistics(c))));
+        if (firstConv is not null) jobs.Add(() => FilterPictures.RenderFilters(firstConv));
+        var statistics = convs.Where(c => !ReferenceEquals(c, firstConv)).ToList();
+        jobs.AddRange(statistics.Select(c => (Func<Picture>)(() => FilterPictures.RenderStatistics(c))));
         jobs.AddRange(cams.Select(c => (Func<Picture>)(() => GradCam.Render(c, trace.RawInput))));
         if (pooling is not null) jobs.Add(() => PoolingExplainer.Render(PoolingExplainer.Explain(pooling.Value.Map, pooling.Value.Title)));
         var pictures = new Picture[jobs.Count];
@@ -143,8 +151,8 @@ public static class NetworkVisualizer
             Input = pictures[0],
             Predictions = pictures[1],
             ActivationMaps = pictures[k..(k += activationNodes.Count)],
-            FirstLayerFilters = convs.Count > 0 ? pictures[k++] : null,
-            WeightStatistics = pictures[k..(k += Math.Max(0, convs.Count - 1))],
+            FirstLayerFilters = firstConv is not null ? pictures[k++] : null,
+            WeightStatistics = pictures[k..(k += statistics.Count)],
             GradCams = pictures[k..(k += cams.Count)],
             GradCamResults = cams,
             Pooling = pooling is not null ? pictures[k++] : null,
@@ -153,14 +161,29 @@ public static class NetworkVisualizer
         return result;
     }
 
+    /// <summary>The convolution drawn as filter tiles: the named one, else the first with a kernel larger than 1×1, else the first.</summary>
+    private static Conv2D? FilterSource(Model model, List<Conv2D> convs, string? layerName)
+    {
+        if (layerName is not null)
+            return model.GetLayer(layerName) as Conv2D ?? throw new ArgumentException($"Filters can only be drawn for a Conv2D layer; '{layerName}' is {model.GetLayer(layerName).TypeName}.");
+        return convs.FirstOrDefault(c => c.KernelSize.Height * c.KernelSize.Width > 1) ?? convs.FirstOrDefault();
+    }
+
     /// <summary>
-    /// The map the pooling explainer uses: channel with the largest variance of the named layer, or of the first
-    /// convolution block's output (after its BatchNorm/ReLU), which is what the following pooling layer sees.
+    /// The map the pooling explainer uses: channel with the largest variance of the named layer; by default of what the
+    /// first pooling layer (with a [C, H, W] input) receives, or without one, of the first convolution block's output
+    /// (after its BatchNorm/ReLU).
     /// </summary>
     private static (float[,] Map, string Title)? PoolingSource(NetworkTrace trace, string? layerName)
     {
         var model = trace.Model;
         Node? node = layerName is not null ? model.GetNode(layerName) : null;
+        if (node is null)
+        {
+            var pool = model.Nodes.Skip(1).FirstOrDefault(n => n.Index <= model.Output.Index && n.Layer!.TypeName.Contains("Pool", StringComparison.Ordinal)
+                && n.InputIndices.Count == 1 && model.Nodes[n.InputIndices[0]].OutputShape is { Length: 3 } s && s[1] >= 2 && s[2] >= 2);
+            if (pool is not null) node = model.Nodes[pool.InputIndices[0]];
+        }
         if (node is null)
         {
             var firstConv = model.Nodes.FirstOrDefault(n => n.Layer is Conv2D);

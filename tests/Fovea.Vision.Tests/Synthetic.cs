@@ -72,6 +72,67 @@ internal static class Synthetic
         return (new InMemoryDataset(images, labels, [channels, size, size], ShapeNames), boxes, distractors);
     }
 
+    public static readonly string[] ColourObjectNames = ["red disk", "green stripes", "blue checker"];
+
+    /// <summary>
+    /// n RGB images [3, size, size] in [0, 1] for a pretrained ImageNet network: a noisy grey background (random level, pixel
+    /// noise, a few faint horizontal and vertical streaks) and one object of random side (about a quarter to a third of the
+    /// image) at a random place: a red disk, a square of green diagonal stripes, or a blue-and-white checkerboard square.
+    /// Classes differ in colour and texture; the background is drawn the same way for all of them. Boxes are the object's
+    /// bounding box (top, left, bottom, right), inclusive.
+    /// </summary>
+    public static (InMemoryDataset Data, (int Top, int Left, int Bottom, int Right)[] Boxes) ColourObjects(int n, int size, int seed)
+    {
+        var rng = new Random(seed);
+        int plane = size * size;
+        var images = new float[n * 3 * plane];
+        var labels = new int[n];
+        var boxes = new (int, int, int, int)[n];
+        for (int i = 0; i < n; i++)
+        {
+            int label = i % ColourObjectNames.Length;
+            labels[i] = label;
+            var img = images.AsSpan(i * 3 * plane, 3 * plane);
+            float level = 0.35f + 0.25f * rng.NextSingle();
+            for (int c = 0; c < 3; c++)
+            {
+                float cast = 0.04f * (rng.NextSingle() - 0.5f); // slight colour cast of the grey
+                for (int p = 0; p < plane; p++) img[c * plane + p] = level + cast + 0.16f * (rng.NextSingle() - 0.5f);
+            }
+            for (int s = 0; s < 4; s++)
+            {
+                bool horizontal = s % 2 == 0;
+                int at = rng.Next(size), width = 2 + rng.Next(4);
+                float delta = 0.12f * (rng.NextSingle() < 0.5f ? -1 : 1);
+                for (int t = 0; t < width && at + t < size; t++)
+                    for (int u = 0; u < size; u++)
+                    {
+                        int p = horizontal ? (at + t) * size + u : u * size + at + t;
+                        for (int c = 0; c < 3; c++) img[c * plane + p] += delta;
+                    }
+            }
+            int side = size / 4 + rng.Next(size / 10);
+            int top = rng.Next(0, size - side + 1), left = rng.Next(0, size - side + 1);
+            boxes[i] = (top, left, top + side - 1, left + side - 1);
+            float r2 = side * side / 4f;
+            for (int y = 0; y < side; y++)
+                for (int x = 0; x < side; x++)
+                {
+                    (float R, float G, float B)? colour = label switch
+                    {
+                        0 => (y - side / 2f + 0.5f) * (y - side / 2f + 0.5f) + (x - side / 2f + 0.5f) * (x - side / 2f + 0.5f) <= r2 ? (0.85f, 0.12f, 0.1f) : null,
+                        1 => (x + y) / 6 % 2 == 0 ? (0.15f, 0.75f, 0.2f) : (0.02f, 0.2f, 0.05f),
+                        _ => (x / 8 + y / 8) % 2 == 0 ? (0.15f, 0.3f, 0.9f) : (0.92f, 0.92f, 0.95f),
+                    };
+                    if (colour is not { } col) continue;
+                    int p = (top + y) * size + left + x;
+                    img[p] = col.R; img[plane + p] = col.G; img[2 * plane + p] = col.B;
+                }
+            for (int k = 0; k < img.Length; k++) img[k] = Math.Clamp(img[k], 0f, 1f);
+        }
+        return (new InMemoryDataset(images, labels, [3, size, size], ColourObjectNames), boxes);
+    }
+
     /// <summary>A small all-convolutional classifier: two conv blocks, global average pooling, one dense layer.</summary>
     public static Sequential TinyCnn(int channels, int size, int classes) => new Sequential([channels, size, size], "tiny", seed: 1)
         .Base(new Conv2D(16, 3, padding: 1), new ReLU(), new MaxPool2D(2),

@@ -21,12 +21,16 @@ public class VisualizerTests
         var model = ModelZoo.Default([1, 28, 28], 10);
         var image = new Tensor(1, 28, 28);
         for (int y = 8; y < 20; y++) for (int x = 6; x < 22; x++) image[0, y, x] = 0.8f;
-        using var v = NetworkVisualizer.Visualize(model, image, new VisualizationOptions { ExtraClasses = [3], TopK = 3 });
+        // Ask for the least likely class: a fixed one could be the (untrained, near-tied) prediction itself, and then
+        // there would be a single Grad-CAM.
+        var scores = NetworkTrace.Run(model, image).Scores;
+        int extra = Array.IndexOf(scores, scores.Min());
+        using var v = NetworkVisualizer.Visualize(model, image, new VisualizationOptions { ExtraClasses = [extra], TopK = 3 });
         Assert.Equal(["act-conv2d", "act-maxpool2d", "act-conv2d_1", "act-maxpool2d_1"], v.ActivationMaps.Select(p => p.Name));
         Assert.Equal("filters-conv2d", v.FirstLayerFilters!.Name);
         Assert.Equal("weights-conv2d_1", Assert.Single(v.WeightStatistics).Name);
         Assert.Equal(2, v.GradCams.Count);
-        Assert.Equal(3, v.GradCamResults[1].ClassIndex);
+        Assert.Equal(extra, v.GradCamResults[1].ClassIndex);
         Assert.NotNull(v.Pooling);
         Assert.Equal(3, v.TopK.Count);
         Assert.All(v.All, AssertDecodes);
@@ -40,6 +44,24 @@ public class VisualizerTests
             Assert.Empty(Directory.GetFiles(dir, "*.tmp-*"));
         }
         finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void One_by_one_maps_share_one_colour_scale_and_titles_fit()
+    {
+        // Global pooling gives [C, 1, 1]: a tile scaled to its own (empty) range would be flat for every channel.
+        var pooled = Tensor.FromArray([0f, 1f, 2f], 1, 3, 1, 1);
+        using var picture = ActivationGrid.Render("a_rather_long_global_average_pooling_layer_name", "GlobalAvgPool2D", pooled);
+        using var bitmap = SKBitmap.Decode(picture.EncodePng());
+        // Tiles are 40 px with 4 px gaps below a 48 px header and a 14 px label row, from x = 4 + 44k, y = 62; the value
+        // is printed in the middle, so look near a corner.
+        var colours = Enumerable.Range(0, 3).Select(k => bitmap.GetPixel(8 + 44 * k, 66)).ToList();
+        Assert.Equal(3, colours.Distinct().Count());
+        Assert.True(bitmap.Width >= 400, $"the title needs more than {bitmap.Width} px");
+
+        using var input = ActivationGrid.RenderInput(new Tensor(3, 32, 32), minSide: 32);
+        using var inputBitmap = SKBitmap.Decode(input.EncodePng());
+        Assert.True(inputBitmap.Width >= 250, $"the input picture's title needs more than {inputBitmap.Width} px");
     }
 
     [Fact]
