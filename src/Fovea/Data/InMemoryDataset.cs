@@ -1,13 +1,17 @@
 namespace Fovea.Data;
 
 /// <summary>
-/// A dataset held entirely in memory: images as one float array (N x C x H x W, NCHW) plus one label per image.
+/// A dataset held entirely in memory: images as one array (N x C x H x W, NCHW) plus one label per image.
+/// Images are stored as floats, or as bytes divided by a fixed divisor when read (8-bit pixels: a quarter of the
+/// memory — 47 MB instead of 188 MB for the Fashion-MNIST training set).
 /// Subsets made by <see cref="Subset"/>, <see cref="Take"/> and <see cref="Split"/> copy the selected samples,
 /// so each result is independent of its source.
 /// </summary>
 public sealed class InMemoryDataset : IDataset
 {
-    private readonly float[] _images;
+    private readonly float[]? _images;
+    private readonly byte[]? _pixels;
+    private readonly float _divisor = 1f;
     private readonly int[] _labels;
     private readonly int[] _sampleShape;
     private readonly string[] _classNames;
@@ -20,8 +24,25 @@ public sealed class InMemoryDataset : IDataset
     /// <param name="classNames">Names of the classes; at least one.</param>
     /// <exception cref="ArgumentException">Lengths disagree, a label is out of range, or the shape is not [C, H, W].</exception>
     public InMemoryDataset(float[] images, int[] labels, int[] sampleShape, IReadOnlyList<string> classNames)
+        : this(images, null, 1f, labels, sampleShape, classNames) { }
+
+    /// <summary>Creates a dataset of 8-bit pixels wrapping (not copying) <paramref name="pixels"/>; a value reads as pixel / <paramref name="divisor"/>.</summary>
+    /// <param name="pixels">N*C*H*W bytes, image i at offset i*C*H*W.</param>
+    /// <param name="divisor">Positive; e.g. 255 for values in [0, 1].</param>
+    /// <param name="labels">N labels, each in [0, classNames.Count).</param>
+    /// <param name="sampleShape">[C, H, W] of one image; all positive.</param>
+    /// <param name="classNames">Names of the classes; at least one.</param>
+    public InMemoryDataset(byte[] pixels, float divisor, int[] labels, int[] sampleShape, IReadOnlyList<string> classNames)
+        : this(null, pixels ?? throw new ArgumentNullException(nameof(pixels)), divisor, labels, sampleShape, classNames)
     {
-        ArgumentNullException.ThrowIfNull(images);
+        if (!(divisor > 0f) || float.IsInfinity(divisor))
+            throw new ArgumentOutOfRangeException(nameof(divisor), divisor, $"The pixel divisor must be positive and finite; got {divisor}.");
+    }
+
+    private InMemoryDataset(float[]? images, byte[]? pixels, float divisor, int[] labels, int[] sampleShape, IReadOnlyList<string> classNames)
+    {
+        if (images is null && pixels is null) throw new ArgumentNullException(nameof(images));
+        int stored = images?.Length ?? pixels!.Length;
         ArgumentNullException.ThrowIfNull(labels);
         ArgumentNullException.ThrowIfNull(sampleShape);
         ArgumentNullException.ThrowIfNull(classNames);
@@ -29,9 +50,9 @@ public sealed class InMemoryDataset : IDataset
             throw new ArgumentException($"Sample shape must be [C, H, W] with positive sizes; got [{string.Join(", ", sampleShape)}].", nameof(sampleShape));
         if (classNames.Count == 0) throw new ArgumentException("At least one class name is required.", nameof(classNames));
         long size = (long)sampleShape[0] * sampleShape[1] * sampleShape[2];
-        if (size * labels.Length != images.Length)
+        if (size * labels.Length != stored)
             throw new ArgumentException(
-                $"Images hold {images.Length} values but {labels.Length} labels x sample shape [{string.Join(", ", sampleShape)}] ({size} values each) need {size * labels.Length}.",
+                $"Images hold {stored} values but {labels.Length} labels x sample shape [{string.Join(", ", sampleShape)}] ({size} values each) need {size * labels.Length}.",
                 nameof(images));
         for (int i = 0; i < labels.Length; i++)
         {
@@ -39,6 +60,8 @@ public sealed class InMemoryDataset : IDataset
                 throw new ArgumentException($"Label {labels[i]} at index {i} is outside [0, {classNames.Count}) for {classNames.Count} classes.", nameof(labels));
         }
         _images = images;
+        _pixels = pixels;
+        _divisor = divisor;
         _labels = labels;
         _sampleShape = (int[])sampleShape.Clone();
         _classNames = classNames.ToArray();
@@ -54,17 +77,30 @@ public sealed class InMemoryDataset : IDataset
     /// <inheritdoc/>
     public IReadOnlyList<string> ClassNames => _classNames;
 
-    /// <summary>All images, N*C*H*W values (the live array, not a copy).</summary>
-    public ReadOnlySpan<float> Images => _images;
+    /// <summary>All images, N*C*H*W values: the live array when stored as floats, a converted copy when stored as bytes.</summary>
+    public ReadOnlySpan<float> Images => _images ?? ToFloats(_pixels!, 0, _pixels!.Length);
 
     /// <summary>All labels, N values (the live array, not a copy).</summary>
     public ReadOnlySpan<int> Labels => _labels;
 
-    /// <summary>The values of image <paramref name="index"/> (C*H*W, a view of the live array).</summary>
+    /// <summary>The values of image <paramref name="index"/> (C*H*W; a view of the live array, or a converted copy for bytes).</summary>
     public ReadOnlySpan<float> GetImage(int index)
     {
         CheckIndex(index);
-        return _images.AsSpan(index * _sampleSize, _sampleSize);
+        return _images is not null ? _images.AsSpan(index * _sampleSize, _sampleSize) : ToFloats(_pixels!, index * _sampleSize, _sampleSize);
+    }
+
+    private float[] ToFloats(byte[] pixels, int start, int length)
+    {
+        var result = new float[length];
+        ReadInto(pixels.AsSpan(start, length), result);
+        return result;
+    }
+
+    // Division (not multiplication by the reciprocal) so byte storage reads exactly what a float copy would hold.
+    private void ReadInto(ReadOnlySpan<byte> pixels, Span<float> destination)
+    {
+        for (int i = 0; i < pixels.Length; i++) destination[i] = pixels[i] / _divisor;
     }
 
     /// <inheritdoc/>
@@ -73,7 +109,8 @@ public sealed class InMemoryDataset : IDataset
         CheckIndex(index);
         if (destination.Length < _sampleSize)
             throw new ArgumentException($"Destination holds {destination.Length} values but an image has {_sampleSize}.", nameof(destination));
-        _images.AsSpan(index * _sampleSize, _sampleSize).CopyTo(destination);
+        if (_images is not null) _images.AsSpan(index * _sampleSize, _sampleSize).CopyTo(destination);
+        else ReadInto(_pixels.AsSpan(index * _sampleSize, _sampleSize), destination);
     }
 
     /// <inheritdoc/>
@@ -87,16 +124,18 @@ public sealed class InMemoryDataset : IDataset
     public InMemoryDataset Subset(IReadOnlyList<int> indices)
     {
         ArgumentNullException.ThrowIfNull(indices);
-        var images = new float[(long)indices.Count * _sampleSize];
+        var images = _images is null ? null : new float[(long)indices.Count * _sampleSize];
+        var pixels = _pixels is null ? null : new byte[(long)indices.Count * _sampleSize];
         var labels = new int[indices.Count];
         for (int i = 0; i < indices.Count; i++)
         {
             int src = indices[i];
             if ((uint)src >= (uint)Count) throw new ArgumentOutOfRangeException(nameof(indices), $"Index {src} at position {i} is outside [0, {Count}).");
-            _images.AsSpan(src * _sampleSize, _sampleSize).CopyTo(images.AsSpan(i * _sampleSize, _sampleSize));
+            if (images is not null) _images.AsSpan(src * _sampleSize, _sampleSize).CopyTo(images.AsSpan(i * _sampleSize, _sampleSize));
+            else _pixels.AsSpan(src * _sampleSize, _sampleSize).CopyTo(pixels.AsSpan(i * _sampleSize, _sampleSize));
             labels[i] = _labels[src];
         }
-        return new InMemoryDataset(images, labels, _sampleShape, _classNames);
+        return new InMemoryDataset(images, pixels, _divisor, labels, _sampleShape, _classNames);
     }
 
     /// <summary>A new dataset of the first <paramref name="count"/> samples (all of them when count exceeds Count).</summary>
@@ -104,7 +143,7 @@ public sealed class InMemoryDataset : IDataset
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         count = Math.Min(count, Count);
-        return new InMemoryDataset(_images[..(count * _sampleSize)], _labels[..count], _sampleShape, _classNames);
+        return new InMemoryDataset(_images?[..(count * _sampleSize)], _pixels?[..(count * _sampleSize)], _divisor, _labels[..count], _sampleShape, _classNames);
     }
 
     /// <summary>

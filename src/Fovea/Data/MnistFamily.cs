@@ -165,7 +165,8 @@ public static class MnistFamily
                 throw new InvalidDataException($"IDX file '{labelsPath}' has label {label} at index {i}; {dataset.DisplayName} has {dataset.ClassNames.Count} classes.");
             labelValues[i] = label;
         }
-        return new InMemoryDataset(ToUnitFloats(images.Data), labelValues, [1, size, size], dataset.ClassNames);
+        // Kept as bytes (read as value / 255): a quarter of the memory of a float copy.
+        return new InMemoryDataset(images.Data, 255f, labelValues, [1, size, size], dataset.ClassNames);
     }
 
     /// <summary>
@@ -345,16 +346,6 @@ public static class MnistFamily
     {
         using var fs = File.OpenRead(path);
         return Convert.ToHexStringLower(MD5.HashData(fs));
-    }
-
-    private static float[] ToUnitFloats(byte[] bytes)
-    {
-        // Table lookup: exact v/255 for each byte value, and faster than dividing 47 million times.
-        Span<float> table = stackalloc float[256];
-        for (int v = 0; v < 256; v++) table[v] = v / 255f;
-        var result = GC.AllocateUninitializedArray<float>(bytes.Length);
-        for (int i = 0; i < bytes.Length; i++) result[i] = table[bytes[i]];
-        return result;
     }
 }
 

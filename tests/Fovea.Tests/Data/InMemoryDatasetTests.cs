@@ -77,4 +77,21 @@ public class InMemoryDatasetTests
         Assert.NotEqual(val.Images.ToArray(), val3.Images.ToArray());
         Assert.Throws<ArgumentOutOfRangeException>(() => ds.Split(1.0, 1));
     }
+
+    [Fact]
+    public void BytePixelsReadAsFloatsAndSurviveSubsets()
+    {
+        byte[] pixels = [0, 51, 102, 153, 204, 255, 7, 9];
+        var ds = new InMemoryDataset(pixels, 255f, [0, 1, 0, 1], [1, 1, 2], ["a", "b"]);
+        var image = new float[2];
+        ds.CopyImage(2, image);
+        Assert.Equal([204 / 255f, 255 / 255f], image);
+        Assert.Equal(ds.GetImage(1).ToArray(), ds.Images.Slice(2, 2).ToArray());
+        var sub = ds.Subset([3, 0]);
+        Assert.Equal([7 / 255f, 9 / 255f, 0f, 51 / 255f], sub.Images.ToArray());
+        Assert.Equal(2, ds.Take(2).Count);
+        var (train, val) = ds.Split(0.5, seed: 1);
+        Assert.Equal(4, train.Count + val.Count);
+        Assert.Contains("divisor", Assert.Throws<ArgumentOutOfRangeException>(() => new InMemoryDataset(pixels, 0f, [0, 1, 0, 1], [1, 1, 2], ["a", "b"])).Message);
+    }
 }
