@@ -29,11 +29,11 @@ while [[ $# -gt 0 ]]; do
 done
 
 if [[ $MODE == quick ]]; then
-  CNN_ARGS=(--warmup-batches 30 --timed-batches 200 --infer-passes 1 --latency-warmup 50 --latency-samples 300)
+  CNN_ARGS=(--warmup-batches 30 --timed-batches 200 --infer-passes 1 --latency-warmup 1000 --latency-samples 300)
   GEMM_ARGS=(--gemm-reps 3)
 else
   # 60,000 / 64 = 937 full batches per epoch: epoch 1 is warm-up, epochs 2 and 3 are timed.
-  CNN_ARGS=(--warmup-batches 937 --timed-batches 1874 --infer-passes 3 --latency-warmup 100 --latency-samples 2000)
+  CNN_ARGS=(--warmup-batches 937 --timed-batches 1874 --infer-passes 3 --latency-warmup 2000 --latency-samples 2000)
   GEMM_ARGS=(--gemm-reps 7)
 fi
 

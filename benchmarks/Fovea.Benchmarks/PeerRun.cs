@@ -77,10 +77,15 @@ public static class PeerRun
         int lossCount = 0;
         double firstLoss = double.NaN;
 
+        // As in Trainer.Fit, a step's activations and gradients live in an arena that the next step recycles.
+        var arena = new TensorArena();
+
         void Step()
         {
             batches.MoveNext();
             var batch = batches.Current;
+            arena.ReleaseAll();
+            using var active = arena.Activate();
             Tensor loss;
             using (tape.Record())
             {

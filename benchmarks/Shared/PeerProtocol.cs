@@ -20,7 +20,7 @@ public sealed class PeerOptions
     public float LearningRate = 1e-3f;
     public int InferBatch = 256;
     public int InferPasses = 3;          // timed passes over the 10,000 test images, after one warm-up pass
-    public int LatencyWarmup = 100;
+    public int LatencyWarmup = 2000;
     public int LatencySamples = 2000;
     public int GemmReps = 7;
     public int Seed = 0;

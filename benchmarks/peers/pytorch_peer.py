@@ -27,7 +27,7 @@ def parse():
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--infer-batch", type=int, default=256)
     p.add_argument("--infer-passes", type=int, default=3)
-    p.add_argument("--latency-warmup", type=int, default=100)
+    p.add_argument("--latency-warmup", type=int, default=2000)
     p.add_argument("--latency-samples", type=int, default=2000)
     p.add_argument("--gemm-reps", type=int, default=7)
     p.add_argument("--seed", type=int, default=0)
