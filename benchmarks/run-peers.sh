@@ -117,6 +117,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- 5. report ----
 mkdir -p "$OUT_DIR"
-BASE="$OUT_DIR/$(date -u +%Y-%m-%d)-$(hostname -s)$( [[ $MODE == quick ]] && echo -quick )"
+SUFFIX=""; [[ $MODE == quick ]] && SUFFIX=-quick
+BASE="$OUT_DIR/$(date -u +%Y-%m-%d)-$(hostname -s)$SUFFIX"
 $PY benchmarks/tools/report.py "$RUN_DIR" "$BASE" --mode "$MODE" --command "$COMMAND" --load-before "$LOAD_BEFORE" --load-after "$LOAD_AFTER"
 log "wrote $BASE.md and $BASE.json"
