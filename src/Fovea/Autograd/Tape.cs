@@ -6,6 +6,9 @@ namespace Fovea.Autograd;
 /// Records the backward step of every primitive op run while it is active, then replays them in reverse.
 /// Ops run with no active tape (inference, Model.Predict) record nothing and keep no caches.
 /// One tape per thread: recording on one thread never sees ops run on another.
+/// A hand-written training loop should, like <see cref="Training.Trainer"/>, run each step inside a
+/// <see cref="Tensors.TensorArena"/> (<c>arena.ReleaseAll(); using (arena.Activate()) { record, backward, step }</c>) so that
+/// activations and gradients are recycled instead of allocated anew every step.
 /// </summary>
 public sealed class Tape
 {
