@@ -57,6 +57,10 @@ public static partial class Gemm
         public bool TransposeA, TransposeB, Accumulate, Relu;
         public int M, N, K, Lda, Ldb, Ldc;
         public float* A, B, C, RowBias, ColumnBias;
+        // Operands packed ahead of time (see Gemm.Prepacked.cs), or null. The block of depth offset pc starts at
+        // Packed + pc * PackedStride; PackedBColumn is the first column of op(B) this job uses.
+        public float* PackedA, PackedB;
+        public int PackedAStride, PackedBStride, PackedBColumn;
     }
 
     [ThreadStatic] private static GemmKernelPath t_forcedPath;
@@ -201,11 +205,12 @@ public static partial class Gemm
         int kcMax = BalancedBlock(j.K, TK.KC, 1);
         int mcMax = BalancedBlock(j.M, TK.MC, TK.MR);
         int ncMax = BalancedBlock(j.N, TK.NC, TK.NR);
-        float* packA = PackBuffers.A(mcMax * kcMax);
+        // With B packed ahead, SerialFewRows packs all of A per depth block, whatever M is.
+        float* packA = PackBuffers.A((j.PackedB != null ? (j.M + TK.MR - 1) / TK.MR * TK.MR : mcMax) * kcMax);
         float* packB = PackBuffers.B(((ncMax + TK.NR - 1) / TK.NR * TK.NR) * kcMax);
         float* edge = stackalloc float[TK.MR * TK.NR];
 
-        if (j.M <= mcMax)
+        if (j.M <= mcMax || j.PackedA != null || j.PackedB != null)
         {
             SerialFewRows<TK>(in j, kcMax, packA, packB, edge);
             return;
@@ -244,7 +249,10 @@ public static partial class Gemm
         for (int pc = 0; pc < j.K; pc += kcMax)
         {
             int kc = Math.Min(kcMax, j.K - pc);
-            PackA<TK>(j.TransposeA, j.A, j.Lda, 0, pc, j.M, kc, packA);
+            float* aBlock = packA;
+            if (j.PackedA != null) aBlock = j.PackedA + (long)pc * j.PackedAStride;
+            else PackA<TK>(j.TransposeA, j.A, j.Lda, 0, pc, j.M, kc, packA);
+            float* bBlock = j.PackedB != null ? j.PackedB + (long)pc * j.PackedBStride + (long)j.PackedBColumn * kc : null;
             bool last = pc + kc == j.K;
             int flags = (pc > 0 || j.Accumulate ? LoadC : 0) | (last && j.Relu ? Relu : 0);
             float* rowBias = last ? j.RowBias : null;
@@ -253,8 +261,10 @@ public static partial class Gemm
             for (int jr = 0; jr < j.N; jr += chunk)
             {
                 int nr = Math.Min(chunk, j.N - jr);
-                PackB<TK>(j.TransposeB, j.B, j.Ldb, pc, jr, kc, nr, packB);
-                Macro<TK>(packA, packB, j.M, nr, kc, j.C + jr, j.Ldc, flags, rowBias,
+                float* bPanels = packB;
+                if (bBlock != null) bPanels = bBlock + (long)jr * kc;
+                else PackB<TK>(j.TransposeB, j.B, j.Ldb, pc, jr, kc, nr, packB);
+                Macro<TK>(aBlock, bPanels, j.M, nr, kc, j.C + jr, j.Ldc, flags, rowBias,
                     last && j.ColumnBias != null ? j.ColumnBias + jr : null, edge);
             }
         }
