@@ -20,7 +20,7 @@ public static partial class Conv2d
     private const int DirectFilters = 4;
     private const int DirectWidth = 16;
 
-    private static bool UseDirectForward(in Conv2dShape s) =>
+    internal static bool UseDirectForward(in Conv2dShape s) =>
         Vector256.IsHardwareAccelerated && s.StrideHeight == 1 && s.StrideWidth == 1 &&
         s.InChannelsPerGroup * s.KernelHeight * s.KernelWidth <= DirectMaxTaps;
 

@@ -129,7 +129,7 @@ public static partial class Conv2d
     }
 
     /// <summary>True when the output map is small and the filters many: the transposed product then tiles better.</summary>
-    private static bool UseTransposedProduct(int filters, int pixels) => pixels <= 64 && filters >= 2 * pixels;
+    internal static bool UseTransposedProduct(int filters, int pixels) => pixels <= 64 && filters >= 2 * pixels;
 
     /// <summary>y [Kg x P] = ytᵀ + bias per row, then ReLU.</summary>
     private static void TransposeInto(ReadOnlySpan<float> yt, int p, int kg, Span<float> y, ReadOnlySpan<float> bias, bool relu)

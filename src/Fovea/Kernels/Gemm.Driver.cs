@@ -58,9 +58,9 @@ public static partial class Gemm
         public int M, N, K, Lda, Ldb, Ldc;
         public float* A, B, C, RowBias, ColumnBias;
         // Operands packed ahead of time (see Gemm.Prepacked.cs), or null. The block of depth offset pc starts at
-        // Packed + pc * PackedStride; PackedBColumn is the first column of op(B) this job uses.
+        // Packed + pc * PackedStride; PackedARow / PackedBColumn is the first row of op(A) / column of op(B) this job uses.
         public float* PackedA, PackedB;
-        public int PackedAStride, PackedBStride, PackedBColumn;
+        public int PackedAStride, PackedBStride, PackedARow, PackedBColumn;
     }
 
     [ThreadStatic] private static GemmKernelPath t_forcedPath;
@@ -250,7 +250,7 @@ public static partial class Gemm
         {
             int kc = Math.Min(kcMax, j.K - pc);
             float* aBlock = packA;
-            if (j.PackedA != null) aBlock = j.PackedA + (long)pc * j.PackedAStride;
+            if (j.PackedA != null) aBlock = j.PackedA + (long)pc * j.PackedAStride + (long)j.PackedARow * kc;
             else PackA<TK>(j.TransposeA, j.A, j.Lda, 0, pc, j.M, kc, packA);
             float* bBlock = j.PackedB != null ? j.PackedB + (long)pc * j.PackedBStride + (long)j.PackedBColumn * kc : null;
             bool last = pc + kc == j.K;

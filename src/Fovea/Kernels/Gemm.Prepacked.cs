@@ -43,7 +43,7 @@ internal sealed unsafe class PackedMatrix
 
 public static partial class Gemm
 {
-    /// <summary>Packs op(A) [m x k] (A stored m x k, or k x m when <paramref name="transposeA"/>) for <see cref="MultiplySerial(PackedMatrix, int, ReadOnlySpan{float}, int, Span{float}, int, bool, ReadOnlySpan{float}, bool)"/>.</summary>
+    /// <summary>Packs op(A) [m x k] (A stored m x k, or k x m when <paramref name="transposeA"/>) for <see cref="MultiplySerial(PackedMatrix, int, int, int, ReadOnlySpan{float}, int, Span{float}, int, bool, ReadOnlySpan{float}, bool)"/>.</summary>
     internal static PackedMatrix PackLeft(bool transposeA, int m, int k, ReadOnlySpan<float> a, int lda) => SelectKernel() switch
     {
         GemmKernelPath.Avx512 => PackLeft<Avx512Kernel>(GemmKernelPath.Avx512, transposeA, m, k, a, lda),
@@ -92,28 +92,37 @@ public static partial class Gemm
     }
 
     /// <summary>
-    /// C [M x n] = (C when <paramref name="accumulate"/>) + A·op(B) + rowBias, then ReLU, with A packed ahead
-    /// (<see cref="PackLeft"/>). Runs on the calling thread: callers split the columns between threads themselves.
+    /// C [rows x n] = (C when <paramref name="accumulate"/>) + A[firstRow .. firstRow + rows, :]·B + rowBias, then ReLU, with A
+    /// packed ahead (<see cref="PackLeft"/>); firstRow must be a multiple of the packed panel size, B is stored K x n.
+    /// Runs on the calling thread: callers split the work between threads themselves.
     /// </summary>
-    internal static unsafe void MultiplySerial(PackedMatrix a, int n, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc,
-        bool accumulate = false, ReadOnlySpan<float> rowBias = default, bool relu = false)
+    internal static unsafe void MultiplySerial(PackedMatrix a, int firstRow, int rows, int n, ReadOnlySpan<float> b, int ldb,
+        Span<float> c, int ldc, bool accumulate = false, ReadOnlySpan<float> rowBias = default, bool relu = false)
     {
         if (!a.IsLeft) throw new ArgumentException("The packed operand was packed as a right operand (B); expected a left one (A).", nameof(a));
+        CheckRange(firstRow, rows, a, "firstRow", "Rows");
         if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), $"GEMM dimensions must be non-negative. Received: n={n}.");
         CheckMatrix("b", "ldb", "k", a.Depth, "n", n, ldb, b.Length);
-        CheckMatrix("c", "ldc", "m", a.Extent, "n", n, ldc, c.Length);
-        if (!rowBias.IsEmpty && rowBias.Length < a.Extent)
-            throw new ArgumentException($"Span rowBias has {rowBias.Length} elements but m={a.Extent} rows need {a.Extent}.", nameof(rowBias));
-        if (a.Extent == 0 || n == 0) return;
+        CheckMatrix("c", "ldc", "m", rows, "n", n, ldc, c.Length);
+        if (!rowBias.IsEmpty && rowBias.Length < rows)
+            throw new ArgumentException($"Span rowBias has {rowBias.Length} elements but {rows} rows need {rows}.", nameof(rowBias));
+        if (rows == 0 || n == 0) return;
         fixed (float* pb = b, pc = c, prb = rowBias)
         {
             var job = new Job
             {
-                M = a.Extent, N = n, K = a.Depth, B = pb, Ldb = ldb, C = pc, Ldc = ldc, Accumulate = accumulate,
-                RowBias = rowBias.IsEmpty ? null : prb, Relu = relu, PackedA = a.Pointer, PackedAStride = a.Padded,
+                M = rows, N = n, K = a.Depth, B = pb, Ldb = ldb, C = pc, Ldc = ldc, Accumulate = accumulate,
+                RowBias = rowBias.IsEmpty ? null : prb, Relu = relu,
+                PackedA = a.Pointer, PackedAStride = a.Padded, PackedARow = firstRow,
             };
             RunSerial(in job, a.Path);
         }
+    }
+
+    private static void CheckRange(int first, int count, PackedMatrix packed, string name, string what)
+    {
+        if (first < 0 || count < 0 || first + count > packed.Extent || first % packed.PanelSize != 0)
+            throw new ArgumentOutOfRangeException(name, $"{what} [{first}, {first + count}) must lie in [0, {packed.Extent}) and start at a multiple of {packed.PanelSize}.");
     }
 
     /// <summary>
@@ -125,8 +134,7 @@ public static partial class Gemm
         int firstColumn, int columns, Span<float> c, int ldc, bool accumulate = false, ReadOnlySpan<float> columnBias = default, bool relu = false)
     {
         if (b.IsLeft) throw new ArgumentException("The packed operand was packed as a left operand (A); expected a right one (B).", nameof(b));
-        if (firstColumn < 0 || columns < 0 || firstColumn + columns > b.Extent || firstColumn % b.PanelSize != 0)
-            throw new ArgumentOutOfRangeException(nameof(firstColumn), $"Columns [{firstColumn}, {firstColumn + columns}) must lie in [0, {b.Extent}) and start at a multiple of {b.PanelSize}.");
+        CheckRange(firstColumn, columns, b, "firstColumn", "Columns");
         if (m < 0) throw new ArgumentOutOfRangeException(nameof(m), $"GEMM dimensions must be non-negative. Received: m={m}.");
         if (transposeA) CheckMatrix("a", "lda", "k", b.Depth, "m", m, lda, a.Length);
         else CheckMatrix("a", "lda", "m", m, "k", b.Depth, lda, a.Length);

@@ -22,11 +22,20 @@ internal static class Im2Col
     }
 
     /// <summary>Fills <paramref name="cols"/> [(Cg·R·S)×P] from <paramref name="image"/> [Cg×H×W] (one image, one group).</summary>
-    public static unsafe void Unfold(in Conv2dShape s, ReadOnlySpan<float> image, Span<float> cols)
+    public static void Unfold(in Conv2dShape s, ReadOnlySpan<float> image, Span<float> cols) => Unfold(s, image, cols, 0, s.OutHeight);
+
+    /// <summary>
+    /// The columns of output rows [<paramref name="firstRow"/>, <paramref name="endRow"/>) only: <paramref name="cols"/>
+    /// [(Cg·R·S) × (endRow − firstRow)·OW], so a thread can unfold just the slice of the output it computes.
+    /// </summary>
+    public static unsafe void Unfold(in Conv2dShape s, ReadOnlySpan<float> image, Span<float> cols, int firstRow, int endRow)
     {
-        int H = s.InHeight, W = s.InWidth, OH = s.OutHeight, OW = s.OutWidth, P = OH * OW;
+        int H = s.InHeight, W = s.InWidth, OW = s.OutWidth;
         int Cg = s.InChannelsPerGroup, R = s.KernelHeight, S = s.KernelWidth;
         int sh = s.StrideHeight, sw = s.StrideWidth;
+        if ((uint)firstRow > (uint)endRow || endRow > s.OutHeight)
+            throw new ArgumentOutOfRangeException(nameof(firstRow), $"Output rows [{firstRow}, {endRow}) must lie in [0, {s.OutHeight}].");
+        int P = (endRow - firstRow) * OW;
         if (image.Length < Cg * H * W || cols.Length < Cg * R * S * P)
             throw new ArgumentException($"Im2Col spans too short: image {image.Length} (need {Cg * H * W}), cols {cols.Length} (need {Cg * R * S * P}).");
         // Output rows are short (often 7-28 values), so span slicing per row would cost more than the copy:
@@ -44,9 +53,9 @@ internal static class Im2Col
                     {
                         int dx = x * s.DilationWidth - s.PadLeft;
                         var (lo, hi) = ValidRange(dx, sw, W, OW);
-                        for (int oh = 0; oh < OH; oh++)
+                        for (int oh = firstRow; oh < endRow; oh++)
                         {
-                            float* d = dst + oh * OW;
+                            float* d = dst + (oh - firstRow) * OW;
                             int ih = oh * sh + dy;
                             if ((uint)ih >= (uint)H || lo == hi)
                             {
@@ -74,7 +83,7 @@ internal static class Im2Col
         for (; i < count; i++) dst[i] = src[i];
     }
 
-    /// <summary>Adds <paramref name="cols"/> [(Cg·R·S)×P] back into <paramref name="image"/> [Cg×H×W] (the adjoint of <see cref="Unfold"/>).</summary>
+    /// <summary>Adds <paramref name="cols"/> [(Cg·R·S)×P] back into <paramref name="image"/> [Cg×H×W] (the adjoint of <see cref="Unfold(in Conv2dShape, ReadOnlySpan{float}, Span{float})"/>).</summary>
     public static unsafe void FoldAdd(in Conv2dShape s, ReadOnlySpan<float> cols, Span<float> image)
     {
         int H = s.InHeight, W = s.InWidth, OH = s.OutHeight, OW = s.OutWidth, P = OH * OW;

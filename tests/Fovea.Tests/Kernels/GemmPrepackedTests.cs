@@ -62,7 +62,14 @@ public class GemmPrepackedTests
             // op(B) is passed as stored; the prepacked-A entry takes plain (K x N) B, so transpose B by hand when asked.
             var bPlain = transposeB ? Transpose(b, n, k, ldb) : b;
             int ldbPlain = transposeB ? n : ldb;
-            Gemm.MultiplySerial(packed, n, bPlain, ldbPlain, fast, ldc, accumulate, bias, relu: true);
+            // All rows, or two panel-aligned row ranges as threads use them.
+            int split = Math.Min(m, packed.PanelSize * Math.Max(1, m / packed.PanelSize / 2));
+            if (m > split && split > 0 && accumulate)
+            {
+                Gemm.MultiplySerial(packed, 0, split, n, bPlain, ldbPlain, fast, ldc, accumulate, bias.AsSpan(0, split), relu: true);
+                Gemm.MultiplySerial(packed, split, m - split, n, bPlain, ldbPlain, fast.AsSpan(split * ldc), ldc, accumulate, bias.AsSpan(split), relu: true);
+            }
+            else Gemm.MultiplySerial(packed, 0, m, n, bPlain, ldbPlain, fast, ldc, accumulate, bias, relu: true);
             Gemm.Reference(transposeA, transposeB, m, n, k, a, lda, b, ldb, slow, ldc, accumulate, bias, default, relu: true);
             AssertClose($"{path} m={m} n={n} k={k} tA={transposeA} tB={transposeB} acc={accumulate}", fast, slow, at =>
             {
@@ -115,11 +122,13 @@ public class GemmPrepackedTests
     {
         var left = Gemm.PackLeft(false, 4, 3, new float[12], 3);
         var right = Gemm.PackRight(false, 3, 100, new float[300], 100);
+        var e4 = Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.MultiplySerial(left, 1, 3, 5, new float[15], 5, new float[15], 5));
+        Assert.Contains("Rows [1, 4)", e4.Message);
         var e1 = Assert.Throws<ArgumentException>(() => Gemm.MultiplySerial(false, 4, new float[12], 3, left, 0, 4, new float[16], 4));
         Assert.Contains("left operand", e1.Message);
         var e2 = Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.MultiplySerial(false, 4, new float[12], 3, right, 5, 10, new float[40], 10));
         Assert.Contains("multiple of", e2.Message);
-        var e3 = Assert.Throws<ArgumentException>(() => Gemm.MultiplySerial(left, 5, new float[14], 5, new float[20], 5));
+        var e3 = Assert.Throws<ArgumentException>(() => Gemm.MultiplySerial(left, 0, 4, 5, new float[14], 5, new float[20], 5));
         Assert.Contains("b has 14 elements", e3.Message);
     }
 

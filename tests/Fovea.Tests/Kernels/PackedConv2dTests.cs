@@ -1,0 +1,108 @@
+using Fovea.Kernels;
+
+namespace Fovea.Tests.Kernels;
+
+// PackedConv2d (filters packed once, fused bias + residual + ReLU) against the naive Conv2d.ForwardReference plus a
+// plain residual add and ReLU, for every way it splits the work: whole images per thread, an image's output rows
+// split between threads (many pixels), filters split over one shared unfolding (few pixels), the transposed product
+// (small map, many filters), and the general-kernel fallback (groups, few input channels).
+public class PackedConv2dTests
+{
+    private static readonly (string Name, Conv2dShape Shape)[] Shapes =
+    [
+        ("stem-like 7x7 stride2 pad3 C3 40x36", new Conv2dShape(1, 3, 40, 36, 16, 7, 7, 2, 2, 3, 3, 3, 3)),
+        ("3x3 pad1 C16 30x30 K24 (rows split)", new Conv2dShape(1, 16, 30, 30, 24, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("3x3 pad1 C32 12x12 K40 (filters split)", new Conv2dShape(1, 32, 12, 12, 40, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("3x3 stride2 asym pad C8 17x15 K20", new Conv2dShape(1, 8, 17, 15, 20, 3, 3, 2, 2, 0, 1, 2, 0)),
+        ("1x1 stride2 C24 14x14 K48 (downsample)", new Conv2dShape(1, 24, 14, 14, 48, 1, 1, 2, 2)),
+        ("1x1 stride1 C20 9x9 K12", new Conv2dShape(1, 20, 9, 9, 12, 1, 1)),
+        ("small map many filters 5x5 C24 K112 (transposed)", new Conv2dShape(1, 24, 5, 5, 112, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("dilation2 C6 13x11 K10", new Conv2dShape(1, 6, 13, 11, 10, 3, 3, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2, DilationHeight: 2, DilationWidth: 2)),
+        ("groups2 (fallback)", new Conv2dShape(1, 4, 9, 8, 6, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 2)),
+        ("C1 3x3 stride1 (direct-kernel fallback)", new Conv2dShape(1, 1, 12, 12, 8, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+    ];
+
+    public static TheoryData<int, string, int, int> Cases()
+    {
+        var data = new TheoryData<int, string, int, int>();
+        for (int i = 0; i < Shapes.Length; i++)
+            foreach (int batch in new[] { 1, 3 })
+                foreach (int threads in new[] { 1, 2 })
+                    data.Add(i, Shapes[i].Name, batch, threads);
+        return data;
+    }
+
+    private static float[] Random(int length, int seed)
+    {
+        var rng = new Random(seed);
+        var a = new float[length];
+        for (int i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
+        return a;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void MatchesReferenceWithBiasResidualAndRelu(int index, string name, int batch, int threads)
+    {
+        var s = Shapes[index].Shape with { Batch = batch };
+        var input = Random(s.InputLength, 1 + index);
+        var weight = Random(s.WeightLength, 2 + index);
+        var bias = Random(s.OutChannels, 3 + index);
+        var residual = Random(s.OutputLength, 4 + index);
+        int saved = Parallelism.Degree;
+        Parallelism.Degree = threads;
+        try
+        {
+            var packed = new PackedConv2d(s, weight, bias);
+            foreach (bool withResidual in new[] { false, true })
+                foreach (bool relu in new[] { false, true })
+                {
+                    var expected = new float[s.OutputLength];
+                    Conv2d.ForwardReference(s, input, weight, bias, expected);
+                    for (int i = 0; i < expected.Length; i++)
+                    {
+                        if (withResidual) expected[i] += residual[i];
+                        if (relu) expected[i] = Math.Max(expected[i], 0f);
+                    }
+                    var actual = new float[s.OutputLength];
+                    actual.AsSpan().Fill(float.NaN); // every output must be written
+                    packed.Forward(input, actual, withResidual ? residual : default, relu);
+                    double tolerance = 1e-5 * s.InChannelsPerGroup * s.KernelHeight * s.KernelWidth + 1e-5;
+                    for (int i = 0; i < expected.Length; i++)
+                        Assert.True(Math.Abs(actual[i] - expected[i]) <= tolerance,
+                            $"{name} N={batch} threads={threads} residual={withResidual} relu={relu}: y[{i}] = {actual[i]}, reference {expected[i]}");
+                }
+        }
+        finally { Parallelism.Degree = saved; }
+    }
+
+    [Fact]
+    public void PackedWeightsAreACopy()
+    {
+        var s = new Conv2dShape(1, 8, 10, 10, 16, 3, 3);
+        var weight = Random(s.WeightLength, 5);
+        var input = Random(s.InputLength, 6);
+        var packed = new PackedConv2d(s, weight, default);
+        var before = new float[s.OutputLength];
+        packed.Forward(input, before);
+        weight.AsSpan().Clear();
+        var after = new float[s.OutputLength];
+        packed.Forward(input, after);
+        Assert.Equal(before, after);
+    }
+
+    [Fact]
+    public void BadSpansThrowNamingTheLengths()
+    {
+        var s = new Conv2dShape(1, 2, 6, 6, 3, 3, 3);
+        var e1 = Assert.Throws<ArgumentException>(() => new PackedConv2d(s, new float[5], default));
+        Assert.Contains("Weight span has 5 elements", e1.Message);
+        var packed = new PackedConv2d(s, new float[s.WeightLength], default);
+        var e2 = Assert.Throws<ArgumentException>(() => packed.Forward(new float[71], new float[48]));
+        Assert.Contains("71", e2.Message);
+        var e3 = Assert.Throws<ArgumentException>(() => packed.Forward(new float[72], new float[47]));
+        Assert.Contains("47", e3.Message);
+        var e4 = Assert.Throws<ArgumentException>(() => packed.Forward(new float[72], new float[48], new float[3]));
+        Assert.Contains("Residual span has 3", e4.Message);
+    }
+}
