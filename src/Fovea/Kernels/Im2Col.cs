@@ -22,22 +22,26 @@ internal static class Im2Col
     }
 
     /// <summary>Fills <paramref name="cols"/> [(Cg·R·S)×P] from <paramref name="image"/> [Cg×H×W] (one image, one group).</summary>
-    public static void Unfold(in Conv2dShape s, ReadOnlySpan<float> image, Span<float> cols) => Unfold(s, image, cols, 0, s.OutHeight);
+    public static void Unfold(in Conv2dShape s, ReadOnlySpan<float> image, Span<float> cols) =>
+        Unfold(s, image, cols, 0, s.OutHeight * s.OutWidth);
 
     /// <summary>
-    /// The columns of output rows [<paramref name="firstRow"/>, <paramref name="endRow"/>) only: <paramref name="cols"/>
-    /// [(Cg·R·S) × (endRow − firstRow)·OW], so a thread can unfold just the slice of the output it computes.
+    /// The columns of output pixels [<paramref name="firstPixel"/>, <paramref name="endPixel"/>) only (row-major pixel
+    /// order): <paramref name="cols"/> [(Cg·R·S) × (endPixel − firstPixel)], so a thread can unfold just the slice of
+    /// the output it computes, in blocks sized to the GEMM's register tiles.
     /// </summary>
-    public static unsafe void Unfold(in Conv2dShape s, ReadOnlySpan<float> image, Span<float> cols, int firstRow, int endRow)
+    public static unsafe void Unfold(in Conv2dShape s, ReadOnlySpan<float> image, Span<float> cols, int firstPixel, int endPixel)
     {
         int H = s.InHeight, W = s.InWidth, OW = s.OutWidth;
         int Cg = s.InChannelsPerGroup, R = s.KernelHeight, S = s.KernelWidth;
         int sh = s.StrideHeight, sw = s.StrideWidth;
-        if ((uint)firstRow > (uint)endRow || endRow > s.OutHeight)
-            throw new ArgumentOutOfRangeException(nameof(firstRow), $"Output rows [{firstRow}, {endRow}) must lie in [0, {s.OutHeight}].");
-        int P = (endRow - firstRow) * OW;
+        if ((uint)firstPixel > (uint)endPixel || endPixel > s.OutHeight * OW)
+            throw new ArgumentOutOfRangeException(nameof(firstPixel), $"Output pixels [{firstPixel}, {endPixel}) must lie in [0, {s.OutHeight * OW}].");
+        int P = endPixel - firstPixel;
         if (image.Length < Cg * H * W || cols.Length < Cg * R * S * P)
             throw new ArgumentException($"Im2Col spans too short: image {image.Length} (need {Cg * H * W}), cols {cols.Length} (need {Cg * R * S * P}).");
+        if (P == 0) return;
+        int firstRow = firstPixel / OW, lastRow = (endPixel - 1) / OW;
         // Output rows are short (often 7-28 values), so span slicing per row would cost more than the copy:
         // raw pointers, with every index range established once per tap by ValidRange.
         fixed (float* pImage = image, pCols = cols)
@@ -53,20 +57,24 @@ internal static class Im2Col
                     {
                         int dx = x * s.DilationWidth - s.PadLeft;
                         var (lo, hi) = ValidRange(dx, sw, W, OW);
-                        for (int oh = firstRow; oh < endRow; oh++)
+                        for (int oh = firstRow; oh <= lastRow; oh++)
                         {
-                            float* d = dst + (oh - firstRow) * OW;
+                            // This row's share of the pixel range: [from, to) of its OW columns.
+                            int from = oh == firstRow ? firstPixel - oh * OW : 0;
+                            int to = oh == lastRow ? endPixel - oh * OW : OW;
+                            float* d = dst + (oh * OW - firstPixel);
                             int ih = oh * sh + dy;
-                            if ((uint)ih >= (uint)H || lo == hi)
+                            int a = Math.Max(lo, from), b = Math.Min(hi, to);
+                            if ((uint)ih >= (uint)H || a >= b)
                             {
-                                new Span<float>(d, OW).Clear();
+                                new Span<float>(d + from, to - from).Clear();
                                 continue;
                             }
-                            for (int ow = 0; ow < lo; ow++) d[ow] = 0f;
-                            for (int ow = hi; ow < OW; ow++) d[ow] = 0f;
+                            for (int ow = from; ow < a; ow++) d[ow] = 0f;
+                            for (int ow = b; ow < to; ow++) d[ow] = 0f;
                             float* src = plane + ih * W + dx;
-                            if (sw == 1) CopyShort(src + lo, d + lo, hi - lo);
-                            else for (int ow = lo; ow < hi; ow++) d[ow] = src[ow * sw];
+                            if (sw == 1) CopyShort(src + a, d + a, b - a);
+                            else for (int ow = a; ow < b; ow++) d[ow] = src[ow * sw];
                         }
                     }
                 }

@@ -120,7 +120,60 @@ public static unsafe class MaxPool2d
             Span<float> outp = output.Slice(p * outPlane, outPlane);
             Span<int> arg = withArg ? argmax.Slice(p * outPlane, outPlane) : default;
             if (fast2x2) Plane2x2(inp, w, outp, oh, ow, arg, p * inPlane);
+            else if (!withArg) PlaneSeparable(s, rows, cols, inp, outp);
             else PlaneGeneral(s, rows, cols, inp, outp, arg, p * inPlane);
+        }
+    }
+
+    // Inference only (no argmax): the max over a window is the max over its columns of the max over its rows, so
+    // each output row first reduces its window's input rows into one row (vectorised, all W columns at once), then
+    // slides the window along that row. For ResNet's 3x3 stride-2 stem pool this reads each input value ~1.5 times
+    // instead of 9. NaN still wins: a lane takes the candidate when it is greater or is NaN.
+    [ThreadStatic] private static float[]? t_rowMax;
+
+    private static void PlaneSeparable(in Pool2dShape s, PoolAxis rows, PoolAxis cols, ReadOnlySpan<float> inp, Span<float> outp)
+    {
+        int w = s.InWidth, ow = s.OutWidth, dh = s.DilationHeight, dw = s.DilationWidth;
+        var rowMax = (t_rowMax is { } buffer && buffer.Length >= w ? buffer : t_rowMax = new float[Math.Max(w, 64)]).AsSpan(0, w);
+        for (int y = 0; y < rows.OutSize; y++)
+        {
+            int y0 = rows.Start[y], kyBegin = rows.Begin[y], kyEnd = rows.End[y];
+            Span<float> o = outp.Slice(y * ow, ow);
+            if (kyBegin == kyEnd) { o.Fill(float.NegativeInfinity); continue; }
+            inp.Slice((y0 + kyBegin * dh) * w, w).CopyTo(rowMax);
+            for (int ky = kyBegin + 1; ky < kyEnd; ky++) MaxInto(rowMax, inp.Slice((y0 + ky * dh) * w, w));
+            for (int x = 0; x < ow; x++)
+            {
+                int x0 = cols.Start[x], kxEnd = cols.End[x];
+                float best = float.NegativeInfinity;
+                for (int kx = cols.Begin[x]; kx < kxEnd; kx++)
+                {
+                    float v = rowMax[x0 + kx * dw];
+                    if (v > best || float.IsNaN(v)) best = v;
+                    if (float.IsNaN(best)) break;
+                }
+                o[x] = best;
+            }
+        }
+    }
+
+    /// <summary>best[i] = candidate[i] where candidate[i] &gt; best[i] or is NaN (NaN wins, as in the window scan).</summary>
+    private static void MaxInto(Span<float> best, ReadOnlySpan<float> candidate)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= best.Length - 8; i += 8)
+            {
+                var b = Vector256.Create(best.Slice(i, 8));
+                var c = Vector256.Create(candidate.Slice(i, 8));
+                Vector256.ConditionalSelect(Wins(c, b), c, b).CopyTo(best.Slice(i, 8));
+            }
+        }
+        for (; i < best.Length; i++)
+        {
+            float c = candidate[i];
+            if (c > best[i] || (float.IsNaN(c) && !float.IsNaN(best[i]))) best[i] = c;
         }
     }
 

@@ -22,7 +22,7 @@ public sealed unsafe class PackedConv2d
     private readonly Conv2dShape _shape;
     private readonly float[] _weight, _bias;
     private readonly PackedMatrix? _left, _right;
-    private readonly int _rows, _pixels;
+    private readonly int _rows, _pixels, _chunk;
 
     [ThreadStatic] private static float[]? t_columns, t_tile;
 
@@ -42,6 +42,7 @@ public sealed unsafe class PackedConv2d
         _bias = bias.IsEmpty ? new float[_shape.OutChannels] : bias.ToArray();
         _rows = _shape.InChannels * _shape.KernelHeight * _shape.KernelWidth;
         _pixels = _shape.OutHeight * _shape.OutWidth;
+        _chunk = Math.Max(MinChunkColumns, ChunkFloats / _rows / MinChunkColumns * MinChunkColumns);
         // Grouped convolutions and the few-channel shapes the direct kernel wins keep the general kernel.
         if (_shape.Groups != 1 || Conv2d.UseDirectForward(_shape)) return;
         if (Conv2d.UseTransposedProduct(_shape.OutChannels, _pixels)) _right = Gemm.PackRight(true, _rows, _shape.OutChannels, weight, _rows);
@@ -98,7 +99,7 @@ public sealed unsafe class PackedConv2d
 
     private void WholeImage(Buffers io, int n)
     {
-        if (_left is not null) OutputRows(io, n, 0, _shape.OutHeight);
+        if (_left is not null) OutputPixels(io, n, 0, _pixels);
         else
         {
             float* cols = Unfold(io, n);
@@ -108,10 +109,13 @@ public sealed unsafe class PackedConv2d
 
     private void SharedImage(Buffers io, int n, int degree)
     {
-        int oh = _shape.OutHeight, filters = _shape.OutChannels;
+        int filters = _shape.OutChannels;
         if (_left is not null && _pixels >= degree * MinChunkColumns)
         {
-            Parallelism.For(degree, part => OutputRows(io, n, oh * part / degree, oh * (part + 1) / degree));
+            // Whole blocks per thread, so no thread gets a ragged register tile in the middle of its range.
+            int blocks = (_pixels + _chunk - 1) / _chunk;
+            Parallelism.For(degree, part => OutputPixels(io, n, Math.Min(_pixels, blocks * part / degree * _chunk),
+                Math.Min(_pixels, blocks * (part + 1) / degree * _chunk)));
             return;
         }
         // Few pixels: one unfolding, the filters split between threads in whole register panels.
@@ -129,18 +133,16 @@ public sealed unsafe class PackedConv2d
         });
     }
 
-    /// <summary>Output rows [rowStart, rowEnd) of image n, unfolded and multiplied a cache-sized chunk at a time.</summary>
-    private void OutputRows(Buffers io, int n, int rowStart, int rowEnd)
+    /// <summary>Output pixels [first, end) of image n, unfolded and multiplied a cache-sized block at a time.</summary>
+    private void OutputPixels(Buffers io, int n, int first, int end)
     {
-        int ow = _shape.OutWidth;
-        int chunkRows = Math.Max(1, Math.Max(MinChunkColumns, ChunkFloats / _rows) / ow);
         var image = new ReadOnlySpan<float>((float*)io.Input + (long)n * ImageLength, ImageLength);
-        for (int r0 = rowStart; r0 < rowEnd; r0 += chunkRows)
+        for (int p0 = first; p0 < end; p0 += _chunk)
         {
-            int r1 = Math.Min(rowEnd, r0 + chunkRows), columns = (r1 - r0) * ow;
+            int columns = Math.Min(_chunk, end - p0);
             float* cols = Scratch(ref t_columns, _rows * columns);
-            Im2Col.Unfold(_shape, image, new Span<float>(cols, _rows * columns), r0, r1);
-            LeftProduct(io, n, cols, columns, r0 * ow, 0, _shape.OutChannels);
+            Im2Col.Unfold(_shape, image, new Span<float>(cols, _rows * columns), p0, p0 + columns);
+            LeftProduct(io, n, cols, columns, p0, 0, _shape.OutChannels);
         }
     }
 

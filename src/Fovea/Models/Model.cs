@@ -212,6 +212,12 @@ public partial class Model
 
     [ThreadStatic] private static TensorArena? t_inferenceArena;
 
+    /// <summary>
+    /// A snapshot of this model prepared for fast inference: BatchNorm folded into convolutions, residual adds and ReLU
+    /// fused, filters packed once. Re-create it after the weights change.
+    /// </summary>
+    public InferenceModel ToInference() => new(this);
+
     /// <summary>Class probabilities [N, classes]: softmax of the outputs, unless the model already ends in Softmax.</summary>
     public Tensor PredictProbabilities(Tensor x)
     {

@@ -1,0 +1,115 @@
+using Fovea.Autograd;
+using Fovea.Kernels;
+using Fovea.Layers;
+using Fovea.Tensors;
+
+namespace Fovea.Models;
+
+/// <summary>
+/// A model prepared for fast inference (<see cref="Model.ToInference"/>): every BatchNorm2D that directly follows a
+/// convolution is folded into its filters and bias, a following residual Add and ReLU run inside the convolution's
+/// output pass, and the filters are packed once for the matrix-product kernel. Layers without a fused form run as in
+/// <see cref="Model.Predict"/>. A snapshot: weights are copied when it is created, so re-create it after training.
+/// Outputs equal the model's own up to float rounding; <see cref="Predict"/> is safe to call from many threads.
+/// </summary>
+public sealed class InferenceModel
+{
+    private readonly Step[] _steps;
+    private readonly int _valueCount, _outputIndex;
+
+    internal InferenceModel(Model model)
+    {
+        Source = model;
+        var plan = InferencePlanner.Plan(model);
+        _steps = plan.Steps;
+        _valueCount = model.Nodes.Count;
+        _outputIndex = model.Output.Index;
+        FusedConvolutions = _steps.Count(s => s is FusedConvolutionStep);
+        FoldedBatchNorms = plan.FoldedBatchNorms;
+    }
+
+    /// <summary>The model this was prepared from.</summary>
+    public Model Source { get; }
+    /// <summary>Per-sample input shape, as <see cref="Model.InputShape"/>.</summary>
+    public int[] InputShape => Source.InputShape;
+    /// <summary>Per-sample output shape, as <see cref="Model.OutputShape"/>.</summary>
+    public int[] OutputShape => Source.OutputShape;
+    /// <summary>Number of convolutions running through the packed, fused kernel.</summary>
+    public int FusedConvolutions { get; }
+    /// <summary>Number of BatchNorm2D layers folded into a convolution.</summary>
+    public int FoldedBatchNorms { get; }
+
+    /// <summary>Outputs [N, ...OutputShape] for inputs x [N, ...InputShape], as <see cref="Model.Predict"/> computes them.</summary>
+    public Tensor Predict(Tensor x)
+    {
+        if (x.Rank != InputShape.Length + 1 || !x.Shape.AsSpan(1).SequenceEqual(InputShape))
+            throw new ArgumentException($"Model '{Source.Name}' expects input [N, {string.Join(", ", InputShape)}]; received {Tensor.ShapeToString(x.Shape)}.");
+        var arena = t_arena ??= new TensorArena();
+        try
+        {
+            Tensor y;
+            using (arena.Activate()) y = Tape.NoGrad(() => Run(x));
+            return Tensor.FromArray(y.Span, y.Shape);
+        }
+        finally { arena.ReleaseAll(); }
+    }
+
+    [ThreadStatic] private static TensorArena? t_arena;
+
+    /// <summary>Class probabilities [N, classes]: softmax of the outputs, unless the model already ends in Softmax or Sigmoid.</summary>
+    public Tensor PredictProbabilities(Tensor x)
+    {
+        var y = Predict(x);
+        if (Source.Output.Layer is Layers.Softmax || Source.Output.Layer is Layers.Sigmoid) return y;
+        return Tape.NoGrad(() => Ops.Softmax(y.Rank == 2 ? y : y.View(y.Dim(0), y.Length / Math.Max(1, y.Dim(0)))));
+    }
+
+    private Tensor Run(Tensor x)
+    {
+        var values = new Tensor?[_valueCount];
+        var norm = Source.Normalization;
+        values[0] = norm is null ? x : Ops.NormalizeChannels(x, norm.Mean, norm.Std);
+        foreach (var step in _steps)
+        {
+            values[step.Output] = step.Run(values);
+            foreach (int j in step.Release) values[j] = null;
+        }
+        return values[_outputIndex]!;
+    }
+
+    /// <summary>One unit of work: reads values by node index, produces the value of node <see cref="Output"/>.</summary>
+    internal abstract class Step(int output)
+    {
+        public int Output { get; } = output;
+        /// <summary>Values no later step reads; dropped after this one so their memory can go.</summary>
+        public int[] Release { get; set; } = [];
+        public abstract IEnumerable<int> Inputs { get; }
+        public abstract Tensor Run(Tensor?[] values);
+    }
+
+    /// <summary>A layer run as is.</summary>
+    internal sealed class LayerStep(Node node) : Step(node.Index)
+    {
+        public override IEnumerable<int> Inputs => node.InputIndices;
+        public override Tensor Run(Tensor?[] values)
+        {
+            var inputs = new Tensor[node.InputIndices.Count];
+            for (int j = 0; j < inputs.Length; j++) inputs[j] = values[node.InputIndices[j]]!;
+            return node.Layer!.Forward(inputs, training: false);
+        }
+    }
+
+    /// <summary>relu?(conv(x) [with BatchNorm folded in] + residual).</summary>
+    internal sealed class FusedConvolutionStep(int output, int input, int residual, PackedConv2d conv, int[] outputShape, bool relu) : Step(output)
+    {
+        public override IEnumerable<int> Inputs => residual < 0 ? [input] : [input, residual];
+        public override Tensor Run(Tensor?[] values)
+        {
+            var x = values[input]!;
+            int batch = x.Dim(0);
+            var y = Tensor.Uninitialized([batch, .. outputShape]);
+            conv.Forward(x.Span, y.Span, residual < 0 ? default : values[residual]!.Span, relu);
+            return y;
+        }
+    }
+}
