@@ -129,12 +129,17 @@ public static unsafe class MaxPool2d
     // each output row first reduces its window's input rows into one row (vectorised, all W columns at once), then
     // slides the window along that row. For ResNet's 3x3 stride-2 stem pool this reads each input value ~1.5 times
     // instead of 9. NaN still wins: a lane takes the candidate when it is greater or is NaN.
-    [ThreadStatic] private static float[]? t_rowMax;
+    [ThreadStatic] private static float[]? t_rowMax, t_phases;
 
     private static void PlaneSeparable(in Pool2dShape s, PoolAxis rows, PoolAxis cols, ReadOnlySpan<float> inp, Span<float> outp)
     {
-        int w = s.InWidth, ow = s.OutWidth, dh = s.DilationHeight, dw = s.DilationWidth;
-        var rowMax = (t_rowMax is { } buffer && buffer.Length >= w ? buffer : t_rowMax = new float[Math.Max(w, 64)]).AsSpan(0, w);
+        int w = s.InWidth, ow = s.OutWidth, dh = s.DilationHeight, stride = s.StrideWidth;
+        var rowMax = Buffer(ref t_rowMax, w);
+        // Sliding the window along a row reads rowMax at x·stride + tap offset. Split into `stride` phases
+        // (phase q holds rowMax[q], rowMax[q + stride], ...), each tap reads one phase contiguously: vector loads.
+        int phaseLength = (w + stride - 1) / stride;
+        var phases = Buffer(ref t_phases, phaseLength * stride);
+        var (interiorStart, interiorEnd) = InteriorOutputs(cols, s.KernelWidth);
         for (int y = 0; y < rows.OutSize; y++)
         {
             int y0 = rows.Start[y], kyBegin = rows.Begin[y], kyEnd = rows.End[y];
@@ -142,38 +147,96 @@ public static unsafe class MaxPool2d
             if (kyBegin == kyEnd) { o.Fill(float.NegativeInfinity); continue; }
             inp.Slice((y0 + kyBegin * dh) * w, w).CopyTo(rowMax);
             for (int ky = kyBegin + 1; ky < kyEnd; ky++) MaxInto(rowMax, inp.Slice((y0 + ky * dh) * w, w));
-            for (int x = 0; x < ow; x++)
+            SplitPhases(rowMax, stride, phases, phaseLength);
+            for (int x = 0; x < interiorStart; x++) o[x] = WindowMax(rowMax, cols, x, s.DilationWidth);
+            for (int x = interiorEnd; x < ow; x++) o[x] = WindowMax(rowMax, cols, x, s.DilationWidth);
+            if (interiorEnd <= interiorStart) continue;
+            Span<float> interior = o[interiorStart..interiorEnd];
+            for (int kx = 0; kx < s.KernelWidth; kx++)
             {
-                int x0 = cols.Start[x], kxEnd = cols.End[x];
-                float best = float.NegativeInfinity;
-                for (int kx = cols.Begin[x]; kx < kxEnd; kx++)
-                {
-                    float v = rowMax[x0 + kx * dw];
-                    if (v > best || float.IsNaN(v)) best = v;
-                    if (float.IsNaN(best)) break;
-                }
-                o[x] = best;
+                // Input column of output x, tap kx: x·stride + d with d = kx·dilation − padLeft.
+                int d = kx * s.DilationWidth - s.PadLeft;
+                int phase = ((d % stride) + stride) % stride, shift = (d - phase) / stride;
+                var source = phases.Slice(phase * phaseLength + interiorStart + shift, interior.Length);
+                if (kx == 0) source.CopyTo(interior);
+                else MaxInto(interior, source);
             }
         }
+    }
+
+    /// <summary>phases[q·phaseLength + j] = row[q + j·stride]; stride 2 (the common case) through vector deinterleaving.</summary>
+    private static void SplitPhases(ReadOnlySpan<float> row, int stride, Span<float> phases, int phaseLength)
+    {
+        int w = row.Length, i = 0;
+        if (stride == 2 && Vector256.IsHardwareAccelerated)
+        {
+            fixed (float* r = row, even = phases, odd = phases.Slice(phaseLength))
+            {
+                for (; i + 16 <= w; i += 16)
+                {
+                    Deinterleave(Vector256.Load(r + i), Vector256.Load(r + i + 8), out var e, out var o);
+                    e.Store(even + i / 2);
+                    o.Store(odd + i / 2);
+                }
+            }
+        }
+        for (int q = 0; q < stride; q++)
+        {
+            Span<float> phase = phases.Slice(q * phaseLength, phaseLength);
+            // i is a multiple of the stride here: the scalar rest starts at phase index i / stride.
+            for (int j = i + q, k = i / stride; j < w; j += stride, k++) phase[k] = row[j];
+        }
+    }
+
+    private static Span<float> Buffer(ref float[]? buffer, int length) =>
+        (buffer is { } b && b.Length >= length ? b : buffer = new float[Math.Max(length, 64)]).AsSpan(0, length);
+
+    /// <summary>The outputs [start, end) whose window lies wholly inside the input (all kernel taps valid).</summary>
+    private static (int Start, int End) InteriorOutputs(PoolAxis cols, int kernel)
+    {
+        int start = 0;
+        while (start < cols.OutSize && !(cols.Begin[start] == 0 && cols.End[start] == kernel)) start++;
+        int end = start;
+        while (end < cols.OutSize && cols.Begin[end] == 0 && cols.End[end] == kernel) end++;
+        return (start, end);
+    }
+
+    /// <summary>Max of rowMax over output x's window taps (padding skipped; NaN wins; no tap gives −∞).</summary>
+    private static float WindowMax(ReadOnlySpan<float> rowMax, PoolAxis cols, int x, int dilation)
+    {
+        int x0 = cols.Start[x];
+        float best = float.NegativeInfinity;
+        for (int kx = cols.Begin[x]; kx < cols.End[x]; kx++)
+        {
+            float v = rowMax[x0 + kx * dilation];
+            if (v > best || float.IsNaN(v)) best = v;
+            if (float.IsNaN(best)) break;
+        }
+        return best;
     }
 
     /// <summary>best[i] = candidate[i] where candidate[i] &gt; best[i] or is NaN (NaN wins, as in the window scan).</summary>
     private static void MaxInto(Span<float> best, ReadOnlySpan<float> candidate)
     {
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        int i = 0, n = best.Length;
+        fixed (float* b = best, c = candidate)
         {
-            for (; i <= best.Length - 8; i += 8)
+            if (Vector256.IsHardwareAccelerated && n >= 8)
             {
-                var b = Vector256.Create(best.Slice(i, 8));
-                var c = Vector256.Create(candidate.Slice(i, 8));
-                Vector256.ConditionalSelect(Wins(c, b), c, b).CopyTo(best.Slice(i, 8));
+                // Taking the max twice changes nothing, so the last step may overlap the previous one: no scalar tail.
+                for (; ; i += 8)
+                {
+                    if (i > n - 8) i = n - 8;
+                    var vb = Vector256.Load(b + i);
+                    var vc = Vector256.Load(c + i);
+                    Vector256.ConditionalSelect(Wins(vc, vb), vc, vb).Store(b + i);
+                    if (i + 8 >= n) return;
+                }
             }
-        }
-        for (; i < best.Length; i++)
-        {
-            float c = candidate[i];
-            if (c > best[i] || (float.IsNaN(c) && !float.IsNaN(best[i]))) best[i] = c;
+            for (; i < n; i++)
+            {
+                if (c[i] > b[i] || (float.IsNaN(c[i]) && !float.IsNaN(b[i]))) b[i] = c[i];
+            }
         }
     }
 
