@@ -174,7 +174,7 @@ public static unsafe class MaxPool2d
             {
                 for (; i + 16 <= w; i += 16)
                 {
-                    Deinterleave(Vector256.Load(r + i), Vector256.Load(r + i + 8), out var e, out var o);
+                    Lanes.Deinterleave(Vector256.Load(r + i), Vector256.Load(r + i + 8), out var e, out var o);
                     e.Store(even + i / 2);
                     o.Store(odd + i / 2);
                 }
@@ -324,8 +324,8 @@ public static unsafe class MaxPool2d
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Step8(ReadOnlySpan<float> r0, ReadOnlySpan<float> r1, Span<float> o, Span<int> a, int x, int w, int rowIndex, bool withArg)
     {
-        Deinterleave(Vector256.Create(r0.Slice(2 * x, 8)), Vector256.Create(r0.Slice(2 * x + 8, 8)), out var c00, out var c01);
-        Deinterleave(Vector256.Create(r1.Slice(2 * x, 8)), Vector256.Create(r1.Slice(2 * x + 8, 8)), out var c10, out var c11);
+        Lanes.Deinterleave(Vector256.Create(r0.Slice(2 * x, 8)), Vector256.Create(r0.Slice(2 * x + 8, 8)), out var c00, out var c01);
+        Lanes.Deinterleave(Vector256.Create(r1.Slice(2 * x, 8)), Vector256.Create(r1.Slice(2 * x + 8, 8)), out var c10, out var c11);
         Vector256<float> best = c00;
         Vector256<float> m01 = Wins(c01, best);
         best = Vector256.ConditionalSelect(m01, c01, best);
@@ -382,16 +382,6 @@ public static unsafe class MaxPool2d
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Wins(Vector256<float> c, Vector256<float> best)
         => Vector256.GreaterThan(c, best) | (~Vector256.Equals(c, c) & Vector256.Equals(best, best));
-
-    /// <summary>Splits 16 consecutive floats (a then b) into their even and odd positions, in order.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Deinterleave(Vector256<float> a, Vector256<float> b, out Vector256<float> even, out Vector256<float> odd)
-    {
-        Vector256<float> pa = Vector256.Shuffle(a, Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7));
-        Vector256<float> pb = Vector256.Shuffle(b, Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7));
-        even = Vector256.Create(pa.GetLower(), pb.GetLower());
-        odd = Vector256.Create(pa.GetUpper(), pb.GetUpper());
-    }
 
     private static void BackwardPlanes(in Pool2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<int> argmax, Span<float> gradInput, int planeStart, int planeEnd)
     {

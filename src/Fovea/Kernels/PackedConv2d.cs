@@ -13,7 +13,7 @@ namespace Fovea.Kernels;
 /// A 2-D convolution prepared for repeated inference: filters packed ahead for the GEMM, fused bias, residual add and
 /// ReLU. Weights are copied at construction; later changes to the source weights are not seen.
 /// </summary>
-public sealed unsafe class PackedConv2d
+public sealed unsafe partial class PackedConv2d
 {
     // Columns one thread unfolds at a time. Measured on ResNet-18's layers (1 thread): fewer, larger blocks win
     // (192 columns ran layer 1 at ~150 GFLOP/s, whole images at ~185), the per-block cost of unfolding and of
@@ -44,6 +44,7 @@ public sealed unsafe class PackedConv2d
         _rows = _shape.InChannels * _shape.KernelHeight * _shape.KernelWidth;
         _pixels = _shape.OutHeight * _shape.OutWidth;
         _chunk = Math.Max(MinChunkColumns, ChunkFloats / _rows / MinChunkColumns * MinChunkColumns);
+        if (UseWinograd(_shape)) { PrepareWinograd(weight); return; }
         // Grouped convolutions and the few-channel shapes the direct kernel wins keep the general kernel.
         if (_shape.Groups != 1 || Conv2d.UseDirectForward(_shape)) return;
         if (Conv2d.UseTransposedProduct(_shape.OutChannels, _pixels)) _right = Gemm.PackRight(true, _rows, _shape.OutChannels, weight, _rows);
@@ -68,7 +69,7 @@ public sealed unsafe class PackedConv2d
         if (!residual.IsEmpty && residual.Length != output.Length)
             throw new ArgumentException($"Residual span has {residual.Length} elements but must be empty or match the output's {output.Length}.", nameof(residual));
         if (batch == 0) return;
-        if (_left is null && _right is null)
+        if (_left is null && _right is null && _winograd is null)
         {
             var s = Geometry(batch);
             Conv2d.Forward(s, input, _weight, _bias, output, relu && residual.IsEmpty);
@@ -100,7 +101,8 @@ public sealed unsafe class PackedConv2d
 
     private void WholeImage(Buffers io, int n)
     {
-        if (_left is not null) OutputPixels(io, n, 0, _pixels);
+        if (_winograd is not null) WinogradImage(io, n, 1);
+        else if (_left is not null) OutputPixels(io, n, 0, _pixels);
         else
         {
             float* cols = Unfold(io, n);
@@ -110,6 +112,7 @@ public sealed unsafe class PackedConv2d
 
     private void SharedImage(Buffers io, int n, int degree)
     {
+        if (_winograd is not null) { WinogradImage(io, n, degree); return; }
         int filters = _shape.OutChannels;
         if (_left is not null && _pixels >= degree * MinChunkColumns)
         {

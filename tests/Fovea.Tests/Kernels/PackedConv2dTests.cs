@@ -11,12 +11,19 @@ public class PackedConv2dTests
     private static readonly (string Name, Conv2dShape Shape)[] Shapes =
     [
         ("stem-like 7x7 stride2 pad3 C3 40x36", new Conv2dShape(1, 3, 40, 36, 16, 7, 7, 2, 2, 3, 3, 3, 3)),
-        ("3x3 pad1 C16 30x30 K24 (rows split)", new Conv2dShape(1, 16, 30, 30, 24, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
-        ("3x3 pad1 C32 12x12 K40 (filters split)", new Conv2dShape(1, 32, 12, 12, 40, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("3x3 pad1 C8 30x30 K24 (rows split)", new Conv2dShape(1, 8, 30, 30, 24, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("3x3 pad1 C8 12x12 K40 (filters split)", new Conv2dShape(1, 8, 12, 12, 40, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        // 3x3 stride 1 with at least 16 channels in and out: Winograd F(2x2, 3x3).
+        ("winograd pad1 C16 30x30 K24", new Conv2dShape(1, 16, 30, 30, 24, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("winograd valid C16 11x13 K18 (odd output, short tile rows)", new Conv2dShape(1, 16, 11, 13, 18, 3, 3)),
+        ("winograd asym pad C17 21x19 K20", new Conv2dShape(1, 17, 21, 19, 20, 3, 3, PadTop: 0, PadLeft: 1, PadBottom: 2, PadRight: 0)),
+        ("winograd pad1 C32 40x35 K16 (full tile vectors)", new Conv2dShape(1, 32, 40, 35, 16, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("winograd transposed pad1 C16 6x6 K36", new Conv2dShape(1, 16, 6, 6, 36, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("winograd transposed pad1 C24 7x7 K64 (ResNet layer 4 map)", new Conv2dShape(1, 24, 7, 7, 64, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
         ("3x3 stride2 asym pad C8 17x15 K20", new Conv2dShape(1, 8, 17, 15, 20, 3, 3, 2, 2, 0, 1, 2, 0)),
         ("1x1 stride2 C24 14x14 K48 (downsample)", new Conv2dShape(1, 24, 14, 14, 48, 1, 1, 2, 2)),
         ("1x1 stride1 C20 9x9 K12", new Conv2dShape(1, 20, 9, 9, 12, 1, 1)),
-        ("small map many filters 5x5 C24 K112 (transposed)", new Conv2dShape(1, 24, 5, 5, 112, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("small map many filters 5x5 C8 K112 (transposed)", new Conv2dShape(1, 8, 5, 5, 112, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
         ("dilation2 C6 13x11 K10", new Conv2dShape(1, 6, 13, 11, 10, 3, 3, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2, DilationHeight: 2, DilationWidth: 2)),
         ("groups2 (fallback)", new Conv2dShape(1, 4, 9, 8, 6, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 2)),
         ("C1 3x3 stride1 (direct-kernel fallback)", new Conv2dShape(1, 1, 12, 12, 8, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
