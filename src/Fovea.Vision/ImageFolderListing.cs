@@ -38,18 +38,17 @@ public sealed record ImageFolderListing(string Root, IReadOnlyList<string> Class
                 ? $"{root} is a file; an image folder (one subfolder of images per class) was expected."
                 : $"Image folder not found: {root}");
         var classFolders = Visible(Directory.GetDirectories(root)).ToList();
-        if (classNames is null)
+        if (classNames is null && classFolders.Count < 2)
         {
+            int loose = Directory.GetFiles(root).Count(IsImageFile);
+            string looseNote = loose == 0 ? "" : $" The {loose} image{(loose == 1 ? "" : "s")} directly in {root} belong{(loose == 1 ? "s" : "")} to no class.";
             if (classFolders.Count == 0)
                 throw new ImageFolderException($"{root} has no class subfolders. An image folder holds one subfolder per class, named after the class, " +
-                    $"with that class's images inside (for example {Path.Combine(root, "cat", "1.jpg")} and {Path.Combine(root, "dog", "2.png")}).");
-            if (classFolders.Count == 1)
-                throw new ImageFolderException($"{root} has only one class folder ('{Path.GetFileName(classFolders[0])}'); a classifier needs at least two classes, each in its own subfolder.");
+                    $"with that class's images inside (for example {Path.Combine(root, "cat", "1.jpg")} and {Path.Combine(root, "dog", "2.png")}).{looseNote}");
+            throw new ImageFolderException($"{root} has only one class folder ('{Path.GetFileName(classFolders[0])}'); a classifier needs at least two classes, each in its own subfolder.{looseNote}");
         }
-        else if (classFolders.Count == 0)
-        {
-            throw new ImageFolderException($"{root} has no class subfolders; expected subfolders named after the classes ({string.Join(", ", classNames)}).");
-        }
+        if (classFolders.Count == 0)
+            throw new ImageFolderException($"{root} has no class subfolders; expected subfolders named after the classes ({string.Join(", ", classNames!)}).");
 
         var names = classNames?.ToArray() ?? classFolders.Select(Path.GetFileName).Select(n => n!).ToArray();
         var files = new List<string>();
