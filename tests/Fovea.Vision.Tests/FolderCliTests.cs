@@ -100,6 +100,15 @@ public sealed class FolderCliTests(ITestOutputHelper output) : IDisposable
         File.WriteAllText(broken, "not a picture");
         AssertOneLineError(["train", "--data", oneClass, "--base", "none"], broken);
 
+        string splits = Path.Combine(_dir, "splits");
+        foreach (var part in new[] { "train", "test" })
+        {
+            Directory.CreateDirectory(Path.Combine(splits, part, "cats"));
+            using var bitmap = SyntheticFolder.Draw(0, 30, 30, grey: false, new Random(2));
+            SyntheticFolder.Save(bitmap, Path.Combine(splits, part, "cats", "a.png"));
+        }
+        AssertOneLineError(["train", "--data", splits, "--base", "none"], $"--data {Path.Combine(splits, "train")} --test-data {Path.Combine(splits, "test")}");
+
         AssertOneLineError(["train", "--data", oneClass, "--image-size", "64"], "224");
         AssertOneLineError(["train", "--data", oneClass, "--base", "vgg"], "'vgg'");
     }

@@ -36,6 +36,36 @@ internal static class ImageFolderTraining
 
     public static int Run(CommandLine cl, string dir)
     {
+        var choice = ReadChoice(cl, dir);
+        var settings = choice.Settings;
+        Parallelism.Degree = settings.Threads;
+        RejectFolderOfSplits(dir);
+        var all = Load(dir, choice.Channels, choice.Size, null, settings.Json);
+        (ImageFolder train, ImageFolder? validation) = settings.ValidationSplit > 0 ? all.Split(settings.ValidationSplit, settings.Seed) : (all, null);
+        if (validation is { Count: 0 })
+            throw new UsageException($"{dir}: no image can be held out for validation, as every class has a single image. Add images, or give --test-data DIR and --validation-split 0.");
+        var test = choice.TestDir is null ? null : Load(choice.TestDir, choice.Channels, choice.Size, all.ClassNames, settings.Json);
+        string outPath = cl.Get("out") ?? Path.Combine("runs", $"{FolderName(dir)}-{choice.ModelName}.fovea");
+        if (!settings.Json)
+            Console.Error.WriteLine($"{all.Count:N0} images in {all.ClassNames.Count} classes ({string.Join(", ", all.ClassNames)}): {train.Count:N0} for training" +
+                (validation is null ? "" : $", {validation.Count:N0} held out for validation ({settings.ValidationSplit:P0} of each class)") +
+                (test is null ? "" : $", {test.Count:N0} test images from {choice.TestDir}"));
+
+        var outcome = choice.Pretrained
+            ? TrainOnPretrainedFeatures(train, validation, test, settings)
+            : TrainFromScratch(choice.ModelName, train, validation, test, settings);
+        ModelFile.Save(outcome.Model, outPath);
+        var reported = (outcome.Test ?? outcome.Validation)!;
+        string? reportPath = TrainOutputs.Write(outcome.Model, outPath, outcome.History, reported, cl.Has("report") ? (IDataset?)test ?? validation : null);
+        Print(outcome, settings, choice.ModelName, dir, outPath, reportPath, train.Count);
+        return 0;
+    }
+
+    /// <summary>What to train, read and checked before any image is decoded. ModelName is "resnet18" with the pretrained base.</summary>
+    private sealed record Choice(bool Pretrained, string ModelName, int Channels, int Size, string? TestDir, TrainSettings Settings);
+
+    private static Choice ReadChoice(CommandLine cl, string dir)
+    {
         foreach (var option in s_optionsOnlyForIdx)
             if (cl.Has(option)) throw new UsageException($"Option --{option} applies to IDX data sets (Fashion-MNIST, MNIST); {dir} is an image folder.");
         string baseName = cl.Get("base", "resnet18")!.ToLowerInvariant();
@@ -43,8 +73,9 @@ internal static class ImageFolderTraining
         bool pretrained = baseName == "resnet18";
         if (pretrained && cl.Has("model"))
             throw new UsageException("Option --model chooses a network to train from scratch; with --base resnet18 a dense classifier is trained on the pretrained features. Add --base none to use --model.");
-        string modelName = cl.Get("model", "compact")!.ToLowerInvariant();
-        if (!ModelZoo.Names.Contains(modelName)) throw new UsageException($"Unknown model '{modelName}' (--model). Expected one of: {string.Join(", ", ModelZoo.Names)}.");
+        string modelName = pretrained ? "resnet18" : cl.Get("model", "compact")!.ToLowerInvariant();
+        if (!pretrained && !ModelZoo.Names.Contains(modelName))
+            throw new UsageException($"Unknown model '{modelName}' (--model). Expected one of: {string.Join(", ", ModelZoo.Names)}.");
         int channels = cl.GetInt("channels", 3, 1, 3);
         if (channels == 2) throw new UsageException("Option --channels must be 1 (grey) or 3 (RGB); received 2.");
         int size = cl.GetInt("image-size", pretrained ? 224 : 64, 8, 2048);
@@ -53,39 +84,23 @@ internal static class ImageFolderTraining
         if (pretrained && cl.Has("augment"))
             throw new UsageException("--augment is not available with --base resnet18: its features are computed once per image, without augmentation. Use --base none to train with augmentation.");
         string? testDir = cl.Get("test-data");
+        double validationSplit = testDir is null ? 0.2 : 0;
         var settings = TrainSettings.Read(cl, pretrained
-            ? new TrainDefaults(100, 0.001, "adam", "constant", Augment: false, ValidationSplit: testDir is null ? 0.2 : 0, BatchSize: 32)
-            : new TrainDefaults(30, 0.002, "adamw", "cosine", Augment: true, ValidationSplit: testDir is null ? 0.2 : 0, BatchSize: 32));
+            ? new TrainDefaults(100, 0.001, "adam", "constant", Augment: false, validationSplit, BatchSize: 32)
+            : new TrainDefaults(30, 0.002, "adamw", "cosine", Augment: true, validationSplit, BatchSize: 32));
         if (testDir is null && settings.ValidationSplit == 0)
             throw new UsageException("Nothing to measure accuracy on: --validation-split 0 and no --test-data. Hold out a fraction (e.g. --validation-split 0.2) or give --test-data DIR.");
-        Parallelism.Degree = settings.Threads;
+        return new Choice(pretrained, modelName, channels, size, testDir, settings);
+    }
 
+    /// <summary>Class folders all named like train/test/val mean the user pointed at the parent of the splits.</summary>
+    private static void RejectFolderOfSplits(string dir)
+    {
         var classNames = ImageFolderListing.Scan(dir).ClassNames;
-        if (classNames.All(IsSplitName))
-        {
-            string trainPart = classNames.FirstOrDefault(n => n.StartsWith("train", StringComparison.OrdinalIgnoreCase)) ?? classNames[0];
-            throw new UsageException($"The class folders of {dir} are named {string.Join(", ", classNames)}: that looks like a folder of splits, each holding the class folders. " +
-                $"Give the training part with --data and another with --test-data, e.g. --data {Path.Combine(dir, trainPart)} --test-data {Path.Combine(dir, classNames.First(n => n != trainPart))}.");
-        }
-        var all = Load(dir, channels, size, null, settings.Json);
-        (ImageFolder train, ImageFolder? validation) = settings.ValidationSplit > 0 ? all.Split(settings.ValidationSplit, settings.Seed) : (all, null);
-        if (validation is { Count: 0 })
-            throw new UsageException($"{dir}: no image can be held out for validation, as every class has a single image. Add images, or give --test-data DIR and --validation-split 0.");
-        var test = testDir is null ? null : Load(testDir, channels, size, all.ClassNames, settings.Json);
-        string outPath = cl.Get("out") ?? Path.Combine("runs", $"{FolderName(dir)}-{(pretrained ? "resnet18" : modelName)}.fovea");
-        if (!settings.Json)
-            Console.Error.WriteLine($"{all.Count:N0} images in {all.ClassNames.Count} classes ({string.Join(", ", all.ClassNames)}): {train.Count:N0} for training" +
-                (validation is null ? "" : $", {validation.Count:N0} held out for validation ({settings.ValidationSplit:P0} of each class)") +
-                (test is null ? "" : $", {test.Count:N0} test images from {testDir}"));
-
-        var outcome = pretrained
-            ? TrainOnPretrainedFeatures(train, validation, test, settings)
-            : TrainFromScratch(modelName, train, validation, test, settings);
-        ModelFile.Save(outcome.Model, outPath);
-        var reported = (outcome.Test ?? outcome.Validation)!;
-        string? reportPath = TrainOutputs.Write(outcome.Model, outPath, outcome.History, reported, cl.Has("report") ? (IDataset?)test ?? validation : null);
-        Print(outcome, settings, pretrained ? "resnet18" : modelName, dir, outPath, reportPath, train.Count);
-        return 0;
+        if (!classNames.All(IsSplitName)) return;
+        string trainPart = classNames.FirstOrDefault(n => n.StartsWith("train", StringComparison.OrdinalIgnoreCase)) ?? classNames[0];
+        throw new UsageException($"The class folders of {dir} are named {string.Join(", ", classNames)}: that looks like a folder of splits, each holding the class folders. " +
+            $"Give the training part with --data and another with --test-data, e.g. --data {Path.Combine(dir, trainPart)} --test-data {Path.Combine(dir, classNames.First(n => n != trainPart))}.");
     }
 
     private static bool IsSplitName(string name) =>
