@@ -184,6 +184,7 @@ public partial class Model
         var values = new Tensor?[_nodes.Count];
         values[0] = Normalization is null ? x : Ops.NormalizeChannels(x, Normalization.Mean, Normalization.Std);
         if (capture is not null && capture.ContainsKey("input")) capture["input"] = values[0]!;
+        if (outputIndex == 0 && capture is null) return values[0]!;
         var lastUse = LastUses();
         for (int i = 1; i < _nodes.Count; i++)
         {

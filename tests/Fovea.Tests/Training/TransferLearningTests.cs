@@ -39,6 +39,10 @@ public class TransferLearningTests
         Assert.Equal("relu_1", ModelTests.ResidualNet().BaseOutput.Name);
         var baseOnly = new Sequential([3, 8, 8]).Base(new Conv2D(2, 3), new ReLU());
         Assert.Same(baseOnly.Output, baseOnly.BaseOutput);
+        var topOnly = new Sequential([3, 8, 8]).Top(new Flatten(), new Dense(2));
+        Assert.Same(topOnly.Input, topOnly.BaseOutput);
+        var x = Tensor.FromArray(Enumerable.Range(0, 192).Select(i => i / 192f).ToArray(), [1, 3, 8, 8]);
+        Assert.Equal(x.ToArray(), topOnly.Predict(x, topOnly.BaseOutput).ToArray());
 
         var twoFeeds = new Model([3, 8, 8], "two-feeds");
         var a = twoFeeds.Add(new Conv2D(3, 1, name: "a"));
