@@ -17,8 +17,9 @@ namespace Fovea.Cli
             Usage: fovea <command> [arguments] [options]
 
             Commands:
-              train      Train a network (default: Fashion-MNIST, the 'default' CNN) and save it
-              eval       Evaluate a saved model on a data set's test split
+              train      Train a network and save it: on Fashion-MNIST (default), or on a folder of your own
+                         images, one subfolder per class (--data DIR), from scratch or on pretrained ResNet-18
+              eval       Evaluate a saved model on a data set's test split or on an image folder
               predict    Classify PNG/JPEG images with a saved model
               summary    Print a model's layers, output shapes, parameters and FLOPs
               export     Write a model as ONNX
@@ -64,7 +65,7 @@ namespace Fovea.Cli
 
         private static bool IsUserError(Exception e) => e is UsageException or ArgumentException or FileNotFoundException
             or DirectoryNotFoundException or FormatException or UnauthorizedAccessException or IOException
-            or Data.DatasetNotFoundException or Vision.ImageLoadException or Training.TrainingDivergedException or InvalidDataException;
+            or Data.DatasetNotFoundException or Vision.ImageLoadException or Vision.ImageFolderException or Training.TrainingDivergedException or InvalidDataException;
 
         private static string OneLine(string s) => string.Join(' ', s.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 

@@ -1,8 +1,6 @@
 using System.Diagnostics;
-using Fovea.Autograd;
 using Fovea.Data;
 using Fovea.Layers;
-using Fovea.Losses;
 using Fovea.Models;
 using Fovea.Onnx;
 using Fovea.Optimizers;
@@ -15,7 +13,7 @@ namespace Fovea.Vision.Tests;
 
 /// <summary>
 /// The pretrained ImageNet ResNet-18 (imported from Microsoft.ML.DnnImageFeaturizer.ResNet18), base frozen, with a dense
-/// top trained on three classes of generated 224×224 images. Loaded and trained once for all tests of the class.
+/// top trained on cached features of three classes of generated 224×224 images. Loaded and trained once for all tests of the class.
 /// Set FOVEA_VIS_KEEP=DIR to keep the trained model (DIR/resnet18-shapes.fovea), a generated image and its pictures.
 /// </summary>
 public sealed class ResNet18Fixture
@@ -38,52 +36,10 @@ public sealed class ResNet18Fixture
 
         var (train, _) = Synthetic.ColourObjects(30, 224, seed: 11);
         (Test, Boxes) = Synthetic.ColourObjects(30, 224, seed: 12);
-        TrainAccuracy = TrainTopOnCachedFeatures(Model, train, epochs: 60, lr: 0.01f);
+        // The base runs once per image; the top trains on the cached features (see TransferLearning.FitTop).
+        var history = TransferLearning.FitTop(Model, train, new Adam(0.01f), new FitOptions { Epochs = 60, BatchSize = 16, Seed = 2 });
+        TrainAccuracy = history.Epochs[^1].Accuracy;
         Timings = $"load {load:F1}s, features + top training {clock.Elapsed.TotalSeconds - load:F1}s";
-    }
-
-    /// <summary>
-    /// Trains only the top stage of <paramref name="model"/> (whose base is frozen) on <paramref name="data"/>: the base runs
-    /// once per image to cache the features the top receives, then a copy of the top layers is trained on those features
-    /// and its weights are copied back. Same result as training the whole model with a frozen base in inference mode, at
-    /// the cost of one forward pass per image instead of one per image and epoch. Returns the top's training accuracy.
-    /// </summary>
-    public static double TrainTopOnCachedFeatures(Model model, InMemoryDataset data, int epochs, float lr)
-    {
-        var top = model.Nodes.Where(n => n.Stage == ModelStage.Top).ToList();
-        var feed = model.Nodes[top[0].InputIndices[0]];
-        Assert.True(feed.Stage == ModelStage.Base && model.StageLayers(ModelStage.Base).All(l => l.Parameters.All(p => !p.IsTrainable)),
-            "the top must follow a frozen base");
-        int featureSize = feed.OutputShape.Aggregate(1, (a, b) => a * b), imageSize = data.SampleShape.Aggregate(1, (a, b) => a * b);
-        var features = new float[data.Count * featureSize];
-        const int batch = 6;
-        for (int start = 0; start < data.Count; start += batch)
-        {
-            int n = Math.Min(batch, data.Count - start);
-            var x = Tensor.FromArray(data.Images.Slice(start * imageSize, n * imageSize), [n, .. data.SampleShape]);
-            var capture = new Dictionary<string, Tensor> { [feed.Name] = null! };
-            Tape.NoGrad(() => model.Forward(x, training: false, capture));
-            capture[feed.Name].Span.CopyTo(features.AsSpan(start * featureSize, n * featureSize));
-        }
-        var cached = new InMemoryDataset(features, data.Labels.ToArray(), feed.OutputShape, data.ClassNames);
-
-        // The same top layers, fed by the cached features.
-        var head = new Model(feed.OutputShape, "top", seed: 1);
-        var map = new Dictionary<int, Node> { [feed.Index] = head.Input };
-        foreach (var node in top)
-        {
-            var layer = LayerRegistry.Create(node.Layer!.TypeName, node.Layer.GetConfig(), node.Layer.Name);
-            map[node.Index] = head.Add(layer, ModelStage.Top, node.InputIndices.Select(i => map[i]).ToArray());
-        }
-        head.SetOutput(map[model.Output.Index]);
-        var trainer = new Trainer(head, new Adam(lr), new SoftmaxCrossEntropyLoss());
-        trainer.Fit(cached, new FitOptions { Epochs = epochs, BatchSize = 16, Seed = 2 });
-        foreach (var node in top)
-        {
-            var source = map[node.Index].Layer!.Parameters;
-            for (int p = 0; p < source.Count; p++) node.Layer!.Parameters[p].Value.CopyFrom(source[p].Value.Span);
-        }
-        return trainer.Evaluate(cached).Accuracy;
     }
 }
 

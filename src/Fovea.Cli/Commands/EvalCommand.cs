@@ -1,9 +1,11 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using Fovea.Data;
+using Fovea.Models;
 using Fovea.Optimizers;
 using Fovea.Serialization;
 using Fovea.Training;
+using Fovea.Vision;
 
 namespace Fovea.Cli.Commands;
 
@@ -17,7 +19,8 @@ internal static class EvalCommand
 
         Options:
           --dataset NAME     fashion-mnist | mnist (default: fashion-mnist)
-          --data DIR         folder with the IDX files
+          --data DIR         folder with the IDX files, or an image folder (one subfolder per class, named
+                             as the model's classes): every image in it is evaluated
           --batch-size N     images per forward pass (default: 256)
           --threads N        degree of parallelism (default: all cores)
           --json             print the result as JSON
@@ -34,7 +37,9 @@ internal static class EvalCommand
         Parallelism.Degree = cl.GetInt("threads", Environment.ProcessorCount, 1, 1024);
         int batchSize = cl.GetInt("batch-size", 256, 1, 65_536);
         var model = ModelSource.Load(cl.Positionals[0]);
-        var test = DatasetChoice.Load(cl, DatasetSplit.Test);
+        IDataset test = cl.Get("data") is { } dir && Directory.Exists(dir) && ImageFolderTraining.IsImageFolder(dir)
+            ? LoadImageFolder(model, cl.Positionals[0], dir, cl)
+            : DatasetChoice.Load(cl, DatasetSplit.Test);
         var result = new Trainer(model, new Sgd(0f)).Evaluate(test, batchSize);
         string confusionPath = VisualizeCommand.WriteConfusion(VisualizeCommand.Stem(cl.Positionals[0]), result.Confusion);
         string? reportPath = cl.Has("report") ? VisualizeCommand.WriteModelReport(model, cl.Positionals[0], test, null, result.Confusion) : null;
@@ -56,6 +61,17 @@ internal static class EvalCommand
         Console.WriteLine($"Wrote {confusionPath}");
         if (reportPath is not null) Console.WriteLine($"Report {reportPath}");
         return 0;
+    }
+
+    /// <summary>Every image of an image folder, resized to the model's input and labelled by the model's class names.</summary>
+    private static ImageFolder LoadImageFolder(Model model, string modelPath, string dir, CommandLine cl)
+    {
+        if (cl.Has("dataset")) throw new UsageException($"Option --dataset applies to IDX data sets; {dir} is an image folder.");
+        if (model.InputShape is not [1 or 3, var height, var width])
+            throw new UsageException($"Model {modelPath} takes input {Tensors.Tensor.ShapeToString(model.InputShape)}, not images [1 or 3, H, W].");
+        if (model.ClassNames.Count == 0)
+            throw new UsageException($"Model {modelPath} has no class names, so the class folders of {dir} cannot be matched to its outputs.");
+        return ImageFolder.Load(dir, model.InputShape[0], height, width, new ImageFolderOptions { ClassNames = model.ClassNames });
     }
 
     internal static string FormatConfusion(ConfusionMatrix m)

@@ -3,88 +3,105 @@ using System.Text.Json.Nodes;
 using Fovea.Data;
 using Fovea.Losses;
 using Fovea.Models;
-using Fovea.Optimizers;
 using Fovea.Serialization;
 using Fovea.Training;
 
 namespace Fovea.Cli.Commands;
 
-/// <summary>fovea train: train a network from the zoo on an MNIST-family data set, save it, evaluate on the test split.</summary>
+/// <summary>
+/// fovea train: train a network on an MNIST-family data set (IDX files) or on an image folder of one's own photos
+/// (<see cref="ImageFolderTraining"/>), save it, and report its accuracy on images it did not train on.
+/// </summary>
 internal static class TrainCommand
 {
     public const string Help = """
         Usage: fovea train [options]
 
-        Trains a CNN, saves it, and reports its test accuracy.
+        Trains a CNN, saves it, and reports its accuracy on images it did not train on.
+        --data DIR chooses what to train on: a folder with the four IDX files of Fashion-MNIST or MNIST, or an image
+        folder of your own pictures, one subfolder per class (DIR/cat/*.jpg, DIR/dog/*.png; PNG or JPEG, any size,
+        colour or grey, found in subfolders too). Without --data: Fashion-MNIST (searched, see README).
 
         Options:
-          --model NAME           default | reference (default: default)
-          --dataset NAME         fashion-mnist | mnist (default: fashion-mnist)
-          --data DIR             folder with the four IDX files (default: searched, see README)
-          --epochs N             passes over the data (default: 24 for default, 3 for reference)
-          --batch-size N         samples per step (default: 64)
-          --lr X                 learning rate (default: 0.002 for default, 0.001 for reference)
-          --optimizer NAME       adam | adamw | sgd (default: adamw for default, adam for reference)
-          --schedule NAME        constant | step | cosine | plateau (default: cosine for default, constant for reference)
+          --model NAME           default | reference | compact (default: default; compact for image folders)
+          --dataset NAME         fashion-mnist | mnist (default: fashion-mnist; IDX data only)
+          --data DIR             IDX folder or image folder (see above)
+          --epochs N             passes over the data (default: 24 for default, 3 for reference, 30 for image folders
+                                 from scratch, 100 for a classifier on pretrained features)
+          --batch-size N         samples per step (default: 64; 32 for image folders)
+          --lr X                 learning rate (default: 0.002 for default and image folders from scratch, 0.001 for
+                                 reference and on pretrained features)
+          --optimizer NAME       adam | adamw | sgd (default: adamw; adam for reference and on pretrained features)
+          --schedule NAME        constant | step | cosine | plateau (default: cosine; constant for reference)
           --label-smoothing X    cross-entropy label smoothing (default: 0)
-          --augment / --no-augment   random shifts and flips (default: on for default, off for reference)
-          --validation-split F   hold out a fraction of the training set (default: 0)
-          --limit N              train on the first N training images only
-          --seed N               seed of weights, shuffling, augmentation (default: 0)
+          --augment / --no-augment   random shifts and flips (default: on for default and image folders from scratch,
+                                 off for reference; not available with a pretrained base, whose features are computed
+                                 once per image, without augmentation)
+          --validation-split F   hold out this fraction of the training images (default: 0 for IDX data; 0.2 of every
+                                 class for an image folder without --test-data, and its accuracy is the one reported)
+          --limit N              train on the first N training images only (IDX data only)
+          --seed N               seed of weights, shuffling, augmentation and the validation split (default: 0)
           --threads N            degree of parallelism (default: all cores)
-          --out PATH             model file (default: runs/<dataset>-<model>.fovea); history (CSV/JSON), loss and
+          --out PATH             model file (default: runs/<dataset or folder name>-<model>.fovea); history (CSV/JSON), loss and
                                  accuracy charts and the confusion matrix (PNG/JSON) go next to it
           --report               also write <model>.report.html: summary, charts, confusion matrix, and the
-                                 activation maps, Grad-CAM and predictions of the first test image
+                                 activation maps, Grad-CAM and predictions of the first evaluation image
           --json                 print the result as JSON on stdout
+
+        Image folders only:
+          --base NAME            resnet18 | none (default: resnet18). resnet18: the pretrained ImageNet ResNet-18 (from
+                                 the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18, restored if missing),
+                                 frozen; its 512 features are computed once per image and a dense classifier is
+                                 trained on them; the saved model holds both. none: train --model from scratch.
+          --image-size N         images are resized to N x N (default: 224 for resnet18, which needs 224; else 64)
+          --channels C           3 (RGB) or 1 (grey) (default: 3; resnet18 needs 3)
+          --test-data DIR        a second image folder with the same class names, to report accuracy on
         """;
 
     private static readonly HashSet<string> s_values = ["model", "dataset", "data", "epochs", "batch-size", "lr", "optimizer", "schedule",
-        "label-smoothing", "validation-split", "limit", "seed", "threads", "out"];
+        "label-smoothing", "validation-split", "limit", "seed", "threads", "out", "base", "image-size", "channels", "test-data"];
     private static readonly HashSet<string> s_flags = ["json", "augment", "no-augment", "report"];
 
     public static int Run(string[] args)
     {
         var cl = CommandLine.Parse("train", args, s_values, s_flags);
         cl.RequirePositionals(0, "train [options]");
+        string? data = cl.Get("data");
+        if (data is not null && !Directory.Exists(data))
+            throw new DirectoryNotFoundException(File.Exists(data) ? $"--data {data} is a file; expected a folder (IDX files, or one subfolder of images per class)." : $"Data folder not found: {data} (--data).");
+        if (data is not null && ImageFolderTraining.IsImageFolder(data)) return ImageFolderTraining.Run(cl, data);
+        foreach (var folderOption in ImageFolderTraining.OptionsOnlyForFolders)
+            if (cl.Has(folderOption))
+                throw new UsageException($"Option --{folderOption} applies to image folders (--data DIR with one subfolder per class); " +
+                    (data is null ? "no --data folder was given." : $"{data} holds IDX files."));
+        return RunIdx(cl);
+    }
+
+    private static int RunIdx(CommandLine cl)
+    {
         string modelName = cl.Get("model", "default")!.ToLowerInvariant();
         if (!ModelZoo.Names.Contains(modelName)) throw new UsageException($"Unknown model '{modelName}' (--model). Expected one of: {string.Join(", ", ModelZoo.Names)}.");
-        bool isDefault = modelName == "default";
-        int epochs = cl.GetInt("epochs", isDefault ? 24 : 3, 1, 100_000);
-        int batchSize = cl.GetInt("batch-size", 64, 1, 65_536);
-        float lr = (float)cl.GetDouble("lr", isDefault ? 0.002 : 0.001, 0, 10);
-        int seed = cl.GetInt("seed", 0);
-        int threads = cl.GetInt("threads", Environment.ProcessorCount, 1, 1024);
-        double validationSplit = cl.GetDouble("validation-split", 0, 0, 0.99);
-        float smoothing = (float)cl.GetDouble("label-smoothing", 0, 0, 0.99);
-        bool augment = cl.Has("augment") || (isDefault && !cl.Has("no-augment"));
-        var optimizer = Optimizer.Create(cl.Get("optimizer", isDefault ? "adamw" : "adam")!, lr);
-        var schedule = LearningRateSchedule.Parse(cl.Get("schedule", isDefault ? "cosine" : "constant")!);
-        bool json = cl.Has("json");
-        Parallelism.Degree = threads;
+        bool isReference = modelName == "reference";
+        var settings = TrainSettings.Read(cl, isReference ? new TrainDefaults(3, 0.001, "adam", "constant", false, 0) : new TrainDefaults(24, 0.002, "adamw", "cosine", true, 0));
+        Parallelism.Degree = settings.Threads;
 
         var datasetInfo = DatasetChoice.Resolve(cl);
         string outPath = cl.Get("out") ?? Path.Combine("runs", $"{datasetInfo.Name}-{modelName}.fovea");
-        var log = json ? null : (Action<string>)(m => Console.Error.WriteLine(m));
+        var log = settings.Json ? null : (Action<string>)(m => Console.Error.WriteLine(m));
         var train = DatasetChoice.Load(cl, DatasetSplit.Train, log);
         var test = DatasetChoice.Load(cl, DatasetSplit.Test);
         if (cl.Has("limit")) train = train.Take(cl.GetInt("limit", train.Count, 1, train.Count));
 
-        var model = ModelZoo.Create(modelName, train.SampleShape, train.ClassNames.Count, seed);
+        var model = ModelZoo.Create(modelName, train.SampleShape, train.ClassNames.Count, settings.Seed);
         model.ClassNames = train.ClassNames.ToArray();
-        var trainer = new Trainer(model, optimizer, new SoftmaxCrossEntropyLoss(smoothing));
-        var callbacks = new List<ITrainingCallback>();
-        if (!json)
-        {
-            callbacks.Add(ConsoleProgress.ForStandardError());
-            Console.Error.WriteLine($"Training '{modelName}' ({model.ParameterCount:N0} parameters) on {datasetInfo.DisplayName}: {train.Count:N0} images, " +
-                $"{epochs} epochs, batch {batchSize}, {optimizer.Name} lr {lr}, {cl.Get("schedule", isDefault ? "cosine" : "constant")} schedule, " +
-                $"augmentation {(augment ? "on" : "off")}, {threads} thread(s), seed {seed}");
-        }
+        var trainer = new Trainer(model, settings.Optimizer, new SoftmaxCrossEntropyLoss(settings.LabelSmoothing));
+        if (!settings.Json)
+            Console.Error.WriteLine($"Training '{modelName}' ({model.ParameterCount:N0} parameters) on {datasetInfo.DisplayName}: {train.Count:N0} images, {settings.Describe()}");
         var options = new FitOptions
         {
-            Epochs = epochs, BatchSize = batchSize, Seed = seed, ValidationSplit = validationSplit, Schedule = schedule,
-            Augmentation = augment ? Augmentation.ShiftAndFlip : null, Callbacks = callbacks,
+            Epochs = settings.Epochs, BatchSize = settings.BatchSize, Seed = settings.Seed, ValidationSplit = settings.ValidationSplit,
+            Schedule = settings.Schedule, Augmentation = settings.Augment ? Augmentation.ShiftAndFlip : null,
+            Callbacks = settings.Json ? [] : [ConsoleProgress.ForStandardError()],
         };
         var clock = Stopwatch.StartNew();
         var history = trainer.Fit(train, options);
@@ -92,14 +109,9 @@ internal static class TrainCommand
         var result = trainer.Evaluate(test);
 
         ModelFile.Save(model, outPath);
-        string stem = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(outPath))!, Path.GetFileNameWithoutExtension(outPath));
-        AtomicFile.WriteAllText(stem + ".history.csv", history.ToCsv());
-        AtomicFile.WriteAllText(stem + ".history.json", history.ToJson());
-        VisualizeCommand.WriteHistoryCharts(stem, history.Epochs);
-        VisualizeCommand.WriteConfusion(stem, result.Confusion);
-        string? reportPath = cl.Has("report") ? VisualizeCommand.WriteModelReport(model, outPath, test, history.Epochs, result.Confusion) : null;
+        string? reportPath = TrainOutputs.Write(model, outPath, history, result, cl.Has("report") ? test : null);
 
-        if (json)
+        if (settings.Json)
         {
             JsonOutput.Write(new JsonObject
             {

@@ -42,7 +42,7 @@ public sealed record InputNormalization(float[] Mean, float[] Std);
 /// A network as a graph of layers (branches and residual connections allowed), evaluated in the order nodes were added.
 /// Each layer belongs to a stage: <see cref="ModelStage.Base"/> (feature extractor) or <see cref="ModelStage.Top"/>
 /// (classifier). Layers are built as they are added, so shapes are checked at once.
-/// Inference (<see cref="Predict"/>) may run on many threads at once.
+/// Inference (<see cref="Predict(Tensor)"/>) may run on many threads at once.
 /// </summary>
 public partial class Model
 {
@@ -91,9 +91,7 @@ public partial class Model
         if (_nodes.Any(n => ReferenceEquals(n.Layer, layer)))
             throw new ArgumentException($"Layer '{layer.Name}' is already in model '{Name}'; create a new layer to apply it again.");
         if (inputs.Length == 0) inputs = [Output];
-        foreach (var i in inputs)
-            if (i.Index >= _nodes.Count || !ReferenceEquals(_nodes[i.Index], i))
-                throw new ArgumentException($"Node '{i.Name}' does not belong to model '{Name}'.");
+        foreach (var i in inputs) CheckOwnNode(i);
         if (!layer.HasName) layer.Name = UniqueName(layer.TypeName.ToLowerInvariant());
         else if (_byName.ContainsKey(layer.Name))
             throw new ArgumentException($"Model '{Name}' already has a layer named '{layer.Name}'.");
@@ -112,8 +110,19 @@ public partial class Model
     /// <summary>Adds a classifier layer.</summary>
     public Node AddTop(Layer layer, params Node[] inputs) => Add(layer, ModelStage.Top, inputs);
 
+    private void CheckOwnNode(Node node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        if (node.Index >= _nodes.Count || !ReferenceEquals(_nodes[node.Index], node))
+            throw new ArgumentException($"Node '{node.Name}' does not belong to model '{Name}'.");
+    }
+
     /// <summary>Makes <paramref name="node"/> the model output.</summary>
-    public void SetOutput(Node node) => _outputIndex = node.Index;
+    public void SetOutput(Node node)
+    {
+        CheckOwnNode(node);
+        _outputIndex = node.Index;
+    }
 
     /// <summary>
     /// The seed of layer <paramref name="index"/>'s initial weights: a fixed mix (splitmix64) of the model seed and the
@@ -165,12 +174,17 @@ public partial class Model
     /// Runs the network on a batch x [N, ...InputShape]. training = true uses dropout and batch statistics (and, with a
     /// recording tape, records gradients). Named activations listed in <paramref name="capture"/> are handed back in it.
     /// </summary>
-    public Tensor Forward(Tensor x, bool training = false, IDictionary<string, Tensor>? capture = null)
+    public Tensor Forward(Tensor x, bool training = false, IDictionary<string, Tensor>? capture = null) =>
+        ForwardTo(x, _outputIndex, training, capture);
+
+    /// <summary>Runs the nodes in order up to <paramref name="outputIndex"/> (further when capturing) and returns its value.</summary>
+    private Tensor ForwardTo(Tensor x, int outputIndex, bool training, IDictionary<string, Tensor>? capture)
     {
         CheckInput(x);
         var values = new Tensor?[_nodes.Count];
         values[0] = Normalization is null ? x : Ops.NormalizeChannels(x, Normalization.Mean, Normalization.Std);
         if (capture is not null && capture.ContainsKey("input")) capture["input"] = values[0]!;
+        if (outputIndex == 0 && capture is null) return values[0]!;
         var lastUse = LastUses();
         for (int i = 1; i < _nodes.Count; i++)
         {
@@ -181,10 +195,10 @@ public partial class Model
             if (capture is not null && capture.ContainsKey(node.Name)) capture[node.Name] = values[i]!;
             // Without a tape nothing holds intermediates: drop them once their last consumer ran.
             if (Tape.Current is null)
-                foreach (int j in node.InputIndices) if (lastUse[j] == i && j != _outputIndex) values[j] = null;
-            if (i == _outputIndex && capture is null) break;
+                foreach (int j in node.InputIndices) if (lastUse[j] == i && j != outputIndex) values[j] = null;
+            if (i == outputIndex && capture is null) break;
         }
-        return values[_outputIndex]!;
+        return values[outputIndex]!;
     }
 
     private int[] LastUses()
@@ -195,15 +209,22 @@ public partial class Model
     }
 
     /// <summary>Inference without gradients: x [N, ...InputShape] → outputs [N, ...OutputShape]. Safe to call from many threads.</summary>
-    public Tensor Predict(Tensor x)
+    public Tensor Predict(Tensor x) => Predict(x, Output);
+
+    /// <summary>
+    /// Inference up to <paramref name="output"/> (any node of this model, e.g. <see cref="BaseOutput"/>): x [N, ...InputShape]
+    /// → [N, ...output.OutputShape]. Later nodes are not computed. Safe to call from many threads.
+    /// </summary>
+    public Tensor Predict(Tensor x, Node output)
     {
+        CheckOwnNode(output);
         // Intermediates come from this thread's arena and are recycled; only the result is a fresh tensor.
         var arena = t_inferenceArena ??= new TensorArena();
         Tensor result;
         try
         {
             Tensor y;
-            using (arena.Activate()) y = Tape.NoGrad(() => Forward(x, training: false));
+            using (arena.Activate()) y = Tape.NoGrad(() => ForwardTo(x, output.Index, training: false, capture: null));
             result = Tensor.FromArray(y.Span, y.Shape);
         }
         finally { arena.ReleaseAll(); }

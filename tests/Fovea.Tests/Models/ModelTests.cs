@@ -39,6 +39,18 @@ public class ModelTests
     }
 
     [Fact]
+    public void CompactCnnHasTheDocumentedParameterCountWhateverTheImageSize()
+    {
+        foreach (int size in new[] { 8, 32, 64, 150 })
+        {
+            var model = ModelZoo.Compact([3, size, size], 3);
+            Assert.Equal(388_896 + 3 * 257, model.ParameterCount);
+            Assert.Equal([3], model.OutputShape);
+        }
+        Assert.Equal([256, 1, 1], ModelZoo.Create("compact", [1, 8, 8], 2).BaseOutput.OutputShape);
+    }
+
+    [Fact]
     public void GraphModelWithResidualConnectionTrainsAndRoundTrips()
     {
         var model = ResidualNet();

@@ -1,0 +1,234 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Fovea.Data;
+using Fovea.Layers;
+using Fovea.Losses;
+using Fovea.Models;
+using Fovea.Onnx;
+using Fovea.Serialization;
+using Fovea.Training;
+using Fovea.Vision;
+
+namespace Fovea.Cli.Commands;
+
+/// <summary>
+/// fovea train --data DIR on an image folder (one subfolder per class): decode and resize every image once, hold out a
+/// stratified validation part (or read --test-data), then train a network from scratch (--base none) or a dense
+/// classifier on the cached features of the frozen pretrained ResNet-18 (--base resnet18), and save one model that
+/// classifies image files, with the folder's class names.
+/// </summary>
+internal static class ImageFolderTraining
+{
+    public static readonly string[] OptionsOnlyForFolders = ["base", "image-size", "channels", "test-data"];
+    private static readonly string[] s_optionsOnlyForIdx = ["dataset", "limit"];
+
+    /// <summary>What one training run produced; the evaluations are of images it did not train on.</summary>
+    private sealed record Outcome(Model Model, History History, EvaluationResult? Validation, EvaluationResult? Test, double TrainSeconds, double FeatureSeconds);
+
+    /// <summary>
+    /// True for an existing folder without IDX files (at its top, or in a fashion-mnist or mnist subfolder, as the IDX
+    /// loader accepts): that is taken as an image folder, whose layout is checked when it is read.
+    /// </summary>
+    public static bool IsImageFolder(string dir) =>
+        Directory.Exists(dir) && !new[] { dir, Path.Combine(dir, MnistFamily.FashionMnist.Name), Path.Combine(dir, MnistFamily.Mnist.Name) }.Any(HasIdxFiles);
+
+    private static bool HasIdxFiles(string dir) => Directory.Exists(dir) && Directory.EnumerateFiles(dir, "*-ubyte*").Any();
+
+    public static int Run(CommandLine cl, string dir)
+    {
+        var choice = ReadChoice(cl, dir);
+        var settings = choice.Settings;
+        Parallelism.Degree = settings.Threads;
+        RejectFolderOfSplits(dir);
+        var all = Load(dir, choice.Channels, choice.Size, null, settings.Json);
+        (ImageFolder train, ImageFolder? validation) = settings.ValidationSplit > 0 ? all.Split(settings.ValidationSplit, settings.Seed) : (all, null);
+        if (validation is { Count: 0 })
+            throw new UsageException($"{dir}: no image can be held out for validation, as every class has a single image. Add images, or give --test-data DIR and --validation-split 0.");
+        var test = choice.TestDir is null ? null : Load(choice.TestDir, choice.Channels, choice.Size, all.ClassNames, settings.Json);
+        string outPath = cl.Get("out") ?? Path.Combine("runs", $"{FolderName(dir)}-{choice.ModelName}.fovea");
+        if (!settings.Json)
+            Console.Error.WriteLine($"{all.Count:N0} images in {all.ClassNames.Count} classes ({string.Join(", ", all.ClassNames)}): {train.Count:N0} for training" +
+                (validation is null ? "" : $", {validation.Count:N0} held out for validation ({settings.ValidationSplit:P0} of each class)") +
+                (test is null ? "" : $", {test.Count:N0} test images from {choice.TestDir}"));
+
+        var outcome = choice.Pretrained
+            ? TrainOnPretrainedFeatures(train, validation, test, settings)
+            : TrainFromScratch(choice.ModelName, train, validation, test, settings);
+        ModelFile.Save(outcome.Model, outPath);
+        var reported = (outcome.Test ?? outcome.Validation)!;
+        string? reportPath = TrainOutputs.Write(outcome.Model, outPath, outcome.History, reported, cl.Has("report") ? (IDataset?)test ?? validation : null);
+        Print(outcome, settings, choice.ModelName, dir, outPath, reportPath, train.Count);
+        return 0;
+    }
+
+    /// <summary>What to train, read and checked before any image is decoded. ModelName is "resnet18" with the pretrained base.</summary>
+    private sealed record Choice(bool Pretrained, string ModelName, int Channels, int Size, string? TestDir, TrainSettings Settings);
+
+    private static Choice ReadChoice(CommandLine cl, string dir)
+    {
+        foreach (var option in s_optionsOnlyForIdx)
+            if (cl.Has(option)) throw new UsageException($"Option --{option} applies to IDX data sets (Fashion-MNIST, MNIST); {dir} is an image folder.");
+        string baseName = cl.Get("base", "resnet18")!.ToLowerInvariant();
+        if (baseName is not ("resnet18" or "none")) throw new UsageException($"Unknown base '{baseName}' (--base). Expected resnet18 or none.");
+        bool pretrained = baseName == "resnet18";
+        if (pretrained && cl.Has("model"))
+            throw new UsageException("Option --model chooses a network to train from scratch; with --base resnet18 a dense classifier is trained on the pretrained features. Add --base none to use --model.");
+        string modelName = pretrained ? "resnet18" : cl.Get("model", "compact")!.ToLowerInvariant();
+        if (!pretrained && !ModelZoo.Names.Contains(modelName))
+            throw new UsageException($"Unknown model '{modelName}' (--model). Expected one of: {string.Join(", ", ModelZoo.Names)}.");
+        int channels = cl.GetInt("channels", 3, 1, 3);
+        if (channels == 2) throw new UsageException("Option --channels must be 1 (grey) or 3 (RGB); received 2.");
+        int size = cl.GetInt("image-size", pretrained ? 224 : 64, 8, 2048);
+        if (pretrained && (size != 224 || channels != 3))
+            throw new UsageException($"--base resnet18 takes 3 x 224 x 224 RGB images, the size it was trained on; received --image-size {size} --channels {channels}. Use --base none for other sizes.");
+        if (pretrained && cl.Has("augment"))
+            throw new UsageException("--augment is not available with --base resnet18: its features are computed once per image, without augmentation. Use --base none to train with augmentation.");
+        string? testDir = cl.Get("test-data");
+        double validationSplit = testDir is null ? 0.2 : 0;
+        var settings = TrainSettings.Read(cl, pretrained
+            ? new TrainDefaults(100, 0.001, "adam", "constant", Augment: false, validationSplit, BatchSize: 32)
+            : new TrainDefaults(30, 0.002, "adamw", "cosine", Augment: true, validationSplit, BatchSize: 32));
+        if (testDir is null && settings.ValidationSplit == 0)
+            throw new UsageException("Nothing to measure accuracy on: --validation-split 0 and no --test-data. Hold out a fraction (e.g. --validation-split 0.2) or give --test-data DIR.");
+        return new Choice(pretrained, modelName, channels, size, testDir, settings);
+    }
+
+    /// <summary>Class folders all named like train/test/val mean the user pointed at the parent of the splits.</summary>
+    private static void RejectFolderOfSplits(string dir)
+    {
+        var classNames = ImageFolderListing.Scan(dir).ClassNames;
+        if (!classNames.All(IsSplitName)) return;
+        string trainPart = classNames.FirstOrDefault(n => n.StartsWith("train", StringComparison.OrdinalIgnoreCase)) ?? classNames[0];
+        throw new UsageException($"The class folders of {dir} are named {string.Join(", ", classNames)}: that looks like a folder of splits, each holding the class folders. " +
+            $"Give the training part with --data and another with --test-data, e.g. --data {Path.Combine(dir, trainPart)} --test-data {Path.Combine(dir, classNames.First(n => n != trainPart))}.");
+    }
+
+    private static bool IsSplitName(string name) =>
+        name.ToLowerInvariant() is "train" or "training" or "test" or "testing" or "val" or "valid" or "validation" or "eval" or "dev";
+
+    private static ImageFolder Load(string dir, int channels, int size, IReadOnlyList<string>? classNames, bool quiet)
+    {
+        var status = new StatusLine($"Decoding images of {dir} at {channels} x {size} x {size}:", !quiet);
+        var folder = ImageFolder.Load(dir, channels, size, size, new ImageFolderOptions { ClassNames = classNames, Progress = status.Report });
+        status.Finish($"{folder.Count:N0} images");
+        return folder;
+    }
+
+    private static Outcome TrainFromScratch(string modelName, ImageFolder train, ImageFolder? validation, ImageFolder? test, TrainSettings settings)
+    {
+        int size = train.SampleShape[1];
+        var model = ModelZoo.Create(modelName, train.SampleShape, train.ClassNames.Count, settings.Seed);
+        model.ClassNames = train.ClassNames.ToArray();
+        // Stored with the model, so predict normalises a photo exactly as training did.
+        model.Normalization = ChannelStatistics.Normalization(train);
+        if (!settings.Json)
+            Console.Error.WriteLine($"Training '{modelName}' from scratch ({model.ParameterCount:N0} parameters): {settings.Describe()}");
+        var trainer = new Trainer(model, settings.Optimizer, new SoftmaxCrossEntropyLoss(settings.LabelSmoothing));
+        var clock = Stopwatch.StartNew();
+        var history = trainer.Fit(train, new FitOptions
+        {
+            Epochs = settings.Epochs, BatchSize = settings.BatchSize, Seed = settings.Seed, ValidationData = validation, Schedule = settings.Schedule,
+            // Mirror, and shift by up to 1/16 of the side: the usual recipe for photos, scaled to the image size.
+            Augmentation = settings.Augment ? new Augmentation(0.5, Math.Max(1, size / 16)) : null,
+            Callbacks = settings.Json ? [] : [ConsoleProgress.ForStandardError()],
+        });
+        double trainSeconds = clock.Elapsed.TotalSeconds;
+        return new Outcome(model, history, validation is null ? null : trainer.Evaluate(validation), test is null ? null : trainer.Evaluate(test), trainSeconds, 0);
+    }
+
+    private static Outcome TrainOnPretrainedFeatures(ImageFolder train, ImageFolder? validation, ImageFolder? test, TrainSettings settings)
+    {
+        var resnet = LoadResNet18(settings.Json);
+        resnet.Freeze(ModelStage.Base);
+        var clock = Stopwatch.StartNew();
+        var trainFeatures = Features(resnet, train, "training", settings.Json);
+        var validationFeatures = validation is null ? null : Features(resnet, validation, "validation", settings.Json);
+        var testFeatures = test is null ? null : Features(resnet, test, "test", settings.Json);
+        double featureSeconds = clock.Elapsed.TotalSeconds;
+
+        var top = new Sequential(resnet.BaseOutput.OutputShape, "classifier", settings.Seed)
+            .Top(new Flatten(), new Dropout(0.2f), new Dense(train.ClassNames.Count));
+        top.ClassNames = train.ClassNames.ToArray();
+        if (!settings.Json)
+            Console.Error.WriteLine($"Training a dense classifier ({top.ParameterCount:N0} parameters) on the ResNet-18 features: {settings.Describe()}");
+        var trainer = new Trainer(top, settings.Optimizer, new SoftmaxCrossEntropyLoss(settings.LabelSmoothing));
+        clock.Restart();
+        var history = trainer.Fit(trainFeatures, new FitOptions
+        {
+            Epochs = settings.Epochs, BatchSize = settings.BatchSize, Seed = settings.Seed, ValidationData = validationFeatures, Schedule = settings.Schedule,
+            Callbacks = settings.Json ? [] : [new EveryNthEpoch(ConsoleProgress.ForStandardError(), Math.Max(1, settings.Epochs / 10), settings.Epochs)],
+        });
+        double trainSeconds = clock.Elapsed.TotalSeconds;
+        // Evaluating the classifier on cached features gives what the combined model gives on the images, without a second pass of the base.
+        var model = Model.Combine(resnet, top, "resnet18-classifier");
+        return new Outcome(model, history, validationFeatures is null ? null : trainer.Evaluate(validationFeatures),
+            testFeatures is null ? null : trainer.Evaluate(testFeatures), trainSeconds, featureSeconds);
+    }
+
+    private static Model LoadResNet18(bool quiet)
+    {
+        if (!quiet && PretrainedModels.FindResNet18() is null)
+            Console.Error.WriteLine($"ResNet-18 is not in the NuGet cache; restoring {PretrainedModels.ResNet18Package} {PretrainedModels.ResNet18Version} with 'dotnet restore'...");
+        try
+        {
+            return PretrainedModels.Load("resnet18");
+        }
+        catch (Exception e) when (e is InvalidOperationException or FileNotFoundException or IOException or System.ComponentModel.Win32Exception)
+        {
+            throw new FileNotFoundException($"The pretrained ResNet-18 is not available: {e.Message} Train from scratch with --base none, " +
+                $"or restore the NuGet package {PretrainedModels.ResNet18Package} {PretrainedModels.ResNet18Version}.");
+        }
+    }
+
+    private static InMemoryDataset Features(Model resnet, ImageFolder images, string role, bool quiet)
+    {
+        var status = new StatusLine($"ResNet-18 features of the {role} images:", !quiet);
+        var features = TransferLearning.ExtractFeatures(resnet, images, progress: status.Report);
+        status.Finish($"{images.Count:N0} images");
+        return features;
+    }
+
+    private static string FolderName(string dir) =>
+        Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir))) is { Length: > 0 } name ? name : "images";
+
+    private static void Print(Outcome outcome, TrainSettings settings, string modelName, string dir, string outPath, string? reportPath, int trainCount)
+    {
+        if (settings.Json)
+        {
+            JsonOutput.Write(new JsonObject
+            {
+                ["model"] = modelName, ["data"] = Path.GetFullPath(dir), ["output"] = Path.GetFullPath(outPath),
+                ["class_names"] = JsonOutput.Array(outcome.Model.ClassNames), ["input_shape"] = JsonOutput.Array(outcome.Model.InputShape),
+                ["train_images"] = trainCount, ["epochs"] = outcome.History.Epochs.Count,
+                ["feature_seconds"] = Math.Round(outcome.FeatureSeconds, 2), ["train_seconds"] = Math.Round(outcome.TrainSeconds, 2),
+                ["validation"] = Describe(outcome.Validation), ["test"] = Describe(outcome.Test),
+                ["history"] = JsonNode.Parse(outcome.History.ToJson()), ["report"] = reportPath,
+            });
+            return;
+        }
+        if (outcome.Validation is { } v)
+            Console.WriteLine($"Validation accuracy {v.Accuracy:P2} (top-{v.K} {v.TopKAccuracy:P2}, loss {v.Loss:F4}) on {v.Count:N0} held-out images after {outcome.TrainSeconds:F1}s of training.");
+        if (outcome.Test is { } t)
+            Console.WriteLine($"Test accuracy {t.Accuracy:P2} (top-{t.K} {t.TopKAccuracy:P2}, loss {t.Loss:F4}) on {t.Count:N0} test images after {outcome.TrainSeconds:F1}s of training.");
+        Console.WriteLine($"Saved {outPath} (classes: {string.Join(", ", outcome.Model.ClassNames)}; history, charts and confusion matrix next to it)");
+        if (reportPath is not null) Console.WriteLine($"Report {reportPath}");
+    }
+
+    private static JsonNode? Describe(EvaluationResult? r) => r is null ? null : new JsonObject
+    {
+        ["images"] = r.Count, ["accuracy"] = r.Accuracy, ["loss"] = r.Loss, [$"top{r.K}_accuracy"] = r.TopKAccuracy,
+    };
+
+    /// <summary>Passes every batch to <paramref name="inner"/> but only every n-th epoch line (and the last): a classifier on features runs many short epochs.</summary>
+    private sealed class EveryNthEpoch(ITrainingCallback inner, int n, int epochs) : ITrainingCallback
+    {
+        public void OnTrainBegin(Trainer trainer) => inner.OnTrainBegin(trainer);
+        public void OnBatchEnd(Trainer trainer, in BatchProgress progress) => inner.OnBatchEnd(trainer, progress);
+        public void OnTrainEnd(Trainer trainer, History history) => inner.OnTrainEnd(trainer, history);
+
+        public void OnEpochEnd(Trainer trainer, EpochMetrics metrics)
+        {
+            if (metrics.Epoch % n == 0 || metrics.Epoch == 1 || metrics.Epoch == epochs) inner.OnEpochEnd(trainer, metrics);
+        }
+    }
+}

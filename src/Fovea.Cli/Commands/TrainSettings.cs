@@ -1,0 +1,34 @@
+using Fovea.Optimizers;
+
+namespace Fovea.Cli.Commands;
+
+/// <summary>Defaults of the training options, which depend on what is trained (a Fashion-MNIST network, a model from scratch, a top on features).</summary>
+internal sealed record TrainDefaults(int Epochs, double LearningRate, string Optimizer, string Schedule, bool Augment, double ValidationSplit, int BatchSize = 64);
+
+/// <summary>The options every kind of <c>fovea train</c> shares, read from the command line over <see cref="TrainDefaults"/>.</summary>
+internal sealed record TrainSettings(int Epochs, int BatchSize, float LearningRate, Optimizer Optimizer, string ScheduleName,
+    LearningRateSchedule Schedule, float LabelSmoothing, bool Augment, double ValidationSplit, int Seed, int Threads, bool Json)
+{
+    public static TrainSettings Read(CommandLine cl, TrainDefaults defaults)
+    {
+        float lr = (float)cl.GetDouble("lr", defaults.LearningRate, 0, 10);
+        string schedule = cl.Get("schedule", defaults.Schedule)!;
+        return new TrainSettings(
+            Epochs: cl.GetInt("epochs", defaults.Epochs, 1, 100_000),
+            BatchSize: cl.GetInt("batch-size", defaults.BatchSize, 1, 65_536),
+            LearningRate: lr,
+            Optimizer: Optimizer.Create(cl.Get("optimizer", defaults.Optimizer)!, lr),
+            ScheduleName: schedule,
+            Schedule: LearningRateSchedule.Parse(schedule),
+            LabelSmoothing: (float)cl.GetDouble("label-smoothing", 0, 0, 0.99),
+            Augment: cl.Has("augment") || (defaults.Augment && !cl.Has("no-augment")),
+            ValidationSplit: cl.GetDouble("validation-split", defaults.ValidationSplit, 0, 0.99),
+            Seed: cl.GetInt("seed", 0),
+            Threads: cl.GetInt("threads", Environment.ProcessorCount, 1, 1024),
+            Json: cl.Has("json"));
+    }
+
+    /// <summary>One line describing the run, for the console.</summary>
+    public string Describe() => $"{Epochs} epochs, batch {BatchSize}, {Optimizer.Name} lr {LearningRate}, {ScheduleName} schedule, " +
+        $"augmentation {(Augment ? "on" : "off")}, {Threads} thread(s), seed {Seed}";
+}

@@ -1,0 +1,114 @@
+using Fovea.Layers;
+using Fovea.Tensors;
+
+namespace Fovea.Models;
+
+// Working with the two stages separately: where the base ends, the top as a model of its own, and base + top joined
+// into one model. These are the pieces of transfer learning (see Training/TransferLearning.cs).
+public partial class Model
+{
+    /// <summary>
+    /// The node where the base stage ends: the one node the top stage reads from (the model input when the model has
+    /// only top layers), or <see cref="Output"/> when there is no top stage. Its output shape is the feature shape.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The top reads several base nodes, or a base layer reads a top layer.</exception>
+    public Node BaseOutput
+    {
+        get
+        {
+            var topNodes = _nodes.Skip(1).Where(n => n.Stage == ModelStage.Top).ToList();
+            if (topNodes.Count == 0) return Output;
+            var lateBase = _nodes.Skip(1).FirstOrDefault(n => n.Stage == ModelStage.Base && n.InputIndices.Any(i => _nodes[i].Stage == ModelStage.Top));
+            if (lateBase is not null)
+                throw new InvalidOperationException($"Model '{Name}': base layer '{lateBase.Name}' reads the output of a top layer, so the base stage cannot run alone.");
+            var feeds = topNodes.SelectMany(n => n.InputIndices).Distinct().Where(i => i == 0 || _nodes[i].Stage == ModelStage.Base).ToList();
+            if (feeds.Count != 1)
+                throw new InvalidOperationException(
+                    $"Model '{Name}': the top stage reads {feeds.Count} base nodes ({string.Join(", ", feeds.Select(i => _nodes[i].Name))}); " +
+                    "splitting base and top needs exactly one.");
+            return _nodes[feeds[0]];
+        }
+    }
+
+    /// <summary>
+    /// The top stage as a model of its own: input shape = <see cref="BaseOutput"/>'s output shape, copies of the top
+    /// layers with their current weights and frozen state, the same class names. Train it on features from
+    /// <see cref="Training.TransferLearning.ExtractFeatures"/>, then join it to a base with <see cref="Combine"/>.
+    /// </summary>
+    /// <param name="name">Name of the new model; default "&lt;this name&gt;-top".</param>
+    /// <exception cref="InvalidOperationException">The model has no top stage, or its stages cannot be split (see <see cref="BaseOutput"/>).</exception>
+    public Model CopyTop(string? name = null)
+    {
+        var boundary = BaseOutput;
+        if (!_nodes.Skip(1).Any(n => n.Stage == ModelStage.Top))
+            throw new InvalidOperationException($"Model '{Name}' has no top stage to copy; add classifier layers with AddTop.");
+        var top = new Model(boundary.OutputShape, name ?? $"{Name}-top", Seed) { ClassNames = ClassNames };
+        var map = new Dictionary<int, Node> { [boundary.Index] = top.Input };
+        foreach (var node in _nodes.Skip(1).Where(n => n.Stage == ModelStage.Top))
+            map[node.Index] = top.AddCopy(node.Layer!, ModelStage.Top, node.InputIndices.Select(i => map[i]).ToArray());
+        top.SetOutput(map[_outputIndex]);
+        return top;
+    }
+
+    /// <summary>
+    /// One model made of copies of <paramref name="baseModel"/>'s base stage (its layers up to <see cref="BaseOutput"/>,
+    /// weights and frozen state kept, all in the base stage) followed by copies of every layer of <paramref name="top"/>
+    /// (in the top stage). The result takes <paramref name="baseModel"/>'s input and normalisation and
+    /// <paramref name="top"/>'s class names. A top layer whose name is already taken by a base layer is renamed.
+    /// </summary>
+    /// <param name="baseModel">Feature extractor, e.g. a pretrained network; any top stage it has is left out.</param>
+    /// <param name="top">Classifier whose input shape equals the base's feature shape (<c>baseModel.BaseOutput.OutputShape</c>).</param>
+    /// <param name="name">Name of the result; default: <paramref name="baseModel"/>'s name.</param>
+    /// <exception cref="ArgumentException">The shapes do not fit, or <paramref name="top"/> has its own input normalisation.</exception>
+    public static Model Combine(Model baseModel, Model top, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(baseModel);
+        ArgumentNullException.ThrowIfNull(top);
+        var boundary = baseModel.BaseOutput;
+        if (!boundary.OutputShape.AsSpan().SequenceEqual(top.InputShape))
+            throw new ArgumentException(
+                $"The top model '{top.Name}' takes input {Tensor.ShapeToString(top.InputShape)} but the base of '{baseModel.Name}' outputs " +
+                $"{Tensor.ShapeToString(boundary.OutputShape)} per sample (at '{boundary.Name}').");
+        if (top.Normalization is not null)
+            throw new ArgumentException($"The top model '{top.Name}' has an input normalisation; it would be lost between base and top. Remove it or normalise inside the top.");
+        var result = new Model(baseModel.InputShape, name ?? baseModel.Name, baseModel.Seed)
+        {
+            Normalization = baseModel.Normalization,
+            ClassNames = top.ClassNames.Count > 0 ? top.ClassNames : baseModel.ClassNames,
+        };
+        var fromBase = new Dictionary<int, Node> { [0] = result.Input };
+        foreach (var node in baseModel._nodes.Skip(1).Take(boundary.Index).Where(n => n.Stage == ModelStage.Base))
+            fromBase[node.Index] = result.AddCopy(node.Layer!, ModelStage.Base, node.InputIndices.Select(i => fromBase[i]).ToArray());
+        var fromTop = new Dictionary<int, Node> { [0] = fromBase[boundary.Index] };
+        foreach (var node in top._nodes.Skip(1))
+            fromTop[node.Index] = result.AddCopy(node.Layer!, ModelStage.Top, node.InputIndices.Select(i => fromTop[i]).ToArray());
+        result.SetOutput(fromTop[top._outputIndex]);
+        return result;
+    }
+
+    /// <summary>Copies the weights of <paramref name="trainedTop"/> (made by <see cref="CopyTop"/>) back into this model's top layers.</summary>
+    internal void LoadTopWeights(Model trainedTop)
+    {
+        var mine = StageLayers(ModelStage.Top).ToList();
+        var theirs = trainedTop.Layers.ToList();
+        if (mine.Count != theirs.Count)
+            throw new ArgumentException($"Model '{trainedTop.Name}' has {theirs.Count} layers but the top of '{Name}' has {mine.Count}.");
+        for (int l = 0; l < mine.Count; l++)
+        {
+            if (mine[l].TypeName != theirs[l].TypeName || mine[l].Parameters.Count != theirs[l].Parameters.Count)
+                throw new ArgumentException($"Layer {l} of '{trainedTop.Name}' ({theirs[l]}) does not match top layer {mine[l]} of '{Name}'.");
+            for (int p = 0; p < mine[l].Parameters.Count; p++) mine[l].Parameters[p].Value.CopyFrom(theirs[l].Parameters[p].Value.Span);
+        }
+    }
+
+    /// <summary>Adds a copy of <paramref name="source"/> (configuration, weights, frozen state), keeping its name when free.</summary>
+    private Node AddCopy(Layer source, ModelStage stage, Node[] inputs)
+    {
+        string name = _byName.ContainsKey(source.Name) ? UniqueName(source.Name) : source.Name;
+        var layer = LayerRegistry.Create(source.TypeName, source.GetConfig(), name);
+        var node = Add(layer, stage, inputs);
+        for (int p = 0; p < layer.Parameters.Count; p++) layer.Parameters[p].Value.CopyFrom(source.Parameters[p].Value.Span);
+        if (!source.Trainable) layer.Freeze();
+        return node;
+    }
+}

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Xunit.Abstractions;
+
+namespace Fovea.Vision.Tests;
+
+/// <summary>fovea train --data on an image folder, then predict and eval, run as the real executable in its own process.</summary>
+public sealed class FolderCliTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fovea-folder-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private (int Code, string Out, string Err) Fovea(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Fovea.Cli.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        var clock = Stopwatch.StartNew();
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(300_000), "fovea did not finish within 5 minutes");
+        output.WriteLine($"fovea {string.Join(' ', args)}: exit {p.ExitCode} in {clock.Elapsed.TotalSeconds:F1}s");
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private void AssertOneLineError(string[] args, string expected)
+    {
+        var (code, _, err) = Fovea(args);
+        Assert.Equal(2, code);
+        var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("fovea: error: ", lines[0]);
+        Assert.Contains(expected, lines[0]);
+    }
+
+    [Fact]
+    public void Train_from_scratch_on_a_folder_then_predict_prints_the_folder_class_names()
+    {
+        using var train = new SyntheticFolder(imagesPerClass: 20, seed: 41);
+        using var test = new SyntheticFolder(imagesPerClass: 6, seed: 42);
+        string model = Path.Combine(_dir, "shapes.fovea");
+        var run = Fovea("train", "--data", train.Root, "--test-data", test.Root, "--base", "none", "--image-size", "32",
+            "--epochs", "3", "--seed", "1", "--out", model, "--json");
+        Assert.True(run.Code == 0, run.Err);
+        var result = JsonNode.Parse(run.Out)!;
+        Assert.Equal(SyntheticFolder.ClassNames, ((JsonArray)result["class_names"]!).Select(n => (string)n!));
+        Assert.Equal([3, 32, 32], ((JsonArray)result["input_shape"]!).Select(n => (int)n!));
+        Assert.Equal(60, (int)result["train_images"]!);
+        Assert.Equal(18, (int)result["test"]!["images"]!);
+        Assert.True(File.Exists(model) && File.Exists(Path.Combine(_dir, "shapes.confusion.png")));
+
+        string path = test.Files[0].Path;
+        var predict = Fovea("predict", model, path);
+        Assert.True(predict.Code == 0, predict.Err);
+        var lines = predict.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(path, lines[0]);
+        // Three ranked lines, each naming one of the user's classes.
+        Assert.Equal(SyntheticFolder.ClassNames.Order(), lines[1..4].Select(l => l.Trim().Split(' ')[0]).Order());
+
+        // eval on the test folder reads the images again and gets what training reported.
+        var eval = Fovea("eval", model, "--data", test.Root, "--json");
+        Assert.True(eval.Code == 0, eval.Err);
+        Assert.Equal((double)result["test"]!["accuracy"]!, (double)JsonNode.Parse(eval.Out)!["accuracy"]!, 6);
+    }
+
+    [Fact]
+    public void Train_on_the_pretrained_base_saves_one_model_that_classifies_image_files()
+    {
+        using var train = new SyntheticFolder(imagesPerClass: 6, seed: 43, minSide: 60, maxSide: 140);
+        string model = Path.Combine(_dir, "resnet.fovea");
+        var run = Fovea("train", "--data", train.Root, "--validation-split", "0.34", "--epochs", "60", "--out", model, "--json");
+        Assert.True(run.Code == 0, run.Err);
+        var result = JsonNode.Parse(run.Out)!;
+        Assert.Equal("resnet18", (string)result["model"]!);
+        Assert.Equal(6, (int)result["validation"]!["images"]!);      // 2 of each class's 6
+        Assert.Equal([3, 224, 224], ((JsonArray)result["input_shape"]!).Select(n => (int)n!));
+        output.WriteLine($"features {(double)result["feature_seconds"]!}s, top {(double)result["train_seconds"]!}s, validation accuracy {(double)result["validation"]!["accuracy"]!:P0}");
+
+        var predict = Fovea("predict", model, train.Files[0].Path, "--json");
+        Assert.True(predict.Code == 0, predict.Err);
+        var top = (JsonArray)JsonNode.Parse(predict.Out)![0]!["top"]!;
+        Assert.Contains((string)top[0]!["class"]!, SyntheticFolder.ClassNames);
+    }
+
+    [Fact]
+    public void Mistakes_in_the_folder_are_one_line_naming_the_folder_or_file()
+    {
+        string missing = Path.Combine(_dir, "missing");
+        AssertOneLineError(["train", "--data", missing, "--base", "none"], missing);
+
+        string oneClass = Path.Combine(_dir, "one-class");
+        Directory.CreateDirectory(Path.Combine(oneClass, "cats"));
+        using (var bitmap = SyntheticFolder.Draw(0, 30, 30, grey: false, new Random(1))) SyntheticFolder.Save(bitmap, Path.Combine(oneClass, "cats", "a.png"));
+        AssertOneLineError(["train", "--data", oneClass, "--base", "none"], "only one class folder ('cats')");
+
+        Directory.CreateDirectory(Path.Combine(oneClass, "dogs"));
+        string broken = Path.Combine(oneClass, "dogs", "b.jpg");
+        File.WriteAllText(broken, "not a picture");
+        AssertOneLineError(["train", "--data", oneClass, "--base", "none"], broken);
+
+        string splits = Path.Combine(_dir, "splits");
+        foreach (var part in new[] { "train", "test" })
+        {
+            Directory.CreateDirectory(Path.Combine(splits, part, "cats"));
+            using var bitmap = SyntheticFolder.Draw(0, 30, 30, grey: false, new Random(2));
+            SyntheticFolder.Save(bitmap, Path.Combine(splits, part, "cats", "a.png"));
+        }
+        AssertOneLineError(["train", "--data", splits, "--base", "none"], $"--data {Path.Combine(splits, "train")} --test-data {Path.Combine(splits, "test")}");
+
+        AssertOneLineError(["train", "--data", oneClass, "--image-size", "64"], "224");
+        AssertOneLineError(["train", "--data", oneClass, "--base", "vgg"], "'vgg'");
+    }
+}
