@@ -39,7 +39,7 @@ internal static class PredictCommand
             if (cl.Has("invert")) foreach (ref float v in img.Span) v = 1f - v;
             img.Span.CopyTo(batch.Span.Slice(i * img.Length));
         }
-        var probabilities = model.PredictProbabilities(batch);
+        var probabilities = model.ToInference().PredictProbabilities(batch);
         var results = new JsonArray();
         for (int i = 0; i < images.Length; i++)
         {

@@ -6,24 +6,26 @@ using Fovea.Tensors;
 namespace Fovea.Models;
 
 /// <summary>
-/// A model prepared for fast inference (<see cref="Model.ToInference"/>): every BatchNorm2D that directly follows a
+/// A model prepared for fast inference (<see cref="Model.ToInference()"/>): every BatchNorm2D that directly follows a
 /// convolution is folded into its filters and bias, a following residual Add and ReLU run inside the convolution's
 /// output pass, and the filters are packed once for the matrix-product kernel. Layers without a fused form run as in
-/// <see cref="Model.Predict"/>. A snapshot: weights are copied when it is created, so re-create it after training.
+/// <see cref="Model.Predict(Tensors.Tensor)"/>. A snapshot: weights are copied when it is created, so re-create it after training.
 /// Outputs equal the model's own up to float rounding; <see cref="Predict"/> is safe to call from many threads.
 /// </summary>
 public sealed class InferenceModel
 {
     private readonly Step[] _steps;
     private readonly int _valueCount, _outputIndex;
+    private readonly Node _output;
 
-    internal InferenceModel(Model model)
+    internal InferenceModel(Model model, Node output)
     {
         Source = model;
-        var plan = InferencePlanner.Plan(model);
+        _output = output;
+        var plan = InferencePlanner.Plan(model, output.Index);
         _steps = plan.Steps;
         _valueCount = model.Nodes.Count;
-        _outputIndex = model.Output.Index;
+        _outputIndex = output.Index;
         FusedConvolutions = _steps.Count(s => s is FusedConvolutionStep);
         FoldedBatchNorms = plan.FoldedBatchNorms;
     }
@@ -32,16 +34,17 @@ public sealed class InferenceModel
     public Model Source { get; }
     /// <summary>Per-sample input shape, as <see cref="Model.InputShape"/>.</summary>
     public int[] InputShape => Source.InputShape;
-    /// <summary>Per-sample output shape, as <see cref="Model.OutputShape"/>.</summary>
-    public int[] OutputShape => Source.OutputShape;
+    /// <summary>Per-sample output shape: the model's, or the chosen node's.</summary>
+    public int[] OutputShape => _output.OutputShape;
     /// <summary>Number of convolutions running through the packed, fused kernel.</summary>
     public int FusedConvolutions { get; }
     /// <summary>Number of BatchNorm2D layers folded into a convolution.</summary>
     public int FoldedBatchNorms { get; }
 
-    /// <summary>Outputs [N, ...OutputShape] for inputs x [N, ...InputShape], as <see cref="Model.Predict"/> computes them.</summary>
+    /// <summary>Outputs [N, ...OutputShape] for inputs x [N, ...InputShape], as <see cref="Model.Predict(Tensor)"/> computes them.</summary>
     public Tensor Predict(Tensor x)
     {
+        ArgumentNullException.ThrowIfNull(x);
         if (x.Rank != InputShape.Length + 1 || !x.Shape.AsSpan(1).SequenceEqual(InputShape))
             throw new ArgumentException($"Model '{Source.Name}' expects input [N, {string.Join(", ", InputShape)}]; received {Tensor.ShapeToString(x.Shape)}.");
         var arena = t_arena ??= new TensorArena();
@@ -60,7 +63,7 @@ public sealed class InferenceModel
     public Tensor PredictProbabilities(Tensor x)
     {
         var y = Predict(x);
-        if (Source.Output.Layer is Layers.Softmax || Source.Output.Layer is Layers.Sigmoid) return y;
+        if (_output.Layer is Layers.Softmax || _output.Layer is Layers.Sigmoid) return y;
         return Tape.NoGrad(() => Ops.Softmax(y.Rank == 2 ? y : y.View(y.Dim(0), y.Length / Math.Max(1, y.Dim(0)))));
     }
 

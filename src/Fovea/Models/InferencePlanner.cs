@@ -12,15 +12,14 @@ internal static class InferencePlanner
 {
     internal sealed record Result(InferenceModel.Step[] Steps, int FoldedBatchNorms);
 
-    public static Result Plan(Model model)
+    public static Result Plan(Model model, int outputIndex)
     {
         var nodes = model.Nodes;
-        int outputIndex = model.Output.Index;
         var consumers = new List<int>[nodes.Count];
         for (int i = 0; i < nodes.Count; i++) consumers[i] = [];
         for (int i = 1; i < nodes.Count; i++) foreach (int j in nodes[i].InputIndices) consumers[j].Add(i);
 
-        var needed = NeededForOutput(model);
+        var needed = NeededFor(model, outputIndex);
         var absorbed = new bool[nodes.Count];
         var claimed = new bool[nodes.Count]; // part of some chain already (an Add can be reached from both operands)
         var fusedAt = new Dictionary<int, InferenceModel.Step>();
@@ -63,10 +62,10 @@ internal static class InferencePlanner
     }
 
     /// <summary>Nodes the output depends on.</summary>
-    private static bool[] NeededForOutput(Model model)
+    private static bool[] NeededFor(Model model, int outputIndex)
     {
         var needed = new bool[model.Nodes.Count];
-        var stack = new Stack<int>([model.Output.Index]);
+        var stack = new Stack<int>([outputIndex]);
         while (stack.Count > 0)
         {
             int i = stack.Pop();

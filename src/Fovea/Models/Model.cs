@@ -237,7 +237,16 @@ public partial class Model
     /// A snapshot of this model prepared for fast inference: BatchNorm folded into convolutions, residual adds and ReLU
     /// fused, filters packed once. Re-create it after the weights change.
     /// </summary>
-    public InferenceModel ToInference() => new(this);
+    public InferenceModel ToInference() => new(this, Output);
+
+    /// <summary>As <see cref="ToInference()"/>, computing the value of <paramref name="output"/> (e.g. <see cref="BaseOutput"/> for features).</summary>
+    public InferenceModel ToInference(Node output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        if (output.Index >= _nodes.Count || _nodes[output.Index] != output)
+            throw new ArgumentException($"Node '{output.Name}' is not a node of model '{Name}'.", nameof(output));
+        return new(this, output);
+    }
 
     /// <summary>Class probabilities [N, classes]: softmax of the outputs, unless the model already ends in Softmax.</summary>
     public Tensor PredictProbabilities(Tensor x)

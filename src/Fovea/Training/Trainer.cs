@@ -153,11 +153,12 @@ public sealed class Trainer
         int k = Math.Min(topK, classes);
         var confusion = new ConfusionMatrix(classes, data.ClassNames.Count == classes ? data.ClassNames : null);
         double lossSum = 0; long topKCorrect = 0;
+        var inference = Model.ToInference(); // the weights do not change during an evaluation
         using var loader = new DataLoader(data, batchSize, shuffle: false, seed: 0, dropLast: false, augmentation: null);
         foreach (var batch in loader.ForEpoch(0))
         {
             var labels = batch.Labels;
-            var outputs = Model.Predict(batch.Images);
+            var outputs = inference.Predict(batch.Images);
             lossSum += Tape.NoGrad(() => Loss.Compute(outputs, batch.Labels).Span[0]) * batch.Count;
             var predicted = Metrics.ArgMax(outputs.Span, classes);
             for (int i = 0; i < batch.Count; i++) confusion.Add(labels[i], predicted[i]);
@@ -173,10 +174,11 @@ public sealed class Trainer
         int classes = Model.OutputShape.Aggregate(1, (a, b) => a * b);
         var result = new Tensor(data.Count, classes);
         int offset = 0;
+        var inference = Model.ToInference();
         using var loader = new DataLoader(data, batchSize, shuffle: false, seed: 0, dropLast: false, augmentation: null);
         foreach (var batch in loader.ForEpoch(0))
         {
-            var p = Model.PredictProbabilities(batch.Images);
+            var p = inference.PredictProbabilities(batch.Images);
             p.Span.CopyTo(result.Span.Slice(offset * classes));
             offset += batch.Count;
         }

@@ -50,11 +50,13 @@ public static class TransferLearning
         var features = new float[total];
         var labels = new int[data.Count];
         int done = 0;
+        // BatchNorm folded, ReLU and residual adds fused, filters packed once: the frozen base as a fast inference model.
+        var baseModel = model.ToInference(boundary);
         // The loader copies the next batch of images on its background task while the base runs on this one.
         using var loader = new DataLoader(data, batchSize, shuffle: false);
         foreach (var batch in loader.ForEpoch(0))
         {
-            var output = model.Predict(batch.Images, boundary);
+            var output = baseModel.Predict(batch.Images);
             output.Span.CopyTo(features.AsSpan(done * featureSize, batch.Count * featureSize));
             batch.Labels.CopyTo(labels, done);
             done += batch.Count;

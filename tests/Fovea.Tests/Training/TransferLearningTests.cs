@@ -124,8 +124,11 @@ public class TransferLearningTests
         Assert.Equal(data.ClassNames, features.ClassNames);
         for (int i = 0; i < data.Count; i++)
         {
-            var single = net.Predict(Tensor.FromArray(data.GetImage(i), [1, 3, 8, 8]), net.BaseOutput);
-            Assert.Equal(single.ToArray(), features.GetImage(i).ToArray());
+            // Features come from the fused inference model (BatchNorm folded): equal up to float rounding.
+            var single = net.Predict(Tensor.FromArray(data.GetImage(i), [1, 3, 8, 8]), net.BaseOutput).ToArray();
+            var feature = features.GetImage(i).ToArray();
+            for (int j = 0; j < single.Length; j++)
+                Assert.True(Math.Abs(single[j] - feature[j]) <= 1e-5f * (1 + Math.Abs(single[j])), $"image {i} feature {j}: {feature[j]} vs {single[j]}");
         }
     }
 
