@@ -11,14 +11,15 @@ namespace Fovea.Benchmarks;
 /// <summary>
 /// `resnet` mode: inference latency of the pretrained ResNet-18 network (Microsoft.ML.DnnImageFeaturizer.ResNet18 0.23.1,
 /// the network without its preprocessing), Fovea vs ONNX Runtime 1.31.1, at batch 1 and 32 and 1 and 2 threads.
-/// Fovea: Model.Predict with Parallelism.Degree = threads. ONNX Runtime: default graph optimisations, IntraOpNumThreads =
+/// Fovea: the inference model (Model.ToInference: BatchNorm folded, residual add and ReLU fused, filters packed once,
+/// Winograd for 3x3 stride-1 layers) and, for comparison, the plain Model.Predict, with Parallelism.Degree = threads. ONNX Runtime: default graph optimisations, IntraOpNumThreads =
 /// threads, InterOpNumThreads = 1, on Fovea's re-export of the imported network (same weights, dynamic batch axis, opset
 /// 13) and, at batch 1, also on the package's own file (fixed batch 1) as a check that the re-export costs ONNX Runtime
 /// nothing. Every figure is the median (p50) of a fixed number of timed runs after warm-up runs, per batch and per image.
 /// </summary>
 internal static class ResNetLatency
 {
-    private sealed record Row(int Batch, int Threads, double FoveaMs, double OrtMs, double? OrtPackageMs);
+    private sealed record Row(int Batch, int Threads, double FoveaMs, double FoveaModelMs, double OrtMs, double? OrtPackageMs);
 
     public static int Run(string[] args)
     {
@@ -46,6 +47,9 @@ internal static class ResNetLatency
         string loadBefore = LoadAverage();
         var path = PretrainedModels.LocateResNet18();
         var fovea = OnnxImporter.Import(path);
+        var clock = Stopwatch.StartNew();
+        var foveaFast = fovea.ToInference();
+        Console.WriteLine($"Inference model prepared in {clock.Elapsed.TotalMilliseconds:F0} ms: {foveaFast.FusedConvolutions} fused convolutions, {foveaFast.FoldedBatchNorms} BatchNorms folded");
         // ONNX Runtime needs a dynamic batch axis for batch 32: the package's file has batch 1 fixed, so re-export.
         var dynamicOnnx = OnnxExporter.ToBytes(fovea, 13);
         Console.WriteLine($"ResNet-18 ({fovea.ParameterCount:N0} parameters) from {path}");
@@ -66,12 +70,13 @@ internal static class ResNetLatency
                 foreach (int t in threads)
                 {
                     Parallelism.Degree = t;
-                    double foveaMs = Median(warmup, runs, () => fovea.Predict(x));
+                    double foveaMs = Median(warmup, runs, () => foveaFast.Predict(x));
+                    double foveaModelMs = Median(warmup, runs, () => fovea.Predict(x));
                     double ortMs = OrtMedian(dynamicOnnx, input, t, warmup, runs);
                     double? ortPackageMs = batch == 1 ? OrtMedian(File.ReadAllBytes(path), input, t, warmup, runs) : null;
-                    var row = new Row(batch, t, foveaMs, ortMs, ortPackageMs);
+                    var row = new Row(batch, t, foveaMs, foveaModelMs, ortMs, ortPackageMs);
                     rows.Add(row);
-                    Console.WriteLine($"batch {batch,2}, {t} thread(s): Fovea {foveaMs / batch,8:F2} ms/image, ONNX Runtime {ortMs / batch,8:F2} ms/image" +
+                    Console.WriteLine($"batch {batch,2}, {t} thread(s): Fovea {foveaMs / batch,8:F2} ms/image (Model.Predict {foveaModelMs / batch:F2}), ONNX Runtime {ortMs / batch,8:F2} ms/image" +
                         (ortPackageMs is { } p ? $" (package file {p:F2})" : "") + $", Fovea ÷ ORT {foveaMs / ortMs:F2}");
                 }
             }
@@ -120,12 +125,12 @@ internal static class ResNetLatency
         sb.AppendLine(inv, $"- Fovea commit: `{Commit()}`");
         sb.AppendLine(inv, $"- Command: `dotnet run -c Release --project benchmarks/Fovea.Benchmarks -- resnet{(args.Length > 0 ? " " + string.Join(' ', args) : "")}`");
         sb.AppendLine(inv, $"- Model: {PretrainedModels.ResNet18Package} {PretrainedModels.ResNet18Version}, the network without its preprocessing; random inputs in the range it sees (0..255 minus a mean of about 114).");
-        sb.AppendLine(inv, $"- Fovea: `Model.Predict`, `Parallelism.Degree` = threads. ONNX Runtime: default graph optimisations, `IntraOpNumThreads` = threads, `InterOpNumThreads` = 1, on Fovea's opset-13 re-export (dynamic batch); \"package file\" = the package's own ONNX file (batch 1 only).");
+        sb.AppendLine(inv, $"- Fovea: `Model.ToInference().Predict` (BatchNorm folded, residual add and ReLU fused, filters packed once, Winograd F(2x2,3x3) for 3x3 stride-1 layers) and, for comparison, plain `Model.Predict`; `Parallelism.Degree` = threads. ONNX Runtime: default graph optimisations, `IntraOpNumThreads` = threads, `InterOpNumThreads` = 1, on Fovea's opset-13 re-export (dynamic batch); \"package file\" = the package's own ONNX file (batch 1 only).");
         sb.AppendLine(inv, $"- Each figure: median (p50) of {runs1} timed runs at batch 1 and {runs32} at batch 32, after {warmup} warm-up run(s) each.").AppendLine();
-        sb.AppendLine("| Batch | Threads | Fovea ms/batch | ONNX Runtime ms/batch | ORT, package file | Fovea ms/image | ORT ms/image | Fovea ÷ ORT |");
-        sb.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        sb.AppendLine("| Batch | Threads | Fovea ms/batch | Model.Predict ms/batch | ONNX Runtime ms/batch | ORT, package file | Fovea ms/image | ORT ms/image | Fovea ÷ ORT |");
+        sb.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var r in rows)
-            sb.AppendLine(inv, $"| {r.Batch} | {r.Threads} | {r.FoveaMs:F1} | {r.OrtMs:F1} | {(r.OrtPackageMs is { } p ? p.ToString("F1", inv) : "–")} | {r.FoveaMs / r.Batch:F2} | {r.OrtMs / r.Batch:F2} | {r.FoveaMs / r.OrtMs:F2}x |");
+            sb.AppendLine(inv, $"| {r.Batch} | {r.Threads} | {r.FoveaMs:F1} | {r.FoveaModelMs:F1} | {r.OrtMs:F1} | {(r.OrtPackageMs is { } p ? p.ToString("F1", inv) : "–")} | {r.FoveaMs / r.Batch:F2} | {r.OrtMs / r.Batch:F2} | {r.FoveaMs / r.OrtMs:F2}x |");
         return sb.ToString();
     }
 

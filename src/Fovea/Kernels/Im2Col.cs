@@ -74,12 +74,29 @@ internal static class Im2Col
                             for (int ow = b; ow < to; ow++) d[ow] = 0f;
                             float* src = plane + ih * W + dx;
                             if (sw == 1) CopyShort(src + a, d + a, b - a);
+                            else if (sw == 2) CopyEveryOther(src + 2 * a, d + a, b - a);
                             else for (int ow = a; ow < b; ow++) d[ow] = src[ow * sw];
                         }
                     }
                 }
             }
         }
+    }
+
+    /// <summary>dst[i] = src[2i] for i &lt; count (stride-2 taps, e.g. a ResNet stem), eight at a time by deinterleaving.</summary>
+    private static unsafe void CopyEveryOther(float* src, float* dst, int count)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            // Reads src[2i .. 2i + 15]; stopping one output early keeps every read at or before src[2(count - 1)].
+            for (; i + 9 <= count; i += 8)
+            {
+                Lanes.Deinterleave(Vector256.Load(src + 2 * i), Vector256.Load(src + 2 * i + 8), out var even, out _);
+                even.Store(dst + i);
+            }
+        }
+        for (; i < count; i++) dst[i] = src[2 * i];
     }
 
     private static unsafe void CopyShort(float* src, float* dst, int count)
