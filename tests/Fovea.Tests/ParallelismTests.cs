@@ -1,0 +1,92 @@
+namespace Fovea.Tests;
+
+// Parallelism.For runs on a pool of long-lived workers: every part exactly once, exceptions surfaced, no nesting,
+// serial fallback when another thread holds the workers.
+public class ParallelismTests
+{
+    private static void WithDegree(int degree, Action body)
+    {
+        int saved = Parallelism.Degree;
+        Parallelism.Degree = degree;
+        try { body(); }
+        finally { Parallelism.Degree = saved; }
+    }
+
+    [Theory]
+    [InlineData(2, 1)]
+    [InlineData(2, 2)]
+    [InlineData(2, 7)]
+    [InlineData(3, 100)]
+    public void EveryPartRunsExactlyOnce(int degree, int parts) => WithDegree(degree, () =>
+    {
+        for (int round = 0; round < 200; round++)
+        {
+            var counts = new int[parts];
+            Parallelism.For(parts, i => Interlocked.Increment(ref counts[i]));
+            Assert.All(counts, c => Assert.Equal(1, c));
+        }
+    });
+
+    [Fact]
+    public void PartsAreInsideTheRegionAndNestedLoopsRunSerially() => WithDegree(2, () =>
+    {
+        var inner = new int[4 * 3];
+        bool allInside = true;
+        Parallelism.For(4, i =>
+        {
+            allInside &= Parallelism.InsideParallelRegion;
+            int thread = Environment.CurrentManagedThreadId;
+            Parallelism.For(3, j =>
+            {
+                inner[i * 3 + j]++;
+                if (Environment.CurrentManagedThreadId != thread) throw new InvalidOperationException("nested part ran on another thread");
+            });
+        });
+        Assert.True(allInside);
+        Assert.All(inner, c => Assert.Equal(1, c));
+        Assert.False(Parallelism.InsideParallelRegion);
+    });
+
+    [Fact]
+    public void TheFirstExceptionOfAPartIsRethrownAndThePoolKeepsWorking() => WithDegree(2, () =>
+    {
+        int ran = 0;
+        var e = Assert.Throws<InvalidOperationException>(() => Parallelism.For(6, i =>
+        {
+            Interlocked.Increment(ref ran);
+            if (i == 3) throw new InvalidOperationException("part 3 failed");
+        }));
+        Assert.Equal("part 3 failed", e.Message);
+        Assert.InRange(ran, 4, 6); // the failing thread takes no further parts
+        // The pool still works afterwards.
+        int after = 0;
+        Parallelism.For(4, _ => Interlocked.Increment(ref after));
+        Assert.Equal(4, after);
+    });
+
+    [Fact]
+    public void ManyThreadsCallingAtOnceAllComplete() => WithDegree(2, () =>
+    {
+        var totals = new long[8];
+        var threads = Enumerable.Range(0, totals.Length).Select(t => new Thread(() =>
+        {
+            for (int round = 0; round < 300; round++)
+                Parallelism.For(5, i => Interlocked.Add(ref totals[t], i + 1));
+        })).ToArray();
+        foreach (var th in threads) th.Start();
+        foreach (var th in threads) Assert.True(th.Join(TimeSpan.FromSeconds(60)), "a caller did not finish");
+        Assert.All(totals, total => Assert.Equal(300L * 15, total));
+    });
+
+    [Fact]
+    public void ChangingTheDegreeBetweenLoopsKeepsWorking()
+    {
+        foreach (int degree in new[] { 2, 1, 3, 2 })
+            WithDegree(degree, () =>
+            {
+                int sum = 0;
+                Parallelism.For(10, i => Interlocked.Add(ref sum, i));
+                Assert.Equal(45, sum);
+            });
+    }
+}
