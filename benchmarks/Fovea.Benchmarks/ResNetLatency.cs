@@ -24,6 +24,7 @@ internal static class ResNetLatency
     public static int Run(string[] args)
     {
         int runs1 = 20, runs32 = 5, warmup = 2;
+        double warmupSeconds = 3;
         int[] batches = [1, 32], threads = [1, 2];
         string? outPath = null;
         for (int i = 0; i < args.Length; i++)
@@ -34,16 +35,18 @@ internal static class ResNetLatency
                 case "--runs-1": runs1 = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--runs-32": runs32 = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--warmup": warmup = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--warmup-seconds": warmupSeconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--batches": batches = Ints(Next()); break;
                 case "--threads": threads = Ints(Next()); break;
                 case "--out": outPath = Next(); break;
-                case "--quick": runs1 = 3; runs32 = 1; warmup = 1; break;
+                case "--quick": runs1 = 3; runs32 = 1; warmup = 1; warmupSeconds = 0.5; break;
                 default:
-                    Console.Error.WriteLine($"Unknown option '{args[i]}'. resnet [--runs-1 N] [--runs-32 N] [--warmup N] [--batches 1,32] [--threads 1,2] [--out FILE.md] [--quick]");
+                    Console.Error.WriteLine($"Unknown option '{args[i]}'. resnet [--runs-1 N] [--runs-32 N] [--warmup N] [--warmup-seconds S] [--batches 1,32] [--threads 1,2] [--out FILE.md] [--quick]");
                     return 1;
             }
         }
 
+        s_warmupSeconds = warmupSeconds;
         string loadBefore = LoadAverage();
         var path = PretrainedModels.LocateResNet18();
         var fovea = OnnxImporter.Import(path);
@@ -53,7 +56,7 @@ internal static class ResNetLatency
         // ONNX Runtime needs a dynamic batch axis for batch 32: the package's file has batch 1 fixed, so re-export.
         var dynamicOnnx = OnnxExporter.ToBytes(fovea, 13);
         Console.WriteLine($"ResNet-18 ({fovea.ParameterCount:N0} parameters) from {path}");
-        Console.WriteLine($"p50 of {runs1} runs at batch 1 and {runs32} at larger batches, after {warmup} warm-up run(s); {Environment.ProcessorCount} cores");
+        Console.WriteLine($"p50 of {runs1} runs at batch 1 and {runs32} at larger batches, after at least {warmup} warm-up run(s) and {warmupSeconds} s; {Environment.ProcessorCount} cores");
 
         var rows = new List<Row>();
         int saved = Parallelism.Degree;
@@ -99,10 +102,19 @@ internal static class ResNetLatency
         return Median(warmup, runs, RunOnce);
     }
 
-    /// <summary>Median wall time in milliseconds of <paramref name="runs"/> calls after <paramref name="warmup"/> untimed ones.</summary>
+    // .NET compiles a method first without optimisation and recompiles it once it has proved hot, a little later and
+    // in the background: a few warm-up calls leave much of Fovea on unoptimised code (measured: ResNet-18 batch 1 at
+    // 24 ms/image after 2 warm-up calls, 19.5 after 150). Warm-up therefore lasts at least s_warmupSeconds.
+    private static double s_warmupSeconds = 3;
+
+    /// <summary>
+    /// Median wall time in milliseconds of <paramref name="runs"/> calls after at least <paramref name="warmup"/> untimed
+    /// ones lasting at least the warm-up time.
+    /// </summary>
     private static double Median(int warmup, int runs, Action action)
     {
-        for (int i = 0; i < warmup; i++) action();
+        long start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < warmup || Stopwatch.GetElapsedTime(start).TotalSeconds < s_warmupSeconds; i++) action();
         var times = new double[runs];
         for (int i = 0; i < runs; i++)
         {
@@ -126,7 +138,7 @@ internal static class ResNetLatency
         sb.AppendLine(inv, $"- Command: `dotnet run -c Release --project benchmarks/Fovea.Benchmarks -- resnet{(args.Length > 0 ? " " + string.Join(' ', args) : "")}`");
         sb.AppendLine(inv, $"- Model: {PretrainedModels.ResNet18Package} {PretrainedModels.ResNet18Version}, the network without its preprocessing; random inputs in the range it sees (0..255 minus a mean of about 114).");
         sb.AppendLine(inv, $"- Fovea: `Model.ToInference().Predict` (BatchNorm folded, residual add and ReLU fused, filters packed once, Winograd F(2x2,3x3) for 3x3 stride-1 layers) and, for comparison, plain `Model.Predict`; `Parallelism.Degree` = threads. ONNX Runtime: default graph optimisations, `IntraOpNumThreads` = threads, `InterOpNumThreads` = 1, on Fovea's opset-13 re-export (dynamic batch); \"package file\" = the package's own ONNX file (batch 1 only).");
-        sb.AppendLine(inv, $"- Each figure: median (p50) of {runs1} timed runs at batch 1 and {runs32} at batch 32, after {warmup} warm-up run(s) each.").AppendLine();
+        sb.AppendLine(inv, $"- Each figure: median (p50) of {runs1} timed runs at batch 1 and {runs32} at batch 32, after at least {warmup} warm-up run(s) lasting at least {s_warmupSeconds} s each (so that .NET has recompiled the hot code with optimisations).").AppendLine();
         sb.AppendLine("| Batch | Threads | Fovea ms/batch | Model.Predict ms/batch | ONNX Runtime ms/batch | ORT, package file | Fovea ms/image | ORT ms/image | Fovea ÷ ORT |");
         sb.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var r in rows)
