@@ -116,10 +116,11 @@ public sealed unsafe partial class PackedConv2d
         int filters = _shape.OutChannels;
         if (_left is not null && _pixels >= degree * MinChunkColumns)
         {
-            // Whole blocks per thread, so no thread gets a ragged register tile in the middle of its range.
-            int blocks = (_pixels + _chunk - 1) / _chunk;
-            Parallelism.For(degree, part => OutputPixels(io, n, Math.Min(_pixels, blocks * part / degree * _chunk),
-                Math.Min(_pixels, blocks * (part + 1) / degree * _chunk)));
+            // Equal shares of the pixels, in whole 48-column register tiles, each thread unfolding its own share.
+            const int Tile = 48;
+            int tiles = (_pixels + Tile - 1) / Tile;
+            Parallelism.For(degree, part => OutputPixels(io, n, Math.Min(_pixels, tiles * part / degree * Tile),
+                Math.Min(_pixels, tiles * (part + 1) / degree * Tile)));
             return;
         }
         // Few pixels: one unfolding, the filters split between threads in whole register panels.
