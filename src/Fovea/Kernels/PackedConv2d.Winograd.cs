@@ -78,20 +78,30 @@ public sealed unsafe partial class PackedConv2d
 
     [ThreadStatic] private static float[]? t_transformed, t_products, t_paddedPlane;
 
-    /// <summary>Image n through the three Winograd phases, each split over <paramref name="parts"/> threads.</summary>
+    /// <summary>Image n through the three Winograd phases, split over <paramref name="parts"/> threads.</summary>
     private void WinogradImage(Buffers io, int n, int parts)
     {
         var plan = _winograd!;
-        int c = _shape.InChannels, k = _shape.OutChannels, t = plan.Tiles;
+        int c = _shape.InChannels, k = _shape.OutChannels, t = plan.Tiles, tilesW = plan.TilesW;
         nint v = (nint)Scratch(ref t_transformed, Positions * c * t);
         nint m = (nint)Scratch(ref t_products, Positions * k * t);
-        RunParts(parts, c, (first, end) => { for (int ch = first; ch < end; ch++) TransformInput(io, n, ch, (float*)v); });
-        RunParts(parts, Positions, (first, end) => { for (int xi = first; xi < end; xi++) MultiplyPosition(xi, (float*)v, (float*)m); });
-        RunParts(parts, plan.Transposed ? (k + TileVector - 1) / TileVector : k, (first, end) =>
+        if (!plan.Transposed)
         {
-            if (plan.Transposed) TransformOutputTransposed(io, n, (float*)m, first * TileVector, Math.Min(k, end * TileVector));
-            else for (int f = first; f < end; f++) TransformOutput(io, n, f, (float*)m);
-        });
+            // Many tiles: each thread takes a band of tile rows through all three phases, so nothing it reads was
+            // written by another thread (the filters, read-only, excepted) and there is no barrier between phases.
+            RunParts(parts, plan.TilesH, (first, end) =>
+            {
+                for (int ch = 0; ch < c; ch++) TransformInput(io, n, ch, (float*)v, first, end);
+                for (int xi = 0; xi < Positions; xi++) MultiplyPosition(xi, (float*)v, (float*)m, first * tilesW, (end - first) * tilesW);
+                for (int f = 0; f < k; f++) TransformOutput(io, n, f, (float*)m, first, end);
+            });
+            return;
+        }
+        // Few tiles, many filters: splitting the 16 products splits the filters each thread streams.
+        RunParts(parts, c, (first, end) => { for (int ch = first; ch < end; ch++) TransformInput(io, n, ch, (float*)v, 0, plan.TilesH); });
+        RunParts(parts, Positions, (first, end) => { for (int xi = first; xi < end; xi++) MultiplyPosition(xi, (float*)v, (float*)m, 0, t); });
+        RunParts(parts, (k + TileVector - 1) / TileVector, (first, end) =>
+            TransformOutputTransposed(io, n, (float*)m, first * TileVector, Math.Min(k, end * TileVector)));
     }
 
     private static void RunParts(int parts, int items, Action<int, int> body)
@@ -101,22 +111,28 @@ public sealed unsafe partial class PackedConv2d
         Parallelism.For(parts, part => body(items * part / parts, items * (part + 1) / parts));
     }
 
-    /// <summary>V_ξ[ch][tile] = (Bᵀ d B)[ξ] for every tile of channel ch.</summary>
-    private void TransformInput(Buffers io, int n, int ch, float* v)
+    /// <summary>V_ξ[ch][tile] = (Bᵀ d B)[ξ] for the tiles of tile rows [firstRow, endRow) of channel ch.</summary>
+    private void TransformInput(Buffers io, int n, int ch, float* v, int firstRow, int endRow)
     {
         var plan = _winograd!;
         int h = _shape.InHeight, w = _shape.InWidth, pw = plan.PaddedW, tilesW = plan.TilesW, t = plan.Tiles;
-        float* padded = Scratch(ref t_paddedPlane, plan.PaddedH * pw);
+        // The band of padded input those tiles read: padded rows [2·firstRow, 2·endRow + 2).
+        int bandRows = 2 * (endRow - firstRow) + 2, top = 2 * firstRow;
+        float* padded = Scratch(ref t_paddedPlane, bandRows * pw);
         float* src = (float*)io.Input + ((long)n * _shape.InChannels + ch) * h * w;
-        new Span<float>(padded, plan.PaddedH * pw).Clear();
-        for (int y = 0; y < h && y + _shape.PadTop < plan.PaddedH; y++)
-            new ReadOnlySpan<float>(src + (long)y * w, Math.Min(w, pw - _shape.PadLeft)).CopyTo(new Span<float>(padded + (y + _shape.PadTop) * pw + _shape.PadLeft, pw - _shape.PadLeft));
+        new Span<float>(padded, bandRows * pw).Clear();
+        for (int i = 0; i < bandRows; i++)
+        {
+            int y = top + i - _shape.PadTop;
+            if ((uint)y >= (uint)h) continue;
+            new ReadOnlySpan<float>(src + (long)y * w, Math.Min(w, pw - _shape.PadLeft)).CopyTo(new Span<float>(padded + i * pw + _shape.PadLeft, pw - _shape.PadLeft));
+        }
         long stride = (long)_shape.InChannels * t; // between positions ξ in V
         float* dst = v + (long)ch * t;
         Span<float> rest = stackalloc float[Positions * TileVector];
-        for (int ti = 0; ti < plan.TilesH; ti++)
+        for (int ti = firstRow; ti < endRow; ti++)
         {
-            float* rows = padded + 2 * ti * pw;
+            float* rows = padded + 2 * (ti - firstRow) * pw;
             for (int tj = 0; tj < tilesW; tj += TileVector)
             {
                 // A short last group overlaps the one before (rewriting equal values) rather than going scalar.
@@ -175,18 +191,26 @@ public sealed unsafe partial class PackedConv2d
         (t1 - t3).Store(at + (first + 3) * stride);
     }
 
-    private void MultiplyPosition(int xi, float* v, float* m)
+    /// <summary>Product ξ for tiles [firstTile, firstTile + tiles).</summary>
+    private void MultiplyPosition(int xi, float* v, float* m, int firstTile, int tiles)
     {
         var plan = _winograd!;
         int c = _shape.InChannels, k = _shape.OutChannels, t = plan.Tiles;
-        var vXi = new ReadOnlySpan<float>(v + (long)xi * c * t, c * t);
-        var mXi = new Span<float>(m + (long)xi * k * t, k * t);
-        if (plan.Transposed) Gemm.MultiplySerial(true, t, vXi, t, plan.Filters[xi], 0, k, mXi, k);
-        else Gemm.MultiplySerial(plan.Filters[xi], 0, k, t, vXi, t, mXi, t);
+        if (tiles <= 0) return;
+        if (plan.Transposed)
+        {
+            var vXi = new ReadOnlySpan<float>(v + (long)xi * c * t, c * t);
+            Gemm.MultiplySerial(true, t, vXi, t, plan.Filters[xi], 0, k, new Span<float>(m + (long)xi * k * t, k * t), k);
+            return;
+        }
+        // Columns firstTile.. of V_ξ [C x T] and M_ξ [K x T] (row strides T).
+        var b = new ReadOnlySpan<float>(v + (long)xi * c * t + firstTile, (c - 1) * t + tiles);
+        var y = new Span<float>(m + (long)xi * k * t + firstTile, (k - 1) * t + tiles);
+        Gemm.MultiplySerial(plan.Filters[xi], 0, k, tiles, b, t, y, t);
     }
 
-    /// <summary>Filter f's outputs from M [16][K][T]: Aᵀ M A per tile, 8 tiles per vector, plus bias, residual, ReLU.</summary>
-    private void TransformOutput(Buffers io, int n, int f, float* m)
+    /// <summary>Filter f's outputs of tile rows [firstRow, endRow) from M [16][K][T]: Aᵀ M A per tile, 8 tiles per vector, plus bias, residual, ReLU.</summary>
+    private void TransformOutput(Buffers io, int n, int f, float* m, int firstRow, int endRow)
     {
         var plan = _winograd!;
         int oh = _shape.OutHeight, ow = _shape.OutWidth, tilesW = plan.TilesW, t = plan.Tiles, k = _shape.OutChannels;
@@ -198,7 +222,7 @@ public sealed unsafe partial class PackedConv2d
         var bias = Vector256.Create(_bias[f]);
         Span<float> tile = stackalloc float[4 * TileVector];
         Span<float> gathered = stackalloc float[Positions * TileVector];
-        for (int ti = 0; ti < plan.TilesH; ti++)
+        for (int ti = firstRow; ti < endRow; ti++)
         {
             for (int tj = 0; tj < tilesW; tj += TileVector)
             {
