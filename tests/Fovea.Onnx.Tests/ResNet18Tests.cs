@@ -50,13 +50,18 @@ public class ResNet18Tests(ITestOutputHelper output)
         var model = OnnxImporter.Import(path);
         Assert.Equal([3, 224, 224], model.InputShape);
         Assert.Equal([512, 1, 1], model.OutputShape);
+        // The fused inference model (BatchNorm folded, Winograd 3x3 layers) is held to the same tolerance.
+        var fast = model.ToInference();
+        Assert.Equal(model.Layers.Count(l => l is Layers.Conv2D), fast.FusedConvolutions); // every convolution fused with its BatchNorm
         for (int seed = 0; seed < 2; seed++)
         {
             // Pixels of 0..255 minus a mean of about 114, the range the network sees after its preprocessing.
             var rng = new Random(seed);
             var x = new Tensor(1, 3, 224, 224);
             for (int i = 0; i < x.Length; i++) x.Span[i] = rng.NextSingle() * 255f - 114f;
-            AssertClose(RoundTripTests.Run(bytes, x, threads: 2), model.Predict(x).Span, $"random input {seed}");
+            var expected = RoundTripTests.Run(bytes, x, threads: 2);
+            AssertClose(expected, model.Predict(x).Span, $"random input {seed}");
+            AssertClose(expected, fast.Predict(x).Span, $"random input {seed}, inference model");
         }
     }
 
@@ -71,6 +76,8 @@ public class ResNet18Tests(ITestOutputHelper output)
         var prep = File.ReadAllBytes(prepPath);
         var raw = OnnxImporter.Import(path);
         var baseModel = PretrainedModels.Load("resnet18");
+        var fastRaw = raw.ToInference();
+        var fastBase = baseModel.ToInference();
         foreach (var photo in photos)
         {
             var image = Vision.ImageLoader.Load(photo, 3, 224, 224);
@@ -81,6 +88,8 @@ public class ResNet18Tests(ITestOutputHelper output)
             AssertClose(expected, raw.Predict(new Tensor([1, 3, 224, 224], pre)).Span, $"{Path.GetFileName(photo)} (network only)");
             // The base model takes the [0, 1] RGB image and does the preprocessing itself.
             AssertClose(expected, baseModel.Predict(new Tensor([1, 3, 224, 224], image.ToArray())).Span, $"{Path.GetFileName(photo)} (base model with preprocessing)");
+            AssertClose(expected, fastRaw.Predict(new Tensor([1, 3, 224, 224], pre)).Span, $"{Path.GetFileName(photo)} (network only, inference model)");
+            AssertClose(expected, fastBase.Predict(new Tensor([1, 3, 224, 224], image.ToArray())).Span, $"{Path.GetFileName(photo)} (base model with preprocessing, inference model)");
         }
     }
 }
