@@ -134,7 +134,9 @@ public static class MnistFamily
     /// </summary>
     /// <param name="dataset">Which dataset, e.g. <see cref="FashionMnist"/>.</param>
     /// <param name="split">Train (60,000 images) or test (10,000).</param>
-    /// <param name="path">A folder holding the files (gzip or plain), or its parent holding a &lt;name&gt; folder; null to skip.</param>
+    /// <param name="path">A folder holding the files (gzip or plain), or its parent holding a &lt;name&gt; folder; when given,
+    /// the only place searched (no fallback to other folders or a download). Null to search FOVEA_DATA, the system folder,
+    /// the cache, then download.</param>
     /// <param name="options">Search and download settings; null for defaults.</param>
     /// <exception cref="DatasetNotFoundException">The files are nowhere searched and could not be downloaded.</exception>
     /// <exception cref="InvalidDataException">A file was found but is damaged or fails its checksum; the message names it.</exception>
@@ -182,7 +184,24 @@ public static class MnistFamily
         var searched = new List<string>();
 
         var candidates = new List<(string Folder, string Origin)>();
-        if (!string.IsNullOrEmpty(path)) AddWithSubfolder(candidates, path, "path given", dataset);
+        if (!string.IsNullOrEmpty(path))
+        {
+            // A folder the caller named is the only place to look: quietly using a copy found elsewhere would
+            // evaluate or train on data the caller did not choose.
+            AddWithSubfolder(candidates, path, "path given", dataset);
+            foreach (var (folder, origin) in candidates)
+            {
+                string? images = FindFile(folder, imagesRes), labels = FindFile(folder, labelsRes);
+                if (images is not null && labels is not null)
+                {
+                    options.Log?.Invoke($"{dataset.DisplayName} {split}: using {folder} ({origin}).");
+                    return (images, labels);
+                }
+            }
+            throw new DatasetNotFoundException(dataset.Name, candidates.Select(c => c.Folder).ToArray(),
+                $"{dataset.DisplayName} {split} files {imagesRes.FileName} and {labelsRes.FileName} (gzip-compressed or not) are not in " +
+                $"{path} or its subfolder {dataset.Name}; the folder given is the only place searched. Omit it to search the usual places.");
+        }
         string? envFolder = options.EnvironmentFolder ?? Environment.GetEnvironmentVariable("FOVEA_DATA");
         if (!string.IsNullOrEmpty(envFolder)) AddWithSubfolder(candidates, envFolder, "FOVEA_DATA", dataset);
         string systemFolder = options.SystemFolder ?? dataset.SystemFolder;

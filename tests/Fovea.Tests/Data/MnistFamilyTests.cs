@@ -118,7 +118,10 @@ public class MnistFamilyTests
         try
         {
             var options = new MnistLoadOptions { EnvironmentFolder = "", SystemFolder = Path.Combine(empty.Path, "no-system"), CacheFolder = cache.Path };
-            var ex = Assert.Throws<DatasetNotFoundException>(() => FashionMnist.Load(DatasetSplit.Train, empty.Path, options));
+            var ex = Assert.Throws<DatasetNotFoundException>(() => FashionMnist.Load(DatasetSplit.Train, null, new MnistLoadOptions
+            {
+                EnvironmentFolder = empty.Path, SystemFolder = Path.Combine(empty.Path, "no-system"), CacheFolder = cache.Path,
+            }));
             Assert.Contains("sudo apt-get install dataset-fashion-mnist", ex.Message);
             Assert.Contains("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", ex.Message);
             Assert.Contains("train-images-idx3-ubyte.gz", ex.Message);
@@ -139,6 +142,23 @@ public class MnistFamilyTests
     }
 
     [Fact]
+    public void AFolderGivenExplicitlyIsTheOnlyPlaceSearched()
+    {
+        using var given = new TempFolder();
+        using var cache = new TempFolder();
+        // The cache holds the test split, the folder the caller named does not: no quiet fallback to the cache.
+        IdxTestFiles.Write(Path.Combine(cache.Path, "t10k-images-idx3-ubyte"), [2, 28, 28], IdxTestFiles.Pattern(2 * 784), gzip: false);
+        IdxTestFiles.Write(Path.Combine(cache.Path, "t10k-labels-idx1-ubyte"), [2], [1, 2], gzip: false);
+        var options = new MnistLoadOptions { EnvironmentFolder = "", SystemFolder = "", CacheFolder = cache.Path, Offline = true, VerifyChecksums = false };
+        var ex = Assert.Throws<DatasetNotFoundException>(() => FashionMnist.Load(DatasetSplit.Test, given.Path, options));
+        Assert.Contains(given.Path, ex.Message);
+        Assert.Contains("t10k-images-idx3-ubyte", ex.Message);
+        Assert.Contains("only place searched", ex.Message);
+        Assert.DoesNotContain(cache.Path, ex.Message);
+        Assert.Equal(2, FashionMnist.Load(DatasetSplit.Test, null, options).Count); // without a folder the cache serves
+    }
+
+    [Fact]
     public void FailedDownloadGivesUpQuicklyAndLeavesNoPartialFiles()
     {
         using var empty = new TempFolder();
@@ -150,7 +170,7 @@ public class MnistFamilyTests
             Offline = false, EnvironmentFolder = "", SystemFolder = "", CacheFolder = cache.Path, DownloadTimeout = TimeSpan.FromSeconds(1),
         };
         var sw = Stopwatch.StartNew();
-        var ex = Assert.Throws<DatasetNotFoundException>(() => MnistFamily.Load(unreachable, DatasetSplit.Test, empty.Path, options));
+        var ex = Assert.Throws<DatasetNotFoundException>(() => MnistFamily.Load(unreachable, DatasetSplit.Test, null, options));
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10), $"Giving up took {sw.Elapsed}.");
         Assert.Contains("download from http://192.0.2.1/fashion/ failed", ex.Message);
         Assert.NotNull(ex.InnerException);
