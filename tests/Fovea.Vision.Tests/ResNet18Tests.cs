@@ -147,9 +147,8 @@ public class ResNet18Tests(ResNet18Fixture fixture, ITestOutputHelper output) : 
         // Localisation is judged at each layer's resolution: a 7×7 map has 32-px cells and its upsampled peak sits near a
         // cell centre, so the box (56-78 px objects) is grown by half a cell (16 px); at 14×14 (16-px cells) by 8 px.
         // For scale: a peak that always sat at the image centre would land in the grown box for about a third of the
-        // images, a random place for about a fifth. Measured on 2 cores over several runs (the top's initial weights
-        // differ from process to process: Model seeds layers through HashCode.Combine, which .NET randomises per
-        // process): last block 30/30 (28-30/30 with no margin at all), stage 3 26-29/30 (23-28/30 with no margin).
+        // images, a random place for about a fifth. Measured on 2 cores over several runs: last block 30/30 (28-30/30
+        // with no margin at all), stage 3 26-29/30 (23-28/30 with no margin).
         // Stage 3's features are less class-specific, so its map is noisier and sometimes peaks on a background
         // streak; both must point at the object for at least 80% of the images.
         Assert.True(correct >= n - 1, $"pretrained features + a dense top should tell the objects apart; {correct}/{n} correct");

@@ -56,7 +56,8 @@ internal static class ImageFolderTraining
             : TrainFromScratch(choice.ModelName, train, validation, test, settings);
         ModelFile.Save(outcome.Model, outPath);
         var reported = (outcome.Test ?? outcome.Validation)!;
-        string? reportPath = TrainOutputs.Write(outcome.Model, outPath, outcome.History, reported, cl.Has("report") ? (IDataset?)test ?? validation : null);
+        string? reportPath = TrainOutputs.Write(outcome.Model, outPath, outcome.History, reported, cl.Has("report") ? (IDataset?)test ?? validation : null,
+            test is null ? "validation" : "test");
         Print(outcome, settings, choice.ModelName, dir, outPath, reportPath, train.Count);
         return 0;
     }

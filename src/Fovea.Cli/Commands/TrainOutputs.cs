@@ -11,13 +11,14 @@ internal static class TrainOutputs
     /// Writes &lt;model&gt;.history.csv/.json, the loss and accuracy charts, the confusion matrix of <paramref name="evaluation"/>
     /// and, when <paramref name="reportData"/> is given, the HTML report on its first image. Returns the report's path or null.
     /// </summary>
-    public static string? Write(Model model, string modelPath, History history, EvaluationResult evaluation, IDataset? reportData)
+    public static string? Write(Model model, string modelPath, History history, EvaluationResult evaluation, IDataset? reportData,
+        string reportDataName = "test")
     {
         string stem = VisualizeCommand.Stem(modelPath);
         AtomicFile.WriteAllText(stem + ".history.csv", history.ToCsv());
         AtomicFile.WriteAllText(stem + ".history.json", history.ToJson());
         VisualizeCommand.WriteHistoryCharts(stem, history.Epochs);
         VisualizeCommand.WriteConfusion(stem, evaluation.Confusion);
-        return reportData is null ? null : VisualizeCommand.WriteModelReport(model, modelPath, reportData, history.Epochs, evaluation.Confusion);
+        return reportData is null ? null : VisualizeCommand.WriteModelReport(model, modelPath, reportData, history.Epochs, evaluation.Confusion, reportDataName);
     }
 }

@@ -151,14 +151,18 @@ internal static class VisualizeCommand
         accuracy.SavePng(stem + ".accuracy.png");
     }
 
-    /// <summary>Writes STEM.report.html: summary, charts, confusion matrix and the visualisation of the first image of <paramref name="data"/>.</summary>
-    internal static string WriteModelReport(Model model, string modelPath, IDataset data, IReadOnlyList<EpochMetrics>? history, ConfusionMatrix? confusion)
+    /// <summary>
+    /// Writes STEM.report.html: summary, charts, confusion matrix and the visualisation of the first image of
+    /// <paramref name="data"/>, which the report calls "<paramref name="dataName"/> image 0" (test, validation).
+    /// </summary>
+    internal static string WriteModelReport(Model model, string modelPath, IDataset data, IReadOnlyList<EpochMetrics>? history, ConfusionMatrix? confusion,
+        string dataName = "test")
     {
         var image = new Tensor(data.SampleShape);
         data.CopyImage(0, image.Span);
         using var visualization = NetworkVisualizer.Visualize(model, image, new VisualizationOptions { ExtraClasses = [data.GetLabel(0)] });
         string path = Stem(modelPath) + ".report.html";
-        BuildReport(model, modelPath, visualization, $"test image 0 (true class: {data.ClassNames[data.GetLabel(0)]})", history, confusion).Save(path);
+        BuildReport(model, modelPath, visualization, $"{dataName} image 0 (true class: {data.ClassNames[data.GetLabel(0)]})", history, confusion).Save(path);
         return path;
     }
 }
