@@ -229,14 +229,7 @@ public sealed unsafe partial class PackedConv2d
                 if (tj + TileVector > tilesW && tilesW >= TileVector) tj = tilesW - TileVector; // overlap, as in TransformInput
                 float* at = src + ti * tilesW + tj;
                 int count = Math.Min(TileVector, tilesW - tj);
-                Vector256<float> y00, y01, y10, y11;
-                if (count == TileVector) InverseTransform(at, stride, out y00, out y01, out y10, out y11);
-                else
-                {
-                    for (int xi = 0; xi < Positions; xi++)
-                        for (int i = 0; i < TileVector; i++) gathered[xi * TileVector + i] = i < count ? at[xi * stride + i] : 0f;
-                    fixed (float* g = gathered) InverseTransform(g, TileVector, out y00, out y01, out y10, out y11);
-                }
+                InverseTransform(at, stride, count, gathered, out var y00, out var y01, out var y10, out var y11);
                 y00 += bias; y01 += bias; y10 += bias; y11 += bias;
                 int row = 2 * ti, col = 2 * tj;
                 if (count == TileVector && row + 1 < oh && col + 16 <= ow)
@@ -273,14 +266,7 @@ public sealed unsafe partial class PackedConv2d
             for (int tileIndex = 0; tileIndex < t; tileIndex++)
             {
                 float* at = m + (long)tileIndex * k + f0;
-                Vector256<float> y00, y01, y10, y11;
-                if (count == TileVector) InverseTransform(at, stride, out y00, out y01, out y10, out y11);
-                else
-                {
-                    for (int xi = 0; xi < Positions; xi++)
-                        for (int i = 0; i < TileVector; i++) gathered[xi * TileVector + i] = i < count ? at[xi * stride + i] : 0f;
-                    fixed (float* g = gathered) InverseTransform(g, TileVector, out y00, out y01, out y10, out y11);
-                }
+                InverseTransform(at, stride, count, gathered, out var y00, out var y01, out var y10, out var y11);
                 int row = 2 * (tileIndex / plan.TilesW), col = 2 * (tileIndex % plan.TilesW);
                 fixed (float* tp = tile)
                 {
@@ -298,6 +284,20 @@ public sealed unsafe partial class PackedConv2d
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// <see cref="InverseTransform(float*, long, out Vector256{float}, out Vector256{float}, out Vector256{float}, out Vector256{float})"/>
+    /// for <paramref name="count"/> &lt;= 8 lanes: a short group is first copied, zero-padded, into <paramref name="gathered"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void InverseTransform(float* at, long stride, int count, Span<float> gathered,
+        out Vector256<float> y00, out Vector256<float> y01, out Vector256<float> y10, out Vector256<float> y11)
+    {
+        if (count == TileVector) { InverseTransform(at, stride, out y00, out y01, out y10, out y11); return; }
+        for (int xi = 0; xi < Positions; xi++)
+            for (int i = 0; i < TileVector; i++) gathered[xi * TileVector + i] = i < count ? at[xi * stride + i] : 0f;
+        fixed (float* g = gathered) InverseTransform(g, TileVector, out y00, out y01, out y10, out y11);
     }
 
     /// <summary>Aᵀ M A for 8 tiles (or filters): rows r0 = M0 + M1 + M2, r1 = M1 − M2 − M3, then the same across columns.</summary>
