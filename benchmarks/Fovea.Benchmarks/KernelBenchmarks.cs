@@ -20,7 +20,7 @@ public static class KernelBenchmarks
             .AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance))
             .AddDiagnoser(BenchmarkDotNet.Diagnosers.MemoryDiagnoser.Default)
             .WithArtifactsPath(Path.Combine(AppContext.BaseDirectory, "BenchmarkDotNet.Artifacts"));
-        var summaries = BenchmarkSwitcher.FromTypes([typeof(GemmBench), typeof(Conv2dBench), typeof(MaxPoolBench)]).Run(args, config);
+        var summaries = BenchmarkSwitcher.FromTypes([typeof(GemmBench), typeof(Conv2dBench), typeof(MaxPoolBench), typeof(ResNetConvBench)]).Run(args, config);
         return summaries.Any(s => s.HasCriticalValidationErrors) ? 1 : 0;
     }
 
@@ -109,4 +109,40 @@ public class MaxPoolBench
 
     [Benchmark] public void Forward() => MaxPool2d.Forward(_s, _x, _y, _argmax);
     [Benchmark] public void Backward() => MaxPool2d.Backward(_s, _dy, _argmax, _dx);
+}
+
+/// <summary>
+/// ResNet-18's convolution shapes at batch 1, as inference runs them: the general kernel (<see cref="Conv2d.Forward"/>,
+/// im2col + GEMM) against <see cref="PackedConv2d"/> (filters packed once; Winograd F(2x2,3x3) for the 3x3 stride-1 layers).
+/// </summary>
+public class ResNetConvBench
+{
+    [Params("stem 7x7/2 3-64 224", "3x3 64-64 56", "3x3/2 64-128 56", "3x3 128-128 28", "3x3 256-256 14", "3x3 512-512 7")] public string Layer = "";
+    [Params(1, 2)] public int Threads;
+    private Conv2dShape _s;
+    private PackedConv2d? _packed;
+    private float[] _x = [], _w = [], _bias = [], _y = [];
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _s = Layer switch
+        {
+            "stem 7x7/2 3-64 224" => new Conv2dShape(1, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 3, 3),
+            "3x3 64-64 56" => new Conv2dShape(1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1),
+            "3x3/2 64-128 56" => new Conv2dShape(1, 64, 56, 56, 128, 3, 3, 2, 2, 1, 1, 1, 1),
+            "3x3 128-128 28" => new Conv2dShape(1, 128, 28, 28, 128, 3, 3, 1, 1, 1, 1, 1, 1),
+            "3x3 256-256 14" => new Conv2dShape(1, 256, 14, 14, 256, 3, 3, 1, 1, 1, 1, 1, 1),
+            _ => new Conv2dShape(1, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1, 1, 1),
+        };
+        _x = KernelBenchmarks.Random(_s.InputLength, 1);
+        _w = KernelBenchmarks.Random(_s.WeightLength, 2);
+        _bias = KernelBenchmarks.Random(_s.OutChannels, 3);
+        _y = new float[_s.OutputLength];
+        Parallelism.Degree = Threads;
+        _packed = new PackedConv2d(_s, _w, _bias);
+    }
+
+    [Benchmark(Baseline = true)] public void General() => Conv2d.Forward(_s, _x, _w, _bias, _y, relu: true);
+    [Benchmark] public void Packed() => _packed!.Forward(_x, _y, default, relu: true);
 }
