@@ -51,6 +51,9 @@ public sealed unsafe partial class PackedConv2d
         else _left = Gemm.PackLeft(false, _shape.OutChannels, _rows, weight, _rows);
     }
 
+    /// <summary>The algorithm chosen for this geometry: "winograd", "gemm", "gemm-transposed" or "general" (the training kernel).</summary>
+    public string Algorithm => _winograd is not null ? "winograd" : _left is not null ? "gemm" : _right is not null ? "gemm-transposed" : "general";
+
     /// <summary>The geometry for a batch of <paramref name="batch"/> images.</summary>
     public Conv2dShape Geometry(int batch) => _shape with { Batch = batch };
 
@@ -84,6 +87,8 @@ public sealed unsafe partial class PackedConv2d
         {
             var io = new Buffers((nint)pIn, (nint)pOut, residual.IsEmpty ? 0 : (nint)pRes, relu);
             int degree = Parallelism.InsideParallelRegion ? 1 : Parallelism.Degree;
+            // Small images are not worth sharing: threads would cost more than they save (the GEMM's own threshold).
+            if (degree > 1 && batch < degree && MacsPerImage < Gemm.ParallelThreshold) degree = 1;
             if (degree == 1) { for (int n = 0; n < batch; n++) WholeImage(io, n); }
             else if (batch >= degree) WholeImagesParallel(io, batch, degree);
             else for (int n = 0; n < batch; n++) SharedImage(io, n, degree);
@@ -152,6 +157,8 @@ public sealed unsafe partial class PackedConv2d
     }
 
     private int ImageLength => _shape.InChannels * _shape.InHeight * _shape.InWidth;
+
+    private long MacsPerImage => (long)_shape.OutChannels * _rows * _pixels;
 
     /// <summary>Y[first .. first+count, column0 .. column0+columns) of image n from cols [rows x columns].</summary>
     private void LeftProduct(Buffers io, int n, float* cols, int columns, int column0, int first, int count)
