@@ -4,9 +4,11 @@ namespace Fovea.Kernels;
 // Inference-only convolution whose filters are packed once into the GEMM's panel layout. Two products:
 //   Y [K x P] = W·cols, with W as the packed left operand (most layers), or
 //   Yᵀ [P x K] = colsᵀ·Wᵀ, with Wᵀ as the packed right operand (small maps with many filters, e.g. 7x7 with 512).
+// 3x3 stride-1 layers go through Winograd F(2x2, 3x3) instead (PackedConv2d.Winograd.cs); grouped and few-channel
+// layers keep the general kernel.
 // Work split: with at least as many images as threads, each thread takes whole images; otherwise the threads share
-// each image, by output rows when there are many pixels (every thread unfolds only its own rows, so im2col runs in
-// parallel and stays in cache), else by filters over one shared unfolding.
+// each image (when it is big enough to be worth it), by output pixels when there are many (every thread unfolds only
+// its own pixels, so im2col runs in parallel), else by filters over one shared unfolding.
 // A residual is added before the ReLU: y = relu(conv + bias + residual), the fused tail of a ResNet block.
 
 /// <summary>
@@ -39,14 +41,15 @@ public sealed unsafe partial class PackedConv2d
             throw new ArgumentException($"Weight span has {weight.Length} elements but the shape (K={_shape.OutChannels}, C/groups={_shape.InChannelsPerGroup}, R={_shape.KernelHeight}, S={_shape.KernelWidth}) needs {_shape.WeightLength}.", nameof(weight));
         if (bias.Length != 0 && bias.Length != _shape.OutChannels)
             throw new ArgumentException($"Bias span has {bias.Length} elements but must be empty or have K={_shape.OutChannels}.", nameof(bias));
-        _weight = weight.ToArray();
+        _weight = [];
         _bias = bias.IsEmpty ? new float[_shape.OutChannels] : bias.ToArray();
         _rows = _shape.InChannels * _shape.KernelHeight * _shape.KernelWidth;
         _pixels = _shape.OutHeight * _shape.OutWidth;
         _chunk = Math.Max(MinChunkColumns, ChunkFloats / _rows / MinChunkColumns * MinChunkColumns);
         if (UseWinograd(_shape)) { PrepareWinograd(weight); return; }
-        // Grouped convolutions and the few-channel shapes the direct kernel wins keep the general kernel.
-        if (_shape.Groups != 1 || Conv2d.UseDirectForward(_shape)) return;
+        // Grouped convolutions and the few-channel shapes the direct kernel wins keep the general kernel (and only
+        // then a plain copy of the filters: the packed forms are all the other paths need).
+        if (_shape.Groups != 1 || Conv2d.UseDirectForward(_shape)) { _weight = weight.ToArray(); return; }
         if (Conv2d.UseTransposedProduct(_shape.OutChannels, _pixels)) _right = Gemm.PackRight(true, _rows, _shape.OutChannels, weight, _rows);
         else _left = Gemm.PackLeft(false, _shape.OutChannels, _rows, weight, _rows);
     }
