@@ -56,7 +56,16 @@ public static partial class Gemm
                 float* src = b + (long)pc * ldb + jc + jr;
                 if (nr == nrFull)
                 {
-                    for (int p = 0; p < kc; p++, src += ldb, d += nrFull) CopyFloats(src, d, nrFull);
+                    for (int p = 0; p < kc; p++, src += ldb, d += nrFull)
+                    {
+                        // Rows ldb apart (an unfolded image's rows are a whole map apart): fetch a few rows ahead.
+                        if (System.Runtime.Intrinsics.X86.Sse.IsSupported && p + 4 < kc)
+                        {
+                            float* ahead = src + 4L * ldb;
+                            System.Runtime.Intrinsics.X86.Sse.Prefetch0(ahead); System.Runtime.Intrinsics.X86.Sse.Prefetch0(ahead + nrFull - 1);
+                        }
+                        CopyFloats(src, d, nrFull);
+                    }
                 }
                 else
                 {
@@ -126,6 +135,15 @@ public static partial class Gemm
         int p = 0;
         for (; p + 8 <= kc; p += 8)
         {
+            // Eight rows far apart (a whole K apart in long-K products such as weight gradients) defeat the hardware
+            // prefetcher: ask for each row's data 64 floats ahead.
+            if (System.Runtime.Intrinsics.X86.Sse.IsSupported && (p & 15) == 0)
+            {
+                System.Runtime.Intrinsics.X86.Sse.Prefetch0(s0 + p + 64); System.Runtime.Intrinsics.X86.Sse.Prefetch0(s1 + p + 64);
+                System.Runtime.Intrinsics.X86.Sse.Prefetch0(s2 + p + 64); System.Runtime.Intrinsics.X86.Sse.Prefetch0(s3 + p + 64);
+                System.Runtime.Intrinsics.X86.Sse.Prefetch0(s4 + p + 64); System.Runtime.Intrinsics.X86.Sse.Prefetch0(s5 + p + 64);
+                System.Runtime.Intrinsics.X86.Sse.Prefetch0(s6 + p + 64); System.Runtime.Intrinsics.X86.Sse.Prefetch0(s7 + p + 64);
+            }
             Transpose8x8(Vector256.Load(s0 + p), Vector256.Load(s1 + p), Vector256.Load(s2 + p), Vector256.Load(s3 + p),
                 Vector256.Load(s4 + p), Vector256.Load(s5 + p), Vector256.Load(s6 + p), Vector256.Load(s7 + p),
                 dst + (long)p * dstStride, dstStride);
