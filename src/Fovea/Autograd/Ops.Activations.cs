@@ -10,7 +10,7 @@ public static partial class Ops
     {
         var y = Tensor.Uninitialized(x.Shape);
         Activations.ReluForward(x.Span, y.Span);
-        RecordUnary(x, y, () => Activations.ReluBackward(x.Span, y.Grad!.Span, x.GradOrCreate().Span));
+        RecordUnary(x, y, () => Activations.ReluBackward(x.Span, y.Grad!.Span, x.GradForWrite(out bool accumulate), accumulate));
         return y;
     }
 
@@ -19,7 +19,7 @@ public static partial class Ops
     {
         var y = Tensor.Uninitialized(x.Shape);
         Activations.LeakyReluForward(x.Span, y.Span, alpha);
-        RecordUnary(x, y, () => Activations.LeakyReluBackward(x.Span, y.Grad!.Span, x.GradOrCreate().Span, alpha));
+        RecordUnary(x, y, () => Activations.LeakyReluBackward(x.Span, y.Grad!.Span, x.GradForWrite(out bool accumulate), alpha, accumulate));
         return y;
     }
 
@@ -28,7 +28,7 @@ public static partial class Ops
     {
         var y = Tensor.Uninitialized(x.Shape);
         Activations.SigmoidForward(x.Span, y.Span);
-        RecordUnary(x, y, () => Activations.SigmoidBackward(y.Span, y.Grad!.Span, x.GradOrCreate().Span));
+        RecordUnary(x, y, () => Activations.SigmoidBackward(y.Span, y.Grad!.Span, x.GradForWrite(out bool accumulate), accumulate));
         return y;
     }
 
@@ -37,7 +37,7 @@ public static partial class Ops
     {
         var y = Tensor.Uninitialized(x.Shape);
         Activations.TanhForward(x.Span, y.Span);
-        RecordUnary(x, y, () => Activations.TanhBackward(y.Span, y.Grad!.Span, x.GradOrCreate().Span));
+        RecordUnary(x, y, () => Activations.TanhBackward(y.Span, y.Grad!.Span, x.GradForWrite(out bool accumulate), accumulate));
         return y;
     }
 

@@ -43,7 +43,7 @@ public static partial class Ops
         else y.Span.Fill(max);
         RecordUnary(x, y, () =>
         {
-            if (min <= max) Kernels.Activations.ClipBackward(x.Span, y.Grad!.Span, x.GradOrCreate().Span, min, max);
+            if (min <= max) Kernels.Activations.ClipBackward(x.Span, y.Grad!.Span, x.GradForWrite(out bool accumulate), min, max, accumulate);
         });
         return y;
     }
@@ -53,7 +53,7 @@ public static partial class Ops
     {
         var y = new Tensor(x.Shape);
         Kernels.Activations.EluForward(x.Span, y.Span, alpha);
-        RecordUnary(x, y, () => Kernels.Activations.EluBackward(y.Span, y.Grad!.Span, x.GradOrCreate().Span, alpha));
+        RecordUnary(x, y, () => Kernels.Activations.EluBackward(y.Span, y.Grad!.Span, x.GradForWrite(out bool accumulate), alpha, accumulate));
         return y;
     }
 

@@ -222,8 +222,8 @@ public static partial class Ops
                     }
                 }
             });
-            if (ga is not null) AccumulateInto(a.GradOrCreate().Span, ga);
-            if (gb is not null) AccumulateInto(b.GradOrCreate().Span, gb);
+            if (ga is not null) AccumulateInto(a, ga);
+            if (gb is not null) AccumulateInto(b, gb);
         }
     }
 }

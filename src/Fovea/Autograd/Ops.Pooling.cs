@@ -12,7 +12,7 @@ public static partial class Ops
         var y = Tensor.Uninitialized(s.Batch, s.Channels, s.OutHeight, s.OutWidth);
         bool record = Tape.ShouldRecord(x);
         // The argmax is what backward needs; inference skips it.
-        var argmax = record ? ScratchInts(y.Length) : null;
+        var argmax = record ? ScratchIntsUncleared(y.Length) : null;
         Kernels.MaxPool2d.Forward(s, x.Span, y.Span, argmax);
         if (record)
         {
@@ -20,7 +20,7 @@ public static partial class Ops
             Tape.Current!.Add(() =>
             {
                 if (y.Grad is null) return;
-                Kernels.MaxPool2d.Backward(s, y.Grad.Span, argmax, x.GradOrCreate().Span);
+                Kernels.MaxPool2d.Backward(s, y.Grad.Span, argmax, x.GradForWrite(out bool accumulate), accumulate);
             });
         }
         return y;

@@ -23,8 +23,8 @@ public static partial class Ops
             Tape.Current!.Add(() =>
             {
                 if (y.Grad is null) return;
-                if (a.RequiresGrad) AccumulateInto(a.GradOrCreate().Span, y.Grad.Span);
-                if (b.RequiresGrad) AccumulateInto(b.GradOrCreate().Span, y.Grad.Span);
+                if (a.RequiresGrad) AccumulateInto(a, y.Grad.Span);
+                if (b.RequiresGrad) AccumulateInto(b, y.Grad.Span);
             });
         }
         return y;
@@ -60,7 +60,7 @@ public static partial class Ops
             Tape.Current!.Add(() =>
             {
                 if (y.Grad is null) return;
-                AccumulateInto(x.GradOrCreate().Span, y.Grad.Span);
+                AccumulateInto(x, y.Grad.Span);
             });
         }
         return y;
@@ -87,9 +87,23 @@ public static partial class Ops
     /// <summary>A zero-filled scratch buffer from the active arena (recycled with the step's tensors), or the heap.</summary>
     internal static float[] Scratch(int length) => TensorArena.Current?.RentFloats(length) ?? new float[length];
 
+    /// <summary>A float scratch buffer with unspecified contents (every element is written before it is read).</summary>
+    internal static float[] ScratchUncleared(int length) => TensorArena.Current?.RentFloatsUncleared(length) ?? new float[length];
+
     /// <summary>A zero-filled int scratch buffer from the active arena, or the heap.</summary>
     internal static int[] ScratchInts(int length) => TensorArena.Current?.RentInts(length) ?? new int[length];
 
+    /// <summary>An int scratch buffer with unspecified contents (every element is written before it is read).</summary>
+    internal static int[] ScratchIntsUncleared(int length) => TensorArena.Current?.RentIntsUncleared(length) ?? new int[length];
+
     /// <summary>target += source.</summary>
     internal static void AccumulateInto(Span<float> target, ReadOnlySpan<float> source) => TensorPrimitives.Add(target, source, target);
+
+    /// <summary>x.Grad += source, copying instead when the gradient is created here (no clearing pass).</summary>
+    internal static void AccumulateInto(Tensor x, ReadOnlySpan<float> source)
+    {
+        var target = x.GradForWrite(out bool accumulate);
+        if (accumulate) TensorPrimitives.Add(target, source, target);
+        else source.CopyTo(target);
+    }
 }

@@ -1,6 +1,4 @@
 using System.Numerics.Tensors;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace Fovea.Kernels;
@@ -8,9 +6,10 @@ namespace Fovea.Kernels;
 // Legend: x = activation input, y = activation output, gradY = dL/dy, gradX = dL/dx; all spans of one flat length (any shape).
 
 /// <summary>
-/// Element-wise activations. Forward overwrites y (y may alias x). Backward ACCUMULATES gradX += f'(.) * gradY; each backward
-/// says whether it wants the forward input x or the forward output y (the output where that is cheaper: sigmoid, tanh, ELU).
-/// NaN inputs propagate through every forward.
+/// Element-wise activations. Forward overwrites y (y may alias x). Backward ACCUMULATES gradX += f'(.) * gradY, or with
+/// accumulate = false overwrites gradX = f'(.) * gradY (a freshly created gradient needs no clearing); each backward says
+/// whether it wants the forward input x or the forward output y (the output where that is cheaper: sigmoid, tanh, ELU).
+/// NaN inputs propagate through every forward. Large spans are split over <see cref="Parallelism.Degree"/> threads.
 /// </summary>
 public static class Activations
 {
@@ -18,14 +17,11 @@ public static class Activations
 
     /// <summary>y = max(x, 0).</summary>
     public static void ReluForward(ReadOnlySpan<float> x, Span<float> y)
-    {
-        CheckForward(x, y);
-        TensorPrimitives.Max(x, 0f, y);
-    }
+        => Forward(x, y, new Relu());
 
     /// <summary>gradX += (x &gt; 0 ? gradY : 0). Takes the forward INPUT x (the output y works too: y &gt; 0 exactly where x &gt; 0).</summary>
-    public static void ReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> gradY, Span<float> gradX)
-        => Backward(x, gradY, gradX, new ReluGrad());
+    public static void ReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> gradY, Span<float> gradX, bool accumulate = true)
+        => Backward(x, gradY, gradX, new ReluGrad(), accumulate);
 
     /// <summary>Naive twin of <see cref="ReluForward"/>.</summary>
     public static void ReluForwardReference(ReadOnlySpan<float> x, Span<float> y)
@@ -48,8 +44,8 @@ public static class Activations
         => Forward(x, y, new LeakyRelu(alpha));
 
     /// <summary>gradX += (x &gt; 0 ? 1 : alpha) * gradY. Takes the forward INPUT x.</summary>
-    public static void LeakyReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> gradY, Span<float> gradX, float alpha)
-        => Backward(x, gradY, gradX, new LeakyReluGrad(alpha));
+    public static void LeakyReluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> gradY, Span<float> gradX, float alpha, bool accumulate = true)
+        => Backward(x, gradY, gradX, new LeakyReluGrad(alpha), accumulate);
 
     /// <summary>Naive twin of <see cref="LeakyReluForward"/>.</summary>
     public static void LeakyReluForwardReference(ReadOnlySpan<float> x, Span<float> y, float alpha)
@@ -75,8 +71,8 @@ public static class Activations
     }
 
     /// <summary>gradX += y * (1 - y) * gradY. Takes the forward OUTPUT y.</summary>
-    public static void SigmoidBackward(ReadOnlySpan<float> y, ReadOnlySpan<float> gradY, Span<float> gradX)
-        => Backward(y, gradY, gradX, new SigmoidGrad(), "Output");
+    public static void SigmoidBackward(ReadOnlySpan<float> y, ReadOnlySpan<float> gradY, Span<float> gradX, bool accumulate = true)
+        => Backward(y, gradY, gradX, new SigmoidGrad(), accumulate, "Output");
 
     /// <summary>Naive twin of <see cref="SigmoidForward"/>.</summary>
     public static void SigmoidForwardReference(ReadOnlySpan<float> x, Span<float> y)
@@ -102,8 +98,8 @@ public static class Activations
     }
 
     /// <summary>gradX += (1 - y²) * gradY. Takes the forward OUTPUT y.</summary>
-    public static void TanhBackward(ReadOnlySpan<float> y, ReadOnlySpan<float> gradY, Span<float> gradX)
-        => Backward(y, gradY, gradX, new TanhGrad(), "Output");
+    public static void TanhBackward(ReadOnlySpan<float> y, ReadOnlySpan<float> gradY, Span<float> gradX, bool accumulate = true)
+        => Backward(y, gradY, gradX, new TanhGrad(), accumulate, "Output");
 
     /// <summary>Naive twin of <see cref="TanhForward"/>.</summary>
     public static void TanhForwardReference(ReadOnlySpan<float> x, Span<float> y)
@@ -132,10 +128,10 @@ public static class Activations
     /// gradX += (y &gt; 0 ? 1 : y + alpha) * gradY. Takes the forward OUTPUT y (saves an exp): with alpha ≥ 0,
     /// y &gt; 0 exactly where x &gt; 0, and alpha·exp(x) = y + alpha elsewhere.
     /// </summary>
-    public static void EluBackward(ReadOnlySpan<float> y, ReadOnlySpan<float> gradY, Span<float> gradX, float alpha)
+    public static void EluBackward(ReadOnlySpan<float> y, ReadOnlySpan<float> gradY, Span<float> gradX, float alpha, bool accumulate = true)
     {
         CheckAlpha(alpha);
-        Backward(y, gradY, gradX, new EluGrad(alpha), "Output");
+        Backward(y, gradY, gradX, new EluGrad(alpha), accumulate, "Output");
     }
 
     /// <summary>Naive twin of <see cref="EluForward"/>.</summary>
@@ -164,10 +160,10 @@ public static class Activations
     }
 
     /// <summary>gradX += (min ≤ x ≤ max ? gradY : 0) (inclusive bounds, as torch.clamp). Takes the forward INPUT x.</summary>
-    public static void ClipBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> gradY, Span<float> gradX, float min, float max)
+    public static void ClipBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> gradY, Span<float> gradX, float min, float max, bool accumulate = true)
     {
         CheckRange(min, max);
-        Backward(x, gradY, gradX, new ClipGrad(min, max));
+        Backward(x, gradY, gradX, new ClipGrad(min, max), accumulate);
     }
 
     /// <summary>Naive twin of <see cref="ClipForward"/>.</summary>
@@ -201,33 +197,86 @@ public static class Activations
         Vector256<float> Invoke(Vector256<float> saved);
     }
 
-    private static void Forward<TOp>(ReadOnlySpan<float> x, Span<float> y, TOp op) where TOp : struct, IUnary
+    // Element-wise work is memory-bound: only spans of at least this many elements per thread are worth splitting.
+    private const int MinElementsPerPart = 1 << 17;
+
+    private static unsafe void Forward<TOp>(ReadOnlySpan<float> x, Span<float> y, TOp op) where TOp : struct, IUnary
     {
         CheckForward(x, y);
-        ref float rx = ref MemoryMarshal.GetReference(x);
-        ref float ry = ref MemoryMarshal.GetReference(y);
-        int n = x.Length, i = 0;
-        if (Vector256.IsHardwareAccelerated)
-            for (; i + Vector256<float>.Count <= n; i += Vector256<float>.Count)
-                op.Invoke(Vector256.LoadUnsafe(ref rx, (nuint)i)).StoreUnsafe(ref ry, (nuint)i);
-        for (; i < n; i++) Unsafe.Add(ref ry, i) = op.Invoke(Unsafe.Add(ref rx, i));
+        int n = x.Length, parts = KernelSplit.Parts(n / MinElementsPerPart, long.MaxValue);
+        fixed (float* px = x, py = y)
+        {
+            if (parts <= 1) ForwardRange(px, py, n, op);
+            else ForwardParallel(px, py, n, op, parts);
+        }
     }
 
-    private static void Backward<TOp>(ReadOnlySpan<float> saved, ReadOnlySpan<float> gradY, Span<float> gradX, TOp op, string savedName = "Input")
-        where TOp : struct, IDerivative
+    // Parallel branches live in their own methods: a lambda's captured state is allocated on entry to the scope that
+    // declares it, and the serial path must stay allocation-free.
+    private static unsafe void ForwardParallel<TOp>(float* x, float* y, int n, TOp op, int parts) where TOp : struct, IUnary
+    {
+        nint ax = (nint)x, ay = (nint)y;
+        Parallelism.For(parts, part =>
+        {
+            int start = KernelSplit.Start(part, parts, n), end = KernelSplit.Start(part + 1, parts, n);
+            ForwardRange((float*)ax + start, (float*)ay + start, end - start, op);
+        });
+    }
+
+    private static unsafe void ForwardRange<TOp>(float* x, float* y, int n, TOp op) where TOp : struct, IUnary
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + Vector256<float>.Count <= n; i += Vector256<float>.Count)
+                op.Invoke(Vector256.Load(x + i)).Store(y + i);
+        for (; i < n; i++) y[i] = op.Invoke(x[i]);
+    }
+
+    private static unsafe void Backward<TOp>(ReadOnlySpan<float> saved, ReadOnlySpan<float> gradY, Span<float> gradX, TOp op,
+        bool accumulate, string savedName = "Input") where TOp : struct, IDerivative
     {
         CheckBackward(saved, gradY, gradX, savedName);
-        ref float rs = ref MemoryMarshal.GetReference(saved);
-        ref float rg = ref MemoryMarshal.GetReference(gradY);
-        ref float rx = ref MemoryMarshal.GetReference(gradX);
-        int n = saved.Length, i = 0;
+        int n = saved.Length, parts = KernelSplit.Parts(n / MinElementsPerPart, long.MaxValue);
+        fixed (float* ps = saved, pg = gradY, px = gradX)
+        {
+            if (parts <= 1) BackwardRange(ps, pg, px, n, op, accumulate);
+            else BackwardParallel(ps, pg, px, n, op, accumulate, parts);
+        }
+    }
+
+    private static unsafe void BackwardParallel<TOp>(float* saved, float* gradY, float* gradX, int n, TOp op, bool accumulate, int parts)
+        where TOp : struct, IDerivative
+    {
+        nint aS = (nint)saved, aG = (nint)gradY, aX = (nint)gradX;
+        Parallelism.For(parts, part =>
+        {
+            int start = KernelSplit.Start(part, parts, n), end = KernelSplit.Start(part + 1, parts, n);
+            BackwardRange((float*)aS + start, (float*)aG + start, (float*)aX + start, end - start, op, accumulate);
+        });
+    }
+
+    private static unsafe void BackwardRange<TOp>(float* saved, float* gradY, float* gradX, int n, TOp op, bool accumulate)
+        where TOp : struct, IDerivative
+    {
+        int i = 0;
         if (Vector256.IsHardwareAccelerated)
             for (; i + Vector256<float>.Count <= n; i += Vector256<float>.Count)
             {
-                Vector256<float> d = op.Invoke(Vector256.LoadUnsafe(ref rs, (nuint)i));
-                (Vector256.LoadUnsafe(ref rx, (nuint)i) + d * Vector256.LoadUnsafe(ref rg, (nuint)i)).StoreUnsafe(ref rx, (nuint)i);
+                Vector256<float> g = op.Invoke(Vector256.Load(saved + i)) * Vector256.Load(gradY + i);
+                (accumulate ? Vector256.Load(gradX + i) + g : g).Store(gradX + i);
             }
-        for (; i < n; i++) Unsafe.Add(ref rx, i) += op.Invoke(Unsafe.Add(ref rs, i)) * Unsafe.Add(ref rg, i);
+        for (; i < n; i++)
+        {
+            float g = op.Invoke(saved[i]) * gradY[i];
+            gradX[i] = accumulate ? gradX[i] + g : g;
+        }
+    }
+
+    private readonly struct Relu : IUnary
+    {
+        public float Invoke(float x) => float.IsNaN(x) ? x : (x > 0 ? x : 0f);
+        // IEEE maximum: NaN propagates and max(-0, +0) is +0, as in the scalar form.
+        public Vector256<float> Invoke(Vector256<float> x) => Vector256.Max(x, Vector256<float>.Zero);
     }
 
     private readonly struct ReluGrad : IDerivative
@@ -297,8 +346,9 @@ public static class Activations
 
     private static void CheckBackward(ReadOnlySpan<float> saved, ReadOnlySpan<float> gradY, Span<float> gradX, string savedName)
     {
-        KernelChecks.SameLength(gradY.Length, saved.Length, "Output gradient", savedName.ToLowerInvariant());
-        KernelChecks.SameLength(gradX.Length, saved.Length, "Input gradient", savedName.ToLowerInvariant());
+        // The message is only built on failure: this check runs per item inside the convolution kernels.
+        if (gradY.Length != saved.Length) KernelChecks.SameLength(gradY.Length, saved.Length, "Output gradient", savedName.ToLowerInvariant());
+        if (gradX.Length != saved.Length) KernelChecks.SameLength(gradX.Length, saved.Length, "Input gradient", savedName.ToLowerInvariant());
     }
 
     private static void CheckAlpha(float alpha)

@@ -146,37 +146,55 @@ public static partial class Conv2d
         }
     }
 
-    // ---------------- backward input ----------------
+    // ---------------- backward ----------------
 
-    private static void BackwardInputFast(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> weight,
-        Span<float> gradInput)
+    [ThreadStatic] private static float[]? t_maskedGradient;
+
+    /// <summary>
+    /// dY of one (image, group) item: the slice of <paramref name="gradOutput"/>, or, after a fused ReLU, that slice zeroed
+    /// where the ReLU's output is not positive, in a per-thread buffer (masked per item, while the item is in cache).
+    /// </summary>
+    private static ReadOnlySpan<float> ItemGradient(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> reluOutput, int start, int length)
+    {
+        ReadOnlySpan<float> dy = gradOutput.Slice(start, length);
+        if (reluOutput.IsEmpty) return dy;
+        float[]? buffer = t_maskedGradient;
+        if (buffer is null || buffer.Length < length) t_maskedGradient = buffer = GC.AllocateUninitializedArray<float>(length);
+        Span<float> masked = buffer.AsSpan(0, length);
+        Activations.ReluBackward(reluOutput.Slice(start, length), dy, masked, accumulate: false);
+        return masked;
+    }
+
+
+    private static void BackwardInputFast(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> reluOutput,
+        ReadOnlySpan<float> weight, Span<float> gradInput, bool accumulate)
     {
         int items = s.Batch * s.Groups;
         int parts = PartsFor(items, MacsPerItem(s));
-        if (parts <= 1) BackwardInputItems(s, gradOutput, weight, gradInput, 0, items);
-        else BackwardInputParallel(s, gradOutput, weight, gradInput, items, parts);
+        if (parts <= 1) BackwardInputItems(s, gradOutput, reluOutput, weight, gradInput, accumulate, 0, items);
+        else BackwardInputParallel(s, gradOutput, reluOutput, weight, gradInput, accumulate, items, parts);
     }
 
-    private static unsafe void BackwardInputParallel(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> weight,
-        Span<float> gradInput, int items, int parts)
+    private static unsafe void BackwardInputParallel(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> reluOutput,
+        ReadOnlySpan<float> weight, Span<float> gradInput, bool accumulate, int items, int parts)
     {
-        fixed (float* pDy = gradOutput, pW = weight, pDx = gradInput)
+        fixed (float* pDy = gradOutput, pY = reluOutput, pW = weight, pDx = gradInput)
         {
             Conv2dShape shape = s;
-            nint aDy = (nint)pDy, aW = (nint)pW, aDx = (nint)pDx;
-            int lenDy = gradOutput.Length, lenW = weight.Length, lenDx = gradInput.Length;
+            nint aDy = (nint)pDy, aY = (nint)pY, aW = (nint)pW, aDx = (nint)pDx;
+            int lenDy = gradOutput.Length, lenY = reluOutput.Length, lenW = weight.Length, lenDx = gradInput.Length;
             Parallelism.For(parts, part =>
             {
                 var (start, end) = PartRange(items, parts, part);
-                BackwardInputItems(shape, new ReadOnlySpan<float>((void*)aDy, lenDy), new ReadOnlySpan<float>((void*)aW, lenW),
-                    new Span<float>((void*)aDx, lenDx), start, end);
+                BackwardInputItems(shape, new ReadOnlySpan<float>((void*)aDy, lenDy), new ReadOnlySpan<float>((void*)aY, lenY),
+                    new ReadOnlySpan<float>((void*)aW, lenW), new Span<float>((void*)aDx, lenDx), accumulate, start, end);
             });
         }
     }
 
-    /// <summary>dX_g += col2im(W_gᵀ · dY_g) for items [start, end); each item owns a disjoint slice of dX.</summary>
-    private static void BackwardInputItems(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> weight,
-        Span<float> gradInput, int start, int end)
+    /// <summary>dX_g (+)= col2im(W_gᵀ · dY_g) for items [start, end); each item owns a disjoint slice of dX.</summary>
+    private static void BackwardInputItems(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> reluOutput,
+        ReadOnlySpan<float> weight, Span<float> gradInput, bool accumulate, int start, int end)
     {
         int G = s.Groups, Cg = s.InChannelsPerGroup, Kg = s.OutChannelsPerGroup;
         int HW = s.InHeight * s.InWidth, P = s.OutHeight * s.OutWidth;
@@ -185,17 +203,18 @@ public static partial class Conv2d
         for (int item = start; item < end; item++)
         {
             int n = item / G, g = item % G;
-            ReadOnlySpan<float> dy = gradOutput.Slice((n * s.OutChannels + g * Kg) * P, Kg * P);
+            ReadOnlySpan<float> dy = ItemGradient(gradOutput, reluOutput, (n * s.OutChannels + g * Kg) * P, Kg * P);
             ReadOnlySpan<float> w = weight.Slice(g * Kg * rows, Kg * rows);
             Span<float> dx = gradInput.Slice((n * s.InChannels + g * Cg) * HW, Cg * HW);
             if (pointwise)
             {
-                Gemm.Multiply(true, false, Cg, P, Kg, w, Cg, dy, P, dx, P, accumulate: true);
+                Gemm.Multiply(true, false, Cg, P, Kg, w, Cg, dy, P, dx, P, accumulate: accumulate);
             }
             else
             {
                 Span<float> cols = ColumnScratch(rows * P);
                 Gemm.Multiply(true, false, rows, P, Kg, w, rows, dy, P, cols, P, accumulate: false);
+                if (!accumulate) dx.Clear(); // this item's slice only, while the fold is about to touch it anyway
                 Im2Col.FoldAdd(s, cols, dx);
             }
         }
@@ -203,15 +222,15 @@ public static partial class Conv2d
 
     // ---------------- backward weight ----------------
 
-    private static void BackwardWeightFast(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> input,
-        Span<float> gradWeight, Span<float> gradBias)
+    private static void BackwardWeightFast(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> reluOutput,
+        ReadOnlySpan<float> input, Span<float> gradWeight, Span<float> gradBias)
     {
         if (s.Batch >= 2)
         {
             int parts = PartsFor(s.Batch, MacsPerItem(s) * s.Groups);
             if (parts > 1)
             {
-                BackwardWeightOverImages(s, gradOutput, input, gradWeight, gradBias, parts);
+                BackwardWeightOverImages(s, gradOutput, reluOutput, input, gradWeight, gradBias, parts);
                 return;
             }
         }
@@ -221,45 +240,46 @@ public static partial class Conv2d
             int parts = PartsFor(s.Groups, MacsPerItem(s));
             if (parts > 1)
             {
-                BackwardWeightOverGroups(s, gradOutput, input, gradWeight, gradBias, parts);
+                BackwardWeightOverGroups(s, gradOutput, reluOutput, input, gradWeight, gradBias, parts);
                 return;
             }
         }
-        BackwardWeightRange(s, gradOutput, input, gradWeight, gradBias, 0, s.Batch, 0, s.Groups);
+        BackwardWeightRange(s, gradOutput, reluOutput, input, gradWeight, gradBias, 0, s.Batch, 0, s.Groups);
     }
 
     /// <summary>One image: groups own disjoint weight slices, so they run in parallel without partial buffers.</summary>
-    private static unsafe void BackwardWeightOverGroups(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> input,
-        Span<float> gradWeight, Span<float> gradBias, int parts)
+    private static unsafe void BackwardWeightOverGroups(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> reluOutput,
+        ReadOnlySpan<float> input, Span<float> gradWeight, Span<float> gradBias, int parts)
     {
-        fixed (float* pDy = gradOutput, pX = input, pDw = gradWeight, pDb = gradBias)
+        fixed (float* pDy = gradOutput, pY = reluOutput, pX = input, pDw = gradWeight, pDb = gradBias)
         {
             Conv2dShape shape = s;
-            nint aDy = (nint)pDy, aX = (nint)pX, aDw = (nint)pDw, aDb = (nint)pDb;
-            int lenDy = gradOutput.Length, lenX = input.Length, lenDw = gradWeight.Length, lenDb = gradBias.Length;
+            nint aDy = (nint)pDy, aY = (nint)pY, aX = (nint)pX, aDw = (nint)pDw, aDb = (nint)pDb;
+            int lenDy = gradOutput.Length, lenY = reluOutput.Length, lenX = input.Length, lenDw = gradWeight.Length, lenDb = gradBias.Length;
             Parallelism.For(parts, part =>
             {
                 var (g0, g1) = PartRange(shape.Groups, parts, part);
-                BackwardWeightRange(shape, new ReadOnlySpan<float>((void*)aDy, lenDy), new ReadOnlySpan<float>((void*)aX, lenX),
+                BackwardWeightRange(shape, new ReadOnlySpan<float>((void*)aDy, lenDy), new ReadOnlySpan<float>((void*)aY, lenY),
+                    new ReadOnlySpan<float>((void*)aX, lenX),
                     new Span<float>((void*)aDw, lenDw), new Span<float>((void*)aDb, lenDb), 0, 1, g0, g1);
             });
         }
     }
 
     /// <summary>Splits the batch over workers; worker 0 accumulates straight into the result, the others into pooled partials reduced afterwards.</summary>
-    private static unsafe void BackwardWeightOverImages(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> input,
-        Span<float> gradWeight, Span<float> gradBias, int parts)
+    private static unsafe void BackwardWeightOverImages(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> reluOutput,
+        ReadOnlySpan<float> input, Span<float> gradWeight, Span<float> gradBias, int parts)
     {
         int lenDw = gradWeight.Length, lenDb = gradBias.Length, partial = lenDw + lenDb;
         float[] partials = ArrayPool<float>.Shared.Rent(partial * (parts - 1));
         try
         {
             Array.Clear(partials, 0, partial * (parts - 1));
-            fixed (float* pDy = gradOutput, pX = input, pDw = gradWeight, pDb = gradBias)
+            fixed (float* pDy = gradOutput, pY = reluOutput, pX = input, pDw = gradWeight, pDb = gradBias)
             {
                 Conv2dShape shape = s;
-                nint aDy = (nint)pDy, aX = (nint)pX, aDw = (nint)pDw, aDb = (nint)pDb;
-                int lenDy = gradOutput.Length, lenX = input.Length;
+                nint aDy = (nint)pDy, aY = (nint)pY, aX = (nint)pX, aDw = (nint)pDw, aDb = (nint)pDb;
+                int lenDy = gradOutput.Length, lenY = reluOutput.Length, lenX = input.Length;
                 Parallelism.For(parts, part =>
                 {
                     var (n0, n1) = PartRange(shape.Batch, parts, part);
@@ -275,8 +295,8 @@ public static partial class Conv2d
                         dw = mine[..lenDw];
                         db = mine[lenDw..];
                     }
-                    BackwardWeightRange(shape, new ReadOnlySpan<float>((void*)aDy, lenDy), new ReadOnlySpan<float>((void*)aX, lenX),
-                        dw, db, n0, n1, 0, shape.Groups);
+                    BackwardWeightRange(shape, new ReadOnlySpan<float>((void*)aDy, lenDy), new ReadOnlySpan<float>((void*)aY, lenY),
+                        new ReadOnlySpan<float>((void*)aX, lenX), dw, db, n0, n1, 0, shape.Groups);
                 });
             }
             // Fixed reduction order: results depend only on the degree of parallelism, not on scheduling.
@@ -294,8 +314,8 @@ public static partial class Conv2d
     }
 
     /// <summary>dW_g += dY_g · colsᵀ and dB += row sums of dY_g, for images [n0, n1) and groups [g0, g1).</summary>
-    private static void BackwardWeightRange(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> input,
-        Span<float> gradWeight, Span<float> gradBias, int n0, int n1, int g0, int g1)
+    private static void BackwardWeightRange(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> reluOutput,
+        ReadOnlySpan<float> input, Span<float> gradWeight, Span<float> gradBias, int n0, int n1, int g0, int g1)
     {
         int Cg = s.InChannelsPerGroup, Kg = s.OutChannelsPerGroup;
         int HW = s.InHeight * s.InWidth, P = s.OutHeight * s.OutWidth;
@@ -304,7 +324,7 @@ public static partial class Conv2d
         for (int n = n0; n < n1; n++)
         for (int g = g0; g < g1; g++)
         {
-            ReadOnlySpan<float> dy = gradOutput.Slice((n * s.OutChannels + g * Kg) * P, Kg * P);
+            ReadOnlySpan<float> dy = ItemGradient(gradOutput, reluOutput, (n * s.OutChannels + g * Kg) * P, Kg * P);
             ReadOnlySpan<float> image = input.Slice((n * s.InChannels + g * Cg) * HW, Cg * HW);
             Span<float> dw = gradWeight.Slice(g * Kg * rows, Kg * rows);
             ReadOnlySpan<float> cols = image;

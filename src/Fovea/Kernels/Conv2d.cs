@@ -33,18 +33,25 @@ public static partial class Conv2d
 
     /// <summary>
     /// Gradient with respect to the input: <paramref name="gradInput"/> [N×C×H×W] += conv^T(<paramref name="gradOutput"/>
-    /// [N×K×OH×OW], <paramref name="weight"/> [K×Cg×R×S]). Accumulates; zeroing is the caller's job.
+    /// [N×K×OH×OW], <paramref name="weight"/> [K×Cg×R×S]). Accumulates, or overwrites when <paramref name="accumulate"/> is
+    /// false (then gradInput's previous contents do not matter).
     /// </summary>
     /// <param name="s">Geometry.</param>
     /// <param name="gradOutput">Gradient of the loss with respect to the output, N×K×OH×OW.</param>
     /// <param name="weight">Filters, K×(C/G)×R×S.</param>
     /// <param name="gradInput">Accumulated gradient with respect to the input, N×C×H×W.</param>
+    /// <param name="accumulate">Add into gradInput (default) or overwrite it.</param>
+    /// <param name="reluOutput">
+    /// Empty (default), or the output N×K×OH×OW of a forward pass run with the fused ReLU: gradOutput is then the
+    /// gradient after the ReLU, and is taken as zero wherever reluOutput is not positive.
+    /// </param>
     public static void BackwardInput(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> weight,
-        Span<float> gradInput)
+        Span<float> gradInput, bool accumulate = true, ReadOnlySpan<float> reluOutput = default)
     {
         ValidateBackwardInput(s, gradOutput, weight, gradInput);
+        CheckReluOutput(s, reluOutput);
         if (s.Batch == 0) return;
-        BackwardInputFast(s, gradOutput, weight, gradInput);
+        BackwardInputFast(s, gradOutput, reluOutput, weight, gradInput, accumulate);
     }
 
     /// <summary>
@@ -56,12 +63,14 @@ public static partial class Conv2d
     /// <param name="input">Forward input, N×C×H×W.</param>
     /// <param name="gradWeight">Accumulated weight gradient, K×(C/G)×R×S.</param>
     /// <param name="gradBias">Accumulated bias gradient of length K, or empty to skip it.</param>
+    /// <param name="reluOutput">Empty (default), or the output of a forward pass with the fused ReLU (see <see cref="BackwardInput"/>).</param>
     public static void BackwardWeight(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> input,
-        Span<float> gradWeight, Span<float> gradBias)
+        Span<float> gradWeight, Span<float> gradBias, ReadOnlySpan<float> reluOutput = default)
     {
         ValidateBackwardWeight(s, gradOutput, input, gradWeight, gradBias);
+        CheckReluOutput(s, reluOutput);
         if (s.Batch == 0) return;
-        BackwardWeightFast(s, gradOutput, input, gradWeight, gradBias);
+        BackwardWeightFast(s, gradOutput, reluOutput, input, gradWeight, gradBias);
     }
 
     // ---- validation (shared with the reference twins, so both reject exactly the same calls) ----
@@ -111,6 +120,11 @@ public static partial class Conv2d
     {
         if (length != 0 && length != s.OutChannels)
             throw new ArgumentException($"{what} span has {length} elements but must be empty or have K={s.OutChannels}.", param);
+    }
+
+    private static void CheckReluOutput(in Conv2dShape s, ReadOnlySpan<float> reluOutput)
+    {
+        if (!reluOutput.IsEmpty) CheckOutput(s, reluOutput.Length, "ReluOutput", nameof(reluOutput));
     }
 
     private static void CheckOutput(in Conv2dShape s, int length, string what, string param)

@@ -43,15 +43,18 @@ public static unsafe class MaxPool2d
         }
     }
 
-    /// <summary>gradInput[argmax[i]] += gradOutput[i] for every output i (argmax from <see cref="Forward"/>; -1 entries are skipped).</summary>
-    public static void Backward(in Pool2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<int> argmax, Span<float> gradInput)
+    /// <summary>
+    /// gradInput[argmax[i]] += gradOutput[i] for every output i (argmax from <see cref="Forward"/>; -1 entries are skipped).
+    /// With <paramref name="accumulate"/> false, gradInput is overwritten instead (zero where no window's maximum was).
+    /// </summary>
+    public static void Backward(in Pool2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<int> argmax, Span<float> gradInput, bool accumulate = true)
     {
         PoolCommon.Check(s, gradInput.Length, "Input gradient", gradOutput.Length, "Output gradient", argmax.Length, allowEmptyArgmax: false);
         int planes = s.Batch * s.Channels;
         int parts = KernelSplit.Parts(planes, s.OutputLength);
         if (parts == 1)
         {
-            BackwardPlanes(s, gradOutput, argmax, gradInput, 0, planes);
+            BackwardPlanes(s, gradOutput, argmax, gradInput, 0, planes, accumulate);
             return;
         }
         var shape = s;
@@ -64,7 +67,7 @@ public static unsafe class MaxPool2d
                 var go = new ReadOnlySpan<float>((void*)aGo, goLen);
                 var arg = new ReadOnlySpan<int>((void*)aArg, argLen);
                 var gi = new Span<float>((void*)aGi, giLen);
-                BackwardPlanes(shape, go, arg, gi, KernelSplit.Start(part, parts, planes), KernelSplit.Start(part + 1, parts, planes));
+                BackwardPlanes(shape, go, arg, gi, KernelSplit.Start(part, parts, planes), KernelSplit.Start(part + 1, parts, planes), accumulate);
             });
         }
     }
@@ -276,6 +279,8 @@ public static unsafe class MaxPool2d
     private static void Plane2x2(ReadOnlySpan<float> inp, int w, Span<float> outp, int oh, int ow, Span<int> arg, int planeBase)
     {
         bool withArg = !arg.IsEmpty;
+        Span<float> rows = stackalloc float[32 + 8]; // narrow rows' last step: two padded input rows, eight outputs
+        Span<int> args = stackalloc int[8];
         for (int y = 0; y < oh; y++)
         {
             ReadOnlySpan<float> r0 = inp.Slice(2 * y * w, w);
@@ -283,7 +288,26 @@ public static unsafe class MaxPool2d
             Span<float> o = outp.Slice(y * ow, ow);
             Span<int> a = withArg ? arg.Slice(y * ow, ow) : default;
             int rowIndex = planeBase + 2 * y * w;
-            if (Vector256.IsHardwareAccelerated && ow >= 8)
+            if (Vector256.IsHardwareAccelerated && ow >= 4 && ow < 8)
+            {
+                // Narrow rows (14 -> 7): one 8-wide step. It reads into the next input rows and writes spare outputs
+                // into the start of the next output row, which that row then overwrites; the plane's last row has no
+                // next row to borrow, so it goes through a padded copy on the stack.
+                if (y < oh - 1)
+                {
+                    Step8(inp.Slice(2 * y * w, 16), inp.Slice((2 * y + 1) * w, 16), outp.Slice(y * ow, 8),
+                        withArg ? arg.Slice(y * ow, 8) : default, 0, w, rowIndex, withArg);
+                }
+                else
+                {
+                    r0.CopyTo(rows);
+                    r1.CopyTo(rows.Slice(16));
+                    Step8(rows[..16], rows.Slice(16, 16), rows.Slice(32, 8), args, 0, w, rowIndex, withArg);
+                    rows.Slice(32, ow).CopyTo(o);
+                    if (withArg) args[..ow].CopyTo(a);
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated && ow >= 8)
             {
                 for (int x = 0; ; x += 8)
                 {
@@ -383,12 +407,15 @@ public static unsafe class MaxPool2d
     private static Vector256<float> Wins(Vector256<float> c, Vector256<float> best)
         => Vector256.GreaterThan(c, best) | (~Vector256.Equals(c, c) & Vector256.Equals(best, best));
 
-    private static void BackwardPlanes(in Pool2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<int> argmax, Span<float> gradInput, int planeStart, int planeEnd)
+    private static void BackwardPlanes(in Pool2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<int> argmax, Span<float> gradInput,
+        int planeStart, int planeEnd, bool accumulate)
     {
         int inPlane = s.InHeight * s.InWidth, outPlane = s.OutHeight * s.OutWidth;
         for (int p = planeStart; p < planeEnd; p++)
         {
             int lo = p * inPlane;
+            // Overwrite mode clears one plane just before scattering into it, while it is in cache.
+            if (!accumulate) gradInput.Slice(lo, inPlane).Clear();
             for (int i = p * outPlane, end = i + outPlane; i < end; i++)
             {
                 int a = argmax[i];

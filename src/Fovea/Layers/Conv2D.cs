@@ -97,6 +97,13 @@ public sealed class Conv2D : UnaryLayer
         return Ops.Conv2d(input, _weight!, _bias, Geometry(input.Shape[1..]));
     }
 
+    /// <summary>ReLU(Forward(input)) in one pass; the model uses it when a ReLU layer is this layer's only consumer.</summary>
+    internal Tensor ForwardWithRelu(Tensor input)
+    {
+        EnsureBuilt();
+        return Ops.Conv2d(input, _weight!, _bias, Geometry(input.Shape[1..]), relu: true);
+    }
+
     /// <inheritdoc/>
     public override long Flops(int[] inputShape)
     {

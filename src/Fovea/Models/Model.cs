@@ -185,27 +185,55 @@ public partial class Model
         values[0] = Normalization is null ? x : Ops.NormalizeChannels(x, Normalization.Mean, Normalization.Std);
         if (capture is not null && capture.ContainsKey("input")) capture["input"] = values[0]!;
         if (outputIndex == 0 && capture is null) return values[0]!;
-        var lastUse = LastUses();
+        var plan = Plan();
         for (int i = 1; i < _nodes.Count; i++)
         {
             var node = _nodes[i];
-            var inputs = new Tensor[node.InputIndices.Count];
-            for (int j = 0; j < inputs.Length; j++) inputs[j] = values[node.InputIndices[j]]!;
-            values[i] = node.Layer!.Forward(inputs, training);
+            int first = i;
+            if (plan.ReluAfter[i] && i != outputIndex && (capture is null || !capture.ContainsKey(node.Name)))
+            {
+                // Convolution whose only consumer is a ReLU: one fused op gives the ReLU node's value; the
+                // convolution's own value is never needed, so it is never materialised.
+                node = _nodes[++i];
+                values[i] = ((Layers.Conv2D)_nodes[i - 1].Layer!).ForwardWithRelu(values[_nodes[i - 1].InputIndices[0]]!);
+            }
+            else
+            {
+                var inputs = new Tensor[node.InputIndices.Count];
+                for (int j = 0; j < inputs.Length; j++) inputs[j] = values[node.InputIndices[j]]!;
+                values[i] = node.Layer!.Forward(inputs, training);
+            }
             if (capture is not null && capture.ContainsKey(node.Name)) capture[node.Name] = values[i]!;
             // Without a tape nothing holds intermediates: drop them once their last consumer ran.
             if (Tape.Current is null)
-                foreach (int j in node.InputIndices) if (lastUse[j] == i && j != outputIndex) values[j] = null;
+                for (int k = first; k <= i; k++)
+                    foreach (int j in _nodes[k].InputIndices) if (plan.LastUse[j] == k && j != outputIndex) values[j] = null;
             if (i == outputIndex && capture is null) break;
         }
         return values[outputIndex]!;
     }
 
-    private int[] LastUses()
+    /// <summary>Per node: the last node reading it, and whether it is a convolution whose only consumer is the next node, a ReLU.</summary>
+    private sealed record ForwardPlan(int[] LastUse, bool[] ReluAfter);
+
+    private ForwardPlan? _plan;
+
+    // Layers are only ever appended, so a plan for the current node count is current. Racing threads may each build
+    // one; both are identical.
+    private ForwardPlan Plan()
     {
-        var last = new int[_nodes.Count];
-        for (int i = 1; i < _nodes.Count; i++) foreach (int j in _nodes[i].InputIndices) last[j] = i;
-        return last;
+        var plan = _plan;
+        if (plan is not null && plan.LastUse.Length == _nodes.Count) return plan;
+        int count = _nodes.Count;
+        var last = new int[count];
+        var consumers = new int[count];
+        for (int i = 1; i < count; i++)
+            foreach (int j in _nodes[i].InputIndices) { last[j] = i; consumers[j]++; }
+        var reluAfter = new bool[count];
+        for (int i = 1; i + 1 < count; i++)
+            reluAfter[i] = _nodes[i].Layer is Layers.Conv2D && _nodes[i + 1].Layer is Layers.ReLU
+                && consumers[i] == 1 && _nodes[i + 1].InputIndices.Count == 1 && _nodes[i + 1].InputIndices[0] == i;
+        return _plan = new ForwardPlan(last, reluAfter);
     }
 
     /// <summary>Inference without gradients: x [N, ...InputShape] → outputs [N, ...OutputShape]. Safe to call from many threads.</summary>

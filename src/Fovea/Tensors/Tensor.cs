@@ -150,6 +150,18 @@ public sealed class Tensor
     /// Gradients live as long as their tensor: from the same arena, or the heap for parameters.</summary>
     internal Tensor GradOrCreate() => Grad ??= new Tensor(Shape, _arena?.RentFloats(Length) ?? new float[Length], _arena);
 
+    /// <summary>
+    /// The gradient buffer for a backward step to add its contribution into. When the gradient does not exist yet it
+    /// is created with unspecified contents and <paramref name="accumulate"/> is false: the step must then overwrite
+    /// every element instead of adding, which saves clearing the buffer first.
+    /// </summary>
+    internal Span<float> GradForWrite(out bool accumulate)
+    {
+        accumulate = Grad is not null;
+        Grad ??= new Tensor(Shape, _arena?.RentFloatsUncleared(Length) ?? new float[Length], _arena);
+        return Grad.Span;
+    }
+
     /// <summary>Sets every gradient value to zero (keeps the buffer).</summary>
     public void ZeroGrad() => Grad?.Span.Clear();
 }

@@ -47,6 +47,16 @@ public sealed class TensorArena
     /// <summary>A zero-filled buffer of exactly <paramref name="length"/> ints, owned by the arena until <see cref="ReleaseAll"/>.</summary>
     public int[] RentInts(int length) => Rent(_freeInts, _usedInts, length, 4, clear: true);
 
+    /// <summary>A buffer of <paramref name="length"/> ints with unspecified contents (for indices a kernel overwrites).</summary>
+    internal int[] RentIntsUncleared(int length)
+    {
+        var buffer = Rent(_freeInts, _usedInts, length, 4, clear: false);
+#if DEBUG
+        buffer.AsSpan().Fill(int.MinValue); // poison, as for floats
+#endif
+        return buffer;
+    }
+
     private T[] Rent<T>(Dictionary<int, Stack<T[]>> free, List<T[]> used, int length, int elementBytes, bool clear)
     {
         if (length == 0) return [];

@@ -6,20 +6,21 @@ namespace Fovea.Tests.Kernels;
 public class ActivationsTests
 {
     private delegate void Fwd(ReadOnlySpan<float> x, Span<float> y);
-    private delegate void Bwd(ReadOnlySpan<float> saved, ReadOnlySpan<float> gy, Span<float> gx);
+    private delegate void Bwd(ReadOnlySpan<float> saved, ReadOnlySpan<float> gy, Span<float> gx, bool accumulate);
+    private delegate void BwdRef(ReadOnlySpan<float> saved, ReadOnlySpan<float> gy, Span<float> gx);
 
     /// <summary>name, fast forward, reference forward, fast backward, reference backward, backward takes output y (else input x).</summary>
-    private static readonly (string Name, Fwd F, Fwd FRef, Bwd B, Bwd BRef, bool TakesOutput)[] All =
+    private static readonly (string Name, Fwd F, Fwd FRef, Bwd B, BwdRef BRef, bool TakesOutput)[] All =
     [
         ("relu", Activations.ReluForward, Activations.ReluForwardReference, Activations.ReluBackward, Activations.ReluBackwardReference, false),
         ("leaky", (x, y) => Activations.LeakyReluForward(x, y, 0.1f), (x, y) => Activations.LeakyReluForwardReference(x, y, 0.1f),
-            (s, g, d) => Activations.LeakyReluBackward(s, g, d, 0.1f), (s, g, d) => Activations.LeakyReluBackwardReference(s, g, d, 0.1f), false),
+            (s, g, d, acc) => Activations.LeakyReluBackward(s, g, d, 0.1f, acc), (s, g, d) => Activations.LeakyReluBackwardReference(s, g, d, 0.1f), false),
         ("sigmoid", Activations.SigmoidForward, Activations.SigmoidForwardReference, Activations.SigmoidBackward, Activations.SigmoidBackwardReference, true),
         ("tanh", Activations.TanhForward, Activations.TanhForwardReference, Activations.TanhBackward, Activations.TanhBackwardReference, true),
         ("elu", (x, y) => Activations.EluForward(x, y, 0.7f), (x, y) => Activations.EluForwardReference(x, y, 0.7f),
-            (s, g, d) => Activations.EluBackward(s, g, d, 0.7f), (s, g, d) => Activations.EluBackwardReference(s, g, d, 0.7f), true),
+            (s, g, d, acc) => Activations.EluBackward(s, g, d, 0.7f, acc), (s, g, d) => Activations.EluBackwardReference(s, g, d, 0.7f), true),
         ("clip", (x, y) => Activations.ClipForward(x, y, -0.5f, 1.5f), (x, y) => Activations.ClipForwardReference(x, y, -0.5f, 1.5f),
-            (s, g, d) => Activations.ClipBackward(s, g, d, -0.5f, 1.5f), (s, g, d) => Activations.ClipBackwardReference(s, g, d, -0.5f, 1.5f), false),
+            (s, g, d, acc) => Activations.ClipBackward(s, g, d, -0.5f, 1.5f, acc), (s, g, d) => Activations.ClipBackwardReference(s, g, d, -0.5f, 1.5f), false),
     ];
 
     [Fact]
@@ -37,9 +38,34 @@ public class ActivationsTests
                 var saved = a.TakesOutput ? y2 : x;
                 var gy = Uniform(len, 1000 + len);
                 var g1 = Uniform(len, 2000 + len); var g2 = (float[])g1.Clone();
-                a.B(saved, gy, g1); a.BRef(saved, gy, g2);
+                a.B(saved, gy, g1, true); a.BRef(saved, gy, g2);
                 Close(g2, g1, 1e-6, 1e-6, $"{a.Name} backward len={len}");
+                // Overwrite mode ignores what the gradient held (NaN here) and equals the reference on zeros.
+                var g3 = new float[len]; Array.Fill(g3, float.NaN);
+                var g4 = new float[len];
+                a.B(saved, gy, g3, false); a.BRef(saved, gy, g4);
+                Close(g4, g3, 1e-6, 1e-6, $"{a.Name} overwriting backward len={len}");
             }
+    }
+
+    [Fact]
+    public void SpansLongEnoughToSplitOverThreadsMatchTheReference()
+    {
+        // Split into Parallelism.Degree parts (two on the CI machine); the length is no multiple of the vector width.
+        int len = 2 * (1 << 17) + 5;
+        var x = Uniform(len, 5, -4f, 4f);
+        var gy = Uniform(len, 6);
+        foreach (var a in All)
+        {
+            var y1 = new float[len]; var y2 = new float[len];
+            a.F(x, y1); a.FRef(x, y2);
+            Close(y2, y1, 2e-6, 2e-6, $"{a.Name} forward, split");
+            var saved = a.TakesOutput ? y2 : x;
+            var g1 = new float[len]; Array.Fill(g1, float.NaN);
+            var g2 = new float[len];
+            a.B(saved, gy, g1, false); a.BRef(saved, gy, g2);
+            Close(g2, g1, 1e-6, 1e-6, $"{a.Name} backward, split");
+        }
     }
 
     [Fact]
@@ -83,7 +109,7 @@ public class ActivationsTests
             var y = new float[len];
             a.F(x, y);
             var g = new float[len];
-            a.B(a.TakesOutput ? y : x, w, g);
+            a.B(a.TakesOutput ? y : x, w, g, true);
             GradientCheck(x, () => { a.F(x, y); return Loss(y, w); }, g, 1e-2f, 1e-3, 2e-3, a.Name);
         }
     }

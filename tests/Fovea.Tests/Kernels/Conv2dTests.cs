@@ -104,6 +104,45 @@ public class Conv2dTests
 
     [Theory]
     [MemberData(nameof(ShapeCases))]
+    public void OverwritingBackwardInputIgnoresThePreviousGradient(int index, string name)
+    {
+        var s = Shapes[index].Shape;
+        float[] dy = Random(s.OutputLength, 4), w = Random(s.WeightLength, 5);
+        float[] expected = new float[s.InputLength], actual = new float[s.InputLength];
+        Array.Fill(actual, float.NaN);
+        Conv2d.BackwardInputReference(s, dy, w, expected);
+        Conv2d.BackwardInput(s, dy, w, actual, accumulate: false);
+        AssertClose(expected, actual, name);
+    }
+
+    [Theory]
+    [MemberData(nameof(ShapeCases))]
+    public void BackwardAfterFusedReluMasksTheGradientByTheOutput(int index, string name)
+    {
+        // The kernels given the fused ReLU's output must equal the reference on dY zeroed where that output is not positive.
+        var s = Shapes[index].Shape;
+        float[] x = Random(s.InputLength, 11), w = Random(s.WeightLength, 12), b = Random(s.OutChannels, 13);
+        float[] dy = Random(s.OutputLength, 14), y = new float[s.OutputLength];
+        Conv2d.ForwardReference(s, x, w, b, y, relu: true);
+        Assert.Contains(y, v => v == 0f); // the mask has something to do
+        float[] masked = new float[dy.Length];
+        for (int i = 0; i < dy.Length; i++) masked[i] = y[i] > 0 ? dy[i] : 0f;
+
+        float[] expectedX = Random(s.InputLength, 15), actualX = (float[])expectedX.Clone();
+        Conv2d.BackwardInputReference(s, masked, w, expectedX);
+        Conv2d.BackwardInput(s, dy, w, actualX, reluOutput: y);
+        AssertClose(expectedX, actualX, name + " input");
+
+        float[] expectedW = Random(s.WeightLength, 16), actualW = (float[])expectedW.Clone();
+        float[] expectedB = Random(s.OutChannels, 17), actualB = (float[])expectedB.Clone();
+        Conv2d.BackwardWeightReference(s, masked, x, expectedW, expectedB);
+        Conv2d.BackwardWeight(s, dy, x, actualW, actualB, reluOutput: y);
+        AssertClose(expectedW, actualW, name + " weight");
+        AssertClose(expectedB, actualB, name + " bias");
+    }
+
+    [Theory]
+    [MemberData(nameof(ShapeCases))]
     public void BackwardWeightMatchesReferenceAndAccumulates(int index, string name)
     {
         var s = Shapes[index].Shape;

@@ -17,6 +17,19 @@ public class Conv2dValidationTests
     }
 
     [Fact]
+    public void WrongReluOutputLengthNamesReceivedAndNeeded()
+    {
+        var ex = Assert.Throws<ArgumentException>(() =>
+            Conv2d.BackwardInput(S, new float[192], new float[216], new float[180], reluOutput: new float[191]));
+        Assert.Contains("ReluOutput span has 191 elements", ex.Message);
+        Assert.Contains("needs 192", ex.Message);
+        ex = Assert.Throws<ArgumentException>(() =>
+            Conv2d.BackwardWeight(S, new float[192], new float[180], new float[216], [], reluOutput: new float[5]));
+        Assert.Contains("ReluOutput span has 5 elements", ex.Message);
+        Assert.Equal("reluOutput", ex.ParamName);
+    }
+
+    [Fact]
     public void WrongInputLengthNamesReceived()
     {
         var ex = Assert.Throws<ArgumentException>(() =>

@@ -108,6 +108,36 @@ public class ModelTests
     }
 
     [Fact]
+    public void FusedConvolutionAndReluGiveTheSameValuesAndGradientsAsSeparateLayers()
+    {
+        // Without a capture the model runs each Conv2D -> ReLU pair as one fused op; asking for the convolution's own
+        // output turns the fusion off for that pair. Both runs must agree on the loss and on every gradient.
+        var model = ModelZoo.Reference([1, 28, 28], 10, seed: 3);
+        var x = new Tensor(4, 1, 28, 28);
+        var rng = new Random(5);
+        for (int i = 0; i < x.Length; i++) x.Span[i] = rng.NextSingle();
+        int[] labels = [1, 7, 3, 0];
+        var parameters = model.TrainableParameters.ToArray();
+
+        (float Loss, float[][] Grads) Run(IDictionary<string, Tensor>? capture)
+        {
+            foreach (var p in parameters) p.Value.ZeroGrad();
+            var tape = new Tape();
+            Tensor loss;
+            using (tape.Record()) loss = Ops.SoftmaxCrossEntropy(model.Forward(x, training: true, capture), labels, 0f, out _);
+            tape.Backward(loss);
+            return (loss.Span[0], parameters.Select(p => p.Value.Grad!.ToArray()).ToArray());
+        }
+
+        var fused = Run(null);
+        var separate = Run(new Dictionary<string, Tensor> { ["conv2d"] = null!, ["conv2d_1"] = null! });
+        Assert.Equal(separate.Loss, fused.Loss);
+        for (int i = 0; i < parameters.Length; i++)
+            Assert.True(separate.Grads[i].AsSpan().SequenceEqual(fused.Grads[i]), $"gradient of {parameters[i].Name} differs");
+        Assert.Contains(fused.Grads[0], g => g != 0f);
+    }
+
+    [Fact]
     public void WrongInputShapeNamesTheReceivedShape()
     {
         var model = ModelZoo.Reference([1, 28, 28], 10);
