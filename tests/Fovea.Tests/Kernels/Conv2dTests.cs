@@ -35,6 +35,11 @@ public class Conv2dTests
         // Small maps with many filters take the transposed product (Yᵀ = colsᵀ·Wᵀ).
         ("small map many filters 7x7 N2 C16 K128", new Conv2dShape(2, 16, 7, 7, 128, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
         ("1x1 on 4x4 N1 C8 K40", new Conv2dShape(1, 8, 4, 4, 40, 1, 1)),
+        // Maps at most 16 wide unfold/fold through masked vector rows: the reference CNN's 14x14, a full 16-wide row,
+        // and a 16-wide input whose 18-wide output is too wide for the gathered fold.
+        ("3x3 pad1 14x14 N2 C5 K6 (narrow rows)", new Conv2dShape(2, 5, 14, 14, 6, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("3x3 pad1 16x16 N1 C2 K3 (16-wide rows)", new Conv2dShape(1, 2, 16, 16, 3, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("3x3 pad2 5x16 N1 C2 K3 (18-wide output)", new Conv2dShape(1, 2, 5, 16, 3, 3, 3, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2)),
         // Stride-2 rows long enough for the vectorised every-other-column unfolding.
         ("3x3 stride2 pad1 wide rows N2 C3 K4", new Conv2dShape(2, 3, 9, 41, 4, 3, 3, 2, 2, 1, 1, 1, 1)),
         ("7x7 stride2 pad3 wide rows N1 C3 K8", new Conv2dShape(1, 3, 12, 52, 8, 7, 7, 2, 2, 3, 3, 3, 3)),
