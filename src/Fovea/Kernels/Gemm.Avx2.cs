@@ -19,6 +19,9 @@ internal readonly unsafe struct Avx2Kernel : IMicroKernel
     public static int MC => 144;
     public static int NC => 4096;
 
+    /// <inheritdoc cref="IMicroKernel.RunEdge"/>
+    public static void RunEdge(float* a, float* b, int kc, float* edge, int nr) => Run(a, b, kc, edge, NCols, 0, null, null);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias)
     {

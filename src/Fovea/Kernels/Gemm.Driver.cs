@@ -45,6 +45,12 @@ internal unsafe interface IMicroKernel
     /// a: kc groups of MR floats, b: kc groups of NR floats.
     /// </summary>
     static abstract void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias);
+
+    /// <summary>
+    /// Partial tile for the last, narrower column panel: at least the first <paramref name="nr"/> columns of
+    /// Apanel·Bpanel into <paramref name="edge"/> (row stride NR), no epilogue. A kernel may skip the columns past nr.
+    /// </summary>
+    static abstract void RunEdge(float* a, float* b, int kc, float* edge, int nr);
 }
 
 public static partial class Gemm
@@ -293,7 +299,7 @@ public static partial class Gemm
                 else
                 {
                     // Partial tile: the packed panels are zero-padded, so compute a full tile aside and merge the valid part.
-                    TK.Run(ap, bp, kc, edge, TK.NR, 0, null, null);
+                    TK.RunEdge(ap, bp, kc, edge, nr);
                     MergeEdge(edge, TK.NR, mr, nr, cp, ldc, flags, rb, cb);
                 }
             }

@@ -18,6 +18,9 @@ internal readonly unsafe struct Vector128Kernel : IMicroKernel
     public static int MC => 128;
     public static int NC => 2048;
 
+    /// <inheritdoc cref="IMicroKernel.RunEdge"/>
+    public static void RunEdge(float* a, float* b, int kc, float* edge, int nr) => Run(a, b, kc, edge, NCols, 0, null, null);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias)
     {
@@ -86,6 +89,9 @@ internal readonly unsafe struct ScalarKernel : IMicroKernel
     public static int KC => 256;
     public static int MC => 64;
     public static int NC => 1024;
+
+    /// <inheritdoc cref="IMicroKernel.RunEdge"/>
+    public static void RunEdge(float* a, float* b, int kc, float* edge, int nr) => Run(a, b, kc, edge, NCols, 0, null, null);
 
     public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias)
     {
