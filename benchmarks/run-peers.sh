@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of issue 3: Fovea vs TorchSharp-cpu 0.107.0 (libtorch 2.10) vs Debian's PyTorch 1.13 on the
 # reference CNN (Fashion-MNIST, batch 64, Adam 1e-3) and on SGEMM, at 1 and 2 threads, one process per framework,
-# task and thread count. Writes benchmarks/results/<date>-<host>[-quick].md and .json and prints the table.
+# task and thread count. Writes benchmarks/results/<date>T<time>Z-<host>[-quick].md and .json and prints the table.
 #
 #   bash benchmarks/run-peers.sh            # full: 1 warm-up epoch + 2 timed epochs per run, peers also without tuning
 #   bash benchmarks/run-peers.sh --quick    # a few hundred batches per run: checks the harness in a few minutes
@@ -83,6 +83,12 @@ if [[ $WAIT_QUIET -gt 0 ]]; then
 fi
 RUN_DIR=$(mktemp -d /tmp/fovea-peers.XXXXXX)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+# CPU time, in clock ticks: every process on the machine (/proc/stat), and this script's waited-for children, i.e.
+# the benchmark runs themselves (/proc/$$/stat, fields cutime + cstime). Their difference over the run is the CPU
+# that other processes took: the load average after the run cannot tell, as it is mostly the benchmark's own.
+busy_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+own_ticks() { awk '{print $16+$17}' /proc/$$/stat; }
+BUSY_BEFORE=$(busy_ticks); OWN_BEFORE=$(own_ticks); WALL_BEFORE=$(date +%s)
 log "results of single runs in $RUN_DIR; load average $LOAD_BEFORE"
 run() {  # run NAME ENV... -- COMMAND...
   local name=$1; shift
@@ -114,10 +120,12 @@ if [[ $DEFAULT_ENV == 1 ]]; then
   done
 fi
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+OTHER_CORES=$(awk -v b="$(( $(busy_ticks) - BUSY_BEFORE ))" -v o="$(( $(own_ticks) - OWN_BEFORE ))" \
+  -v s="$(( $(date +%s) - WALL_BEFORE ))" -v hz="$(getconf CLK_TCK)" 'BEGIN { x = (b - o) / hz / (s > 0 ? s : 1); printf "%.2f", x < 0 ? 0 : x }')
 
 # ---- 5. report ----
 mkdir -p "$OUT_DIR"
 SUFFIX=""; [[ $MODE == quick ]] && SUFFIX=-quick
-BASE="$OUT_DIR/$(date -u +%Y-%m-%d)-$(hostname -s)$SUFFIX"
-$PY benchmarks/tools/report.py "$RUN_DIR" "$BASE" --mode "$MODE" --command "$COMMAND" --load-before "$LOAD_BEFORE" --load-after "$LOAD_AFTER"
+BASE="$OUT_DIR/$(date -u +%Y-%m-%dT%H%MZ)-$(hostname -s)$SUFFIX"
+$PY benchmarks/tools/report.py "$RUN_DIR" "$BASE" --mode "$MODE" --command "$COMMAND" --load-before "$LOAD_BEFORE" --load-after "$LOAD_AFTER" --other-cores "$OTHER_CORES"
 log "wrote $BASE.md and $BASE.json"

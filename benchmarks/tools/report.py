@@ -63,6 +63,7 @@ def main():
     p.add_argument("--mode", default="full")
     p.add_argument("--load-before", default="")
     p.add_argument("--load-after", default="")
+    p.add_argument("--other-cores", default="", help="average cores other processes used during the run")
     o = p.parse_args()
 
     runs = []
@@ -82,26 +83,32 @@ def main():
         "host": platform.node(), "cpu": cpu, "cores": os.cpu_count(),
         "lscpu": sh("lscpu"), "kernel": platform.release(), "glibc": " ".join(platform.libc_ver()),
         "dotnet": sh("dotnet --version"), "fovea_commit": sh("git rev-parse HEAD"),
-        "load_average_before": o.load_before, "load_average_after": o.load_after,
+        "load_average_before": o.load_before, "load_average_after": o.load_after, "other_processes_cores": o.other_cores,
     }
     def load1(text):
         try:
             return float(text.split()[0])
         except (ValueError, IndexError):
             return None
-    before, after = load1(o.load_before), load1(o.load_after)
-    cores = os.cpu_count() or 1
-    # Before the run nothing of ours is running; at its end our own last process still counts for about one core.
-    quiet = before is not None and after is not None and before <= 0.5 and after <= cores + 0.5
+    before = load1(o.load_before)
+    try:
+        other = float(o.other_cores)
+    except ValueError:
+        other = None
+    # Quiet: nothing else running when the run starts, and other processes took at most a quarter of a core on
+    # average while it ran (measured from CPU time; the load average after a run is mostly the benchmark's own).
+    quiet = before is not None and other is not None and before <= 0.5 and other <= 0.25
     machine["quiet"] = quiet
     md = []
     md.append(f"# Fovea vs TorchSharp and PyTorch: reference CNN and GEMM ({o.mode} mode)")
     md.append("")
     md.append(f"- Date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; host `{platform.node()}`")
     md.append(f"- CPU: {cpu}, {os.cpu_count()} cores; kernel {platform.release()}; glibc {platform.libc_ver()[1]}; .NET SDK {machine['dotnet']}")
-    md.append(f"- Load average before / after: {o.load_before or '?'} / {o.load_after or '?'} (figures from a loaded machine are noise)")
+    md.append(f"- Load average before / after: {o.load_before or '?'} / {o.load_after or '?'}; CPU taken by other processes "
+              f"during the run: {o.other_cores or '?'} cores on average (figures from a loaded machine are noise)")
     if not quiet:
-        md.append("- **The machine was not quiet (load average above 0.5 before the run, or above cores + 0.5 after it): "
+        md.append("- **The machine was not quiet (load average above 0.5 before the run, or other processes took more than "
+                  "0.25 cores during it): "
                   "other processes competed for the cores, which hurts the OpenMP-based peers far more than Fovea at 2 threads. "
                   "These figures and PASS/FAIL lines are not evidence for the issue; rerun on a quiet machine.**")
     md.append(f"- Fovea commit: `{machine['fovea_commit']}`")
