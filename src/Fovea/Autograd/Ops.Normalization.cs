@@ -60,10 +60,11 @@ public static partial class Ops
             Tape.Current!.Add(() =>
             {
                 if (y.Grad is null) return;
-                var gx = x.RequiresGrad ? x.GradOrCreate().Span : Scratch(x.Length);
+                bool accumulate = false;
+                var gx = x.RequiresGrad ? x.GradForWrite(out accumulate) : ScratchUncleared(x.Length);
                 var gg = gamma.RequiresGrad ? gamma.GradOrCreate().Span : Scratch(c);
                 var gb = beta.RequiresGrad ? beta.GradOrCreate().Span : Scratch(c);
-                Kernels.BatchNorm2d.Backward(n, c, hw, x.Span, y.Grad.Span, gamma.Span, savedMean, savedInvStd, gx, gg, gb);
+                Kernels.BatchNorm2d.Backward(n, c, hw, x.Span, y.Grad.Span, gamma.Span, savedMean, savedInvStd, gx, gg, gb, accumulate);
             });
         }
         return y;

@@ -70,16 +70,18 @@ public static unsafe class BatchNorm2d
 
     /// <summary>
     /// Accumulates gradInput += γ·invStd·(dy − mean(dy) − x̂·mean(dy·x̂)), gradGamma += Σ dy·x̂, gradBeta += Σ dy,
-    /// using the forward input and the savedMean/savedInvStd cached by <see cref="ForwardTraining"/>.
+    /// using the forward input and the savedMean/savedInvStd cached by <see cref="ForwardTraining"/>. With
+    /// <paramref name="accumulateInput"/> false, gradInput is overwritten instead (its previous contents do not matter).
     /// </summary>
     public static void Backward(int n, int c, int hw, ReadOnlySpan<float> input, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> gamma,
-        ReadOnlySpan<float> savedMean, ReadOnlySpan<float> savedInvStd, Span<float> gradInput, Span<float> gradGamma, Span<float> gradBeta)
+        ReadOnlySpan<float> savedMean, ReadOnlySpan<float> savedInvStd, Span<float> gradInput, Span<float> gradGamma, Span<float> gradBeta,
+        bool accumulateInput = true)
     {
         CheckBackward(n, c, hw, input.Length, gradOutput.Length, gamma.Length, savedMean.Length, savedInvStd.Length, gradInput.Length, gradGamma.Length, gradBeta.Length);
         int parts = KernelSplit.Parts(c, 3L * n * c * hw);
         if (parts == 1)
         {
-            for (int ch = 0; ch < c; ch++) BackwardChannel(n, c, hw, ch, input, gradOutput, gamma, savedMean, savedInvStd, gradInput, gradGamma, gradBeta);
+            for (int ch = 0; ch < c; ch++) BackwardChannel(n, c, hw, ch, input, gradOutput, gamma, savedMean, savedInvStd, gradInput, gradGamma, gradBeta, accumulateInput);
             return;
         }
         fixed (float* pIn = input) fixed (float* pGo = gradOutput) fixed (float* pG = gamma) fixed (float* pSm = savedMean) fixed (float* pSi = savedInvStd)
@@ -93,7 +95,7 @@ public static unsafe class BatchNorm2d
                 for (int ch = KernelSplit.Start(part, parts, c); ch < end; ch++)
                     BackwardChannel(n, c, hw, ch, new ReadOnlySpan<float>((void*)aIn, len), new ReadOnlySpan<float>((void*)aGo, len),
                         new ReadOnlySpan<float>((void*)aG, c), new ReadOnlySpan<float>((void*)aSm, c), new ReadOnlySpan<float>((void*)aSi, c),
-                        new Span<float>((void*)aGi, len), new Span<float>((void*)aGg, c), new Span<float>((void*)aGb, c));
+                        new Span<float>((void*)aGi, len), new Span<float>((void*)aGg, c), new Span<float>((void*)aGb, c), accumulateInput);
             });
         }
     }
@@ -192,7 +194,8 @@ public static unsafe class BatchNorm2d
     }
 
     private static void BackwardChannel(int n, int c, int hw, int ch, ReadOnlySpan<float> input, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> gamma,
-        ReadOnlySpan<float> savedMean, ReadOnlySpan<float> savedInvStd, Span<float> gradInput, Span<float> gradGamma, Span<float> gradBeta)
+        ReadOnlySpan<float> savedMean, ReadOnlySpan<float> savedInvStd, Span<float> gradInput, Span<float> gradGamma, Span<float> gradBeta,
+        bool accumulateInput)
     {
         long m = (long)n * hw;
         float mean = savedMean[ch], invStd = savedInvStd[ch];
@@ -211,7 +214,7 @@ public static unsafe class BatchNorm2d
         for (int b = 0; b < n; b++)
         {
             int o = (b * c + ch) * hw;
-            AccumulateGradInput(gradOutput.Slice(o, hw), input.Slice(o, hw), gradInput.Slice(o, hw), mean, fa, fk, fd);
+            AccumulateGradInput(gradOutput.Slice(o, hw), input.Slice(o, hw), gradInput.Slice(o, hw), mean, fa, fk, fd, accumulateInput);
         }
         gradGamma[ch] += (float)(sumDyXmu * invStd);
         gradBeta[ch] += (float)sumDy;
@@ -271,7 +274,8 @@ public static unsafe class BatchNorm2d
         return total;
     }
 
-    private static void AccumulateGradInput(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> gx, float mean, float a, float k, float d)
+    private static void AccumulateGradInput(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> gx, float mean, float a, float k, float d,
+        bool accumulate)
     {
         ref float rdy = ref MemoryMarshal.GetReference(dy);
         ref float rx = ref MemoryMarshal.GetReference(x);
@@ -282,12 +286,16 @@ public static unsafe class BatchNorm2d
             Vector256<float> vm = Vector256.Create(mean), va = Vector256.Create(a), vk = Vector256.Create(k), vd = Vector256.Create(d);
             for (; i + 8 <= len; i += 8)
             {
-                Vector256<float> g = Vector256.LoadUnsafe(ref rg, (nuint)i)
-                    + va * Vector256.LoadUnsafe(ref rdy, (nuint)i) + vk * (Vector256.LoadUnsafe(ref rx, (nuint)i) - vm) + vd;
+                Vector256<float> g = va * Vector256.LoadUnsafe(ref rdy, (nuint)i) + vk * (Vector256.LoadUnsafe(ref rx, (nuint)i) - vm) + vd;
+                if (accumulate) g += Vector256.LoadUnsafe(ref rg, (nuint)i);
                 g.StoreUnsafe(ref rg, (nuint)i);
             }
         }
-        for (; i < len; i++) Unsafe.Add(ref rg, i) += a * Unsafe.Add(ref rdy, i) + k * (Unsafe.Add(ref rx, i) - mean) + d;
+        for (; i < len; i++)
+        {
+            float g = a * Unsafe.Add(ref rdy, i) + k * (Unsafe.Add(ref rx, i) - mean) + d;
+            Unsafe.Add(ref rg, i) = accumulate ? Unsafe.Add(ref rg, i) + g : g;
+        }
     }
 
     private static void CheckTraining(int n, int c, int hw, int input, int gamma, int beta, float epsilon, float momentum,

@@ -49,6 +49,12 @@ public class BatchNorm2dTests
         Close(gx2, gx1, 1e-5, 1e-4, "grad input");
         Close(gg2, gg1, 1e-4, 1e-4, "grad gamma");
         Close(gb2, gb1, 1e-4, 1e-4, "grad beta");
+        // Overwriting the input gradient ignores its previous contents (NaN here) and equals the reference on zeros.
+        var gx3 = new float[x.Length]; Array.Fill(gx3, float.NaN);
+        var gx4 = new float[x.Length];
+        BatchNorm2d.Backward(n, c, hw, x, gy, gamma, slow.SavedMean, slow.SavedInvStd, gx3, new float[c], new float[c], accumulateInput: false);
+        BatchNorm2d.BackwardReference(n, c, hw, x, gy, gamma, slow.SavedMean, slow.SavedInvStd, gx4, new float[c], new float[c]);
+        Close(gx4, gx3, 1e-5, 1e-4, "overwritten grad input");
 
         var y1 = new float[x.Length]; var y2 = new float[x.Length];
         BatchNorm2d.ForwardInference(n, c, hw, x, gamma, beta, slow.RunningMean, slow.RunningVar, 1e-3f, y1);
