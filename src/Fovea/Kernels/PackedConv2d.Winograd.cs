@@ -91,26 +91,20 @@ public sealed unsafe partial class PackedConv2d
     private void WinogradImage(Buffers io, int n, int parts)
     {
         var plan = _winograd!;
-        int c = _shape.InChannels, k = _shape.OutChannels, t = plan.Tiles, tilesW = plan.TilesW;
+        int c = _shape.InChannels, k = _shape.OutChannels, t = plan.Tiles;
         nint v = (nint)Scratch(ref t_transformed, Positions * c * t);
         nint m = (nint)Scratch(ref t_products, Positions * k * t);
-        if (!plan.Transposed)
-        {
-            // Many tiles: each thread takes a band of tile rows through all three phases, so nothing it reads was
-            // written by another thread (the filters, read-only, excepted) and there is no barrier between phases.
-            RunParts(parts, plan.TilesH, (first, end) =>
-            {
-                for (int ch = 0; ch < c; ch++) TransformInput(io, n, ch, (float*)v, first, end);
-                for (int xi = 0; xi < Positions; xi++) MultiplyPosition(xi, (float*)v, (float*)m, first * tilesW, (end - first) * tilesW);
-                for (int f = 0; f < k; f++) TransformOutput(io, n, f, (float*)m, first, end);
-            });
-            return;
-        }
-        // Few tiles, many filters: splitting the 16 products splits the filters each thread streams.
+        // Each phase is split over threads by its own unit: the input transform by channel, the 16 products by
+        // position (a thread then streams only its positions' filters, and every product keeps all tiles as its
+        // width), the output transform by filter. Against bands of tile rows taken through all three phases without
+        // barriers, this measured 11.38 -> 10.90 ms per ResNet-18 image at batch 1 on 2 threads.
         RunParts(parts, c, (first, end) => { for (int ch = first; ch < end; ch++) TransformInput(io, n, ch, (float*)v, 0, plan.TilesH); });
         RunParts(parts, Positions, (first, end) => { for (int xi = first; xi < end; xi++) MultiplyPosition(xi, (float*)v, (float*)m, 0, t); });
-        RunParts(parts, (k + TileVector - 1) / TileVector, (first, end) =>
-            TransformOutputTransposed(io, n, (float*)m, first * TileVector, Math.Min(k, end * TileVector)));
+        if (plan.Transposed)
+            RunParts(parts, (k + TileVector - 1) / TileVector, (first, end) =>
+                TransformOutputTransposed(io, n, (float*)m, first * TileVector, Math.Min(k, end * TileVector)));
+        else
+            RunParts(parts, k, (first, end) => { for (int f = first; f < end; f++) TransformOutput(io, n, f, (float*)m, 0, plan.TilesH); });
     }
 
     private static void RunParts(int parts, int items, Action<int, int> body)
