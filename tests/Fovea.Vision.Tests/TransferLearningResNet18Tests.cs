@@ -88,14 +88,17 @@ public class TransferLearningResNet18Tests(ResNet18FolderFixture fixture, ITestO
         output.WriteLine(fixture.Timings);
         Assert.Equal([512, 1, 1], fixture.TrainFeatures.SampleShape);
         Assert.Equal(fixture.Train.Data.Labels.ToArray(), fixture.TrainFeatures.Labels.ToArray());
+        // The cached features come from the inference model (BatchNorm folded, Winograd), the direct ones from the
+        // layers as trained: equal up to float rounding, relative to the feature's size (they reach about 10).
         double worst = 0;
         for (int i = 0; i < fixture.Train.Count; i++)
         {
-            var direct = fixture.Base.Predict(Images(fixture.Train, i, 1));
-            worst = Math.Max(worst, MaxDifference(direct.Span, fixture.TrainFeatures.GetImage(i)));
+            var direct = fixture.Base.Predict(Images(fixture.Train, i, 1)).Span;
+            var cached = fixture.TrainFeatures.GetImage(i);
+            for (int j = 0; j < direct.Length; j++) worst = Math.Max(worst, Math.Abs(direct[j] - cached[j]) / (1 + Math.Abs(direct[j])));
         }
-        output.WriteLine($"largest difference between cached and direct features: {worst:E2}");
-        Assert.True(worst <= 1e-5, $"cached features differ from the base's output by up to {worst:E2}");
+        output.WriteLine($"largest difference between cached and direct features, relative to 1 + |feature|: {worst:E2}");
+        Assert.True(worst <= 1e-5, $"cached features differ from the base's output by up to {worst:E2} (relative to 1 + |feature|)");
         Assert.Contains(fixture.TrainFeatures.Images.ToArray(), v => v > 0.1f); // real features, not zeros
     }
 

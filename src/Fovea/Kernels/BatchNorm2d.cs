@@ -174,7 +174,7 @@ public static unsafe class BatchNorm2d
     {
         long m = (long)n * hw;
         double sum = 0;
-        for (int b = 0; b < n; b++) sum += TensorPrimitives.Sum(input.Slice((b * c + ch) * hw, hw));
+        for (int b = 0; b < n; b++) sum += SumAsDouble(input.Slice((b * c + ch) * hw, hw));
         double mean = sum / m;
         double sq = 0;
         for (int b = 0; b < n; b++) sq += SumSquaredDeviation(input.Slice((b * c + ch) * hw, hw), (float)mean);
@@ -203,7 +203,7 @@ public static unsafe class BatchNorm2d
         for (int b = 0; b < n; b++)
         {
             int o = (b * c + ch) * hw;
-            sumDy += TensorPrimitives.Sum(gradOutput.Slice(o, hw));
+            sumDy += SumAsDouble(gradOutput.Slice(o, hw));
             sumDyXmu += DotCentred(gradOutput.Slice(o, hw), input.Slice(o, hw), mean);
         }
         // gx += a·dy + k·(x − mean) + d with a = γ·invStd, k = −a·invStd²·Σdy(x−mean)/M, d = −a·Σdy/M
@@ -253,6 +253,19 @@ public static unsafe class BatchNorm2d
             total = Vector256.Sum(acc0 + acc1);
         }
         for (; i < len; i++) { float d = Unsafe.Add(ref rx, i) - mean; total += d * d; }
+        return total;
+    }
+
+    /// <summary>
+    /// Σ x, in float over short runs and in double across them: one float sum over a whole plane of values with a
+    /// large common offset (activations around 10⁴) loses the digits the variance is made of, the more so the fewer
+    /// vector lanes split it (128-bit hardware).
+    /// </summary>
+    private static double SumAsDouble(ReadOnlySpan<float> x)
+    {
+        const int Run = 64;
+        double total = 0;
+        for (int i = 0; i < x.Length; i += Run) total += TensorPrimitives.Sum(x.Slice(i, Math.Min(Run, x.Length - i)));
         return total;
     }
 
