@@ -22,17 +22,20 @@ public sealed unsafe partial class PackedConv2d
     /// products: at least two 48-wide register tiles of them, or few enough (with many filters) for the transposed
     /// products. Measured: the reference CNN's 32→64 layer on 14x14 (49 tiles, 64 filters) ran slower through Winograd.
     /// </summary>
-    private static bool UseWinograd(in Conv2dShape s)
+    /// <remarks>Large maps take F(4x4, 3x3) (PackedConv2d.Winograd4.cs). Returns the output tile size, or 0 for no Winograd.</remarks>
+    private static int WinogradTileSize(in Conv2dShape s)
     {
         if (!(s.Groups == 1 && s.KernelHeight == 3 && s.KernelWidth == 3 && s.StrideHeight == 1 && s.StrideWidth == 1 &&
               s.DilationHeight == 1 && s.DilationWidth == 1 && s.InChannels >= 16 && s.OutChannels >= 16 && Vector256.IsHardwareAccelerated))
-            return false;
+            return 0;
+        if ((s.OutHeight + 3) / 4 * ((s.OutWidth + 3) / 4) >= MinTiles4) return 4;
         int tiles = (s.OutHeight + 1) / 2 * ((s.OutWidth + 1) / 2);
-        return tiles >= 96 || Conv2d.UseTransposedProduct(s.OutChannels, tiles);
+        return tiles >= 96 || Conv2d.UseTransposedProduct(s.OutChannels, tiles) ? 2 : 0;
     }
 
     private sealed class WinogradPlan
     {
+        public int Size = 2; // outputs per tile side: F(2x2, 3x3) or F(4x4, 3x3)
         public int TilesH, TilesW, Tiles, PaddedH, PaddedW;
         public bool Transposed;
         public PackedMatrix[] Filters = [];
@@ -91,6 +94,7 @@ public sealed unsafe partial class PackedConv2d
     private void WinogradImage(Buffers io, int n, int parts)
     {
         var plan = _winograd!;
+        if (plan.Size == 4) { Winograd4Image(io, n, parts); return; }
         int c = _shape.InChannels, k = _shape.OutChannels, t = plan.Tiles;
         nint v = (nint)Scratch(ref t_transformed, Positions * c * t);
         nint m = (nint)Scratch(ref t_products, Positions * k * t);

@@ -46,7 +46,11 @@ public sealed unsafe partial class PackedConv2d
         _rows = _shape.InChannels * _shape.KernelHeight * _shape.KernelWidth;
         _pixels = _shape.OutHeight * _shape.OutWidth;
         _chunk = Math.Max(MinChunkColumns, ChunkFloats / _rows / MinChunkColumns * MinChunkColumns);
-        if (UseWinograd(_shape)) { PrepareWinograd(weight); return; }
+        switch (WinogradTileSize(_shape))
+        {
+            case 4: PrepareWinograd4(weight); return;
+            case 2: PrepareWinograd(weight); return;
+        }
         // Grouped convolutions and the few-channel shapes the direct kernel wins keep the general kernel (and only
         // then a plain copy of the filters: the packed forms are all the other paths need).
         if (_shape.Groups != 1 || Conv2d.UseDirectForward(_shape)) { _weight = weight.ToArray(); return; }
@@ -54,8 +58,8 @@ public sealed unsafe partial class PackedConv2d
         else _left = Gemm.PackLeft(false, _shape.OutChannels, _rows, weight, _rows);
     }
 
-    /// <summary>The algorithm chosen for this geometry: "winograd", "gemm", "gemm-transposed" or "general" (the training kernel).</summary>
-    public string Algorithm => _winograd is not null ? "winograd" : _left is not null ? "gemm" : _right is not null ? "gemm-transposed" : "general";
+    /// <summary>The algorithm chosen for this geometry: "winograd" (F(2x2, 3x3)), "winograd-4x4" (F(4x4, 3x3)), "gemm", "gemm-transposed" or "general" (the training kernel).</summary>
+    public string Algorithm => _winograd is not null ? (_winograd.Size == 4 ? "winograd-4x4" : "winograd") : _left is not null ? "gemm" : _right is not null ? "gemm-transposed" : "general";
 
     /// <summary>The geometry for a batch of <paramref name="batch"/> images.</summary>
     public Conv2dShape Geometry(int batch) => _shape with { Batch = batch };

@@ -14,11 +14,14 @@ public class PackedConv2dTests
         ("stem-like 7x7 stride2 pad3 C3 40x36", new Conv2dShape(1, 3, 40, 36, 16, 7, 7, 2, 2, 3, 3, 3, 3)),
         ("3x3 pad1 C8 30x30 K24 (rows split)", new Conv2dShape(1, 8, 30, 30, 24, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
         ("3x3 pad1 C8 12x12 K40 (filters split)", new Conv2dShape(1, 8, 12, 12, 40, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
-        // 3x3 stride 1 with at least 16 channels in and out: Winograd F(2x2, 3x3).
-        ("winograd pad1 C16 30x30 K24", new Conv2dShape(1, 16, 30, 30, 24, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        // 3x3 stride 1 with at least 16 channels in and out: Winograd F(2x2, 3x3), or F(4x4, 3x3) from 96 tiles of 4x4.
+        ("winograd pad1 C16 16x26 K24 (full tile vectors)", new Conv2dShape(1, 16, 16, 26, 24, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
         ("winograd valid C16 42x15 K18 (odd output, tile rows of 7)", new Conv2dShape(1, 16, 42, 15, 18, 3, 3)),
         ("winograd asym pad C17 25x23 K20", new Conv2dShape(1, 17, 25, 23, 20, 3, 3, PadTop: 0, PadLeft: 1, PadBottom: 2, PadRight: 0)),
-        ("winograd pad1 C32 40x35 K16 (full tile vectors)", new Conv2dShape(1, 32, 40, 35, 16, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("winograd4 pad1 C16 40x40 K24 (10x10 tiles)", new Conv2dShape(1, 16, 40, 40, 24, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("winograd4 pad1 C32 44x35 K16 (partial last tile column)", new Conv2dShape(1, 32, 44, 35, 16, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("winograd4 valid C16 82x22 K20 (5 tiles per row)", new Conv2dShape(1, 16, 82, 22, 20, 3, 3)),
+        ("winograd4 asym pad C17 43x34 K20 (odd output)", new Conv2dShape(1, 17, 43, 34, 20, 3, 3, PadTop: 0, PadLeft: 1, PadBottom: 2, PadRight: 0)),
         ("winograd transposed pad1 C16 6x6 K36", new Conv2dShape(1, 16, 6, 6, 36, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
         ("winograd transposed pad1 C24 7x7 K64 (ResNet layer 4 map)", new Conv2dShape(1, 24, 7, 7, 64, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
         ("3x3 stride2 asym pad C8 17x15 K20", new Conv2dShape(1, 8, 17, 15, 20, 3, 3, 2, 2, 0, 1, 2, 0)),
@@ -66,7 +69,8 @@ public class PackedConv2dTests
             // DOTNET_EnableAVX=0) takes the GEMM paths for those shapes, and must still match the reference below.
             if (Vector256.IsHardwareAccelerated)
             {
-                if (name.StartsWith("winograd", StringComparison.Ordinal)) Assert.Equal("winograd", packed.Algorithm);
+                if (name.StartsWith("winograd4 ", StringComparison.Ordinal)) Assert.Equal("winograd-4x4", packed.Algorithm);
+                else if (name.StartsWith("winograd", StringComparison.Ordinal)) Assert.Equal("winograd", packed.Algorithm);
                 if (name.Contains("fallback", StringComparison.Ordinal)) Assert.Equal("general", packed.Algorithm);
             }
             if (name.Contains("(transposed)", StringComparison.Ordinal)) Assert.Equal("gemm-transposed", packed.Algorithm);
@@ -98,10 +102,10 @@ public class PackedConv2dTests
         // The reference CNN's second layer: 49 tiles and 64 filters fill the products badly (measured slower).
         Assert.Equal("gemm", new PackedConv2d(new Conv2dShape(1, 32, 14, 14, 64, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1),
             new float[64 * 32 * 9], default).Algorithm);
-        // ResNet-18's layers all take it where it exists (it needs 256-bit vectors).
+        // ResNet-18's layers all take it where it exists (it needs 256-bit vectors): F(4x4) on the large maps.
         if (!Vector256.IsHardwareAccelerated) return;
-        foreach (var (c, size, k) in new[] { (64, 56, 64), (128, 28, 128), (256, 14, 256), (512, 7, 512) })
-            Assert.Equal("winograd", new PackedConv2d(new Conv2dShape(1, c, size, size, k, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1),
+        foreach (var (c, size, k, algorithm) in new[] { (64, 56, 64, "winograd-4x4"), (128, 28, 128, "winograd"), (256, 14, 256, "winograd"), (512, 7, 512, "winograd") })
+            Assert.Equal(algorithm, new PackedConv2d(new Conv2dShape(1, c, size, size, k, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1),
                 new float[k * c * 9], default).Algorithm);
     }
 
