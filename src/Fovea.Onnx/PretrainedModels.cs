@@ -2,7 +2,6 @@ using System.Diagnostics;
 using Fovea.Autograd;
 using Fovea.Layers;
 using Fovea.Models;
-using FoveaNode = Fovea.Models.Node;
 
 namespace Fovea.Onnx;
 
@@ -68,23 +67,8 @@ public static class PretrainedModels
         var sub = new ConstantArithmetic(BinaryOp.Subtract, mean.Shape[1..], name: "prep_mean_image");
         model.Add(sub);
         sub.Constant.CopyFrom(mean.Floats());
-        Append(model, network);
+        model.AppendCopies(network);
         return model;
-    }
-
-    /// <summary>Adds copies of <paramref name="source"/>'s layers (configuration and weights) after <paramref name="target"/>'s output.</summary>
-    internal static void Append(Model target, Model source)
-    {
-        var map = new FoveaNode[source.Nodes.Count];
-        map[0] = target.Output;
-        for (int i = 1; i < source.Nodes.Count; i++)
-        {
-            var node = source.Nodes[i];
-            var layer = LayerRegistry.Create(node.Layer!.TypeName, node.Layer.GetConfig(), node.Layer.Name);
-            map[i] = target.Add(layer, node.Stage, node.InputIndices.Select(j => map[j]).ToArray());
-            for (int p = 0; p < layer.Parameters.Count; p++) layer.Parameters[p].Value.CopyFrom(node.Layer.Parameters[p].Value.Span);
-        }
-        target.SetOutput(map[source.Output.Index]);
     }
 
     private static void RestorePackage(string id, string version)

@@ -101,6 +101,22 @@ public partial class Model
         }
     }
 
+    /// <summary>
+    /// Adds copies of <paramref name="source"/>'s layers (configuration, weights, frozen state, stage) after this model's
+    /// output, and makes the copy of its output this model's output.
+    /// </summary>
+    internal void AppendCopies(Model source)
+    {
+        var map = new Node[source._nodes.Count];
+        map[0] = Output;
+        for (int i = 1; i < source._nodes.Count; i++)
+        {
+            var node = source._nodes[i];
+            map[i] = AddCopy(node.Layer!, node.Stage, node.InputIndices.Select(j => map[j]).ToArray());
+        }
+        SetOutput(map[source._outputIndex]);
+    }
+
     /// <summary>Adds a copy of <paramref name="source"/> (configuration, weights, frozen state), keeping its name when free.</summary>
     private Node AddCopy(Layer source, ModelStage stage, Node[] inputs)
     {
