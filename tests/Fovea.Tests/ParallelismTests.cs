@@ -2,6 +2,7 @@ namespace Fovea.Tests;
 
 // Parallelism.For runs on a pool of long-lived workers: every part exactly once, exceptions surfaced, no nesting,
 // serial fallback when another thread holds the workers.
+[Collection(DegreeCollection.Name)]
 public class ParallelismTests
 {
     private static void WithDegree(int degree, Action body)

@@ -3,6 +3,7 @@ using SkiaSharp;
 
 namespace Fovea.Vision.Tests;
 
+[Collection(DegreeCollection.Name)]
 public class ImageFolderTests
 {
     [Fact]

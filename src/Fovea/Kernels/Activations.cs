@@ -188,6 +188,7 @@ public static class Activations
     {
         float Invoke(float x);
         Vector256<float> Invoke(Vector256<float> x);
+        Vector128<float> Invoke(Vector128<float> x);
     }
 
     /// <summary>Returns the local derivative f'(.) given the saved value (x or y).</summary>
@@ -195,6 +196,7 @@ public static class Activations
     {
         float Invoke(float saved);
         Vector256<float> Invoke(Vector256<float> saved);
+        Vector128<float> Invoke(Vector128<float> saved);
     }
 
     // Element-wise work is memory-bound: only spans of at least this many elements per thread are worth splitting.
@@ -229,6 +231,9 @@ public static class Activations
         if (Vector256.IsHardwareAccelerated)
             for (; i + Vector256<float>.Count <= n; i += Vector256<float>.Count)
                 op.Invoke(Vector256.Load(x + i)).Store(y + i);
+        if (Vector128.IsHardwareAccelerated) // ARM64, and the tail of a 256-bit loop
+            for (; i + Vector128<float>.Count <= n; i += Vector128<float>.Count)
+                op.Invoke(Vector128.Load(x + i)).Store(y + i);
         for (; i < n; i++) y[i] = op.Invoke(x[i]);
     }
 
@@ -265,6 +270,12 @@ public static class Activations
                 Vector256<float> g = op.Invoke(Vector256.Load(saved + i)) * Vector256.Load(gradY + i);
                 (accumulate ? Vector256.Load(gradX + i) + g : g).Store(gradX + i);
             }
+        if (Vector128.IsHardwareAccelerated)
+            for (; i + Vector128<float>.Count <= n; i += Vector128<float>.Count)
+            {
+                Vector128<float> g = op.Invoke(Vector128.Load(saved + i)) * Vector128.Load(gradY + i);
+                (accumulate ? Vector128.Load(gradX + i) + g : g).Store(gradX + i);
+            }
         for (; i < n; i++)
         {
             float g = op.Invoke(saved[i]) * gradY[i];
@@ -277,36 +288,42 @@ public static class Activations
         public float Invoke(float x) => float.IsNaN(x) ? x : (x > 0 ? x : 0f);
         // IEEE maximum: NaN propagates and max(-0, +0) is +0, as in the scalar form.
         public Vector256<float> Invoke(Vector256<float> x) => Vector256.Max(x, Vector256<float>.Zero);
+        public Vector128<float> Invoke(Vector128<float> x) => Vector128.Max(x, Vector128<float>.Zero);
     }
 
     private readonly struct ReluGrad : IDerivative
     {
         public float Invoke(float x) => x > 0 ? 1f : 0f;
         public Vector256<float> Invoke(Vector256<float> x) => Vector256.GreaterThan(x, Vector256<float>.Zero) & Vector256<float>.One;
+        public Vector128<float> Invoke(Vector128<float> x) => Vector128.GreaterThan(x, Vector128<float>.Zero) & Vector128<float>.One;
     }
 
     private readonly struct LeakyRelu(float alpha) : IUnary
     {
         public float Invoke(float x) => x > 0 ? x : alpha * x;
         public Vector256<float> Invoke(Vector256<float> x) => Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), x, x * alpha);
+        public Vector128<float> Invoke(Vector128<float> x) => Vector128.ConditionalSelect(Vector128.GreaterThan(x, Vector128<float>.Zero), x, x * alpha);
     }
 
     private readonly struct LeakyReluGrad(float alpha) : IDerivative
     {
         public float Invoke(float x) => x > 0 ? 1f : alpha;
         public Vector256<float> Invoke(Vector256<float> x) => Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), Vector256<float>.One, Vector256.Create(alpha));
+        public Vector128<float> Invoke(Vector128<float> x) => Vector128.ConditionalSelect(Vector128.GreaterThan(x, Vector128<float>.Zero), Vector128<float>.One, Vector128.Create(alpha));
     }
 
     private readonly struct SigmoidGrad : IDerivative
     {
         public float Invoke(float y) => y * (1f - y);
         public Vector256<float> Invoke(Vector256<float> y) => y * (Vector256<float>.One - y);
+        public Vector128<float> Invoke(Vector128<float> y) => y * (Vector128<float>.One - y);
     }
 
     private readonly struct TanhGrad : IDerivative
     {
         public float Invoke(float y) => 1f - y * y;
         public Vector256<float> Invoke(Vector256<float> y) => Vector256<float>.One - y * y;
+        public Vector128<float> Invoke(Vector128<float> y) => Vector128<float>.One - y * y;
     }
 
     private readonly struct Elu(float alpha) : IUnary
@@ -315,6 +332,9 @@ public static class Activations
         public Vector256<float> Invoke(Vector256<float> x)
             => Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), x,
                 (Vector256.Exp(Vector256.Min(x, Vector256<float>.Zero)) - Vector256<float>.One) * alpha);
+        public Vector128<float> Invoke(Vector128<float> x)
+            => Vector128.ConditionalSelect(Vector128.GreaterThan(x, Vector128<float>.Zero), x,
+                (Vector128.Exp(Vector128.Min(x, Vector128<float>.Zero)) - Vector128<float>.One) * alpha);
     }
 
     private readonly struct EluGrad(float alpha) : IDerivative
@@ -322,6 +342,8 @@ public static class Activations
         public float Invoke(float y) => y > 0 ? 1f : y + alpha;
         public Vector256<float> Invoke(Vector256<float> y)
             => Vector256.ConditionalSelect(Vector256.GreaterThan(y, Vector256<float>.Zero), Vector256<float>.One, y + Vector256.Create(alpha));
+        public Vector128<float> Invoke(Vector128<float> y)
+            => Vector128.ConditionalSelect(Vector128.GreaterThan(y, Vector128<float>.Zero), Vector128<float>.One, y + Vector128.Create(alpha));
     }
 
     private readonly struct Clip(float min, float max) : IUnary
@@ -332,6 +354,11 @@ public static class Activations
             Vector256<float> c = Vector256.Min(Vector256.Max(x, Vector256.Create(min)), Vector256.Create(max));
             return Vector256.ConditionalSelect(Vector256.Equals(x, x), c, x); // keep NaN
         }
+        public Vector128<float> Invoke(Vector128<float> x)
+        {
+            Vector128<float> c = Vector128.Min(Vector128.Max(x, Vector128.Create(min)), Vector128.Create(max));
+            return Vector128.ConditionalSelect(Vector128.Equals(x, x), c, x); // keep NaN
+        }
     }
 
     private readonly struct ClipGrad(float min, float max) : IDerivative
@@ -339,6 +366,8 @@ public static class Activations
         public float Invoke(float x) => x >= min && x <= max ? 1f : 0f;
         public Vector256<float> Invoke(Vector256<float> x)
             => Vector256.GreaterThanOrEqual(x, Vector256.Create(min)) & Vector256.LessThanOrEqual(x, Vector256.Create(max)) & Vector256<float>.One;
+        public Vector128<float> Invoke(Vector128<float> x)
+            => Vector128.GreaterThanOrEqual(x, Vector128.Create(min)) & Vector128.LessThanOrEqual(x, Vector128.Create(max)) & Vector128<float>.One;
     }
 
     private static void CheckForward(ReadOnlySpan<float> x, Span<float> y)

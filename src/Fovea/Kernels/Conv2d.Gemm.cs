@@ -165,7 +165,6 @@ public static partial class Conv2d
         return masked;
     }
 
-
     private static void BackwardInputFast(in Conv2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> reluOutput,
         ReadOnlySpan<float> weight, Span<float> gradInput, bool accumulate)
     {

@@ -6,6 +6,7 @@ namespace Fovea.Tests.Kernels;
 // Every test compares Gemm.Multiply with Gemm.Reference under the bound
 //   |fast - ref| <= 1e-5 * (sum_p |a_ip||b_pj| + |c0_ij| + |rowBias_i| + |colBias_j|) + 1e-6,
 // i.e. a float-rounding allowance proportional to the magnitudes actually summed (K up to a few hundred).
+[Collection(DegreeCollection.Name)]
 public class GemmTests
 {
     // Path names rather than the internal enum keep the theory signatures public.

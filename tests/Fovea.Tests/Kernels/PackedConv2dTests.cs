@@ -7,6 +7,7 @@ namespace Fovea.Tests.Kernels;
 // plain residual add and ReLU, for every way it splits the work: whole images per thread, an image's output rows
 // split between threads (many pixels), filters split over one shared unfolding (few pixels), the transposed product
 // (small map, many filters), and the general-kernel fallback (groups, few input channels).
+[Collection(DegreeCollection.Name)]
 public class PackedConv2dTests
 {
     private static readonly (string Name, Conv2dShape Shape)[] Shapes =

@@ -6,6 +6,7 @@ namespace Fovea.Tests.Models;
 
 // InferenceModel folds BatchNorm into convolutions and fuses residual adds and ReLU; its outputs must be the model's
 // own up to float rounding, for every graph shape the planner treats differently.
+[Collection(DegreeCollection.Name)]
 public class InferenceModelTests
 {
     private static Tensor RandomInput(int[] sampleShape, int batch, int seed)
