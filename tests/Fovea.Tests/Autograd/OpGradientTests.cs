@@ -32,6 +32,36 @@ public class OpGradientTests
             [Random(rng, n, c, h, w), Random(rng, k, c / groups, r, s), Random(rng, k)]);
     }
 
+    /// <summary>
+    /// The fused ReLU: a numerical check would straddle the kinks of many outputs at once (each input reaches K·R·S
+    /// of them), so its gradients are compared with those of the two checked ops composed, which they must equal exactly.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ConvCases))]
+    public void Conv2dWithFusedReluEqualsReluOfConv2d(int[] p)
+    {
+        var (n, c, h, w, k, r, s) = (p[0], p[1], p[2], p[3], p[4], p[5], p[6]);
+        var (stride, pt, pl, pb, pr, dilation, groups) = (p[7], p[8], p[9], p[10], p[11], p[12], p[13]);
+        var rng = new Random(n * 5 + c * 11 + h + w + k);
+        var geometry = new Conv2dShape(0, 0, 0, 0, 0, 0, 0, stride, stride, pt, pl, pb, pr, dilation, dilation, groups);
+        Tensor[] inputs = [Random(rng, n, c, h, w), Random(rng, k, c / groups, r, s), Random(rng, k)];
+        (float[] Output, float[][] Grads) Run(Func<Tensor> f)
+        {
+            foreach (var t in inputs) { t.RequiresGrad = true; t.Grad = null; }
+            var tape = new Tape();
+            Tensor y;
+            using (tape.Record()) y = f();
+            var seed = Random(new Random(9), y.Shape);
+            tape.Backward(y, seed.Span);
+            return (y.ToArray(), inputs.Select(t => t.Grad!.ToArray()).ToArray());
+        }
+        var fused = Run(() => Ops.Conv2d(inputs[0], inputs[1], inputs[2], geometry, relu: true));
+        var composed = Run(() => Ops.Relu(Ops.Conv2d(inputs[0], inputs[1], inputs[2], geometry)));
+        Assert.Equal(composed.Output, fused.Output);
+        Assert.Contains(fused.Output, v => v == 0f);
+        for (int i = 0; i < inputs.Length; i++) Assert.Equal(composed.Grads[i], fused.Grads[i]);
+    }
+
     [Fact]
     public void Conv2dWithoutBias() =>
         Check(t => Ops.Conv2d(t[0], t[1], null, new Conv2dShape(0, 0, 0, 0, 0, 0, 0, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
