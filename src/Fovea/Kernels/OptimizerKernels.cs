@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace Fovea.Kernels;
@@ -18,12 +16,35 @@ public static class OptimizerKernels
     /// With momentum 0 the velocity is neither read nor written (it may be empty) and update = g'. Nesterov requires momentum &gt; 0.
     /// A zero-initialised velocity reproduces PyTorch's first step (buffer = g').
     /// </summary>
-    public static void SgdStep(Span<float> param, ReadOnlySpan<float> grad, Span<float> velocity, float lr, float momentum, float weightDecay, bool nesterov)
+    public static unsafe void SgdStep(Span<float> param, ReadOnlySpan<float> grad, Span<float> velocity, float lr, float momentum, float weightDecay, bool nesterov)
     {
         CheckSgd(param.Length, grad.Length, velocity.Length, lr, momentum, weightDecay, nesterov);
-        ref float rp = ref MemoryMarshal.GetReference(param);
-        ref float rg = ref MemoryMarshal.GetReference(grad);
-        int n = param.Length, i = 0;
+        var k = new SgdConstants(lr, momentum, weightDecay, nesterov);
+        int n = param.Length, parts = KernelSplit.Parts(n / MinElementsPerPart, long.MaxValue);
+        fixed (float* pp = param, pg = grad, pv = velocity)
+        {
+            if (parts <= 1) SgdRange(pp, pg, pv, n, k);
+            else SgdParallel(pp, pg, pv, n, k, parts);
+        }
+    }
+
+    private readonly record struct SgdConstants(float Lr, float Momentum, float WeightDecay, bool Nesterov);
+
+    private static unsafe void SgdParallel(float* p, float* g, float* v, int n, SgdConstants k, int parts)
+    {
+        nint ap = (nint)p, ag = (nint)g, av = (nint)v;
+        Parallelism.For(parts, part =>
+        {
+            int start = KernelSplit.Start(part, parts, n), end = KernelSplit.Start(part + 1, parts, n);
+            // Without momentum the velocity may be empty (null): it is then never touched.
+            SgdRange((float*)ap + start, (float*)ag + start, av == 0 ? null : (float*)av + start, end - start, k);
+        });
+    }
+
+    private static unsafe void SgdRange(float* rp, float* rg, float* rv, int n, SgdConstants k)
+    {
+        float lr = k.Lr, momentum = k.Momentum, weightDecay = k.WeightDecay;
+        int i = 0;
         if (momentum == 0f)
         {
             if (Vector256.IsHardwareAccelerated)
@@ -31,38 +52,33 @@ public static class OptimizerKernels
                 Vector256<float> vwd = Vector256.Create(weightDecay), vlr = Vector256.Create(lr);
                 for (; i + 8 <= n; i += 8)
                 {
-                    Vector256<float> p = Vector256.LoadUnsafe(ref rp, (nuint)i);
-                    Vector256<float> g = Vector256.LoadUnsafe(ref rg, (nuint)i) + vwd * p;
-                    (p - vlr * g).StoreUnsafe(ref rp, (nuint)i);
+                    Vector256<float> p = Vector256.Load(rp + i);
+                    Vector256<float> g = Vector256.Load(rg + i) + vwd * p;
+                    (p - vlr * g).Store(rp + i);
                 }
             }
-            for (; i < n; i++)
-            {
-                float g = Unsafe.Add(ref rg, i) + weightDecay * Unsafe.Add(ref rp, i);
-                Unsafe.Add(ref rp, i) -= lr * g;
-            }
+            for (; i < n; i++) rp[i] -= lr * (rg[i] + weightDecay * rp[i]);
             return;
         }
-        ref float rv = ref MemoryMarshal.GetReference(velocity);
         if (Vector256.IsHardwareAccelerated)
         {
             Vector256<float> vwd = Vector256.Create(weightDecay), vlr = Vector256.Create(lr), vmom = Vector256.Create(momentum);
             for (; i + 8 <= n; i += 8)
             {
-                Vector256<float> p = Vector256.LoadUnsafe(ref rp, (nuint)i);
-                Vector256<float> g = Vector256.LoadUnsafe(ref rg, (nuint)i) + vwd * p;
-                Vector256<float> v = vmom * Vector256.LoadUnsafe(ref rv, (nuint)i) + g;
-                v.StoreUnsafe(ref rv, (nuint)i);
-                Vector256<float> u = nesterov ? g + vmom * v : v;
-                (p - vlr * u).StoreUnsafe(ref rp, (nuint)i);
+                Vector256<float> p = Vector256.Load(rp + i);
+                Vector256<float> g = Vector256.Load(rg + i) + vwd * p;
+                Vector256<float> v = vmom * Vector256.Load(rv + i) + g;
+                v.Store(rv + i);
+                Vector256<float> u = k.Nesterov ? g + vmom * v : v;
+                (p - vlr * u).Store(rp + i);
             }
         }
         for (; i < n; i++)
         {
-            float g = Unsafe.Add(ref rg, i) + weightDecay * Unsafe.Add(ref rp, i);
-            float v = momentum * Unsafe.Add(ref rv, i) + g;
-            Unsafe.Add(ref rv, i) = v;
-            Unsafe.Add(ref rp, i) -= lr * (nesterov ? g + momentum * v : v);
+            float g = rg[i] + weightDecay * rp[i];
+            float v = momentum * rv[i] + g;
+            rv[i] = v;
+            rp[i] -= lr * (k.Nesterov ? g + momentum * v : v);
         }
     }
 
@@ -88,46 +104,68 @@ public static class OptimizerKernels
     /// Then m = β1·m + (1 − β1)·g'; v = β2·v + (1 − β2)·g'²; p −= (lr / (1 − β1^t)) · m / (sqrt(v) / sqrt(1 − β2^t) + ε).
     /// <paramref name="step"/> is the 1-based count of this update (bias correction).
     /// </summary>
-    public static void AdamStep(Span<float> param, ReadOnlySpan<float> grad, Span<float> m, Span<float> v,
+    public static unsafe void AdamStep(Span<float> param, ReadOnlySpan<float> grad, Span<float> m, Span<float> v,
         float lr, float beta1, float beta2, float eps, float weightDecay, bool decoupled, int step)
     {
         CheckAdam(param.Length, grad.Length, m.Length, v.Length, lr, beta1, beta2, eps, weightDecay, step);
-        float stepSize = (float)(lr / (1.0 - Math.Pow(beta1, step)));
-        float invSqrtBc2 = (float)(1.0 / Math.Sqrt(1.0 - Math.Pow(beta2, step)));
-        float decay = decoupled ? 1f - lr * weightDecay : 1f;
-        float l2 = decoupled ? 0f : weightDecay;
-        float c1 = 1f - beta1, c2 = 1f - beta2;
-        ref float rp = ref MemoryMarshal.GetReference(param);
-        ref float rg = ref MemoryMarshal.GetReference(grad);
-        ref float rm = ref MemoryMarshal.GetReference(m);
-        ref float rv = ref MemoryMarshal.GetReference(v);
-        int n = param.Length, i = 0;
+        var k = new AdamConstants(
+            Decay: decoupled ? 1f - lr * weightDecay : 1f, L2: decoupled ? 0f : weightDecay, Beta1: beta1, Beta2: beta2,
+            StepSize: (float)(lr / (1.0 - Math.Pow(beta1, step))), InvSqrtBc2: (float)(1.0 / Math.Sqrt(1.0 - Math.Pow(beta2, step))), Eps: eps);
+        int n = param.Length;
+        // A large layer (a 3136 x 256 dense layer has 800k weights) is worth splitting: 28 bytes of traffic per weight.
+        int parts = KernelSplit.Parts(n / MinElementsPerPart, long.MaxValue);
+        fixed (float* pp = param, pg = grad, pm = m, pv = v)
+        {
+            if (parts <= 1) AdamRange(pp, pg, pm, pv, n, k);
+            else AdamParallel(pp, pg, pm, pv, n, k, parts);
+        }
+    }
+
+    private const int MinElementsPerPart = 1 << 16;
+
+    private readonly record struct AdamConstants(float Decay, float L2, float Beta1, float Beta2, float StepSize, float InvSqrtBc2, float Eps);
+
+    // Its own method: the lambda's captured state is allocated on entry to the scope that declares it.
+    private static unsafe void AdamParallel(float* p, float* g, float* m, float* v, int n, AdamConstants k, int parts)
+    {
+        nint ap = (nint)p, ag = (nint)g, am = (nint)m, av = (nint)v;
+        Parallelism.For(parts, part =>
+        {
+            int start = KernelSplit.Start(part, parts, n), end = KernelSplit.Start(part + 1, parts, n);
+            AdamRange((float*)ap + start, (float*)ag + start, (float*)am + start, (float*)av + start, end - start, k);
+        });
+    }
+
+    private static unsafe void AdamRange(float* rp, float* rg, float* rm, float* rv, int n, AdamConstants k)
+    {
+        float c1 = 1f - k.Beta1, c2 = 1f - k.Beta2;
+        int i = 0;
         if (Vector256.IsHardwareAccelerated)
         {
-            Vector256<float> vDecay = Vector256.Create(decay), vL2 = Vector256.Create(l2), vB1 = Vector256.Create(beta1), vB2 = Vector256.Create(beta2),
-                vC1 = Vector256.Create(c1), vC2 = Vector256.Create(c2), vStep = Vector256.Create(stepSize), vInv = Vector256.Create(invSqrtBc2), vEps = Vector256.Create(eps);
+            Vector256<float> vDecay = Vector256.Create(k.Decay), vL2 = Vector256.Create(k.L2), vB1 = Vector256.Create(k.Beta1), vB2 = Vector256.Create(k.Beta2),
+                vC1 = Vector256.Create(c1), vC2 = Vector256.Create(c2), vStep = Vector256.Create(k.StepSize), vInv = Vector256.Create(k.InvSqrtBc2), vEps = Vector256.Create(k.Eps);
             for (; i + 8 <= n; i += 8)
             {
-                Vector256<float> p = Vector256.LoadUnsafe(ref rp, (nuint)i);
-                Vector256<float> g = Vector256.LoadUnsafe(ref rg, (nuint)i) + vL2 * p;
+                Vector256<float> p = Vector256.Load(rp + i);
+                Vector256<float> g = Vector256.Load(rg + i) + vL2 * p;
                 p *= vDecay;
-                Vector256<float> mm = vB1 * Vector256.LoadUnsafe(ref rm, (nuint)i) + vC1 * g;
-                Vector256<float> vv = vB2 * Vector256.LoadUnsafe(ref rv, (nuint)i) + vC2 * (g * g);
-                mm.StoreUnsafe(ref rm, (nuint)i);
-                vv.StoreUnsafe(ref rv, (nuint)i);
-                (p - vStep * mm / (Vector256.Sqrt(vv) * vInv + vEps)).StoreUnsafe(ref rp, (nuint)i);
+                Vector256<float> mm = vB1 * Vector256.Load(rm + i) + vC1 * g;
+                Vector256<float> vv = vB2 * Vector256.Load(rv + i) + vC2 * (g * g);
+                mm.Store(rm + i);
+                vv.Store(rv + i);
+                (p - vStep * mm / (Vector256.Sqrt(vv) * vInv + vEps)).Store(rp + i);
             }
         }
         for (; i < n; i++)
         {
-            float p = Unsafe.Add(ref rp, i);
-            float g = Unsafe.Add(ref rg, i) + l2 * p;
-            p *= decay;
-            float mm = beta1 * Unsafe.Add(ref rm, i) + c1 * g;
-            float vv = beta2 * Unsafe.Add(ref rv, i) + c2 * (g * g);
-            Unsafe.Add(ref rm, i) = mm;
-            Unsafe.Add(ref rv, i) = vv;
-            Unsafe.Add(ref rp, i) = p - stepSize * mm / (MathF.Sqrt(vv) * invSqrtBc2 + eps);
+            float p = rp[i];
+            float g = rg[i] + k.L2 * p;
+            p *= k.Decay;
+            float mm = k.Beta1 * rm[i] + c1 * g;
+            float vv = k.Beta2 * rv[i] + c2 * (g * g);
+            rm[i] = mm;
+            rv[i] = vv;
+            rp[i] = p - k.StepSize * mm / (MathF.Sqrt(vv) * k.InvSqrtBc2 + k.Eps);
         }
     }
 

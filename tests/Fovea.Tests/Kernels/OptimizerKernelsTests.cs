@@ -13,7 +13,8 @@ public class OptimizerKernelsTests
     [InlineData(0.9f, 0.05f, true)]
     public void SgdMatchesReferenceOverSeveralSteps(float momentum, float wd, bool nesterov)
     {
-        for (int len = 0; len <= 67; len++)
+        // Every short length (vector body and tail), and one long enough to be split over the threads (odd length).
+        foreach (int len in Enumerable.Range(0, 68).Append(2 * (1 << 16) + 13))
         {
             var p1 = Uniform(len, len); var p2 = (float[])p1.Clone();
             var v1 = momentum == 0f ? [] : new float[len]; var v2 = (float[])v1.Clone();
@@ -44,7 +45,8 @@ public class OptimizerKernelsTests
     [InlineData(0.01f, true)]
     public void AdamMatchesReferenceOverSeveralSteps(float wd, bool decoupled)
     {
-        for (int len = 0; len <= 67; len++)
+        // Every short length (vector body and tail), and one long enough to be split over the threads (odd length).
+        foreach (int len in Enumerable.Range(0, 68).Append(2 * (1 << 16) + 13))
         {
             var p1 = Uniform(len, len); var p2 = (float[])p1.Clone();
             var m1 = new float[len]; var m2 = new float[len];
