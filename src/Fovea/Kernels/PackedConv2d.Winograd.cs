@@ -223,9 +223,7 @@ public sealed unsafe partial class PackedConv2d
         int oh = _shape.OutHeight, ow = _shape.OutWidth, tilesW = plan.TilesW, t = plan.Tiles, k = _shape.OutChannels;
         long stride = (long)k * t;
         float* src = m + (long)f * t;
-        long plane = ((long)n * k + f) * oh * ow;
-        float* y = (float*)io.Output + plane;
-        float* r = io.Residual != 0 ? (float*)io.Residual + plane : null;
+        OutputPlane(io, n, f, out float* y, out float* r);
         var bias = Vector256.Create(_bias[f]);
         Span<float> tile = stackalloc float[4 * TileVector];
         Span<float> gathered = stackalloc float[Positions * TileVector];
@@ -280,9 +278,7 @@ public sealed unsafe partial class PackedConv2d
                     y00.Store(tp); y01.Store(tp + 8); y10.Store(tp + 16); y11.Store(tp + 24);
                     for (int i = 0; i < count; i++)
                     {
-                        long plane = ((long)n * k + f0 + i) * oh * ow;
-                        float* y = (float*)io.Output + plane;
-                        float* r = io.Residual != 0 ? (float*)io.Residual + plane : null;
+                        OutputPlane(io, n, f0 + i, out float* y, out float* r);
                         float b = _bias[f0 + i];
                         for (int dy = 0; dy < 2; dy++)
                             for (int dx = 0; dx < 2; dx++)
@@ -319,6 +315,14 @@ public sealed unsafe partial class PackedConv2d
         Vector256<float> s10 = m4 - m8 - m12, s11 = m5 - m9 - m13, s12 = m6 - m10 - m14, s13 = m7 - m11 - m15;
         y00 = s00 + s01 + s02; y01 = s01 - s02 - s03;
         y10 = s10 + s11 + s12; y11 = s11 - s12 - s13;
+    }
+
+    /// <summary>The output plane of filter f of image n, and the residual plane added to it (null without one).</summary>
+    private void OutputPlane(Buffers io, int n, int f, out float* y, out float* r)
+    {
+        long plane = ((long)n * _shape.OutChannels + f) * _shape.OutHeight * _shape.OutWidth;
+        y = (float*)io.Output + plane;
+        r = io.Residual != 0 ? (float*)io.Residual + plane : null;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -183,9 +183,7 @@ public sealed unsafe partial class PackedConv2d
         int oh = _shape.OutHeight, ow = _shape.OutWidth, tilesW = plan.TilesW, t = plan.Tiles, k = _shape.OutChannels;
         long stride = (long)k * t;
         float* src = m + (long)f * t;
-        long plane = ((long)n * k + f) * oh * ow;
-        float* y = (float*)io.Output + plane;
-        float* r = io.Residual != 0 ? (float*)io.Residual + plane : null;
+        OutputPlane(io, n, f, out float* y, out float* r);
         var bias = Vector256.Create(_bias[f]);
         Vector256<float>* half = stackalloc Vector256<float>[24]; // Aᵀ across each row's 6 columns: [6 rows][4]
         Vector256<float>* outs = stackalloc Vector256<float>[16];  // [4 output columns][4 output rows]

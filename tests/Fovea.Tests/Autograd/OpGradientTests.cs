@@ -20,16 +20,21 @@ public class OpGradientTests
         new[] { 1, 1, 5, 4, 2, 2, 3, 3, 1, 0, 2, 1, 1, 1 },   // asymmetric pads, rectangular kernel, stride 3
     };
 
+    /// <summary>A row of <see cref="ConvCases"/>: the geometry, and random input, weight and bias of its shapes.</summary>
+    private static (Conv2dShape Geometry, Tensor[] Inputs) ConvCase(int[] p, Random rng)
+    {
+        var (n, c, h, w, k, r, s) = (p[0], p[1], p[2], p[3], p[4], p[5], p[6]);
+        var (stride, pt, pl, pb, pr, dilation, groups) = (p[7], p[8], p[9], p[10], p[11], p[12], p[13]);
+        var geometry = new Conv2dShape(0, 0, 0, 0, 0, 0, 0, stride, stride, pt, pl, pb, pr, dilation, dilation, groups);
+        return (geometry, [Random(rng, n, c, h, w), Random(rng, k, c / groups, r, s), Random(rng, k)]);
+    }
+
     [Theory]
     [MemberData(nameof(ConvCases))]
     public void Conv2d(int[] p)
     {
-        var (n, c, h, w, k, r, s) = (p[0], p[1], p[2], p[3], p[4], p[5], p[6]);
-        var (stride, pt, pl, pb, pr, dilation, groups) = (p[7], p[8], p[9], p[10], p[11], p[12], p[13]);
-        var rng = new Random(n * 7 + c * 13 + h + w + k);
-        var geometry = new Conv2dShape(0, 0, 0, 0, 0, 0, 0, stride, stride, pt, pl, pb, pr, dilation, dilation, groups);
-        Check(t => Ops.Conv2d(t[0], t[1], t[2], geometry),
-            [Random(rng, n, c, h, w), Random(rng, k, c / groups, r, s), Random(rng, k)]);
+        var (geometry, inputs) = ConvCase(p, new Random(p[0] * 7 + p[1] * 13 + p[2] + p[3] + p[4]));
+        Check(t => Ops.Conv2d(t[0], t[1], t[2], geometry), inputs);
     }
 
     /// <summary>
@@ -40,11 +45,7 @@ public class OpGradientTests
     [MemberData(nameof(ConvCases))]
     public void Conv2dWithFusedReluEqualsReluOfConv2d(int[] p)
     {
-        var (n, c, h, w, k, r, s) = (p[0], p[1], p[2], p[3], p[4], p[5], p[6]);
-        var (stride, pt, pl, pb, pr, dilation, groups) = (p[7], p[8], p[9], p[10], p[11], p[12], p[13]);
-        var rng = new Random(n * 5 + c * 11 + h + w + k);
-        var geometry = new Conv2dShape(0, 0, 0, 0, 0, 0, 0, stride, stride, pt, pl, pb, pr, dilation, dilation, groups);
-        Tensor[] inputs = [Random(rng, n, c, h, w), Random(rng, k, c / groups, r, s), Random(rng, k)];
+        var (geometry, inputs) = ConvCase(p, new Random(p[0] * 5 + p[1] * 11 + p[2] + p[3] + p[4]));
         (float[] Output, float[][] Grads) Run(Func<Tensor> f)
         {
             foreach (var t in inputs) { t.RequiresGrad = true; t.Grad = null; }
