@@ -1,6 +1,5 @@
 using Fovea.Onnx.Proto;
 using Fovea.Tensors;
-using Xunit.Abstractions;
 
 namespace Fovea.Onnx.Tests;
 

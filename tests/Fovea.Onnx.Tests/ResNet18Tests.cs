@@ -1,5 +1,4 @@
 using Fovea.Tensors;
-using Xunit.Abstractions;
 
 namespace Fovea.Onnx.Tests;
 

@@ -6,7 +6,6 @@ using Fovea.Tensors;
 using Microsoft.ML.OnnxRuntime;
 using DenseTensor = Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>;
 using Tensor = Fovea.Tensors.Tensor;
-using Xunit.Abstractions;
 
 namespace Fovea.Onnx.Tests;
 

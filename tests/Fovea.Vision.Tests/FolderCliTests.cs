@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using Xunit.Abstractions;
 
 namespace Fovea.Vision.Tests;
 

@@ -4,7 +4,6 @@ using Fovea.Losses;
 using Fovea.Models;
 using Fovea.Optimizers;
 using Fovea.Training;
-using Xunit.Abstractions;
 
 namespace Fovea.Vision.Tests;
 

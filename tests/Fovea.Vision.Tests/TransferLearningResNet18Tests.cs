@@ -8,7 +8,6 @@ using Fovea.Optimizers;
 using Fovea.Serialization;
 using Fovea.Tensors;
 using Fovea.Training;
-using Xunit.Abstractions;
 
 namespace Fovea.Vision.Tests;
 
