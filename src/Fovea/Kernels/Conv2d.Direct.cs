@@ -1,7 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
+using System.Numerics;
 
 namespace Fovea.Kernels;
 
@@ -12,28 +12,31 @@ namespace Fovea.Kernels;
 // Trick: copy the image into a zero-padded plane of width Wp = W + padLeft + padRight and compute outputs on the flat
 // index q = oh·Wp + ow for every ow in [0, Wp). Each tap is then a constant offset in that flat plane, so one vector loop
 // runs across row ends with no edge cases; the Wp - OW junk columns per row are simply not copied out.
-// Register block: 4 filters × 16 flat outputs = 8 accumulators; per tap 2 loads, 4 broadcasts, 8 FMAs.
+// Register block: 4 filters × 2 vectors of flat outputs (16 outputs with 256-bit vectors, 8 with ARM64's 128-bit ones)
+// = 8 accumulators; per tap 2 loads, 4 broadcasts, 8 FMAs. Vector<float> takes the machine's natural width.
 
 public static partial class Conv2d
 {
     private const int DirectMaxTaps = 32;
     private const int DirectFilters = 4;
-    private const int DirectWidth = 16;
+    /// <summary>Flat outputs per register block: two vectors.</summary>
+    private static int DirectWidth => 2 * Vector<float>.Count;
+    private static nuint Lane => (nuint)Vector<float>.Count;
 
     internal static bool UseDirectForward(in Conv2dShape s) =>
-        Vector256.IsHardwareAccelerated && s.StrideHeight == 1 && s.StrideWidth == 1 &&
+        Vector.IsHardwareAccelerated && s.StrideHeight == 1 && s.StrideWidth == 1 &&
         s.InChannelsPerGroup * s.KernelHeight * s.KernelWidth <= DirectMaxTaps;
 
-    private readonly record struct DirectPlan(int Wp, int PlaneLength, int Q16, int FilterBlocks)
+    private readonly record struct DirectPlan(int Wp, int PlaneLength, int FlatLength, int FilterBlocks)
     {
         public static DirectPlan For(in Conv2dShape s)
         {
             int wp = s.InWidth + s.PadLeft + s.PadRight;
             int hp = s.InHeight + s.PadTop + s.PadBottom;
-            int q16 = (s.OutHeight * wp + DirectWidth - 1) / DirectWidth * DirectWidth;
+            int flatLength = (s.OutHeight * wp + DirectWidth - 1) / DirectWidth * DirectWidth;
             int maxOffset = (s.KernelHeight - 1) * s.DilationHeight * wp + (s.KernelWidth - 1) * s.DilationWidth;
-            int plane = Math.Max(hp * wp, q16 + maxOffset);
-            return new DirectPlan(wp, plane, q16, (s.OutChannelsPerGroup + DirectFilters - 1) / DirectFilters);
+            int plane = Math.Max(hp * wp, flatLength + maxOffset);
+            return new DirectPlan(wp, plane, flatLength, (s.OutChannelsPerGroup + DirectFilters - 1) / DirectFilters);
         }
     }
 
@@ -75,10 +78,10 @@ public static partial class Conv2d
         int OH = s.OutHeight, OW = s.OutWidth, P = OH * OW, Wp = plan.Wp;
         int taps = Cg * s.KernelHeight * s.KernelWidth;
 
-        // Scratch: padded planes of the current image/group, then DirectFilters result planes of Q16 flat outputs.
-        Span<float> scratch = ColumnScratch(Cg * plan.PlaneLength + DirectFilters * plan.Q16);
+        // Scratch: padded planes of the current image/group, then DirectFilters result planes of FlatLength flat outputs.
+        Span<float> scratch = ColumnScratch(Cg * plan.PlaneLength + DirectFilters * plan.FlatLength);
         Span<float> padded = scratch[..(Cg * plan.PlaneLength)];
-        Span<float> results = scratch.Slice(Cg * plan.PlaneLength, DirectFilters * plan.Q16);
+        Span<float> results = scratch.Slice(Cg * plan.PlaneLength, DirectFilters * plan.FlatLength);
 
         Span<int> offsets = stackalloc int[DirectMaxTaps];
         for (int c = 0, t = 0; c < Cg; c++)
@@ -110,7 +113,7 @@ public static partial class Conv2d
             ReadOnlySpan<float> b = bias.IsEmpty ? default : bias.Slice(kFirst, kb);
             if (OW >= DirectWidth)
             {
-                // Wide rows: tiles of 16 outputs stored straight into the output (the last tile of a row overlaps
+                // Wide rows: tiles of DirectWidth outputs stored straight into the output (the last tile of a row overlaps
                 // the previous one instead of needing a tail), with ReLU applied in registers.
                 Span<float> y = output.Slice((n * s.OutChannels + kFirst) * P, kb * P);
                 if (kb == DirectFilters) DirectRows4(padded, offsets[..taps], w, b, relu, y, OH, OW, Wp);
@@ -121,18 +124,18 @@ public static partial class Conv2d
                 }
                 continue;
             }
-            if (kb == DirectFilters) DirectBlock4(padded, offsets[..taps], w, b, results, plan.Q16);
+            if (kb == DirectFilters) DirectBlock4(padded, offsets[..taps], w, b, results, plan.FlatLength);
             else
             {
                 for (int j = 0; j < kb; j++)
-                    DirectBlock1(padded, offsets[..taps], w.Slice(j * taps, taps), b.IsEmpty ? 0f : b[j], results.Slice(j * plan.Q16, plan.Q16));
+                    DirectBlock1(padded, offsets[..taps], w.Slice(j * taps, taps), b.IsEmpty ? 0f : b[j], results.Slice(j * plan.FlatLength, plan.FlatLength));
             }
 
             // Narrow rows: computed on the flat plane; copy the valid columns of each flat row out, fusing ReLU.
             for (int j = 0; j < kb; j++)
             {
                 Span<float> y = output.Slice((n * s.OutChannels + kFirst + j) * P, P);
-                ReadOnlySpan<float> res = results.Slice(j * plan.Q16, plan.Q16);
+                ReadOnlySpan<float> res = results.Slice(j * plan.FlatLength, plan.FlatLength);
                 for (int oh = 0; oh < OH; oh++)
                 {
                     ReadOnlySpan<float> row = res.Slice(oh * Wp, OW);
@@ -144,43 +147,43 @@ public static partial class Conv2d
         }
     }
 
-    /// <summary>Four filters: results[j·q16 + q] = b[j] + Σ_t w[j·T + t] · padded[offsets[t] + q] for q in [0, q16).</summary>
+    /// <summary>Four filters: results[j·flatLength + q] = b[j] + Σ_t w[j·T + t] · padded[offsets[t] + q] for q in [0, flatLength).</summary>
     private static void DirectBlock4(ReadOnlySpan<float> padded, ReadOnlySpan<int> offsets, ReadOnlySpan<float> w,
-        ReadOnlySpan<float> b, Span<float> results, int q16)
+        ReadOnlySpan<float> b, Span<float> results, int flatLength)
     {
         int taps = offsets.Length;
-        // Bounds were established by DirectPlan (every offset + q16 stays inside the plane); prove it once here.
-        if (w.Length < 4 * taps || results.Length < 4 * q16 || padded.Length < offsets[taps - 1] + q16) throw new InvalidOperationException("Direct convolution block sized wrongly.");
+        // Bounds were established by DirectPlan (every offset + flatLength stays inside the plane); prove it once here.
+        if (w.Length < 4 * taps || results.Length < 4 * flatLength || padded.Length < offsets[taps - 1] + flatLength) throw new InvalidOperationException("Direct convolution block sized wrongly.");
         ref float src = ref MemoryMarshal.GetReference(padded);
         ref float wr = ref MemoryMarshal.GetReference(w);
         ref float dst = ref MemoryMarshal.GetReference(results);
         ref int off = ref MemoryMarshal.GetReference(offsets);
-        Vector256<float> b0 = b.IsEmpty ? default : Vector256.Create(b[0]);
-        Vector256<float> b1 = b.IsEmpty ? default : Vector256.Create(b[1]);
-        Vector256<float> b2 = b.IsEmpty ? default : Vector256.Create(b[2]);
-        Vector256<float> b3 = b.IsEmpty ? default : Vector256.Create(b[3]);
-        for (int q = 0; q < q16; q += DirectWidth)
+        Vector<float> b0 = b.IsEmpty ? default : Vector.Create(b[0]);
+        Vector<float> b1 = b.IsEmpty ? default : Vector.Create(b[1]);
+        Vector<float> b2 = b.IsEmpty ? default : Vector.Create(b[2]);
+        Vector<float> b3 = b.IsEmpty ? default : Vector.Create(b[3]);
+        for (int q = 0; q < flatLength; q += DirectWidth)
         {
-            Vector256<float> a00 = b0, a01 = b0, a10 = b1, a11 = b1, a20 = b2, a21 = b2, a30 = b3, a31 = b3;
+            Vector<float> a00 = b0, a01 = b0, a10 = b1, a11 = b1, a20 = b2, a21 = b2, a30 = b3, a31 = b3;
             for (int t = 0; t < taps; t++)
             {
                 nuint at = (nuint)(Unsafe.Add(ref off, t) + q);
-                Vector256<float> v0 = Vector256.LoadUnsafe(ref src, at);
-                Vector256<float> v1 = Vector256.LoadUnsafe(ref src, at + 8);
-                Vector256<float> w0 = Vector256.Create(Unsafe.Add(ref wr, t));
-                Vector256<float> w1 = Vector256.Create(Unsafe.Add(ref wr, taps + t));
-                Vector256<float> w2 = Vector256.Create(Unsafe.Add(ref wr, 2 * taps + t));
-                Vector256<float> w3 = Vector256.Create(Unsafe.Add(ref wr, 3 * taps + t));
-                a00 = Vector256.MultiplyAddEstimate(w0, v0, a00); a01 = Vector256.MultiplyAddEstimate(w0, v1, a01);
-                a10 = Vector256.MultiplyAddEstimate(w1, v0, a10); a11 = Vector256.MultiplyAddEstimate(w1, v1, a11);
-                a20 = Vector256.MultiplyAddEstimate(w2, v0, a20); a21 = Vector256.MultiplyAddEstimate(w2, v1, a21);
-                a30 = Vector256.MultiplyAddEstimate(w3, v0, a30); a31 = Vector256.MultiplyAddEstimate(w3, v1, a31);
+                Vector<float> v0 = Vector.LoadUnsafe(ref src, at);
+                Vector<float> v1 = Vector.LoadUnsafe(ref src, at + Lane);
+                Vector<float> w0 = Vector.Create(Unsafe.Add(ref wr, t));
+                Vector<float> w1 = Vector.Create(Unsafe.Add(ref wr, taps + t));
+                Vector<float> w2 = Vector.Create(Unsafe.Add(ref wr, 2 * taps + t));
+                Vector<float> w3 = Vector.Create(Unsafe.Add(ref wr, 3 * taps + t));
+                a00 = Vector.MultiplyAddEstimate(w0, v0, a00); a01 = Vector.MultiplyAddEstimate(w0, v1, a01);
+                a10 = Vector.MultiplyAddEstimate(w1, v0, a10); a11 = Vector.MultiplyAddEstimate(w1, v1, a11);
+                a20 = Vector.MultiplyAddEstimate(w2, v0, a20); a21 = Vector.MultiplyAddEstimate(w2, v1, a21);
+                a30 = Vector.MultiplyAddEstimate(w3, v0, a30); a31 = Vector.MultiplyAddEstimate(w3, v1, a31);
             }
             nuint o = (nuint)q;
-            a00.StoreUnsafe(ref dst, o); a01.StoreUnsafe(ref dst, o + 8);
-            a10.StoreUnsafe(ref dst, o + (nuint)q16); a11.StoreUnsafe(ref dst, o + (nuint)q16 + 8);
-            a20.StoreUnsafe(ref dst, o + (nuint)(2 * q16)); a21.StoreUnsafe(ref dst, o + (nuint)(2 * q16) + 8);
-            a30.StoreUnsafe(ref dst, o + (nuint)(3 * q16)); a31.StoreUnsafe(ref dst, o + (nuint)(3 * q16) + 8);
+            a00.StoreUnsafe(ref dst, o); a01.StoreUnsafe(ref dst, o + Lane);
+            a10.StoreUnsafe(ref dst, o + (nuint)flatLength); a11.StoreUnsafe(ref dst, o + (nuint)flatLength + Lane);
+            a20.StoreUnsafe(ref dst, o + (nuint)(2 * flatLength)); a21.StoreUnsafe(ref dst, o + (nuint)(2 * flatLength) + Lane);
+            a30.StoreUnsafe(ref dst, o + (nuint)(3 * flatLength)); a31.StoreUnsafe(ref dst, o + (nuint)(3 * flatLength) + Lane);
         }
     }
 
@@ -188,29 +191,29 @@ public static partial class Conv2d
     private static void DirectBlock1(ReadOnlySpan<float> padded, ReadOnlySpan<int> offsets, ReadOnlySpan<float> w,
         float b, Span<float> results)
     {
-        int taps = offsets.Length, q16 = results.Length;
-        if (w.Length < taps || padded.Length < offsets[taps - 1] + q16) throw new InvalidOperationException("Direct convolution block sized wrongly.");
+        int taps = offsets.Length, flatLength = results.Length;
+        if (w.Length < taps || padded.Length < offsets[taps - 1] + flatLength) throw new InvalidOperationException("Direct convolution block sized wrongly.");
         ref float src = ref MemoryMarshal.GetReference(padded);
         ref float wr = ref MemoryMarshal.GetReference(w);
         ref float dst = ref MemoryMarshal.GetReference(results);
         ref int off = ref MemoryMarshal.GetReference(offsets);
-        Vector256<float> bias = Vector256.Create(b);
-        for (int q = 0; q < q16; q += DirectWidth)
+        Vector<float> bias = Vector.Create(b);
+        for (int q = 0; q < flatLength; q += DirectWidth)
         {
-            Vector256<float> a0 = bias, a1 = bias;
+            Vector<float> a0 = bias, a1 = bias;
             for (int t = 0; t < taps; t++)
             {
                 nuint at = (nuint)(Unsafe.Add(ref off, t) + q);
-                Vector256<float> wt = Vector256.Create(Unsafe.Add(ref wr, t));
-                a0 = Vector256.MultiplyAddEstimate(wt, Vector256.LoadUnsafe(ref src, at), a0);
-                a1 = Vector256.MultiplyAddEstimate(wt, Vector256.LoadUnsafe(ref src, at + 8), a1);
+                Vector<float> wt = Vector.Create(Unsafe.Add(ref wr, t));
+                a0 = Vector.MultiplyAddEstimate(wt, Vector.LoadUnsafe(ref src, at), a0);
+                a1 = Vector.MultiplyAddEstimate(wt, Vector.LoadUnsafe(ref src, at + Lane), a1);
             }
             a0.StoreUnsafe(ref dst, (nuint)q);
-            a1.StoreUnsafe(ref dst, (nuint)q + 8);
+            a1.StoreUnsafe(ref dst, (nuint)q + Lane);
         }
     }
 
-    /// <summary>Four filters straight into their output planes y [4 × OH·OW]; requires OW ≥ 16.</summary>
+    /// <summary>Four filters straight into their output planes y [4 × OH·OW]; requires OW ≥ DirectWidth.</summary>
     private static void DirectRows4(ReadOnlySpan<float> padded, ReadOnlySpan<int> offsets, ReadOnlySpan<float> w,
         ReadOnlySpan<float> b, bool relu, Span<float> y, int OH, int OW, int Wp)
     {
@@ -221,10 +224,10 @@ public static partial class Conv2d
         ref float wr = ref MemoryMarshal.GetReference(w);
         ref float dst = ref MemoryMarshal.GetReference(y);
         ref int off = ref MemoryMarshal.GetReference(offsets);
-        Vector256<float> b0 = b.IsEmpty ? default : Vector256.Create(b[0]);
-        Vector256<float> b1 = b.IsEmpty ? default : Vector256.Create(b[1]);
-        Vector256<float> b2 = b.IsEmpty ? default : Vector256.Create(b[2]);
-        Vector256<float> b3 = b.IsEmpty ? default : Vector256.Create(b[3]);
+        Vector<float> b0 = b.IsEmpty ? default : Vector.Create(b[0]);
+        Vector<float> b1 = b.IsEmpty ? default : Vector.Create(b[1]);
+        Vector<float> b2 = b.IsEmpty ? default : Vector.Create(b[2]);
+        Vector<float> b3 = b.IsEmpty ? default : Vector.Create(b[3]);
         nuint p1 = (nuint)P, p2 = (nuint)(2 * P), p3 = (nuint)(3 * P);
         for (int oh = 0; oh < OH; oh++)
         {
@@ -232,39 +235,39 @@ public static partial class Conv2d
             {
                 if (ow > OW - DirectWidth) ow = OW - DirectWidth;
                 int at = oh * Wp + ow;
-                Vector256<float> a00 = b0, a01 = b0, a10 = b1, a11 = b1, a20 = b2, a21 = b2, a30 = b3, a31 = b3;
+                Vector<float> a00 = b0, a01 = b0, a10 = b1, a11 = b1, a20 = b2, a21 = b2, a30 = b3, a31 = b3;
                 for (int t = 0; t < taps; t++)
                 {
                     nuint i = (nuint)(Unsafe.Add(ref off, t) + at);
-                    Vector256<float> v0 = Vector256.LoadUnsafe(ref src, i);
-                    Vector256<float> v1 = Vector256.LoadUnsafe(ref src, i + 8);
-                    Vector256<float> w0 = Vector256.Create(Unsafe.Add(ref wr, t));
-                    Vector256<float> w1 = Vector256.Create(Unsafe.Add(ref wr, taps + t));
-                    Vector256<float> w2 = Vector256.Create(Unsafe.Add(ref wr, 2 * taps + t));
-                    Vector256<float> w3 = Vector256.Create(Unsafe.Add(ref wr, 3 * taps + t));
-                    a00 = Vector256.MultiplyAddEstimate(w0, v0, a00); a01 = Vector256.MultiplyAddEstimate(w0, v1, a01);
-                    a10 = Vector256.MultiplyAddEstimate(w1, v0, a10); a11 = Vector256.MultiplyAddEstimate(w1, v1, a11);
-                    a20 = Vector256.MultiplyAddEstimate(w2, v0, a20); a21 = Vector256.MultiplyAddEstimate(w2, v1, a21);
-                    a30 = Vector256.MultiplyAddEstimate(w3, v0, a30); a31 = Vector256.MultiplyAddEstimate(w3, v1, a31);
+                    Vector<float> v0 = Vector.LoadUnsafe(ref src, i);
+                    Vector<float> v1 = Vector.LoadUnsafe(ref src, i + Lane);
+                    Vector<float> w0 = Vector.Create(Unsafe.Add(ref wr, t));
+                    Vector<float> w1 = Vector.Create(Unsafe.Add(ref wr, taps + t));
+                    Vector<float> w2 = Vector.Create(Unsafe.Add(ref wr, 2 * taps + t));
+                    Vector<float> w3 = Vector.Create(Unsafe.Add(ref wr, 3 * taps + t));
+                    a00 = Vector.MultiplyAddEstimate(w0, v0, a00); a01 = Vector.MultiplyAddEstimate(w0, v1, a01);
+                    a10 = Vector.MultiplyAddEstimate(w1, v0, a10); a11 = Vector.MultiplyAddEstimate(w1, v1, a11);
+                    a20 = Vector.MultiplyAddEstimate(w2, v0, a20); a21 = Vector.MultiplyAddEstimate(w2, v1, a21);
+                    a30 = Vector.MultiplyAddEstimate(w3, v0, a30); a31 = Vector.MultiplyAddEstimate(w3, v1, a31);
                 }
                 if (relu)
                 {
-                    a00 = Vector256.Max(a00, Vector256<float>.Zero); a01 = Vector256.Max(a01, Vector256<float>.Zero);
-                    a10 = Vector256.Max(a10, Vector256<float>.Zero); a11 = Vector256.Max(a11, Vector256<float>.Zero);
-                    a20 = Vector256.Max(a20, Vector256<float>.Zero); a21 = Vector256.Max(a21, Vector256<float>.Zero);
-                    a30 = Vector256.Max(a30, Vector256<float>.Zero); a31 = Vector256.Max(a31, Vector256<float>.Zero);
+                    a00 = Vector.Max(a00, Vector<float>.Zero); a01 = Vector.Max(a01, Vector<float>.Zero);
+                    a10 = Vector.Max(a10, Vector<float>.Zero); a11 = Vector.Max(a11, Vector<float>.Zero);
+                    a20 = Vector.Max(a20, Vector<float>.Zero); a21 = Vector.Max(a21, Vector<float>.Zero);
+                    a30 = Vector.Max(a30, Vector<float>.Zero); a31 = Vector.Max(a31, Vector<float>.Zero);
                 }
                 nuint o = (nuint)(oh * OW + ow);
-                a00.StoreUnsafe(ref dst, o); a01.StoreUnsafe(ref dst, o + 8);
-                a10.StoreUnsafe(ref dst, o + p1); a11.StoreUnsafe(ref dst, o + p1 + 8);
-                a20.StoreUnsafe(ref dst, o + p2); a21.StoreUnsafe(ref dst, o + p2 + 8);
-                a30.StoreUnsafe(ref dst, o + p3); a31.StoreUnsafe(ref dst, o + p3 + 8);
+                a00.StoreUnsafe(ref dst, o); a01.StoreUnsafe(ref dst, o + Lane);
+                a10.StoreUnsafe(ref dst, o + p1); a11.StoreUnsafe(ref dst, o + p1 + Lane);
+                a20.StoreUnsafe(ref dst, o + p2); a21.StoreUnsafe(ref dst, o + p2 + Lane);
+                a30.StoreUnsafe(ref dst, o + p3); a31.StoreUnsafe(ref dst, o + p3 + Lane);
                 if (ow == OW - DirectWidth) break;
             }
         }
     }
 
-    /// <summary>One filter straight into its output plane y [OH·OW]; requires OW ≥ 16.</summary>
+    /// <summary>One filter straight into its output plane y [OH·OW]; requires OW ≥ DirectWidth.</summary>
     private static void DirectRows1(ReadOnlySpan<float> padded, ReadOnlySpan<int> offsets, ReadOnlySpan<float> w,
         float b, bool relu, Span<float> y, int OH, int OW, int Wp)
     {
@@ -275,29 +278,29 @@ public static partial class Conv2d
         ref float wr = ref MemoryMarshal.GetReference(w);
         ref float dst = ref MemoryMarshal.GetReference(y);
         ref int off = ref MemoryMarshal.GetReference(offsets);
-        Vector256<float> bias = Vector256.Create(b);
+        Vector<float> bias = Vector.Create(b);
         for (int oh = 0; oh < OH; oh++)
         {
             for (int ow = 0; ; ow += DirectWidth)
             {
                 if (ow > OW - DirectWidth) ow = OW - DirectWidth;
                 int at = oh * Wp + ow;
-                Vector256<float> a0 = bias, a1 = bias;
+                Vector<float> a0 = bias, a1 = bias;
                 for (int t = 0; t < taps; t++)
                 {
                     nuint i = (nuint)(Unsafe.Add(ref off, t) + at);
-                    Vector256<float> wt = Vector256.Create(Unsafe.Add(ref wr, t));
-                    a0 = Vector256.MultiplyAddEstimate(wt, Vector256.LoadUnsafe(ref src, i), a0);
-                    a1 = Vector256.MultiplyAddEstimate(wt, Vector256.LoadUnsafe(ref src, i + 8), a1);
+                    Vector<float> wt = Vector.Create(Unsafe.Add(ref wr, t));
+                    a0 = Vector.MultiplyAddEstimate(wt, Vector.LoadUnsafe(ref src, i), a0);
+                    a1 = Vector.MultiplyAddEstimate(wt, Vector.LoadUnsafe(ref src, i + Lane), a1);
                 }
                 if (relu)
                 {
-                    a0 = Vector256.Max(a0, Vector256<float>.Zero);
-                    a1 = Vector256.Max(a1, Vector256<float>.Zero);
+                    a0 = Vector.Max(a0, Vector<float>.Zero);
+                    a1 = Vector.Max(a1, Vector<float>.Zero);
                 }
                 nuint o = (nuint)(oh * OW + ow);
                 a0.StoreUnsafe(ref dst, o);
-                a1.StoreUnsafe(ref dst, o + 8);
+                a1.StoreUnsafe(ref dst, o + Lane);
                 if (ow == OW - DirectWidth) break;
             }
         }
