@@ -1,5 +1,5 @@
+using System.Numerics;
 using System.Numerics.Tensors;
-using System.Runtime.Intrinsics;
 
 namespace Fovea.Kernels;
 
@@ -187,16 +187,14 @@ public static class Activations
     private interface IUnary
     {
         float Invoke(float x);
-        Vector256<float> Invoke(Vector256<float> x);
-        Vector128<float> Invoke(Vector128<float> x);
+        Vector<float> Invoke(Vector<float> x);
     }
 
     /// <summary>Returns the local derivative f'(.) given the saved value (x or y).</summary>
     private interface IDerivative
     {
         float Invoke(float saved);
-        Vector256<float> Invoke(Vector256<float> saved);
-        Vector128<float> Invoke(Vector128<float> saved);
+        Vector<float> Invoke(Vector<float> saved);
     }
 
     // Element-wise work is memory-bound: only spans of at least this many elements per thread are worth splitting.
@@ -228,12 +226,9 @@ public static class Activations
     private static unsafe void ForwardRange<TOp>(float* x, float* y, int n, TOp op) where TOp : struct, IUnary
     {
         int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-            for (; i + Vector256<float>.Count <= n; i += Vector256<float>.Count)
-                op.Invoke(Vector256.Load(x + i)).Store(y + i);
-        if (Vector128.IsHardwareAccelerated) // ARM64, and the tail of a 256-bit loop
-            for (; i + Vector128<float>.Count <= n; i += Vector128<float>.Count)
-                op.Invoke(Vector128.Load(x + i)).Store(y + i);
+        if (Vector.IsHardwareAccelerated) // 8 lanes with AVX, 4 on ARM64 AdvSimd
+            for (; i + Vector<float>.Count <= n; i += Vector<float>.Count)
+                op.Invoke(Vector.Load(x + i)).Store(y + i);
         for (; i < n; i++) y[i] = op.Invoke(x[i]);
     }
 
@@ -264,17 +259,11 @@ public static class Activations
         where TOp : struct, IDerivative
     {
         int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-            for (; i + Vector256<float>.Count <= n; i += Vector256<float>.Count)
+        if (Vector.IsHardwareAccelerated)
+            for (; i + Vector<float>.Count <= n; i += Vector<float>.Count)
             {
-                Vector256<float> g = op.Invoke(Vector256.Load(saved + i)) * Vector256.Load(gradY + i);
-                (accumulate ? Vector256.Load(gradX + i) + g : g).Store(gradX + i);
-            }
-        if (Vector128.IsHardwareAccelerated)
-            for (; i + Vector128<float>.Count <= n; i += Vector128<float>.Count)
-            {
-                Vector128<float> g = op.Invoke(Vector128.Load(saved + i)) * Vector128.Load(gradY + i);
-                (accumulate ? Vector128.Load(gradX + i) + g : g).Store(gradX + i);
+                Vector<float> g = op.Invoke(Vector.Load(saved + i)) * Vector.Load(gradY + i);
+                (accumulate ? Vector.Load(gradX + i) + g : g).Store(gradX + i);
             }
         for (; i < n; i++)
         {
@@ -287,87 +276,70 @@ public static class Activations
     {
         public float Invoke(float x) => float.IsNaN(x) ? x : (x > 0 ? x : 0f);
         // IEEE maximum: NaN propagates and max(-0, +0) is +0, as in the scalar form.
-        public Vector256<float> Invoke(Vector256<float> x) => Vector256.Max(x, Vector256<float>.Zero);
-        public Vector128<float> Invoke(Vector128<float> x) => Vector128.Max(x, Vector128<float>.Zero);
+        public Vector<float> Invoke(Vector<float> x) => Vector.Max(x, Vector<float>.Zero);
     }
 
     private readonly struct ReluGrad : IDerivative
     {
         public float Invoke(float x) => x > 0 ? 1f : 0f;
-        public Vector256<float> Invoke(Vector256<float> x) => Vector256.GreaterThan(x, Vector256<float>.Zero) & Vector256<float>.One;
-        public Vector128<float> Invoke(Vector128<float> x) => Vector128.GreaterThan(x, Vector128<float>.Zero) & Vector128<float>.One;
+        // GreaterThan<float> returns the all-ones mask as floats (the plain overload returns ints): masking 1 gives 1 or 0.
+        public Vector<float> Invoke(Vector<float> x) => Vector.GreaterThan<float>(x, Vector<float>.Zero) & Vector<float>.One;
     }
 
     private readonly struct LeakyRelu(float alpha) : IUnary
     {
         public float Invoke(float x) => x > 0 ? x : alpha * x;
-        public Vector256<float> Invoke(Vector256<float> x) => Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), x, x * alpha);
-        public Vector128<float> Invoke(Vector128<float> x) => Vector128.ConditionalSelect(Vector128.GreaterThan(x, Vector128<float>.Zero), x, x * alpha);
+        public Vector<float> Invoke(Vector<float> x) => Vector.ConditionalSelect(Vector.GreaterThan(x, Vector<float>.Zero), x, x * alpha);
     }
 
     private readonly struct LeakyReluGrad(float alpha) : IDerivative
     {
         public float Invoke(float x) => x > 0 ? 1f : alpha;
-        public Vector256<float> Invoke(Vector256<float> x) => Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), Vector256<float>.One, Vector256.Create(alpha));
-        public Vector128<float> Invoke(Vector128<float> x) => Vector128.ConditionalSelect(Vector128.GreaterThan(x, Vector128<float>.Zero), Vector128<float>.One, Vector128.Create(alpha));
+        public Vector<float> Invoke(Vector<float> x) => Vector.ConditionalSelect(Vector.GreaterThan(x, Vector<float>.Zero), Vector<float>.One, new Vector<float>(alpha));
     }
 
     private readonly struct SigmoidGrad : IDerivative
     {
         public float Invoke(float y) => y * (1f - y);
-        public Vector256<float> Invoke(Vector256<float> y) => y * (Vector256<float>.One - y);
-        public Vector128<float> Invoke(Vector128<float> y) => y * (Vector128<float>.One - y);
+        public Vector<float> Invoke(Vector<float> y) => y * (Vector<float>.One - y);
     }
 
     private readonly struct TanhGrad : IDerivative
     {
         public float Invoke(float y) => 1f - y * y;
-        public Vector256<float> Invoke(Vector256<float> y) => Vector256<float>.One - y * y;
-        public Vector128<float> Invoke(Vector128<float> y) => Vector128<float>.One - y * y;
+        public Vector<float> Invoke(Vector<float> y) => Vector<float>.One - y * y;
     }
 
     private readonly struct Elu(float alpha) : IUnary
     {
         public float Invoke(float x) => x > 0 ? x : alpha * (MathF.Exp(x) - 1f);
-        public Vector256<float> Invoke(Vector256<float> x)
-            => Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), x,
-                (Vector256.Exp(Vector256.Min(x, Vector256<float>.Zero)) - Vector256<float>.One) * alpha);
-        public Vector128<float> Invoke(Vector128<float> x)
-            => Vector128.ConditionalSelect(Vector128.GreaterThan(x, Vector128<float>.Zero), x,
-                (Vector128.Exp(Vector128.Min(x, Vector128<float>.Zero)) - Vector128<float>.One) * alpha);
+        public Vector<float> Invoke(Vector<float> x)
+            => Vector.ConditionalSelect(Vector.GreaterThan(x, Vector<float>.Zero), x,
+                (Lanes.Exp(Vector.Min(x, Vector<float>.Zero)) - Vector<float>.One) * alpha);
     }
 
     private readonly struct EluGrad(float alpha) : IDerivative
     {
         public float Invoke(float y) => y > 0 ? 1f : y + alpha;
-        public Vector256<float> Invoke(Vector256<float> y)
-            => Vector256.ConditionalSelect(Vector256.GreaterThan(y, Vector256<float>.Zero), Vector256<float>.One, y + Vector256.Create(alpha));
-        public Vector128<float> Invoke(Vector128<float> y)
-            => Vector128.ConditionalSelect(Vector128.GreaterThan(y, Vector128<float>.Zero), Vector128<float>.One, y + Vector128.Create(alpha));
+        public Vector<float> Invoke(Vector<float> y)
+            => Vector.ConditionalSelect(Vector.GreaterThan(y, Vector<float>.Zero), Vector<float>.One, y + new Vector<float>(alpha));
     }
 
     private readonly struct Clip(float min, float max) : IUnary
     {
         public float Invoke(float x) => float.IsNaN(x) ? x : (x < min ? min : (x > max ? max : x));
-        public Vector256<float> Invoke(Vector256<float> x)
+        public Vector<float> Invoke(Vector<float> x)
         {
-            Vector256<float> c = Vector256.Min(Vector256.Max(x, Vector256.Create(min)), Vector256.Create(max));
-            return Vector256.ConditionalSelect(Vector256.Equals(x, x), c, x); // keep NaN
-        }
-        public Vector128<float> Invoke(Vector128<float> x)
-        {
-            Vector128<float> c = Vector128.Min(Vector128.Max(x, Vector128.Create(min)), Vector128.Create(max));
-            return Vector128.ConditionalSelect(Vector128.Equals(x, x), c, x); // keep NaN
+            Vector<float> c = Vector.Min(Vector.Max(x, new Vector<float>(min)), new Vector<float>(max));
+            return Vector.ConditionalSelect(Vector.Equals(x, x), c, x); // keep NaN
         }
     }
 
     private readonly struct ClipGrad(float min, float max) : IDerivative
     {
         public float Invoke(float x) => x >= min && x <= max ? 1f : 0f;
-        public Vector256<float> Invoke(Vector256<float> x)
-            => Vector256.GreaterThanOrEqual(x, Vector256.Create(min)) & Vector256.LessThanOrEqual(x, Vector256.Create(max)) & Vector256<float>.One;
-        public Vector128<float> Invoke(Vector128<float> x)
-            => Vector128.GreaterThanOrEqual(x, Vector128.Create(min)) & Vector128.LessThanOrEqual(x, Vector128.Create(max)) & Vector128<float>.One;
+        public Vector<float> Invoke(Vector<float> x)
+            => Vector.GreaterThanOrEqual<float>(x, new Vector<float>(min)) & Vector.LessThanOrEqual<float>(x, new Vector<float>(max)) & Vector<float>.One;
     }
 
     private static void CheckForward(ReadOnlySpan<float> x, Span<float> y)

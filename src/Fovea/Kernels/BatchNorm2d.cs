@@ -1,7 +1,7 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 
 namespace Fovea.Kernels;
 
@@ -220,16 +220,19 @@ public static unsafe class BatchNorm2d
         gradBeta[ch] += (float)sumDy;
     }
 
+    // The loops below use Vector<float>, as wide as the hardware allows (8 lanes with AVX, 4 on ARM64 AdvSimd).
+
     /// <summary>y = x·scale + shift.</summary>
     private static void ScaleShift(ReadOnlySpan<float> x, float scale, float shift, Span<float> y)
     {
         ref float rx = ref MemoryMarshal.GetReference(x);
         ref float ry = ref MemoryMarshal.GetReference(y);
         int len = x.Length, i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector.IsHardwareAccelerated)
         {
-            Vector256<float> vs = Vector256.Create(scale), vb = Vector256.Create(shift);
-            for (; i + 8 <= len; i += 8) (Vector256.LoadUnsafe(ref rx, (nuint)i) * vs + vb).StoreUnsafe(ref ry, (nuint)i);
+            Vector<float> vs = new(scale), vb = new(shift);
+            for (; i + Vector<float>.Count <= len; i += Vector<float>.Count)
+                (Vector.LoadUnsafe(ref rx, (nuint)i) * vs + vb).StoreUnsafe(ref ry, (nuint)i);
         }
         for (; i < len; i++) Unsafe.Add(ref ry, i) = Unsafe.Add(ref rx, i) * scale + shift;
     }
@@ -238,19 +241,20 @@ public static unsafe class BatchNorm2d
     private static double SumSquaredDeviation(ReadOnlySpan<float> x, float mean)
     {
         ref float rx = ref MemoryMarshal.GetReference(x);
-        int len = x.Length, i = 0;
+        int len = x.Length, i = 0, width = Vector<float>.Count;
         double total = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector.IsHardwareAccelerated)
         {
-            Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero, vm = Vector256.Create(mean);
-            for (; i + 16 <= len; i += 16)
+            // Two accumulators: consecutive additions need not wait for each other.
+            Vector<float> acc0 = Vector<float>.Zero, acc1 = Vector<float>.Zero, vm = new(mean);
+            for (; i + 2 * width <= len; i += 2 * width)
             {
-                Vector256<float> d0 = Vector256.LoadUnsafe(ref rx, (nuint)i) - vm;
-                Vector256<float> d1 = Vector256.LoadUnsafe(ref rx, (nuint)(i + 8)) - vm;
+                Vector<float> d0 = Vector.LoadUnsafe(ref rx, (nuint)i) - vm;
+                Vector<float> d1 = Vector.LoadUnsafe(ref rx, (nuint)(i + width)) - vm;
                 acc0 += d0 * d0;
                 acc1 += d1 * d1;
             }
-            total = Vector256.Sum(acc0 + acc1);
+            total = Vector.Sum(acc0 + acc1);
         }
         for (; i < len; i++) { float d = Unsafe.Add(ref rx, i) - mean; total += d * d; }
         return total;
@@ -276,12 +280,12 @@ public static unsafe class BatchNorm2d
         ref float rx = ref MemoryMarshal.GetReference(x);
         int len = x.Length, i = 0;
         double total = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector.IsHardwareAccelerated)
         {
-            Vector256<float> acc = Vector256<float>.Zero, vm = Vector256.Create(mean);
-            for (; i + 8 <= len; i += 8)
-                acc += Vector256.LoadUnsafe(ref rdy, (nuint)i) * (Vector256.LoadUnsafe(ref rx, (nuint)i) - vm);
-            total = Vector256.Sum(acc);
+            Vector<float> acc = Vector<float>.Zero, vm = new(mean);
+            for (; i + Vector<float>.Count <= len; i += Vector<float>.Count)
+                acc += Vector.LoadUnsafe(ref rdy, (nuint)i) * (Vector.LoadUnsafe(ref rx, (nuint)i) - vm);
+            total = Vector.Sum(acc);
         }
         for (; i < len; i++) total += Unsafe.Add(ref rdy, i) * (Unsafe.Add(ref rx, i) - mean);
         return total;
@@ -294,13 +298,13 @@ public static unsafe class BatchNorm2d
         ref float rx = ref MemoryMarshal.GetReference(x);
         ref float rg = ref MemoryMarshal.GetReference(gx);
         int len = x.Length, i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector.IsHardwareAccelerated)
         {
-            Vector256<float> vm = Vector256.Create(mean), va = Vector256.Create(a), vk = Vector256.Create(k), vd = Vector256.Create(d);
-            for (; i + 8 <= len; i += 8)
+            Vector<float> vm = new(mean), va = new(a), vk = new(k), vd = new(d);
+            for (; i + Vector<float>.Count <= len; i += Vector<float>.Count)
             {
-                Vector256<float> g = va * Vector256.LoadUnsafe(ref rdy, (nuint)i) + vk * (Vector256.LoadUnsafe(ref rx, (nuint)i) - vm) + vd;
-                if (accumulate) g += Vector256.LoadUnsafe(ref rg, (nuint)i);
+                Vector<float> g = va * Vector.LoadUnsafe(ref rdy, (nuint)i) + vk * (Vector.LoadUnsafe(ref rx, (nuint)i) - vm) + vd;
+                if (accumulate) g += Vector.LoadUnsafe(ref rg, (nuint)i);
                 g.StoreUnsafe(ref rg, (nuint)i);
             }
         }

@@ -1,7 +1,7 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 
 namespace Fovea.Kernels;
 
@@ -110,21 +110,20 @@ public static class CrossEntropy
         if (n == 0) return 0f;
         ref float rp = ref MemoryMarshal.GetReference(probabilities);
         ref float rt = ref MemoryMarshal.GetReference(targets);
-        Vector256<double> acc = Vector256<double>.Zero;
-        if (Vector256.IsHardwareAccelerated)
+        Vector<double> acc = Vector<double>.Zero;
+        if (Vector.IsHardwareAccelerated)
         {
-            var lo = Vector256.Create(ProbabilityEpsilon);
-            var hi = Vector256.Create(1f - ProbabilityEpsilon);
-            for (; i + 8 <= n; i += 8)
+            Vector<float> lo = new(ProbabilityEpsilon), hi = new(1f - ProbabilityEpsilon);
+            for (; i + Vector<float>.Count <= n; i += Vector<float>.Count)
             {
-                Vector256<float> p = Vector256.Min(Vector256.Max(Vector256.LoadUnsafe(ref rp, (nuint)i), lo), hi);
-                Vector256<float> t = Vector256.LoadUnsafe(ref rt, (nuint)i);
-                Vector256<float> term = t * Vector256.Log(p) + (Vector256<float>.One - t) * Vector256.Log(Vector256<float>.One - p);
-                var (a, b) = Vector256.Widen(term);
-                acc += a + b;
+                Vector<float> p = Vector.Min(Vector.Max(Vector.LoadUnsafe(ref rp, (nuint)i), lo), hi);
+                Vector<float> t = Vector.LoadUnsafe(ref rt, (nuint)i);
+                Vector<float> term = t * Vector.Log(p) + (Vector<float>.One - t) * Vector.Log(Vector<float>.One - p);
+                Vector.Widen(term, out Vector<double> low, out Vector<double> high);
+                acc += low + high;
             }
         }
-        double total = Vector256.Sum(acc);
+        double total = Vector.Sum(acc);
         for (; i < n; i++)
         {
             float p = Math.Clamp(Unsafe.Add(ref rp, i), ProbabilityEpsilon, 1f - ProbabilityEpsilon), t = Unsafe.Add(ref rt, i);
@@ -147,16 +146,15 @@ public static class CrossEntropy
         ref float rp = ref MemoryMarshal.GetReference(probabilities);
         ref float rt = ref MemoryMarshal.GetReference(targets);
         ref float rg = ref MemoryMarshal.GetReference(gradProbabilities);
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector.IsHardwareAccelerated)
         {
-            var lo = Vector256.Create(ProbabilityEpsilon);
-            var hi = Vector256.Create(1f - ProbabilityEpsilon);
-            for (; i + 8 <= n; i += 8)
+            Vector<float> lo = new(ProbabilityEpsilon), hi = new(1f - ProbabilityEpsilon);
+            for (; i + Vector<float>.Count <= n; i += Vector<float>.Count)
             {
-                Vector256<float> p = Vector256.Min(Vector256.Max(Vector256.LoadUnsafe(ref rp, (nuint)i), lo), hi);
-                Vector256<float> t = Vector256.LoadUnsafe(ref rt, (nuint)i);
-                Vector256<float> g = (p - t) / (p * (Vector256<float>.One - p)) * scale;
-                (Vector256.LoadUnsafe(ref rg, (nuint)i) + g).StoreUnsafe(ref rg, (nuint)i);
+                Vector<float> p = Vector.Min(Vector.Max(Vector.LoadUnsafe(ref rp, (nuint)i), lo), hi);
+                Vector<float> t = Vector.LoadUnsafe(ref rt, (nuint)i);
+                Vector<float> g = (p - t) / (p * (Vector<float>.One - p)) * scale;
+                (Vector.LoadUnsafe(ref rg, (nuint)i) + g).StoreUnsafe(ref rg, (nuint)i);
             }
         }
         for (; i < n; i++)
@@ -202,18 +200,18 @@ public static class CrossEntropy
         if (n == 0) return 0f;
         ref float rx = ref MemoryMarshal.GetReference(logits);
         ref float rt = ref MemoryMarshal.GetReference(targets);
-        Vector256<double> acc = Vector256<double>.Zero;
-        if (Vector256.IsHardwareAccelerated)
-            for (; i + 8 <= n; i += 8)
+        Vector<double> acc = Vector<double>.Zero;
+        if (Vector.IsHardwareAccelerated)
+            for (; i + Vector<float>.Count <= n; i += Vector<float>.Count)
             {
-                Vector256<float> x = Vector256.LoadUnsafe(ref rx, (nuint)i);
-                Vector256<float> t = Vector256.LoadUnsafe(ref rt, (nuint)i);
-                Vector256<float> term = Vector256.Max(x, Vector256<float>.Zero) - x * t
-                    + Vector256.Log(Vector256<float>.One + Vector256.Exp(-Vector256.Abs(x)));
-                var (a, b) = Vector256.Widen(term);
-                acc += a + b;
+                Vector<float> x = Vector.LoadUnsafe(ref rx, (nuint)i);
+                Vector<float> t = Vector.LoadUnsafe(ref rt, (nuint)i);
+                Vector<float> term = Vector.Max(x, Vector<float>.Zero) - x * t
+                    + Vector.Log(Vector<float>.One + Lanes.Exp(-Vector.Abs(x)));
+                Vector.Widen(term, out Vector<double> low, out Vector<double> high);
+                acc += low + high;
             }
-        double total = Vector256.Sum(acc);
+        double total = Vector.Sum(acc);
         for (; i < n; i++)
         {
             float x = Unsafe.Add(ref rx, i), t = Unsafe.Add(ref rt, i);
@@ -275,15 +273,15 @@ public static class CrossEntropy
         if (n == 0) return 0f;
         ref float rp = ref MemoryMarshal.GetReference(prediction);
         ref float rt = ref MemoryMarshal.GetReference(target);
-        Vector256<double> acc = Vector256<double>.Zero;
-        if (Vector256.IsHardwareAccelerated)
-            for (; i + 8 <= n; i += 8)
+        Vector<double> acc = Vector<double>.Zero;
+        if (Vector.IsHardwareAccelerated)
+            for (; i + Vector<float>.Count <= n; i += Vector<float>.Count)
             {
-                Vector256<float> d = Vector256.LoadUnsafe(ref rp, (nuint)i) - Vector256.LoadUnsafe(ref rt, (nuint)i);
-                var (a, b) = Vector256.Widen(d * d);
-                acc += a + b;
+                Vector<float> d = Vector.LoadUnsafe(ref rp, (nuint)i) - Vector.LoadUnsafe(ref rt, (nuint)i);
+                Vector.Widen(d * d, out Vector<double> low, out Vector<double> high);
+                acc += low + high;
             }
-        double total = Vector256.Sum(acc);
+        double total = Vector.Sum(acc);
         for (; i < n; i++)
         {
             float d = Unsafe.Add(ref rp, i) - Unsafe.Add(ref rt, i);
@@ -303,11 +301,11 @@ public static class CrossEntropy
         ref float rp = ref MemoryMarshal.GetReference(prediction);
         ref float rt = ref MemoryMarshal.GetReference(target);
         ref float rg = ref MemoryMarshal.GetReference(gradPrediction);
-        if (Vector256.IsHardwareAccelerated)
-            for (; i + 8 <= n; i += 8)
+        if (Vector.IsHardwareAccelerated)
+            for (; i + Vector<float>.Count <= n; i += Vector<float>.Count)
             {
-                Vector256<float> d = Vector256.LoadUnsafe(ref rp, (nuint)i) - Vector256.LoadUnsafe(ref rt, (nuint)i);
-                (Vector256.LoadUnsafe(ref rg, (nuint)i) + d * scale).StoreUnsafe(ref rg, (nuint)i);
+                Vector<float> d = Vector.LoadUnsafe(ref rp, (nuint)i) - Vector.LoadUnsafe(ref rt, (nuint)i);
+                (Vector.LoadUnsafe(ref rg, (nuint)i) + d * scale).StoreUnsafe(ref rg, (nuint)i);
             }
         for (; i < n; i++) Unsafe.Add(ref rg, i) += (Unsafe.Add(ref rp, i) - Unsafe.Add(ref rt, i)) * scale;
     }

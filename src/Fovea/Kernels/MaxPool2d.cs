@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -224,16 +225,17 @@ public static unsafe class MaxPool2d
         int i = 0, n = best.Length;
         fixed (float* b = best, c = candidate)
         {
-            if (Vector256.IsHardwareAccelerated && n >= 8)
+            int width = Vector<float>.Count; // 8 with AVX, 4 on ARM64 AdvSimd
+            if (Vector.IsHardwareAccelerated && n >= width)
             {
                 // Taking the max twice changes nothing, so the last step may overlap the previous one: no scalar tail.
-                for (; ; i += 8)
+                for (; ; i += width)
                 {
-                    if (i > n - 8) i = n - 8;
-                    var vb = Vector256.Load(b + i);
-                    var vc = Vector256.Load(c + i);
-                    Vector256.ConditionalSelect(Wins(vc, vb), vc, vb).Store(b + i);
-                    if (i + 8 >= n) return;
+                    if (i > n - width) i = n - width;
+                    var vb = Vector.Load(b + i);
+                    var vc = Vector.Load(c + i);
+                    Vector.ConditionalSelect(Wins(vc, vb), vc, vb).Store(b + i);
+                    if (i + width >= n) return;
                 }
             }
             for (; i < n; i++)
@@ -406,6 +408,11 @@ public static unsafe class MaxPool2d
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Wins(Vector256<float> c, Vector256<float> best)
         => Vector256.GreaterThan(c, best) | (~Vector256.Equals(c, c) & Vector256.Equals(best, best));
+
+    /// <inheritdoc cref="Wins(Vector256{float}, Vector256{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<int> Wins(Vector<float> c, Vector<float> best)
+        => Vector.GreaterThan(c, best) | (~Vector.Equals(c, c) & Vector.Equals(best, best));
 
     private static void BackwardPlanes(in Pool2dShape s, ReadOnlySpan<float> gradOutput, ReadOnlySpan<int> argmax, Span<float> gradInput,
         int planeStart, int planeEnd, bool accumulate)

@@ -1,4 +1,4 @@
-using System.Runtime.Intrinsics;
+using System.Numerics;
 
 namespace Fovea.Kernels;
 
@@ -41,35 +41,37 @@ public static class OptimizerKernels
         });
     }
 
+    // Vector<float> is as wide as the hardware allows (8 lanes with AVX, 4 on ARM64 AdvSimd): one loop serves both.
+    // No fused multiply-adds, so the vector body rounds exactly as the scalar tail does.
     private static unsafe void SgdRange(float* rp, float* rg, float* rv, int n, SgdConstants k)
     {
         float lr = k.Lr, momentum = k.Momentum, weightDecay = k.WeightDecay;
         int i = 0;
         if (momentum == 0f)
         {
-            if (Vector256.IsHardwareAccelerated)
+            if (Vector.IsHardwareAccelerated)
             {
-                Vector256<float> vwd = Vector256.Create(weightDecay), vlr = Vector256.Create(lr);
-                for (; i + 8 <= n; i += 8)
+                Vector<float> vwd = new(weightDecay), vlr = new(lr);
+                for (; i + Vector<float>.Count <= n; i += Vector<float>.Count)
                 {
-                    Vector256<float> p = Vector256.Load(rp + i);
-                    Vector256<float> g = Vector256.Load(rg + i) + vwd * p;
+                    Vector<float> p = Vector.Load(rp + i);
+                    Vector<float> g = Vector.Load(rg + i) + vwd * p;
                     (p - vlr * g).Store(rp + i);
                 }
             }
             for (; i < n; i++) rp[i] -= lr * (rg[i] + weightDecay * rp[i]);
             return;
         }
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector.IsHardwareAccelerated)
         {
-            Vector256<float> vwd = Vector256.Create(weightDecay), vlr = Vector256.Create(lr), vmom = Vector256.Create(momentum);
-            for (; i + 8 <= n; i += 8)
+            Vector<float> vwd = new(weightDecay), vlr = new(lr), vmom = new(momentum);
+            for (; i + Vector<float>.Count <= n; i += Vector<float>.Count)
             {
-                Vector256<float> p = Vector256.Load(rp + i);
-                Vector256<float> g = Vector256.Load(rg + i) + vwd * p;
-                Vector256<float> v = vmom * Vector256.Load(rv + i) + g;
+                Vector<float> p = Vector.Load(rp + i);
+                Vector<float> g = Vector.Load(rg + i) + vwd * p;
+                Vector<float> v = vmom * Vector.Load(rv + i) + g;
                 v.Store(rv + i);
-                Vector256<float> u = k.Nesterov ? g + vmom * v : v;
+                Vector<float> u = k.Nesterov ? g + vmom * v : v;
                 (p - vlr * u).Store(rp + i);
             }
         }
@@ -140,20 +142,20 @@ public static class OptimizerKernels
     {
         float c1 = 1f - k.Beta1, c2 = 1f - k.Beta2;
         int i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector.IsHardwareAccelerated)
         {
-            Vector256<float> vDecay = Vector256.Create(k.Decay), vL2 = Vector256.Create(k.L2), vB1 = Vector256.Create(k.Beta1), vB2 = Vector256.Create(k.Beta2),
-                vC1 = Vector256.Create(c1), vC2 = Vector256.Create(c2), vStep = Vector256.Create(k.StepSize), vInv = Vector256.Create(k.InvSqrtBc2), vEps = Vector256.Create(k.Eps);
-            for (; i + 8 <= n; i += 8)
+            Vector<float> vDecay = new(k.Decay), vL2 = new(k.L2), vB1 = new(k.Beta1), vB2 = new(k.Beta2),
+                vC1 = new(c1), vC2 = new(c2), vStep = new(k.StepSize), vInv = new(k.InvSqrtBc2), vEps = new(k.Eps);
+            for (; i + Vector<float>.Count <= n; i += Vector<float>.Count)
             {
-                Vector256<float> p = Vector256.Load(rp + i);
-                Vector256<float> g = Vector256.Load(rg + i) + vL2 * p;
+                Vector<float> p = Vector.Load(rp + i);
+                Vector<float> g = Vector.Load(rg + i) + vL2 * p;
                 p *= vDecay;
-                Vector256<float> mm = vB1 * Vector256.Load(rm + i) + vC1 * g;
-                Vector256<float> vv = vB2 * Vector256.Load(rv + i) + vC2 * (g * g);
+                Vector<float> mm = vB1 * Vector.Load(rm + i) + vC1 * g;
+                Vector<float> vv = vB2 * Vector.Load(rv + i) + vC2 * (g * g);
                 mm.Store(rm + i);
                 vv.Store(rv + i);
-                (p - vStep * mm / (Vector256.Sqrt(vv) * vInv + vEps)).Store(rp + i);
+                (p - vStep * mm / (Vector.SquareRoot(vv) * vInv + vEps)).Store(rp + i);
             }
         }
         for (; i < n; i++)

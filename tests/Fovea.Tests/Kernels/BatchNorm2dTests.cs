@@ -5,7 +5,11 @@ namespace Fovea.Tests.Kernels;
 
 public class BatchNorm2dTests
 {
-    public static TheoryData<int, int, int> Sizes => new() { { 1, 1, 2 }, { 2, 1, 1 }, { 2, 3, 5 }, { 4, 2, 17 }, { 3, 5, 67 }, { 8, 16, 1024 } };
+    // Plane lengths below, at and above a 4- and an 8-lane vector, odd tails, and a long odd plane.
+    public static TheoryData<int, int, int> Sizes => new()
+    {
+        { 1, 1, 2 }, { 2, 1, 1 }, { 1, 2, 3 }, { 2, 3, 5 }, { 2, 3, 13 }, { 4, 2, 17 }, { 3, 5, 67 }, { 8, 16, 1024 }, { 2, 3, 4099 },
+    };
 
     private sealed class Run
     {

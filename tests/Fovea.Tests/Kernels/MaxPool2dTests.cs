@@ -28,6 +28,8 @@ public class MaxPool2dTests
         new(3, 4, 14, 14, 2, 2, 2, 2),                                     // fast path, narrow rows (7 outputs) borrowing the next row
         new(2, 3, 9, 11, 2, 2, 2, 2),                                      // narrow rows (5 outputs), dropped last row/col
         new(1, 2, 3, 8, 2, 2, 2, 2),                                       // narrow rows, a single output row (padded copy only)
+        new(1, 2, 5, 3, 3, 3, 1, 1),                                       // rows shorter than any vector
+        new(1, 2, 7, 67, 3, 3, 2, 2),                                      // long odd rows: vector steps and an overlapping last step
     ];
 
     [Fact]
