@@ -25,10 +25,12 @@ public sealed class CommandLine
     public static CommandLine Parse(string command, IReadOnlyList<string> args, IReadOnlyCollection<string> valueOptions, IReadOnlyCollection<string> flags)
     {
         var cl = new CommandLine(command, new List<string>());
+        bool optionsEnded = false;
         for (int i = 0; i < args.Count; i++)
         {
             string a = args[i];
-            if (!a.StartsWith("--", StringComparison.Ordinal) || a == "--") { cl.Positionals.Add(a); continue; }
+            if (a == "--" && !optionsEnded) { optionsEnded = true; continue; } // the usual end of options: the rest are paths
+            if (optionsEnded || !a.StartsWith("--", StringComparison.Ordinal)) { cl.Positionals.Add(a); continue; }
             string name = a[2..];
             string? inline = null;
             int eq = name.IndexOf('=');
@@ -64,10 +66,15 @@ public sealed class CommandLine
     {
         if (!_options.TryGetValue(name, out var v)) return fallback;
         if (!int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int x))
-            throw new UsageException($"Option --{name} expects a whole number; received '{v}'.");
+            throw new UsageException(IsWholeNumberText(v)
+                ? $"Option --{name} must be between {min} and {max}; received {v}."
+                : $"Option --{name} expects a whole number; received '{v}'.");
         if (x < min || x > max) throw new UsageException($"Option --{name} must be between {min} and {max}; received {x}.");
         return x;
     }
+
+    // Digits too many for an int: out of range rather than not a number.
+    private static bool IsWholeNumberText(string? v) => v?.TrimStart('-', '+') is { Length: > 0 } digits && digits.All(char.IsAsciiDigit);
 
     /// <summary>Number option within [min, max], or default.</summary>
     public double GetDouble(string name, double fallback, double min = double.MinValue, double max = double.MaxValue)

@@ -37,7 +37,11 @@ namespace Fovea.Cli
                 if (args.Length == 0 || args[0] is "help" or "--help" or "-h") { Console.WriteLine(Help); return 0; }
                 if (args[0] is "--version") { Console.WriteLine(typeof(Cli).Assembly.GetName().Version); return 0; }
                 var rest = args.Skip(1).ToArray();
-                if (rest.Contains("--help") || rest.Contains("-h")) { Console.WriteLine(CommandHelp(args[0])); return 0; }
+                if (rest.Contains("--help") || rest.Contains("-h"))
+                {
+                    Console.WriteLine(CommandHelp(args[0]) ?? throw UnknownCommand(args[0]));
+                    return 0;
+                }
                 return args[0] switch
                 {
                     "train" => TrainCommand.Run(rest),
@@ -47,7 +51,7 @@ namespace Fovea.Cli
                     "export" => ExportCommand.Run(rest),
                     "import" => ImportCommand.Run(rest),
                     "visualize" => VisualizeCommand.Run(rest),
-                    _ => throw new UsageException($"Unknown command '{args[0]}'. Commands: train, eval, predict, summary, export, import, visualize (fovea --help)."),
+                    _ => throw UnknownCommand(args[0]),
                 };
             }
             catch (Exception e) when (IsUserError(e))
@@ -69,7 +73,10 @@ namespace Fovea.Cli
 
         private static string OneLine(string s) => string.Join(' ', s.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
-        private static string CommandHelp(string command) => command switch
+        private static UsageException UnknownCommand(string command) =>
+            new($"Unknown command '{command}'. Commands: train, eval, predict, summary, export, import, visualize (fovea --help).");
+
+        private static string? CommandHelp(string command) => command switch
         {
             "train" => TrainCommand.Help,
             "eval" => EvalCommand.Help,
@@ -78,7 +85,7 @@ namespace Fovea.Cli
             "export" => ExportCommand.Help,
             "import" => ImportCommand.Help,
             "visualize" => VisualizeCommand.Help,
-            _ => Help,
+            _ => null,
         };
     }
 }

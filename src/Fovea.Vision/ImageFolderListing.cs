@@ -81,20 +81,38 @@ public sealed record ImageFolderListing(string Root, IReadOnlyList<string> Class
     {
         var images = new List<string>();
         others = 0;
-        var pending = new Stack<string>();
-        pending.Push(folder);
+        // Folders are followed by where they really are: a link back up the tree (cat/loop -> ..) would otherwise
+        // list the folder, and its siblings' images, again and again under this class.
+        string realRoot = RealPath(folder, null);
+        var visited = new HashSet<string>(StringComparer.Ordinal);
+        var pending = new Stack<(string Path, string Real)>();
+        pending.Push((folder, realRoot));
         while (pending.Count > 0)
         {
-            string dir = pending.Pop();
+            var (dir, real) = pending.Pop();
+            if (!visited.Add(real)) continue;
             foreach (var file in Visible(Directory.GetFiles(dir)))
             {
                 if (IsImageFile(file)) images.Add(file);
                 else others++;
             }
-            foreach (var sub in Visible(Directory.GetDirectories(dir)).Reverse()) pending.Push(sub);
+            foreach (var sub in Visible(Directory.GetDirectories(dir)).Reverse())
+            {
+                string subReal = RealPath(sub, real);
+                bool upTheTree = realRoot == subReal || realRoot.StartsWith(subReal + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+                if (!upTheTree) pending.Push((sub, subReal));
+            }
         }
         images.Sort(StringComparer.Ordinal);
         return images;
+    }
+
+    /// <summary>Where a folder really is: its link target, else its name inside its parent's real path.</summary>
+    private static string RealPath(string dir, string? realParent)
+    {
+        string? target = new DirectoryInfo(dir).ResolveLinkTarget(returnFinalTarget: true)?.FullName;
+        string real = target ?? (realParent is null ? Path.GetFullPath(dir) : Path.Combine(realParent, Path.GetFileName(dir)));
+        return Path.TrimEndingDirectorySeparator(real);
     }
 
     private static IEnumerable<string> Visible(IEnumerable<string> paths) =>

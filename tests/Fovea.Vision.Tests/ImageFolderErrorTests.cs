@@ -96,4 +96,66 @@ public sealed class ImageFolderErrorTests : IDisposable
         var data = ImageFolder.Load(_root, 3, 8, 8, new ImageFolderOptions { ClassNames = ["cats", "dogs"] });
         Assert.Equal(1, data.GetLabel(0));
     }
+
+    [Fact]
+    public void An_image_claiming_a_huge_size_is_refused_before_decoding()
+    {
+        string path = Path.Combine(_root, "huge.png");
+        File.WriteAllBytes(path, PngHeaderOnly(100_000, 100_000));
+        var e = Assert.Throws<ImageLoadException>(() => ImageLoader.Load(path, 3, 8, 8));
+        Assert.Contains("100000x100000", e.Message);
+        Assert.Contains(path, e.Message);
+    }
+
+    [Fact]
+    public void A_folder_is_not_an_image() =>
+        Assert.Contains("is a folder", Assert.Throws<ImageLoadException>(() => ImageLoader.Load(_root, 3, 8, 8)).Message);
+
+    [Fact]
+    public void A_link_back_up_the_tree_is_read_once()
+    {
+        WriteImage("cat/a.png", 0);
+        WriteImage("dog/b.png", 1);
+        Directory.CreateSymbolicLink(Path.Combine(_root, "cat", "loop"), _root);
+        var data = ImageFolder.Load(_root, 3, 8, 8);
+        Assert.Equal(2, data.Count);
+    }
+
+    /// <summary>A PNG whose header says width x height (8-bit RGB) but whose data is one compressed zero byte.</summary>
+    private static byte[] PngHeaderOnly(int width, int height)
+    {
+        var header = new byte[13];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header, width);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
+        header[8] = 8; header[9] = 2; // bit depth, colour type RGB
+        var png = new List<byte>([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
+        AddChunk(png, "IHDR", header);
+        AddChunk(png, "IDAT", [0x78, 0x9C, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01]); // zlib of one 0 byte
+        AddChunk(png, "IEND", []);
+        return [.. png];
+    }
+
+    private static void AddChunk(List<byte> png, string type, byte[] data)
+    {
+        var length = new byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(length, data.Length);
+        byte[] typed = [.. System.Text.Encoding.ASCII.GetBytes(type), .. data];
+        var crc = new byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32(typed));
+        png.AddRange(length);
+        png.AddRange(typed);
+        png.AddRange(crc);
+    }
+
+    // The CRC-32 of PNG chunks (reflected polynomial 0xEDB88320), bit by bit: a test needs no table.
+    private static uint Crc32(ReadOnlySpan<byte> data)
+    {
+        uint crc = 0xFFFFFFFF;
+        foreach (byte b in data)
+        {
+            crc ^= b;
+            for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320 : crc >> 1;
+        }
+        return ~crc;
+    }
 }

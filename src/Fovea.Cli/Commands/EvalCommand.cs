@@ -37,11 +37,15 @@ internal static class EvalCommand
         Parallelism.Degree = cl.GetInt("threads", Environment.ProcessorCount, 1, 1024);
         int batchSize = cl.GetInt("batch-size", 256, 1, 65_536);
         var model = ModelSource.Load(cl.Positionals[0]);
+        // The confusion matrix goes beside the model: find out now, not after the evaluation, if it cannot.
+        string stem = VisualizeCommand.Stem(cl.Positionals[0]);
+        CliFiles.FolderTakesFiles(Path.GetDirectoryName(Path.GetFullPath(stem))!, $"confusion matrix beside {cl.Positionals[0]}");
+        CliFiles.Siblings(stem, "eval", ".confusion.png", ".confusion.json", ".report.html");
         IDataset test = cl.Get("data") is { } dir && Directory.Exists(dir) && ImageFolderTraining.IsImageFolder(dir)
             ? LoadImageFolder(model, cl.Positionals[0], dir, cl)
             : DatasetChoice.Load(cl, DatasetSplit.Test);
         var result = new Trainer(model, new Sgd(0f)).Evaluate(test, batchSize);
-        string confusionPath = VisualizeCommand.WriteConfusion(VisualizeCommand.Stem(cl.Positionals[0]), result.Confusion);
+        string confusionPath = VisualizeCommand.WriteConfusion(stem, result.Confusion);
         string? reportPath = cl.Has("report") ? VisualizeCommand.WriteModelReport(model, cl.Positionals[0], test, null, result.Confusion) : null;
         if (cl.Has("json"))
         {

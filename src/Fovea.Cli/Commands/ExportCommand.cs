@@ -1,4 +1,5 @@
 using Fovea.Onnx;
+using Fovea.Vision;
 
 namespace Fovea.Cli.Commands;
 
@@ -22,15 +23,13 @@ internal static class ExportCommand
         cl.RequirePositionals(1, "export MODEL --out FILE.onnx [--opset N]");
         var output = cl.Get("out") ?? throw new UsageException("export needs --out FILE.onnx.");
         int opset = cl.GetInt("opset", OnnxExporter.DefaultOpset, OnnxExporter.MinOpset, OnnxExporter.MaxOpset);
+        CliFiles.Input(cl.Positionals[0], "Model file");
+        CliFiles.Output(output, "--out", cl.Positionals[0]);
         var model = ModelSource.Load(cl.Positionals[0]);
         byte[] bytes;
         try { bytes = OnnxExporter.ToBytes(model, opset); }
         catch (NotSupportedException e) { throw new UsageException(e.Message); }
-        var full = Path.GetFullPath(output);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var temp = full + $".tmp-{Environment.ProcessId}";
-        File.WriteAllBytes(temp, bytes);
-        File.Move(temp, full, overwrite: true);
+        AtomicWrite.Bytes(output, bytes);
         Console.WriteLine($"Exported {model.Name} ({model.Layers.Count()} layers, {model.ParameterCount:N0} parameters) to {output} (ONNX opset {opset}).");
         return 0;
     }

@@ -40,12 +40,13 @@ internal static class ImageFolderTraining
         var settings = choice.Settings;
         Parallelism.Degree = settings.Threads;
         RejectFolderOfSplits(dir);
+        string outPath = cl.Get("out") ?? Path.Combine("runs", $"{FolderName(dir)}-{choice.ModelName}.fovea");
+        TrainOutputs.Check(outPath);
         var all = Load(dir, choice.Channels, choice.Size, null, settings.Json);
         (ImageFolder train, ImageFolder? validation) = settings.ValidationSplit > 0 ? all.Split(settings.ValidationSplit, settings.Seed) : (all, null);
         if (validation is { Count: 0 })
             throw new UsageException($"{dir}: no image can be held out for validation, as every class has a single image. Add images, or give --test-data DIR and --validation-split 0.");
         var test = choice.TestDir is null ? null : Load(choice.TestDir, choice.Channels, choice.Size, all.ClassNames, settings.Json);
-        string outPath = cl.Get("out") ?? Path.Combine("runs", $"{FolderName(dir)}-{choice.ModelName}.fovea");
         if (!settings.Json)
             Console.Error.WriteLine($"{all.Count:N0} images in {all.ClassNames.Count} classes ({string.Join(", ", all.ClassNames)}): {train.Count:N0} for training" +
                 (validation is null ? "" : $", {validation.Count:N0} held out for validation ({settings.ValidationSplit:P0} of each class)") +

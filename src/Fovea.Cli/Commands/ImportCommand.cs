@@ -30,6 +30,7 @@ internal static class ImportCommand
         cl.RequirePositionals(1, "import SOURCE --out FILE.fovea");
         var output = cl.Get("out") ?? throw new UsageException("import needs --out FILE.fovea.");
         var source = cl.Positionals[0];
+        CliFiles.Output(output, "--out", source);
         Model model;
         if (PretrainedModels.Names.Contains(source.ToLowerInvariant()) && !File.Exists(source))
         {
@@ -40,7 +41,8 @@ internal static class ImportCommand
         }
         else
         {
-            if (!File.Exists(source)) throw new FileNotFoundException($"ONNX file not found: {source} (pretrained names: {string.Join(", ", PretrainedModels.Names)}).", source);
+            if (!File.Exists(source) && !Directory.Exists(source)) throw new FileNotFoundException($"ONNX file not found: {source} (pretrained names: {string.Join(", ", PretrainedModels.Names)}).", source);
+            CliFiles.Input(source, "ONNX file");
             model = OnnxImporter.Import(source, new OnnxImportOptions { FirstAxisIsBatch = !cl.Has("whole-input") });
         }
         ModelFile.Save(model, output);

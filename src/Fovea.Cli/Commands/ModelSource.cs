@@ -9,5 +9,9 @@ internal static class ModelSource
 {
     public static bool IsOnnx(string path) => path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
 
-    public static Model Load(string path) => IsOnnx(path) ? OnnxImporter.Import(path) : ModelFile.Load(path);
+    public static Model Load(string path)
+    {
+        CliFiles.Input(path, "Model file");
+        return IsOnnx(path) ? OnnxImporter.Import(path) : ModelFile.Load(path);
+    }
 }

@@ -31,6 +31,7 @@ internal static class PredictCommand
         int classes = model.OutputShape.Aggregate(1, (a, b) => a * b);
         int top = cl.GetInt("top", 3, 1, classes);
         var images = cl.Positionals.Skip(1).ToArray();
+        foreach (var image in images) CliFiles.Input(image, "Image file");
 
         var batch = new Tensor(images.Length, c, h, w);
         for (int i = 0; i < images.Length; i++)

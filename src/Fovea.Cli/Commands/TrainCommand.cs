@@ -87,6 +87,7 @@ internal static class TrainCommand
 
         var datasetInfo = DatasetChoice.Resolve(cl);
         string outPath = cl.Get("out") ?? Path.Combine("runs", $"{datasetInfo.Name}-{modelName}.fovea");
+        TrainOutputs.Check(outPath);
         var log = settings.Json ? null : (Action<string>)(m => Console.Error.WriteLine(m));
         var train = DatasetChoice.Load(cl, DatasetSplit.Train, log);
         var test = DatasetChoice.Load(cl, DatasetSplit.Test);

@@ -1,6 +1,7 @@
 using Fovea.Data;
 using Fovea.Models;
 using Fovea.Training;
+using Fovea.Vision;
 
 namespace Fovea.Cli.Commands;
 
@@ -11,12 +12,21 @@ internal static class TrainOutputs
     /// Writes &lt;model&gt;.history.csv/.json, the loss and accuracy charts, the confusion matrix of <paramref name="evaluation"/>
     /// and, when <paramref name="reportData"/> is given, the HTML report on its first image. Returns the report's path or null.
     /// </summary>
+    /// <summary>Checks, before training, that the model and every file beside it can be written.</summary>
+    public static void Check(string modelPath)
+    {
+        CliFiles.Output(modelPath, "--out");
+        CliFiles.Siblings(VisualizeCommand.Stem(modelPath), "--out", Suffixes);
+    }
+
+    private static readonly string[] Suffixes = [".history.csv", ".history.json", ".loss.png", ".accuracy.png", ".confusion.png", ".confusion.json", ".report.html"];
+
     public static string? Write(Model model, string modelPath, History history, EvaluationResult evaluation, IDataset? reportData,
         string reportDataName = "test")
     {
         string stem = VisualizeCommand.Stem(modelPath);
-        AtomicFile.WriteAllText(stem + ".history.csv", history.ToCsv());
-        AtomicFile.WriteAllText(stem + ".history.json", history.ToJson());
+        AtomicWrite.Text(stem + ".history.csv", history.ToCsv());
+        AtomicWrite.Text(stem + ".history.json", history.ToJson());
         VisualizeCommand.WriteHistoryCharts(stem, history.Epochs);
         VisualizeCommand.WriteConfusion(stem, evaluation.Confusion);
         return reportData is null ? null : VisualizeCommand.WriteModelReport(model, modelPath, reportData, history.Epochs, evaluation.Confusion, reportDataName);

@@ -41,7 +41,10 @@ internal static class VisualizeCommand
         int threads = cl.GetInt("threads", Environment.ProcessorCount, 1, 1024);
         Parallelism.Degree = threads;
         string modelPath = cl.Positionals[0], imagePath = cl.Positionals[1];
-        var model = ModelFile.Load(modelPath);
+        if (File.Exists(outDir)) throw new UsageException($"--out {outDir} is a file; expected a folder for the pictures.");
+        CliFiles.FolderTakesFiles(Path.GetFullPath(outDir), $"--out {outDir}");
+        var model = ModelSource.Load(modelPath);
+        CliFiles.Input(imagePath, "Image file");
         if (model.InputShape.Length != 3 || model.InputShape[0] is not (1 or 3))
             throw new UsageException($"Model {modelPath} takes input {Tensor.ShapeToString(model.InputShape)}; visualize needs images [1 or 3, H, W].");
         var image = ImageLoader.Load(imagePath, model.InputShape[0], model.InputShape[1], model.InputShape[2]);

@@ -70,8 +70,29 @@ public partial class Model
     public int[] InputShape { get; }
     /// <summary>Class names of the outputs (optional, saved with the model).</summary>
     public IReadOnlyList<string> ClassNames { get; set; } = [];
-    /// <summary>Normalisation applied to inputs before the first layer (optional, saved with the model).</summary>
-    public InputNormalization? Normalization { get; set; }
+    /// <summary>
+    /// Normalisation applied to inputs before the first layer (optional, saved with the model): one mean and one
+    /// positive, finite deviation per input channel (InputShape[0]).
+    /// </summary>
+    public InputNormalization? Normalization
+    {
+        get => _normalization;
+        set
+        {
+            if (value is not null)
+            {
+                int channels = InputShape.Length > 0 ? InputShape[0] : 1;
+                if (value.Mean.Length != channels || value.Std.Length != channels)
+                    throw new ArgumentException($"Normalization has {value.Mean.Length} means and {value.Std.Length} deviations but the input {Tensors.Tensor.ShapeToString(InputShape)} has {channels} channels.", nameof(value));
+                foreach (float d in value.Std)
+                    if (!(float.IsFinite(d) && d > 0f)) throw new ArgumentException($"Normalization deviations must be positive and finite. Received: {d}.", nameof(value));
+                foreach (float m in value.Mean)
+                    if (!float.IsFinite(m)) throw new ArgumentException($"Normalization means must be finite. Received: {m}.", nameof(value));
+            }
+            _normalization = value;
+        }
+    }
+    private InputNormalization? _normalization;
 
     /// <summary>The input node.</summary>
     public Node Input => _nodes[0];

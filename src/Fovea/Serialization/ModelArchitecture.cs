@@ -68,7 +68,8 @@ public static class ModelArchitecture
                     ((JsonArray)norm["std"]!).Select(v => (float)v!).ToArray());
             return model;
         }
-        catch (Exception e) when (e is NullReferenceException or InvalidCastException or InvalidOperationException or ArgumentException)
+        catch (Exception e) when (e is NullReferenceException or InvalidCastException or InvalidOperationException or ArgumentException
+            or FormatException or OverflowException or System.Text.Json.JsonException)
         {
             throw new FormatException($"Invalid model architecture: {e.Message}", e);
         }

@@ -45,6 +45,7 @@ public static class ModelFile
     /// <summary>Reads a model file; throws <see cref="FileNotFoundException"/> or <see cref="FormatException"/> naming the file and the problem.</summary>
     public static Model Load(string path)
     {
+        if (Directory.Exists(path)) throw new FileNotFoundException($"{path} is a folder; expected a model file.", path);
         if (!File.Exists(path)) throw new FileNotFoundException($"Model file not found: {path}", path);
         var (tensors, metadata) = SafeTensors.Read(File.ReadAllBytes(path), path);
         if (!metadata.TryGetValue("format", out var format) || format != "fovea")
@@ -72,6 +73,9 @@ public static class ModelFile
                 throw new FormatException($"{path}: weight '{p.Name}' has shape ({string.Join(", ", t.Shape)}) but the architecture needs ({string.Join(", ", p.Value.Shape)}).");
             p.Value.CopyFrom(t.Values);
         }
+        int outputs = model.OutputShape.Aggregate(1, (a, b) => a * b);
+        if (model.ClassNames.Count != 0 && model.ClassNames.Count != outputs)
+            throw new FormatException($"{path}: {model.ClassNames.Count} class names for {outputs} outputs.");
         return model;
     }
 }

@@ -61,7 +61,19 @@ public static class SafeTensors
         {
             throw new FormatException($"{source}: the header is not valid JSON ({e.Message}).");
         }
-        long dataStart = 8 + (long)headerLength, dataLength = file.Length - dataStart;
+        try { return ReadEntries(file, 8 + (long)headerLength, header, source); }
+        catch (FormatException e) when (e.Message.StartsWith(source, StringComparison.Ordinal)) { throw; } // already ours
+        catch (Exception e) when (e is InvalidOperationException or FormatException or OverflowException or ArgumentException
+            or System.Text.Json.JsonException) // values of the wrong JSON type, out of range, repeated keys, bad UTF-8
+        {
+            throw new FormatException($"{source}: the header is malformed ({e.Message}).", e);
+        }
+    }
+
+    private static (Dictionary<string, (int[] Shape, float[] Values)> Tensors, Dictionary<string, string> Metadata) ReadEntries(
+        byte[] file, long dataStart, JsonObject header, string source)
+    {
+        long dataLength = file.Length - dataStart;
         var metadata = new Dictionary<string, string>();
         var tensors = new Dictionary<string, (int[], float[])>();
         foreach (var (name, node) in header)

@@ -77,6 +77,8 @@ public sealed class Trainer
         {
             if (train is not InMemoryDataset mem) throw new ArgumentException("ValidationSplit needs an InMemoryDataset; pass ValidationData instead.");
             (var t, var v) = mem.Split(options.ValidationSplit, options.Seed);
+            if (t.Count == 0)
+                throw new ArgumentException($"ValidationSplit {options.ValidationSplit} of {train.Count} sample(s) leaves none to train on.", nameof(options));
             trainSet = t; validation = v;
         }
         if (validation is not null) CheckDataset(validation, "validation");

@@ -25,7 +25,7 @@ public class CliTests : IDisposable
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
 
-    private static void AssertUsageError((int Code, string Out, string Err) r, string expected)
+    internal static void AssertUsageError((int Code, string Out, string Err) r, string expected)
     {
         Assert.Equal(2, r.Code);
         var lines = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);

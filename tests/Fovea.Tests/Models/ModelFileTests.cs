@@ -84,4 +84,60 @@ public class ModelFileTests : IDisposable
         Assert.Equal("default", ModelFile.Load(path).Name);
         Assert.Single(Directory.GetFiles(_dir));
     }
+
+    private string WriteHeader(string name, byte[] headerJson)
+    {
+        string path = Path.Combine(_dir, name);
+        var file = new byte[8 + headerJson.Length];
+        BinaryPrimitives.WriteUInt64LittleEndian(file, (ulong)headerJson.Length);
+        headerJson.CopyTo(file, 8);
+        File.WriteAllBytes(path, file);
+        return path;
+    }
+
+    [Theory]
+    [InlineData("number-metadata", "{\"__metadata__\":{\"format\":1}}")]
+    [InlineData("repeated-key", "{\"__metadata__\":{\"format\":\"fovea\"},\"__metadata__\":{}}")]
+    [InlineData("shape-text", "{\"w\":{\"dtype\":\"F32\",\"shape\":[\"2\"],\"data_offsets\":[0,8]}}")]
+    [InlineData("offset-too-big", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,99999999999999999999]}}")]
+    public void AMalformedHeaderIsAFormatErrorNamingTheFile(string name, string header)
+    {
+        string path = WriteHeader(name + ".fovea", Encoding.UTF8.GetBytes(header));
+        var e = Assert.Throws<FormatException>(() => ModelFile.Load(path));
+        Assert.Contains(path, e.Message);
+    }
+
+    [Fact]
+    public void InvalidUtf8InTheHeaderIsAFormatError()
+    {
+        byte[] header = Encoding.UTF8.GetBytes("{\"__metadata__\":{\"format\":\"fovXa\"}}");
+        header[Array.IndexOf(header, (byte)'X')] = 0xFF;
+        string path = WriteHeader("utf8.fovea", header);
+        Assert.Contains(path, Assert.Throws<FormatException>(() => ModelFile.Load(path)).Message);
+    }
+
+    [Fact]
+    public void ClassNamesThatDoNotMatchTheOutputsAreRefused()
+    {
+        var model = ModelZoo.Reference([1, 28, 28], 10, seed: 7);
+        model.ClassNames = ["only", "three", "names"];
+        string path = Path.Combine(_dir, "names.fovea");
+        ModelFile.Save(model, path);
+        var e = Assert.Throws<FormatException>(() => ModelFile.Load(path));
+        Assert.Contains("3 class names for 10 outputs", e.Message);
+        Assert.Contains(path, e.Message);
+    }
+
+    [Fact]
+    public void NormalizationIsCheckedWhenSet()
+    {
+        var model = ModelZoo.Reference([1, 28, 28], 10, seed: 7);
+        Assert.Contains("Received: 0", Assert.Throws<ArgumentException>(() => model.Normalization = new InputNormalization([0.5f], [0f])).Message);
+        Assert.Contains("Received: NaN", Assert.Throws<ArgumentException>(() => model.Normalization = new InputNormalization([float.NaN], [1f])).Message);
+        Assert.Contains("2 means and 2 deviations", Assert.Throws<ArgumentException>(() => model.Normalization = new InputNormalization([0f, 0f], [1f, 1f])).Message);
+    }
+
+    [Fact]
+    public void AFolderIsNotAModelFile() =>
+        Assert.Contains("is a folder", Assert.Throws<FileNotFoundException>(() => ModelFile.Load(_dir)).Message);
 }

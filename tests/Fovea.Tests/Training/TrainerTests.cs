@@ -1,4 +1,5 @@
 using Fovea.Data;
+using Fovea.Layers;
 using Fovea.Models;
 using Fovea.Optimizers;
 using Fovea.Training;
@@ -140,5 +141,14 @@ public class TrainerTests
         m.Add(0, 0); m.Add(0, 1); m.Add(2, 2);
         Assert.Equal(2.0 / 3, m.Accuracy, 6);
         Assert.Equal(0.5, m.Recall(0), 6);
+    }
+
+    [Fact]
+    public void AValidationSplitThatLeavesNothingToTrainOnIsRefused()
+    {
+        var one = new InMemoryDataset(new float[36], [0], [1, 6, 6], ["a", "b", "c"]);
+        var model = new Sequential([1, 6, 6]).Top(new Flatten(), new Dense(3));
+        var e = Assert.Throws<ArgumentException>(() => new Trainer(model, new Sgd(0.1f)).Fit(one, new FitOptions { ValidationSplit = 0.5 }));
+        Assert.Contains("ValidationSplit 0.5 of 1 sample(s) leaves none", e.Message);
     }
 }

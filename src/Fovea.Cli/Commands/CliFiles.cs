@@ -1,0 +1,84 @@
+namespace Fovea.Cli.Commands;
+
+/// <summary>
+/// Checks of the files a command reads and writes, made before any work: a long training run must not end in an
+/// unwritable --out, and no command may replace a device, a folder or its own input.
+/// </summary>
+internal static class CliFiles
+{
+    // .NET reports devices and pipes as ordinary files; these trees hold only such files and kernel views.
+    private static readonly string[] SpecialTrees = ["/dev/", "/proc/", "/sys/"];
+
+    /// <summary>An existing regular file, else a one-line error naming <paramref name="what"/> and the path.</summary>
+    public static string Input(string path, string what)
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new UsageException($"{what}: the path is empty.");
+        if (Directory.Exists(path)) throw new UsageException($"{what} {path} is a folder; expected a file.");
+        if (!File.Exists(path)) throw new FileNotFoundException($"{what} not found: {path}", path);
+        if (IsSpecial(path)) throw new UsageException($"{what} {path} is not a regular file.");
+        return path;
+    }
+
+    /// <summary>
+    /// A path <paramref name="option"/> may write a file to: not empty, not a folder, not a device, none of
+    /// <paramref name="inputs"/>, in a folder that exists (created if missing) and takes new files.
+    /// </summary>
+    public static string Output(string path, string option, params string[] inputs)
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new UsageException($"{option} needs a file path; received an empty one.");
+        string full = Path.GetFullPath(path);
+        if (Directory.Exists(full) || Path.EndsInDirectorySeparator(path))
+            throw new UsageException($"{option} {path} is a folder; expected a file path.");
+        if (IsSpecial(full)) throw new UsageException($"{option} {path} is not a regular file; Fovea writes only regular files.");
+        foreach (var input in inputs)
+            if (SameFile(full, input)) throw new UsageException($"{option} {path} is the input {input}; writing it would replace it. Choose another path.");
+        FolderTakesFiles(Path.GetDirectoryName(full)!, $"{option} {path}");
+        return path;
+    }
+
+    /// <summary>Files written beside a model (history, charts): each must be a new or regular file.</summary>
+    public static void Siblings(string stem, string option, params string[] suffixes)
+    {
+        foreach (var suffix in suffixes)
+        {
+            string path = stem + suffix;
+            if (Directory.Exists(path)) throw new UsageException($"{option}: {path} is a folder, so the {suffix.TrimStart('.')} written beside the model cannot replace it.");
+            if (IsSpecial(Path.GetFullPath(path))) throw new UsageException($"{option}: {path} is not a regular file.");
+        }
+    }
+
+    /// <summary>Creates <paramref name="folder"/> if missing and proves a file can be created in it.</summary>
+    public static void FolderTakesFiles(string folder, string what)
+    {
+        for (string? d = folder; d is not null; d = Path.GetDirectoryName(d))
+            if (File.Exists(d)) throw new UsageException($"{what}: {d} is a file, not a folder.");
+        string probe = Path.Combine(folder, $".fovea-probe-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        try
+        {
+            Directory.CreateDirectory(folder);
+            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write)) { }
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            throw new UsageException($"{what}: cannot write in {folder} ({e.Message})");
+        }
+        finally
+        {
+            if (File.Exists(probe)) File.Delete(probe);
+        }
+    }
+
+    private static bool IsSpecial(string path)
+    {
+        string full = Path.GetFullPath(path);
+        string real = File.Exists(full) ? new FileInfo(full).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? full : full;
+        return SpecialTrees.Any(t => full.StartsWith(t, StringComparison.Ordinal) || real.StartsWith(t, StringComparison.Ordinal));
+    }
+
+    private static bool SameFile(string full, string other)
+    {
+        if (!File.Exists(other) || !File.Exists(full)) return false;
+        static string Real(string p) => new FileInfo(p).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? Path.GetFullPath(p);
+        return string.Equals(Real(full), Real(other), StringComparison.Ordinal);
+    }
+}

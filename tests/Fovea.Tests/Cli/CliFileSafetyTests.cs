@@ -1,0 +1,94 @@
+using Fovea.Layers;
+using Fovea.Models;
+using Fovea.Serialization;
+using Fovea.Tensors;
+using Fovea.Vision;
+
+namespace Fovea.Tests.Cli;
+
+/// <summary>Paths a user gets wrong: the command refuses before doing any work, and nothing already saved is touched.</summary>
+public class CliFileSafetyTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fovea-cli-files-").FullName;
+    private readonly string _model;
+
+    public CliFileSafetyTests()
+    {
+        _model = Path.Combine(_dir, "small.fovea");
+        var model = new Sequential([1, 8, 8]).Base(new Conv2D(2, 3, padding: 1), new ReLU()).Top(new Flatten(), new Dense(3));
+        model.ClassNames = ["a", "b", "c"];
+        ModelFile.Save(model, _model);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void ExportOverItsOwnInputIsRefusedAndTheModelKept()
+    {
+        byte[] before = File.ReadAllBytes(_model);
+        CliTests.AssertUsageError(CliTests.Fovea("export", _model, "--out", _model), "is the input");
+        Assert.Equal(before, File.ReadAllBytes(_model));
+    }
+
+    [Fact]
+    public void ExportIntoAFolderOrADeviceIsRefusedWithoutLeftovers()
+    {
+        string folder = Directory.CreateDirectory(Path.Combine(_dir, "folder")).FullName;
+        CliTests.AssertUsageError(CliTests.Fovea("export", _model, "--out", folder), "is a folder");
+        CliTests.AssertUsageError(CliTests.Fovea("export", _model, "--out", folder + "/"), "is a folder");
+        // A path under /dev is never written (with the check broken, this would only create a stray file there).
+        string device = $"/dev/fovea-test-{Guid.NewGuid():N}.onnx";
+        try { CliTests.AssertUsageError(CliTests.Fovea("export", _model, "--out", device), "not a regular file"); }
+        finally { if (File.Exists(device)) File.Delete(device); }
+        Assert.Equal(["folder", "small.fovea"], Directory.GetFileSystemEntries(_dir).Select(p => Path.GetFileName(p)!).Order().ToArray());
+    }
+
+    [Fact]
+    public void TrainRefusesAnUnwritableOutBeforeTraining()
+    {
+        string file = Path.Combine(_dir, "plain.txt");
+        File.WriteAllText(file, "keep");
+        var r = CliTests.Fovea("train", "--model", "reference", "--epochs", "50", "--out", Path.Combine(file, "m.fovea"));
+        CliTests.AssertUsageError(r, "plain.txt is a file, not a folder");
+        Assert.Equal("keep", File.ReadAllText(file));
+        Directory.CreateDirectory(Path.Combine(_dir, "m.history.csv"));
+        CliTests.AssertUsageError(CliTests.Fovea("train", "--model", "reference", "--epochs", "50", "--out", Path.Combine(_dir, "m.fovea")), "m.history.csv is a folder");
+    }
+
+    [Fact]
+    public void FoldersGivenAsFilesAreNamedAsFolders()
+    {
+        CliTests.AssertUsageError(CliTests.Fovea("predict", _model, _dir), $"{_dir} is a folder");
+        CliTests.AssertUsageError(CliTests.Fovea("summary", _dir), $"{_dir} is a folder");
+        string onnxFolder = Directory.CreateDirectory(Path.Combine(_dir, "x.onnx")).FullName;
+        CliTests.AssertUsageError(CliTests.Fovea("summary", onnxFolder), "x.onnx is a folder");
+    }
+
+    [Fact]
+    public void HelpOfAnUnknownCommandIsAnError() => CliTests.AssertUsageError(CliTests.Fovea("fly", "--help"), "'fly'");
+
+    [Fact]
+    public void AWholeNumberOutOfRangeSaysSo() =>
+        CliTests.AssertUsageError(CliTests.Fovea("predict", _model, "x.png", "--top", "99999999999"), "--top must be between 1 and 3; received 99999999999");
+
+    [Fact]
+    public void DoubleDashEndsTheOptions()
+    {
+        string image = Path.Combine(_dir, "--odd.png");
+        ImageLoader.SavePng(new Tensor(1, 8, 8), image);
+        var r = CliTests.Fovea("predict", _model, "--", image);
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Contains("--odd.png", r.Out);
+    }
+
+    [Fact]
+    public void VisualizeTakesOnnxModelsAndRefusesAFileAsItsFolder()
+    {
+        string onnx = Path.Combine(_dir, "small.onnx"), image = Path.Combine(_dir, "x.png");
+        Assert.Equal(0, CliTests.Fovea("export", _model, "--out", onnx).Code);
+        ImageLoader.SavePng(new Tensor(1, 8, 8), image);
+        CliTests.AssertUsageError(CliTests.Fovea("visualize", onnx, image, "--out", _model), "small.fovea is a file; expected a folder");
+        var r = CliTests.Fovea("visualize", onnx, image, "--out", Path.Combine(_dir, "pictures"));
+        Assert.True(r.Code == 0, r.Err);
+    }
+}
