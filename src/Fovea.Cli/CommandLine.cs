@@ -35,6 +35,8 @@ public sealed class CommandLine
             string? inline = null;
             int eq = name.IndexOf('=');
             if (eq >= 0) { inline = name[(eq + 1)..]; name = name[..eq]; }
+            if (cl._options.ContainsKey(name) && (flags.Contains(name) || valueOptions.Contains(name)))
+                throw new UsageException($"Option --{name} is given twice; give it once.");
             if (flags.Contains(name))
             {
                 if (inline is not null) throw new UsageException($"Option --{name} takes no value (received '{inline}').");

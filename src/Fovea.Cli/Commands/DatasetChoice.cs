@@ -18,7 +18,8 @@ internal static class DatasetChoice
     {
         var dataset = Resolve(cl);
         string? path = cl.Get("data");
-        if (path is not null && !Directory.Exists(path)) throw new DirectoryNotFoundException($"Data folder not found: {path} (--data).");
+        if (path is not null && !Directory.Exists(path))
+            throw new DirectoryNotFoundException(File.Exists(path) ? $"--data {path} is a file; expected a folder." : $"Data folder not found: {path} (--data).");
         return MnistFamily.Load(dataset, split, path, new MnistLoadOptions { Log = log });
     }
 }

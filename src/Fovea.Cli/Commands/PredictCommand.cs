@@ -18,6 +18,7 @@ internal static class PredictCommand
           --top K       classes to show per image (default: 3)
           --invert      invert grey levels first (Fashion-MNIST items are light on black)
           --json        print the result as JSON
+          --threads N   degree of parallelism (default: all cores)
         """;
 
     public static int Run(string[] args)

@@ -28,11 +28,15 @@ internal static class SummaryCommand
         {
             cl.RequirePositionals(0, "summary --model NAME [--input C,H,W] [--classes N]");
             var input = ParseShape(cl.Get("input", "1,28,28")!);
-            model = ModelZoo.Create(cl.Get("model")!, input, cl.GetInt("classes", 10, 1, 100_000));
+            int classes = cl.GetInt("classes", 10, 1, 100_000);
+            try { model = ModelZoo.Create(cl.Get("model")!, input, classes); }
+            catch (ArgumentException e) { throw new UsageException($"--model {cl.Get("model")} with --input {cl.Get("input", "1,28,28")}: {e.Message}"); }
         }
         else
         {
             cl.RequirePositionals(1, "summary MODEL_FILE  (or: fovea summary --model NAME)");
+            foreach (var only in new[] { "input", "classes" })
+                if (cl.Has(only)) throw new UsageException($"--{only} applies to --model NAME; a model file has its own input and classes.");
             model = ModelSource.Load(cl.Positionals[0]);
         }
         var summary = model.Summary();

@@ -21,7 +21,9 @@ internal sealed record TrainSettings(int Epochs, int BatchSize, float LearningRa
             ScheduleName: schedule,
             Schedule: LearningRateSchedule.Parse(schedule),
             LabelSmoothing: (float)cl.GetDouble("label-smoothing", 0, 0, 0.99),
-            Augment: cl.Has("augment") || (defaults.Augment && !cl.Has("no-augment")),
+            Augment: cl.Has("augment") && cl.Has("no-augment")
+                ? throw new UsageException("--augment and --no-augment contradict each other; give one.")
+                : cl.Has("augment") || (defaults.Augment && !cl.Has("no-augment")),
             ValidationSplit: cl.GetDouble("validation-split", defaults.ValidationSplit, 0, 0.99),
             Seed: cl.GetInt("seed", 0),
             Threads: cl.GetInt("threads", Environment.ProcessorCount, 1, 1024),

@@ -91,4 +91,14 @@ public class CliFileSafetyTests : IDisposable
         var r = CliTests.Fovea("visualize", onnx, image, "--out", Path.Combine(_dir, "pictures"));
         Assert.True(r.Code == 0, r.Err);
     }
+
+    [Fact]
+    public void OptionsThatWouldBeSilentlyLostAreRefused()
+    {
+        CliTests.AssertUsageError(CliTests.Fovea("predict", _model, "x.png", "--top", "1", "--top", "2"), "--top is given twice");
+        CliTests.AssertUsageError(CliTests.Fovea("train", "--augment", "--no-augment"), "--augment and --no-augment");
+        CliTests.AssertUsageError(CliTests.Fovea("summary", _model, "--input", "3,8,8"), "--input applies to --model");
+        CliTests.AssertUsageError(CliTests.Fovea("eval", _model, "--data", _model), "is a file; expected a folder");
+        CliTests.AssertUsageError(CliTests.Fovea("summary", "--model", "reference", "--input", "3,100000,100000"), "--input 3,100000,100000");
+    }
 }
