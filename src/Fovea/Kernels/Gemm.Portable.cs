@@ -25,7 +25,6 @@ internal readonly unsafe struct Vector128Kernel : IMicroKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias)
     {
-        if (NeonArm64.IsSupported) { RunByElement(a, b, kc, c, ldc, flags, rowBias, colBias); return; }
         var zero = Vector128<float>.Zero;
         var c00 = zero; var c01 = zero;
         var c10 = zero; var c11 = zero;
@@ -38,62 +37,40 @@ internal readonly unsafe struct Vector128Kernel : IMicroKernel
         for (int p = 0; p < kc; p++, a += MRows, b += NCols)
         {
             var b0 = Vector128.Load(b + 0); var b1 = Vector128.Load(b + 4);
-            var av = Vector128.Create(a[0]);
-            c00 = Vector128.MultiplyAddEstimate(b0, av, c00); c01 = Vector128.MultiplyAddEstimate(b1, av, c01);
-            av = Vector128.Create(a[1]);
-            c10 = Vector128.MultiplyAddEstimate(b0, av, c10); c11 = Vector128.MultiplyAddEstimate(b1, av, c11);
-            av = Vector128.Create(a[2]);
-            c20 = Vector128.MultiplyAddEstimate(b0, av, c20); c21 = Vector128.MultiplyAddEstimate(b1, av, c21);
-            av = Vector128.Create(a[3]);
-            c30 = Vector128.MultiplyAddEstimate(b0, av, c30); c31 = Vector128.MultiplyAddEstimate(b1, av, c31);
-            av = Vector128.Create(a[4]);
-            c40 = Vector128.MultiplyAddEstimate(b0, av, c40); c41 = Vector128.MultiplyAddEstimate(b1, av, c41);
-            av = Vector128.Create(a[5]);
-            c50 = Vector128.MultiplyAddEstimate(b0, av, c50); c51 = Vector128.MultiplyAddEstimate(b1, av, c51);
-            av = Vector128.Create(a[6]);
-            c60 = Vector128.MultiplyAddEstimate(b0, av, c60); c61 = Vector128.MultiplyAddEstimate(b1, av, c61);
-            av = Vector128.Create(a[7]);
-            c70 = Vector128.MultiplyAddEstimate(b0, av, c70); c71 = Vector128.MultiplyAddEstimate(b1, av, c71);
-        }
-        StoreRow(c + 0L * ldc, c00, c01, flags, rowBias, 0, colBias);
-        StoreRow(c + 1L * ldc, c10, c11, flags, rowBias, 1, colBias);
-        StoreRow(c + 2L * ldc, c20, c21, flags, rowBias, 2, colBias);
-        StoreRow(c + 3L * ldc, c30, c31, flags, rowBias, 3, colBias);
-        StoreRow(c + 4L * ldc, c40, c41, flags, rowBias, 4, colBias);
-        StoreRow(c + 5L * ldc, c50, c51, flags, rowBias, 5, colBias);
-        StoreRow(c + 6L * ldc, c60, c61, flags, rowBias, 6, colBias);
-        StoreRow(c + 7L * ldc, c70, c71, flags, rowBias, 7, colBias);
-    }
-
-    /// <summary>
-    /// ARM64: the 8 values of A's column load as two vectors and each FMLA takes its row's value by lane, where the
-    /// generic form broadcasts every value with a DUP first. On cores whose vector pipes do both (Neoverse N1: two),
-    /// that is 16 instead of 24 vector instructions per step of k for the same 16 multiply-adds.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RunByElement(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias)
-    {
-        var zero = Vector128<float>.Zero;
-        var c00 = zero; var c01 = zero;
-        var c10 = zero; var c11 = zero;
-        var c20 = zero; var c21 = zero;
-        var c30 = zero; var c31 = zero;
-        var c40 = zero; var c41 = zero;
-        var c50 = zero; var c51 = zero;
-        var c60 = zero; var c61 = zero;
-        var c70 = zero; var c71 = zero;
-        for (int p = 0; p < kc; p++, a += MRows, b += NCols)
-        {
-            var b0 = Vector128.Load(b + 0); var b1 = Vector128.Load(b + 4);
-            var a0 = Vector128.Load(a + 0); var a1 = Vector128.Load(a + 4);
-            c00 = NeonArm64.FusedMultiplyAddBySelectedScalar(c00, b0, a0, 0); c01 = NeonArm64.FusedMultiplyAddBySelectedScalar(c01, b1, a0, 0);
-            c10 = NeonArm64.FusedMultiplyAddBySelectedScalar(c10, b0, a0, 1); c11 = NeonArm64.FusedMultiplyAddBySelectedScalar(c11, b1, a0, 1);
-            c20 = NeonArm64.FusedMultiplyAddBySelectedScalar(c20, b0, a0, 2); c21 = NeonArm64.FusedMultiplyAddBySelectedScalar(c21, b1, a0, 2);
-            c30 = NeonArm64.FusedMultiplyAddBySelectedScalar(c30, b0, a0, 3); c31 = NeonArm64.FusedMultiplyAddBySelectedScalar(c31, b1, a0, 3);
-            c40 = NeonArm64.FusedMultiplyAddBySelectedScalar(c40, b0, a1, 0); c41 = NeonArm64.FusedMultiplyAddBySelectedScalar(c41, b1, a1, 0);
-            c50 = NeonArm64.FusedMultiplyAddBySelectedScalar(c50, b0, a1, 1); c51 = NeonArm64.FusedMultiplyAddBySelectedScalar(c51, b1, a1, 1);
-            c60 = NeonArm64.FusedMultiplyAddBySelectedScalar(c60, b0, a1, 2); c61 = NeonArm64.FusedMultiplyAddBySelectedScalar(c61, b1, a1, 2);
-            c70 = NeonArm64.FusedMultiplyAddBySelectedScalar(c70, b0, a1, 3); c71 = NeonArm64.FusedMultiplyAddBySelectedScalar(c71, b1, a1, 3);
+            if (NeonArm64.IsSupported)
+            {
+                // ARM64: A's 8 values load as two vectors and each FMLA takes its row's lane, where the broadcast form
+                // below spends a DUP per value: 16 instead of 24 vector instructions per step of k for the same
+                // 16 multiply-adds, on cores whose vector pipes do both (Neoverse N1: two).
+                var a0 = Vector128.Load(a + 0); var a1 = Vector128.Load(a + 4);
+                c00 = NeonArm64.FusedMultiplyAddBySelectedScalar(c00, b0, a0, 0); c01 = NeonArm64.FusedMultiplyAddBySelectedScalar(c01, b1, a0, 0);
+                c10 = NeonArm64.FusedMultiplyAddBySelectedScalar(c10, b0, a0, 1); c11 = NeonArm64.FusedMultiplyAddBySelectedScalar(c11, b1, a0, 1);
+                c20 = NeonArm64.FusedMultiplyAddBySelectedScalar(c20, b0, a0, 2); c21 = NeonArm64.FusedMultiplyAddBySelectedScalar(c21, b1, a0, 2);
+                c30 = NeonArm64.FusedMultiplyAddBySelectedScalar(c30, b0, a0, 3); c31 = NeonArm64.FusedMultiplyAddBySelectedScalar(c31, b1, a0, 3);
+                c40 = NeonArm64.FusedMultiplyAddBySelectedScalar(c40, b0, a1, 0); c41 = NeonArm64.FusedMultiplyAddBySelectedScalar(c41, b1, a1, 0);
+                c50 = NeonArm64.FusedMultiplyAddBySelectedScalar(c50, b0, a1, 1); c51 = NeonArm64.FusedMultiplyAddBySelectedScalar(c51, b1, a1, 1);
+                c60 = NeonArm64.FusedMultiplyAddBySelectedScalar(c60, b0, a1, 2); c61 = NeonArm64.FusedMultiplyAddBySelectedScalar(c61, b1, a1, 2);
+                c70 = NeonArm64.FusedMultiplyAddBySelectedScalar(c70, b0, a1, 3); c71 = NeonArm64.FusedMultiplyAddBySelectedScalar(c71, b1, a1, 3);
+            }
+            else
+            {
+                var av = Vector128.Create(a[0]);
+                c00 = Vector128.MultiplyAddEstimate(b0, av, c00); c01 = Vector128.MultiplyAddEstimate(b1, av, c01);
+                av = Vector128.Create(a[1]);
+                c10 = Vector128.MultiplyAddEstimate(b0, av, c10); c11 = Vector128.MultiplyAddEstimate(b1, av, c11);
+                av = Vector128.Create(a[2]);
+                c20 = Vector128.MultiplyAddEstimate(b0, av, c20); c21 = Vector128.MultiplyAddEstimate(b1, av, c21);
+                av = Vector128.Create(a[3]);
+                c30 = Vector128.MultiplyAddEstimate(b0, av, c30); c31 = Vector128.MultiplyAddEstimate(b1, av, c31);
+                av = Vector128.Create(a[4]);
+                c40 = Vector128.MultiplyAddEstimate(b0, av, c40); c41 = Vector128.MultiplyAddEstimate(b1, av, c41);
+                av = Vector128.Create(a[5]);
+                c50 = Vector128.MultiplyAddEstimate(b0, av, c50); c51 = Vector128.MultiplyAddEstimate(b1, av, c51);
+                av = Vector128.Create(a[6]);
+                c60 = Vector128.MultiplyAddEstimate(b0, av, c60); c61 = Vector128.MultiplyAddEstimate(b1, av, c61);
+                av = Vector128.Create(a[7]);
+                c70 = Vector128.MultiplyAddEstimate(b0, av, c70); c71 = Vector128.MultiplyAddEstimate(b1, av, c71);
+            }
         }
         StoreRow(c + 0L * ldc, c00, c01, flags, rowBias, 0, colBias);
         StoreRow(c + 1L * ldc, c10, c11, flags, rowBias, 1, colBias);
