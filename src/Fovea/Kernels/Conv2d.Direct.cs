@@ -124,14 +124,16 @@ public static partial class Conv2d
                 }
                 continue;
             }
-            if (kb == DirectFilters) DirectBlock4(padded, offsets[..taps], w, b, results, plan.FlatLength);
+            // Narrow rows: the whole flat plane as one row of FlatLength outputs (a whole number of register blocks).
+            int flat = plan.FlatLength;
+            if (kb == DirectFilters) DirectRows4(padded, offsets[..taps], w, b, false, results, 1, flat, flat);
             else
             {
                 for (int j = 0; j < kb; j++)
-                    DirectBlock1(padded, offsets[..taps], w.Slice(j * taps, taps), b.IsEmpty ? 0f : b[j], results.Slice(j * plan.FlatLength, plan.FlatLength));
+                    DirectRows1(padded, offsets[..taps], w.Slice(j * taps, taps), b.IsEmpty ? 0f : b[j], false, results.Slice(j * flat, flat), 1, flat, flat);
             }
 
-            // Narrow rows: computed on the flat plane; copy the valid columns of each flat row out, fusing ReLU.
+            // Copy the valid columns of each flat row out, fusing ReLU.
             for (int j = 0; j < kb; j++)
             {
                 Span<float> y = output.Slice((n * s.OutChannels + kFirst + j) * P, P);
@@ -144,72 +146,6 @@ public static partial class Conv2d
                     else row.CopyTo(dst);
                 }
             }
-        }
-    }
-
-    /// <summary>Four filters: results[j·flatLength + q] = b[j] + Σ_t w[j·T + t] · padded[offsets[t] + q] for q in [0, flatLength).</summary>
-    private static void DirectBlock4(ReadOnlySpan<float> padded, ReadOnlySpan<int> offsets, ReadOnlySpan<float> w,
-        ReadOnlySpan<float> b, Span<float> results, int flatLength)
-    {
-        int taps = offsets.Length;
-        // Bounds were established by DirectPlan (every offset + flatLength stays inside the plane); prove it once here.
-        if (w.Length < 4 * taps || results.Length < 4 * flatLength || padded.Length < offsets[taps - 1] + flatLength) throw new InvalidOperationException("Direct convolution block sized wrongly.");
-        ref float src = ref MemoryMarshal.GetReference(padded);
-        ref float wr = ref MemoryMarshal.GetReference(w);
-        ref float dst = ref MemoryMarshal.GetReference(results);
-        ref int off = ref MemoryMarshal.GetReference(offsets);
-        Vector<float> b0 = b.IsEmpty ? default : Vector.Create(b[0]);
-        Vector<float> b1 = b.IsEmpty ? default : Vector.Create(b[1]);
-        Vector<float> b2 = b.IsEmpty ? default : Vector.Create(b[2]);
-        Vector<float> b3 = b.IsEmpty ? default : Vector.Create(b[3]);
-        for (int q = 0; q < flatLength; q += DirectWidth)
-        {
-            Vector<float> a00 = b0, a01 = b0, a10 = b1, a11 = b1, a20 = b2, a21 = b2, a30 = b3, a31 = b3;
-            for (int t = 0; t < taps; t++)
-            {
-                nuint at = (nuint)(Unsafe.Add(ref off, t) + q);
-                Vector<float> v0 = Vector.LoadUnsafe(ref src, at);
-                Vector<float> v1 = Vector.LoadUnsafe(ref src, at + Lane);
-                Vector<float> w0 = Vector.Create(Unsafe.Add(ref wr, t));
-                Vector<float> w1 = Vector.Create(Unsafe.Add(ref wr, taps + t));
-                Vector<float> w2 = Vector.Create(Unsafe.Add(ref wr, 2 * taps + t));
-                Vector<float> w3 = Vector.Create(Unsafe.Add(ref wr, 3 * taps + t));
-                a00 = Vector.MultiplyAddEstimate(w0, v0, a00); a01 = Vector.MultiplyAddEstimate(w0, v1, a01);
-                a10 = Vector.MultiplyAddEstimate(w1, v0, a10); a11 = Vector.MultiplyAddEstimate(w1, v1, a11);
-                a20 = Vector.MultiplyAddEstimate(w2, v0, a20); a21 = Vector.MultiplyAddEstimate(w2, v1, a21);
-                a30 = Vector.MultiplyAddEstimate(w3, v0, a30); a31 = Vector.MultiplyAddEstimate(w3, v1, a31);
-            }
-            nuint o = (nuint)q;
-            a00.StoreUnsafe(ref dst, o); a01.StoreUnsafe(ref dst, o + Lane);
-            a10.StoreUnsafe(ref dst, o + (nuint)flatLength); a11.StoreUnsafe(ref dst, o + (nuint)flatLength + Lane);
-            a20.StoreUnsafe(ref dst, o + (nuint)(2 * flatLength)); a21.StoreUnsafe(ref dst, o + (nuint)(2 * flatLength) + Lane);
-            a30.StoreUnsafe(ref dst, o + (nuint)(3 * flatLength)); a31.StoreUnsafe(ref dst, o + (nuint)(3 * flatLength) + Lane);
-        }
-    }
-
-    /// <summary>One filter (remainder of a block, or depthwise): results[q] = b + Σ_t w[t] · padded[offsets[t] + q].</summary>
-    private static void DirectBlock1(ReadOnlySpan<float> padded, ReadOnlySpan<int> offsets, ReadOnlySpan<float> w,
-        float b, Span<float> results)
-    {
-        int taps = offsets.Length, flatLength = results.Length;
-        if (w.Length < taps || padded.Length < offsets[taps - 1] + flatLength) throw new InvalidOperationException("Direct convolution block sized wrongly.");
-        ref float src = ref MemoryMarshal.GetReference(padded);
-        ref float wr = ref MemoryMarshal.GetReference(w);
-        ref float dst = ref MemoryMarshal.GetReference(results);
-        ref int off = ref MemoryMarshal.GetReference(offsets);
-        Vector<float> bias = Vector.Create(b);
-        for (int q = 0; q < flatLength; q += DirectWidth)
-        {
-            Vector<float> a0 = bias, a1 = bias;
-            for (int t = 0; t < taps; t++)
-            {
-                nuint at = (nuint)(Unsafe.Add(ref off, t) + q);
-                Vector<float> wt = Vector.Create(Unsafe.Add(ref wr, t));
-                a0 = Vector.MultiplyAddEstimate(wt, Vector.LoadUnsafe(ref src, at), a0);
-                a1 = Vector.MultiplyAddEstimate(wt, Vector.LoadUnsafe(ref src, at + Lane), a1);
-            }
-            a0.StoreUnsafe(ref dst, (nuint)q);
-            a1.StoreUnsafe(ref dst, (nuint)q + Lane);
         }
     }
 
