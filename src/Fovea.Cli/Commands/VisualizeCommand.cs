@@ -100,6 +100,7 @@ internal static class VisualizeCommand
             else throw new UsageException($"Unknown class '{part}' (--class). Expected an index 0..{classes - 1}" +
                 (model.ClassNames.Count > 0 ? $" or one of: {string.Join(", ", model.ClassNames)}." : "."));
         }
+        if (result.Count == 0) throw new UsageException($"--class '{text}' names no class. Expected indices or names separated by commas.");
         return result;
     }
 

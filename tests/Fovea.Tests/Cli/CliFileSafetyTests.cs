@@ -100,5 +100,8 @@ public class CliFileSafetyTests : IDisposable
         CliTests.AssertUsageError(CliTests.Fovea("summary", _model, "--input", "3,8,8"), "--input applies to --model");
         CliTests.AssertUsageError(CliTests.Fovea("eval", _model, "--data", _model), "is a file; expected a folder");
         CliTests.AssertUsageError(CliTests.Fovea("summary", "--model", "reference", "--input", "3,100000,100000"), "--input 3,100000,100000");
+        string image = Path.Combine(_dir, "x.png");
+        ImageLoader.SavePng(new Tensor(1, 8, 8), image);
+        CliTests.AssertUsageError(CliTests.Fovea("visualize", _model, image, "--out", Path.Combine(_dir, "v"), "--class", ","), "--class ',' names no class");
     }
 }
