@@ -12,6 +12,8 @@ internal sealed record TrainSettings(int Epochs, int BatchSize, float LearningRa
     public static TrainSettings Read(CommandLine cl, TrainDefaults defaults)
     {
         float lr = (float)cl.GetDouble("lr", defaults.LearningRate, 0, 10);
+        // A rate of 0 would run every epoch and learn nothing.
+        if (lr <= 0) throw new UsageException($"Option --lr must be greater than 0; received {cl.Get("lr")}.");
         string schedule = cl.Get("schedule", defaults.Schedule)!;
         return new TrainSettings(
             Epochs: cl.GetInt("epochs", defaults.Epochs, 1, 100_000),

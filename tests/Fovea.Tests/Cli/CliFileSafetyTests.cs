@@ -65,6 +65,10 @@ public class CliFileSafetyTests : IDisposable
     }
 
     [Fact]
+    public void ALearningRateOfZeroIsRefused() =>
+        CliTests.AssertUsageError(CliTests.Fovea("train", "--lr", "0"), "--lr must be greater than 0; received 0");
+
+    [Fact]
     public void HelpOfAnUnknownCommandIsAnError() => CliTests.AssertUsageError(CliTests.Fovea("fly", "--help"), "'fly'");
 
     [Fact]
