@@ -52,21 +52,30 @@ public static class PretrainedModels
         var path = LocateResNet18(restore);
         var network = OnnxImporter.Import(path, new OnnxImportOptions { Name = "resnet18" });
         // The package's network takes BGR pixels in 0..255 minus a mean image (its ResNetPreprocess.onnx, Split+Concat+Sub).
-        // Prepend the same steps as layers so the base model takes RGB images in [0, 1], as Fovea's image loader gives.
+        // conv(W, bgr(255·x) − M) = conv(W', x − rgb(M)/255) with W'[o, c] = 255·W[o, 2 − c]: so the base model takes RGB
+        // images in [0, 1], as Fovea's image loader gives, through one mean-image layer, and its first filters are in RGB
+        // order, which is how they are drawn and what a user fine-tunes.
         var prep = OnnxFile.ReadModel(Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(path)!)!, "ResNetPrepOnnx", "ResNetPreprocess.onnx"));
         var mean = OnnxTensor.Read(prep.Graph.Initializer.Single(t => t.Name == "MeanImage"), "MeanImage");
+        int plane = mean.Shape[^2] * mean.Shape[^1];
+        if (mean.Shape[^3] != 3 || network.Layers.FirstOrDefault() is not Conv2D { Groups: 1 } first || first.Weight.Shape[1] != 3)
+            throw new InvalidDataException($"{path}: expected a mean image of 3 channels and a first convolution over 3 channels; the package has changed.");
         var model = new Model(network.InputShape, "resnet18");
-        var scale = new ConstantArithmetic(BinaryOp.Multiply, [1], name: "prep_scale_255");
-        model.Add(scale);
-        scale.Constant.Span[0] = 255f;
-        var swap = new Conv2D(3, 1, useBias: false, name: "prep_rgb_to_bgr");
-        model.Add(swap);
-        swap.Weight.Span.Clear();
-        for (int c = 0; c < 3; c++) swap.Weight.Span[c * 3 + (2 - c)] = 1f;
-        swap.Freeze();
         var sub = new ConstantArithmetic(BinaryOp.Subtract, mean.Shape[1..], name: "prep_mean_image");
         model.Add(sub);
-        sub.Constant.CopyFrom(mean.Floats());
+        var meanBgr = mean.Floats();
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < plane; i++) sub.Constant.Span[c * plane + i] = meanBgr[(2 - c) * plane + i] / 255f;
+        var w = first.Weight.Span;
+        int filterSize = w.Length / first.Filters, tapCount = filterSize / 3;
+        var bgrFilter = new float[filterSize];
+        for (int o = 0; o < first.Filters; o++)
+        {
+            var filter = w.Slice(o * filterSize, filterSize);
+            filter.CopyTo(bgrFilter);
+            for (int c = 0; c < 3; c++)
+                for (int t = 0; t < tapCount; t++) filter[c * tapCount + t] = 255f * bgrFilter[(2 - c) * tapCount + t];
+        }
         model.AppendCopies(network);
         return model;
     }

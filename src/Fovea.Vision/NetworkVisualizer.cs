@@ -26,7 +26,7 @@ public sealed record VisualizationOptions
     public string? PoolingLayer { get; init; }
     /// <summary>
     /// Convolution whose filters are drawn as tiles (null: the first Conv2D with a kernel larger than 1×1 — a 1×1 layer in
-    /// front, such as the RGB→BGR channel swap of the imported ResNet-18's preprocessing, has no spatial pattern to show).
+    /// front, such as a channel mixing of an imported network's preprocessing, has no spatial pattern to show).
     /// Every other convolution gets a weight-statistics chart.
     /// </summary>
     public string? FilterLayer { get; init; }
