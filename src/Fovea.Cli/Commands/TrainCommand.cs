@@ -37,7 +37,7 @@ internal static class TrainCommand
           --augment / --no-augment   random shifts and flips (default: on for default and image folders from scratch,
                                  off for reference; not available with a pretrained base, whose features are computed
                                  once per image, without augmentation)
-          --validation-split F   hold out this fraction of the training images (default: 0 for IDX data; 0.2 of every
+          --validation-split F   hold out this fraction of the training images (IDX data: default 0.1, reference 0; 0.2 of every
                                  class for an image folder without --test-data, and its accuracy is the one reported)
           --limit N              train on the first N training images only (IDX data only)
           --seed N               seed of weights, shuffling, augmentation and the validation split (default: 0)
@@ -82,7 +82,7 @@ internal static class TrainCommand
         string modelName = cl.Get("model", "default")!.ToLowerInvariant();
         if (!ModelZoo.Names.Contains(modelName)) throw new UsageException($"Unknown model '{modelName}' (--model). Expected one of: {string.Join(", ", ModelZoo.Names)}.");
         bool isReference = modelName == "reference";
-        var settings = TrainSettings.Read(cl, isReference ? new TrainDefaults(3, 0.001, "adam", "constant", false, 0) : new TrainDefaults(24, 0.002, "adamw", "cosine", true, 0));
+        var settings = TrainSettings.Read(cl, isReference ? new TrainDefaults(3, 0.001, "adam", "constant", false, 0) : new TrainDefaults(24, 0.002, "adamw", "cosine", true, 0.1));
         Parallelism.Degree = settings.Threads;
 
         var datasetInfo = DatasetChoice.Resolve(cl);

@@ -19,7 +19,8 @@ public sealed record FitOptions
     public bool Shuffle { get; init; } = true;
     /// <summary>Seed of shuffling and augmentation.</summary>
     public int Seed { get; init; }
-    /// <summary>Fraction of the training data held out for validation when <see cref="ValidationData"/> is null (0 = none).</summary>
+    /// <summary>Fraction of the training data held out for validation when <see cref="ValidationData"/> is null (0 = none; a fraction
+    /// that rounds to no sample holds none out).</summary>
     public double ValidationSplit { get; init; }
     /// <summary>Explicit validation data.</summary>
     public IDataset? ValidationData { get; init; }
@@ -79,7 +80,8 @@ public sealed class Trainer
             (var t, var v) = mem.Split(options.ValidationSplit, options.Seed);
             if (t.Count == 0)
                 throw new ArgumentException($"ValidationSplit {options.ValidationSplit} of {train.Count} sample(s) leaves none to train on.", nameof(options));
-            trainSet = t; validation = v;
+            // Too few samples to hold one out (e.g. a split of 0.1 of 4): train on all, without validation.
+            trainSet = t; validation = v.Count > 0 ? v : null!;
         }
         if (validation is not null) CheckDataset(validation, "validation");
 

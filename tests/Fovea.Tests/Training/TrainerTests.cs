@@ -151,4 +151,12 @@ public class TrainerTests
         var e = Assert.Throws<ArgumentException>(() => new Trainer(model, new Sgd(0.1f)).Fit(one, new FitOptions { ValidationSplit = 0.5 }));
         Assert.Contains("ValidationSplit 0.5 of 1 sample(s) leaves none", e.Message);
     }
+
+    [Fact]
+    public void AValidationSplitThatRoundsToNoSampleTrainsOnAll()
+    {
+        var history = new Trainer(SmallNet(seed: 2), new Sgd(0.1f)).Fit(Blobs(4, 1), new FitOptions { Epochs = 1, ValidationSplit = 0.1 });
+        Assert.Null(history.Epochs[0].ValidationAccuracy);
+        Assert.StartsWith("1,", history.ToCsv().Split('\n')[1]);
+    }
 }
