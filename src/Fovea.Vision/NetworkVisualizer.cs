@@ -77,15 +77,30 @@ public sealed class Visualization : IDisposable
         }
     }
 
-    /// <summary>Writes every picture as DIR/NN-name.png (atomically, two at a time) and returns the paths in order.</summary>
+    /// <summary>
+    /// Writes every picture as DIR/NN-name.png (atomically, two at a time) and returns the paths in order. The names are
+    /// listed in DIR/.fovea-pictures, so pictures an earlier call wrote there and this one does not (another model's
+    /// layers) are removed afterwards, while other files in DIR are never touched.
+    /// </summary>
     public IReadOnlyList<string> SaveAll(string directory)
     {
         Directory.CreateDirectory(directory);
         var pictures = All.ToArray();
         var paths = pictures.Select((p, i) => Path.Combine(directory, $"{i:D2}-{p.Name}.png")).ToArray();
         Parallel.For(0, pictures.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i => pictures[i].SavePng(paths[i]));
+        string listPath = Path.Combine(directory, PictureListName);
+        var written = paths.Select(Path.GetFileName).ToHashSet()!;
+        if (File.Exists(listPath))
+            foreach (var old in File.ReadAllLines(listPath))
+                // Only bare picture names this method wrote: a hand-edited list cannot reach outside the folder.
+                if (!written.Contains(old) && old.EndsWith(".png", StringComparison.Ordinal) && Path.GetFileName(old) == old)
+                    File.Delete(Path.Combine(directory, old));
+        AtomicWrite.Text(listPath, string.Join('\n', written) + "\n");
         return paths;
     }
+
+    /// <summary>The file in a picture folder listing the pictures <see cref="SaveAll"/> wrote there.</summary>
+    public const string PictureListName = ".fovea-pictures";
 
     /// <inheritdoc/>
     public void Dispose() { foreach (var p in All) p.Dispose(); }

@@ -36,6 +36,11 @@ public class CliTests
             Assert.Equal(2, Fovea.Cli.Cli.Run(["visualize", modelPath, imagePath, "--out", outDir, "--layer", "nope"]));
             Assert.Equal(2, Fovea.Cli.Cli.Run(["visualize", modelPath, imagePath, "--out", outDir, "--class", "seven"]));
             Assert.Equal(2, Fovea.Cli.Cli.Run(["visualize", modelPath, Path.Combine(dir, "missing.png"), "--out", outDir]));
+            // A refused command leaves no folder behind.
+            string fresh = Path.Combine(dir, "fresh");
+            Assert.Equal(2, Fovea.Cli.Cli.Run(["visualize", modelPath, Path.Combine(dir, "missing.png"), "--out", fresh]));
+            Assert.Equal(2, Fovea.Cli.Cli.Run(["visualize", Path.Combine(dir, "missing.fovea"), imagePath, "--out", fresh]));
+            Assert.False(Directory.Exists(fresh));
         }
         finally { Directory.Delete(dir, recursive: true); }
     }

@@ -42,6 +42,14 @@ public class VisualizerTests
             Assert.Equal(v.All.Count(), paths.Count);
             Assert.All(paths, p => Assert.True(new FileInfo(p).Length > 1000));
             Assert.Empty(Directory.GetFiles(dir, "*.tmp-*"));
+
+            // A second, smaller run into the same folder removes the first run's pictures, never a file of the user's.
+            File.WriteAllText(Path.Combine(dir, "00-mine.png"), "not ours");
+            using var fewer = NetworkVisualizer.Visualize(model, image, new VisualizationOptions { ActivationLayers = ["conv2d"], TopK = 3 });
+            var second = fewer.SaveAll(dir);
+            Assert.True(second.Count < paths.Count);
+            Assert.Equal(second.Select(Path.GetFileName).Append("00-mine.png").Append(Visualization.PictureListName).Order(),
+                Directory.GetFiles(dir).Select(Path.GetFileName).Order());
         }
         finally { Directory.Delete(dir, recursive: true); }
     }

@@ -20,7 +20,7 @@ internal static class VisualizeCommand
         of deeper layers, Grad-CAM of the predicted class, a pooling explainer and the top-k predictions.
 
         Options:
-          --out DIR          folder for the pictures (created; files are replaced)
+          --out DIR          folder for the pictures (created; pictures of an earlier run there are replaced)
           --class C[,C...]   also explain these classes with Grad-CAM (names or indices)
           --layer NAME       layer for Grad-CAM (default: the last convolution block)
           --layers A[,B...]  draw activations of these layers instead of every convolution and pooling layer
@@ -42,7 +42,6 @@ internal static class VisualizeCommand
         Parallelism.Degree = threads;
         string modelPath = cl.Positionals[0], imagePath = cl.Positionals[1];
         if (File.Exists(outDir)) throw new UsageException($"--out {outDir} is a file; expected a folder for the pictures.");
-        CliFiles.FolderTakesFiles(Path.GetFullPath(outDir), $"--out {outDir}");
         var model = ModelSource.Load(modelPath);
         CliFiles.Input(imagePath, "Image file");
         if (model.InputShape.Length != 3 || model.InputShape[0] is not (1 or 3))
@@ -60,6 +59,8 @@ internal static class VisualizeCommand
             Grid = new ActivationGridOptions { MaxChannels = cl.GetInt("max-channels", int.MaxValue, 1) },
             Threads = threads,
         };
+        // Created only now that model, image and options are known good: a refused command leaves no empty folder.
+        CliFiles.FolderTakesFiles(Path.GetFullPath(outDir), $"--out {outDir}");
         var clock = Stopwatch.StartNew();
         using var visualization = NetworkVisualizer.Visualize(model, image, options);
         var written = visualization.SaveAll(outDir).ToList();
