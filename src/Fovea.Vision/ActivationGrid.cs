@@ -44,7 +44,10 @@ public static class ActivationGrid
         int side = Math.Max(h, w);
         int tile = side >= options.MinTile ? Math.Min(side, options.MaxTile) : side * (int)Math.Ceiling((double)options.MinTile / side);
         if (flat) tile = 40;
-        float tw = (float)tile * w / side, th = (float)tile * h / side;
+        // A long thin map ([5, 300]) keeps a readable short side, widening up to the picture's width.
+        float scale = (float)tile / side;
+        scale = Math.Max(scale, Math.Min(16f / Math.Min(h, w), options.TargetWidth / (float)w));
+        float tw = scale * w, th = scale * h;
         int pad = 4, label = 14, header = 48;
         int cols = Math.Clamp((int)(options.TargetWidth / (tw + pad)), 1, shown);
         if (shown <= 16) cols = Math.Min(cols, (int)Math.Ceiling(Math.Sqrt(shown) * 1.5));

@@ -61,17 +61,25 @@ public static class Charts
     private static string Format(double v, bool percent) => percent ? $"{v:F2} %" : v.ToString("F4", CultureInfo.InvariantCulture);
 
     /// <summary>
-    /// The confusion matrix as a coloured grid (rows: true class, columns: predicted); each cell shows its count and is
-    /// shaded by the fraction of its row, with per-class recall on the right. Name "confusion".
+    /// The confusion matrix as a coloured grid (rows: true class, columns: predicted); each cell is shaded by the fraction
+    /// of its row and shows its count while cells are large enough to read (up to about 40 classes), with per-class
+    /// recall on the right and, below, the most frequent confusions as text. Name "confusion".
     /// </summary>
     public static Picture ConfusionMatrix(ConfusionMatrix m, string? title = null)
     {
         int n = m.Classes;
-        int cell = Math.Clamp(560 / n, 28, 64);
-        float nameWidth = Math.Min(150, m.ClassNames.Max(c => Drawing.TextWidth(c, 12)) + 12);
-        float left = nameWidth + 30, top = 74, gridW = n * cell;
-        int width = (int)(left + gridW + 90), height = (int)(top + n * cell + 110);
+        int cell = Math.Clamp(560 / n, 10, 64);
+        bool counts = cell >= 22, labelEvery = cell >= 14;
+        float labelSize = Math.Min(12, cell * 0.8f);
+        // Names longer than their column are shortened with an ellipsis, never cut by the picture's edge.
+        const float maxNameWidth = 170;
+        var rowNames = m.ClassNames.Select((c, i) => FitText($"{i} {c}", maxNameWidth, labelSize)).ToArray();
+        float nameWidth = rowNames.Max(t => Drawing.TextWidth(t, labelSize)) + 12;
         title ??= $"Confusion matrix — {m.Total:N0} images, accuracy {m.Accuracy:P2}";
+        var confusions = MostConfused(m, 8);
+        float left = nameWidth + 30, top = 74, gridW = n * cell, listTop = top + n * cell + 120;
+        int width = (int)Math.Max(left + gridW + 90, Math.Max(Drawing.TextWidth(title, 15, bold: true), 430) + 24);
+        int height = (int)(listTop + (confusions.Count > 0 ? 24 + 16 * confusions.Count : 0) + 10);
         var image = Drawing.Render(width, height, canvas =>
         {
             Drawing.Text(canvas, title, 10, 22, 15, Drawing.Ink, bold: true);
@@ -82,8 +90,8 @@ public static class Charts
             {
                 long row = 0;
                 for (int j = 0; j < n; j++) row += m.Counts[i, j];
-                string name = m.ClassNames[i];
-                Drawing.Text(canvas, $"{i} {name}", left - 8, top + i * cell + cell / 2f + 4, 12, Drawing.Ink, align: SKTextAlign.Right);
+                float midY = top + i * cell + cell / 2f + labelSize / 3;
+                Drawing.Text(canvas, rowNames[i], left - 8, midY, labelSize, Drawing.Ink, align: SKTextAlign.Right);
                 for (int j = 0; j < n; j++)
                 {
                     float frac = row == 0 ? 0 : (float)m.Counts[i, j] / row;
@@ -92,24 +100,48 @@ public static class Charts
                     var rect = SKRect.Create(left + j * cell, top + i * cell, cell, cell);
                     Drawing.Fill(canvas, rect, bg);
                     Drawing.Frame(canvas, rect, new SKColor(0xdd, 0xdd, 0xdd));
-                    if (m.Counts[i, j] != 0)
+                    if (counts && m.Counts[i, j] != 0)
                         Drawing.Text(canvas, m.Counts[i, j].ToString(CultureInfo.InvariantCulture), rect.MidX, rect.MidY + 4, Math.Min(12, cell / 3.2f), Drawing.TextOn(bg), align: SKTextAlign.Center);
                 }
-                Drawing.Text(canvas, $"{m.Recall(i):P1}", left + gridW + 10, top + i * cell + cell / 2f + 4, 11, Drawing.Ink);
+                if (labelEvery || i % 5 == 0) Drawing.Text(canvas, $"{m.Recall(i):P1}", left + gridW + 10, midY, Math.Min(11, labelSize), Drawing.Ink);
             }
             for (int j = 0; j < n; j++)
             {
                 canvas.Save();
-                canvas.Translate(left + j * cell + cell / 2f + 4, top + n * cell + 8);
+                canvas.Translate(left + j * cell + cell / 2f + labelSize / 3, top + n * cell + 8);
                 canvas.RotateDegrees(60);
-                Drawing.Text(canvas, $"{j} {Truncate(m.ClassNames[j], 14)}", 0, 0, 11, Drawing.Ink);
+                Drawing.Text(canvas, FitText($"{j} {m.ClassNames[j]}", 110, Math.Min(11, labelSize)), 0, 0, Math.Min(11, labelSize), Drawing.Ink);
                 canvas.Restore();
+            }
+            if (confusions.Count == 0) return;
+            Drawing.Text(canvas, "Most frequent confusions (true → predicted):", 10, listTop, 12, Drawing.Ink, bold: true);
+            for (int k = 0; k < confusions.Count; k++)
+            {
+                var (t, p, c) = confusions[k];
+                Drawing.Text(canvas, FitText($"{c:N0} × {m.ClassNames[t]} → {m.ClassNames[p]}", width - 30, 11), 18, listTop + 18 + 16 * k, 11, Drawing.Ink);
             }
         });
         return new Picture("confusion", title, image, "Diagonal (green): correct predictions; off-diagonal (red): which classes are confused with which.");
     }
 
-    private static string Truncate(string s, int n) => s.Length <= n ? s : s[..(n - 1)] + "…";
+    /// <summary>The <paramref name="count"/> largest off-diagonal cells: (true class, predicted class, images), largest first.</summary>
+    internal static List<(int True, int Predicted, long Count)> MostConfused(ConfusionMatrix m, int count)
+    {
+        var cells = new List<(int, int, long)>();
+        for (int i = 0; i < m.Classes; i++)
+            for (int j = 0; j < m.Classes; j++)
+                if (i != j && m.Counts[i, j] > 0) cells.Add((i, j, m.Counts[i, j]));
+        return cells.OrderByDescending(c => c.Item3).ThenBy(c => c.Item1).ThenBy(c => c.Item2).Take(count).ToList();
+    }
+
+    /// <summary><paramref name="s"/>, shortened with an ellipsis until it is at most <paramref name="maxWidth"/> pixels wide.</summary>
+    internal static string FitText(string s, float maxWidth, float size)
+    {
+        if (Drawing.TextWidth(s, size) <= maxWidth) return s;
+        int keep = s.Length - 1;
+        while (keep > 1 && Drawing.TextWidth(s[..keep] + "…", size) > maxWidth) keep--;
+        return s[..keep] + "…";
+    }
 
     private static SKColor Blend(SKColor a, SKColor b, float t) => new(
         (byte)(a.Red + (b.Red - a.Red) * t), (byte)(a.Green + (b.Green - a.Green) * t), (byte)(a.Blue + (b.Blue - a.Blue) * t));

@@ -80,13 +80,15 @@ internal static class Drawing
     public static SKColor TextOn(SKColor background) =>
         0.299 * background.Red + 0.587 * background.Green + 0.114 * background.Blue > 140 ? SKColors.Black : SKColors.White;
 
-    /// <summary>Compact number for tile labels: 3 significant digits.</summary>
+    /// <summary>Compact number for tile labels: 3 significant digits (0.0123, 12.3, 1.23e3), so hand-checked sums agree.</summary>
     public static string Number(float v)
     {
         float a = Math.Abs(v);
         if (a == 0) return "0";
-        if (a >= 1000 || a < 0.01f) return v.ToString("0.0e0", System.Globalization.CultureInfo.InvariantCulture);
-        return v.ToString(a >= 100 ? "0" : a >= 10 ? "0.0" : "0.00", System.Globalization.CultureInfo.InvariantCulture);
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        if (a >= 999.5f || a < 0.001f) return v.ToString("0.00e0", invariant);
+        int decimals = Math.Clamp(2 - (int)Math.Floor(Math.Log10(a)), 0, 5);
+        return v.ToString("F" + decimals, invariant);
     }
 
     public static string Shape(IReadOnlyList<int> shape) => "[" + string.Join("×", shape) + "]";

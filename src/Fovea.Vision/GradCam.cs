@@ -17,8 +17,10 @@ namespace Fovea.Vision;
 /// <param name="Upsampled">[H, W] map bilinearly resized to the input.</param>
 /// <param name="Peak">(Y, X) of the largest value of <see cref="Upsampled"/>, in input pixels.</param>
 /// <param name="Target">What was differentiated: the class score or log p(class).</param>
+/// <param name="Strength">The largest value of the map before it was scaled to [0, 1] (0: nothing raised the score): compares the
+/// evidence of classes explained on one image.</param>
 public sealed record GradCamResult(string LayerName, int ClassIndex, string ClassName, float Probability, float[,] Map, float[,] Upsampled, (int Y, int X) Peak,
-    GradCamTarget Target = GradCamTarget.Score);
+    GradCamTarget Target = GradCamTarget.Score, float Strength = 0);
 
 /// <summary>What Grad-CAM differentiates.</summary>
 public enum GradCamTarget
@@ -110,7 +112,7 @@ public static class GradCam
         for (int y = 0; y < inH; y++)
             for (int x = 0; x < inW; x++)
                 if (up[y, x] > up[peak.Y, peak.X]) peak = (y, x);
-        return new GradCamResult(node.Name, cls, ClassName(model, cls), probabilities[cls], cam, up, peak, target);
+        return new GradCamResult(node.Name, cls, ClassName(model, cls), probabilities[cls], cam, up, peak, target, max);
     }
 
     /// <summary>Bilinear resize with pixel centres aligned (half-pixel convention).</summary>
@@ -137,24 +139,31 @@ public static class GradCam
     /// <summary>
     /// The heat map over the input image (<paramref name="input"/> [C, H, W] in [0, 1], 1 or 3 channels), enlarged so the
     /// short side is at least <paramref name="minSide"/> pixels, next to the plain heat map and the input, with the peak marked.
+    /// With <paramref name="strongest"/> (the largest <see cref="GradCamResult.Strength"/> among maps shown together) the
+    /// colours are on that common scale, so weak evidence for an unlikely class looks weak; else the map fills the scale.
     /// </summary>
-    public static Picture Render(GradCamResult cam, Tensor input, int minSide = 224)
+    public static Picture Render(GradCamResult cam, Tensor input, int minSide = 224, float? strongest = null)
     {
         int h = cam.Upsampled.GetLength(0), w = cam.Upsampled.GetLength(1);
+        float relative = strongest is > 0 ? Math.Clamp(cam.Strength / strongest.Value, 0, 1) : 1;
+        float Heat(int y, int x) => relative * cam.Upsampled[y, x];
         int scale = Math.Max(1, (int)Math.Ceiling((double)minSide / Math.Min(h, w)));
         int pw = w * scale, ph = h * scale, gap = 16, top = 44, bottom = 30;
         using var rgb = ImageBitmap(input);
-        using var heat = Drawing.Pixels(h, w, (y, x) => ColorMaps.Heat(cam.Upsampled[y, x]));
+        using var heat = Drawing.Pixels(h, w, (y, x) => ColorMaps.Heat(Heat(y, x)));
         using var overlay = Drawing.Pixels(h, w, (y, x) =>
         {
             var p = rgb.GetPixel(x, y);
-            var q = ColorMaps.Heat(cam.Upsampled[y, x]);
-            float a = 0.25f + 0.45f * cam.Upsampled[y, x]; // stronger tint where the evidence is
+            var q = ColorMaps.Heat(Heat(y, x));
+            float a = 0.25f + 0.45f * Heat(y, x); // stronger tint where the evidence is
             return new SKColor((byte)(p.Red * (1 - a) + q.Red * a), (byte)(p.Green * (1 - a) + q.Green * a), (byte)(p.Blue * (1 - a) + q.Blue * a));
         });
-        var image = Drawing.Render(3 * pw + 4 * gap, ph + top + bottom, canvas =>
+        string title = $"Grad-CAM of {(cam.Target == GradCamTarget.Score ? "the score" : "log p")} for \"{cam.ClassName}\" (p = {cam.Probability:P1}) at layer {cam.LayerName}" +
+            (strongest is > 0 ? $" · peak {relative:P0} of the strongest map" : "");
+        int width = Math.Max(3 * pw + 4 * gap, (int)Drawing.TextWidth(title, 16, bold: true) + 2 * gap);
+        var image = Drawing.Render(width, ph + top + bottom, canvas =>
         {
-            Drawing.Text(canvas, $"Grad-CAM of {(cam.Target == GradCamTarget.Score ? "the score" : "log p")} for \"{cam.ClassName}\" (p = {cam.Probability:P1}) at layer {cam.LayerName}", gap, 26, 16, Drawing.Ink, bold: true);
+            Drawing.Text(canvas, title, gap, 26, 16, Drawing.Ink, bold: true);
             var panels = new[] { (rgb, "input"), (heat, $"heat map ({cam.Map.GetLength(0)}×{cam.Map.GetLength(1)} → {h}×{w})"), (overlay, "overlay") };
             for (int i = 0; i < 3; i++)
             {
@@ -169,8 +178,11 @@ public static class GradCam
                 }
             }
         });
+        string scaleNote = cam.Strength <= 0 ? " Nothing in the image raised this class's score: the map is empty."
+            : strongest is > 0 ? $" Colours on one scale with the other maps shown: this map's peak is {relative:P0} of the strongest."
+            : cam.Target == GradCamTarget.LogProbability ? " Scaled to its own peak: it shows where this class differs from the others, not how likely it is (see p)." : "";
         return new Picture($"gradcam-{Picture.SafeName(cam.ClassName)}", $"Grad-CAM: {cam.ClassName} at {cam.LayerName}", image,
-            $"Where the evidence for \"{cam.ClassName}\" lies: red = strongly raised the class score. Peak (circle) at x={cam.Peak.X}, y={cam.Peak.Y}.");
+            $"Where the evidence for \"{cam.ClassName}\" lies: red = strongly raised the class score. Peak (circle) at x={cam.Peak.X}, y={cam.Peak.Y}.{scaleNote}");
     }
 
     /// <summary>An image tensor [C, H, W] (1 or 3 channels; other counts show channel 0) as an RGB bitmap, values clamped to [0, 1].</summary>

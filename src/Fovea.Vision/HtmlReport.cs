@@ -67,7 +67,8 @@ public sealed class HtmlReport
         if (text is not null) sb.Append($"<p>{E(text)}</p>\n");
         foreach (var p in pictures)
         {
-            sb.Append(CultureInfo.InvariantCulture, $"<figure id=\"fig-{E(p.Name)}\"><img src=\"{p.ToDataUri()}\" width=\"{p.Width}\" height=\"{p.Height}\" alt=\"{E(p.Title)}\">");
+            // Numbered: two names can map to one safe name (class names in other scripts all become "_").
+            sb.Append(CultureInfo.InvariantCulture, $"<figure id=\"fig{ImageCount + 1}-{E(p.Name)}\"><img src=\"{p.ToDataUri()}\" width=\"{p.Width}\" height=\"{p.Height}\" alt=\"{E(p.Title)}\">");
             sb.Append($"<figcaption><b>{E(p.Title)}</b>{(p.Caption is null ? "" : " — " + E(p.Caption))}</figcaption></figure>\n");
             ImageCount++;
         }

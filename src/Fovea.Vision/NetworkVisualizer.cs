@@ -153,7 +153,11 @@ public static class NetworkVisualizer
         if (firstConv is not null) jobs.Add(() => FilterPictures.RenderFilters(firstConv));
         var statistics = convs.Where(c => !ReferenceEquals(c, firstConv)).ToList();
         jobs.AddRange(statistics.Select(c => (Func<Picture>)(() => FilterPictures.RenderStatistics(c))));
-        jobs.AddRange(cams.Select(c => (Func<Picture>)(() => GradCam.Render(c, trace.RawInput))));
+        // Score maps of several classes share one colour scale: a class the network hardly sees must not glow like the
+        // predicted one. Log-p maps cannot: d log p / d score = 1 − p is near 0 for a confident prediction, so the
+        // predicted class's map is the faintest; each fills its own scale and is read with its probability.
+        float? strongest = cams.Count > 1 && options.GradCamTarget == GradCamTarget.Score ? cams.Max(c => c.Strength) : null;
+        jobs.AddRange(cams.Select(c => (Func<Picture>)(() => GradCam.Render(c, trace.RawInput, strongest: strongest))));
         if (pooling is not null) jobs.Add(() => PoolingExplainer.Render(PoolingExplainer.Explain(pooling.Value.Map, pooling.Value.Title)));
         var pictures = new Picture[jobs.Count];
         Parallel.For(0, jobs.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Threads) }, i => pictures[i] = jobs[i]());

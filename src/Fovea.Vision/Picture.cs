@@ -55,10 +55,10 @@ public sealed class Picture : IDisposable
         return new Picture(name, title, image, caption) { _png = encoded };
     }
 
-    /// <summary>Makes a string safe as a file stem (other characters become '_').</summary>
+    /// <summary>Makes a string safe as a file stem: letters (of any script), digits, '-' and '_' stay, other characters become '_'.</summary>
     public static string SafeName(string s)
     {
-        var chars = s.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '_').ToArray();
+        var chars = s.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' ? c : '_').ToArray();
         return chars.Length == 0 ? "_" : new string(chars);
     }
 

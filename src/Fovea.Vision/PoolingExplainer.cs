@@ -73,7 +73,7 @@ public static class PoolingExplainer
         foreach (float v in e.Source) { lo = Math.Min(lo, v); hi = Math.Max(hi, v); }
         float range = hi > lo ? hi - lo : 1;
         SKColor Color(float v) => ColorMaps.Viridis((v - lo) / range); // one scale for all panels: max can only raise, average only smooth
-        int n = e.Crop.GetLength(0), cell = 44, gap = 26, top = 60;
+        int n = e.Crop.GetLength(0), cell = 54, gap = 26, top = 60;
         int panelW = Math.Max(w * scale, 150), mapsH = h * scale + 40;
         int tablesTop = top + mapsH + 44;
         int width = Math.Max(5 * (panelW + gap) + gap, 5 * (n * cell + gap) + gap);

@@ -80,4 +80,23 @@ public class GradCamTests
         Assert.Throws<ArgumentException>(() => GradCam.Compute(model, image, layerName: "avgpool"));
         Assert.Throws<ArgumentOutOfRangeException>(() => GradCam.Compute(model, image, classIndex: 3));
     }
+
+    [Fact]
+    public void Maps_shown_together_share_one_colour_scale()
+    {
+        var flat = new float[8, 8];
+        for (int y = 0; y < 8; y++) for (int x = 0; x < 8; x++) flat[y, x] = 1;
+        var cam = new GradCamResult("conv", 0, "a", 0.01f, flat, flat, (0, 0), Strength: 0.5f);
+        var image = new Tensor(1, 8, 8);
+        SkiaSharp.SKColor HeatPanelCentre(Picture p)
+        {
+            using var bitmap = SkiaSharp.SKBitmap.Decode(p.EncodePng());
+            return bitmap.GetPixel(16 + 224 + 16 + 112, 44 + 112); // scale 28: panels of 224 px after a 16 px gap, 44 px title
+        }
+        using var alone = GradCam.Render(cam, image);
+        using var beside = GradCam.Render(cam, image, strongest: 2f);
+        Assert.Equal(ColorMaps.Heat(1), HeatPanelCentre(alone));
+        Assert.Equal(ColorMaps.Heat(0.25f), HeatPanelCentre(beside));
+        Assert.Contains("is 25", beside.Caption);
+    }
 }

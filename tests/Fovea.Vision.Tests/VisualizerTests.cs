@@ -164,4 +164,40 @@ public class VisualizerTests
         using var picture = Charts.ConfusionMatrix(m2);
         AssertDecodes(picture);
     }
+
+    [Theory]
+    [InlineData(0.0123f, "0.0123")]
+    [InlineData(0.00123f, "0.00123")]
+    [InlineData(1.234f, "1.23")]
+    [InlineData(-12.34f, "-12.3")]
+    [InlineData(123.4f, "123")]
+    [InlineData(1234f, "1.23e3")]
+    [InlineData(0.000123f, "1.23e-4")]
+    [InlineData(0f, "0")]
+    public void Numbers_in_cells_keep_three_significant_digits(float value, string text) => Assert.Equal(text, Drawing.Number(value));
+
+    [Fact]
+    public void Confusion_matrix_fits_its_title_long_names_and_many_classes()
+    {
+        var few = new Fovea.Training.ConfusionMatrix(3, ["a", "b", new string('x', 120)]);
+        few.Add(0, 0); few.Add(2, 1); few.Add(2, 1); few.Add(1, 2);
+        using var small = Charts.ConfusionMatrix(few);
+        Assert.True(small.Width >= Drawing.TextWidth(small.Title, 15, bold: true) + 20, $"title {small.Title} is cut at {small.Width} px");
+        Assert.True(small.Width < 700, $"a long class name widened the picture to {small.Width} px instead of being shortened");
+        Assert.Equal([(2, 1, 2L), (1, 2, 1L)], Charts.MostConfused(few, 8));
+
+        var many = new Fovea.Training.ConfusionMatrix(100);
+        for (int i = 0; i < 100; i++) many.Add(i, (i * 7) % 100);
+        using var large = Charts.ConfusionMatrix(many);
+        Assert.InRange(large.Width, 600, 1400);
+        Assert.InRange(large.Height, 600, 1600);
+    }
+
+    [Fact]
+    public void A_long_thin_map_keeps_a_readable_short_side()
+    {
+        using var picture = ActivationGrid.Render("wide", "Conv2D", new Tensor(3, 5, 300));
+        // Three tiles of 5×300 must not shrink to slivers 2 px high: 3 × (16 + label + gaps) below the header at least.
+        Assert.True(picture.Height >= 48 + 3 * 16, $"the picture is only {picture.Height} px high");
+    }
 }
