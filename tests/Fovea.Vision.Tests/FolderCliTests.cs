@@ -62,6 +62,13 @@ public sealed class FolderCliTests(ITestOutputHelper output) : IDisposable
         var eval = Fovea("eval", model, "--data", test.Root, "--json");
         Assert.True(eval.Code == 0, eval.Err);
         Assert.Equal((double)result["test"]!["accuracy"]!, (double)JsonNode.Parse(eval.Out)!["accuracy"]!, 6);
+        // ... and writes its confusion matrix under its own name, leaving train's in place.
+        string trainConfusion = File.ReadAllText(Path.Combine(_dir, "shapes.confusion.json"));
+        var evalOnTrain = Fovea("eval", model, "--data", train.Root, "--json");
+        Assert.True(evalOnTrain.Code == 0, evalOnTrain.Err);
+        Assert.Equal(Path.Combine(_dir, "shapes.eval.confusion.png"), (string)JsonNode.Parse(evalOnTrain.Out)!["confusion_png"]!);
+        Assert.Equal(trainConfusion, File.ReadAllText(Path.Combine(_dir, "shapes.confusion.json")));
+        Assert.NotEqual(trainConfusion, File.ReadAllText(Path.Combine(_dir, "shapes.eval.confusion.json")));
     }
 
     [Fact]

@@ -24,10 +24,11 @@ internal static class EvalCommand
           --batch-size N     images per forward pass (default: 256)
           --threads N        degree of parallelism (default: all cores)
           --json             print the result as JSON
-          --report           also write <model>.report.html (summary, training charts if present,
+          --report           also write <model>.eval.report.html (summary, training charts if present,
                              confusion matrix, and the visualisation of the first test image)
 
-        Writes the confusion matrix next to the model: <model>.confusion.png and .confusion.json.
+        Writes the confusion matrix next to the model: <model>.eval.confusion.png and .eval.confusion.json
+        (the files train wrote, <model>.confusion.*, stay as they were).
         """;
 
     public static int Run(string[] args)
@@ -38,7 +39,8 @@ internal static class EvalCommand
         int batchSize = cl.GetInt("batch-size", 256, 1, 65_536);
         var model = ModelSource.Load(cl.Positionals[0]);
         // The confusion matrix goes beside the model: find out now, not after the evaluation, if it cannot.
-        string stem = VisualizeCommand.Stem(cl.Positionals[0]);
+        // Its own names: evaluating on other data must not replace what train wrote beside the model.
+        string stem = VisualizeCommand.Stem(cl.Positionals[0]) + ".eval";
         CliFiles.FolderTakesFiles(Path.GetDirectoryName(Path.GetFullPath(stem))!, $"confusion matrix beside {cl.Positionals[0]}");
         CliFiles.Siblings(stem, "eval", ".confusion.png", ".confusion.json", ".report.html");
         IDataset test = cl.Get("data") is { } dir && Directory.Exists(dir) && ImageFolderTraining.IsImageFolder(dir)
@@ -46,7 +48,7 @@ internal static class EvalCommand
             : DatasetChoice.Load(cl, DatasetSplit.Test);
         var result = new Trainer(model, new Sgd(0f)).Evaluate(test, batchSize);
         string confusionPath = VisualizeCommand.WriteConfusion(stem, result.Confusion);
-        string? reportPath = cl.Has("report") ? VisualizeCommand.WriteModelReport(model, cl.Positionals[0], test, null, result.Confusion) : null;
+        string? reportPath = cl.Has("report") ? VisualizeCommand.WriteModelReport(model, cl.Positionals[0], test, null, result.Confusion, reportStem: stem) : null;
         if (cl.Has("json"))
         {
             JsonOutput.Write(new JsonObject

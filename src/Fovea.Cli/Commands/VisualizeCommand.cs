@@ -157,16 +157,16 @@ internal static class VisualizeCommand
     }
 
     /// <summary>
-    /// Writes STEM.report.html: summary, charts, confusion matrix and the visualisation of the first image of
-    /// <paramref name="data"/>, which the report calls "<paramref name="dataName"/> image 0" (test, validation).
+    /// Writes STEM.report.html (STEM: <paramref name="reportStem"/>, else the model's): summary, charts, confusion matrix and
+    /// the visualisation of the first image of <paramref name="data"/>, which the report calls "<paramref name="dataName"/> image 0".
     /// </summary>
     internal static string WriteModelReport(Model model, string modelPath, IDataset data, IReadOnlyList<EpochMetrics>? history, ConfusionMatrix? confusion,
-        string dataName = "test")
+        string dataName = "test", string? reportStem = null)
     {
         var image = new Tensor(data.SampleShape);
         data.CopyImage(0, image.Span);
         using var visualization = NetworkVisualizer.Visualize(model, image, new VisualizationOptions { ExtraClasses = [data.GetLabel(0)] });
-        string path = Stem(modelPath) + ".report.html";
+        string path = (reportStem ?? Stem(modelPath)) + ".report.html";
         BuildReport(model, modelPath, visualization, $"{dataName} image 0 (true class: {data.ClassNames[data.GetLabel(0)]})", history, confusion).Save(path);
         return path;
     }
