@@ -27,7 +27,7 @@ public sealed class OnnxImportOptions
 /// <summary>
 /// Imports an ONNX model as a Fovea <see cref="Model"/>: each node becomes a layer, initializers become the layers'
 /// weights (trainable: an imported network can be fine-tuned) and saved with <c>ModelFile</c> like any other model.
-/// Supported operators: see <see cref="SupportedOperators"/>; opsets 7 and later of the default domain.
+/// Supported operators: see <see cref="SupportedOperators"/>; opsets 7 to 25 of the default domain.
 /// </summary>
 public static class OnnxImporter
 {
@@ -41,6 +41,9 @@ public static class OnnxImporter
 
     /// <summary>Lowest supported opset of the default (ai.onnx) domain.</summary>
     public const int MinOpset = 7;
+
+    /// <summary>Highest supported opset of the default domain: the newest one the conformance cases and round trips cover.</summary>
+    public const int MaxOpset = 25;
 
     /// <summary>Reads <paramref name="path"/> and imports it. Throws <see cref="OnnxImportException"/> (a FormatException) naming the file and the problem.</summary>
     public static Model Import(string path, OnnxImportOptions? options = null)
@@ -65,11 +68,17 @@ public static class OnnxImporter
     {
         try { return new GraphImport(proto, source, options).Run(); }
         catch (OnnxImportException) { throw; }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IndexOutOfRangeException or OverflowException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new OnnxImportException($"'{source}': {e.Message}", e);
+            // Safety net: a malformed file must end in a format error, never in a crash of the caller.
+            throw new OnnxImportException($"'{source}': {Describe(e)}", e);
         }
     }
+
+    /// <summary>The message of an exception; types that only a malformed file can provoke are named, as they say little alone.</summary>
+    private static string Describe(Exception e) =>
+        e is ArgumentException or InvalidOperationException or IndexOutOfRangeException or KeyNotFoundException or OverflowException
+            ? e.Message : $"malformed model ({e.GetType().Name}: {e.Message})";
 
     private sealed class GraphImport
     {
@@ -102,9 +111,9 @@ public static class OnnxImporter
                 _current = node;
                 try { ImportNode(node); }
                 catch (OnnxImportException) { throw; }
-                catch (Exception e) when (e is ArgumentException or InvalidOperationException or IndexOutOfRangeException or KeyNotFoundException or OverflowException)
+                catch (Exception e) when (e is not OutOfMemoryException)
                 {
-                    throw new OnnxImportException($"'{_source}', node '{node.Name}' ({node.OpType}): {e.Message}", e);
+                    throw new OnnxImportException($"'{_source}', node '{node.Name}' ({node.OpType}): {Describe(e)}", e);
                 }
             }
             if (_graph.Output.Count != 1)
@@ -123,10 +132,12 @@ public static class OnnxImporter
         {
             int opset = -1;
             foreach (var o in _proto.OpsetImport)
-                if (string.IsNullOrEmpty(o.Domain) || o.Domain == "ai.onnx") opset = (int)o.Version;
+                if (string.IsNullOrEmpty(o.Domain) || o.Domain == "ai.onnx") opset = (int)Math.Clamp(o.Version, -1, int.MaxValue);
             if (opset < 0) throw new OnnxImportException($"'{_source}' declares no opset for the default ONNX domain (opset_import is required; is the file truncated?).");
             if (opset < MinOpset)
                 throw new OnnxImportException($"'{_source}' uses opset {opset}; Fovea imports opsets {MinOpset} and later. Convert it with onnx.version_converter first.");
+            if (opset > MaxOpset)
+                throw new OnnxImportException($"'{_source}' uses opset {opset}; Fovea imports opsets {MinOpset} to {MaxOpset} (later opsets may change operators it reads). Convert it with onnx.version_converter first.");
             return opset;
         }
 
@@ -143,7 +154,8 @@ public static class OnnxImporter
             if (tt.ElemType != OnnxTensor.Float)
                 throw new OnnxImportException($"'{_source}': input '{info.Name}' has element type {OnnxTensor.TypeName(tt.ElemType)}; Fovea models take float32 input.");
             if (tt.Shape is null) throw new OnnxImportException($"'{_source}': input '{info.Name}' has no declared shape; Fovea needs the per-sample shape.");
-            var dims = tt.Shape.Dim.Select(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue ? (int)d.DimValue : -1).ToArray();
+            var dims = tt.Shape.Dim.Select(d => d.ValueCase != TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue ? -1
+                : d.DimValue > int.MaxValue ? 0 : (int)d.DimValue).ToArray(); // too large for int: reported with the shape below
             int[] sample;
             if (Batched)
             {
@@ -154,6 +166,9 @@ public static class OnnxImporter
             else sample = dims;
             if (sample.Length == 0 || sample.Any(d => d <= 0))
                 throw new OnnxImportException($"'{_source}': input '{info.Name}' has shape [{string.Join(", ", tt.Shape.Dim.Select(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue ? d.DimValue.ToString() : d.DimParam))}]; Fovea needs fixed, positive sample dimensions{(Batched ? " after the batch axis" : "")}.");
+            long count = sample.Aggregate(1L, (p, d) => p * d);
+            if (count > int.MaxValue)
+                throw new OnnxImportException($"'{_source}': input '{info.Name}' has {count} values per sample ({Tensor.ShapeToString(sample)}); Fovea's limit is {int.MaxValue}.");
             _model = new Model(sample, _options.Name ?? (string.IsNullOrWhiteSpace(_graph.Name) ? "onnx_model" : _graph.Name));
             return info.Name;
         }
@@ -201,6 +216,33 @@ public static class OnnxImporter
         private string Str(string name, string fallback) => Attr(name) is { } a ? a.S.ToStringUtf8() : fallback;
         private long[]? Ints(string name) => Attr(name)?.Ints.ToArray();
 
+        /// <summary>An attribute (or constant input) value as int; values a 32-bit int cannot hold are refused, never truncated.</summary>
+        private int ToInt(long value, string name)
+        {
+            if (value < int.MinValue || value > int.MaxValue)
+                throw Error($"{name} value {value} is outside the 32-bit integer range Fovea uses.");
+            return (int)value;
+        }
+
+        private int[] ToInts(long[] values, string name) => values.Select(v => ToInt(v, name)).ToArray();
+
+        /// <summary>Strides, kernels and dilations must be at least 1 (0 would divide by zero when resolving pads).</summary>
+        private int[] RequirePositive(int[] values, string name)
+        {
+            foreach (int v in values)
+                if (v <= 0) throw Error($"{name} [{string.Join(", ", values)}] must be positive; received {v}.");
+            return values;
+        }
+
+        /// <summary>Elements per sample as long; Fovea tensors index with int, so larger samples are refused.</summary>
+        private long CheckedCount(int[] shape, string what)
+        {
+            long count = 1;
+            foreach (int d in shape) count = checked(count * d);
+            if (count > int.MaxValue) throw Error($"{what} {Tensor.ShapeToString(shape)} holds {count} values per sample; Fovea's limit is {int.MaxValue}.");
+            return count;
+        }
+
         private void Output(FoveaNode node) => _nodes[_current.Output[0]] = node;
         private void OutputConst(OnnxConst c) => _consts[_current.Output[0]] = c;
 
@@ -213,7 +255,9 @@ public static class OnnxImporter
 
         private FoveaNode AddLayer(Layer layer, params FoveaNode[] inputs)
         {
-            return _model.Add(layer, ModelStage.Base, inputs);
+            var node = _model.Add(layer, ModelStage.Base, inputs);
+            CheckedCount(node.OutputShape, "the output");
+            return node;
         }
 
         private string? LayerName()
@@ -303,7 +347,7 @@ public static class OnnxImporter
             var a = _current.Attribute.FirstOrDefault() ?? throw Error("has no value attribute.");
             OnnxConst c = a.Name switch
             {
-                "value" => OnnxTensor.Read(a.T, "Constant"),
+                "value" => OnnxTensor.Read(a.T ?? throw Error("attribute 'value' holds no tensor."), "Constant"),
                 "value_float" => OnnxConst.FromFloats([a.F]),
                 "value_floats" => OnnxConst.FromFloats(a.Floats.ToArray(), a.Floats.Count),
                 "value_int" => new OnnxConst([], [a.I], OnnxTensor.Int64),
@@ -361,7 +405,8 @@ public static class OnnxImporter
                     var pads = Ints("pads");
                     if (pads is null) break;
                     if (pads.Length != 2 * n) throw Error($"pads has {pads.Length} values; {2 * n} expected.");
-                    for (int i = 0; i < n; i++) result[i] = ((int)pads[i], (int)pads[i + n]);
+                    var p = ToInts(pads, "pads");
+                    for (int i = 0; i < n; i++) result[i] = (p[i], p[i + n]);
                     break;
                 case "VALID": break;
                 case "SAME_UPPER" or "SAME_LOWER":
@@ -384,7 +429,7 @@ public static class OnnxImporter
             var v = Ints(name);
             if (v is null) return Enumerable.Repeat(fallback, n).ToArray();
             if (v.Length != n) throw Error($"{name} has {v.Length} values; {n} expected.");
-            return v.Select(x => (int)x).ToArray();
+            return ToInts(v, name);
         }
 
         private static Padding ToPadding((int Before, int After)[] p) =>
@@ -396,12 +441,13 @@ public static class OnnxImporter
             var w = Const(1, "weight W");
             if (w.Shape.Length != 4) throw Error($"only 2-D convolutions are supported; the weight has shape [{string.Join(", ", w.Shape)}].");
             Spatial(x);
-            var kernel = new[] { w.Shape[2], w.Shape[3] };
+            var kernel = RequirePositive([w.Shape[2], w.Shape[3]], "the weight's kernel size");
             if (Ints("kernel_shape") is { } ks && (ks.Length != 2 || ks[0] != kernel[0] || ks[1] != kernel[1]))
                 throw Error($"kernel_shape [{string.Join(", ", ks)}] does not match the weight [{string.Join(", ", w.Shape)}].");
-            var strides = IntsOr("strides", 2, 1);
-            var dilations = IntsOr("dilations", 2, 1);
-            int group = (int)Int("group", 1);
+            var strides = RequirePositive(IntsOr("strides", 2, 1), "strides");
+            var dilations = RequirePositive(IntsOr("dilations", 2, 1), "dilations");
+            int group = ToInt(Int("group", 1), "group");
+            if (group <= 0) throw Error($"group must be positive; received {group}.");
             var pads = ResolvePads(x.OutputShape[1..], kernel, strides, dilations);
             OnnxConst? b = Has(2) ? Const(2, "bias B") : null;
             var conv = new Conv2D(w.Shape[0], (kernel[0], kernel[1]), (strides[0], strides[1]), ToPadding(pads), (dilations[0], dilations[1]),
@@ -422,8 +468,9 @@ public static class OnnxImporter
         private void ImportBatchNorm()
         {
             RequireUnusedExtraOutputs("updated running statistics");
-            if (Int("training_mode", 0) != 0 && _current.Output.Count > 1)
-                throw Error("training_mode = 1 with statistics outputs is a training step; Fovea imports inference graphs.");
+            // Training mode normalises with the batch's own statistics even without the extra outputs: refused, not approximated.
+            if (Int("training_mode", 0) != 0)
+                throw Error($"training_mode = {Int("training_mode", 0)} is a training step (batch statistics); Fovea imports inference graphs.");
             if (Int("spatial", 1) != 1) throw Error("spatial = 0 (per-activation statistics) is not supported.");
             var x = In(0);
             if (x.OutputShape.Length != 3 && x.OutputShape.Length != 1)
@@ -448,9 +495,9 @@ public static class OnnxImporter
             if (n < 1 || n > 3) throw Error($"pooling over {n} axes is not supported (1 to 3).");
             if (x.OutputShape.Length != n + 1)
                 throw Batched ? Error($"kernel_shape has {n} axes but a sample has shape {Tensor.ShapeToString(x.OutputShape)}; [C, spatial...] expected.") : BatchError("pooling on a whole-tensor import");
-            var kernel = ks.Select(k => (int)k).ToArray();
-            var strides = IntsOr("strides", n, 1);
-            var dilations = IntsOr("dilations", n, 1);
+            var kernel = RequirePositive(ToInts(ks, "kernel_shape"), "kernel_shape");
+            var strides = RequirePositive(IntsOr("strides", n, 1), "strides");
+            var dilations = RequirePositive(IntsOr("dilations", n, 1), "dilations");
             var pads = ResolvePads(x.OutputShape[1..], kernel, strides, dilations);
             bool ceil = Int("ceil_mode", 0) != 0, includePad = Int("count_include_pad", 0) != 0;
             Pool2DBase Pool(int kh, int kw, int sh, int sw, int dh, int dw, (int B, int A) ph, (int B, int A) pw, string? name) => max
@@ -612,7 +659,7 @@ public static class OnnxImporter
 
         private void ImportCast()
         {
-            int to = (int)Int("to", 0);
+            int to = ToInt(Int("to", 0), "to");
             bool toFloat = to == OnnxTensor.Float || to == (int)Proto.TensorProto.Types.DataType.Double;
             if (IsConst(0))
             {
@@ -693,14 +740,14 @@ public static class OnnxImporter
             var s = x.OutputShape;
             if (!Batched)
             {
-                int outer = s.Take((int)axis).Aggregate(1, (p, d) => p * d), inner = s.Skip((int)axis).Aggregate(1, (p, d) => p * d);
+                int outer = (int)CheckedCount(s[..(int)axis], "the leading axes"), inner = (int)CheckedCount(s[(int)axis..], "the trailing axes");
                 Output(AddLayer(new Layers.Reshape([outer, inner], LayerName()), x));
                 return;
             }
             if (axis == 0) throw BatchError("axis 0");
-            int lead = s.Take((int)axis - 1).Aggregate(1, (p, d) => p * d);
+            long lead = CheckedCount(s[..((int)axis - 1)], "the leading axes");
             if (lead != 1) throw BatchError($"axis {axis}");
-            Output(axis == 1 ? AddLayer(new Layers.Flatten(LayerName()), x) : AddLayer(new Layers.Reshape([s.Aggregate(1, (p, d) => p * d)], LayerName()), x));
+            Output(axis == 1 ? AddLayer(new Layers.Flatten(LayerName()), x) : AddLayer(new Layers.Reshape([(int)CheckedCount(s, "the input")], LayerName()), x));
         }
 
         private void ImportReshape()
@@ -805,7 +852,7 @@ public static class OnnxImporter
             for (int i = 0; i < axes.Length; i++)
             {
                 if (axes[i] < 0 || axes[i] >= rank) throw Error($"axis {axes[i]} is out of range for rank {rank}.");
-                before[axes[i]] = (int)pads[i]; after[axes[i]] = (int)pads[i + axes.Length];
+                before[axes[i]] = ToInt(pads[i], "pads"); after[axes[i]] = ToInt(pads[i + axes.Length], "pads");
             }
             var padMode = mode switch
             {
@@ -827,7 +874,7 @@ public static class OnnxImporter
         {
             var x = In(0);
             int rank = Rank(x);
-            var perm = Ints("perm")?.Select(p => (int)p).ToArray() ?? Enumerable.Range(0, rank).Reverse().ToArray();
+            var perm = (Ints("perm") is { } pm ? ToInts(pm, "perm") : null) ?? Enumerable.Range(0, rank).Reverse().ToArray();
             if (perm.Length != rank) throw Error($"perm has {perm.Length} axes for rank {rank}.");
             if (Batched)
             {
