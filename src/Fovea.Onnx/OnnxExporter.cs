@@ -13,6 +13,7 @@ namespace Fovea.Onnx;
 /// Writes a Fovea model (sequential or graph) as an ONNX model: input "input" [N, ...InputShape] with a dynamic batch
 /// dimension "N", output "output", weights as initializers, the model's input normalisation as Sub/Div nodes, and the
 /// class names in the metadata ("class_names", a JSON array). Runs in ONNX Runtime and other ONNX backends.
+/// Fovea's metadata keys (<see cref="OnnxMetadata"/>) mark the normalisation nodes and the top-stage nodes for re-import.
 /// </summary>
 public static class OnnxExporter
 {
@@ -47,6 +48,7 @@ public static class OnnxExporter
     {
         private readonly GraphProto _graph = new() { Name = model.Name };
         private readonly string[] _names = new string[model.Nodes.Count];
+        private readonly List<string> _topNodes = [];
 
         public ModelProto Run()
         {
@@ -60,8 +62,10 @@ public static class OnnxExporter
                 var node = model.Nodes[i];
                 _names[i] = node.Name;
                 var inputs = node.InputIndices.Select(j => _names[j]).ToArray();
+                int first = _graph.Node.Count;
                 try { Emit(node.Layer!, inputs, node.Name, node); }
                 catch (ArgumentException e) { throw new NotSupportedException($"Layer '{node.Name}' ({node.Layer!.TypeName}) cannot be exported to ONNX opset {opset}: {e.Message}", e); }
+                if (node.Stage == ModelStage.Top) _topNodes.AddRange(_graph.Node.Skip(first).Select(n => n.Name));
             }
             var outName = _names[model.Output.Index];
             // The graph output needs its own name; an Identity also covers a model whose output is its input.
@@ -77,6 +81,15 @@ public static class OnnxExporter
             proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
             if (model.ClassNames.Count > 0)
                 proto.MetadataProps.Add(new StringStringEntryProto { Key = "class_names", Value = JsonSerializer.Serialize(model.ClassNames) });
+            // Fovea's own keys, so a re-import restores what the graph alone cannot say (other tools ignore them).
+            if (model.Normalization is { } n)
+                proto.MetadataProps.Add(new StringStringEntryProto
+                {
+                    Key = OnnxMetadata.Normalization,
+                    Value = JsonSerializer.Serialize(new { nodes = new[] { OnnxMetadata.NormalizationSub, OnnxMetadata.NormalizationDiv }, mean = n.Mean, std = n.Std }),
+                });
+            if (_topNodes.Count > 0)
+                proto.MetadataProps.Add(new StringStringEntryProto { Key = OnnxMetadata.TopNodes, Value = JsonSerializer.Serialize(_topNodes) });
             return proto;
         }
 
@@ -104,8 +117,8 @@ public static class OnnxExporter
             shape[0] = norm.Mean.Length;
             Init("normalization_mean", norm.Mean, shape);
             Init("normalization_std", norm.Std, shape);
-            _graph.Node.Add(Node("Sub", ["input", "normalization_mean"], ["input_centered"], "normalization_sub"));
-            _graph.Node.Add(Node("Div", ["input_centered", "normalization_std"], ["input_normalized"], "normalization_div"));
+            _graph.Node.Add(Node("Sub", ["input", "normalization_mean"], ["input_centered"], OnnxMetadata.NormalizationSub));
+            _graph.Node.Add(Node("Div", ["input_centered", "normalization_std"], ["input_normalized"], OnnxMetadata.NormalizationDiv));
             return "input_normalized";
         }
 

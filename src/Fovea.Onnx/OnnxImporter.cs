@@ -94,6 +94,7 @@ public static class OnnxImporter
         private bool Batched => _options.FirstAxisIsBatch;
         private int _declaredBatch = -1;
         private NodeProto _current = null!;
+        private HashSet<string> _topNodes = [];
 
         public GraphImport(ModelProto proto, string source, OnnxImportOptions options)
         {
@@ -106,8 +107,11 @@ public static class OnnxImporter
             foreach (var init in _graph.Initializer) _consts[init.Name] = OnnxTensor.Read(init, "Initializer");
             var input = CreateModel();
             _nodes[input] = _model.Input;
+            var skipped = RestoreNormalization(input);
+            ReadTopNodes();
             foreach (var node in _graph.Node)
             {
+                if (skipped.Contains(node)) continue;
                 _current = node;
                 try { ImportNode(node); }
                 catch (OnnxImportException) { throw; }
@@ -173,11 +177,41 @@ public static class OnnxImporter
             return info.Name;
         }
 
+        private string? Metadata(string key) => _proto.MetadataProps.LastOrDefault(p => p.Key == key)?.Value;
+
+        /// <summary>
+        /// A Fovea export marks its normalisation Sub/Div nodes in the metadata: they become Model.Normalization again.
+        /// Only the exact form the exporter writes is recognised; anything else is imported as ordinary layers.
+        /// </summary>
+        private HashSet<NodeProto> RestoreNormalization(string input)
+        {
+            var none = new HashSet<NodeProto>();
+            if (Metadata(OnnxMetadata.Normalization) is null) return none;
+            var sub = _graph.Node.FirstOrDefault(n => n.Name == OnnxMetadata.NormalizationSub);
+            var div = _graph.Node.FirstOrDefault(n => n.Name == OnnxMetadata.NormalizationDiv);
+            if (sub is not { OpType: "Sub", Input.Count: 2, Output.Count: 1 } || div is not { OpType: "Div", Input.Count: 2, Output.Count: 1 }
+                || sub.Input[0] != input || div.Input[0] != sub.Output[0]
+                || !_consts.TryGetValue(sub.Input[1], out var mean) || !_consts.TryGetValue(div.Input[1], out var std)
+                || _graph.Node.Count(n => n.Input.Contains(sub.Output[0])) != 1 || _graph.Output.Any(o => o.Name == sub.Output[0])
+                || mean.Length != _model.InputShape[0] || std.Length != _model.InputShape[0])
+                return none;
+            _model.Normalization = new InputNormalization(mean.Floats(), std.Floats());
+            _nodes[div.Output[0]] = _model.Input;
+            return [sub, div];
+        }
+
+        private void ReadTopNodes()
+        {
+            if (Metadata(OnnxMetadata.TopNodes) is not { } json) return;
+            try { _topNodes = (JsonSerializer.Deserialize<string[]>(json) ?? []).ToHashSet(StringComparer.Ordinal); }
+            catch (JsonException e) { throw new OnnxImportException($"'{_source}': metadata '{OnnxMetadata.TopNodes}' is not a JSON array of node names ({e.Message}).", e); }
+        }
+
         private void ReadMetadata()
         {
             foreach (var p in _proto.MetadataProps)
             {
-                if (p.Key != "class_names") continue;
+                if (p.Key != OnnxMetadata.ClassNames) continue;
                 try { _model.ClassNames = JsonSerializer.Deserialize<string[]>(p.Value) ?? []; }
                 catch (JsonException) { _model.ClassNames = p.Value.Split(',').Select(s => s.Trim()).ToArray(); }
             }
@@ -255,7 +289,7 @@ public static class OnnxImporter
 
         private FoveaNode AddLayer(Layer layer, params FoveaNode[] inputs)
         {
-            var node = _model.Add(layer, ModelStage.Base, inputs);
+            var node = _model.Add(layer, _topNodes.Contains(_current.Name) ? ModelStage.Top : ModelStage.Base, inputs);
             CheckedCount(node.OutputShape, "the output");
             return node;
         }
