@@ -21,8 +21,11 @@ public static class OnnxExporter
     public const int DefaultOpset = 13;
     /// <summary>Lowest opset Fovea writes.</summary>
     public const int MinOpset = 11;
-    /// <summary>Highest opset Fovea writes.</summary>
-    public const int MaxOpset = 21;
+    /// <summary>
+    /// Highest opset Fovea writes: the highest it imports (<see cref="OnnxImporter.MaxOpset"/>), so every export re-imports;
+    /// ONNX Runtime 1.31.1 runs it (it accepts up to 26).
+    /// </summary>
+    public const int MaxOpset = OnnxImporter.MaxOpset;
 
     /// <summary>Exports <paramref name="model"/> to <paramref name="path"/>.</summary>
     public static void Export(Model model, string path, int opset = DefaultOpset)
@@ -42,7 +45,8 @@ public static class OnnxExporter
         return new Writer(model, opset).Run();
     }
 
-    private static int IrVersion(int opset) => opset switch { <= 14 => 7, <= 18 => 8, <= 20 => 9, _ => 10 };
+    // The IR version released with each opset (IR 11 came with opset 23); Fovea uses no IR feature newer than that.
+    private static int IrVersion(int opset) => opset switch { <= 14 => 7, <= 18 => 8, <= 20 => 9, <= 22 => 10, _ => 11 };
 
     private sealed class Writer(Model model, int opset)
     {
@@ -211,15 +215,7 @@ public static class OnnxExporter
                     Add("Clip", [x[0], float.IsInfinity(c.Min) ? "" : Init(name + ".min", [c.Min]), float.IsInfinity(c.Max) ? "" : Init(name + ".max", [c.Max])], name, name);
                     break;
                 case Layers.Softmax: Add("Softmax", [x[0]], name, name, IntAttr("axis", opset >= 13 ? -1 : inShape.Length)); break;
-                case AxisSoftmax s:
-                {
-                    int rank = inShape.Length, axis = (s.Axis < 0 ? s.Axis + rank : s.Axis) + 1;
-                    bool last = axis == rank;
-                    if (opset < 13 && !s.FlattenFrom && !last) throw new ArgumentException("a softmax over an inner axis needs opset 13 or later.");
-                    if (opset >= 13 && s.FlattenFrom && !last) throw new ArgumentException("a softmax over several axes needs an opset before 13.");
-                    Add(s.Log ? "LogSoftmax" : "Softmax", [x[0]], name, name, IntAttr("axis", axis));
-                    break;
-                }
+                case AxisSoftmax s: Softmax(s, x[0], inShape, name); break;
                 case Layers.Dropout dr:
                     if (opset >= 12) Add("Dropout", [x[0], Init(name + ".ratio", [dr.Rate])], name, name);
                     else Add("Dropout", [x[0]], name, name, FloatAttr("ratio", dr.Rate));
@@ -294,6 +290,37 @@ public static class OnnxExporter
                 default:
                     throw new ArgumentException($"layer type {layer.TypeName} has no ONNX mapping.");
             }
+        }
+
+        /// <summary>
+        /// Softmax over one axis (opset 13+) or over all axes from one on (opsets before 13 coerce to 2-D), written at any
+        /// opset: when the opset's Softmax has the other meaning, an equivalent Transpose or Reshape pair goes around it.
+        /// </summary>
+        private void Softmax(AxisSoftmax s, string x, int[] inShape, string name)
+        {
+            int rank = inShape.Length, axis = s.Axis < 0 ? s.Axis + rank : s.Axis;
+            string op = s.Log ? "LogSoftmax" : "Softmax";
+            bool last = axis == rank - 1, legacy = opset < 13;
+            // Over the last axis both meanings agree; otherwise the opset's native form is used when it matches.
+            if (last || s.FlattenFrom == legacy) { Add(op, [x], name, name, IntAttr("axis", last ? rank : axis + 1)); return; }
+            if (s.FlattenFrom)
+            {
+                // All axes from `axis` on as one: [N, leading..., rest] → softmax over the last axis → the original shape.
+                long rest = inShape[axis..].Aggregate(1L, (p, d) => p * d);
+                long[] flat = [0, .. inShape[..axis].Select(d => (long)d), rest];
+                Add("Reshape", [x, InitLongs(name + "_flat.shape", flat)], name + "_flat", name + "_flat");
+                Add(op, [name + "_flat"], name + "_soft", name + "_soft", IntAttr("axis", axis + 1));
+                Add("Reshape", [name + "_soft", InitLongs(name + ".shape", [0, .. inShape.Select(d => (long)d)])], name, name);
+                return;
+            }
+            // One inner axis before opset 13: move it last, where the 2-D coercion is exactly that axis, and back.
+            int full = axis + 1;
+            long[] perm = [0, .. Enumerable.Range(1, rank).Where(i => i != full).Select(i => (long)i), full];
+            var inverse = new long[perm.Length];
+            for (int i = 0; i < perm.Length; i++) inverse[perm[i]] = i;
+            Add("Transpose", [x], name + "_moved", name + "_move", Ints("perm", perm));
+            Add(op, [name + "_moved"], name + "_soft", name + "_soft", IntAttr("axis", rank));
+            Add("Transpose", [name + "_soft"], name, name, Ints("perm", inverse));
         }
 
         private string Lift(string value, int[] shape, int rank, string name)
