@@ -112,6 +112,8 @@ public static partial class OnnxImporter
             var x = In(0);
             var b = Const(1, "B");
             int ps = x.OutputShape.Length;
+            // B [1, K, N] against [batch, M, K]: the leading 1 only broadcasts over the batch, so it is the same B per sample.
+            if (Batched && ps >= 2 && b.Shape.Length == ps + 1 && b.Shape[0] == 1) b = b with { Shape = b.Shape[1..] };
             if (Batched && (ps == 1 ? b.Shape.Length > 2 : b.Shape.Length > ps)) throw BatchError($"multiplying samples {Tensor.ShapeToString(x.OutputShape)} by B [{string.Join(", ", b.Shape)}]");
             if (Batched && ps == 1 && b.Shape.Length == 2)
             {

@@ -51,12 +51,13 @@ public static partial class OnnxImporter
             {
                 if (target.Length == 0) throw BatchError("reshaping to a scalar");
                 long count = s.Aggregate(1L, (p, d) => p * d);
+                // 0 at position i copies the full tensor's axis i, which is sample axis i - 1: resolved first, so that
+                // [-1, 0, 12] is seen to keep the batch like [-1, C, 12].
+                var rest = target.Skip(1).Select((d, i) => d == 0 && !allowZero ? (i < s.Length ? s[i] : throw Error($"shape copies axis {i + 1}, which the input lacks.")) : d).ToArray();
                 bool keepsBatch = (target[0] == 0 && !allowZero)
-                    || (target[0] == -1 && !target.Skip(1).Contains(-1) && !target.Skip(1).Contains(0) && target.Skip(1).Aggregate(1L, (p, d) => p * d) == count)
+                    || (target[0] == -1 && !rest.Contains(-1) && !rest.Contains(0) && rest.Aggregate(1L, (p, d) => p * d) == count)
                     || (target[0] == _declaredBatch && _declaredBatch > 0);
                 if (!keepsBatch) throw BatchError($"shape [{string.Join(", ", target)}]");
-                // 0 at position i copies the full tensor's axis i, which is sample axis i - 1.
-                var rest = target.Skip(1).Select((d, i) => d == 0 && !allowZero ? (i < s.Length ? s[i] : throw Error($"shape copies axis {i + 1}, which the input lacks.")) : d).ToArray();
                 sample = ResolveShape(s, rest, allowZero: true);
                 if (sample.Aggregate(1L, (p, d) => p * d) != count) throw BatchError($"shape [{string.Join(", ", target)}]");
             }

@@ -66,3 +66,36 @@ public class LegacyOpsetTests(ITestOutputHelper output)
         Check(g.Build("y", -1, 6), [4, 6], seed: 3);
     }
 }
+
+/// <summary>Batch-first imports of forms that keep the batch axis once resolved, checked against ONNX Runtime.</summary>
+public class BatchAxisFormTests
+{
+    private static void Check(Proto.ModelProto proto, int[] inputShape)
+    {
+        var bytes = G.Bytes(proto);
+        var x = RoundTripTests.RandomInput(9, inputShape);
+        var model = OnnxImporter.Import(bytes, "forms");
+        Assert.True(RoundTripTests.MaxAbsDiff(RoundTripTests.Run(bytes, x), model.Predict(x).Span) <= 1e-5);
+    }
+
+    [Fact]
+    public void MatMulWithALeadingOneInBIsPerSample()
+    {
+        var rng = new Random(2);
+        var g = new G(13, -1, 3, 4).Floats("b", Enumerable.Range(0, 8).Select(_ => rng.NextSingle()).ToArray(), 1, 4, 2);
+        g.Node("MatMul", ["x", "b"], "y");
+        Check(g.Build("y", -1, 3, 2), [5, 3, 4]);
+        // Two leading axes would move the batch axis: still refused.
+        var h = new G(13, -1, 3, 4).Floats("b", new float[8], 1, 1, 4, 2);
+        h.Node("MatMul", ["x", "b"], "y");
+        Assert.Throws<OnnxBatchAxisException>(() => OnnxImporter.Import(G.Bytes(h.Build("y", 1, -1, 3, 2)), "two.onnx"));
+    }
+
+    [Fact]
+    public void ReshapeZeroEntriesResolveBeforeTheBatchCheck()
+    {
+        var g = new G(13, -1, 2, 3, 4).Longs("shape", -1, 0, 12);
+        g.Node("Reshape", ["x", "shape"], "y");
+        Check(g.Build("y", -1, 2, 12), [3, 2, 3, 4]);
+    }
+}
