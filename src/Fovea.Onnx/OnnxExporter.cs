@@ -13,6 +13,7 @@ namespace Fovea.Onnx;
 /// Writes a Fovea model (sequential or graph) as an ONNX model: input "input" [N, ...InputShape] with a dynamic batch
 /// dimension "N", output "output", weights as initializers, the model's input normalisation as Sub/Div nodes, and the
 /// class names in the metadata ("class_names", a JSON array). Runs in ONNX Runtime and other ONNX backends.
+/// Fovea's metadata keys (<see cref="OnnxMetadata"/>) mark the normalisation nodes and the top-stage nodes for re-import.
 /// </summary>
 public static class OnnxExporter
 {
@@ -20,8 +21,11 @@ public static class OnnxExporter
     public const int DefaultOpset = 13;
     /// <summary>Lowest opset Fovea writes.</summary>
     public const int MinOpset = 11;
-    /// <summary>Highest opset Fovea writes.</summary>
-    public const int MaxOpset = 21;
+    /// <summary>
+    /// Highest opset Fovea writes: the highest it imports (<see cref="OnnxImporter.MaxOpset"/>), so every export re-imports;
+    /// ONNX Runtime 1.31.1 runs it (it accepts up to 26).
+    /// </summary>
+    public const int MaxOpset = OnnxImporter.MaxOpset;
 
     /// <summary>Exports <paramref name="model"/> to <paramref name="path"/>.</summary>
     public static void Export(Model model, string path, int opset = DefaultOpset)
@@ -41,12 +45,14 @@ public static class OnnxExporter
         return new Writer(model, opset).Run();
     }
 
-    private static int IrVersion(int opset) => opset switch { <= 14 => 7, <= 18 => 8, <= 20 => 9, _ => 10 };
+    // The IR version released with each opset (IR 11 came with opset 23); Fovea uses no IR feature newer than that.
+    private static int IrVersion(int opset) => opset switch { <= 14 => 7, <= 18 => 8, <= 20 => 9, <= 22 => 10, _ => 11 };
 
     private sealed class Writer(Model model, int opset)
     {
         private readonly GraphProto _graph = new() { Name = model.Name };
         private readonly string[] _names = new string[model.Nodes.Count];
+        private readonly List<string> _topNodes = [];
 
         public ModelProto Run()
         {
@@ -60,8 +66,10 @@ public static class OnnxExporter
                 var node = model.Nodes[i];
                 _names[i] = node.Name;
                 var inputs = node.InputIndices.Select(j => _names[j]).ToArray();
+                int first = _graph.Node.Count;
                 try { Emit(node.Layer!, inputs, node.Name, node); }
                 catch (ArgumentException e) { throw new NotSupportedException($"Layer '{node.Name}' ({node.Layer!.TypeName}) cannot be exported to ONNX opset {opset}: {e.Message}", e); }
+                if (node.Stage == ModelStage.Top) _topNodes.AddRange(_graph.Node.Skip(first).Select(n => n.Name));
             }
             var outName = _names[model.Output.Index];
             // The graph output needs its own name; an Identity also covers a model whose output is its input.
@@ -77,6 +85,15 @@ public static class OnnxExporter
             proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
             if (model.ClassNames.Count > 0)
                 proto.MetadataProps.Add(new StringStringEntryProto { Key = "class_names", Value = JsonSerializer.Serialize(model.ClassNames) });
+            // Fovea's own keys, so a re-import restores what the graph alone cannot say (other tools ignore them).
+            if (model.Normalization is { } n)
+                proto.MetadataProps.Add(new StringStringEntryProto
+                {
+                    Key = OnnxMetadata.Normalization,
+                    Value = JsonSerializer.Serialize(new { nodes = new[] { OnnxMetadata.NormalizationSub, OnnxMetadata.NormalizationDiv }, mean = n.Mean, std = n.Std }),
+                });
+            if (_topNodes.Count > 0)
+                proto.MetadataProps.Add(new StringStringEntryProto { Key = OnnxMetadata.TopNodes, Value = JsonSerializer.Serialize(_topNodes) });
             return proto;
         }
 
@@ -104,8 +121,8 @@ public static class OnnxExporter
             shape[0] = norm.Mean.Length;
             Init("normalization_mean", norm.Mean, shape);
             Init("normalization_std", norm.Std, shape);
-            _graph.Node.Add(Node("Sub", ["input", "normalization_mean"], ["input_centered"], "normalization_sub"));
-            _graph.Node.Add(Node("Div", ["input_centered", "normalization_std"], ["input_normalized"], "normalization_div"));
+            _graph.Node.Add(Node("Sub", ["input", "normalization_mean"], ["input_centered"], OnnxMetadata.NormalizationSub));
+            _graph.Node.Add(Node("Div", ["input_centered", "normalization_std"], ["input_normalized"], OnnxMetadata.NormalizationDiv));
             return "input_normalized";
         }
 
@@ -198,15 +215,7 @@ public static class OnnxExporter
                     Add("Clip", [x[0], float.IsInfinity(c.Min) ? "" : Init(name + ".min", [c.Min]), float.IsInfinity(c.Max) ? "" : Init(name + ".max", [c.Max])], name, name);
                     break;
                 case Layers.Softmax: Add("Softmax", [x[0]], name, name, IntAttr("axis", opset >= 13 ? -1 : inShape.Length)); break;
-                case AxisSoftmax s:
-                {
-                    int rank = inShape.Length, axis = (s.Axis < 0 ? s.Axis + rank : s.Axis) + 1;
-                    bool last = axis == rank;
-                    if (opset < 13 && !s.FlattenFrom && !last) throw new ArgumentException("a softmax over an inner axis needs opset 13 or later.");
-                    if (opset >= 13 && s.FlattenFrom && !last) throw new ArgumentException("a softmax over several axes needs an opset before 13.");
-                    Add(s.Log ? "LogSoftmax" : "Softmax", [x[0]], name, name, IntAttr("axis", axis));
-                    break;
-                }
+                case AxisSoftmax s: Softmax(s, x[0], inShape, name); break;
                 case Layers.Dropout dr:
                     if (opset >= 12) Add("Dropout", [x[0], Init(name + ".ratio", [dr.Rate])], name, name);
                     else Add("Dropout", [x[0]], name, name, FloatAttr("ratio", dr.Rate));
@@ -281,6 +290,37 @@ public static class OnnxExporter
                 default:
                     throw new ArgumentException($"layer type {layer.TypeName} has no ONNX mapping.");
             }
+        }
+
+        /// <summary>
+        /// Softmax over one axis (opset 13+) or over all axes from one on (opsets before 13 coerce to 2-D), written at any
+        /// opset: when the opset's Softmax has the other meaning, an equivalent Transpose or Reshape pair goes around it.
+        /// </summary>
+        private void Softmax(AxisSoftmax s, string x, int[] inShape, string name)
+        {
+            int rank = inShape.Length, axis = s.Axis < 0 ? s.Axis + rank : s.Axis;
+            string op = s.Log ? "LogSoftmax" : "Softmax";
+            bool last = axis == rank - 1, legacy = opset < 13;
+            // Over the last axis both meanings agree; otherwise the opset's native form is used when it matches.
+            if (last || s.FlattenFrom == legacy) { Add(op, [x], name, name, IntAttr("axis", last ? rank : axis + 1)); return; }
+            if (s.FlattenFrom)
+            {
+                // All axes from `axis` on as one: [N, leading..., rest] → softmax over the last axis → the original shape.
+                long rest = inShape[axis..].Aggregate(1L, (p, d) => p * d);
+                long[] flat = [0, .. inShape[..axis].Select(d => (long)d), rest];
+                Add("Reshape", [x, InitLongs(name + "_flat.shape", flat)], name + "_flat", name + "_flat");
+                Add(op, [name + "_flat"], name + "_soft", name + "_soft", IntAttr("axis", axis + 1));
+                Add("Reshape", [name + "_soft", InitLongs(name + ".shape", [0, .. inShape.Select(d => (long)d)])], name, name);
+                return;
+            }
+            // One inner axis before opset 13: move it last, where the 2-D coercion is exactly that axis, and back.
+            int full = axis + 1;
+            long[] perm = [0, .. Enumerable.Range(1, rank).Where(i => i != full).Select(i => (long)i), full];
+            var inverse = new long[perm.Length];
+            for (int i = 0; i < perm.Length; i++) inverse[perm[i]] = i;
+            Add("Transpose", [x], name + "_moved", name + "_move", Ints("perm", perm));
+            Add(op, [name + "_moved"], name + "_soft", name + "_soft", IntAttr("axis", rank));
+            Add("Transpose", [name + "_soft"], name, name, Ints("perm", inverse));
         }
 
         private string Lift(string value, int[] shape, int rank, string name)

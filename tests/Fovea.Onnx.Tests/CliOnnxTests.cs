@@ -41,4 +41,24 @@ public class CliOnnxTests : IDisposable
         Assert.Equal(Fovea.Cli.Cli.UsageError, Fovea.Cli.Cli.Run(["export", bad, "--out", Path.Combine(_dir, "x.onnx")]));
         Assert.Equal(Fovea.Cli.Cli.UsageError, Fovea.Cli.Cli.Run(["import", Path.Combine(_dir, "missing.onnx"), "--out", Path.Combine(_dir, "x.fovea")]));
     }
+
+    [Fact]
+    public void ZeroStrideAndEmptyConstantFilesAreUsageErrors()
+    {
+        // Both used to escape as DivideByZeroException / NullReferenceException (exit 1).
+        var g = new GraphBuilder(13, -1, 2, 8, 8).Floats("w", new float[3 * 2 * 3 * 3], 3, 2, 3, 3);
+        g.Node("Conv", ["x", "w"], "y", GraphBuilder.Ints("strides", 0, 0), GraphBuilder.Str("auto_pad", "SAME_UPPER"));
+        var strides = Path.Combine(_dir, "strides.onnx");
+        File.WriteAllBytes(strides, GraphBuilder.Bytes(g.Build("y", -1, 3, 8, 8)));
+        var c = new GraphBuilder(13, -1, 3);
+        c.Node("Constant", [], "k", new Proto.AttributeProto { Name = "value", Type = Proto.AttributeProto.Types.AttributeType.Tensor });
+        c.Node("Add", ["x", "k"], "y");
+        var constant = Path.Combine(_dir, "constant.onnx");
+        File.WriteAllBytes(constant, GraphBuilder.Bytes(c.Build("y", -1, 3)));
+        foreach (var file in new[] { strides, constant })
+        {
+            Assert.Equal(Fovea.Cli.Cli.UsageError, Fovea.Cli.Cli.Run(["import", file, "--out", Path.Combine(_dir, "x.fovea")]));
+            Assert.Equal(Fovea.Cli.Cli.UsageError, Fovea.Cli.Cli.Run(["summary", file]));
+        }
+    }
 }

@@ -22,11 +22,14 @@ public class ConformanceTests(ITestOutputHelper output)
         ["test_batchnorm_example_training_mode"] = "training_mode = 1 returns updated running statistics as extra outputs (a training step); Fovea imports inference graphs.",
         ["test_dropout_default_mask"] = "Second output is the bool mask: Fovea models have one float output.",
         ["test_dropout_default_mask_ratio"] = "Second output is the bool mask: Fovea models have one float output.",
-        ["test_edge_pad"] = "int32 data: Fovea models take and compute float32 tensors.",
-        ["test_reflect_pad"] = "int32 data: Fovea models take and compute float32 tensors.",
-        ["test_wrap_pad"] = "int32 data: Fovea models take and compute float32 tensors.",
         ["test_reshape_allowzero_reordered"] = "Empty input [0, 3, 4]: Fovea models need positive sample dimensions.",
     };
+
+    /// <summary>
+    /// Cases whose data are int32 only because upstream chose so: Pad's edge/reflect/wrap modes move values without
+    /// arithmetic, so the same small integers converted to float32 (exact) must give the expected values converted too.
+    /// </summary>
+    internal static readonly HashSet<string> IntegerDataRunAsFloat = new(StringComparer.Ordinal) { "test_edge_pad", "test_reflect_pad", "test_wrap_pad" };
 
     public static TheoryData<string> Cases()
     {
@@ -62,6 +65,13 @@ public class ConformanceTests(ITestOutputHelper output)
         var reason = Unsupported.GetValueOrDefault(name) ?? ExpandedReason(opColumn);
         var dir = Path.Combine(root, name);
         var proto = OnnxFile.ReadModel(Path.Combine(dir, "model.onnx"));
+        bool asFloat = IntegerDataRunAsFloat.Contains(name);
+        if (asFloat)
+        {
+            output.WriteLine("int32 data run as float32 (exact for these values; see IntegerDataRunAsFloat).");
+            foreach (var v in proto.Graph.Input.Concat(proto.Graph.Output).Where(v => v.Type.TensorType.ElemType == (int)TensorProto.Types.DataType.Int32))
+                v.Type.TensorType.ElemType = OnnxTensor.Float;
+        }
         var inits = proto.Graph.Initializer.Select(i => i.Name).ToHashSet();
         var inputs = proto.Graph.Input.Where(i => !inits.Contains(i.Name)).ToList();
         var data = Path.Combine(dir, "test_data_set_0");
@@ -90,6 +100,7 @@ public class ConformanceTests(ITestOutputHelper output)
             model = Import(proto, name, fixedInputs, batched: false);
         }
         var x = OnnxTensor.Read(tensors[0], "input_0");
+        if (asFloat) { Assert.Equal((int)TensorProto.Types.DataType.Int32, x.DataType); x = x with { DataType = OnnxTensor.Float }; }
         Assert.Equal(OnnxTensor.Float, x.DataType);
         var xt = new Tensor(batched ? x.Shape : [1, .. x.Shape], x.Floats());
         var y = model.Predict(xt);
@@ -97,6 +108,7 @@ public class ConformanceTests(ITestOutputHelper output)
 
         Assert.Single(proto.Graph.Output);
         var expected = OnnxTensor.Read(OnnxFile.ReadTensor(Path.Combine(data, "output_0.pb")), "output_0");
+        if (asFloat) expected = expected with { DataType = OnnxTensor.Float };
         Assert.Equal(OnnxTensor.TypeName(expected.DataType), OnnxTensor.TypeName(OnnxTensor.Float));
         Assert.Equal(expected.Shape, actualShape);
         double worst = 0;

@@ -125,6 +125,7 @@ public class RoundTripTests(ITestOutputHelper output)
     [InlineData(11)]
     [InlineData(13)]
     [InlineData(21)]
+    [InlineData(25)]
     public void ReferenceCnnMatchesOnnxRuntime(int opset)
     {
         var model = ModelZoo.Reference([1, 28, 28], 10, seed: 1);
@@ -138,6 +139,7 @@ public class RoundTripTests(ITestOutputHelper output)
     [InlineData(11)]
     [InlineData(13)]
     [InlineData(21)]
+    [InlineData(25)]
     public void ResidualGraphWithBatchNormMatchesOnnxRuntime(int opset)
     {
         var model = ResidualModel();
@@ -147,8 +149,7 @@ public class RoundTripTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(13)]
-    [InlineData(21)]
+    [MemberData(nameof(ExportOpsets))]
     public void EveryExportableLayerMatchesOnnxRuntime(int opset)
     {
         var model = KitchenSink();
@@ -187,17 +188,22 @@ public class RoundTripTests(ITestOutputHelper output)
     [InlineData(18)]
     public void ReductionsAndSelectMatchOnnxRuntime(int opset) => Compare(ReductionsAndSelect(), opset, batch: 3, seed: 13);
 
-    [Fact]
-    public void LegacySoftmaxOverSeveralAxesRoundTripsAtOpset11()
+    public static TheoryData<int> ExportOpsets() => new(Enumerable.Range(OnnxExporter.MinOpset, OnnxExporter.MaxOpset - OnnxExporter.MinOpset + 1));
+
+    /// <summary>Both softmax meanings (one axis; all axes from one on, as before opset 13), every axis, at every export opset.</summary>
+    [Theory]
+    [MemberData(nameof(ExportOpsets))]
+    public void EverySoftmaxFormExportsAtEveryOpset(int opset)
     {
-        // Before opset 13, Softmax normalises over all axes from `axis` on; Fovea imports and exports that form.
-        var model = new Model([3, 4, 2], "legacy");
-        model.Add(new AxisSoftmax(0, log: false, flattenFrom: true));
-        Compare(model, 11, batch: 2, seed: 11);
-        var logModel = new Model([3, 4, 2], "legacy_log");
-        logModel.Add(new AxisSoftmax(1, log: true, flattenFrom: true));
-        Compare(logModel, 11, batch: 2, seed: 12);
-        Assert.Throws<NotSupportedException>(() => OnnxExporter.ToBytes(model, 13));
+        int seed = 20;
+        foreach (bool flatten in new[] { false, true })
+            foreach (bool log in new[] { false, true })
+                foreach (int axis in new[] { 0, 1, 2, -1 })
+                {
+                    var model = new Model([3, 4, 2], $"softmax_{axis}_{log}_{flatten}");
+                    model.Add(new AxisSoftmax(axis, log, flattenFrom: flatten));
+                    Compare(model, opset, batch: 2, seed: seed++);
+                }
     }
 
     [Fact]

@@ -53,7 +53,9 @@ public static partial class Ops
     {
         var y = new Tensor(x.Shape);
         Kernels.Activations.EluForward(x.Span, y.Span, alpha);
-        RecordUnary(x, y, () => Kernels.Activations.EluBackward(y.Span, y.Grad!.Span, x.GradForWrite(out bool accumulate), alpha, accumulate));
+        // The output-based backward saves an exp but needs alpha ≥ 0; a negative alpha takes the input-based one.
+        if (alpha >= 0) RecordUnary(x, y, () => Kernels.Activations.EluBackward(y.Span, y.Grad!.Span, x.GradForWrite(out bool accumulate), alpha, accumulate));
+        else RecordUnary(x, y, () => Kernels.Activations.EluBackwardFromInput(x.Span, y.Grad!.Span, x.GradForWrite(out bool accumulate), alpha, accumulate));
         return y;
     }
 

@@ -120,7 +120,7 @@ public static class Activations
     /// <summary>y = x &gt; 0 ? x : alpha * (exp(x) - 1). alpha must be non-negative (default 1).</summary>
     public static void EluForward(ReadOnlySpan<float> x, Span<float> y, float alpha)
     {
-        CheckAlpha(alpha);
+        CheckFinite(alpha);
         Forward(x, y, new Elu(alpha));
     }
 
@@ -137,7 +137,7 @@ public static class Activations
     /// <summary>Naive twin of <see cref="EluForward"/>.</summary>
     public static void EluForwardReference(ReadOnlySpan<float> x, Span<float> y, float alpha)
     {
-        CheckAlpha(alpha);
+        CheckFinite(alpha);
         CheckForward(x, y);
         for (int i = 0; i < x.Length; i++) y[i] = x[i] > 0 ? x[i] : (float)(alpha * (Math.Exp(x[i]) - 1.0));
     }
@@ -148,6 +148,21 @@ public static class Activations
         CheckAlpha(alpha);
         CheckBackward(y, gradY, gradX, "Output");
         for (int i = 0; i < y.Length; i++) gradX[i] += (y[i] > 0 ? 1f : y[i] + alpha) * gradY[i];
+    }
+
+    /// <summary>
+    /// gradX += (x &gt; 0 ? 1 : alpha·exp(x)) * gradY. Takes the forward INPUT x, so any finite alpha works (with alpha &lt; 0
+    /// the output no longer tells which side of 0 x was on).
+    /// </summary>
+    public static void EluBackwardFromInput(ReadOnlySpan<float> x, ReadOnlySpan<float> gradY, Span<float> gradX, float alpha, bool accumulate = true)
+    {
+        CheckFinite(alpha);
+        CheckBackward(x, gradY, gradX, "Input");
+        for (int i = 0; i < x.Length; i++)
+        {
+            float g = (x[i] > 0 ? 1f : alpha * MathF.Exp(x[i])) * gradY[i];
+            gradX[i] = accumulate ? gradX[i] + g : g;
+        }
     }
 
     // ---------------- Clip ----------------
@@ -350,6 +365,11 @@ public static class Activations
         // The message is only built on failure: this check runs per item inside the convolution kernels.
         if (gradY.Length != saved.Length) KernelChecks.SameLength(gradY.Length, saved.Length, "Output gradient", savedName.ToLowerInvariant());
         if (gradX.Length != saved.Length) KernelChecks.SameLength(gradX.Length, saved.Length, "Input gradient", savedName.ToLowerInvariant());
+    }
+
+    private static void CheckFinite(float alpha)
+    {
+        if (!float.IsFinite(alpha)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, $"ELU alpha must be finite. Received: {alpha}.");
     }
 
     private static void CheckAlpha(float alpha)

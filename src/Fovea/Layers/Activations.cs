@@ -32,10 +32,10 @@ public sealed class ReLU(string? name = null) : ActivationLayer(name)
 /// <summary>x for x &gt; 0, alpha·x otherwise (default alpha 0.01).</summary>
 public sealed class LeakyReLU : ActivationLayer
 {
-    /// <summary>Creates the layer; alpha must be finite and ≥ 0.</summary>
+    /// <summary>Creates the layer; alpha may be any finite value (ONNX allows negative slopes).</summary>
     public LeakyReLU(float alpha = 0.01f, string? name = null) : base(name)
     {
-        if (!(alpha >= 0f) || float.IsInfinity(alpha)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, $"LeakyReLU alpha must be a finite value ≥ 0. Received: alpha={alpha}.");
+        if (!float.IsFinite(alpha)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, $"LeakyReLU alpha must be finite. Received: alpha={alpha}.");
         Alpha = alpha;
     }
 

@@ -35,10 +35,10 @@ public sealed class Clip : ActivationLayer
 /// <summary>ELU: y = x &gt; 0 ? x : alpha·(exp(x) - 1). Example: <c>new Elu(1f)</c>.</summary>
 public sealed class Elu : ActivationLayer
 {
-    /// <summary>Creates the layer; alpha must be finite and ≥ 0.</summary>
+    /// <summary>Creates the layer; alpha may be any finite value (ONNX allows negative ones).</summary>
     public Elu(float alpha = 1f, string? name = null) : base(name)
     {
-        if (!(alpha >= 0f) || float.IsInfinity(alpha)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, $"ELU alpha must be a finite value ≥ 0. Received: alpha={alpha}.");
+        if (!float.IsFinite(alpha)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, $"ELU alpha must be finite. Received: alpha={alpha}.");
         Alpha = alpha;
     }
 

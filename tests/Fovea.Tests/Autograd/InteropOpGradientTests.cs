@@ -75,6 +75,9 @@ public class InteropOpGradientTests
     public void Elu() => Check(t => Ops.Elu(t[0], 0.8f), [Distinct(new Random(6), 0.1f, 2, 9)]);
 
     [Fact]
+    public void EluWithNegativeAlpha() => Check(t => Ops.Elu(t[0], -0.6f), [Distinct(new Random(16), 0.1f, 2, 9)]);
+
+    [Fact]
     public void GlobalMaxPool2d() => Check(t => Ops.GlobalMaxPool2d(t[0]), [Distinct(new Random(7), 0.05f, 2, 3, 3, 4)]);
 
     [Fact]

@@ -117,6 +117,9 @@ public class OpGradientTests
     public void LeakyRelu() => Check(t => Ops.LeakyRelu(t[0], 0.1f), [Distinct(new Random(7), 0.05f, 3, 5, 7)]);
 
     [Fact]
+    public void LeakyReluWithNegativeAlpha() => Check(t => Ops.LeakyRelu(t[0], -0.3f), [Distinct(new Random(17), 0.05f, 3, 5, 7)]);
+
+    [Fact]
     public void Sigmoid() => Check(t => Ops.Sigmoid(t[0]), [Random(new Random(8), -3f, 3f, 4, 9)]);
 
     [Fact]

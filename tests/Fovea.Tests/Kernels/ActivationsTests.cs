@@ -125,7 +125,12 @@ public class ActivationsTests
         Assert.Contains("3", ex.Message);
         ex = Assert.Throws<ArgumentException>(() => Activations.ClipForward(new float[5], new float[5], 2f, 1f));
         Assert.Contains("min=2", ex.Message);
-        var ar = Assert.Throws<ArgumentOutOfRangeException>(() => Activations.EluForward(new float[5], new float[5], -0.25f));
+        var ar = Assert.Throws<ArgumentOutOfRangeException>(() => Activations.EluForward(new float[5], new float[5], float.NaN));
+        Assert.Contains("NaN", ar.Message);
+        // The output-based backward cannot tell the sides of 0 apart with a negative alpha.
+        ar = Assert.Throws<ArgumentOutOfRangeException>(() => Activations.EluBackward(new float[5], new float[5], new float[5], -0.25f));
         Assert.Contains("-0.25", ar.Message);
+        ar = Assert.Throws<ArgumentOutOfRangeException>(() => Activations.EluBackwardFromInput(new float[5], new float[5], new float[5], float.PositiveInfinity));
+        Assert.Contains("∞", ar.Message.Replace("Infinity", "∞"));
     }
 }

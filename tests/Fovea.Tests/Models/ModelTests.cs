@@ -187,7 +187,9 @@ public class ModelTests
         Assert.Contains("groups=3, filters=32", Assert.Throws<ArgumentException>(() => new Conv2D(32, 3, groups: 3)).Message);
         Assert.Contains("rate=1", Assert.Throws<ArgumentOutOfRangeException>(() => new Dropout(1f)).Message);
         Assert.Contains("momentum=2", Assert.Throws<ArgumentOutOfRangeException>(() => new BatchNorm2D(momentum: 2f)).Message);
-        Assert.Contains("alpha=-1", Assert.Throws<ArgumentOutOfRangeException>(() => new LeakyReLU(-1f)).Message);
+        Assert.Contains("alpha=NaN", Assert.Throws<ArgumentOutOfRangeException>(() => new LeakyReLU(float.NaN)).Message);
+        Assert.Contains("alpha=∞", Assert.Throws<ArgumentOutOfRangeException>(() => new Elu(float.PositiveInfinity)).Message.Replace("Infinity", "∞"));
+        Assert.Equal(-1f, new LeakyReLU(-1f).Alpha);
         Assert.Contains("top=-1", Assert.Throws<ArgumentException>(() => Padding.Of(-1, 0, 0, 0)).Message);
         Assert.Contains("'a.b'", Assert.Throws<ArgumentException>(() => new ReLU("a.b")).Message);
         Assert.Contains("(0, 28)", Assert.Throws<ArgumentException>(() => new Model([0, 28])).Message);

@@ -1,0 +1,171 @@
+using System.Text.Json;
+using Fovea.Autograd;
+using Fovea.Layers;
+using Fovea.Models;
+using Fovea.Onnx.Proto;
+using Fovea.Tensors;
+using FoveaNode = Fovea.Models.Node;
+
+namespace Fovea.Onnx;
+
+// Operators that only move values: Flatten, Reshape, Concat, Pad, Transpose.
+public static partial class OnnxImporter
+{
+    private sealed partial class GraphImport
+    {
+        private void ImportFlatten()
+        {
+            var x = In(0);
+            int rank = Rank(x);
+            long axis = Int("axis", 1);
+            if (axis < 0) axis += rank;
+            if (axis < 0 || axis > rank) throw Error($"axis {Int("axis", 1)} is out of range for rank {rank}.");
+            var s = x.OutputShape;
+            if (!Batched)
+            {
+                int outer = (int)CheckedCount(s[..(int)axis], "the leading axes"), inner = (int)CheckedCount(s[(int)axis..], "the trailing axes");
+                Output(AddLayer(new Layers.Reshape([outer, inner], LayerName()), x));
+                return;
+            }
+            if (axis == 0) throw BatchError("axis 0");
+            long lead = CheckedCount(s[..((int)axis - 1)], "the leading axes");
+            if (lead != 1) throw BatchError($"axis {axis}");
+            Output(axis == 1 ? AddLayer(new Layers.Flatten(LayerName()), x) : AddLayer(new Layers.Reshape([(int)CheckedCount(s, "the input")], LayerName()), x));
+        }
+
+        private void ImportReshape()
+        {
+            var target = Const(1, "shape").Longs();
+            bool allowZero = Int("allowzero", 0) != 0;
+            if (IsConst(0))
+            {
+                var c = Const(0, "data");
+                OutputConst(c with { Shape = ResolveShape(c.Shape, target, allowZero) });
+                return;
+            }
+            var x = In(0);
+            var s = x.OutputShape;
+            int[] sample;
+            if (!Batched) sample = ResolveShape(s, target, allowZero);
+            else
+            {
+                if (target.Length == 0) throw BatchError("reshaping to a scalar");
+                long count = s.Aggregate(1L, (p, d) => p * d);
+                // 0 at position i copies the full tensor's axis i, which is sample axis i - 1: resolved first, so that
+                // [-1, 0, 12] is seen to keep the batch like [-1, C, 12].
+                var rest = target.Skip(1).Select((d, i) => d == 0 && !allowZero ? (i < s.Length ? s[i] : throw Error($"shape copies axis {i + 1}, which the input lacks.")) : d).ToArray();
+                bool keepsBatch = (target[0] == 0 && !allowZero)
+                    || (target[0] == -1 && !rest.Contains(-1) && !rest.Contains(0) && rest.Aggregate(1L, (p, d) => p * d) == count)
+                    || (target[0] == _declaredBatch && _declaredBatch > 0);
+                if (!keepsBatch) throw BatchError($"shape [{string.Join(", ", target)}]");
+                sample = ResolveShape(s, rest, allowZero: true);
+                if (sample.Aggregate(1L, (p, d) => p * d) != count) throw BatchError($"shape [{string.Join(", ", target)}]");
+            }
+            Output(AddLayer(new Layers.Reshape(sample, LayerName()), x));
+        }
+
+        private int[] ResolveShape(int[] input, long[] target, bool allowZero)
+        {
+            long count = input.Aggregate(1L, (p, d) => p * d);
+            var result = new long[target.Length];
+            int infer = -1;
+            for (int i = 0; i < target.Length; i++)
+            {
+                long d = target[i];
+                if (d == 0 && !allowZero) d = i < input.Length ? input[i] : throw Error($"shape copies axis {i}, which the input lacks.");
+                if (d == -1) { if (infer >= 0) throw Error("shape has more than one -1."); infer = i; d = 1; }
+                else if (d < 0) throw Error($"shape has an invalid dimension {d}.");
+                result[i] = d;
+            }
+            long known = result.Aggregate(1L, (p, d) => p * d);
+            if (infer >= 0)
+            {
+                if (known == 0 || count % known != 0) throw Error($"cannot infer the -1 in [{string.Join(", ", target)}] for {count} values.");
+                result[infer] = count / known;
+            }
+            if (result.Aggregate(1L, (p, d) => p * d) != count) throw Error($"shape [{string.Join(", ", target)}] does not hold the {count} values of [{string.Join(", ", input)}].");
+            return result.Select(d => (int)d).ToArray();
+        }
+
+        private void ImportConcat()
+        {
+            var inputs = Enumerable.Range(0, _current.Input.Count).Where(Has).ToArray();
+            if (inputs.All(IsConst)) throw Error("concatenating constants only is not supported.");
+            var anchor = In(inputs.First(i => !IsConst(i)));
+            var nodes = inputs.Select(i => IsConst(i) ? ConstantNode(Const(i, $"input {i}"), anchor) : In(i)).ToArray();
+            int axis = SampleAxis(Int("axis", _opset < 4 ? 1 : long.MinValue) is var a && a == long.MinValue ? throw Error("axis is required.") : a, Rank(nodes[0]), "axis");
+            Output(AddLayer(new Concat(axis, LayerName()), nodes));
+        }
+
+        /// <summary>A layer producing constant <paramref name="c"/> per sample of <paramref name="anchor"/>'s batch.</summary>
+        private FoveaNode ConstantNode(OnnxConst c, FoveaNode anchor)
+        {
+            var shape = c.Shape;
+            if (Batched)
+            {
+                if (shape.Length == 0 || shape[0] != 1) throw BatchError($"a constant of shape [{string.Join(", ", c.Shape)}] used as a batch of data");
+                shape = shape[1..];
+            }
+            var layer = new ConstantTensor(shape);
+            var node = AddLayer(layer, anchor);
+            Copy(c, layer.Value, "constant");
+            return node;
+        }
+
+        private void ImportPad()
+        {
+            var x = In(0);
+            int rank = Rank(x);
+            long[] pads;
+            float value = 0f;
+            string mode = Str("mode", "constant");
+            if (_opset < 11)
+            {
+                pads = Ints("pads") ?? throw Error("pads is required.");
+                value = Float("value", 0f);
+            }
+            else
+            {
+                pads = Const(1, "pads").Longs();
+                if (Has(2)) value = Const(2, "constant_value").Scalar("constant_value");
+            }
+            var axes = Enumerable.Range(0, rank).Select(i => (long)i).ToArray();
+            if (_opset >= 18 && Has(3)) axes = Const(3, "axes").Longs().Select(a => a < 0 ? a + rank : a).ToArray();
+            if (pads.Length != 2 * axes.Length) throw Error($"pads has {pads.Length} values for {axes.Length} axes.");
+            var before = new int[rank]; var after = new int[rank];
+            for (int i = 0; i < axes.Length; i++)
+            {
+                if (axes[i] < 0 || axes[i] >= rank) throw Error($"axis {axes[i]} is out of range for rank {rank}.");
+                before[axes[i]] = ToInt(pads[i], "pads"); after[axes[i]] = ToInt(pads[i + axes.Length], "pads");
+            }
+            var padMode = mode switch
+            {
+                "constant" => PadMode.Constant,
+                "reflect" => PadMode.Reflect,
+                "edge" => PadMode.Edge,
+                "wrap" => PadMode.Wrap,
+                _ => throw Error($"mode '{mode}' is not one of constant, reflect, edge, wrap."),
+            };
+            if (Batched)
+            {
+                if (before[0] != 0 || after[0] != 0) throw BatchError("padding axis 0");
+                before = before[1..]; after = after[1..];
+            }
+            Output(AddLayer(new Layers.Pad(before, after, padMode, value, LayerName()), x));
+        }
+
+        private void ImportTranspose()
+        {
+            var x = In(0);
+            int rank = Rank(x);
+            var perm = (Ints("perm") is { } pm ? ToInts(pm, "perm") : null) ?? Enumerable.Range(0, rank).Reverse().ToArray();
+            if (perm.Length != rank) throw Error($"perm has {perm.Length} axes for rank {rank}.");
+            if (Batched)
+            {
+                if (perm[0] != 0) throw BatchError($"perm [{string.Join(", ", perm)}]");
+                perm = perm[1..].Select(p => p - 1).ToArray();
+            }
+            Output(AddLayer(new Layers.Transpose(perm, LayerName()), x));
+        }
+    }
+}

@@ -1,0 +1,164 @@
+using System.Text.Json;
+using Fovea.Autograd;
+using Fovea.Layers;
+using Fovea.Models;
+using Fovea.Onnx.Proto;
+using Fovea.Tensors;
+using FoveaNode = Fovea.Models.Node;
+
+namespace Fovea.Onnx;
+
+// Convolution, batch normalisation and pooling: the NCHW operators and their padding rules.
+public static partial class OnnxImporter
+{
+    private sealed partial class GraphImport
+    {
+        private FoveaNode Spatial(FoveaNode x)
+        {
+            if (x.OutputShape.Length != 3)
+                throw Batched || x.OutputShape.Length != 4
+                    ? Error($"only 2-D (NCHW) inputs are supported; received a sample of shape {Tensor.ShapeToString(x.OutputShape)}{(Batched ? "" : " (whole tensor)")}.")
+                    : BatchError("a spatial operator on a whole-tensor import");
+            return x;
+        }
+
+        private (int Before, int After)[] ResolvePads(int[] spatial, int[] kernel, int[] strides, int[] dilations)
+        {
+            int n = spatial.Length;
+            var autoPad = Str("auto_pad", "NOTSET");
+            var result = new (int, int)[n];
+            switch (autoPad)
+            {
+                case "NOTSET" or "":
+                    var pads = Ints("pads");
+                    if (pads is null) break;
+                    if (pads.Length != 2 * n) throw Error($"pads has {pads.Length} values; {2 * n} expected.");
+                    var p = ToInts(pads, "pads");
+                    for (int i = 0; i < n; i++) result[i] = (p[i], p[i + n]);
+                    break;
+                case "VALID": break;
+                case "SAME_UPPER" or "SAME_LOWER":
+                    for (int i = 0; i < n; i++)
+                    {
+                        int outSize = (spatial[i] + strides[i] - 1) / strides[i];
+                        int total = Math.Max(0, (outSize - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - spatial[i]);
+                        int small = total / 2, large = total - small;
+                        // SAME_UPPER puts the odd pixel at the end, SAME_LOWER at the beginning.
+                        result[i] = autoPad == "SAME_UPPER" ? (small, large) : (large, small);
+                    }
+                    break;
+                default: throw Error($"auto_pad '{autoPad}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID.");
+            }
+            return result;
+        }
+
+        private int[] IntsOr(string name, int n, int fallback)
+        {
+            var v = Ints(name);
+            if (v is null) return Enumerable.Repeat(fallback, n).ToArray();
+            if (v.Length != n) throw Error($"{name} has {v.Length} values; {n} expected.");
+            return ToInts(v, name);
+        }
+
+        private static Padding ToPadding((int Before, int After)[] p) =>
+            p.All(q => q.Before == 0 && q.After == 0) ? Padding.Valid : Padding.Of(p[0].Before, p[1].Before, p[0].After, p[1].After);
+
+        private void ImportConv()
+        {
+            var x = In(0);
+            var w = Const(1, "weight W");
+            if (w.Shape.Length != 4) throw Error($"only 2-D convolutions are supported; the weight has shape [{string.Join(", ", w.Shape)}].");
+            Spatial(x);
+            var kernel = RequirePositive([w.Shape[2], w.Shape[3]], "the weight's kernel size");
+            if (Ints("kernel_shape") is { } ks && (ks.Length != 2 || ks[0] != kernel[0] || ks[1] != kernel[1]))
+                throw Error($"kernel_shape [{string.Join(", ", ks)}] does not match the weight [{string.Join(", ", w.Shape)}].");
+            var strides = RequirePositive(IntsOr("strides", 2, 1), "strides");
+            var dilations = RequirePositive(IntsOr("dilations", 2, 1), "dilations");
+            int group = ToInt(Int("group", 1), "group");
+            if (group <= 0) throw Error($"group must be positive; received {group}.");
+            var pads = ResolvePads(x.OutputShape[1..], kernel, strides, dilations);
+            OnnxConst? b = Has(2) ? Const(2, "bias B") : null;
+            var conv = new Conv2D(w.Shape[0], (kernel[0], kernel[1]), (strides[0], strides[1]), ToPadding(pads), (dilations[0], dilations[1]),
+                group, useBias: b is not null, name: LayerName());
+            var node = AddLayer(conv, x);
+            Copy(w, conv.Weight, "weight W");
+            if (b is not null) Copy(b, conv.Bias!, "bias B");
+            Output(node);
+        }
+
+        private void Copy(OnnxConst c, Tensor target, string what)
+        {
+            if (c.Length != target.Length)
+                throw Error($"{what} has {c.Length} values (shape [{string.Join(", ", c.Shape)}]) but the layer needs {Tensor.ShapeToString(target.Shape)}.");
+            for (int i = 0; i < c.Length; i++) target.Span[i] = (float)c.Values[i];
+        }
+
+        private void ImportBatchNorm()
+        {
+            RequireUnusedExtraOutputs("updated running statistics");
+            // Training mode normalises with the batch's own statistics even without the extra outputs: refused, not approximated.
+            if (Int("training_mode", 0) != 0)
+                throw Error($"training_mode = {Int("training_mode", 0)} is a training step (batch statistics); Fovea imports inference graphs.");
+            if (Int("spatial", 1) != 1) throw Error("spatial = 0 (per-activation statistics) is not supported.");
+            var x = In(0);
+            if (x.OutputShape.Length != 3 && x.OutputShape.Length != 1)
+                throw Batched ? Error($"BatchNormalization needs samples [C, H, W] or [C]; received {Tensor.ShapeToString(x.OutputShape)}.") : BatchError("BatchNormalization on a whole-tensor import");
+            float momentum = Float("momentum", 0.9f);
+            // ONNX: running = running·momentum + batch·(1 - momentum); Fovea (PyTorch): running·(1 - m) + batch·m.
+            var bn = new BatchNorm2D(Math.Clamp(1f - momentum, 0f, 1f), Float("epsilon", 1e-5f), LayerName());
+            var node = AddLayer(bn, x);
+            Copy(Const(1, "scale"), bn.Gamma, "scale");
+            Copy(Const(2, "bias B"), bn.Beta, "bias B");
+            Copy(Const(3, "mean"), bn.RunningMean, "mean");
+            Copy(Const(4, "var"), bn.RunningVariance, "var");
+            Output(node);
+        }
+
+        private void ImportPool(bool max)
+        {
+            RequireUnusedExtraOutputs("the argmax indices");
+            var x = In(0);
+            var ks = Ints("kernel_shape") ?? throw Error("kernel_shape is required.");
+            int n = ks.Length;
+            if (n < 1 || n > 3) throw Error($"pooling over {n} axes is not supported (1 to 3).");
+            if (x.OutputShape.Length != n + 1)
+                throw Batched ? Error($"kernel_shape has {n} axes but a sample has shape {Tensor.ShapeToString(x.OutputShape)}; [C, spatial...] expected.") : BatchError("pooling on a whole-tensor import");
+            var kernel = RequirePositive(ToInts(ks, "kernel_shape"), "kernel_shape");
+            var strides = RequirePositive(IntsOr("strides", n, 1), "strides");
+            var dilations = RequirePositive(IntsOr("dilations", n, 1), "dilations");
+            var pads = ResolvePads(x.OutputShape[1..], kernel, strides, dilations);
+            bool ceil = Int("ceil_mode", 0) != 0, includePad = Int("count_include_pad", 0) != 0;
+            Pool2DBase Pool(int kh, int kw, int sh, int sw, int dh, int dw, (int B, int A) ph, (int B, int A) pw, string? name) => max
+                ? new MaxPool2D((kh, kw), (sh, sw), ToPadding([ph, pw]), ceil, name) { Dilation = (dh, dw) }
+                : new AvgPool2D((kh, kw), (sh, sw), ToPadding([ph, pw]), ceil, includePad, name) { Dilation = (dh, dw) };
+            int c = x.OutputShape[0];
+            switch (n)
+            {
+                case 2:
+                    Output(AddLayer(Pool(kernel[0], kernel[1], strides[0], strides[1], dilations[0], dilations[1], pads[0], pads[1], LayerName()), x));
+                    break;
+                case 1:
+                {
+                    // [C, L] pooled as [C, 1, L] with a 1 × k window.
+                    var flat = AddLayer(new Layers.Reshape([c, 1, x.OutputShape[1]]), x);
+                    var pooled = AddLayer(Pool(1, kernel[0], 1, strides[0], 1, dilations[0], (0, 0), pads[0], null), flat);
+                    Output(AddLayer(new Layers.Reshape([c, pooled.OutputShape[2]], LayerName()), pooled));
+                    break;
+                }
+                default:
+                {
+                    // Max and average over a box are separable: pool each depth slice over (H, W), then pool along depth.
+                    // (For averages the count of a box is the product of the per-axis counts, with or without padding.)
+                    int d = x.OutputShape[1], h = x.OutputShape[2], w = x.OutputShape[3];
+                    var slices = AddLayer(new Layers.Reshape([c * d, h, w]), x);
+                    var hw = AddLayer(Pool(kernel[1], kernel[2], strides[1], strides[2], dilations[1], dilations[2], pads[1], pads[2], null), slices);
+                    int oh = hw.OutputShape[1], ow = hw.OutputShape[2];
+                    var depthMajor = AddLayer(new Layers.Reshape([c, d, oh * ow]), hw);
+                    var depth = AddLayer(Pool(kernel[0], 1, strides[0], 1, dilations[0], 1, pads[0], (0, 0), null), depthMajor);
+                    Output(AddLayer(new Layers.Reshape([c, depth.OutputShape[1], oh, ow], LayerName()), depth));
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+using Fovea.Models;
+using Fovea.Onnx.Proto;
+using Google.Protobuf;
+
+namespace Fovea.Onnx.Tests;
+
+/// <summary>Export then import keeps the input normalisation and the base/top split (Fovea's metadata keys).</summary>
+public class MetadataTests
+{
+    private static Model Reference()
+    {
+        var model = ModelZoo.Reference([1, 28, 28], 10, seed: 1);
+        model.Normalization = new InputNormalization([0.2860f], [0.3530f]);
+        return model;
+    }
+
+    [Theory]
+    [InlineData(11)]
+    [InlineData(13)]
+    public void NormalizationAndStagesSurviveTheRoundTrip(int opset)
+    {
+        var model = Reference();
+        var back = OnnxImporter.Import(OnnxExporter.ToBytes(model, opset), "reference");
+        Assert.NotNull(back.Normalization);
+        Assert.Equal(model.Normalization!.Mean, back.Normalization!.Mean);
+        Assert.Equal(model.Normalization.Std, back.Normalization.Std);
+        // The Sub/Div became the normalisation again, not two extra layers.
+        Assert.Equal(model.Layers.Count(), back.Layers.Count());
+        int top = model.StageLayers(ModelStage.Top).Count();
+        Assert.True(top > 0);
+        Assert.Equal(top, back.StageLayers(ModelStage.Top).Count());
+        Assert.Equal(model.StageLayers(ModelStage.Base).Count(), back.StageLayers(ModelStage.Base).Count());
+
+        back.Freeze(ModelStage.Base);
+        Assert.All(back.StageLayers(ModelStage.Top).SelectMany(l => l.Parameters).Where(p => !p.IsBuffer), p => Assert.True(p.IsTrainable));
+        Assert.All(back.StageLayers(ModelStage.Base).SelectMany(l => l.Parameters), p => Assert.False(p.IsTrainable));
+        Assert.Equal(model.BaseOutput.OutputShape, back.BaseOutput.OutputShape);
+
+        var x = RoundTripTests.RandomInput(4, 3, 1, 28, 28);
+        Assert.True(RoundTripTests.MaxAbsDiff(model.Predict(x).Span, back.Predict(x).Span) < 1e-5);
+    }
+
+    [Fact]
+    public void FilesWithoutFoveaMetadataImportFromTheGraphAlone()
+    {
+        var model = Reference();
+        var proto = OnnxExporter.Build(model, 13);
+        Assert.Contains(proto.MetadataProps, p => p.Key == OnnxMetadata.Normalization);
+        Assert.Contains(proto.MetadataProps, p => p.Key == OnnxMetadata.TopNodes);
+        foreach (var p in proto.MetadataProps.Where(p => p.Key.StartsWith("fovea_", StringComparison.Ordinal)).ToList()) proto.MetadataProps.Remove(p);
+        var back = OnnxImporter.Import(proto.ToByteArray(), "plain");
+        Assert.Null(back.Normalization);
+        Assert.Equal(model.Layers.Count() + 2, back.Layers.Count());
+        Assert.Empty(back.StageLayers(ModelStage.Top));
+        var x = RoundTripTests.RandomInput(5, 2, 1, 28, 28);
+        Assert.True(RoundTripTests.MaxAbsDiff(model.Predict(x).Span, back.Predict(x).Span) < 1e-5);
+    }
+
+    [Fact]
+    public void NormalizationMetadataWithoutTheExpectedNodesKeepsTheGraph()
+    {
+        // A renamed Sub no longer matches the marked form: imported as layers, outputs unchanged.
+        var model = Reference();
+        var proto = OnnxExporter.Build(model, 13);
+        proto.Graph.Node.First(n => n.OpType == "Sub").Name = "renamed";
+        var back = OnnxImporter.Import(proto.ToByteArray(), "renamed");
+        Assert.Null(back.Normalization);
+        var x = RoundTripTests.RandomInput(6, 2, 1, 28, 28);
+        Assert.True(RoundTripTests.MaxAbsDiff(model.Predict(x).Span, back.Predict(x).Span) < 1e-5);
+    }
+
+    [Fact]
+    public void MalformedTopNodesMetadataIsRefusedNamingTheKey()
+    {
+        var proto = OnnxExporter.Build(Reference(), 13);
+        proto.MetadataProps.First(p => p.Key == OnnxMetadata.TopNodes).Value = "{not json";
+        var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(proto.ToByteArray(), "meta.onnx"));
+        Assert.Contains(OnnxMetadata.TopNodes, e.Message);
+        Assert.Contains("meta.onnx", e.Message);
+    }
+}

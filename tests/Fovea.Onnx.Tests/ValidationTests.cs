@@ -1,0 +1,145 @@
+using Fovea.Onnx.Proto;
+using G = Fovea.Onnx.Tests.GraphBuilder;
+
+namespace Fovea.Onnx.Tests;
+
+/// <summary>Malformed attributes and shapes are refused with an OnnxImportException naming the node and the received value.</summary>
+public class ValidationTests
+{
+    private static OnnxImportException Refused(ModelProto m, string source = "bad.onnx") =>
+        Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(G.Bytes(m), source));
+
+    private static ModelProto Conv(params AttributeProto[] attributes)
+    {
+        var g = new G(13, -1, 2, 8, 8).Floats("w", new float[3 * 2 * 3 * 3], 3, 2, 3, 3);
+        g.Node("Conv", ["x", "w"], "y", attributes);
+        return g.Build("y", -1, 3, 8, 8);
+    }
+
+    private static ModelProto Pool(string op, params AttributeProto[] attributes)
+    {
+        var g = new G(13, -1, 2, 8, 8);
+        g.Node(op, ["x"], "y", attributes);
+        return g.Build("y", -1, 2, 8, 8);
+    }
+
+    [Fact]
+    public void ZeroStridesWithSamePaddingAreRefusedNotDividedBy()
+    {
+        var e = Refused(Conv(G.Ints("strides", 0, 0), G.Str("auto_pad", "SAME_UPPER")));
+        Assert.Contains("strides [0, 0] must be positive; received 0", e.Message);
+        Assert.Contains("conv_0", e.Message);
+        e = Refused(Pool("MaxPool", G.Ints("kernel_shape", 2, 2), G.Ints("strides", 0, 1), G.Str("auto_pad", "SAME_LOWER")));
+        Assert.Contains("strides [0, 1]", e.Message);
+        e = Refused(Pool("AveragePool", G.Ints("kernel_shape", 2, -3)));
+        Assert.Contains("kernel_shape [2, -3] must be positive; received -3", e.Message);
+        e = Refused(Conv(G.Ints("dilations", 1, 0)));
+        Assert.Contains("dilations [1, 0]", e.Message);
+        e = Refused(Conv(G.Int("group", 0)));
+        Assert.Contains("group must be positive; received 0", e.Message);
+    }
+
+    [Fact]
+    public void ConstantWithoutTensorIsRefused()
+    {
+        var g = new G(13, -1, 3);
+        g.Node("Constant", [], "c", new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor });
+        g.Node("Add", ["x", "c"], "y");
+        var e = Refused(g.Build("y", -1, 3));
+        Assert.Contains("'value' holds no tensor", e.Message);
+        Assert.Contains("constant_0", e.Message);
+    }
+
+    [Theory]
+    [InlineData("pads", 4294967296L)]
+    [InlineData("group", 4294967297L)]
+    [InlineData("strides", -4294967295L)]
+    public void SixtyFourBitConvAttributesAreNotTruncated(string attribute, long value)
+    {
+        var attr = attribute == "group" ? G.Int(attribute, value) : attribute == "pads" ? G.Ints(attribute, value, 0, 0, 0) : G.Ints(attribute, value, 1);
+        var e = Refused(Conv(attr));
+        Assert.Contains($"{attribute} value {value} is outside the 32-bit integer range", e.Message);
+        Assert.Contains("conv_0", e.Message);
+    }
+
+    [Fact]
+    public void SixtyFourBitPoolAndPadValuesAreNotTruncated()
+    {
+        // 2^32 + 2 would silently become a 2 × 2 window.
+        var e = Refused(Pool("MaxPool", G.Ints("kernel_shape", 4294967298L, 2)));
+        Assert.Contains("kernel_shape value 4294967298", e.Message);
+        var g = new G(13, -1, 2, 4).Longs("pads", 0, 0, 4294967297L, 0, 0, 1);
+        g.Node("Pad", ["x", "pads"], "y");
+        e = Refused(g.Build("y", -1, 2, 5));
+        Assert.Contains("pads value 4294967297", e.Message);
+        var t = new G(13, -1, 2, 4);
+        t.Node("Transpose", ["x"], "y", G.Ints("perm", 0, 4294967298L, 1));
+        Assert.Contains("perm value 4294967298", Refused(t.Build("y", -1, 4, 2)).Message);
+    }
+
+    [Fact]
+    public void OversizedSamplesAreRefusedNotWrapped()
+    {
+        var g = new G(13, -1, 100000, 100000, 1000);
+        g.Node("Flatten", ["x"], "y", G.Int("axis", 1));
+        var e = Refused(g.Build("y", -1, 10000000000000L));
+        Assert.Contains("10000000000000 values per sample", e.Message);
+
+        // Each input fits; the concatenation does not.
+        var c = new G(13, -1, 40000, 40000);
+        c.Node("Concat", ["x", "x"], "y", G.Int("axis", 1));
+        e = Refused(c.Build("y", -1, 80000, 40000));
+        Assert.Contains("3200000000 values per sample", e.Message);
+        Assert.Contains("concat_0", e.Message);
+
+        var d = new G(13, -1, 3, 5000000000L);
+        d.Node("Relu", ["x"], "y");
+        Assert.Contains("5000000000", Refused(d.Build("y", -1, 3, 5000000000L)).Message);
+    }
+
+    [Fact]
+    public void BatchNormInTrainingModeIsRefusedEvenWithOneOutput()
+    {
+        var g = new G(15, -1, 2, 3, 3).Floats("s", [1, 1], 2).Floats("b", [0, 0], 2).Floats("m", [0, 0], 2).Floats("v", [1, 1], 2);
+        g.Node("BatchNormalization", ["x", "s", "b", "m", "v"], "y", G.Int("training_mode", 1));
+        var e = Refused(g.Build("y", -1, 2, 3, 3));
+        Assert.Contains("training_mode = 1", e.Message);
+        Assert.Contains("batchnormalization_0", e.Message);
+    }
+
+    [Fact]
+    public void OpsetsAboveTheMaximumAreRefused()
+    {
+        var g = new G(OnnxImporter.MaxOpset + 1, -1, 3);
+        g.Node("Relu", ["x"], "y");
+        var e = Refused(g.Build("y", -1, 3), "new.onnx");
+        Assert.Contains($"opset {OnnxImporter.MaxOpset + 1}", e.Message);
+        Assert.Contains("new.onnx", e.Message);
+        var ok = new G(OnnxImporter.MaxOpset, -1, 3);
+        ok.Node("Relu", ["x"], "y");
+        Assert.Equal([3], OnnxImporter.Import(G.Bytes(ok.Build("y", -1, 3)), "ok.onnx").OutputShape);
+    }
+
+    /// <summary>Every attribute of every node of real exported models set to hostile values: a format error or a model, never a crash.</summary>
+    [Fact]
+    public void HostileAttributeValuesNeverEscapeAsOtherExceptions()
+    {
+        long[] hostile = [0, -1, -4294967296L, long.MaxValue, long.MinValue];
+        foreach (var model in new[] { RoundTripTests.ResidualModel(), Models.ModelZoo.Reference([1, 28, 28], 10, seed: 1) })
+        {
+            var proto = OnnxExporter.Build(model, 13);
+            for (int n = 0; n < proto.Graph.Node.Count; n++)
+                for (int a = 0; a < proto.Graph.Node[n].Attribute.Count; a++)
+                    foreach (long v in hostile)
+                    {
+                        var copy = proto.Clone();
+                        var attr = copy.Graph.Node[n].Attribute[a];
+                        attr.I = v;
+                        for (int k = 0; k < attr.Ints.Count; k++) attr.Ints[k] = v;
+                        attr.T = null;
+                        var e = Record.Exception(() => OnnxImporter.Import(G.Bytes(copy), "hostile.onnx"));
+                        Assert.True(e is null or OnnxImportException, $"{copy.Graph.Node[n].Name}.{attr.Name} = {v}: {e?.GetType().Name}: {e?.Message}");
+                    }
+        }
+    }
+}
