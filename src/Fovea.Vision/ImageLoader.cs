@@ -76,6 +76,8 @@ public static class ImageLoader
     {
         if (Directory.Exists(path)) throw new ImageLoadException($"{path} is a folder; expected an image file ({Expected}).");
         if (!File.Exists(path)) throw new ImageLoadException($"Image file not found: {path}");
+        // Pipes and devices report 0 bytes too: refusing them here is what keeps a FIFO from blocking the open forever.
+        if (new FileInfo(path).Length == 0) throw new ImageLoadException($"{path} is empty (0 bytes) or not a regular file; expected an image file ({Expected}).");
         using var codec = SKCodec.Create(path, out var status)
             ?? throw new ImageLoadException($"{path}: not a readable image ({Expected} expected; the decoder reports {status}).");
         bool sideways = codec.EncodedOrigin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;

@@ -16,6 +16,8 @@ internal static class CliFiles
         if (Directory.Exists(path)) throw new UsageException($"{what} {path} is a folder; expected a file.");
         if (!File.Exists(path)) throw new FileNotFoundException($"{what} not found: {path}", path);
         if (IsSpecial(path)) throw new UsageException($"{what} {path} is not a regular file.");
+        // .NET cannot tell a pipe from a file, but a pipe reports 0 bytes: refused before an open that would wait forever.
+        if (new FileInfo(path).Length == 0) throw new UsageException($"{what} {path} is empty (0 bytes) or not a regular file.");
         return path;
     }
 

@@ -47,9 +47,17 @@ public static class IdxReader
     /// <summary>Largest rank accepted; IDX allows up to 255 but real files use 1 to 4.</summary>
     private const int MaxRank = 8;
 
+    // Pipes and devices report 0 bytes too: refusing them before opening is what keeps a FIFO from blocking forever.
+    private static void RequireBytes(string path)
+    {
+        if (File.Exists(path) && new FileInfo(path).Length == 0)
+            throw new InvalidDataException($"IDX file {path} is empty (0 bytes) or not a regular file.");
+    }
+
     /// <summary>True when the file begins with the gzip magic 0x1f 0x8b.</summary>
     public static bool IsGzip(string path)
     {
+        RequireBytes(path);
         using var fs = File.OpenRead(path);
         Span<byte> head = stackalloc byte[2];
         return fs.ReadAtLeast(head, 2, throwOnEndOfStream: false) == 2 && head[0] == 0x1f && head[1] == 0x8b;
@@ -58,6 +66,7 @@ public static class IdxReader
     /// <summary>Opens the file for reading its uncompressed bytes, decompressing when it is gzip.</summary>
     public static Stream OpenDecompressed(string path)
     {
+        RequireBytes(path);
         var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         try
         {

@@ -65,6 +65,25 @@ public class CliFileSafetyTests : IDisposable
     }
 
     [Fact]
+    public void APipeGivenAsAnInputIsRefusedInsteadOfWaitingForAWriter()
+    {
+        string fifo = Path.Combine(_dir, "pipe.png");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo])) mkfifo.WaitForExit();
+        Assert.True(File.Exists(fifo), "mkfifo did not create the pipe");
+        // Opening a pipe blocks until someone writes: with the check broken these calls would never return.
+        void Refused(Action call, string expected)
+        {
+            var run = Task.Run(call);
+            Assert.True(run.Wait(TimeSpan.FromSeconds(60)) || run.IsFaulted, $"{expected}: still waiting on the pipe after 60 s");
+        }
+        Refused(() => CliTests.AssertUsageError(CliTests.Fovea("summary", fifo), "pipe.png is empty (0 bytes) or not a regular file"), "summary");
+        Refused(() => CliTests.AssertUsageError(CliTests.Fovea("predict", _model, fifo), "pipe.png is empty (0 bytes) or not a regular file"), "predict");
+        Refused(() => Assert.Contains("not a regular file", Assert.Throws<ImageLoadException>(() => ImageLoader.Load(fifo, 1, 8, 8)).Message), "ImageLoader");
+        Refused(() => Assert.Contains("not a regular file", Assert.Throws<InvalidDataException>(() => Fovea.Data.IdxReader.OpenDecompressed(fifo)).Message), "IdxReader");
+        Refused(() => Assert.Contains("not a regular file", Assert.Throws<Fovea.Onnx.OnnxImportException>(() => Fovea.Onnx.OnnxImporter.Import(fifo)).Message), "OnnxImporter");
+    }
+
+    [Fact]
     public void ALearningRateOfZeroIsRefused() =>
         CliTests.AssertUsageError(CliTests.Fovea("train", "--lr", "0"), "--lr must be greater than 0; received 0");
 
