@@ -41,6 +41,7 @@ internal static class TrainCommand
                                  class for an image folder without --test-data, and its accuracy is the one reported)
           --limit N              train on the first N training images only (IDX data only)
           --seed N               seed of weights, shuffling, augmentation and the validation split (default: 0)
+                                 (runs repeat bit for bit at the same --threads)
           --threads N            degree of parallelism (default: all cores)
           --out PATH             model file (default: runs/<dataset or folder name>-<model>.fovea); history (CSV/JSON), loss and
                                  accuracy charts and the confusion matrix (PNG/JSON) go next to it
