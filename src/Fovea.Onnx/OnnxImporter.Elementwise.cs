@@ -211,18 +211,26 @@ public static partial class OnnxImporter
             Output(In(0));
         }
 
-        private void ImportReduce(ReduceKind kind)
+        /// <summary>ReduceMax, ReduceSum, and ReduceMean as a sum times 1/count (one scale layer after it).</summary>
+        private void ImportReduce(ReduceKind kind, bool mean = false)
         {
             var x = In(0);
             int rank = Rank(x);
-            long[]? axes = (_opset >= 18 || (kind == ReduceKind.Sum && _opset >= 13)) ? (Has(1) ? Const(1, "axes").Longs() : null) : Ints("axes");
+            // The axes moved from an attribute to an input: ReduceSum at opset 13, the others at 18.
+            long[]? axes = (_opset >= 18 || (kind == ReduceKind.Sum && !mean && _opset >= 13)) ? (Has(1) ? Const(1, "axes").Longs() : null) : Ints("axes");
             if (axes is null || axes.Length == 0)
             {
                 if (Int("noop_with_empty_axes", 0) != 0) { Output(x); return; }
                 axes = Enumerable.Range(0, rank).Select(a => (long)a).ToArray();
             }
-            var sampleAxes = axes.Select(a => SampleAxis(a, rank, "axis")).ToArray();
-            Output(AddLayer(new Reduce(kind, sampleAxes, Int("keepdims", 1) != 0, LayerName()), x));
+            var sampleAxes = axes.Select(a => SampleAxis(a, rank, "axis")).Distinct().ToArray();
+            var reduced = AddLayer(new Reduce(kind, sampleAxes, Int("keepdims", 1) != 0, mean ? null : LayerName()), x);
+            if (!mean) { Output(reduced); return; }
+            long count = sampleAxes.Aggregate(1L, (p, a) => p * x.OutputShape[a]);
+            var scale = new ConstantArithmetic(BinaryOp.Multiply, [1], name: LayerName());
+            var node = AddLayer(scale, reduced);
+            scale.Constant.Span[0] = (float)(1.0 / count);
+            Output(node);
         }
 
         private void ImportWhere()

@@ -8,7 +8,7 @@ using FoveaNode = Fovea.Models.Node;
 
 namespace Fovea.Onnx;
 
-// Operators that only move values: Flatten, Reshape, Concat, Pad, Transpose.
+// Operators that only move values: Flatten, Reshape, Squeeze, Unsqueeze, Concat, Pad, Transpose.
 public static partial class OnnxImporter
 {
     private sealed partial class GraphImport
@@ -62,6 +62,60 @@ public static partial class OnnxImporter
                 if (sample.Aggregate(1L, (p, d) => p * d) != count) throw BatchError($"shape [{string.Join(", ", target)}]");
             }
             Output(AddLayer(new Layers.Reshape(sample, LayerName()), x));
+        }
+
+        /// <summary>The axes of Squeeze/Unsqueeze: an attribute before opset 13, an optional constant input from 13 on.</summary>
+        private long[]? SqueezeAxes() => _opset >= 13 ? (Has(1) ? Const(1, "axes").Longs() : null) : Ints("axes");
+
+        private void ImportSqueeze()
+        {
+            var axes = SqueezeAxes();
+            int[] full = IsConst(0) ? Const(0, "data").Shape : FullShape(In(0));
+            var drop = new HashSet<int>();
+            if (axes is null || axes.Length == 0)
+            {
+                // Without axes every size-1 axis goes, the batch axis too when a batch of 1 runs: not per sample.
+                if (Batched && !IsConst(0)) throw BatchError("Squeeze without axes");
+                for (int i = 0; i < full.Length; i++) if (full[i] == 1) drop.Add(i);
+            }
+            else
+                foreach (long a in axes)
+                {
+                    long axis = a < 0 ? a + full.Length : a;
+                    if (axis < 0 || axis >= full.Length) throw Error($"axis {a} is out of range for rank {full.Length}.");
+                    if (axis == 0 && Batched && !IsConst(0)) throw BatchError("axis 0");
+                    if (full[axis] != 1) throw Error($"axis {a} has size {full[axis]}; Squeeze removes only axes of size 1.");
+                    drop.Add((int)axis);
+                }
+            ReshapeTo(Enumerable.Range(0, full.Length).Where(i => !drop.Contains(i)).Select(i => full[i]).ToArray());
+        }
+
+        private void ImportUnsqueeze()
+        {
+            var axes = SqueezeAxes() ?? throw Error("axes are required.");
+            int[] full = IsConst(0) ? Const(0, "data").Shape : FullShape(In(0));
+            int outRank = full.Length + axes.Length;
+            var inserted = new HashSet<int>();
+            foreach (long a in axes)
+            {
+                long axis = a < 0 ? a + outRank : a;
+                if (axis < 0 || axis >= outRank) throw Error($"axis {a} is out of range for the output rank {outRank}.");
+                if (!inserted.Add((int)axis)) throw Error($"axis {a} is given twice.");
+            }
+            if (Batched && !IsConst(0) && inserted.Contains(0)) throw BatchError("axis 0 (a new axis before the batch)");
+            var result = new int[outRank];
+            for (int i = 0, k = 0; i < outRank; i++) result[i] = inserted.Contains(i) ? 1 : full[k++];
+            ReshapeTo(result);
+        }
+
+        /// <summary>The full ONNX shape of a computed value: the batch axis (size unknown, shown as 1) and the sample's axes.</summary>
+        private int[] FullShape(FoveaNode x) => Batched ? [1, .. x.OutputShape] : x.OutputShape;
+
+        /// <summary>Outputs input 0 with the full shape <paramref name="full"/> (same values, same order): folded for a constant.</summary>
+        private void ReshapeTo(int[] full)
+        {
+            if (IsConst(0)) { OutputConst(Const(0, "data") with { Shape = full }); return; }
+            Output(AddLayer(new Layers.Reshape(Batched ? full[1..] : full, LayerName()), In(0)));
         }
 
         private int[] ResolveShape(int[] input, long[] target, bool allowZero)

@@ -36,7 +36,8 @@ public static partial class OnnxImporter
     [
         "Add", "AveragePool", "BatchNormalization", "Cast", "CastLike", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Elu", "Exp",
         "Flatten", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Identity", "LeakyRelu", "Less", "Log", "LogSoftmax", "MatMul", "Max",
-        "MaxPool", "Mul", "Pad", "ReduceMax", "ReduceSum", "Relu", "Reshape", "Sigmoid", "Softmax", "Sub", "Tanh", "Transpose", "Where",
+        "MaxPool", "Mul", "Pad", "ReduceMax", "ReduceMean", "ReduceSum", "Relu", "Reshape", "Sigmoid", "Softmax", "Squeeze", "Sub", "Tanh",
+        "Transpose", "Unsqueeze", "Where",
     ];
 
     /// <summary>Lowest supported opset of the default (ai.onnx) domain.</summary>
@@ -256,6 +257,9 @@ public static partial class OnnxImporter
                 case "Log": Output(AddLayer(new Log(LayerName()), In(0))); break;
                 case "ReduceMax": ImportReduce(ReduceKind.Max); break;
                 case "ReduceSum": ImportReduce(ReduceKind.Sum); break;
+                case "ReduceMean": ImportReduce(ReduceKind.Sum, mean: true); break;
+                case "Squeeze": ImportSqueeze(); break;
+                case "Unsqueeze": ImportUnsqueeze(); break;
                 case "Where": ImportWhere(); break;
                 case "CastLike": ImportCastLike(); break;
                 case "Cast": ImportCast(); break;
