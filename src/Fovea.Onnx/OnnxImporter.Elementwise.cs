@@ -197,9 +197,11 @@ public static partial class OnnxImporter
             bool toFloat = to == OnnxTensor.Float || to == (int)Proto.TensorProto.Types.DataType.Double;
             if (IsConst(0))
             {
-                if (!toFloat) throw Error($"casting a constant to {OnnxTensor.TypeName(to)} is not supported.");
                 var c = Const(0, "input");
-                OutputConst(c with { Values = c.Values.Select(v => (double)(float)v).ToArray(), DataType = OnnxTensor.Float });
+                // Shape values are cast between integer types on their way to a Reshape; float → int truncates toward zero.
+                bool toInteger = to is OnnxTensor.Int64 or (int)Proto.TensorProto.Types.DataType.Int32;
+                if (!toFloat && !toInteger) throw Error($"casting a constant to {OnnxTensor.TypeName(to)} is not supported.");
+                OutputConst(c with { Values = c.Values.Select(v => toFloat ? (double)(float)v : Math.Truncate(v)).ToArray(), DataType = toFloat ? OnnxTensor.Float : to });
                 return;
             }
             var output = _current.Output[0];

@@ -37,6 +37,9 @@ public static partial class OnnxImporter
         {
             var target = Const(1, "shape").Longs();
             bool allowZero = Int("allowzero", 0) != 0;
+            // A folded Shape's batch size in the first position keeps the batch, like 0 does.
+            RefuseBatchDimension(target, "a target dimension", allowedAt: Batched && !IsConst(0) ? 0 : -1);
+            if (target.Length > 0 && target[0] == BatchDimension) { target = (long[])target.Clone(); target[0] = 0; allowZero = false; }
             if (IsConst(0))
             {
                 var c = Const(0, "data");
@@ -144,7 +147,7 @@ public static partial class OnnxImporter
         private void ImportConcat()
         {
             var inputs = Enumerable.Range(0, _current.Input.Count).Where(Has).ToArray();
-            if (inputs.All(IsConst)) throw Error("concatenating constants only is not supported.");
+            if (inputs.All(IsConst)) { FoldConcat(inputs); return; }
             var anchor = In(inputs.First(i => !IsConst(i)));
             var nodes = inputs.Select(i => IsConst(i) ? ConstantNode(Const(i, $"input {i}"), anchor) : In(i)).ToArray();
             int axis = SampleAxis(Int("axis", _opset < 4 ? 1 : long.MinValue) is var a && a == long.MinValue ? throw Error("axis is required.") : a, Rank(nodes[0]), "axis");

@@ -35,8 +35,8 @@ public static partial class OnnxImporter
     public static IReadOnlyList<string> SupportedOperators { get; } =
     [
         "Add", "AveragePool", "BatchNormalization", "Cast", "CastLike", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Elu", "Exp",
-        "Flatten", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Identity", "LeakyRelu", "Less", "Log", "LogSoftmax", "MatMul", "Max",
-        "MaxPool", "Mul", "Pad", "ReduceMax", "ReduceMean", "ReduceSum", "Relu", "Reshape", "Sigmoid", "Softmax", "Squeeze", "Sub", "Tanh",
+        "Flatten", "Gather", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Identity", "LeakyRelu", "Less", "Log", "LogSoftmax", "MatMul", "Max",
+        "MaxPool", "Mul", "Pad", "ReduceMax", "ReduceMean", "ReduceSum", "Relu", "Reshape", "Shape", "Sigmoid", "Softmax", "Squeeze", "Sub", "Tanh",
         "Transpose", "Unsqueeze", "Where",
     ];
 
@@ -266,6 +266,8 @@ public static partial class OnnxImporter
                 case "Flatten": ImportFlatten(); break;
                 case "Reshape": ImportReshape(); break;
                 case "Concat": ImportConcat(); break;
+                case "Shape": ImportShape(); break;
+                case "Gather": ImportGather(); break;
                 case "Pad": ImportPad(); break;
                 case "Transpose": ImportTranspose(); break;
                 default:

@@ -64,3 +64,69 @@ public class ReduceSqueezeTests
         Assert.Contains("axis 2 is given twice", Import(g => g.Longs("a", 2, 2).Node("Unsqueeze", ["x", "a"], "y"), -1, 3, 1, 1, 1).Message);
     }
 }
+
+/// <summary>Shape arithmetic folded at import: the dynamic flatten PyTorch writes for x.view(x.size(0), -1).</summary>
+public class ShapeValueTests
+{
+    private static void Check(Proto.ModelProto proto, int[] inputShape)
+    {
+        var bytes = G.Bytes(proto);
+        var x = RoundTripTests.RandomInput(11, inputShape);
+        var model = OnnxImporter.Import(bytes, "view");
+        var expected = RoundTripTests.Run(bytes, x);
+        Assert.Equal(expected.Length, model.Predict(x).Length);
+        Assert.True(RoundTripTests.MaxAbsDiff(expected, model.Predict(x).Span) <= 1e-6);
+    }
+
+    [Theory]
+    [InlineData(11)]
+    [InlineData(13)]
+    public void ViewBySizeOfTheBatchMatchesOnnxRuntimeForAnyBatch(int opset)
+    {
+        var g = new G(opset, -1, 2, 3, 4).Longs("minus_one", -1);
+        g.Node("Shape", ["x"], "shape");
+        g.Node("Constant", [], "zero").Attribute.Add(new Proto.AttributeProto
+        {
+            Name = "value", Type = Proto.AttributeProto.Types.AttributeType.Tensor, T = OnnxTensor.FromLongs("zero", [0]),
+        });
+        g.Node("Gather", ["shape", "zero"], "n", G.Int("axis", 0));
+        if (opset >= 13) g.Longs("axes0", 0);
+        var unsqueeze = g.Node("Unsqueeze", opset >= 13 ? ["n", "axes0"] : ["n"], "n1");
+        if (opset < 13) unsqueeze.Attribute.Add(G.Ints("axes", 0));
+        g.Node("Cast", ["n1"], "n1_long", G.Int("to", OnnxTensor.Int64));
+        g.Node("Concat", ["n1_long", "minus_one"], "target", G.Int("axis", 0));
+        g.Node("Reshape", ["x", "target"], "flat");
+        g.Node("Relu", ["flat"], "y");
+        var proto = g.Build("y", -1, 24);
+        Check(proto, [1, 2, 3, 4]);
+        Check(proto, [5, 2, 3, 4]);
+    }
+
+    [Fact]
+    public void ShapeWithStartAndEndSlicesTheShape()
+    {
+        // opset 15: Shape(start = -2) gives [3, 4]; Concat([batch], [-1]) keeps the batch as before.
+        var g = new G(15, -1, 2, 3, 4).Longs("minus_one", -1);
+        g.Node("Shape", ["x"], "batch", G.Int("end", 1));
+        g.Node("Shape", ["x"], "last2", G.Int("start", -2));
+        g.Node("Concat", ["batch", "minus_one", "last2"], "target", G.Int("axis", 0));
+        g.Node("Reshape", ["x", "target"], "y");
+        Check(g.Build("y", -1, 2, 3, 4), [3, 2, 3, 4]);
+    }
+
+    [Fact]
+    public void TheBatchSizeAnywhereButFirstInAReshapeOrAGatherOfComputedValuesIsRefused()
+    {
+        var g = new G(13, -1, 2, 3).Longs("two", 2).Longs("first", 0);
+        g.Node("Shape", ["x"], "shape");
+        g.Node("Gather", ["shape", "first"], "n", G.Int("axis", 0));
+        g.Node("Concat", ["two", "n"], "target", G.Int("axis", 0));
+        g.Node("Reshape", ["x", "target"], "y");
+        var e = Assert.Throws<OnnxBatchAxisException>(() => OnnxImporter.Import(G.Bytes(g.Build("y", 2, -1)), "batch.onnx"));
+        Assert.Contains("position 1", e.Message);
+
+        var h = new G(13, -1, 4).Longs("i", 1);
+        h.Node("Gather", ["x", "i"], "y", G.Int("axis", 1));
+        Assert.Contains("Gather of computed values", Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(G.Bytes(h.Build("y", -1, 1)), "gather.onnx")).Message);
+    }
+}
