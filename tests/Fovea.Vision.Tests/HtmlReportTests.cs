@@ -51,6 +51,13 @@ public class HtmlReportTests
         Assert.Equal(report.ImageCount, expected);
         Assert.Equal(vis.All.Count() + 3, expected);
 
+        AssertRendersInChromium(report, expected);
+    }
+
+    /// <summary>Opens <paramref name="report"/> in headless Chromium: it must load with every one of its <paramref name="expected"/>
+    /// images decoded, no load error and no console message.</summary>
+    internal static void AssertRendersInChromium(HtmlReport report, int expected)
+    {
         string dir = Path.Combine(Path.GetTempPath(), "fovea-html-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         try

@@ -108,6 +108,9 @@ public class ResNet18Tests(ResNet18Fixture fixture, ITestOutputHelper output) : 
             Assert.All(paths, p => Assert.True(new FileInfo(p).Length > 1000, p));
             foreach (var name in new[] { "input", "predictions", "pooling", "gradcam-blue_checker" })
                 Assert.Contains(paths, p => Path.GetFileName(p).EndsWith($"-{name}.png", StringComparison.Ordinal));
+            // The report of the large network (about 50 pictures, some 2,000 px wide) renders too.
+            var report = new HtmlReport("ResNet-18 with a top").AddSummary(vis.Summary).AddVisualization(vis, "generated.png");
+            HtmlReportTests.AssertRendersInChromium(report, vis.All.Count());
             if (dir == Environment.GetEnvironmentVariable("FOVEA_VIS_KEEP"))
             {
                 ModelFile.Save(model, Path.Combine(dir, "resnet18-shapes.fovea"));
