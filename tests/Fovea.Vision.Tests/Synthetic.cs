@@ -200,4 +200,26 @@ internal static class Synthetic
         accuracy = (double)correct / data.Count;
         return (double)hits / data.Count;
     }
+
+    /// <summary>
+    /// Over all images: the mean fraction of the hottest 5% of Grad-CAM pixels that lie in the object box (grown by
+    /// <paramref name="margin"/>). Heat spread without regard to the object would put the box's share of the area there.
+    /// </summary>
+    public static double HottestPixelsInsideBox(Model model, InMemoryDataset data, (int Top, int Left, int Bottom, int Right)[] boxes, int margin, out double boxArea)
+    {
+        double sum = 0, area = 0;
+        var image = new Fovea.Tensors.Tensor(data.SampleShape);
+        for (int i = 0; i < data.Count; i++)
+        {
+            data.CopyImage(i, image.Span);
+            var map = GradCam.Compute(model, image).Upsampled;
+            int h = map.GetLength(0), w = map.GetLength(1), hot = Math.Max(1, h * w / 20);
+            var b = boxes[i];
+            bool InBox(int k) => k / w >= b.Top - margin && k / w <= b.Bottom + margin && k % w >= b.Left - margin && k % w <= b.Right + margin;
+            sum += Enumerable.Range(0, h * w).OrderByDescending(k => map[k / w, k % w]).Take(hot).Count(InBox) / (double)hot;
+            area += Enumerable.Range(0, h * w).Count(InBox) / (double)(h * w);
+        }
+        boxArea = area / data.Count;
+        return sum / data.Count;
+    }
 }
