@@ -35,8 +35,8 @@ public static partial class OnnxImporter
     public static IReadOnlyList<string> SupportedOperators { get; } =
     [
         "Add", "AveragePool", "BatchNormalization", "Cast", "CastLike", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Elu", "Exp",
-        "Flatten", "Gather", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "Identity", "LeakyRelu", "Less", "Log", "LogSoftmax", "MatMul", "Max",
-        "MaxPool", "Mul", "Pad", "ReduceMax", "ReduceMean", "ReduceSum", "Relu", "Reshape", "Shape", "Sigmoid", "Softmax", "Squeeze", "Sub", "Tanh",
+        "Flatten", "Gather", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "Less", "Log", "LogSoftmax", "MatMul", "Max",
+        "MaxPool", "Mul", "Pad", "PRelu", "ReduceMax", "ReduceMean", "ReduceSum", "Relu", "Reshape", "Shape", "Sigmoid", "Softmax", "Squeeze", "Sub", "Tanh",
         "Transpose", "Unsqueeze", "Where",
     ];
 
@@ -267,6 +267,9 @@ public static partial class OnnxImporter
                 case "Reshape": ImportReshape(); break;
                 case "Concat": ImportConcat(); break;
                 case "Shape": ImportShape(); break;
+                case "HardSigmoid": ImportHardSigmoid(); break;
+                case "HardSwish": ImportHardSwish(); break;
+                case "PRelu": ImportPRelu(); break;
                 case "Gather": ImportGather(); break;
                 case "Pad": ImportPad(); break;
                 case "Transpose": ImportTranspose(); break;
