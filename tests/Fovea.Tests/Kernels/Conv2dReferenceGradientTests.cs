@@ -3,7 +3,7 @@ using Fovea.Kernels;
 namespace Fovea.Tests.Kernels;
 
 /// <summary>
-/// Proves the reference backward twins against the reference forward by central finite differences of
+/// Proves the reference backward twins against a double-precision forward (the test project's naive twin) by central finite differences of
 /// L = Σ output · G (G random), so dL/dOutput = G and the backward references must return dL/dInput, dL/dWeight, dL/dBias.
 /// </summary>
 public class Conv2dReferenceGradientTests
@@ -25,31 +25,38 @@ public class Conv2dReferenceGradientTests
         return a;
     }
 
-    private static double Loss(in Conv2dShape s, float[] x, float[] w, float[] b, float[] g)
+    private static double Loss(in Conv2dShape s, double[] x, double[] w, double[] b, float[] g)
     {
-        var y = new float[s.OutputLength];
-        Conv2d.ForwardReference(s, x, w, b, y);
+        var spec = new Fovea.Tests.Autograd.Double.LinearTwins.ConvSpec(s.StrideHeight, s.StrideWidth, s.PadTop, s.PadLeft, s.PadBottom, s.PadRight,
+            s.DilationHeight, s.DilationWidth, s.Groups);
+        var y = Fovea.Tests.Autograd.Double.LinearTwins.Conv2d(x, [s.Batch, s.InChannels, s.InHeight, s.InWidth], w,
+            [s.OutChannels, s.InChannelsPerGroup, s.KernelHeight, s.KernelWidth], b, spec);
         double sum = 0;
-        for (int i = 0; i < y.Length; i++) sum += (double)y[i] * g[i];
+        for (int i = 0; i < y.Length; i++) sum += y[i] * g[i];
         return sum;
     }
 
-    /// <summary>Central difference of the loss with respect to every element of <paramref name="v"/>, checked against <paramref name="analytic"/>.</summary>
-    private static void CheckNumerically(string what, float[] v, float[] analytic, Func<double> loss)
+    /// <summary>
+    /// Central difference of the double-precision loss with respect to every element of <paramref name="v"/>, checked
+    /// against <paramref name="analytic"/> (float). The loss is linear in each argument, so the quotient is exact up to
+    /// double rounding; the tolerance is the float32 one of <see cref="Fovea.Tests.Autograd.Double.DoubleGradientCheck"/>
+    /// with the largest fan-in of the case.
+    /// </summary>
+    private static void CheckNumerically(string what, double[] v, float[] analytic, int fanIn, Func<double> loss)
     {
-        // The loss is linear in each argument, so the difference quotient is exact up to float rounding of the output.
-        const float h = 1e-2f;
+        const double h = 1e-6;
         for (int i = 0; i < v.Length; i++)
         {
-            float saved = v[i];
+            double saved = v[i];
             v[i] = saved + h;
             double plus = loss();
             v[i] = saved - h;
             double minus = loss();
             v[i] = saved;
             double numeric = (plus - minus) / (2 * h);
-            Assert.True(Math.Abs(numeric - analytic[i]) <= 2e-3 * (1 + Math.Abs(numeric)),
-                $"{what}[{i}]: finite difference {numeric} but backward reference gave {analytic[i]}.");
+            double tolerance = Fovea.Tests.Autograd.Double.DoubleGradientCheck.GradientUnit * Math.Sqrt(fanIn) * Math.Max(1, Math.Abs(numeric));
+            Assert.True(Math.Abs(numeric - analytic[i]) <= tolerance,
+                $"{what}[{i}]: double finite difference {numeric} but backward reference gave {analytic[i]} (tolerance {tolerance:G3}).");
         }
     }
 
@@ -66,8 +73,10 @@ public class Conv2dReferenceGradientTests
         var db = new float[s.OutChannels];
         Conv2d.BackwardWeightReference(s, g, x, dw, db);
 
-        CheckNumerically(name + " dX", x, dx, () => Loss(s, x, w, b, g));
-        CheckNumerically(name + " dW", w, dw, () => Loss(s, x, w, b, g));
-        CheckNumerically(name + " dB", b, db, () => Loss(s, x, w, b, g));
+        double[] xd = Array.ConvertAll(x, v => (double)v), wd = Array.ConvertAll(w, v => (double)v), bd = Array.ConvertAll(b, v => (double)v);
+        int perOutput = s.OutHeight * s.OutWidth * s.Batch;
+        CheckNumerically(name + " dX", xd, dx, s.OutChannelsPerGroup * s.KernelHeight * s.KernelWidth, () => Loss(s, xd, wd, bd, g));
+        CheckNumerically(name + " dW", wd, dw, perOutput, () => Loss(s, xd, wd, bd, g));
+        CheckNumerically(name + " dB", bd, db, perOutput, () => Loss(s, xd, wd, bd, g));
     }
 }

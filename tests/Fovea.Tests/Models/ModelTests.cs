@@ -54,7 +54,7 @@ public class ModelTests
     public void GraphModelWithResidualConnectionTrainsAndRoundTrips()
     {
         var model = ResidualNet();
-        var x = GradientCheck.Random(new Random(1), 4, 3, 8, 8);
+        var x = TestTensors.Random(new Random(1), 4, 3, 8, 8);
         var tape = new Tape();
         Tensor loss;
         using (tape.Record()) loss = new Losses.SoftmaxCrossEntropyLoss().Compute(model.Forward(x, training: true), [0, 1, 2, 3]);
@@ -81,7 +81,7 @@ public class ModelTests
         Assert.All(model.StageLayers(ModelStage.Base), l => Assert.False(l.Trainable));
         Assert.All(model.TrainableParameters, p => Assert.Equal(ModelStage.Top, model.GetNode(p.Owner.Name).Stage));
         var before = model.StageLayers(ModelStage.Base).SelectMany(l => l.Parameters).Select(p => p.Value.ToArray()).ToArray();
-        var x = GradientCheck.Random(new Random(2), 4, 3, 8, 8);
+        var x = TestTensors.Random(new Random(2), 4, 3, 8, 8);
         var optimizer = new Optimizers.Adam(0.01f);
         for (int step = 0; step < 3; step++)
         {
