@@ -9,6 +9,10 @@ public abstract class LearningRateSchedule
     /// <summary>Called at the end of an epoch with the monitored validation (or training) loss.</summary>
     public virtual void OnEpochEnd(int epoch, double monitoredLoss) { }
 
+    /// <summary>Forgets what earlier epochs taught the schedule; <see cref="Training.Trainer.Fit"/> calls it before the first epoch,
+    /// so a schedule reused by a second Fit starts afresh.</summary>
+    public virtual void Reset() { }
+
     /// <summary>Parses "constant", "step", "cosine" or "plateau".</summary>
     public static LearningRateSchedule Parse(string name) => name.ToLowerInvariant() switch
     {
@@ -101,6 +105,9 @@ public sealed class ReduceOnPlateauSchedule : LearningRateSchedule
 
     /// <inheritdoc/>
     public override float RateAt(float baseRate, int epoch, float progress, int totalEpochs) => Math.Max(MinimumRate, baseRate * _scale);
+
+    /// <inheritdoc/>
+    public override void Reset() { _best = double.PositiveInfinity; _badEpochs = 0; _scale = 1f; }
 
     /// <inheritdoc/>
     public override void OnEpochEnd(int epoch, double monitoredLoss)

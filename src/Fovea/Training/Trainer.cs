@@ -88,6 +88,19 @@ public sealed class Trainer
         var history = new History();
         float baseRate = Optimizer.LearningRate;
         StopRequested = false;
+        // A schedule overwrites the optimizer's rate every step; putting the base rate back (also on an exception or
+        // cancellation) lets a second Fit start from it rather than from wherever the schedule left off.
+        try
+        {
+            options.Schedule?.Reset();
+            FitEpochs(trainSet, validation, options, baseRate, history, cancellation);
+        }
+        finally { Optimizer.LearningRate = baseRate; }
+        return history;
+    }
+
+    private void FitEpochs(IDataset trainSet, IDataset? validation, FitOptions options, float baseRate, History history, CancellationToken cancellation)
+    {
         foreach (var c in options.Callbacks) c.OnTrainBegin(this);
         using var loader = new DataLoader(trainSet, options.BatchSize, options.Shuffle, options.Seed, dropLast: false, options.Augmentation);
         int batches = (trainSet.Count + options.BatchSize - 1) / options.BatchSize;
@@ -146,7 +159,6 @@ public sealed class Trainer
         }
         arena.ReleaseAll();
         foreach (var c in options.Callbacks) c.OnTrainEnd(this, history);
-        return history;
     }
 
     /// <summary>Loss, accuracy, top-k accuracy (default k = 5, capped at the class count) and confusion matrix, in inference mode.</summary>

@@ -98,6 +98,49 @@ public class TrainerTests
     }
 
     [Fact]
+    public void ASecondFitStartsFromTheBaseRate()
+    {
+        var optimizer = new Sgd(0.1f);
+        var trainer = new Trainer(SmallNet(seed: 2), optimizer);
+        var options = new FitOptions { Epochs = 3, BatchSize = 32, Schedule = new StepSchedule(1, 0.5f) };
+        var first = trainer.Fit(Blobs(60, 5), options);
+        Assert.Equal([0.1f, 0.05f, 0.025f], first.Epochs.Select(e => e.LearningRate));
+        Assert.Equal(0.1f, optimizer.LearningRate);
+        var second = trainer.Fit(Blobs(60, 5), options);
+        Assert.Equal([0.1f, 0.05f, 0.025f], second.Epochs.Select(e => e.LearningRate));
+    }
+
+    [Fact]
+    public void AReusedPlateauScheduleStartsAfresh()
+    {
+        // A rate this small leaves the loss flat, so patience 0 halves the rate after every epoch but the first.
+        const float rate = 1e-20f;
+        var optimizer = new Sgd(rate);
+        var trainer = new Trainer(SmallNet(seed: 2), optimizer);
+        var options = new FitOptions { Epochs = 3, BatchSize = 32, Shuffle = false, Schedule = new ReduceOnPlateauSchedule(0.5f, patience: 0, minimumRate: 0f) };
+        var first = trainer.Fit(Blobs(60, 5), options);
+        Assert.Equal([rate, rate / 2, rate / 4], first.Epochs.Select(e => e.LearningRate));
+        var second = trainer.Fit(Blobs(60, 5), options);
+        Assert.Equal([rate, rate / 2, rate / 4], second.Epochs.Select(e => e.LearningRate));
+        Assert.Equal(rate, optimizer.LearningRate);
+    }
+
+    private sealed class CancelAt(CancellationTokenSource source, int epoch) : ITrainingCallback
+    {
+        public void OnBatchEnd(Trainer trainer, in BatchProgress progress) { if (progress.Epoch == epoch) source.Cancel(); }
+    }
+
+    [Fact]
+    public void ACancelledFitRestoresTheBaseRate()
+    {
+        var optimizer = new Sgd(0.1f);
+        using var source = new CancellationTokenSource();
+        var options = new FitOptions { Epochs = 5, BatchSize = 8, Schedule = new StepSchedule(1, 0.5f), Callbacks = [new CancelAt(source, 3)] };
+        Assert.ThrowsAny<OperationCanceledException>(() => new Trainer(SmallNet(seed: 2), optimizer).Fit(Blobs(60, 5), options, source.Token));
+        Assert.Equal(0.1f, optimizer.LearningRate);
+    }
+
+    [Fact]
     public void DivergenceNamesEpochAndBatch()
     {
         var model = SmallNet(seed: 3);
