@@ -71,11 +71,21 @@ public static class ModelFile
                 throw new FormatException($"{path}: weight '{p.Name}' is missing.");
             if (!t.Shape.AsSpan().SequenceEqual(p.Value.Shape))
                 throw new FormatException($"{path}: weight '{p.Name}' has shape ({string.Join(", ", t.Shape)}) but the architecture needs ({string.Join(", ", p.Value.Shape)}).");
+            // A model holding NaN or infinity (a diverged run, a damaged file) would load and then answer nonsense.
+            int bad = IndexOfNonFinite(t.Values);
+            if (bad >= 0)
+                throw new FormatException($"{path}: weight '{p.Name}' holds {t.Values[bad].ToString(System.Globalization.CultureInfo.InvariantCulture)} at index {bad}; a model with NaN or infinite weights gives meaningless predictions (did its training diverge?).");
             p.Value.CopyFrom(t.Values);
         }
         int outputs = model.OutputShape.Aggregate(1, (a, b) => a * b);
         if (model.ClassNames.Count != 0 && model.ClassNames.Count != outputs)
             throw new FormatException($"{path}: {model.ClassNames.Count} class names for {outputs} outputs.");
         return model;
+    }
+
+    private static int IndexOfNonFinite(ReadOnlySpan<float> values)
+    {
+        for (int i = 0; i < values.Length; i++) if (!float.IsFinite(values[i])) return i;
+        return -1;
     }
 }

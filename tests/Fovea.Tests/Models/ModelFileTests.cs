@@ -137,6 +137,22 @@ public class ModelFileTests : IDisposable
         Assert.Contains("2 means and 2 deviations", Assert.Throws<ArgumentException>(() => model.Normalization = new InputNormalization([0f, 0f], [1f, 1f])).Message);
     }
 
+    [Theory]
+    [InlineData(float.NaN, "NaN")]
+    [InlineData(float.NegativeInfinity, "-Infinity")]
+    public void WeightsThatAreNotFiniteAreRefused(float value, string shown)
+    {
+        var model = ModelZoo.Reference([1, 28, 28], 10, seed: 7);
+        var weight = model.Parameters.First(p => p.Name == "dense.weight");
+        weight.Value.Span[5] = value;
+        string path = Path.Combine(_dir, "diverged.fovea");
+        ModelFile.Save(model, path);
+        var e = Assert.Throws<FormatException>(() => ModelFile.Load(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("'dense.weight'", e.Message);
+        Assert.Contains($"holds {shown} at index 5", e.Message);
+    }
+
     [Fact]
     public void AFolderIsNotAModelFile() =>
         Assert.Contains("is a folder", Assert.Throws<FileNotFoundException>(() => ModelFile.Load(_dir)).Message);

@@ -187,6 +187,37 @@ public class TrainerTests
     }
 
     [Fact]
+    public void NaNScoresCountAsWrong()
+    {
+        // Label 0's score is NaN: every comparison with it is false, which used to rank it first.
+        float[] scores = [float.NaN, 0.1f, 0.2f, 0.3f, 0.2f, 0.1f];
+        Assert.Equal(1, Metrics.TopKCorrect(scores, 3, [0, 0], 1));
+        Assert.Equal(1, Metrics.TopKCorrect(scores, 3, [0, 0], 3));
+        // A NaN elsewhere in the row makes the whole row meaningless, even with k = classes.
+        Assert.Equal(0, Metrics.TopKCorrect([0.9f, float.NaN, 0.1f], 3, [0], 3));
+        Assert.Equal([Metrics.NoPrediction, 0], Metrics.ArgMax(scores, 3));
+        Assert.Equal([Metrics.NoPrediction], Metrics.ArgMax([0.2f, float.NaN, 0.1f], 3));
+        var m = new ConfusionMatrix(3);
+        m.Add(0, Metrics.NoPrediction); m.Add(0, 0);
+        Assert.Equal(2, m.Total);
+        Assert.Equal(1, m.Unpredicted);
+        Assert.Equal(0.5, m.Accuracy, 6);
+        Assert.Equal(0.5, m.Recall(0), 6);
+        Assert.Equal(1.0, m.Precision(0), 6);
+    }
+
+    [Fact]
+    public void EvaluateCountsNaNOutputsAsWrong()
+    {
+        var model = SmallNet(seed: 1);
+        foreach (var p in model.Parameters.Where(p => p.Name.EndsWith("bias"))) p.Value.Span.Fill(float.NaN);
+        var result = new Trainer(model, new Sgd(0.1f)).Evaluate(Blobs(30, 1));
+        Assert.Equal(0, result.Accuracy);
+        Assert.Equal(0, result.TopKAccuracy);
+        Assert.Equal(30, result.Confusion.Unpredicted);
+    }
+
+    [Fact]
     public void AValidationSplitThatLeavesNothingToTrainOnIsRefused()
     {
         var one = new InMemoryDataset(new float[36], [0], [1, 6, 6], ["a", "b", "c"]);
