@@ -64,6 +64,18 @@ public class ValidationMessageTests
     }
 
     [Fact]
+    public void CallbackMonitorsAreCheckedWhenCreated()
+    {
+        const string accepted = "Expected loss, accuracy, val_loss or val_accuracy";
+        Names("'val_los'", () => new EarlyStopping("val_los"));
+        Names(accepted, () => new EarlyStopping("val_los"));
+        Names("'bogus'", () => new ModelCheckpoint("model.fovea", "bogus"));
+        Names(accepted, () => new ModelCheckpoint("model.fovea", "bogus"));
+        Names("Received: ''", () => new ModelCheckpoint("", "loss"));
+        Assert.Throws<ArgumentNullException>(() => new EarlyStopping(null!));
+    }
+
+    [Fact]
     public void FitOptions()
     {
         var trainer = new Trainer(Fovea.Models.ModelZoo.Reference([1, 28, 28], 10), new Adam());

@@ -67,6 +67,8 @@ public sealed class Trainer
     public Loss Loss { get; }
     /// <summary>Set by a callback to stop after the current epoch.</summary>
     public bool StopRequested { get; set; }
+    /// <summary>True while <see cref="Fit"/> runs with validation data (so "val_loss" and "val_accuracy" exist); callbacks check it at train begin.</summary>
+    public bool HasValidation { get; private set; }
 
     /// <summary>Trains on <paramref name="train"/>; returns the per-epoch history.</summary>
     public History Fit(IDataset train, FitOptions options, CancellationToken cancellation = default)
@@ -88,6 +90,7 @@ public sealed class Trainer
         var history = new History();
         float baseRate = Optimizer.LearningRate;
         StopRequested = false;
+        HasValidation = validation is not null;
         // A schedule overwrites the optimizer's rate every step; putting the base rate back (also on an exception or
         // cancellation) lets a second Fit start from it rather than from wherever the schedule left off.
         try

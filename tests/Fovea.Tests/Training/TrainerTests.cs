@@ -140,6 +140,45 @@ public class TrainerTests
         Assert.Equal(0.1f, optimizer.LearningRate);
     }
 
+    private sealed class BatchCounter : ITrainingCallback
+    {
+        public int Batches;
+        public void OnBatchEnd(Trainer trainer, in BatchProgress progress) => Batches++;
+    }
+
+    [Theory]
+    [InlineData("val_loss", false)]
+    [InlineData("val_accuracy", true)]
+    public void MonitoringValidationWithoutValidationDataFailsBeforeTraining(string monitor, bool checkpoint)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"fovea-ckpt-{Guid.NewGuid():N}.fovea");
+        var counter = new BatchCounter();
+        ITrainingCallback watcher = checkpoint ? new ModelCheckpoint(path, monitor) : new EarlyStopping(monitor);
+        var e = Assert.Throws<ArgumentException>(() => new Trainer(SmallNet(seed: 2), new Sgd(0.1f)).Fit(Blobs(30, 5),
+            new FitOptions { Epochs = 2, Callbacks = [counter, watcher] }));
+        Assert.Contains($"'{monitor}'", e.Message);
+        Assert.Contains("no validation data", e.Message);
+        Assert.Equal(0, counter.Batches);
+        Assert.False(File.Exists(path));
+    }
+
+    [Fact]
+    public void MonitoringValidationWithValidationDataRuns()
+    {
+        var history = new Trainer(SmallNet(seed: 2), new Sgd(0.1f)).Fit(Blobs(30, 5),
+            new FitOptions { Epochs = 1, ValidationData = Blobs(9, 6), Callbacks = [new EarlyStopping("val_accuracy")] });
+        Assert.Single(history.Epochs);
+    }
+
+    [Fact]
+    public void AValidationMetricOfAnEpochWithoutValidationIsNotTheTrainingValue()
+    {
+        var metrics = new EpochMetrics(3, 0.5, 0.8, null, null, 0.1f, 1, 1);
+        Assert.Equal(0.5, metrics.Get("loss"));
+        Assert.Contains("'val_loss'", Assert.Throws<InvalidOperationException>(() => metrics.Get("val_loss")).Message);
+        Assert.Contains("epoch 3", Assert.Throws<InvalidOperationException>(() => metrics.Get("val_accuracy")).Message);
+    }
+
     [Fact]
     public void DivergenceNamesEpochAndBatch()
     {
