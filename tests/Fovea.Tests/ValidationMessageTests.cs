@@ -48,6 +48,13 @@ public class ValidationMessageTests
         Names("Received: -1", () => new CosineSchedule(warmupEpochs: -1f));
         Names("Received: 1", () => new ReduceOnPlateauSchedule(factor: 1f));
         Names("Received: -1", () => new ReduceOnPlateauSchedule(patience: -1));
+        Names("Received: -1", () => new ReduceOnPlateauSchedule(minimumRate: -1f));
+        Names("Received: NaN", () => new ReduceOnPlateauSchedule(minimumRate: float.NaN));
+        Names("Received: NaN", () => new CosineSchedule(warmupEpochs: float.NaN));
+        Names("Received: NaN", () => new CosineSchedule(minimumFraction: float.NaN));
+        Names("Received: NaN", () => new StepSchedule(gamma: float.NaN));
+        Assert.Throws<ArgumentNullException>(() => LearningRateSchedule.Parse(null!));
+        Assert.Throws<ArgumentNullException>(() => Optimizer.Create(null!, 0.1f));
     }
 
     [Fact]
@@ -59,6 +66,19 @@ public class ValidationMessageTests
         Names("'hinge'", () => Loss.Create("hinge"));
         Names("k=0", () => Metrics.TopKCorrect(new float[3], 3, [0], 0));
         Names("Received: 0", () => new ConfusionMatrix(0));
+        Names("1 class name(s) for 3 classes", () => new ConfusionMatrix(3, ["a"]));
+        Names("Label 3 is outside [0, 3)", () => new ConfusionMatrix(3).Add(3, 0));
+        Names("Label -1 is outside [0, 3)", () => new ConfusionMatrix(3).Add(-1, 0));
+        Names("Predicted class 5 is outside [0, 3)", () => new ConfusionMatrix(3).Add(0, 5));
+        Names("Class 4 is outside [0, 3)", () => new ConfusionMatrix(3).Recall(4));
+        Names("Class -2 is outside [0, 3)", () => new ConfusionMatrix(3).Precision(-2));
+        Names("Label 3 at row 1 is outside [0, 3)", () => Metrics.TopKCorrect(new float[6], 3, [0, 3], 1));
+        Names("Label -1 at row 0", () => Metrics.TopKCorrect(new float[3], 3, [-1], 1));
+        Names("received 3", () => Metrics.TopKCorrect(new float[3], 3, [0, 1], 1));
+        Assert.IsType<ArgumentOutOfRangeException>(Record.Exception(() => new ConfusionMatrix(3).Add(7, 0)));
+        Assert.IsType<ArgumentOutOfRangeException>(Record.Exception(() => Metrics.TopKCorrect(new float[3], 3, [9], 1)));
+        Assert.Throws<ArgumentNullException>(() => Loss.Create(null!));
+        Assert.Throws<ArgumentNullException>(() => new ConsoleProgress(null!, false));
         Names("Received: -1", () => new EarlyStopping(patience: -1));
         Names("'f1'", () => new EpochMetrics(1, 0, 0, null, null, 0, 0, 0).Get("f1"));
     }

@@ -14,7 +14,7 @@ public abstract class LearningRateSchedule
     public virtual void Reset() { }
 
     /// <summary>Parses "constant", "step", "cosine" or "plateau".</summary>
-    public static LearningRateSchedule Parse(string name) => name.ToLowerInvariant() switch
+    public static LearningRateSchedule Parse(string name) => (name ?? throw new ArgumentNullException(nameof(name))).ToLowerInvariant() switch
     {
         "constant" or "none" => new ConstantSchedule(),
         "step" => new StepSchedule(),
@@ -59,7 +59,7 @@ public sealed class CosineSchedule : LearningRateSchedule
     public CosineSchedule(float minimumFraction = 0f, float warmupEpochs = 0f)
     {
         if (!(minimumFraction >= 0f && minimumFraction <= 1f)) throw new ArgumentOutOfRangeException(nameof(minimumFraction), minimumFraction, $"Minimum fraction must be in [0, 1]. Received: {minimumFraction}.");
-        if (!(warmupEpochs >= 0f)) throw new ArgumentOutOfRangeException(nameof(warmupEpochs), warmupEpochs, $"Warm-up must be ≥ 0 epochs. Received: {warmupEpochs}.");
+        if (!(warmupEpochs >= 0f) || float.IsInfinity(warmupEpochs)) throw new ArgumentOutOfRangeException(nameof(warmupEpochs), warmupEpochs, $"Warm-up must be a finite number of epochs ≥ 0. Received: {warmupEpochs}.");
         MinimumFraction = minimumFraction; WarmupEpochs = warmupEpochs;
     }
 
@@ -93,6 +93,7 @@ public sealed class ReduceOnPlateauSchedule : LearningRateSchedule
     {
         if (!(factor > 0f && factor < 1f)) throw new ArgumentOutOfRangeException(nameof(factor), factor, $"Factor must be in (0, 1). Received: {factor}.");
         if (patience < 0) throw new ArgumentOutOfRangeException(nameof(patience), patience, $"Patience must be ≥ 0. Received: {patience}.");
+        if (!(minimumRate >= 0f) || float.IsInfinity(minimumRate)) throw new ArgumentOutOfRangeException(nameof(minimumRate), minimumRate, $"Minimum rate must be a finite value ≥ 0. Received: {minimumRate}.");
         Factor = factor; Patience = patience; MinimumRate = minimumRate;
     }
 
