@@ -215,9 +215,11 @@ public class DataLoaderTests
     public void ValidatesArguments()
     {
         var ds = Numbered(4);
-        Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader(ds, 0));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader(ds, 2, augmentation: new Augmentation(HorizontalFlipProbability: 1.5)));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader(ds, 2, augmentation: new Augmentation(MaxTranslation: -1)));
+        Assert.Contains("got 0", Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader(ds, 0)).Message);
+        Assert.Contains("got -3", Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader(ds, -3)).Message);
+        Assert.Contains("got 1.5", Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader(ds, 2, augmentation: new Augmentation(HorizontalFlipProbability: 1.5))).Message);
+        Assert.Contains("got NaN", Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader(ds, 2, augmentation: new Augmentation(HorizontalFlipProbability: double.NaN))).Message);
+        Assert.Contains("got -1", Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader(ds, 2, augmentation: new Augmentation(MaxTranslation: -1))).Message);
         using var empty = new DataLoader(new InMemoryDataset([], [], [1, 2, 2], ["a"]), 4);
         Assert.Empty(empty);
     }

@@ -193,7 +193,8 @@ public class TrainerTests
     public void ValidationsNameTheValue()
     {
         var trainer = new Trainer(SmallNet(0), new Adam());
-        Assert.Contains("0", Assert.Throws<ArgumentOutOfRangeException>(() => trainer.Fit(Blobs(9, 1), new FitOptions { Epochs = 0 })).Message);
+        Assert.Contains("Received: 0", Assert.Throws<ArgumentOutOfRangeException>(() => trainer.Fit(Blobs(9, 1), new FitOptions { Epochs = 0 })).Message);
+        Assert.Contains("Received: -2", Assert.Throws<ArgumentOutOfRangeException>(() => trainer.Fit(Blobs(9, 1), new FitOptions { Epochs = -2 })).Message);
         Assert.Contains("(1, 28, 28)", Assert.Throws<ArgumentException>(() =>
             trainer.Fit(new InMemoryDataset(new float[784], [0], [1, 28, 28], ["x"]), new FitOptions())).Message);
         Assert.Contains("-1", Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(-1f)).Message);
