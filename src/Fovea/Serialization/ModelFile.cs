@@ -56,15 +56,17 @@ public static class ModelFile
             throw new FormatException($"{path} was written by a newer Fovea (model format version {version}); this build reads versions up to {FormatVersion}. Upgrade Fovea to load it.");
         if (!metadata.TryGetValue("architecture", out var archText))
             throw new FormatException($"{path}: the model architecture is missing from the metadata.");
-        JsonObject arch;
-        try { arch = JsonNode.Parse(archText)!.AsObject(); }
-        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or NullReferenceException)
+        JsonNode? archNode;
+        try { archNode = JsonNode.Parse(archText); }
+        catch (System.Text.Json.JsonException e)
         {
             throw new FormatException($"{path}: the model architecture is not valid JSON ({e.Message}).");
         }
+        if (archNode is not JsonObject arch)
+            throw new FormatException($"{path}: the model architecture is {archNode?.ToJsonString() ?? "null"}; expected a JSON object.");
         Model model;
         try { model = ModelArchitecture.FromJson(arch); }
-        catch (FormatException e) { throw new FormatException($"{path}: {e.Message}", e); }
+        catch (FormatException e) { throw new FormatException($"{path}: invalid model architecture: {e.Message}", e); }
         foreach (var p in model.Parameters)
         {
             if (!tensors.TryGetValue(p.Name, out var t))

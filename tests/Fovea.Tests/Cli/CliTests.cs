@@ -42,6 +42,19 @@ public class CliTests : IDisposable
     public void BadNumberNamesTheValue() => AssertUsageError(Fovea("train", "--epochs", "abc"), "'abc'");
 
     [Fact]
+    public void ACorruptArchitectureIsAUsageErrorNamingTheField()
+    {
+        var model = new global::Fovea.Models.Sequential([1, 6, 6], "small").Top(new global::Fovea.Layers.Flatten(), new global::Fovea.Layers.Dense(3));
+        var arch = global::Fovea.Serialization.ModelArchitecture.ToJson(model);
+        arch.Remove("nodes");
+        string path = Path.Combine(_dir, "corrupt.fovea");
+        using (var stream = File.Create(path))
+            global::Fovea.Serialization.SafeTensors.Write(stream, model.Parameters.Select(p => (p.Name, p.Value.Shape, p.Value.ToArray())).ToList(),
+                new Dictionary<string, string> { ["format"] = "fovea", ["format_version"] = "1", ["architecture"] = arch.ToJsonString() });
+        AssertUsageError(Fovea("summary", path), "field 'nodes' is missing");
+    }
+
+    [Fact]
     public void UnknownCommand() => AssertUsageError(Fovea("fly"), "'fly'");
 
     [Fact]
