@@ -55,6 +55,20 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void RuntimeArgumentFailuresAreInternalErrorsNotUsageErrors()
+    {
+        // Thrown by the runtime (a bad slice): a bug, to be reported as an internal error.
+        var slice = Record.Exception(() => new int[1].AsSpan().Slice(5));
+        Assert.IsType<ArgumentOutOfRangeException>(slice);
+        Assert.False(global::Fovea.Cli.Cli.IsUserError(slice));
+        Assert.False(global::Fovea.Cli.Cli.IsUserError(Record.Exception(() => ArgumentNullException.ThrowIfNull((object?)null, "x"))!));
+        // Thrown by a Fovea check that names the value: the user's mistake.
+        Assert.True(global::Fovea.Cli.Cli.IsUserError(Record.Exception(() => new global::Fovea.Optimizers.Sgd(-1f))!));
+        Assert.True(global::Fovea.Cli.Cli.IsUserError(Record.Exception(() => global::Fovea.Optimizers.LearningRateSchedule.Parse("linear"))!));
+        Assert.True(global::Fovea.Cli.Cli.IsUserError(new FormatException("model.fovea: field 'nodes' is missing.")));
+    }
+
+    [Fact]
     public void UnknownCommand() => AssertUsageError(Fovea("fly"), "'fly'");
 
     [Fact]
