@@ -113,7 +113,10 @@ public sealed class ReduceOnPlateauSchedule : LearningRateSchedule
     /// <inheritdoc/>
     public override void OnEpochEnd(int epoch, double monitoredLoss)
     {
-        if (monitoredLoss < _best - 1e-4 * Math.Abs(_best)) { _best = monitoredLoss; _badEpochs = 0; return; }
+        // The first value is the best so far by definition: with _best infinite the relative threshold is ∞ - ∞ = NaN, which
+        // no comparison passes, so every epoch used to count as bad and the rate fell regardless of progress.
+        bool first = double.IsPositiveInfinity(_best) && double.IsFinite(monitoredLoss);
+        if (first || monitoredLoss < _best - 1e-4 * Math.Abs(_best)) { _best = monitoredLoss; _badEpochs = 0; return; }
         if (++_badEpochs > Patience) { _scale *= Factor; _badEpochs = 0; }
     }
 }
