@@ -68,6 +68,23 @@ public class CliTests : IDisposable
         Assert.True(global::Fovea.Cli.Cli.IsUserError(new FormatException("model.fovea: field 'nodes' is missing.")));
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-5")]
+    public void ABadLimitFailsBeforeAnyLoading(string limit)
+    {
+        // AssertUsageError wants stderr to be the error line alone: no "using /usr/share/..." loading line before it.
+        var r = Fovea("train", "--limit", limit, "--out", Path.Combine(_dir, "m.fovea"));
+        AssertUsageError(r, $"Option --limit must be between 1 and");
+        Assert.Contains($"received {limit}", r.Err);
+    }
+
+    [Fact]
+    public void AnUnexpectedArgumentIsNamed() => AssertUsageError(Fovea("train", "extra-positional"), "Unexpected argument 'extra-positional'. Usage: fovea train");
+
+    [Fact]
+    public void AMissingArgumentIsCounted() => AssertUsageError(Fovea("export"), "Expected 1 argument, received 0. Usage: fovea export");
+
     [Fact]
     public void UnknownCommand() => AssertUsageError(Fovea("fly"), "'fly'");
 
