@@ -80,6 +80,17 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void ABatchTooLargeForMemoryIsAUsageError()
+    {
+        // 60,000 images of the reference CNN need about 70 GB for one step; the process used to be killed for lack of memory.
+        var r = Fovea("train", "--model", "reference", "--batch-size", "65536", "--out", Path.Combine(_dir, "big.fovea"));
+        Assert.Equal(2, r.Code);
+        Assert.Contains("fovea: error: Batch size 65536 (60000 samples per step with this data) needs about", r.Err);
+        Assert.Contains("of memory available; use a batch size of at most", r.Err);
+        Assert.False(File.Exists(Path.Combine(_dir, "big.fovea")));
+    }
+
+    [Fact]
     public void AnUnexpectedArgumentIsNamed() => AssertUsageError(Fovea("train", "extra-positional"), "Unexpected argument 'extra-positional'. Usage: fovea train");
 
     [Fact]

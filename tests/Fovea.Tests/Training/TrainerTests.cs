@@ -219,6 +219,31 @@ public class TrainerTests
     }
 
     [Fact]
+    public void TheStepMemoryEstimateAddsActivationsGradientsColumnsAndParameters()
+    {
+        // Per sample, floats: outputs input 36 + conv 144 + relu 144 + pool 36 + flatten 36 + dense 3 = 399, twice (gradients);
+        // conv columns 1·3·3·6·6 = 324, twice. Parameters (4·9 + 4) + (36·3 + 3) = 151, four times (value, gradient, 2 moments).
+        long perSample = 4 * (2 * 399 + 2 * 324), parameters = 4 * 4 * 151;
+        Assert.Equal(64 * perSample + parameters, Trainer.EstimateStepBytes(SmallNet(seed: 0), 64));
+        Assert.Equal(perSample + parameters, Trainer.EstimateStepBytes(SmallNet(seed: 0), 1));
+    }
+
+    [Fact]
+    public void ABatchThatWouldNotFitInMemoryIsRefusedBeforeTraining()
+    {
+        var counter = new BatchCounter();
+        // 64 samples need 64·5784 + 2416 = 372,592 bytes; 80% of 400,000 is 320,000, which holds (320,000 - 2416) / 5784 = 54.
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new Trainer(SmallNet(seed: 2), new Sgd(0.1f)).Fit(Blobs(90, 5),
+            new FitOptions { Epochs = 1, BatchSize = 64, MemoryLimitBytes = 400_000, Callbacks = [counter] }));
+        Assert.Contains("Batch size 64 needs about", e.Message);
+        Assert.Contains("available", e.Message);
+        Assert.Contains("at most 54", e.Message);
+        Assert.Equal(0, counter.Batches);
+        // The batch is at most the data set: 40 samples in batches of 64 fit.
+        new Trainer(SmallNet(seed: 2), new Sgd(0.1f)).Fit(Blobs(40, 5), new FitOptions { Epochs = 1, BatchSize = 64, MemoryLimitBytes = 400_000 });
+    }
+
+    [Fact]
     public void DivergenceNamesEpochAndBatch()
     {
         var model = SmallNet(seed: 3);
