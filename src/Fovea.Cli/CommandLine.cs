@@ -91,7 +91,13 @@ public sealed class CommandLine
     /// <summary>Exactly <paramref name="count"/> positionals (or at least, when <paramref name="orMore"/>).</summary>
     public void RequirePositionals(int count, string usage, bool orMore = false)
     {
-        if (Positionals.Count < count || (!orMore && Positionals.Count > count))
-            throw new UsageException($"Usage: fovea {usage}");
+        if (!orMore && Positionals.Count > count)
+        {
+            // Name what was not expected: a bare usage line leaves the user guessing which word was wrong.
+            var extra = Positionals.Skip(count).Select(p => $"'{p}'");
+            throw new UsageException($"Unexpected argument{(Positionals.Count - count > 1 ? "s" : "")} {string.Join(", ", extra)}. Usage: fovea {usage}");
+        }
+        if (Positionals.Count < count)
+            throw new UsageException($"Expected {(orMore ? "at least " : "")}{count} argument{(count > 1 ? "s" : "")}, received {Positionals.Count}. Usage: fovea {usage}");
     }
 }

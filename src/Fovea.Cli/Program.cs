@@ -67,9 +67,20 @@ namespace Fovea.Cli
             }
         }
 
-        private static bool IsUserError(Exception e) => e is UsageException or ArgumentException or FileNotFoundException
-            or DirectoryNotFoundException or FormatException or UnauthorizedAccessException or IOException
-            or Data.DatasetNotFoundException or Vision.ImageLoadException or Vision.ImageFolderException or Training.TrainingDivergedException or InvalidDataException;
+        /// <summary>True for failures caused by the user's input (exit 2); false for bugs (exit 1, "internal error").</summary>
+        internal static bool IsUserError(Exception e) => e switch
+        {
+            // A null argument is always a caller's bug; so is an out-of-range argument raised by the runtime itself (a span
+            // slice, a collection index) rather than by a Fovea check, which names the value. Exit 2 would hide them.
+            ArgumentNullException => false,
+            ArgumentOutOfRangeException when !ThrownByFovea(e) => false,
+            _ => e is UsageException or ArgumentException or FileNotFoundException
+                or DirectoryNotFoundException or FormatException or UnauthorizedAccessException or IOException
+                or Data.DatasetNotFoundException or Vision.ImageLoadException or Vision.ImageFolderException or Training.TrainingDivergedException or InvalidDataException,
+        };
+
+        private static bool ThrownByFovea(Exception e) =>
+            e.TargetSite?.DeclaringType?.Assembly.GetName().Name?.StartsWith("Fovea", StringComparison.Ordinal) == true;
 
         private static string OneLine(string s) => string.Join(' ', s.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 

@@ -89,6 +89,8 @@ internal static class TrainCommand
         var datasetInfo = DatasetChoice.Resolve(cl);
         string outPath = cl.Get("out") ?? Path.Combine("runs", $"{datasetInfo.Name}-{modelName}.fovea");
         TrainOutputs.Check(outPath);
+        // Checked before loading, so a bad --limit fails at once and prints nothing else; the upper bound needs the data.
+        if (cl.Has("limit")) cl.GetInt("limit", 1, 1);
         var log = settings.Json ? null : (Action<string>)(m => Console.Error.WriteLine(m));
         var train = DatasetChoice.Load(cl, DatasetSplit.Train, log);
         var test = DatasetChoice.Load(cl, DatasetSplit.Test);

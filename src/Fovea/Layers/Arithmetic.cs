@@ -107,8 +107,8 @@ public sealed class ConstantArithmetic : UnaryLayer
         ["learn_constant"] = LearnConstant,
     };
 
-    internal static ConstantArithmetic FromConfig(JsonObject c, string name) => new(Enum.Parse<BinaryOp>((string)c["op"]!),
-        Reshape.IntArray(c["constant_shape"]), (bool)c["constant_first"]!, (bool)c["learn_constant"]!, name);
+    internal static ConstantArithmetic FromConfig(JsonObject c, string name) => new(ConfigReader.Enum<BinaryOp>(c, "op"),
+        ConfigReader.IntArray(c, "constant_shape"), ConfigReader.Bool(c, "constant_first"), ConfigReader.Bool(c, "learn_constant"), name);
 }
 
 /// <summary>

@@ -125,8 +125,6 @@ public sealed class Conv2D : UnaryLayer
     };
 
     internal static Conv2D FromConfig(JsonObject c, string name) => new(
-        (int)c["filters"]!, Pair(c["kernel_size"]), Pair(c["strides"]), Padding.FromJson(c["padding"]), Pair(c["dilation"]),
-        (int)c["groups"]!, (bool)c["use_bias"]!, Enum.Parse<Initializer>((string)c["initializer"]!), name);
-
-    internal static (int, int) Pair(JsonNode? node) => node is JsonArray a ? ((int)a[0]!, (int)a[1]!) : ((int)node!, (int)node!);
+        ConfigReader.Int(c, "filters"), ConfigReader.Pair(c, "kernel_size"), ConfigReader.Pair(c, "strides"), Padding.FromJson(c["padding"]),
+        ConfigReader.Pair(c, "dilation"), ConfigReader.Int(c, "groups"), ConfigReader.Bool(c, "use_bias"), ConfigReader.Enum<Initializer>(c, "initializer"), name);
 }

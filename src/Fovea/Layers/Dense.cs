@@ -62,5 +62,5 @@ public sealed class Dense : UnaryLayer
     /// <inheritdoc/>
     public override JsonObject GetConfig() => new() { ["units"] = Units, ["use_bias"] = UseBias, ["initializer"] = KernelInitializer.ToString() };
 
-    internal static Dense FromConfig(JsonObject c, string name) => new((int)c["units"]!, (bool)c["use_bias"]!, Enum.Parse<Initializer>((string)c["initializer"]!), name);
+    internal static Dense FromConfig(JsonObject c, string name) => new(ConfigReader.Int(c, "units"), ConfigReader.Bool(c, "use_bias"), ConfigReader.Enum<Initializer>(c, "initializer"), name);
 }

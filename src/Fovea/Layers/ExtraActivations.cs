@@ -29,7 +29,7 @@ public sealed class Clip : ActivationLayer
     private static JsonNode? Bound(float v) => float.IsInfinity(v) ? null : JsonValue.Create(v);
 
     internal static Clip FromConfig(JsonObject c, string name) =>
-        new(c["min"] is JsonNode lo ? (float)lo : float.NegativeInfinity, c["max"] is JsonNode hi ? (float)hi : float.PositiveInfinity, name);
+        new(c["min"] is null ? float.NegativeInfinity : ConfigReader.Float(c, "min"), c["max"] is null ? float.PositiveInfinity : ConfigReader.Float(c, "max"), name);
 }
 
 /// <summary>ELU: y = x &gt; 0 ? x : alpha·(exp(x) - 1). Example: <c>new Elu(1f)</c>.</summary>

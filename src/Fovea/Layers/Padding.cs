@@ -49,12 +49,17 @@ public readonly record struct Padding(PaddingMode Mode, int Top = 0, int Left = 
 
     internal static Padding FromJson(JsonNode? node)
     {
-        if (node is JsonArray a && a.Count == 4) return Of((int)a[0]!, (int)a[1]!, (int)a[2]!, (int)a[3]!);
-        return node?.GetValue<string>() switch
+        if (node is JsonArray a && a.Count == 4)
+        {
+            var p = ConfigReader.Ints(a, "padding");
+            return Of(p[0], p[1], p[2], p[3]);
+        }
+        string? mode = node is JsonValue v && v.TryGetValue(out string? s) ? s : null;
+        return mode switch
         {
             "valid" => Valid,
             "same" => Same,
-            var other => throw new FormatException($"Unknown padding '{other}'; expected \"valid\", \"same\" or [top, left, bottom, right]."),
+            _ => throw new FormatException($"field 'padding' is {node?.ToJsonString() ?? "missing"}; expected \"valid\", \"same\" or [top, left, bottom, right]."),
         };
     }
 

@@ -84,7 +84,7 @@ public abstract class Pool2DBase : UnaryLayer
         return c;
     }
 
-    internal static (int, int) DilationFrom(JsonObject c) => c["dilation"] is JsonNode d ? Conv2D.Pair(d) : (1, 1);
+    internal static (int, int) DilationFrom(JsonObject c) => c["dilation"] is null ? (1, 1) : ConfigReader.Pair(c, "dilation");
 }
 
 /// <summary>
@@ -108,7 +108,7 @@ public sealed class MaxPool2D : Pool2DBase
     public override Tensor Forward(Tensor input, bool training) => Autograd.Ops.MaxPool2d(input, Geometry(input.Shape[1..]));
 
     internal static MaxPool2D FromConfig(JsonObject c, string name) =>
-        new(Conv2D.Pair(c["pool_size"]), Conv2D.Pair(c["strides"]), Padding.FromJson(c["padding"]), (bool)c["ceil_mode"]!, name) { Dilation = DilationFrom(c) };
+        new(ConfigReader.Pair(c, "pool_size"), ConfigReader.Pair(c, "strides"), Padding.FromJson(c["padding"]), ConfigReader.Bool(c, "ceil_mode"), name) { Dilation = DilationFrom(c) };
 }
 
 /// <summary>
@@ -145,5 +145,5 @@ public sealed class AvgPool2D : Pool2DBase
     }
 
     internal static AvgPool2D FromConfig(JsonObject c, string name) =>
-        new(Conv2D.Pair(c["pool_size"]), Conv2D.Pair(c["strides"]), Padding.FromJson(c["padding"]), (bool)c["ceil_mode"]!, (bool)c["count_include_pad"]!, name) { Dilation = DilationFrom(c) };
+        new(ConfigReader.Pair(c, "pool_size"), ConfigReader.Pair(c, "strides"), Padding.FromJson(c["padding"]), ConfigReader.Bool(c, "ceil_mode"), ConfigReader.Bool(c, "count_include_pad"), name) { Dilation = DilationFrom(c) };
 }

@@ -65,7 +65,7 @@ public sealed class Reduce : UnaryLayer
     };
 
     internal static Reduce FromConfig(JsonObject c, string name) =>
-        new(Enum.Parse<ReduceKind>((string)c["kind"]!), Reshape.IntArray(c["axes"]), (bool)c["keep_dims"]!, name);
+        new(ConfigReader.Enum<ReduceKind>(c, "kind"), ConfigReader.IntArray(c, "axes"), ConfigReader.Bool(c, "keep_dims"), name);
 }
 
 /// <summary>

@@ -33,9 +33,7 @@ public sealed class Reshape : UnaryLayer
     /// <inheritdoc/>
     public override JsonObject GetConfig() => new() { ["target_shape"] = new JsonArray(TargetShape.Select(d => (JsonNode)d).ToArray()) };
 
-    internal static Reshape FromConfig(JsonObject c, string name) => new(IntArray(c["target_shape"]), name);
-
-    internal static int[] IntArray(JsonNode? node) => ((JsonArray)node!).Select(v => (int)v!).ToArray();
+    internal static Reshape FromConfig(JsonObject c, string name) => new(ConfigReader.IntArray(c, "target_shape"), name);
 }
 
 /// <summary>Permutes the per-sample axes: output axis i is input axis <see cref="Permutation"/>[i] (the batch axis stays first).</summary>
@@ -159,5 +157,5 @@ public sealed class Pad : UnaryLayer
     };
 
     internal static Pad FromConfig(JsonObject c, string name) =>
-        new(Reshape.IntArray(c["before"]), Reshape.IntArray(c["after"]), Enum.Parse<PadMode>((string)c["mode"]!), (float)c["value"]!, name);
+        new(ConfigReader.IntArray(c, "before"), ConfigReader.IntArray(c, "after"), ConfigReader.Enum<PadMode>(c, "mode"), ConfigReader.Float(c, "value"), name);
 }

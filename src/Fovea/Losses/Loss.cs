@@ -13,7 +13,7 @@ public abstract class Loss
     public abstract Tensor Compute(Tensor outputs, ReadOnlySpan<int> labels);
 
     /// <summary>Creates a loss by name: "cross_entropy" (default), "bce", "mse".</summary>
-    public static Loss Create(string name, float labelSmoothing = 0f) => name.ToLowerInvariant() switch
+    public static Loss Create(string name, float labelSmoothing = 0f) => (name ?? throw new ArgumentNullException(nameof(name))).ToLowerInvariant() switch
     {
         "cross_entropy" or "crossentropy" or "ce" => new SoftmaxCrossEntropyLoss(labelSmoothing),
         "bce" or "binary_cross_entropy" => new BinaryCrossEntropyLoss(),

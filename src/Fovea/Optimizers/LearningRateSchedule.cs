@@ -9,8 +9,12 @@ public abstract class LearningRateSchedule
     /// <summary>Called at the end of an epoch with the monitored validation (or training) loss.</summary>
     public virtual void OnEpochEnd(int epoch, double monitoredLoss) { }
 
+    /// <summary>Forgets what earlier epochs taught the schedule; <see cref="Training.Trainer.Fit"/> calls it before the first epoch,
+    /// so a schedule reused by a second Fit starts afresh.</summary>
+    public virtual void Reset() { }
+
     /// <summary>Parses "constant", "step", "cosine" or "plateau".</summary>
-    public static LearningRateSchedule Parse(string name) => name.ToLowerInvariant() switch
+    public static LearningRateSchedule Parse(string name) => (name ?? throw new ArgumentNullException(nameof(name))).ToLowerInvariant() switch
     {
         "constant" or "none" => new ConstantSchedule(),
         "step" => new StepSchedule(),
@@ -55,7 +59,7 @@ public sealed class CosineSchedule : LearningRateSchedule
     public CosineSchedule(float minimumFraction = 0f, float warmupEpochs = 0f)
     {
         if (!(minimumFraction >= 0f && minimumFraction <= 1f)) throw new ArgumentOutOfRangeException(nameof(minimumFraction), minimumFraction, $"Minimum fraction must be in [0, 1]. Received: {minimumFraction}.");
-        if (!(warmupEpochs >= 0f)) throw new ArgumentOutOfRangeException(nameof(warmupEpochs), warmupEpochs, $"Warm-up must be ≥ 0 epochs. Received: {warmupEpochs}.");
+        if (!(warmupEpochs >= 0f) || float.IsInfinity(warmupEpochs)) throw new ArgumentOutOfRangeException(nameof(warmupEpochs), warmupEpochs, $"Warm-up must be a finite number of epochs ≥ 0. Received: {warmupEpochs}.");
         MinimumFraction = minimumFraction; WarmupEpochs = warmupEpochs;
     }
 
@@ -89,6 +93,7 @@ public sealed class ReduceOnPlateauSchedule : LearningRateSchedule
     {
         if (!(factor > 0f && factor < 1f)) throw new ArgumentOutOfRangeException(nameof(factor), factor, $"Factor must be in (0, 1). Received: {factor}.");
         if (patience < 0) throw new ArgumentOutOfRangeException(nameof(patience), patience, $"Patience must be ≥ 0. Received: {patience}.");
+        if (!(minimumRate >= 0f) || float.IsInfinity(minimumRate)) throw new ArgumentOutOfRangeException(nameof(minimumRate), minimumRate, $"Minimum rate must be a finite value ≥ 0. Received: {minimumRate}.");
         Factor = factor; Patience = patience; MinimumRate = minimumRate;
     }
 
@@ -103,9 +108,15 @@ public sealed class ReduceOnPlateauSchedule : LearningRateSchedule
     public override float RateAt(float baseRate, int epoch, float progress, int totalEpochs) => Math.Max(MinimumRate, baseRate * _scale);
 
     /// <inheritdoc/>
+    public override void Reset() { _best = double.PositiveInfinity; _badEpochs = 0; _scale = 1f; }
+
+    /// <inheritdoc/>
     public override void OnEpochEnd(int epoch, double monitoredLoss)
     {
-        if (monitoredLoss < _best - 1e-4 * Math.Abs(_best)) { _best = monitoredLoss; _badEpochs = 0; return; }
+        // The first value is the best so far by definition: with _best infinite the relative threshold is ∞ - ∞ = NaN, which
+        // no comparison passes, so every epoch used to count as bad and the rate fell regardless of progress.
+        bool first = double.IsPositiveInfinity(_best) && double.IsFinite(monitoredLoss);
+        if (first || monitoredLoss < _best - 1e-4 * Math.Abs(_best)) { _best = monitoredLoss; _badEpochs = 0; return; }
         if (++_badEpochs > Patience) { _scale *= Factor; _badEpochs = 0; }
     }
 }

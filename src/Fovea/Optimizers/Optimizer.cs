@@ -55,7 +55,7 @@ public abstract class Optimizer
     }
 
     /// <summary>Creates an optimizer by name ("sgd", "adam", "adamw") with default hyperparameters.</summary>
-    public static Optimizer Create(string name, float learningRate) => name.ToLowerInvariant() switch
+    public static Optimizer Create(string name, float learningRate) => (name ?? throw new ArgumentNullException(nameof(name))).ToLowerInvariant() switch
     {
         "sgd" => new Sgd(learningRate, momentum: 0.9f),
         "adam" => new Adam(learningRate),

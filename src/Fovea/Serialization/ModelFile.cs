@@ -56,26 +56,38 @@ public static class ModelFile
             throw new FormatException($"{path} was written by a newer Fovea (model format version {version}); this build reads versions up to {FormatVersion}. Upgrade Fovea to load it.");
         if (!metadata.TryGetValue("architecture", out var archText))
             throw new FormatException($"{path}: the model architecture is missing from the metadata.");
-        JsonObject arch;
-        try { arch = JsonNode.Parse(archText)!.AsObject(); }
-        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or NullReferenceException)
+        JsonNode? archNode;
+        try { archNode = JsonNode.Parse(archText); }
+        catch (System.Text.Json.JsonException e)
         {
             throw new FormatException($"{path}: the model architecture is not valid JSON ({e.Message}).");
         }
+        if (archNode is not JsonObject arch)
+            throw new FormatException($"{path}: the model architecture is {archNode?.ToJsonString() ?? "null"}; expected a JSON object.");
         Model model;
         try { model = ModelArchitecture.FromJson(arch); }
-        catch (FormatException e) { throw new FormatException($"{path}: {e.Message}", e); }
+        catch (FormatException e) { throw new FormatException($"{path}: invalid model architecture: {e.Message}", e); }
         foreach (var p in model.Parameters)
         {
             if (!tensors.TryGetValue(p.Name, out var t))
                 throw new FormatException($"{path}: weight '{p.Name}' is missing.");
             if (!t.Shape.AsSpan().SequenceEqual(p.Value.Shape))
                 throw new FormatException($"{path}: weight '{p.Name}' has shape ({string.Join(", ", t.Shape)}) but the architecture needs ({string.Join(", ", p.Value.Shape)}).");
+            // A model holding NaN or infinity (a diverged run, a damaged file) would load and then answer nonsense.
+            int bad = IndexOfNonFinite(t.Values);
+            if (bad >= 0)
+                throw new FormatException($"{path}: weight '{p.Name}' holds {t.Values[bad].ToString(System.Globalization.CultureInfo.InvariantCulture)} at index {bad}; a model with NaN or infinite weights gives meaningless predictions (did its training diverge?).");
             p.Value.CopyFrom(t.Values);
         }
         int outputs = model.OutputShape.Aggregate(1, (a, b) => a * b);
         if (model.ClassNames.Count != 0 && model.ClassNames.Count != outputs)
             throw new FormatException($"{path}: {model.ClassNames.Count} class names for {outputs} outputs.");
         return model;
+    }
+
+    private static int IndexOfNonFinite(ReadOnlySpan<float> values)
+    {
+        for (int i = 0; i < values.Length; i++) if (!float.IsFinite(values[i])) return i;
+        return -1;
     }
 }

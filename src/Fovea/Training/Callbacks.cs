@@ -31,14 +31,26 @@ public sealed class EarlyStopping(string monitor = "val_loss", int patience = 3,
     private float[][]? _bestWeights;
 
     /// <summary>Monitored metric.</summary>
-    public string Monitor { get; } = monitor;
+    public string Monitor { get; } = EpochMetrics.CheckMonitor(monitor);
     /// <summary>Epochs without improvement tolerated.</summary>
     public int Patience { get; } = patience >= 0 ? patience : throw new ArgumentOutOfRangeException(nameof(patience), patience, $"Patience must be ≥ 0. Received: {patience}.");
     /// <summary>Epoch (1-based) with the best value.</summary>
     public int BestEpoch { get; private set; }
 
     /// <inheritdoc/>
-    public void OnTrainBegin(Trainer trainer) { _best = EpochMetrics.HigherIsBetter(Monitor) ? double.NegativeInfinity : double.PositiveInfinity; _wait = 0; }
+    public void OnTrainBegin(Trainer trainer)
+    {
+        RequireValidation(trainer, Monitor, nameof(EarlyStopping));
+        _best = EpochMetrics.HigherIsBetter(Monitor) ? double.NegativeInfinity : double.PositiveInfinity;
+        _wait = 0; BestEpoch = 0; _bestWeights = null;
+    }
+
+    /// <summary>Refuses a validation metric before the first epoch of a run that has no validation data.</summary>
+    internal static void RequireValidation(Trainer trainer, string monitor, string callback)
+    {
+        if (EpochMetrics.NeedsValidation(monitor) && !trainer.HasValidation)
+            throw new ArgumentException($"{callback} monitors '{monitor}', but this Fit has no validation data; pass ValidationData or a ValidationSplit, or monitor 'loss' or 'accuracy'.");
+    }
 
     /// <inheritdoc/>
     public void OnEpochEnd(Trainer trainer, EpochMetrics metrics)
@@ -66,16 +78,26 @@ public sealed class EarlyStopping(string monitor = "val_loss", int patience = 3,
 /// <summary>Saves the model (atomically) after an epoch that improves the monitored metric — or after every epoch.</summary>
 public sealed class ModelCheckpoint(string path, string monitor = "val_loss", bool saveBestOnly = true) : ITrainingCallback
 {
-    private double _best = EpochMetrics.HigherIsBetter(monitor) ? double.NegativeInfinity : double.PositiveInfinity;
+    private double _best;
 
     /// <summary>Where the model is written.</summary>
-    public string Path { get; } = path;
+    public string Path { get; } = !string.IsNullOrWhiteSpace(path) ? path
+        : throw new ArgumentException($"A checkpoint needs a file path. Received: '{path}'.", nameof(path));
+    /// <summary>Monitored metric.</summary>
+    public string Monitor { get; } = EpochMetrics.CheckMonitor(monitor);
+
+    /// <inheritdoc/>
+    public void OnTrainBegin(Trainer trainer)
+    {
+        EarlyStopping.RequireValidation(trainer, Monitor, nameof(ModelCheckpoint));
+        _best = EpochMetrics.HigherIsBetter(Monitor) ? double.NegativeInfinity : double.PositiveInfinity;
+    }
 
     /// <inheritdoc/>
     public void OnEpochEnd(Trainer trainer, EpochMetrics metrics)
     {
-        double v = metrics.Get(monitor);
-        bool better = EpochMetrics.HigherIsBetter(monitor) ? v > _best : v < _best;
+        double v = metrics.Get(Monitor);
+        bool better = EpochMetrics.HigherIsBetter(Monitor) ? v > _best : v < _best;
         if (better) _best = v;
         if (better || !saveBestOnly) ModelFile.Save(trainer.Model, Path);
     }

@@ -9,6 +9,7 @@ namespace Fovea.Training;
 /// </summary>
 public sealed class ConsoleProgress(TextWriter writer, bool interactive) : ITrainingCallback
 {
+    private readonly TextWriter _writer = writer ?? throw new ArgumentNullException(nameof(writer));
     private readonly Stopwatch _sinceDraw = Stopwatch.StartNew();
     private readonly Stopwatch _total = new();
     private int _lastWidth;
@@ -30,19 +31,19 @@ public sealed class ConsoleProgress(TextWriter writer, bool interactive) : ITrai
         int filled = (int)((long)width * p.Batch / Math.Max(1, p.Batches));
         string line = $"epoch {p.Epoch}/{p.Epochs} [{new string('#', filled)}{new string('.', width - filled)}] {p.Batch}/{p.Batches} " +
                       $"loss {p.RunningLoss:F4} acc {p.RunningAccuracy:P1} | {rate:N0} img/s | ETA {FormatTime(eta)}";
-        writer.Write("\r" + line.PadRight(_lastWidth));
+        _writer.Write("\r" + line.PadRight(_lastWidth));
         _lastWidth = line.Length;
-        writer.Flush();
+        _writer.Flush();
     }
 
     /// <inheritdoc/>
     public void OnEpochEnd(Trainer trainer, EpochMetrics m)
     {
-        if (interactive && _lastWidth > 0) writer.Write("\r" + new string(' ', _lastWidth) + "\r");
+        if (interactive && _lastWidth > 0) _writer.Write("\r" + new string(' ', _lastWidth) + "\r");
         _lastWidth = 0;
         string val = m.ValidationLoss is null ? "" : $" | val_loss {m.ValidationLoss:F4} val_acc {m.ValidationAccuracy:P2}";
-        writer.WriteLine($"epoch {m.Epoch}: loss {m.Loss:F4} acc {m.Accuracy:P2}{val} | lr {m.LearningRate:G3} | {m.Seconds:F1}s, {m.ImagesPerSecond:N0} img/s | total {FormatTime(_total.Elapsed.TotalSeconds)}");
-        writer.Flush();
+        _writer.WriteLine($"epoch {m.Epoch}: loss {m.Loss:F4} acc {m.Accuracy:P2}{val} | lr {m.LearningRate:G3} | {m.Seconds:F1}s, {m.ImagesPerSecond:N0} img/s | total {FormatTime(_total.Elapsed.TotalSeconds)}");
+        _writer.Flush();
     }
 
     private static string FormatTime(double seconds) =>

@@ -8,18 +8,32 @@ namespace Fovea.Training;
 public sealed record EpochMetrics(int Epoch, double Loss, double Accuracy, double? ValidationLoss, double? ValidationAccuracy,
     float LearningRate, double Seconds, double ImagesPerSecond)
 {
-    /// <summary>The value of a monitored quantity: "loss", "accuracy", "val_loss" or "val_accuracy".</summary>
-    public double Get(string monitor) => monitor switch
+    /// <summary>The value of a monitored quantity: "loss", "accuracy", "val_loss" or "val_accuracy". A validation metric of an
+    /// epoch without validation throws <see cref="InvalidOperationException"/> rather than quietly giving the training value.</summary>
+    public double Get(string monitor) => CheckMonitor(monitor) switch
     {
         "loss" => Loss,
         "accuracy" => Accuracy,
-        "val_loss" => ValidationLoss ?? Loss,
-        "val_accuracy" => ValidationAccuracy ?? Accuracy,
-        _ => throw new ArgumentException($"Unknown metric '{monitor}'. Expected loss, accuracy, val_loss or val_accuracy."),
+        "val_loss" => ValidationLoss ?? throw NoValidation(monitor),
+        _ => ValidationAccuracy ?? throw NoValidation(monitor),
     };
 
     /// <summary>True when larger values of <paramref name="monitor"/> are better.</summary>
-    public static bool HigherIsBetter(string monitor) => monitor.EndsWith("accuracy", StringComparison.Ordinal);
+    public static bool HigherIsBetter(string monitor) => CheckMonitor(monitor).EndsWith("accuracy", StringComparison.Ordinal);
+
+    /// <summary>Returns <paramref name="monitor"/> if it is one of the metrics <see cref="Get"/> knows; throws naming it otherwise.</summary>
+    public static string CheckMonitor(string monitor, string paramName = "monitor")
+    {
+        ArgumentNullException.ThrowIfNull(monitor, paramName);
+        return monitor is "loss" or "accuracy" or "val_loss" or "val_accuracy" ? monitor
+            : throw new ArgumentException($"Unknown metric '{monitor}'. Expected loss, accuracy, val_loss or val_accuracy.", paramName);
+    }
+
+    /// <summary>True for the metrics that need validation data ("val_loss", "val_accuracy").</summary>
+    internal static bool NeedsValidation(string monitor) => monitor.StartsWith("val_", StringComparison.Ordinal);
+
+    private InvalidOperationException NoValidation(string monitor) =>
+        new($"Metric '{monitor}' is not available for epoch {Epoch}: the run has no validation data.");
 }
 
 /// <summary>Loss and accuracy per epoch (train and validation), as written next to a trained model.</summary>

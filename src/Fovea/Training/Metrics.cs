@@ -3,31 +3,55 @@ namespace Fovea.Training;
 /// <summary>Classification metrics over score rows [N, classes] (logits or probabilities).</summary>
 public static class Metrics
 {
-    /// <summary>Index of the largest score in each row.</summary>
+    /// <summary>Marks a row without a prediction in <see cref="ArgMax"/>: its scores hold NaN, so no class can be said to win.</summary>
+    public const int NoPrediction = -1;
+
+    /// <summary>Index of the largest score in each row, or <see cref="NoPrediction"/> for a row holding NaN
+    /// (which therefore matches no label).</summary>
     public static int[] ArgMax(ReadOnlySpan<float> scores, int classes)
     {
         int rows = scores.Length / classes;
         var result = new int[rows];
         for (int i = 0; i < rows; i++)
-            result[i] = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(scores.Slice(i * classes, classes));
+        {
+            var row = scores.Slice(i * classes, classes);
+            // IndexOfMax returns the first NaN, which would make a NaN score "correct" whenever it sits at the label.
+            result[i] = HasNaN(row)
+                ? NoPrediction
+                : System.Numerics.Tensors.TensorPrimitives.IndexOfMax(row);
+        }
         return result;
     }
 
-    /// <summary>Number of rows whose label is among the k highest scores.</summary>
+    /// <summary>Number of rows whose label is among the k highest scores. A row holding NaN counts as wrong.</summary>
     public static int TopKCorrect(ReadOnlySpan<float> scores, int classes, ReadOnlySpan<int> labels, int k)
     {
         if (k < 1) throw new ArgumentOutOfRangeException(nameof(k), k, $"k must be at least 1. Received: k={k}.");
+        if (classes < 1) throw new ArgumentOutOfRangeException(nameof(classes), classes, $"Need at least one class. Received: classes={classes}.");
+        if (scores.Length < (long)labels.Length * classes)
+            throw new ArgumentException($"{labels.Length} labels need {(long)labels.Length * classes} scores of {classes} classes; received {scores.Length}.", nameof(scores));
         int correct = 0;
         for (int i = 0; i < labels.Length; i++)
         {
+            int label = labels[i];
+            if ((uint)label >= (uint)classes)
+                throw new ArgumentOutOfRangeException(nameof(labels), label, $"Label {label} at row {i} is outside [0, {classes}).");
             var row = scores.Slice(i * classes, classes);
-            float target = row[labels[i]];
+            // Comparisons with NaN are false, so a NaN would otherwise rank below nothing and count as correct.
+            if (HasNaN(row)) continue;
+            float target = row[label];
             int higher = 0;
             for (int j = 0; j < classes; j++)
-                if (row[j] > target || (row[j] == target && j < labels[i])) higher++;
+                if (row[j] > target || (row[j] == target && j < label)) higher++;
             if (higher < k) correct++;
         }
         return correct;
+    }
+
+    private static bool HasNaN(ReadOnlySpan<float> row)
+    {
+        foreach (float v in row) if (float.IsNaN(v)) return true;
+        return false;
     }
 }
 
@@ -38,9 +62,14 @@ public sealed class ConfusionMatrix
     public ConfusionMatrix(int classes, IReadOnlyList<string>? classNames = null)
     {
         if (classes < 1) throw new ArgumentOutOfRangeException(nameof(classes), classes, $"Need at least one class. Received: {classes}.");
+        if (classNames is not null && classNames.Count != classes)
+            throw new ArgumentException($"{classNames.Count} class name(s) for {classes} classes; give one name per class or none.", nameof(classNames));
         Counts = new long[classes, classes];
+        _unpredicted = new long[classes];
         ClassNames = classNames ?? Enumerable.Range(0, classes).Select(i => i.ToString()).ToArray();
     }
+
+    private readonly long[] _unpredicted;
 
     /// <summary>Counts[true label, predicted label].</summary>
     public long[,] Counts { get; }
@@ -51,8 +80,20 @@ public sealed class ConfusionMatrix
     /// <summary>Samples counted.</summary>
     public long Total { get; private set; }
 
-    /// <summary>Adds one prediction.</summary>
-    public void Add(int label, int predicted) { Counts[label, predicted]++; Total++; }
+    /// <summary>Samples whose scores held NaN (<see cref="Metrics.NoPrediction"/>): counted in <see cref="Total"/> as wrong, in no cell.</summary>
+    public long Unpredicted { get; private set; }
+
+    /// <summary>Adds one prediction; <paramref name="predicted"/> may be <see cref="Metrics.NoPrediction"/> (scores held NaN), which counts as wrong.</summary>
+    public void Add(int label, int predicted)
+    {
+        if ((uint)label >= (uint)Classes)
+            throw new ArgumentOutOfRangeException(nameof(label), label, $"Label {label} is outside [0, {Classes}).");
+        if (predicted == Metrics.NoPrediction) { _unpredicted[label]++; Unpredicted++; Total++; return; }
+        if ((uint)predicted >= (uint)Classes)
+            throw new ArgumentOutOfRangeException(nameof(predicted), predicted, $"Predicted class {predicted} is outside [0, {Classes}).");
+        Counts[label, predicted]++;
+        Total++;
+    }
 
     /// <summary>Fraction of samples on the diagonal.</summary>
     public double Accuracy
@@ -68,7 +109,8 @@ public sealed class ConfusionMatrix
     /// <summary>Fraction of class <paramref name="c"/> samples predicted as c.</summary>
     public double Recall(int c)
     {
-        long row = 0;
+        CheckClass(c);
+        long row = _unpredicted[c];
         for (int j = 0; j < Classes; j++) row += Counts[c, j];
         return row == 0 ? 0 : (double)Counts[c, c] / row;
     }
@@ -76,9 +118,15 @@ public sealed class ConfusionMatrix
     /// <summary>Fraction of predictions of class <paramref name="c"/> that are right.</summary>
     public double Precision(int c)
     {
+        CheckClass(c);
         long col = 0;
         for (int i = 0; i < Classes; i++) col += Counts[i, c];
         return col == 0 ? 0 : (double)Counts[c, c] / col;
+    }
+
+    private void CheckClass(int c)
+    {
+        if ((uint)c >= (uint)Classes) throw new ArgumentOutOfRangeException(nameof(c), c, $"Class {c} is outside [0, {Classes}).");
     }
 
     /// <summary>Rows as arrays (for JSON).</summary>

@@ -30,6 +30,8 @@ public sealed record FitOptions
     public Augmentation? Augmentation { get; init; }
     /// <summary>Hooks (progress, early stopping, checkpoints).</summary>
     public IReadOnlyList<ITrainingCallback> Callbacks { get; init; } = [];
+    /// <summary>Memory to plan against instead of what the GC reports as available (tests use a small one).</summary>
+    internal long? MemoryLimitBytes { get; init; }
 
     internal void Validate()
     {
@@ -67,6 +69,8 @@ public sealed class Trainer
     public Loss Loss { get; }
     /// <summary>Set by a callback to stop after the current epoch.</summary>
     public bool StopRequested { get; set; }
+    /// <summary>True while <see cref="Fit"/> runs with validation data (so "val_loss" and "val_accuracy" exist); callbacks check it at train begin.</summary>
+    public bool HasValidation { get; private set; }
 
     /// <summary>Trains on <paramref name="train"/>; returns the per-epoch history.</summary>
     public History Fit(IDataset train, FitOptions options, CancellationToken cancellation = default)
@@ -84,10 +88,25 @@ public sealed class Trainer
             trainSet = t; validation = v.Count > 0 ? v : null!;
         }
         if (validation is not null) CheckDataset(validation, "validation");
+        CheckMemory(options.BatchSize, Math.Min(options.BatchSize, trainSet.Count), options.MemoryLimitBytes ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
 
         var history = new History();
         float baseRate = Optimizer.LearningRate;
         StopRequested = false;
+        HasValidation = validation is not null;
+        // A schedule overwrites the optimizer's rate every step; putting the base rate back (also on an exception or
+        // cancellation) lets a second Fit start from it rather than from wherever the schedule left off.
+        try
+        {
+            options.Schedule?.Reset();
+            FitEpochs(trainSet, validation, options, baseRate, history, cancellation);
+        }
+        finally { Optimizer.LearningRate = baseRate; }
+        return history;
+    }
+
+    private void FitEpochs(IDataset trainSet, IDataset? validation, FitOptions options, float baseRate, History history, CancellationToken cancellation)
+    {
         foreach (var c in options.Callbacks) c.OnTrainBegin(this);
         using var loader = new DataLoader(trainSet, options.BatchSize, options.Shuffle, options.Seed, dropLast: false, options.Augmentation);
         int batches = (trainSet.Count + options.BatchSize - 1) / options.BatchSize;
@@ -146,7 +165,6 @@ public sealed class Trainer
         }
         arena.ReleaseAll();
         foreach (var c in options.Callbacks) c.OnTrainEnd(this, history);
-        return history;
     }
 
     /// <summary>Loss, accuracy, top-k accuracy (default k = 5, capped at the class count) and confusion matrix, in inference mode.</summary>
@@ -188,6 +206,57 @@ public sealed class Trainer
         }
         return result;
     }
+
+    /// <summary>
+    /// Rough bytes one training step of <paramref name="model"/> on <paramref name="batchSize"/> samples needs: every layer's
+    /// output kept for the backward pass and its gradient, the im2col buffer of each convolution and its gradient, and per
+    /// parameter its value, gradient and two optimizer moments.
+    /// </summary>
+    public static long EstimateStepBytes(Model model, int batchSize)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, $"Batch size must be at least 1. Received: {batchSize}.");
+        long perSample = 0;
+        foreach (var node in model.Nodes)
+        {
+            perSample += 2 * Size(node.OutputShape);
+            if (node.Layer is Layers.Conv2D conv && node.InputIndices.Count == 1)
+            {
+                var input = model.Nodes[node.InputIndices[0]].OutputShape;
+                var output = node.OutputShape;
+                long columns = (long)(input[0] / conv.Groups) * conv.KernelSize.Height * conv.KernelSize.Width * output[1] * output[2];
+                perSample += 2 * columns;
+            }
+        }
+        long parameters = model.Parameters.Sum(p => (long)p.Value.Length);
+        return sizeof(float) * (perSample * batchSize + 4 * parameters);
+    }
+
+    private static long Size(int[] shape)
+    {
+        long n = 1;
+        foreach (int d in shape) n *= d;
+        return n;
+    }
+
+    /// <summary>Refuses a batch whose step would need more than 80% of <paramref name="available"/> bytes: better a clear
+    /// error now than the process killed for lack of memory part-way through the first epoch.</summary>
+    private void CheckMemory(int batchSize, int samplesPerStep, long available)
+    {
+        if (available <= 0) return; // nothing known about the limit
+        long needed = EstimateStepBytes(Model, samplesPerStep);
+        long budget = (long)(available * 0.8);
+        if (needed <= budget) return;
+        long fixedPart = EstimateStepBytes(Model, 1) - (EstimateStepBytes(Model, 2) - EstimateStepBytes(Model, 1));
+        long perSample = EstimateStepBytes(Model, 2) - EstimateStepBytes(Model, 1);
+        long fits = Math.Max(0, (budget - fixedPart) / Math.Max(1, perSample));
+        throw new ArgumentOutOfRangeException("BatchSize", batchSize,
+            $"Batch size {batchSize}{(samplesPerStep < batchSize ? $" ({samplesPerStep} samples per step with this data)" : "")} needs about {Gigabytes(needed)} for a training step of model '{Model.Name}' (activations, their gradients " +
+            $"and convolution buffers), more than 80% of the {Gigabytes(available)} of memory available; " +
+            (fits >= 1 ? $"use a batch size of at most {fits}." : "the model does not fit even with batch size 1."));
+    }
+
+    private static string Gigabytes(long bytes) => $"{bytes / (1024.0 * 1024 * 1024):0.##} GB";
 
     private static int CountCorrect(Tensor outputs, ReadOnlySpan<int> labels)
     {

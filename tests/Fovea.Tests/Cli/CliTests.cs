@@ -42,6 +42,61 @@ public class CliTests : IDisposable
     public void BadNumberNamesTheValue() => AssertUsageError(Fovea("train", "--epochs", "abc"), "'abc'");
 
     [Fact]
+    public void ACorruptArchitectureIsAUsageErrorNamingTheField()
+    {
+        var model = new global::Fovea.Models.Sequential([1, 6, 6], "small").Top(new global::Fovea.Layers.Flatten(), new global::Fovea.Layers.Dense(3));
+        var arch = global::Fovea.Serialization.ModelArchitecture.ToJson(model);
+        arch.Remove("nodes");
+        string path = Path.Combine(_dir, "corrupt.fovea");
+        using (var stream = File.Create(path))
+            global::Fovea.Serialization.SafeTensors.Write(stream, model.Parameters.Select(p => (p.Name, p.Value.Shape, p.Value.ToArray())).ToList(),
+                new Dictionary<string, string> { ["format"] = "fovea", ["format_version"] = "1", ["architecture"] = arch.ToJsonString() });
+        AssertUsageError(Fovea("summary", path), "field 'nodes' is missing");
+    }
+
+    [Fact]
+    public void RuntimeArgumentFailuresAreInternalErrorsNotUsageErrors()
+    {
+        // Thrown by the runtime (a bad slice): a bug, to be reported as an internal error.
+        var slice = Record.Exception(() => new int[1].AsSpan().Slice(5));
+        Assert.IsType<ArgumentOutOfRangeException>(slice);
+        Assert.False(global::Fovea.Cli.Cli.IsUserError(slice));
+        Assert.False(global::Fovea.Cli.Cli.IsUserError(Record.Exception(() => ArgumentNullException.ThrowIfNull((object?)null, "x"))!));
+        // Thrown by a Fovea check that names the value: the user's mistake.
+        Assert.True(global::Fovea.Cli.Cli.IsUserError(Record.Exception(() => new global::Fovea.Optimizers.Sgd(-1f))!));
+        Assert.True(global::Fovea.Cli.Cli.IsUserError(Record.Exception(() => global::Fovea.Optimizers.LearningRateSchedule.Parse("linear"))!));
+        Assert.True(global::Fovea.Cli.Cli.IsUserError(new FormatException("model.fovea: field 'nodes' is missing.")));
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-5")]
+    public void ABadLimitFailsBeforeAnyLoading(string limit)
+    {
+        // AssertUsageError wants stderr to be the error line alone: no "using /usr/share/..." loading line before it.
+        var r = Fovea("train", "--limit", limit, "--out", Path.Combine(_dir, "m.fovea"));
+        AssertUsageError(r, $"Option --limit must be between 1 and");
+        Assert.Contains($"received {limit}", r.Err);
+    }
+
+    [Fact]
+    public void ABatchTooLargeForMemoryIsAUsageError()
+    {
+        // 60,000 images of the reference CNN need about 70 GB for one step; the process used to be killed for lack of memory.
+        var r = Fovea("train", "--model", "reference", "--batch-size", "65536", "--out", Path.Combine(_dir, "big.fovea"));
+        Assert.Equal(2, r.Code);
+        Assert.Contains("fovea: error: Batch size 65536 (60000 samples per step with this data) needs about", r.Err);
+        Assert.Contains("of memory available; use a batch size of at most", r.Err);
+        Assert.False(File.Exists(Path.Combine(_dir, "big.fovea")));
+    }
+
+    [Fact]
+    public void AnUnexpectedArgumentIsNamed() => AssertUsageError(Fovea("train", "extra-positional"), "Unexpected argument 'extra-positional'. Usage: fovea train");
+
+    [Fact]
+    public void AMissingArgumentIsCounted() => AssertUsageError(Fovea("export"), "Expected 1 argument, received 0. Usage: fovea export");
+
+    [Fact]
     public void UnknownCommand() => AssertUsageError(Fovea("fly"), "'fly'");
 
     [Fact]

@@ -211,13 +211,50 @@ public class DataLoaderTests
         Assert.Throws<ObjectDisposedException>(() => open.MoveNext());
     }
 
+    /// <summary>Records which samples were read, and on which thread.</summary>
+    private sealed class RecordingDataset(int count) : IDataset
+    {
+        public readonly System.Collections.Concurrent.ConcurrentQueue<(int Index, int Thread)> Reads = new();
+        public int Count => count;
+        public int[] SampleShape => [1, 2, 2];
+        public IReadOnlyList<string> ClassNames => ["a"];
+        public int GetLabel(int index) => 0;
+        public void CopyImage(int index, Span<float> destination)
+        {
+            Reads.Enqueue((index, Environment.CurrentManagedThreadId));
+            destination.Fill(index);
+        }
+    }
+
+    [Fact]
+    public void TheNextBatchIsReadInTheBackgroundWhileTheCallerHoldsTheCurrentOne()
+    {
+        var data = new RecordingDataset(8);
+        using var loader = new DataLoader(data, 2, shuffle: false);
+        int consumer = Environment.CurrentManagedThreadId;
+        using var e = loader.ForEpoch(0).GetEnumerator();
+        Assert.True(e.MoveNext());
+        Assert.Equal(0f, e.Current.Images.Span[0]);
+        // The caller is busy with batch 0 and has not asked for batch 1, yet its two images get read.
+        Assert.True(SpinWait.SpinUntil(() => data.Reads.Count >= 4, TimeSpan.FromSeconds(10)), $"only {data.Reads.Count} image(s) read");
+        Assert.Equal([0, 1, 2, 3], data.Reads.Select(r => r.Index).Order());
+        // One batch ahead, no further: the buffer of batch 0 is still in use.
+        Thread.Sleep(100);
+        Assert.Equal(4, data.Reads.Count);
+        Assert.DoesNotContain(consumer, data.Reads.Select(r => r.Thread));
+        Assert.True(e.MoveNext());
+        Assert.Equal(2f, e.Current.Images.Span[0]);
+    }
+
     [Fact]
     public void ValidatesArguments()
     {
         var ds = Numbered(4);
-        Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader(ds, 0));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader(ds, 2, augmentation: new Augmentation(HorizontalFlipProbability: 1.5)));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader(ds, 2, augmentation: new Augmentation(MaxTranslation: -1)));
+        Assert.Contains("got 0", Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader(ds, 0)).Message);
+        Assert.Contains("got -3", Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader(ds, -3)).Message);
+        Assert.Contains("got 1.5", Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader(ds, 2, augmentation: new Augmentation(HorizontalFlipProbability: 1.5))).Message);
+        Assert.Contains("got NaN", Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader(ds, 2, augmentation: new Augmentation(HorizontalFlipProbability: double.NaN))).Message);
+        Assert.Contains("got -1", Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader(ds, 2, augmentation: new Augmentation(MaxTranslation: -1))).Message);
         using var empty = new DataLoader(new InMemoryDataset([], [], [1, 2, 2], ["a"]), 4);
         Assert.Empty(empty);
     }

@@ -177,6 +177,126 @@ public class MnistFamilyTests
         Assert.Empty(Directory.GetFiles(cache.Path));
     }
 
+    /// <summary>Serves the files of a folder over HTTP on 127.0.0.1 (a free port) and records the paths asked for.</summary>
+    private sealed class LocalFileServer : IDisposable
+    {
+        private readonly System.Net.HttpListener _listener = new();
+        private readonly Task _loop;
+        public readonly System.Collections.Concurrent.ConcurrentQueue<string> Requests = new();
+        public string BaseUrl { get; }
+
+        public LocalFileServer(string folder)
+        {
+            // Ask the system for a free port, then listen on it.
+            var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+            probe.Start();
+            int port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+            probe.Stop();
+            BaseUrl = $"http://127.0.0.1:{port}/fashion/";
+            _listener.Prefixes.Add(BaseUrl);
+            _listener.Start();
+            _loop = Task.Run(async () =>
+            {
+                while (_listener.IsListening)
+                {
+                    System.Net.HttpListenerContext context;
+                    try { context = await _listener.GetContextAsync(); }
+                    catch (Exception e) when (e is System.Net.HttpListenerException or ObjectDisposedException or InvalidOperationException) { return; }
+                    string name = context.Request.Url!.Segments[^1];
+                    Requests.Enqueue(name);
+                    string file = System.IO.Path.Combine(folder, name);
+                    if (File.Exists(file))
+                    {
+                        var bytes = await File.ReadAllBytesAsync(file);
+                        context.Response.ContentLength64 = bytes.Length;
+                        await context.Response.OutputStream.WriteAsync(bytes);
+                    }
+                    else context.Response.StatusCode = 404;
+                    context.Response.Close();
+                }
+            });
+        }
+
+        public void Dispose()
+        {
+            _listener.Stop();
+            _listener.Close();
+            _loop.Wait(TimeSpan.FromSeconds(5));
+        }
+    }
+
+    private static string Md5(string path) => Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(File.ReadAllBytes(path)));
+
+    /// <summary>Two test images and labels as .gz files in <paramref name="folder"/>; a descriptor that downloads them from
+    /// <paramref name="baseUrl"/> with their true MD5s, or with <paramref name="imagesMd5"/> for the images.</summary>
+    private static MnistFamilyDataset ServedTestSplit(string folder, string baseUrl, string? imagesMd5 = null)
+    {
+        string images = System.IO.Path.Combine(folder, "t10k-images-idx3-ubyte.gz"), labels = System.IO.Path.Combine(folder, "t10k-labels-idx1-ubyte.gz");
+        IdxTestFiles.Write(images, [2, 28, 28], IdxTestFiles.Pattern(2 * 784), gzip: true);
+        IdxTestFiles.Write(labels, [2], [3, 7], gzip: true);
+        return FashionMnist.Descriptor with
+        {
+            BaseUrls = [baseUrl],
+            TestImages = new IdxResource("t10k-images-idx3-ubyte.gz", imagesMd5 ?? Md5(images), null),
+            TestLabels = new IdxResource("t10k-labels-idx1-ubyte.gz", Md5(labels), null),
+        };
+    }
+
+    private static MnistLoadOptions DownloadInto(string cache) => new()
+    {
+        Offline = false, EnvironmentFolder = "", SystemFolder = "", CacheFolder = cache, DownloadTimeout = TimeSpan.FromSeconds(20),
+    };
+
+    [Fact]
+    public void DownloadsAndSavesFilesWhoseChecksumMatches()
+    {
+        using var served = new TempFolder();
+        using var cache = new TempFolder();
+        using var server = new LocalFileServer(served.Path);
+        var dataset = ServedTestSplit(served.Path, server.BaseUrl);
+        var log = new List<string>();
+        var options = DownloadInto(cache.Path) with { Log = log.Add };
+        var data = MnistFamily.Load(dataset, DatasetSplit.Test, null, options);
+        Assert.Equal(2, data.Count);
+        Assert.Equal([3, 7], new[] { data.GetLabel(0), data.GetLabel(1) });
+        Assert.Equal(["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"], server.Requests.Order());
+        // Saved byte for byte under the official names, and nothing else (no .part file) left behind.
+        Assert.Equal(["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"], Directory.GetFiles(cache.Path).Select(System.IO.Path.GetFileName).Order());
+        Assert.Equal(File.ReadAllBytes(served.File("t10k-images-idx3-ubyte.gz")), File.ReadAllBytes(cache.File("t10k-images-idx3-ubyte.gz")));
+        Assert.Contains(log, l => l.StartsWith($"Downloading {server.BaseUrl}t10k-images-idx3-ubyte.gz"));
+        // A second load finds the saved files and asks the server for nothing.
+        MnistFamily.Load(dataset, DatasetSplit.Test, null, options);
+        Assert.Equal(2, server.Requests.Count);
+    }
+
+    [Fact]
+    public void ADownloadWithTheWrongChecksumIsRefusedAndNothingIsSaved()
+    {
+        using var served = new TempFolder();
+        using var cache = new TempFolder();
+        using var server = new LocalFileServer(served.Path);
+        string wrong = new('0', 32);
+        var dataset = ServedTestSplit(served.Path, server.BaseUrl, imagesMd5: wrong);
+        var ex = Assert.Throws<DatasetNotFoundException>(() => MnistFamily.Load(dataset, DatasetSplit.Test, null, DownloadInto(cache.Path)));
+        Assert.Contains($"has MD5 {Md5(served.File("t10k-images-idx3-ubyte.gz"))}, expected {wrong}", ex.Message);
+        Assert.Contains("t10k-images-idx3-ubyte.gz", server.Requests);
+        Assert.Empty(Directory.GetFiles(cache.Path));
+    }
+
+    [Fact]
+    public void AMissingFileOnTheServerIsReportedAndNothingIsSaved()
+    {
+        using var served = new TempFolder();
+        using var cache = new TempFolder();
+        using var server = new LocalFileServer(served.Path);
+        var dataset = ServedTestSplit(served.Path, server.BaseUrl);
+        File.Delete(served.File("t10k-labels-idx1-ubyte.gz"));
+        var ex = Assert.Throws<DatasetNotFoundException>(() => MnistFamily.Load(dataset, DatasetSplit.Test, null, DownloadInto(cache.Path)));
+        Assert.Contains("404", ex.Message);
+        // The images came down whole and are kept for next time; the missing labels left no partial file.
+        Assert.Equal(["t10k-images-idx3-ubyte.gz"], Directory.GetFiles(cache.Path).Select(System.IO.Path.GetFileName));
+    }
+
     [Fact]
     public void CacheFolderFollowsXdgCacheHome()
     {

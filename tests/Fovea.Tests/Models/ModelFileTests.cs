@@ -137,6 +137,70 @@ public class ModelFileTests : IDisposable
         Assert.Contains("2 means and 2 deviations", Assert.Throws<ArgumentException>(() => model.Normalization = new InputNormalization([0f, 0f], [1f, 1f])).Message);
     }
 
+    [Theory]
+    [InlineData(float.NaN, "NaN")]
+    [InlineData(float.NegativeInfinity, "-Infinity")]
+    public void WeightsThatAreNotFiniteAreRefused(float value, string shown)
+    {
+        var model = ModelZoo.Reference([1, 28, 28], 10, seed: 7);
+        var weight = model.Parameters.First(p => p.Name == "dense.weight");
+        weight.Value.Span[5] = value;
+        string path = Path.Combine(_dir, "diverged.fovea");
+        ModelFile.Save(model, path);
+        var e = Assert.Throws<FormatException>(() => ModelFile.Load(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("'dense.weight'", e.Message);
+        Assert.Contains($"holds {shown} at index 5", e.Message);
+    }
+
+    /// <summary>Saves a small model whose architecture metadata has been changed by <paramref name="edit"/> (given the JSON, returns the text).</summary>
+    private string WriteArchitecture(string name, Func<JsonObject, string> edit)
+    {
+        var model = new Sequential([1, 6, 6], "small").Base(new Fovea.Layers.Conv2D(2, 3), new Fovea.Layers.ReLU()).Top(new Fovea.Layers.Flatten(), new Fovea.Layers.Dense(3));
+        string path = Path.Combine(_dir, name);
+        using var stream = File.Create(path);
+        SafeTensors.Write(stream, model.Parameters.Select(p => (p.Name, p.Value.Shape, p.Value.ToArray())).ToList(), new Dictionary<string, string>
+        {
+            ["format"] = "fovea", ["format_version"] = "1", ["architecture"] = edit(ModelArchitecture.ToJson(model)),
+        });
+        return path;
+    }
+
+    public static TheoryData<string, Func<JsonObject, string>, string> CorruptArchitectures => new()
+    {
+        { "no-nodes", j => { j.Remove("nodes"); return j.ToJsonString(); }, "field 'nodes' is missing" },
+        { "empty", _ => "{}", "field 'input_shape' is missing" },
+        { "array", _ => "[]", "the model architecture is []; expected a JSON object" },
+        { "null", _ => "null", "the model architecture is null" },
+        { "kernel-one-number", j => { j["nodes"]![0]!["config"]!["kernel_size"] = new JsonArray(3); return j.ToJsonString(); }, "field 'kernel_size' is [3]; expected two numbers" },
+        { "kernel-zero", j => { j["nodes"]![0]!["config"]!["kernel_size"] = new JsonArray(0, 0); return j.ToJsonString(); }, "kernelSize=(0, 0)" },
+        { "filters-text", j => { j["nodes"]![0]!["config"]!["filters"] = "two"; return j.ToJsonString(); }, "field 'filters' is \"two\"; expected an integer" },
+        { "stage", j => { j["nodes"]![1]!["stage"] = "middle"; return j.ToJsonString(); }, "nodes[1]: field 'stage' is 'middle'; expected 'base' or 'top'" },
+        { "kind", j => { j["kind"] = "weird"; return j.ToJsonString(); }, "field 'kind' is 'weird'" },
+        { "unknown-input", j => { j["nodes"]![1]!["inputs"] = new JsonArray("nowhere"); return j.ToJsonString(); }, "field 'inputs[0]' names 'nowhere'" },
+        { "node-not-object", j => { j["nodes"]![2] = 7; return j.ToJsonString(); }, "nodes[2] is 7; expected an object" },
+        { "no-config", j => { j["nodes"]![3]!.AsObject().Remove("config"); return j.ToJsonString(); }, "nodes[3]: field 'config' is missing" },
+        { "input-shape-text", j => { j["input_shape"] = "1x6x6"; return j.ToJsonString(); }, "field 'input_shape' is \"1x6x6\"; expected an array" },
+        { "initializer", j => { j["nodes"]![3]!["config"]!["initializer"] = "Magic"; return j.ToJsonString(); }, "field 'initializer' is 'Magic'" },
+        { "output", j => { j["output"] = 5; return j.ToJsonString(); }, "field 'output' is 5; expected a string" },
+    };
+
+    [Theory]
+    [MemberData(nameof(CorruptArchitectures))]
+    public void CorruptArchitectureMetadataNamesTheFileAndTheField(string name, Func<JsonObject, string> edit, string expected)
+    {
+        string path = WriteArchitecture(name + ".fovea", edit);
+        var e = Assert.Throws<FormatException>(() => ModelFile.Load(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains(expected, e.Message);
+        Assert.DoesNotContain("Object reference", e.Message);
+        Assert.DoesNotContain("Value cannot be null", e.Message);
+    }
+
+    [Fact]
+    public void AnUntouchedArchitectureStillLoads() =>
+        Assert.Equal(4, ModelFile.Load(WriteArchitecture("good.fovea", j => j.ToJsonString())).Layers.Count());
+
     [Fact]
     public void AFolderIsNotAModelFile() =>
         Assert.Contains("is a folder", Assert.Throws<FileNotFoundException>(() => ModelFile.Load(_dir)).Message);

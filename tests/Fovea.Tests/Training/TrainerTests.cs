@@ -80,21 +80,167 @@ public class TrainerTests
         Assert.True(trainer.Evaluate(Blobs(90, 8)).Accuracy > 0.9);
     }
 
-    [Fact]
-    public void EarlyStoppingStopsAndCheckpointKeepsTheBest()
+    /// <summary>After epoch <paramref name="epoch"/>, scrambles the weights and stops learning, so later epochs are worse and all alike.</summary>
+    private sealed class SpoilAfter(int epoch) : ITrainingCallback
+    {
+        public void OnEpochEnd(Trainer trainer, EpochMetrics metrics)
+        {
+            if (metrics.Epoch != epoch) return;
+            var rng = new Random(1);
+            foreach (var p in trainer.Model.Parameters) for (int i = 0; i < p.Value.Length; i++) p.Value.Span[i] += 3f * (rng.NextSingle() - 0.5f);
+            trainer.Optimizer.LearningRate = 0f;
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void EarlyStoppingStopsAndCheckpointKeepsTheBest(bool restoreBestWeights)
     {
         string path = Path.Combine(Path.GetTempPath(), $"fovea-ckpt-{Guid.NewGuid():N}.fovea");
         try
         {
             var model = SmallNet(seed: 2);
-            // A learning rate of zero never improves, so patience 1 stops after epoch 2.
-            var stop = new EarlyStopping("loss", patience: 1);
-            var history = new Trainer(model, new Sgd(0f)).Fit(Blobs(60, 5),
-                new FitOptions { Epochs = 10, Callbacks = [stop, new ModelCheckpoint(path, "loss")] });
-            Assert.True(history.Epochs.Count <= 3, $"ran {history.Epochs.Count} epochs");
-            Assert.True(File.Exists(path));
+            var validation = Blobs(30, 9);
+            var stop = new EarlyStopping("val_loss", patience: 1, restoreBestWeights);
+            // Callbacks run in order: the checkpoint sees an epoch's weights before they are spoilt.
+            var history = new Trainer(model, new Sgd(0.1f)).Fit(Blobs(60, 5), new FitOptions
+            {
+                Epochs = 10, BatchSize = 8, Shuffle = false, ValidationData = validation,
+                Callbacks = [stop, new ModelCheckpoint(path, "val_loss"), new SpoilAfter(2)],
+            });
+            var losses = history.Epochs.Select(e => e.ValidationLoss!.Value).ToArray();
+            Assert.True(losses[1] < losses[0], $"epoch 2 should improve: {string.Join(", ", losses)}");
+            Assert.True(losses[2] > losses[1], $"epoch 3 should be worse: {string.Join(", ", losses)}");
+            // Best epoch 2; epochs 3 and 4 do not improve, and patience 1 stops after the second of them.
+            Assert.Equal(2, stop.BestEpoch);
+            Assert.Equal(4, history.Epochs.Count);
+            var best = new Trainer(Fovea.Serialization.ModelFile.Load(path), new Sgd(0f)).Evaluate(validation);
+            Assert.Equal(losses[1], best.Loss, 5);
+            Assert.Equal(history.Epochs[1].ValidationAccuracy!.Value, best.Accuracy, 6);
+            var saved = Fovea.Serialization.ModelFile.Load(path).Parameters.SelectMany(p => p.Value.ToArray()).ToArray();
+            var final = model.Parameters.SelectMany(p => p.Value.ToArray()).ToArray();
+            if (restoreBestWeights) Assert.Equal(saved, final);
+            else Assert.NotEqual(saved, final);
         }
         finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void EarlyStoppingWithoutImprovementStopsAfterPatiencePlusOne()
+    {
+        // A learning rate of zero never improves: best epoch 1, then epochs 2..4 wait, and patience 2 stops after epoch 4.
+        var stop = new EarlyStopping("loss", patience: 2);
+        var history = new Trainer(SmallNet(seed: 2), new Sgd(0f)).Fit(Blobs(60, 5), new FitOptions { Epochs = 10, Callbacks = [stop] });
+        Assert.Equal(1, stop.BestEpoch);
+        Assert.Equal(4, history.Epochs.Count);
+    }
+
+    [Fact]
+    public void ASecondFitStartsFromTheBaseRate()
+    {
+        var optimizer = new Sgd(0.1f);
+        var trainer = new Trainer(SmallNet(seed: 2), optimizer);
+        var options = new FitOptions { Epochs = 3, BatchSize = 32, Schedule = new StepSchedule(1, 0.5f) };
+        var first = trainer.Fit(Blobs(60, 5), options);
+        Assert.Equal([0.1f, 0.05f, 0.025f], first.Epochs.Select(e => e.LearningRate));
+        Assert.Equal(0.1f, optimizer.LearningRate);
+        var second = trainer.Fit(Blobs(60, 5), options);
+        Assert.Equal([0.1f, 0.05f, 0.025f], second.Epochs.Select(e => e.LearningRate));
+    }
+
+    [Fact]
+    public void AReusedPlateauScheduleStartsAfresh()
+    {
+        // A rate this small leaves the loss flat: epoch 1 sets the best, and with patience 0 every later epoch halves the rate.
+        const float rate = 1e-20f;
+        var optimizer = new Sgd(rate);
+        var trainer = new Trainer(SmallNet(seed: 2), optimizer);
+        var options = new FitOptions { Epochs = 4, BatchSize = 32, Shuffle = false, Schedule = new ReduceOnPlateauSchedule(0.5f, patience: 0, minimumRate: 0f) };
+        var first = trainer.Fit(Blobs(60, 5), options);
+        Assert.Equal([rate, rate, rate / 2, rate / 4], first.Epochs.Select(e => e.LearningRate));
+        var second = trainer.Fit(Blobs(60, 5), options);
+        Assert.Equal([rate, rate, rate / 2, rate / 4], second.Epochs.Select(e => e.LearningRate));
+        Assert.Equal(rate, optimizer.LearningRate);
+    }
+
+    private sealed class CancelAt(CancellationTokenSource source, int epoch) : ITrainingCallback
+    {
+        public void OnBatchEnd(Trainer trainer, in BatchProgress progress) { if (progress.Epoch == epoch) source.Cancel(); }
+    }
+
+    [Fact]
+    public void ACancelledFitRestoresTheBaseRate()
+    {
+        var optimizer = new Sgd(0.1f);
+        using var source = new CancellationTokenSource();
+        var options = new FitOptions { Epochs = 5, BatchSize = 8, Schedule = new StepSchedule(1, 0.5f), Callbacks = [new CancelAt(source, 3)] };
+        Assert.ThrowsAny<OperationCanceledException>(() => new Trainer(SmallNet(seed: 2), optimizer).Fit(Blobs(60, 5), options, source.Token));
+        Assert.Equal(0.1f, optimizer.LearningRate);
+    }
+
+    private sealed class BatchCounter : ITrainingCallback
+    {
+        public int Batches;
+        public void OnBatchEnd(Trainer trainer, in BatchProgress progress) => Batches++;
+    }
+
+    [Theory]
+    [InlineData("val_loss", false)]
+    [InlineData("val_accuracy", true)]
+    public void MonitoringValidationWithoutValidationDataFailsBeforeTraining(string monitor, bool checkpoint)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"fovea-ckpt-{Guid.NewGuid():N}.fovea");
+        var counter = new BatchCounter();
+        ITrainingCallback watcher = checkpoint ? new ModelCheckpoint(path, monitor) : new EarlyStopping(monitor);
+        var e = Assert.Throws<ArgumentException>(() => new Trainer(SmallNet(seed: 2), new Sgd(0.1f)).Fit(Blobs(30, 5),
+            new FitOptions { Epochs = 2, Callbacks = [counter, watcher] }));
+        Assert.Contains($"'{monitor}'", e.Message);
+        Assert.Contains("no validation data", e.Message);
+        Assert.Equal(0, counter.Batches);
+        Assert.False(File.Exists(path));
+    }
+
+    [Fact]
+    public void MonitoringValidationWithValidationDataRuns()
+    {
+        var history = new Trainer(SmallNet(seed: 2), new Sgd(0.1f)).Fit(Blobs(30, 5),
+            new FitOptions { Epochs = 1, ValidationData = Blobs(9, 6), Callbacks = [new EarlyStopping("val_accuracy")] });
+        Assert.Single(history.Epochs);
+    }
+
+    [Fact]
+    public void AValidationMetricOfAnEpochWithoutValidationIsNotTheTrainingValue()
+    {
+        var metrics = new EpochMetrics(3, 0.5, 0.8, null, null, 0.1f, 1, 1);
+        Assert.Equal(0.5, metrics.Get("loss"));
+        Assert.Contains("'val_loss'", Assert.Throws<InvalidOperationException>(() => metrics.Get("val_loss")).Message);
+        Assert.Contains("epoch 3", Assert.Throws<InvalidOperationException>(() => metrics.Get("val_accuracy")).Message);
+    }
+
+    [Fact]
+    public void TheStepMemoryEstimateAddsActivationsGradientsColumnsAndParameters()
+    {
+        // Per sample, floats: outputs input 36 + conv 144 + relu 144 + pool 36 + flatten 36 + dense 3 = 399, twice (gradients);
+        // conv columns 1·3·3·6·6 = 324, twice. Parameters (4·9 + 4) + (36·3 + 3) = 151, four times (value, gradient, 2 moments).
+        long perSample = 4 * (2 * 399 + 2 * 324), parameters = 4 * 4 * 151;
+        Assert.Equal(64 * perSample + parameters, Trainer.EstimateStepBytes(SmallNet(seed: 0), 64));
+        Assert.Equal(perSample + parameters, Trainer.EstimateStepBytes(SmallNet(seed: 0), 1));
+    }
+
+    [Fact]
+    public void ABatchThatWouldNotFitInMemoryIsRefusedBeforeTraining()
+    {
+        var counter = new BatchCounter();
+        // 64 samples need 64·5784 + 2416 = 372,592 bytes; 80% of 400,000 is 320,000, which holds (320,000 - 2416) / 5784 = 54.
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new Trainer(SmallNet(seed: 2), new Sgd(0.1f)).Fit(Blobs(90, 5),
+            new FitOptions { Epochs = 1, BatchSize = 64, MemoryLimitBytes = 400_000, Callbacks = [counter] }));
+        Assert.Contains("Batch size 64 needs about", e.Message);
+        Assert.Contains("available", e.Message);
+        Assert.Contains("at most 54", e.Message);
+        Assert.Equal(0, counter.Batches);
+        // The batch is at most the data set: 40 samples in batches of 64 fit.
+        new Trainer(SmallNet(seed: 2), new Sgd(0.1f)).Fit(Blobs(40, 5), new FitOptions { Epochs = 1, BatchSize = 64, MemoryLimitBytes = 400_000 });
     }
 
     [Fact]
@@ -111,7 +257,8 @@ public class TrainerTests
     public void ValidationsNameTheValue()
     {
         var trainer = new Trainer(SmallNet(0), new Adam());
-        Assert.Contains("0", Assert.Throws<ArgumentOutOfRangeException>(() => trainer.Fit(Blobs(9, 1), new FitOptions { Epochs = 0 })).Message);
+        Assert.Contains("Received: 0", Assert.Throws<ArgumentOutOfRangeException>(() => trainer.Fit(Blobs(9, 1), new FitOptions { Epochs = 0 })).Message);
+        Assert.Contains("Received: -2", Assert.Throws<ArgumentOutOfRangeException>(() => trainer.Fit(Blobs(9, 1), new FitOptions { Epochs = -2 })).Message);
         Assert.Contains("(1, 28, 28)", Assert.Throws<ArgumentException>(() =>
             trainer.Fit(new InMemoryDataset(new float[784], [0], [1, 28, 28], ["x"]), new FitOptions())).Message);
         Assert.Contains("-1", Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(-1f)).Message);
@@ -120,15 +267,69 @@ public class TrainerTests
         Assert.Contains("'linear'", Assert.Throws<ArgumentException>(() => LearningRateSchedule.Parse("linear")).Message);
     }
 
-    [Fact]
-    public void SchedulesFollowTheirFormulas()
+    [Theory]
+    // Step: ×0.5 every 2 epochs; the position within an epoch does not matter.
+    [InlineData("step", 0, 0f, 0.1f)]
+    [InlineData("step", 1, 0.9f, 0.1f)]
+    [InlineData("step", 2, 0f, 0.05f)]
+    [InlineData("step", 3, 0.5f, 0.05f)]
+    [InlineData("step", 4, 0f, 0.025f)]
+    [InlineData("step", 9, 0f, 0.00625f)]
+    // Cosine over 10 epochs to 0: 0.1·(1 + cos(π·t/10))/2.
+    [InlineData("cosine", 0, 0f, 0.1f)]
+    [InlineData("cosine", 2, 0.5f, 0.0853553f)]
+    [InlineData("cosine", 5, 0f, 0.05f)]
+    [InlineData("cosine", 7, 0.5f, 0.0146447f)]
+    [InlineData("cosine", 9, 1f, 0f)]
+    // Cosine to 10% of the base: 0.01 + 0.09·(1 + cos(π·t/10))/2.
+    [InlineData("cosine-min", 0, 0f, 0.1f)]
+    [InlineData("cosine-min", 5, 0f, 0.055f)]
+    [InlineData("cosine-min", 9, 1f, 0.01f)]
+    // Warm-up over 2 epochs, linear from (nearly) 0: 0.1·(t + 0.001)/2; then cosine over the remaining 8 epochs.
+    [InlineData("warmup", 0, 0f, 0.00005f)]
+    [InlineData("warmup", 1, 0f, 0.05005f)]
+    [InlineData("warmup", 1, 0.5f, 0.07505f)]
+    [InlineData("warmup", 2, 0f, 0.1f)]
+    [InlineData("warmup", 6, 0f, 0.05f)]
+    [InlineData("warmup", 9, 1f, 0f)]
+    public void SchedulesFollowTheirFormulas(string kind, int epoch, float progress, float expected)
     {
-        Assert.Equal(0.01f, new StepSchedule(5, 0.1f).RateAt(0.1f, 5, 0, 10), 6);
-        Assert.Equal(0.1f, new CosineSchedule().RateAt(0.1f, 0, 0, 10), 6);
-        Assert.Equal(0.05f, new CosineSchedule().RateAt(0.1f, 5, 0, 10), 6);
-        var plateau = new ReduceOnPlateauSchedule(0.5f, patience: 1);
-        plateau.OnEpochEnd(0, 1.0); plateau.OnEpochEnd(1, 1.0); plateau.OnEpochEnd(2, 1.0);
-        Assert.Equal(0.05f, plateau.RateAt(0.1f, 3, 0, 10), 6);
+        LearningRateSchedule schedule = kind switch
+        {
+            "step" => new StepSchedule(2, 0.5f),
+            "cosine" => new CosineSchedule(),
+            "cosine-min" => new CosineSchedule(minimumFraction: 0.1f),
+            _ => new CosineSchedule(warmupEpochs: 2f),
+        };
+        Assert.Equal(expected, schedule.RateAt(0.1f, epoch, progress, 10), 6);
+    }
+
+    [Fact]
+    public void PlateauHalvesAfterPatienceAndStopsAtTheMinimum()
+    {
+        var plateau = new ReduceOnPlateauSchedule(0.5f, patience: 1, minimumRate: 0.02f);
+        // (loss reported at the end of epoch e, rate during epoch e + 1) worked out by hand:
+        (double Loss, float Rate)[] steps =
+        [
+            (1.0, 0.1f),      // first value: the best so far
+            (0.9, 0.1f),      // improves
+            (0.95, 0.1f),     // 1 bad epoch: within patience
+            (0.95, 0.05f),    // 2 bad epochs > patience 1: halve, count restarts
+            (0.89995, 0.05f), // less than 1e-4 relative below the best 0.9: not an improvement (1 bad)
+            (0.8, 0.05f),     // improves
+            (0.8, 0.05f),     // 1 bad
+            (0.8, 0.025f),    // 2 bad: halve
+            (0.8, 0.025f),    // 1 bad
+            (0.8, 0.02f),     // 2 bad: 0.0125, held at the minimum 0.02
+        ];
+        Assert.Equal(0.1f, plateau.RateAt(0.1f, 0, 0, 20));
+        for (int e = 0; e < steps.Length; e++)
+        {
+            plateau.OnEpochEnd(e, steps[e].Loss);
+            Assert.Equal(steps[e].Rate, plateau.RateAt(0.1f, e + 1, 0.5f, 20), 6);
+        }
+        plateau.Reset();
+        Assert.Equal(0.1f, plateau.RateAt(0.1f, 0, 0, 20));
     }
 
     [Fact]
@@ -141,6 +342,37 @@ public class TrainerTests
         m.Add(0, 0); m.Add(0, 1); m.Add(2, 2);
         Assert.Equal(2.0 / 3, m.Accuracy, 6);
         Assert.Equal(0.5, m.Recall(0), 6);
+    }
+
+    [Fact]
+    public void NaNScoresCountAsWrong()
+    {
+        // Label 0's score is NaN: every comparison with it is false, which used to rank it first.
+        float[] scores = [float.NaN, 0.1f, 0.2f, 0.3f, 0.2f, 0.1f];
+        Assert.Equal(1, Metrics.TopKCorrect(scores, 3, [0, 0], 1));
+        Assert.Equal(1, Metrics.TopKCorrect(scores, 3, [0, 0], 3));
+        // A NaN elsewhere in the row makes the whole row meaningless, even with k = classes.
+        Assert.Equal(0, Metrics.TopKCorrect([0.9f, float.NaN, 0.1f], 3, [0], 3));
+        Assert.Equal([Metrics.NoPrediction, 0], Metrics.ArgMax(scores, 3));
+        Assert.Equal([Metrics.NoPrediction], Metrics.ArgMax([0.2f, float.NaN, 0.1f], 3));
+        var m = new ConfusionMatrix(3);
+        m.Add(0, Metrics.NoPrediction); m.Add(0, 0);
+        Assert.Equal(2, m.Total);
+        Assert.Equal(1, m.Unpredicted);
+        Assert.Equal(0.5, m.Accuracy, 6);
+        Assert.Equal(0.5, m.Recall(0), 6);
+        Assert.Equal(1.0, m.Precision(0), 6);
+    }
+
+    [Fact]
+    public void EvaluateCountsNaNOutputsAsWrong()
+    {
+        var model = SmallNet(seed: 1);
+        foreach (var p in model.Parameters.Where(p => p.Name.EndsWith("bias"))) p.Value.Span.Fill(float.NaN);
+        var result = new Trainer(model, new Sgd(0.1f)).Evaluate(Blobs(30, 1));
+        Assert.Equal(0, result.Accuracy);
+        Assert.Equal(0, result.TopKAccuracy);
+        Assert.Equal(30, result.Confusion.Unpredicted);
     }
 
     [Fact]
