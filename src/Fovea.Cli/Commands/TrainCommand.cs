@@ -91,14 +91,17 @@ internal static class TrainCommand
         TrainOutputs.Check(outPath);
         // Checked before loading, so a bad --limit fails at once and prints nothing else; the upper bound needs the data.
         if (cl.Has("limit")) cl.GetInt("limit", 1, 1);
-        var log = settings.Json ? null : (Action<string>)(m => Console.Error.WriteLine(m));
-        var train = DatasetChoice.Load(cl, DatasetSplit.Train, log);
+        // Where the data came from is told once the run is known to fit: a refused run prints its one error line only.
+        var loadLog = new List<string>();
+        var train = DatasetChoice.Load(cl, DatasetSplit.Train, settings.Json ? null : loadLog.Add);
         var test = DatasetChoice.Load(cl, DatasetSplit.Test);
         if (cl.Has("limit")) train = train.Take(cl.GetInt("limit", train.Count, 1, train.Count));
 
         var model = ModelZoo.Create(modelName, train.SampleShape, train.ClassNames.Count, settings.Seed);
         model.ClassNames = train.ClassNames.ToArray();
         var trainer = new Trainer(model, settings.Optimizer, new SoftmaxCrossEntropyLoss(settings.LabelSmoothing));
+        trainer.CheckStepFits(settings.BatchSize, train.Count - (int)Math.Round(train.Count * settings.ValidationSplit, MidpointRounding.AwayFromZero));
+        foreach (var line in loadLog) Console.Error.WriteLine(line);
         if (!settings.Json)
             Console.Error.WriteLine($"Training '{modelName}' ({model.ParameterCount:N0} parameters) on {datasetInfo.DisplayName}: {train.Count:N0} images, {settings.Describe()}");
         var options = new FitOptions

@@ -88,7 +88,7 @@ public sealed class Trainer
             trainSet = t; validation = v.Count > 0 ? v : null!;
         }
         if (validation is not null) CheckDataset(validation, "validation");
-        CheckMemory(options.BatchSize, Math.Min(options.BatchSize, trainSet.Count), options.MemoryLimitBytes ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
+        CheckStepFits(options.BatchSize, trainSet.Count, options.MemoryLimitBytes);
 
         var history = new History();
         float baseRate = Optimizer.LearningRate;
@@ -239,10 +239,17 @@ public sealed class Trainer
         return n;
     }
 
-    /// <summary>Refuses a batch whose step would need more than 80% of <paramref name="available"/> bytes: better a clear
-    /// error now than the process killed for lack of memory part-way through the first epoch.</summary>
-    private void CheckMemory(int batchSize, int samplesPerStep, long available)
+    // Better a clear error now than the process killed for lack of memory part-way through the first epoch.
+    /// <summary>
+    /// Throws <see cref="ArgumentOutOfRangeException"/> (naming the estimate, the memory and the largest batch that fits)
+    /// when a training step of <paramref name="batchSize"/> samples, of <paramref name="trainingSamples"/> in all, would
+    /// need more than 80% of <paramref name="availableBytes"/> (default: what the GC reports available). <see cref="Fit"/>
+    /// checks this itself; call it earlier to refuse a run before loading or printing anything else.
+    /// </summary>
+    public void CheckStepFits(int batchSize, int trainingSamples, long? availableBytes = null)
     {
+        int samplesPerStep = Math.Max(1, Math.Min(batchSize, trainingSamples));
+        long available = availableBytes ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
         if (available <= 0) return; // nothing known about the limit
         long needed = EstimateStepBytes(Model, samplesPerStep);
         long budget = (long)(available * 0.8);
