@@ -77,7 +77,8 @@ public sealed class Trainer
     {
         options.Validate();
         CheckDataset(train, "training");
-        IDataset trainSet = train, validation = options.ValidationData!;
+        IDataset trainSet = train;
+        IDataset? validation = options.ValidationData;
         if (validation is null && options.ValidationSplit > 0)
         {
             if (train is not InMemoryDataset mem) throw new ArgumentException("ValidationSplit needs an InMemoryDataset; pass ValidationData instead.");
@@ -85,7 +86,7 @@ public sealed class Trainer
             if (t.Count == 0)
                 throw new ArgumentException($"ValidationSplit {options.ValidationSplit} of {train.Count} sample(s) leaves none to train on.", nameof(options));
             // Too few samples to hold one out (e.g. a split of 0.1 of 4): train on all, without validation.
-            trainSet = t; validation = v.Count > 0 ? v : null!;
+            trainSet = t; validation = v.Count > 0 ? v : null;
         }
         if (validation is not null) CheckDataset(validation, "validation");
         CheckStepFits(options.BatchSize, trainSet.Count, options.MemoryLimitBytes);
