@@ -42,9 +42,14 @@ public sealed class ConsoleProgress(TextWriter writer, bool interactive) : ITrai
         if (interactive && _lastWidth > 0) _writer.Write("\r" + new string(' ', _lastWidth) + "\r");
         _lastWidth = 0;
         string val = m.ValidationLoss is null ? "" : $" | val_loss {m.ValidationLoss:F4} val_acc {m.ValidationAccuracy:P2}";
-        _writer.WriteLine($"epoch {m.Epoch}: loss {m.Loss:F4} acc {m.Accuracy:P2}{val} | lr {m.LearningRate:G3} | {m.Seconds:F1}s, {m.ImagesPerSecond:N0} img/s | total {FormatTime(_total.Elapsed.TotalSeconds)}");
+        _writer.WriteLine($"epoch {m.Epoch}: loss {m.Loss:F4} acc {m.Accuracy:P2}{val} | lr {FormatRate(m.LearningRate)} | {m.Seconds:F1}s, {m.ImagesPerSecond:N0} img/s | total {FormatTime(_total.Elapsed.TotalSeconds)}");
         _writer.Flush();
     }
+
+    // 0.002, 0.00104, then 6.67e-7 near the end of a cosine schedule (not "6.67E-07" after "0.00104").
+    internal static string FormatRate(float rate) => rate == 0 || Math.Abs(rate) >= 1e-3f
+        ? rate.ToString("0.#####", System.Globalization.CultureInfo.InvariantCulture)
+        : rate.ToString("0.##e0", System.Globalization.CultureInfo.InvariantCulture);
 
     private static string FormatTime(double seconds) =>
         seconds >= 3600 ? TimeSpan.FromSeconds(seconds).ToString(@"h\:mm\:ss") : TimeSpan.FromSeconds(Math.Min(seconds, 359999)).ToString(@"m\:ss");

@@ -391,4 +391,12 @@ public class TrainerTests
         Assert.Null(history.Epochs[0].ValidationAccuracy);
         Assert.StartsWith("1,", history.ToCsv().Split('\n')[1]);
     }
+
+    [Theory]
+    [InlineData(0.002f, "0.002")]
+    [InlineData(0.00104f, "0.00104")]
+    [InlineData(6.67e-7f, "6.67e-7")]
+    [InlineData(0f, "0")]
+    [InlineData(0.1f, "0.1")]
+    public void ProgressLinesWriteTheLearningRateInOneStyle(float rate, string text) => Assert.Equal(text, ConsoleProgress.FormatRate(rate));
 }
