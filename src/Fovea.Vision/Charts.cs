@@ -107,6 +107,7 @@ public static class Charts
             }
             for (int j = 0; j < n; j++)
             {
+                if (!labelEvery && j % 5 != 0) continue; // slanted names of narrow columns would overlap
                 canvas.Save();
                 canvas.Translate(left + j * cell + cell / 2f + labelSize / 3, top + n * cell + 8);
                 canvas.RotateDegrees(60);
