@@ -118,4 +118,43 @@ public sealed class FolderCliTests(ITestOutputHelper output) : IDisposable
         AssertOneLineError(["train", "--data", oneClass, "--image-size", "64"], "224");
         AssertOneLineError(["train", "--data", oneClass, "--base", "vgg"], "'vgg'");
     }
+
+    [Fact]
+    public void A_model_file_or_an_inner_layer_of_it_is_a_base_for_a_new_classifier()
+    {
+        using var train = new SyntheticFolder(imagesPerClass: 20, seed: 51);
+        string first = Path.Combine(_dir, "first.fovea");
+        Assert.Equal(0, Fovea("train", "--data", train.Root, "--base", "none", "--image-size", "32", "--epochs", "3", "--seed", "1", "--out", first, "--json").Code);
+        string innerConv = Serialization.ModelFile.Load(first).Layers.OfType<Layers.Conv2D>().Last().Name;
+
+        // An inner layer of the saved network: features are its activation maps, the images come at its input size.
+        string second = Path.Combine(_dir, "second.fovea");
+        var run = Fovea("train", "--data", train.Root, "--base", first, "--base-layer", innerConv, "--epochs", "20", "--out", second, "--json");
+        Assert.True(run.Code == 0, run.Err);
+        var result = JsonNode.Parse(run.Out)!;
+        Assert.Equal("first", (string)result["model"]!);
+        Assert.Equal([3, 32, 32], ((JsonArray)result["input_shape"]!).Select(n => (int)n!));
+        output.WriteLine($"validation accuracy on the inner-layer features: {(double)result["validation"]!["accuracy"]!:P0}");
+        var saved = Serialization.ModelFile.Load(second);
+        Assert.Equal(SyntheticFolder.ClassNames, saved.ClassNames);
+        Assert.Contains(saved.Layers, l => l.Name == innerConv);
+        Assert.All(saved.StageLayers(Models.ModelStage.Base), l => Assert.False(l.Trainable));
+        var predict = Fovea("predict", second, train.Files[0].Path);
+        Assert.True(predict.Code == 0, predict.Err);
+
+        // The same network exported to ONNX: its base stage (kept in the file's metadata) is the feature extractor.
+        string onnx = Path.Combine(_dir, "first.onnx");
+        Assert.Equal(0, Fovea("export", first, "--out", onnx).Code);
+        var fromOnnx = Fovea("train", "--data", train.Root, "--base", onnx, "--epochs", "5", "--out", Path.Combine(_dir, "third.fovea"), "--json");
+        Assert.True(fromOnnx.Code == 0, fromOnnx.Err);
+
+        AssertOneLineError(["train", "--data", train.Root, "--base", first, "--base-layer", "nope"], "--base-layer: Model");
+        AssertOneLineError(["train", "--data", train.Root, "--base", first, "--image-size", "64"], "takes 3 x 32 x 32 images");
+        AssertOneLineError(["train", "--data", train.Root, "--base", Path.Combine(_dir, "missing.fovea")], "missing.fovea");
+        AssertOneLineError(["train", "--data", train.Root, "--base", "vgg"], "Unknown base 'vgg'");
+        AssertOneLineError(["train", "--data", train.Root, "--base", "resnet18", "--base-layer", "nope"], "--base-layer: Model 'resnet18' has no layer named 'nope'");
+        AssertOneLineError(["train", "--data", train.Root, "--base", "none", "--base-layer", innerConv], "--base-layer needs a pretrained base");
+        AssertOneLineError(["train", "--data", train.Root, "--base-normalization", "imagenet"], "--base-normalization applies to a base from a file");
+        AssertOneLineError(["train", "--data", train.Root, "--base", first, "--base-normalization", "imagenet"], "has its own input normalisation");
+    }
 }

@@ -19,7 +19,7 @@ namespace Fovea.Cli.Commands;
 /// </summary>
 internal static class ImageFolderTraining
 {
-    public static readonly string[] OptionsOnlyForFolders = ["base", "image-size", "channels", "test-data"];
+    public static readonly string[] OptionsOnlyForFolders = ["base", "base-layer", "base-normalization", "image-size", "channels", "test-data"];
     private static readonly string[] s_optionsOnlyForIdx = ["dataset", "limit"];
 
     /// <summary>What one training run produced; the evaluations are of images it did not train on.</summary>
@@ -53,7 +53,7 @@ internal static class ImageFolderTraining
                 (test is null ? "" : $", {test.Count:N0} test images from {choice.TestDir}"));
 
         var outcome = choice.Pretrained
-            ? TrainOnPretrainedFeatures(train, validation, test, settings)
+            ? TrainOnPretrainedFeatures(choice.Base ?? LoadResNet18(settings.Json), choice.ModelName, train, validation, test, settings)
             : TrainFromScratch(choice.ModelName, train, validation, test, settings);
         ModelFile.Save(outcome.Model, outPath);
         var reported = (outcome.Test ?? outcome.Validation)!;
@@ -63,28 +63,74 @@ internal static class ImageFolderTraining
         return 0;
     }
 
-    /// <summary>What to train, read and checked before any image is decoded. ModelName is "resnet18" with the pretrained base.</summary>
-    private sealed record Choice(bool Pretrained, string ModelName, int Channels, int Size, string? TestDir, TrainSettings Settings);
+    /// <summary>
+    /// What to train, read and checked before any image is decoded. ModelName is "resnet18" with the pretrained base, the
+    /// file's name with a base from a file (<see cref="Base"/>, loaded here), else the network trained from scratch.
+    /// </summary>
+    private sealed record Choice(bool Pretrained, string ModelName, int Channels, int Size, string? TestDir, TrainSettings Settings,
+        Model? Base = null, string? BaseLayer = null);
+
+    /// <summary>A --base that names a file (a path, or a name ending in .fovea / .onnx), not resnet18 or none.</summary>
+    private static bool IsBaseFile(string value) =>
+        value.EndsWith(".fovea", StringComparison.OrdinalIgnoreCase) || ModelSource.IsOnnx(value) || value.Contains('/') || File.Exists(value);
+
+    /// <summary>
+    /// A network from a file, cut at <paramref name="layer"/> when given, as a feature extractor (frozen later). With
+    /// <paramref name="normalization"/> "imagenet" the [0, 1] RGB images are normalised with ImageNet's channel mean and
+    /// standard deviation first, as torchvision's networks expect (an ONNX file does not say so itself).
+    /// </summary>
+    private static Model LoadBaseFile(string path, string? layer, string normalization)
+    {
+        var model = ModelSource.Load(path);
+        if (normalization == "imagenet")
+        {
+            if (model.InputShape[0] != 3) throw new UsageException($"--base-normalization imagenet needs RGB input; --base {path} takes {model.InputShape[0]} channel(s).");
+            if (model.Normalization is not null) throw new UsageException($"--base {path} has its own input normalisation; --base-normalization imagenet would apply a second one.");
+            model.Normalization = new InputNormalization([0.485f, 0.456f, 0.406f], [0.229f, 0.224f, 0.225f]);
+        }
+        else if (normalization != "none") throw new UsageException($"Unknown --base-normalization '{normalization}'. Expected imagenet or none.");
+        if (model.InputShape is not [1 or 3, var h, var w] || h != w)
+            throw new UsageException($"--base {path} takes input {Tensors.Tensor.ShapeToString(model.InputShape)}; a base for image folders needs square images [1 or 3, N, N].");
+        return layer is null ? model : CutAt(model, layer, Path.GetFileNameWithoutExtension(path));
+    }
+
+    private static Model CutAt(Model model, string layer, string name)
+    {
+        try { return model.CopyUntil(layer, name); }
+        catch (ArgumentException e) { throw new UsageException($"--base-layer: {e.Message}"); }
+    }
 
     private static Choice ReadChoice(CommandLine cl, string dir)
     {
         foreach (var option in s_optionsOnlyForIdx)
             if (cl.Has(option)) throw new UsageException($"Option --{option} applies to IDX data sets (Fashion-MNIST, MNIST); {dir} is an image folder.");
-        string baseName = cl.Get("base", "resnet18")!.ToLowerInvariant();
-        if (baseName is not ("resnet18" or "none")) throw new UsageException($"Unknown base '{baseName}' (--base). Expected resnet18 or none.");
-        bool pretrained = baseName == "resnet18";
+        string baseOption = cl.Get("base", "resnet18")!;
+        string baseName = baseOption.ToLowerInvariant();
+        string? baseLayer = cl.Get("base-layer");
+        Model? baseModel = baseName is "resnet18" or "none" || !IsBaseFile(baseOption) ? null : LoadBaseFile(baseOption, baseLayer, cl.Get("base-normalization", "none")!.ToLowerInvariant());
+        // ResNet-18 is loaded late (it may need a restore), unless a layer must be found in it before any image is decoded.
+        if (baseName == "resnet18" && baseLayer is not null) baseModel = CutAt(LoadResNet18(cl.Has("json")), baseLayer, "resnet18");
+        if (baseModel is null && baseName is not ("resnet18" or "none"))
+            throw new UsageException($"Unknown base '{baseOption}' (--base). Expected resnet18, none, or a model file (.fovea or .onnx).");
+        bool pretrained = baseName != "none";
+        if (baseModel is null && cl.Has("base-normalization"))
+            throw new UsageException("Option --base-normalization applies to a base from a file (--base FILE); resnet18 does its own preprocessing.");
+        if (!pretrained && baseLayer is not null)
+            throw new UsageException("Option --base-layer needs a pretrained base (--base resnet18 or a model file); --base none trains from scratch.");
         if (pretrained && cl.Has("model"))
             throw new UsageException("Option --model chooses a network to train from scratch; with --base resnet18 a dense classifier is trained on the pretrained features. Add --base none to use --model.");
-        string modelName = pretrained ? "resnet18" : cl.Get("model", "compact")!.ToLowerInvariant();
+        string modelName = baseName is "resnet18" or "none" ? (pretrained ? "resnet18" : cl.Get("model", "compact")!.ToLowerInvariant()) : Path.GetFileNameWithoutExtension(baseOption);
         if (!pretrained && !ModelZoo.Names.Contains(modelName))
             throw new UsageException($"Unknown model '{modelName}' (--model). Expected one of: {string.Join(", ", ModelZoo.Names)}.");
-        int channels = cl.GetInt("channels", 3, 1, 3);
+        // A pretrained base fixes the image size and colours: the options may only repeat them.
+        int baseChannels = baseModel?.InputShape[0] ?? 3, baseSize = baseModel?.InputShape[1] ?? 224;
+        int channels = cl.GetInt("channels", pretrained ? baseChannels : 3, 1, 3);
         if (channels == 2) throw new UsageException("Option --channels must be 1 (grey) or 3 (RGB); received 2.");
-        int size = cl.GetInt("image-size", pretrained ? 224 : 64, 8, 2048);
-        if (pretrained && (size != 224 || channels != 3))
-            throw new UsageException($"--base resnet18 takes 3 x 224 x 224 RGB images, the size it was trained on; received --image-size {size} --channels {channels}. Use --base none for other sizes.");
+        int size = cl.GetInt("image-size", pretrained ? baseSize : 64, 8, 2048);
+        if (pretrained && (size != baseSize || channels != baseChannels))
+            throw new UsageException($"--base {baseOption} takes {baseChannels} x {baseSize} x {baseSize} images, the size it was trained on; received --image-size {size} --channels {channels}. Use --base none for other sizes.");
         if (pretrained && cl.Has("augment"))
-            throw new UsageException("--augment is not available with --base resnet18: its features are computed once per image, without augmentation. Use --base none to train with augmentation.");
+            throw new UsageException($"--augment is not available with --base {baseOption}: its features are computed once per image, without augmentation. Use --base none to train with augmentation.");
         string? testDir = cl.Get("test-data");
         double validationSplit = testDir is null ? 0.2 : 0;
         var settings = TrainSettings.Read(cl, pretrained
@@ -92,7 +138,7 @@ internal static class ImageFolderTraining
             : new TrainDefaults(30, 0.002, "adamw", "cosine", Augment: true, validationSplit, BatchSize: 32));
         if (testDir is null && settings.ValidationSplit == 0)
             throw new UsageException("Nothing to measure accuracy on: --validation-split 0 and no --test-data. Hold out a fraction (e.g. --validation-split 0.2) or give --test-data DIR.");
-        return new Choice(pretrained, modelName, channels, size, testDir, settings);
+        return new Choice(pretrained, modelName, channels, size, testDir, settings, baseModel, baseLayer);
     }
 
     /// <summary>Class folders all named like train/test/val mean the user pointed at the parent of the splits.</summary>
@@ -138,21 +184,20 @@ internal static class ImageFolderTraining
         return new Outcome(model, history, validation is null ? null : trainer.Evaluate(validation), test is null ? null : trainer.Evaluate(test), trainSeconds, 0);
     }
 
-    private static Outcome TrainOnPretrainedFeatures(ImageFolder train, ImageFolder? validation, ImageFolder? test, TrainSettings settings)
+    private static Outcome TrainOnPretrainedFeatures(Model baseModel, string baseName, ImageFolder train, ImageFolder? validation, ImageFolder? test, TrainSettings settings)
     {
-        var resnet = LoadResNet18(settings.Json);
-        resnet.Freeze(ModelStage.Base);
+        baseModel.Freeze(ModelStage.Base);
         var clock = Stopwatch.StartNew();
-        var trainFeatures = Features(resnet, train, "training", settings.Json);
-        var validationFeatures = validation is null ? null : Features(resnet, validation, "validation", settings.Json);
-        var testFeatures = test is null ? null : Features(resnet, test, "test", settings.Json);
+        var trainFeatures = Features(baseModel, baseName, train, "training", settings.Json);
+        var validationFeatures = validation is null ? null : Features(baseModel, baseName, validation, "validation", settings.Json);
+        var testFeatures = test is null ? null : Features(baseModel, baseName, test, "test", settings.Json);
         double featureSeconds = clock.Elapsed.TotalSeconds;
 
-        var top = new Sequential(resnet.BaseOutput.OutputShape, "classifier", settings.Seed)
+        var top = new Sequential(baseModel.BaseOutput.OutputShape, "classifier", settings.Seed)
             .Top(new Flatten(), new Dropout(0.2f), new Dense(train.ClassNames.Count));
         top.ClassNames = train.ClassNames.ToArray();
         if (!settings.Json)
-            Console.Error.WriteLine($"Training a dense classifier ({top.ParameterCount:N0} parameters) on the ResNet-18 features: {settings.Describe()}");
+            Console.Error.WriteLine($"Training a dense classifier ({top.ParameterCount:N0} parameters) on the {baseName} features: {settings.Describe()}");
         var trainer = new Trainer(top, settings.Optimizer, new SoftmaxCrossEntropyLoss(settings.LabelSmoothing));
         clock.Restart();
         var history = trainer.Fit(trainFeatures, new FitOptions
@@ -162,7 +207,7 @@ internal static class ImageFolderTraining
         });
         double trainSeconds = clock.Elapsed.TotalSeconds;
         // Evaluating the classifier on cached features gives what the combined model gives on the images, without a second pass of the base.
-        var model = Model.Combine(resnet, top, "resnet18-classifier");
+        var model = Model.Combine(baseModel, top, $"{baseName}-classifier");
         return new Outcome(model, history, validationFeatures is null ? null : trainer.Evaluate(validationFeatures),
             testFeatures is null ? null : trainer.Evaluate(testFeatures), trainSeconds, featureSeconds);
     }
@@ -182,10 +227,10 @@ internal static class ImageFolderTraining
         }
     }
 
-    private static InMemoryDataset Features(Model resnet, ImageFolder images, string role, bool quiet)
+    private static InMemoryDataset Features(Model baseModel, string baseName, ImageFolder images, string role, bool quiet)
     {
-        var status = new StatusLine($"ResNet-18 features of the {role} images:", !quiet);
-        var features = TransferLearning.ExtractFeatures(resnet, images, progress: status.Report);
+        var status = new StatusLine($"{baseName} features of the {role} images:", !quiet);
+        var features = TransferLearning.ExtractFeatures(baseModel, images, progress: status.Report);
         status.Finish($"{images.Count:N0} images");
         return features;
     }

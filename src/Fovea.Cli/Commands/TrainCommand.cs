@@ -50,17 +50,22 @@ internal static class TrainCommand
           --json                 print the result as JSON on stdout
 
         Image folders only:
-          --base NAME            resnet18 | none (default: resnet18). resnet18: the pretrained ImageNet ResNet-18 (from
-                                 the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18, restored if missing),
-                                 frozen; its 512 features are computed once per image and a dense classifier is
-                                 trained on them; the saved model holds both. none: train --model from scratch.
+          --base NAME|FILE       resnet18 | none | a model file (default: resnet18). resnet18: the pretrained ImageNet
+                                 ResNet-18 (from the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18, restored
+                                 if missing), frozen; its 512 features are computed once per image and a dense
+                                 classifier is trained on them; the saved model holds both. FILE: a .fovea or .onnx
+                                 network used the same way (its base stage, or the whole network when it has none;
+                                 images at its input size). none: train --model from scratch.
+          --base-layer NAME      take the features from this layer of the base instead (e.g. an inner block)
+          --base-normalization imagenet|none   normalise images with ImageNet's channel mean and std before a base
+                                 from a file (torchvision networks expect it; default: none, or the file's own)
           --image-size N         images are resized to N x N (default: 224 for resnet18, which needs 224; else 64)
           --channels C           3 (RGB) or 1 (grey) (default: 3; resnet18 needs 3)
           --test-data DIR        a second image folder with the same class names, to report accuracy on
         """;
 
     private static readonly HashSet<string> s_values = ["model", "dataset", "data", "epochs", "batch-size", "lr", "optimizer", "schedule",
-        "label-smoothing", "validation-split", "limit", "seed", "threads", "out", "base", "image-size", "channels", "test-data"];
+        "label-smoothing", "validation-split", "limit", "seed", "threads", "out", "base", "base-layer", "base-normalization", "image-size", "channels", "test-data"];
     private static readonly HashSet<string> s_flags = ["json", "augment", "no-augment", "report"];
 
     public static int Run(string[] args)

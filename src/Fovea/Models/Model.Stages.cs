@@ -51,6 +51,28 @@ public partial class Model
     }
 
     /// <summary>
+    /// A feature extractor cut out of this model: copies of the layers that <paramref name="layerName"/>'s output depends
+    /// on (weights and frozen state kept, all in the base stage), ending at that layer, with this model's input and
+    /// normalisation and no class names. Use it as the base of <see cref="Combine"/> or
+    /// <see cref="Training.TransferLearning.ExtractFeatures"/> to take features from an inner layer of a trained network.
+    /// </summary>
+    /// <exception cref="ArgumentException">No layer is called <paramref name="layerName"/>.</exception>
+    public Model CopyUntil(string layerName, string? name = null)
+    {
+        var end = GetNode(layerName);
+        var needed = new bool[_nodes.Count];
+        needed[end.Index] = true;
+        for (int i = end.Index; i > 0; i--)
+            if (needed[i]) foreach (int j in _nodes[i].InputIndices) needed[j] = true;
+        var result = new Model(InputShape, name ?? $"{Name}-until-{layerName}", Seed) { Normalization = Normalization };
+        var map = new Dictionary<int, Node> { [0] = result.Input };
+        for (int i = 1; i <= end.Index; i++)
+            if (needed[i]) map[i] = result.AddCopy(_nodes[i].Layer!, ModelStage.Base, _nodes[i].InputIndices.Select(j => map[j]).ToArray());
+        result.SetOutput(map[end.Index]);
+        return result;
+    }
+
+    /// <summary>
     /// One model made of copies of <paramref name="baseModel"/>'s base stage (its layers up to <see cref="BaseOutput"/>,
     /// weights and frozen state kept, all in the base stage) followed by copies of every layer of <paramref name="top"/>
     /// (in the top stage). The result takes <paramref name="baseModel"/>'s input and normalisation and

@@ -26,6 +26,23 @@ public class ModelTests
     }
 
     [Fact]
+    public void CopyUntilKeepsOnlyWhatTheLayerDependsOnWithItsWeights()
+    {
+        var model = ResidualNet(seed: 3);
+        var cut = model.CopyUntil("residual_add");
+        // stem, BN, ReLU, conv, BN and the add: not the ReLU after it, nor the top.
+        Assert.Equal(6, cut.Layers.Count());
+        Assert.Equal("residual_add", cut.Output.Name);
+        Assert.All(cut.Nodes.Skip(1), n => Assert.Equal(ModelStage.Base, n.Stage));
+        Assert.Empty(cut.StageLayers(ModelStage.Top));
+        var x = TestTensors.Random(new Random(1), 2, 3, 8, 8);
+        var expected = new Dictionary<string, Tensor> { ["residual_add"] = null! };
+        model.Forward(x, capture: expected);
+        Assert.Equal(expected["residual_add"].ToArray(), cut.Predict(x).ToArray());
+        Assert.Contains("no layer named 'nope'", Assert.Throws<ArgumentException>(() => model.CopyUntil("nope")).Message);
+    }
+
+    [Fact]
     public void ReferenceCnnHasTheDocumentedShapesAndParameterCount()
     {
         var model = ModelZoo.Reference([1, 28, 28], 10);
