@@ -63,27 +63,37 @@ public static partial class OnnxImporter
         private static Padding ToPadding((int Before, int After)[] p) =>
             p.All(q => q.Before == 0 && q.After == 0) ? Padding.Valid : Padding.Of(p[0].Before, p[1].Before, p[0].After, p[1].After);
 
+        /// <summary>2-D convolution, and 1-D as a 2-D one over [C, 1, L] with a 1 × k kernel.</summary>
         private void ImportConv()
         {
             var x = In(0);
             var w = Const(1, "weight W");
-            if (w.Shape.Length != 4) throw Error($"only 2-D convolutions are supported; the weight has shape [{string.Join(", ", w.Shape)}].");
-            Spatial(x);
-            var kernel = RequirePositive([w.Shape[2], w.Shape[3]], "the weight's kernel size");
-            if (Ints("kernel_shape") is { } ks && (ks.Length != 2 || ks[0] != kernel[0] || ks[1] != kernel[1]))
+            int n = w.Shape.Length - 2;
+            if (n is not (1 or 2)) throw Error($"only 1-D and 2-D convolutions are supported; the weight has shape [{string.Join(", ", w.Shape)}].");
+            if (x.OutputShape.Length != n + 1)
+                throw Batched ? Error($"the weight [{string.Join(", ", w.Shape)}] is for {n}-D data but a sample has shape {Tensor.ShapeToString(x.OutputShape)}.")
+                    : BatchError("a convolution on a whole-tensor import");
+            var kernel = RequirePositive(w.Shape[2..], "the weight's kernel size");
+            if (Ints("kernel_shape") is { } ks && !ks.SequenceEqual(kernel.Select(k => (long)k)))
                 throw Error($"kernel_shape [{string.Join(", ", ks)}] does not match the weight [{string.Join(", ", w.Shape)}].");
-            var strides = RequirePositive(IntsOr("strides", 2, 1), "strides");
-            var dilations = RequirePositive(IntsOr("dilations", 2, 1), "dilations");
+            var strides = RequirePositive(IntsOr("strides", n, 1), "strides");
+            var dilations = RequirePositive(IntsOr("dilations", n, 1), "dilations");
             int group = ToInt(Int("group", 1), "group");
             if (group <= 0) throw Error($"group must be positive; received {group}.");
             var pads = ResolvePads(x.OutputShape[1..], kernel, strides, dilations);
             OnnxConst? b = Has(2) ? Const(2, "bias B") : null;
+            if (n == 1)
+            {
+                // [C, L] → [C, 1, L]: a 1 × k kernel with the same values (the weight [F, C/g, k] is [F, C/g, 1, k] in memory).
+                (kernel, strides, dilations, pads) = ([1, kernel[0]], [1, strides[0]], [1, dilations[0]], [(0, 0), pads[0]]);
+                x = AddLayer(new Layers.Reshape([x.OutputShape[0], 1, x.OutputShape[1]]), x);
+            }
             var conv = new Conv2D(w.Shape[0], (kernel[0], kernel[1]), (strides[0], strides[1]), ToPadding(pads), (dilations[0], dilations[1]),
-                group, useBias: b is not null, name: LayerName());
+                group, useBias: b is not null, name: n == 2 ? LayerName() : null);
             var node = AddLayer(conv, x);
             Copy(w, conv.Weight, "weight W");
             if (b is not null) Copy(b, conv.Bias!, "bias B");
-            Output(node);
+            Output(n == 2 ? node : AddLayer(new Layers.Reshape([node.OutputShape[0], node.OutputShape[2]], LayerName()), node));
         }
 
         private void Copy(OnnxConst c, Tensor target, string what)

@@ -55,3 +55,40 @@ public class CompositeOperatorTests
         Assert.Throws<OnnxBatchAxisException>(() => OnnxImporter.Import(G.Bytes(g.Build("y", -1, 3)), "prelu.onnx"));
     }
 }
+
+/// <summary>1-D convolution (a 2-D one over [C, 1, L]) checked against ONNX Runtime; the shared cases are all 2-D.</summary>
+public class Conv1dTests
+{
+    [Theory]
+    [InlineData(1, 1, 1, "NOTSET", 1, 2)]
+    [InlineData(2, 1, 1, "SAME_UPPER", 0, 0)]
+    [InlineData(1, 2, 1, "NOTSET", 2, 0)]
+    [InlineData(2, 1, 3, "SAME_LOWER", 0, 0)] // depthwise
+    public void Conv1dMatchesOnnxRuntime(int stride, int dilation, int group, string autoPad, int padBegin, int padEnd)
+    {
+        var rng = new Random(stride * 7 + dilation * 3 + group);
+        int filters = group == 3 ? 6 : 4, perGroup = 3 / group;
+        var g = new G(13, -1, 3, 11)
+            .Floats("w", Enumerable.Range(0, filters * perGroup * 3).Select(_ => rng.NextSingle() - 0.5f).ToArray(), filters, perGroup, 3)
+            .Floats("b", Enumerable.Range(0, filters).Select(_ => rng.NextSingle()).ToArray(), filters);
+        var conv = g.Node("Conv", ["x", "w", "b"], "c", G.Ints("strides", stride), G.Ints("dilations", dilation), G.Int("group", group), G.Str("auto_pad", autoPad));
+        if (autoPad == "NOTSET") conv.Attribute.Add(G.Ints("pads", padBegin, padEnd));
+        g.Node("Relu", ["c"], "y");
+        var bytes = G.Bytes(g.Build("y", -1, filters, -1));
+        var x = RoundTripTests.RandomInput(5, 2, 3, 11);
+        var model = OnnxImporter.Import(bytes, "conv1d");
+        var expected = RoundTripTests.Run(bytes, x);
+        Assert.Equal(expected.Length, model.Predict(x).Length);
+        Assert.True(RoundTripTests.MaxAbsDiff(expected, model.Predict(x).Span) <= 1e-5);
+        Assert.True(RoundTripTests.MaxAbsDiff(expected, RoundTripTests.Run(OnnxExporter.ToBytes(model), x)) <= 1e-5, "exported again");
+    }
+
+    [Fact]
+    public void AWeightOfOtherRankThanTheDataIsRefused()
+    {
+        var g = new G(13, -1, 3, 11).Floats("w", new float[4 * 3 * 3 * 3], 4, 3, 3, 3);
+        g.Node("Conv", ["x", "w"], "y");
+        var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(G.Bytes(g.Build("y", -1, 4, 9)), "conv.onnx"));
+        Assert.Contains("is for 2-D data but a sample has shape", e.Message);
+    }
+}
