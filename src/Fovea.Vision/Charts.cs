@@ -164,6 +164,9 @@ public static class Charts
             top.Select(p => p.ClassName).Reverse().ToArray());
         plot.Axes.SetLimits(0, 118, -0.6, top.Count - 0.4);
         plot.Title($"Top-{top.Count} predictions");
+        // Class names in other scripts: an installed font that can write all of them (else DejaVu's empty boxes).
+        string names = string.Concat(top.Select(p => p.ClassName));
+        if (!Drawing.Covers(names) && Drawing.FallbackTypeface(names) is { } typeface) plot.Font.Set(typeface.FamilyName);
         plot.XLabel("probability (%)");
         return ToPicture(plot, "predictions", $"Top-{top.Count} predictions", width, height,
             $"Most likely: {top[0].ClassName} ({top[0].Probability:P1}).");

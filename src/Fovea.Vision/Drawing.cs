@@ -13,20 +13,64 @@ internal static class Drawing
 
     public static SKFont Font(float size, bool bold = false) => new(bold ? s_bold.Value : s_sans.Value, size) { Subpixel = true };
 
+    // Typefaces found for texts DejaVu cannot write (class names in Chinese, Japanese, ...); null: none installed.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, SKTypeface?> s_fallbacks = new();
+
+    /// <summary>True when DejaVu Sans has every character of <paramref name="text"/>.</summary>
+    public static bool Covers(string text)
+    {
+        using var font = Font(12);
+        return font.ContainsGlyphs(text);
+    }
+
+    /// <summary>
+    /// The font for <paramref name="text"/>: DejaVu Sans, or, when it lacks a character of the text, an installed
+    /// typeface that has every character of it (e.g. WenQuanYi Micro Hei for a class name like "0 猫"); DejaVu when none has.
+    /// </summary>
+    public static SKFont FontFor(string text, float size, bool bold = false)
+    {
+        var font = Font(size, bold);
+        if (font.ContainsGlyphs(text) || FallbackTypeface(text) is not { } fallback) return font;
+        font.Dispose();
+        return new SKFont(fallback, size) { Subpixel = true, Embolden = bold };
+    }
+
+    /// <summary>The first installed family (in the font manager's order) that can write all of <paramref name="text"/>, or null.</summary>
+    // Skia's dependency-free Linux build cannot match characters to fonts itself (MatchCharacter gives null): each family is asked.
+    public static SKTypeface? FallbackTypeface(string text)
+    {
+        if (s_fallbacks.Count > 4096) s_fallbacks.Clear(); // an app drawing endless distinct titles keeps a bounded cache
+        return s_fallbacks.GetOrAdd(text, FindFallback);
+    }
+
+    // One typeface per installed family, kept for the process (never disposed: Skia may hand out shared instances).
+    private static readonly Lazy<SKTypeface[]> s_families = new(() =>
+        SKFontManager.Default.FontFamilies.Select(f => SKTypeface.FromFamilyName(f)).Where(t => t is not null).ToArray());
+
+    private static SKTypeface? FindFallback(string text)
+    {
+        foreach (var typeface in s_families.Value)
+        {
+            using var font = new SKFont(typeface, 12);
+            if (font.ContainsGlyphs(text)) return typeface;
+        }
+        return null;
+    }
+
     public static readonly SKColor Background = new(0xff, 0xff, 0xff);
     public static readonly SKColor Ink = new(0x22, 0x22, 0x22);
     public static readonly SKColor Muted = new(0x66, 0x66, 0x66);
 
     public static void Text(SKCanvas canvas, string text, float x, float y, float size, SKColor color, bool bold = false, SKTextAlign align = SKTextAlign.Left)
     {
-        using var font = Font(size, bold);
+        using var font = FontFor(text, size, bold);
         using var paint = new SKPaint { Color = color, IsAntialias = true };
         canvas.DrawText(text, x, y, align, font, paint);
     }
 
     public static float TextWidth(string text, float size, bool bold = false)
     {
-        using var font = Font(size, bold);
+        using var font = FontFor(text, size, bold);
         return font.MeasureText(text);
     }
 

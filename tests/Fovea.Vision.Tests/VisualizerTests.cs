@@ -200,4 +200,23 @@ public class VisualizerTests
         // Three tiles of 5×300 must not shrink to slivers 2 px high: 3 × (16 + label + gaps) below the header at least.
         Assert.True(picture.Height >= 48 + 3 * 16, $"the picture is only {picture.Height} px high");
     }
+
+    [Fact]
+    public void Class_names_in_other_scripts_are_drawn_with_a_font_that_has_them()
+    {
+        // DejaVu has no CJK glyphs; without a fallback every character would be the same empty box.
+        Assert.False(Drawing.Covers("猫"));
+        byte[] Draw(string text)
+        {
+            using var image = Drawing.Render(40, 30, canvas => Drawing.Text(canvas, text, 4, 24, 20, SKColors.Black));
+            using var bitmap = SKBitmap.FromImage(image);
+            return bitmap.Bytes;
+        }
+        Assert.NotEqual(Draw("猫"), Draw("犬"));
+        Assert.True(Drawing.TextWidth("猫犬鳥", 20) > 30, "three CJK characters at 20 px are wider than 30 px");
+        var confusion = new Fovea.Training.ConfusionMatrix(3, ["猫", "犬", "鳥"]);
+        confusion.Add(0, 0); confusion.Add(1, 2);
+        using var picture = Charts.ConfusionMatrix(confusion);
+        Assert.True(picture.Width > 300);
+    }
 }
