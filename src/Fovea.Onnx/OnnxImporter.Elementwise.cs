@@ -136,6 +136,7 @@ public static partial class OnnxImporter
             bool c0 = IsConst(0), c1 = IsConst(1);
             if (c0 && c1)
             {
+                RefuseBatchValue(Const(0, "A"), "arithmetic"); RefuseBatchValue(Const(1, "B"), "arithmetic");
                 OutputConst(Fold(Const(0, "A"), Const(1, "B"), op));
                 return;
             }
@@ -198,6 +199,7 @@ public static partial class OnnxImporter
             if (IsConst(0))
             {
                 var c = Const(0, "input");
+                if (toFloat) RefuseBatchValue(c, "a float value");
                 // Shape values are cast between integer types on their way to a Reshape; float → int truncates toward zero.
                 bool toInteger = to is OnnxTensor.Int64 or (int)Proto.TensorProto.Types.DataType.Int32;
                 if (!toFloat && !toInteger) throw Error($"casting a constant to {OnnxTensor.TypeName(to)} is not supported.");
@@ -229,7 +231,8 @@ public static partial class OnnxImporter
             var reduced = AddLayer(new Reduce(kind, sampleAxes, Int("keepdims", 1) != 0, mean ? null : LayerName()), x);
             if (!mean) { Output(reduced); return; }
             long count = sampleAxes.Aggregate(1L, (p, a) => p * x.OutputShape[a]);
-            var scale = new ConstantArithmetic(BinaryOp.Multiply, [1], name: LayerName());
+            // A scalar constant for a sample reduced to a scalar (a [1] constant would have more axes than it).
+            var scale = new ConstantArithmetic(BinaryOp.Multiply, reduced.OutputShape.Length == 0 ? [] : [1], name: LayerName());
             var node = AddLayer(scale, reduced);
             scale.Constant.Span[0] = (float)(1.0 / count);
             Output(node);

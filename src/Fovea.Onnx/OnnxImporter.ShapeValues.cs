@@ -78,6 +78,12 @@ public static partial class OnnxImporter
             return (int)a;
         }
 
+        /// <summary>Refuses a folded Shape value holding the batch size where a number is needed: it is unknown at import.</summary>
+        private void RefuseBatchValue(OnnxConst c, string use)
+        {
+            if (c.Values.Contains(BatchDimension)) throw BatchError($"the batch size (unknown when importing) used as {use}");
+        }
+
         /// <summary>Refuses a folded batch size anywhere but where <paramref name="allowedAt"/> says it means "keep the batch".</summary>
         private void RefuseBatchDimension(long[] values, string what, int allowedAt = -1)
         {

@@ -98,6 +98,7 @@ public static partial class OnnxImporter
 
         private void Copy(OnnxConst c, Tensor target, string what)
         {
+            RefuseBatchValue(c, what);
             if (c.Length != target.Length)
                 throw Error($"{what} has {c.Length} values (shape [{string.Join(", ", c.Shape)}]) but the layer needs {Tensor.ShapeToString(target.Shape)}.");
             for (int i = 0; i < c.Length; i++) target.Span[i] = (float)c.Values[i];

@@ -43,7 +43,8 @@ public static class PretrainedModels
 
     /// <summary>
     /// The model called <paramref name="name"/> (see <see cref="Names"/>) as a Fovea model with every layer in the base stage:
-    /// add a classifier with <see cref="Model.AddTop"/> and fine-tune. ResNet-18 expects ImageNet-normalised RGB input.
+    /// add a classifier with <see cref="Model.AddTop"/> and fine-tune. ResNet-18 takes RGB images in [0, 1] (as <c>ImageLoader</c>
+    /// gives them): the package's own preprocessing (BGR, 0..255, minus a mean image) is built into the model's first layers.
     /// </summary>
     public static Model Load(string name, bool restore = true)
     {

@@ -40,6 +40,16 @@ public class ReduceSqueezeTests
     }
 
     [Fact]
+    public void MeanDownToOneValuePerSampleMatchesOnnxRuntime()
+    {
+        var g = new G(13, -1, 3);
+        g.Node("ReduceMean", ["x"], "m", G.Ints("axes", -1), G.Int("keepdims", 0));
+        g.Node("Unsqueeze", ["m", "one"], "y");
+        g.Longs("one", 1);
+        Check(g.Build("y", -1, 1), [4, 3], seed: 6);
+    }
+
+    [Fact]
     public void MeanOverTheLastAxisWithoutKeepingItMatchesOnnxRuntime()
     {
         var g = new G(13, -1, 3, 7);
@@ -124,6 +134,17 @@ public class ShapeValueTests
         g.Node("Reshape", ["x", "target"], "y");
         var e = Assert.Throws<OnnxBatchAxisException>(() => OnnxImporter.Import(G.Bytes(g.Build("y", 2, -1)), "batch.onnx"));
         Assert.Contains("position 1", e.Message);
+
+        // Arithmetic on the batch size, or a float cast of it, is refused in words, not with its internal stand-in value.
+        var m = new G(13, -1, 2, 3).Longs("first", 0).Longs("two", 2).Longs("minus_one", -1);
+        m.Node("Shape", ["x"], "shape");
+        m.Node("Gather", ["shape", "first"], "n", G.Int("axis", 0));
+        m.Node("Mul", ["n", "two"], "n2");
+        m.Node("Concat", ["n2", "minus_one"], "target", G.Int("axis", 0));
+        m.Node("Reshape", ["x", "target"], "y");
+        var arithmetic = Assert.Throws<OnnxBatchAxisException>(() => OnnxImporter.Import(G.Bytes(m.Build("y", -1, 3)), "mul.onnx"));
+        Assert.Contains("the batch size (unknown when importing) used as arithmetic", arithmetic.Message);
+        Assert.DoesNotContain("4000000000000017", arithmetic.Message);
 
         var h = new G(13, -1, 4).Longs("i", 1);
         h.Node("Gather", ["x", "i"], "y", G.Int("axis", 1));

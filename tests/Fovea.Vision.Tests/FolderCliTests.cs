@@ -148,6 +148,13 @@ public sealed class FolderCliTests(ITestOutputHelper output) : IDisposable
         var fromOnnx = Fovea("train", "--data", train.Root, "--base", onnx, "--epochs", "5", "--out", Path.Combine(_dir, "third.fovea"), "--json");
         Assert.True(fromOnnx.Code == 0, fromOnnx.Err);
 
+        // Features that are not maps (here the first network's class scores) are reshaped to [N, 1, 1] for the classifier.
+        string scores = Serialization.ModelFile.Load(first).Layers.OfType<Layers.Dense>().Last().Name;
+        var onScores = Fovea("train", "--data", train.Root, "--base", first, "--base-layer", scores, "--epochs", "5", "--out", Path.Combine(_dir, "fourth.fovea"));
+        Assert.True(onScores.Code == 0, onScores.Err);
+
+        AssertOneLineError(["train", "--data", train.Root, "--base", first, "--out", first], "is the input");
+        AssertOneLineError(["train", "--data", train.Root, "--base", first, "--base-layer", "input"], "--base-layer input is the image itself");
         AssertOneLineError(["train", "--data", train.Root, "--base", first, "--base-layer", "nope"], "--base-layer: Model");
         AssertOneLineError(["train", "--data", train.Root, "--base", first, "--image-size", "64"], "takes 3 x 32 x 32 images");
         AssertOneLineError(["train", "--data", train.Root, "--base", Path.Combine(_dir, "missing.fovea")], "missing.fovea");

@@ -41,19 +41,19 @@ internal static class ImageFolderTraining
         Parallelism.Degree = settings.Threads;
         RejectFolderOfSplits(dir);
         string outPath = cl.Get("out") ?? Path.Combine("runs", $"{FolderName(dir)}-{choice.ModelName}.fovea");
-        TrainOutputs.Check(outPath);
-        var all = Load(dir, choice.Channels, choice.Size, null, settings.Json);
+        TrainOutputs.Check(outPath, choice.Base.FilePath);
+        var all = Load(dir, choice.Channels, choice.Height, choice.Width, null, settings.Json);
         (ImageFolder train, ImageFolder? validation) = settings.ValidationSplit > 0 ? all.Split(settings.ValidationSplit, settings.Seed) : (all, null);
         if (validation is { Count: 0 })
             throw new UsageException($"{dir}: no image can be held out for validation, as every class has a single image. Add images, or give --test-data DIR and --validation-split 0.");
-        var test = choice.TestDir is null ? null : Load(choice.TestDir, choice.Channels, choice.Size, all.ClassNames, settings.Json);
+        var test = choice.TestDir is null ? null : Load(choice.TestDir, choice.Channels, choice.Height, choice.Width, all.ClassNames, settings.Json);
         if (!settings.Json)
             Console.Error.WriteLine($"{all.Count:N0} images in {all.ClassNames.Count} classes ({string.Join(", ", all.ClassNames)}): {train.Count:N0} for training" +
                 (validation is null ? "" : $", {validation.Count:N0} held out for validation ({settings.ValidationSplit:P0} of each class)") +
                 (test is null ? "" : $", {test.Count:N0} test images from {choice.TestDir}"));
 
         var outcome = choice.Pretrained
-            ? TrainOnPretrainedFeatures(choice.Base ?? LoadResNet18(settings.Json), choice.ModelName, train, validation, test, settings)
+            ? TrainOnPretrainedFeatures(choice.Base.Resolve(settings.Json), choice.ModelName, train, validation, test, settings)
             : TrainFromScratch(choice.ModelName, train, validation, test, settings);
         ModelFile.Save(outcome.Model, outPath);
         var reported = (outcome.Test ?? outcome.Validation)!;
@@ -65,72 +65,40 @@ internal static class ImageFolderTraining
 
     /// <summary>
     /// What to train, read and checked before any image is decoded. ModelName is "resnet18" with the pretrained base, the
-    /// file's name with a base from a file (<see cref="Base"/>, loaded here), else the network trained from scratch.
+    /// file's name with a base from a file, else the network trained from scratch; images are read at Height × Width.
     /// </summary>
-    private sealed record Choice(bool Pretrained, string ModelName, int Channels, int Size, string? TestDir, TrainSettings Settings,
-        Model? Base = null, string? BaseLayer = null);
-
-    /// <summary>A --base that names a file (a path, or a name ending in .fovea / .onnx), not resnet18 or none.</summary>
-    private static bool IsBaseFile(string value) =>
-        value.EndsWith(".fovea", StringComparison.OrdinalIgnoreCase) || ModelSource.IsOnnx(value) || value.Contains('/') || File.Exists(value);
-
-    /// <summary>
-    /// A network from a file, cut at <paramref name="layer"/> when given, as a feature extractor (frozen later). With
-    /// <paramref name="normalization"/> "imagenet" the [0, 1] RGB images are normalised with ImageNet's channel mean and
-    /// standard deviation first, as torchvision's networks expect (an ONNX file does not say so itself).
-    /// </summary>
-    private static Model LoadBaseFile(string path, string? layer, string normalization)
+    private sealed record Choice(PretrainedBase Base, string ModelName, int Channels, int Height, int Width, string? TestDir, TrainSettings Settings)
     {
-        var model = ModelSource.Load(path);
-        if (normalization == "imagenet")
-        {
-            if (model.InputShape[0] != 3) throw new UsageException($"--base-normalization imagenet needs RGB input; --base {path} takes {model.InputShape[0]} channel(s).");
-            if (model.Normalization is not null) throw new UsageException($"--base {path} has its own input normalisation; --base-normalization imagenet would apply a second one.");
-            model.Normalization = new InputNormalization([0.485f, 0.456f, 0.406f], [0.229f, 0.224f, 0.225f]);
-        }
-        else if (normalization != "none") throw new UsageException($"Unknown --base-normalization '{normalization}'. Expected imagenet or none.");
-        if (model.InputShape is not [1 or 3, var h, var w] || h != w)
-            throw new UsageException($"--base {path} takes input {Tensors.Tensor.ShapeToString(model.InputShape)}; a base for image folders needs square images [1 or 3, N, N].");
-        return layer is null ? model : CutAt(model, layer, Path.GetFileNameWithoutExtension(path));
-    }
-
-    private static Model CutAt(Model model, string layer, string name)
-    {
-        try { return model.CopyUntil(layer, name); }
-        catch (ArgumentException e) { throw new UsageException($"--base-layer: {e.Message}"); }
+        public bool Pretrained => Base.Pretrained;
     }
 
     private static Choice ReadChoice(CommandLine cl, string dir)
     {
         foreach (var option in s_optionsOnlyForIdx)
             if (cl.Has(option)) throw new UsageException($"Option --{option} applies to IDX data sets (Fashion-MNIST, MNIST); {dir} is an image folder.");
-        string baseOption = cl.Get("base", "resnet18")!;
-        string baseName = baseOption.ToLowerInvariant();
-        string? baseLayer = cl.Get("base-layer");
-        Model? baseModel = baseName is "resnet18" or "none" || !IsBaseFile(baseOption) ? null : LoadBaseFile(baseOption, baseLayer, cl.Get("base-normalization", "none")!.ToLowerInvariant());
-        // ResNet-18 is loaded late (it may need a restore), unless a layer must be found in it before any image is decoded.
-        if (baseName == "resnet18" && baseLayer is not null) baseModel = CutAt(LoadResNet18(cl.Has("json")), baseLayer, "resnet18");
-        if (baseModel is null && baseName is not ("resnet18" or "none"))
-            throw new UsageException($"Unknown base '{baseOption}' (--base). Expected resnet18, none, or a model file (.fovea or .onnx).");
-        bool pretrained = baseName != "none";
-        if (baseModel is null && cl.Has("base-normalization"))
-            throw new UsageException("Option --base-normalization applies to a base from a file (--base FILE); resnet18 does its own preprocessing.");
-        if (!pretrained && baseLayer is not null)
-            throw new UsageException("Option --base-layer needs a pretrained base (--base resnet18 or a model file); --base none trains from scratch.");
+        var pretrainedBase = PretrainedBase.Read(cl);
+        bool pretrained = pretrainedBase.Pretrained;
         if (pretrained && cl.Has("model"))
-            throw new UsageException("Option --model chooses a network to train from scratch; with --base resnet18 a dense classifier is trained on the pretrained features. Add --base none to use --model.");
-        string modelName = baseName is "resnet18" or "none" ? (pretrained ? "resnet18" : cl.Get("model", "compact")!.ToLowerInvariant()) : Path.GetFileNameWithoutExtension(baseOption);
+            throw new UsageException($"Option --model chooses a network to train from scratch; with --base {pretrainedBase.Option} a dense classifier is trained on the pretrained features. Add --base none to use --model.");
+        string modelName = pretrained ? pretrainedBase.Name : cl.Get("model", "compact")!.ToLowerInvariant();
         if (!pretrained && !ModelZoo.Names.Contains(modelName))
             throw new UsageException($"Unknown model '{modelName}' (--model). Expected one of: {string.Join(", ", ModelZoo.Names)}.");
-        // A pretrained base fixes the image size and colours: the options may only repeat them.
-        int baseChannels = baseModel?.InputShape[0] ?? 3, baseSize = baseModel?.InputShape[1] ?? 224;
-        int channels = cl.GetInt("channels", pretrained ? baseChannels : 3, 1, 3);
+        int channels = cl.GetInt("channels", pretrained ? pretrainedBase.Model?.InputShape[0] ?? 3 : 3, 1, 3);
         if (channels == 2) throw new UsageException("Option --channels must be 1 (grey) or 3 (RGB); received 2.");
-        int size = cl.GetInt("image-size", pretrained ? baseSize : 64, 8, 2048);
-        if (pretrained && (size != baseSize || channels != baseChannels))
-            throw new UsageException($"--base {baseOption} takes {baseChannels} x {baseSize} x {baseSize} images, the size it was trained on; received --image-size {size} --channels {channels}. Use --base none for other sizes.");
-        if (pretrained && cl.Has("augment"))
-            throw new UsageException($"--augment is not available with --base {baseOption}: its features are computed once per image, without augmentation. Use --base none to train with augmentation.");
+        int height, width;
+        if (pretrained)
+        {
+            // A pretrained base fixes the image size and colours: the options may only repeat them.
+            int[] input = pretrainedBase.Model?.InputShape ?? [3, 224, 224];
+            (height, width) = (input[1], input[2]);
+            int size = cl.GetInt("image-size", height, 8, 2048);
+            if (size != height || size != width || channels != input[0])
+                throw new UsageException($"--base {pretrainedBase.Option} takes {input[0]} x {height} x {width} images, the size it was trained on; " +
+                    $"received --image-size {size} --channels {channels}. Use --base none for other sizes.");
+            if (cl.Has("augment"))
+                throw new UsageException($"--augment is not available with --base {pretrainedBase.Option}: its features are computed once per image, without augmentation. Use --base none to train with augmentation.");
+        }
+        else height = width = cl.GetInt("image-size", 64, 8, 2048);
         string? testDir = cl.Get("test-data");
         double validationSplit = testDir is null ? 0.2 : 0;
         var settings = TrainSettings.Read(cl, pretrained
@@ -138,7 +106,7 @@ internal static class ImageFolderTraining
             : new TrainDefaults(30, 0.002, "adamw", "cosine", Augment: true, validationSplit, BatchSize: 32));
         if (testDir is null && settings.ValidationSplit == 0)
             throw new UsageException("Nothing to measure accuracy on: --validation-split 0 and no --test-data. Hold out a fraction (e.g. --validation-split 0.2) or give --test-data DIR.");
-        return new Choice(pretrained, modelName, channels, size, testDir, settings, baseModel, baseLayer);
+        return new Choice(pretrainedBase, modelName, channels, height, width, testDir, settings);
     }
 
     /// <summary>Class folders all named like train/test/val mean the user pointed at the parent of the splits.</summary>
@@ -154,17 +122,17 @@ internal static class ImageFolderTraining
     private static bool IsSplitName(string name) =>
         name.ToLowerInvariant() is "train" or "training" or "test" or "testing" or "val" or "valid" or "validation" or "eval" or "dev";
 
-    private static ImageFolder Load(string dir, int channels, int size, IReadOnlyList<string>? classNames, bool quiet)
+    private static ImageFolder Load(string dir, int channels, int height, int width, IReadOnlyList<string>? classNames, bool quiet)
     {
-        var status = new StatusLine($"Decoding images of {dir} at {channels} x {size} x {size}:", !quiet);
-        var folder = ImageFolder.Load(dir, channels, size, size, new ImageFolderOptions { ClassNames = classNames, Progress = status.Report });
+        var status = new StatusLine($"Decoding images of {dir} at {channels} x {height} x {width}:", !quiet);
+        var folder = ImageFolder.Load(dir, channels, height, width, new ImageFolderOptions { ClassNames = classNames, Progress = status.Report });
         status.Finish($"{folder.Count:N0} images");
         return folder;
     }
 
     private static Outcome TrainFromScratch(string modelName, ImageFolder train, ImageFolder? validation, ImageFolder? test, TrainSettings settings)
     {
-        int size = train.SampleShape[1];
+        int size = Math.Min(train.SampleShape[1], train.SampleShape[2]);
         var model = ModelZoo.Create(modelName, train.SampleShape, train.ClassNames.Count, settings.Seed);
         model.ClassNames = train.ClassNames.ToArray();
         // Stored with the model, so predict normalises a photo exactly as training did.
@@ -186,7 +154,6 @@ internal static class ImageFolderTraining
 
     private static Outcome TrainOnPretrainedFeatures(Model baseModel, string baseName, ImageFolder train, ImageFolder? validation, ImageFolder? test, TrainSettings settings)
     {
-        baseModel.Freeze(ModelStage.Base);
         var clock = Stopwatch.StartNew();
         var trainFeatures = Features(baseModel, baseName, train, "training", settings.Json);
         var validationFeatures = validation is null ? null : Features(baseModel, baseName, validation, "validation", settings.Json);
@@ -210,21 +177,6 @@ internal static class ImageFolderTraining
         var model = Model.Combine(baseModel, top, $"{baseName}-classifier");
         return new Outcome(model, history, validationFeatures is null ? null : trainer.Evaluate(validationFeatures),
             testFeatures is null ? null : trainer.Evaluate(testFeatures), trainSeconds, featureSeconds);
-    }
-
-    private static Model LoadResNet18(bool quiet)
-    {
-        if (!quiet && PretrainedModels.FindResNet18() is null)
-            Console.Error.WriteLine($"ResNet-18 is not in the NuGet cache; restoring {PretrainedModels.ResNet18Package} {PretrainedModels.ResNet18Version} with 'dotnet restore'...");
-        try
-        {
-            return PretrainedModels.Load("resnet18");
-        }
-        catch (Exception e) when (e is InvalidOperationException or FileNotFoundException or IOException or System.ComponentModel.Win32Exception)
-        {
-            throw new FileNotFoundException($"The pretrained ResNet-18 is not available: {e.Message} Train from scratch with --base none, " +
-                $"or restore the NuGet package {PretrainedModels.ResNet18Package} {PretrainedModels.ResNet18Version}.");
-        }
     }
 
     private static InMemoryDataset Features(Model baseModel, string baseName, ImageFolder images, string role, bool quiet)

@@ -13,9 +13,9 @@ internal static class TrainOutputs
     /// and, when <paramref name="reportData"/> is given, the HTML report on its first image. Returns the report's path or null.
     /// </summary>
     /// <summary>Checks, before training, that the model and every file beside it can be written.</summary>
-    public static void Check(string modelPath)
+    public static void Check(string modelPath, string? input = null)
     {
-        CliFiles.Output(modelPath, "--out");
+        CliFiles.Output(modelPath, "--out", input is null ? [] : [input]);
         CliFiles.Siblings(VisualizeCommand.Stem(modelPath), "--out", Suffixes);
     }
 

@@ -73,8 +73,9 @@ public static class ModelFile
                 throw new FormatException($"{path}: weight '{p.Name}' is missing.");
             if (!t.Shape.AsSpan().SequenceEqual(p.Value.Shape))
                 throw new FormatException($"{path}: weight '{p.Name}' has shape ({string.Join(", ", t.Shape)}) but the architecture needs ({string.Join(", ", p.Value.Shape)}).");
-            // A model holding NaN or infinity (a diverged run, a damaged file) would load and then answer nonsense.
-            int bad = IndexOfNonFinite(t.Values);
+            // A model holding NaN, or an infinite learned weight (a diverged run, a damaged file), would load and then answer
+            // nonsense. An infinite constant buffer is a value an imported graph may mean (a −∞ mask): it is kept.
+            int bad = IndexOfInvalid(t.Values, allowInfinity: p.IsBuffer);
             if (bad >= 0)
                 throw new FormatException($"{path}: weight '{p.Name}' holds {t.Values[bad].ToString(System.Globalization.CultureInfo.InvariantCulture)} at index {bad}; a model with NaN or infinite weights gives meaningless predictions (did its training diverge?).");
             p.Value.CopyFrom(t.Values);
@@ -85,9 +86,10 @@ public static class ModelFile
         return model;
     }
 
-    private static int IndexOfNonFinite(ReadOnlySpan<float> values)
+    private static int IndexOfInvalid(ReadOnlySpan<float> values, bool allowInfinity)
     {
-        for (int i = 0; i < values.Length; i++) if (!float.IsFinite(values[i])) return i;
+        for (int i = 0; i < values.Length; i++)
+            if (float.IsNaN(values[i]) || (!allowInfinity && float.IsInfinity(values[i]))) return i;
         return -1;
     }
 }

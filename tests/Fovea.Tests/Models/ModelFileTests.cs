@@ -153,6 +153,22 @@ public class ModelFileTests : IDisposable
         Assert.Contains($"holds {shown} at index 5", e.Message);
     }
 
+    [Fact]
+    public void AnInfiniteConstantBufferIsKeptAsAnImportedGraphMayMeanIt()
+    {
+        // E.g. an ONNX Add of a −∞ mask: a constant, not a learned weight, so it round-trips.
+        var model = new Sequential([1, 2, 2], "masked").Base(new Fovea.Layers.ConstantArithmetic(Fovea.Autograd.BinaryOp.Add, [1, 2, 2], name: "mask"));
+        var mask = model.Parameters.Single();
+        Assert.True(mask.IsBuffer);
+        mask.Value.Span[3] = float.NegativeInfinity;
+        string path = Path.Combine(_dir, "masked.fovea");
+        ModelFile.Save(model, path);
+        Assert.Equal(float.NegativeInfinity, ModelFile.Load(path).Parameters.Single().Value.Span[3]);
+        mask.Value.Span[3] = float.NaN;
+        ModelFile.Save(model, path);
+        Assert.Contains("holds NaN at index 3", Assert.Throws<FormatException>(() => ModelFile.Load(path)).Message);
+    }
+
     /// <summary>Saves a small model whose architecture metadata has been changed by <paramref name="edit"/> (given the JSON, returns the text).</summary>
     private string WriteArchitecture(string name, Func<JsonObject, string> edit)
     {
