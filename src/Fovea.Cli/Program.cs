@@ -56,7 +56,7 @@ namespace Fovea.Cli
             }
             catch (Exception e) when (IsUserError(e))
             {
-                Console.Error.WriteLine($"fovea: error: {OneLine(e.Message)}");
+                Console.Error.WriteLine($"fovea: error: {OneLine(UserMessage(e))}");
                 return UsageError;
             }
             catch (Exception e)
@@ -81,6 +81,17 @@ namespace Fovea.Cli
 
         private static bool ThrownByFovea(Exception e) =>
             e.TargetSite?.DeclaringType?.Assembly.GetName().Name?.StartsWith("Fovea", StringComparison.Ordinal) == true;
+
+        /// <summary>The message without what .NET appends for programmers: " (Parameter 'x')" and "Actual value was y."</summary>
+        internal static string UserMessage(Exception e)
+        {
+            string message = e.Message;
+            if (e is ArgumentOutOfRangeException { ActualValue: { } actual })
+                message = message.Replace($"{Environment.NewLine}Actual value was {actual}.", "");
+            if (e is ArgumentException { ParamName: { } name })
+                message = message.Replace($" (Parameter '{name}')", "");
+            return message;
+        }
 
         private static string OneLine(string s) => string.Join(' ', s.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 

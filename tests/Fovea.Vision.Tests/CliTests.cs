@@ -40,6 +40,7 @@ public class CliTests
             string fresh = Path.Combine(dir, "fresh");
             Assert.Equal(2, Fovea.Cli.Cli.Run(["visualize", modelPath, Path.Combine(dir, "missing.png"), "--out", fresh]));
             Assert.Equal(2, Fovea.Cli.Cli.Run(["visualize", Path.Combine(dir, "missing.fovea"), imagePath, "--out", fresh]));
+            Assert.Equal(2, Fovea.Cli.Cli.Run(["visualize", modelPath, imagePath, "--out", fresh, "--layer", "nope"]));     // found while drawing
             Assert.False(Directory.Exists(fresh));
         }
         finally { Directory.Delete(dir, recursive: true); }

@@ -11,9 +11,12 @@ internal sealed record TrainSettings(int Epochs, int BatchSize, float LearningRa
 {
     public static TrainSettings Read(CommandLine cl, TrainDefaults defaults)
     {
-        float lr = (float)cl.GetDouble("lr", defaults.LearningRate, 0, 10);
-        // A rate of 0 would run every epoch and learn nothing.
-        if (lr <= 0) throw new UsageException($"Option --lr must be greater than 0; received {cl.Get("lr")}.");
+        // Above 0 (a rate of 0 runs every epoch and learns nothing) after the conversion to float32, which turns 1e-50 into 0.
+        double requested = cl.GetDouble("lr", defaults.LearningRate);
+        float lr = (float)requested;
+        if (!(requested > 0 && requested <= 10) || lr == 0)
+            throw new UsageException($"Option --lr must be greater than 0 and at most 10; received {cl.Get("lr")}" +
+                (requested > 0 && lr == 0 ? " (0 in single precision)." : "."));
         string schedule = cl.Get("schedule", defaults.Schedule)!;
         return new TrainSettings(
             Epochs: cl.GetInt("epochs", defaults.Epochs, 1, 100_000),

@@ -59,11 +59,24 @@ internal static class VisualizeCommand
             Grid = new ActivationGridOptions { MaxChannels = cl.GetInt("max-channels", int.MaxValue, 1) },
             Threads = threads,
         };
-        // Created only now that model, image and options are known good: a refused command leaves no empty folder.
+        // Created only now that model, image and options are known good; and removed again when still empty after a
+        // failure found while drawing (a --layer that is not a convolution block): a refused command leaves no folder.
+        bool existed = Directory.Exists(outDir);
         CliFiles.FolderTakesFiles(Path.GetFullPath(outDir), $"--out {outDir}");
         var clock = Stopwatch.StartNew();
-        using var visualization = NetworkVisualizer.Visualize(model, image, options);
-        var written = visualization.SaveAll(outDir).ToList();
+        List<string> written;
+        Visualization visualization;
+        try
+        {
+            visualization = NetworkVisualizer.Visualize(model, image, options);
+        }
+        catch when (!existed && Directory.Exists(outDir) && !Directory.EnumerateFileSystemEntries(outDir).Any())
+        {
+            Directory.Delete(outDir);
+            throw;
+        }
+        using var _ = visualization;
+        written = visualization.SaveAll(outDir).ToList();
         if (cl.Has("report"))
         {
             string reportPath = Path.Combine(outDir, "report.html");

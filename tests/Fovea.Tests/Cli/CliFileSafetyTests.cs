@@ -84,8 +84,12 @@ public class CliFileSafetyTests : IDisposable
     }
 
     [Fact]
-    public void ALearningRateOfZeroIsRefused() =>
-        CliTests.AssertUsageError(CliTests.Fovea("train", "--lr", "0"), "--lr must be greater than 0; received 0");
+    public void ALearningRateOfZeroIsRefused()
+    {
+        CliTests.AssertUsageError(CliTests.Fovea("train", "--lr", "0"), "--lr must be greater than 0 and at most 10; received 0.");
+        CliTests.AssertUsageError(CliTests.Fovea("train", "--lr", "-1"), "--lr must be greater than 0 and at most 10; received -1.");
+        CliTests.AssertUsageError(CliTests.Fovea("train", "--lr", "1e-50"), "received 1e-50 (0 in single precision).");
+    }
 
     [Fact]
     public void HelpOfAnUnknownCommandIsAnError() => CliTests.AssertUsageError(CliTests.Fovea("fly", "--help"), "'fly'");

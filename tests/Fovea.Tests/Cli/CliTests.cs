@@ -91,6 +91,8 @@ public class CliTests : IDisposable
         var r = FoveaWith(new() { ["DOTNET_GCHeapHardLimit"] = "0x100000000" },
             "train", "--model", "reference", "--batch-size", "65536", "--out", Path.Combine(_dir, "big.fovea"));
         AssertUsageError(r, "Batch size 65536 (60000 samples per step with this data) needs about");
+        Assert.DoesNotContain("(Parameter", r.Err);
+        Assert.DoesNotContain("Actual value was", r.Err);
         Assert.Contains("of memory available; use a batch size of at most", r.Err);
         Assert.False(File.Exists(Path.Combine(_dir, "big.fovea")));
     }
