@@ -64,7 +64,6 @@ internal static class VisualizeCommand
         bool existed = Directory.Exists(outDir);
         CliFiles.FolderTakesFiles(Path.GetFullPath(outDir), $"--out {outDir}");
         var clock = Stopwatch.StartNew();
-        List<string> written;
         Visualization visualization;
         try
         {
@@ -76,7 +75,7 @@ internal static class VisualizeCommand
             throw;
         }
         using var _ = visualization;
-        written = visualization.SaveAll(outDir).ToList();
+        var written = visualization.SaveAll(outDir).ToList();
         if (cl.Has("report"))
         {
             string reportPath = Path.Combine(outDir, "report.html");
