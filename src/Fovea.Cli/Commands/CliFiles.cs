@@ -49,11 +49,18 @@ internal static class CliFiles
         }
     }
 
-    /// <summary>Creates <paramref name="folder"/> if missing and proves a file can be created in it.</summary>
+    /// <summary>
+    /// Proves a file can be created in <paramref name="folder"/>. Folders it has to create for the proof are removed
+    /// again, so a command refused later leaves nothing behind; the writers create them when they save.
+    /// </summary>
     public static void FolderTakesFiles(string folder, string what)
     {
+        var missing = new List<string>();   // deepest first
         for (string? d = folder; d is not null; d = Path.GetDirectoryName(d))
+        {
             if (File.Exists(d)) throw new UsageException($"{what}: {d} is a file, not a folder.");
+            if (!Directory.Exists(d)) missing.Add(d);
+        }
         string probe = Path.Combine(folder, $".fovea-probe-{Environment.ProcessId}-{Guid.NewGuid():N}");
         try
         {
@@ -67,6 +74,8 @@ internal static class CliFiles
         finally
         {
             if (File.Exists(probe)) File.Delete(probe);
+            foreach (var d in missing)
+                if (Directory.Exists(d) && !Directory.EnumerateFileSystemEntries(d).Any()) Directory.Delete(d);
         }
     }
 

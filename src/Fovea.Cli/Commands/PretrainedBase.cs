@@ -66,7 +66,7 @@ internal sealed record PretrainedBase(string Option, string Name, Model? Model, 
     {
         if (layer == "input") throw new UsageException("--base-layer input is the image itself, not a layer of the base; name a layer.");
         try { return model.CopyUntil(layer, model.Name); }
-        catch (ArgumentException e) { throw new UsageException($"--base-layer: {e.Message}"); }
+        catch (ArgumentException e) { throw new UsageException($"--base-layer: {Cli.UserMessage(e)}"); }
     }
 
     /// <summary>

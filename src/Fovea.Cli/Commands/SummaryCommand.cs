@@ -30,7 +30,7 @@ internal static class SummaryCommand
             var input = ParseShape(cl.Get("input", "1,28,28")!);
             int classes = cl.GetInt("classes", 10, 1, 100_000);
             try { model = ModelZoo.Create(cl.Get("model")!, input, classes); }
-            catch (ArgumentException e) { throw new UsageException($"--model {cl.Get("model")} with --input {cl.Get("input", "1,28,28")}: {e.Message}"); }
+            catch (ArgumentException e) { throw new UsageException($"--model {cl.Get("model")} with --input {cl.Get("input", "1,28,28")}: {Cli.UserMessage(e)}"); }
         }
         else
         {

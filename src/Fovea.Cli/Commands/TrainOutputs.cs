@@ -8,10 +8,6 @@ namespace Fovea.Cli.Commands;
 /// <summary>The files <c>fovea train</c> writes next to a saved model.</summary>
 internal static class TrainOutputs
 {
-    /// <summary>
-    /// Writes &lt;model&gt;.history.csv/.json, the loss and accuracy charts, the confusion matrix of <paramref name="evaluation"/>
-    /// and, when <paramref name="reportData"/> is given, the HTML report on its first image. Returns the report's path or null.
-    /// </summary>
     /// <summary>Checks, before training, that the model and every file beside it can be written.</summary>
     public static void Check(string modelPath, string? input = null)
     {
@@ -21,6 +17,10 @@ internal static class TrainOutputs
 
     private static readonly string[] Suffixes = [".history.csv", ".history.json", ".loss.png", ".accuracy.png", ".confusion.png", ".confusion.json", ".report.html"];
 
+    /// <summary>
+    /// Writes &lt;model&gt;.history.csv/.json, the loss and accuracy charts, the confusion matrix of <paramref name="evaluation"/>
+    /// and, when <paramref name="reportData"/> is given, the HTML report on its first image. Returns the report's path or null.
+    /// </summary>
     public static string? Write(Model model, string modelPath, History history, EvaluationResult evaluation, IDataset? reportData,
         string reportDataName = "test")
     {

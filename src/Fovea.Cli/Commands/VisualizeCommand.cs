@@ -59,21 +59,10 @@ internal static class VisualizeCommand
             Grid = new ActivationGridOptions { MaxChannels = cl.GetInt("max-channels", int.MaxValue, 1) },
             Threads = threads,
         };
-        // Created only now that model, image and options are known good; and removed again when still empty after a
-        // failure found while drawing (a --layer that is not a convolution block): a refused command leaves no folder.
-        bool existed = Directory.Exists(outDir);
+        // Checked only now that model, image and options are known good; the folder is made when the pictures are saved.
         CliFiles.FolderTakesFiles(Path.GetFullPath(outDir), $"--out {outDir}");
         var clock = Stopwatch.StartNew();
-        Visualization visualization;
-        try
-        {
-            visualization = NetworkVisualizer.Visualize(model, image, options);
-        }
-        catch when (!existed && Directory.Exists(outDir) && !Directory.EnumerateFileSystemEntries(outDir).Any())
-        {
-            Directory.Delete(outDir);
-            throw;
-        }
+        var visualization = NetworkVisualizer.Visualize(model, image, options);
         using var _ = visualization;
         var written = visualization.SaveAll(outDir).ToList();
         if (cl.Has("report"))

@@ -84,6 +84,24 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void ARefusedTrainLeavesNoOutputFolder()
+    {
+        // The output folder is proved writable before training, but a run refused after that check creates nothing.
+        string outDir = Path.Combine(_dir, "new", "runs");
+        var r = Fovea("train", "--limit", "0", "--out", Path.Combine(outDir, "m.fovea"));
+        AssertUsageError(r, "--limit");
+        Assert.False(Directory.Exists(Path.Combine(_dir, "new")));
+    }
+
+    [Fact]
+    public void AShapeTooLargeForSummaryIsOneCleanLine()
+    {
+        var r = Fovea("summary", "--model", "reference", "--input", "1,100000,100000");
+        AssertUsageError(r, "--model reference with --input 1,100000,100000:");
+        Assert.DoesNotContain("(Parameter", r.Err);
+    }
+
+    [Fact]
     public void ABatchTooLargeForMemoryIsAUsageError()
     {
         // 60,000 images of the reference CNN need about 70 GB for one step; the process used to be killed for lack of memory.
