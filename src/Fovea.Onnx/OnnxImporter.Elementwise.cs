@@ -68,6 +68,7 @@ public static partial class OnnxImporter
         private void ImportGemm()
         {
             var x = In(0);
+            if (!IsConst(1)) { ImportGemmOfInputs(x); return; }
             var b = Const(1, "B");
             if (b.Shape.Length != 2) throw Error($"B must be a matrix; it has shape [{string.Join(", ", b.Shape)}].");
             float alpha = Float("alpha", 1f), beta = Float("beta", 1f);
@@ -107,9 +108,57 @@ public static partial class OnnxImporter
             Output(mmNode);
         }
 
+        /// <summary>Gemm with B computed: alpha·A'·B' + beta·C as transposes, a product of the two inputs, a scale and a sum.</summary>
+        private void ImportGemmOfInputs(FoveaNode a)
+        {
+            // With the batch axis first, a 2-D B would have the batch as one of its matrix axes.
+            if (Batched) throw BatchError("a computed B");
+            var b = In(1);
+            if (a.OutputShape.Length != 2 || b.OutputShape.Length != 2)
+                throw Error($"A and B must be matrices; received {Tensor.ShapeToString(a.OutputShape)} and {Tensor.ShapeToString(b.OutputShape)}.");
+            float alpha = Float("alpha", 1f), beta = Float("beta", 1f);
+            string? name = LayerName();
+            string? Part(string suffix) => name is null ? null : name + suffix;
+            if (Int("transA", 0) != 0) a = AddLayer(new Transpose([1, 0], Part("_transpose_a")), a);
+            if (Int("transB", 0) != 0) b = AddLayer(new Transpose([1, 0], Part("_transpose_b")), b);
+            bool hasC = Has(2);
+            var y = AddLayer(new MatMulPair(hasC || alpha != 1f ? Part("_product") : name), a, b);
+            if (alpha != 1f) y = Scale(y, alpha, hasC ? Part("_alpha") : name);
+            if (!hasC) { Output(y); return; }
+            if (IsConst(2))
+            {
+                var c = Const(2, "C");
+                var add = new ConstantArithmetic(BinaryOp.Add, c.Shape, learnConstant: true, name: name);
+                var node = AddLayer(add, y);
+                for (int i = 0; i < c.Length; i++) add.Constant.Span[i] = beta * (float)c.Values[i];
+                Output(node);
+                return;
+            }
+            var computedC = In(2);
+            if (beta != 1f) computedC = Scale(computedC, beta, Part("_beta"));
+            Output(AddLayer(new Arithmetic(BinaryOp.Add, name), y, computedC));
+        }
+
+        private FoveaNode Scale(FoveaNode x, float factor, string? name)
+        {
+            var scale = new ConstantArithmetic(BinaryOp.Multiply, [], name: name);
+            var node = AddLayer(scale, x);
+            scale.Constant.Span[0] = factor;
+            return node;
+        }
+
         private void ImportMatMul()
         {
             var x = In(0);
+            if (!IsConst(1))
+            {
+                var other = In(1);
+                // Batch axes pair up only when both tensors have the same rank and are matrices (or stacks of them) per sample.
+                if (Batched && (x.OutputShape.Length < 2 || x.OutputShape.Length != other.OutputShape.Length))
+                    throw BatchError($"multiplying computed samples {Tensor.ShapeToString(x.OutputShape)} and {Tensor.ShapeToString(other.OutputShape)}");
+                Output(AddLayer(new MatMulPair(LayerName()), x, other));
+                return;
+            }
             var b = Const(1, "B");
             int ps = x.OutputShape.Length;
             // B [1, K, N] against [batch, M, K]: the leading 1 only broadcasts over the batch, so it is the same B per sample.

@@ -138,16 +138,25 @@ public sealed class MatMul : UnaryLayer
     public override int[] ComputeOutputShape(int[] inputShape)
     {
         if (inputShape.Length == 0) throw new ArgumentException($"Layer '{Name}' (MatMul) needs samples of rank ≥ 1.");
-        var a = inputShape.Length == 1 ? new[] { 1, inputShape[0] } : inputShape;
-        var w = WeightShape.Length == 1 ? new[] { WeightShape[0], 1 } : WeightShape;
-        if (a[^1] != w[^2])
-            throw new ArgumentException($"Layer '{Name}' (MatMul): a sample {Tensor.ShapeToString(inputShape)} cannot multiply the weight {Tensor.ShapeToString(WeightShape)}.");
+        return ProductShape(inputShape, WeightShape, $"Layer '{Name}' (MatMul)", "a sample", "the weight");
+    }
+
+    /// <summary>
+    /// Shape of a [..., M, K] · b [..., K, N] with NumPy semantics (leading axes broadcast; a 1-D a is a row, a 1-D b a
+    /// column, and that axis is dropped). Errors start with <paramref name="layer"/> and name both operands.
+    /// </summary>
+    internal static int[] ProductShape(int[] a, int[] b, string layer, string aName, string bName)
+    {
+        var ma = a.Length == 1 ? new[] { 1, a[0] } : a;
+        var mb = b.Length == 1 ? new[] { b[0], 1 } : b;
+        if (ma[^1] != mb[^2])
+            throw new ArgumentException($"{layer}: {aName} {Tensor.ShapeToString(a)} cannot multiply {bName} {Tensor.ShapeToString(b)}.");
         int[] batch;
-        try { batch = Ops.BroadcastShape(a.AsSpan(0, a.Length - 2), w.AsSpan(0, w.Length - 2)); }
-        catch (ArgumentException e) { throw new ArgumentException($"Layer '{Name}' (MatMul): {e.Message}"); }
+        try { batch = Ops.BroadcastShape(ma.AsSpan(0, ma.Length - 2), mb.AsSpan(0, mb.Length - 2)); }
+        catch (ArgumentException e) { throw new ArgumentException($"{layer}: {e.Message}"); }
         var s = new List<int>(batch);
-        if (inputShape.Length > 1) s.Add(a[^2]);
-        if (WeightShape.Length > 1) s.Add(w[^1]);
+        if (a.Length > 1) s.Add(ma[^2]);
+        if (b.Length > 1) s.Add(mb[^1]);
         return s.ToArray();
     }
 

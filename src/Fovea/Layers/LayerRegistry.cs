@@ -37,6 +37,7 @@ public static class LayerRegistry
         ["Reduce"] = Reduce.FromConfig,
         ["Where"] = (_, n) => new Where(n),
         ["MatMul"] = (c, n) => new MatMul(ConfigReader.IntArray(c, "weight_shape"), n),
+        ["MatMulPair"] = (_, n) => new MatMulPair(n),
     };
 
     /// <summary>Registers a factory for a custom layer type.</summary>

@@ -127,6 +127,29 @@ public class LayerDoubleGradientTests
     }
 
     /// <summary>
+    /// MatMulPair, gradients to both computed inputs. The twin sees the per-sample operands as the layer lays them out:
+    /// a vector becomes a row (a) or a column (b) with 1s behind the batch axis, so batch axes pair with batch axes.
+    /// </summary>
+    [Theory]
+    [InlineData(new[] { 3, 4 }, new[] { 4, 2 }, new[] { 3, 4 }, new[] { 4, 2 })]
+    [InlineData(new[] { 2, 3, 4 }, new[] { 4 }, new[] { 2, 3, 4 }, new[] { 1, 4, 1 })]
+    [InlineData(new[] { 4 }, new[] { 2, 4, 3 }, new[] { 1, 1, 4 }, new[] { 2, 4, 3 })]
+    [InlineData(new[] { 2, 1, 3, 4 }, new[] { 3, 4, 5 }, new[] { 2, 1, 3, 4 }, new[] { 1, 3, 4, 5 })]
+    public void MatMulPairOfTwoComputedInputs(int[] a, int[] b, int[] twinA, int[] twinB)
+    {
+        const int n = 2;
+        var layer = new MatMulPair();
+        layer.Build([a, b], new Random(1));
+        var expectedShape = layer.ComputeOutputShape([a, b]);
+        Check(t =>
+        {
+            var y = layer.Forward([t[0], t[1]], training: true);
+            Assert.Equal([n, .. expectedShape], y.Shape);
+            return y;
+        }, d => LinearTwins.MatMul(d[0], [n, .. twinA], d[1], [n, .. twinB], out _), [Random(5, [n, .. a]), Random(6, [n, .. b])]);
+    }
+
+    /// <summary>
     /// A residual graph checked end to end: a = ReLU(Conv(x)) (the model fuses this pair), b = ReLU(BN(Conv(a))),
     /// c = Add(a, b) — a feeds two layers, so its gradient is the sum of two paths — then AvgPool, Flatten, Dense.
     /// BatchNorm in training mode, so its batch statistics are part of the function.
