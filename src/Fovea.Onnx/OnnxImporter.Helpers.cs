@@ -17,7 +17,7 @@ public static partial class OnnxImporter
         private OnnxImportException Error(string message) => new($"'{_source}', node '{_current.Name}' ({_current.OpType}): {message}");
 
         private OnnxBatchAxisException BatchError(string what) =>
-            new($"'{_source}', node '{_current.Name}' ({_current.OpType}): {what} mixes values across the first (batch) axis, which Fovea keeps per sample. Import with FirstAxisIsBatch = false to treat the whole input as one sample.");
+            new($"'{_source}', node '{_current.Name}' ({_current.OpType}): {what} mixes values across the first (batch) axis, which Fovea keeps per sample. Import with FirstAxisIsBatch = false (command line: fovea import --whole-input) to treat the whole input as one sample.");
 
         private bool Has(int i) => i < _current.Input.Count && _current.Input[i].Length > 0;
 

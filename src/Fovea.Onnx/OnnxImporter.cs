@@ -13,7 +13,8 @@ public sealed class OnnxImportOptions
 {
     /// <summary>
     /// True (default): the input's first axis is the batch (it may be symbolic) and every other axis is per sample.
-    /// False: the whole declared input shape is one sample, run as a batch of 1 (for graphs that mix values across their first axis).
+    /// False: the whole declared input shape is one sample, run as a batch of 1 (for graphs that mix values across their first axis);
+    /// a symbolic first axis (a dynamic batch) is then taken as 1.
     /// </summary>
     public bool FirstAxisIsBatch { get; init; } = true;
 
@@ -161,6 +162,8 @@ public static partial class OnnxImporter
             if (tt.Shape is null) throw new OnnxImportException($"'{_source}': input '{info.Name}' has no declared shape; Fovea needs the per-sample shape.");
             var dims = tt.Shape.Dim.Select(d => d.ValueCase != TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue ? -1
                 : d.DimValue > int.MaxValue ? 0 : (int)d.DimValue).ToArray(); // too large for int: reported with the shape below
+            // Taken whole, a graph exported with a dynamic batch axis is one sample of one: its symbolic first axis is 1.
+            if (!Batched && dims.Length > 1 && dims[0] == -1) dims[0] = 1;
             int[] sample;
             if (Batched)
             {
@@ -223,7 +226,7 @@ public static partial class OnnxImporter
         private void ImportNode(NodeProto node)
         {
             if (!string.IsNullOrEmpty(node.Domain) && node.Domain != "ai.onnx")
-                throw Error($"operators of domain '{node.Domain}' are not supported (only the default ai.onnx domain).");
+                throw Error($"operators of domain '{node.Domain}' are not supported (only the default ai.onnx domain). Supported operators: {string.Join(", ", SupportedOperators)}.");
             switch (node.OpType)
             {
                 case "Constant": ImportConstant(); break;

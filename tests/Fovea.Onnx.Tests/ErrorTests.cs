@@ -64,6 +64,13 @@ public class ErrorTests
         Assert.Contains("'Selu'", e.Message);
         Assert.Contains($"'{relu.Name}'", e.Message);
         Assert.Contains("Supported operators: Add, AveragePool", e.Message);
+
+        // An operator of another domain (an ONNX Runtime contrib op) is named with its domain and the supported set too.
+        relu.OpType = "Gelu";
+        relu.Domain = "com.microsoft";
+        var domain = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(proto.ToByteArray(), "gelu.onnx"));
+        Assert.Contains($"'{relu.Name}' (Gelu): operators of domain 'com.microsoft' are not supported", domain.Message);
+        Assert.Contains("Supported operators: Add, AveragePool", domain.Message);
     }
 
     [Fact]
