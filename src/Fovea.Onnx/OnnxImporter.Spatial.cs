@@ -110,8 +110,8 @@ public static partial class OnnxImporter
             // Training mode normalises with the batch's own statistics even without the extra outputs: refused, not approximated.
             if (Int("training_mode", 0) != 0)
                 throw Error($"training_mode = {Int("training_mode", 0)} is a training step (batch statistics); Fovea imports inference graphs.");
-            if (Int("spatial", 1) != 1) throw Error("spatial = 0 (per-activation statistics) is not supported.");
             var x = In(0);
+            if (Int("spatial", 1) == 0) { ImportPerActivationBatchNorm(x); return; }
             if (x.OutputShape.Length != 3 && x.OutputShape.Length != 1)
                 throw Batched ? Error($"BatchNormalization needs samples [C, H, W] or [C]; received {Tensor.ShapeToString(x.OutputShape)}.") : BatchError("BatchNormalization on a whole-tensor import");
             float momentum = Float("momentum", 0.9f);
@@ -122,6 +122,35 @@ public static partial class OnnxImporter
             Copy(Const(2, "bias B"), bn.Beta, "bias B");
             Copy(Const(3, "mean"), bn.RunningMean, "mean");
             Copy(Const(4, "var"), bn.RunningVariance, "var");
+            Output(node);
+        }
+
+        /// <summary>
+        /// spatial = 0 (opsets 7 and 8): scale, B, mean and var hold one value per activation, shaped like a sample. In
+        /// inference it is an affine map, imported as x·a + b with a = scale/√(var + ε) and b = B − mean·a (both learnable).
+        /// </summary>
+        private void ImportPerActivationBatchNorm(FoveaNode x)
+        {
+            var sample = x.OutputShape;
+            double epsilon = Float("epsilon", 1e-5f);
+            var (scale, bias, mean, variance) = (Const(1, "scale"), Const(2, "bias B"), Const(3, "mean"), Const(4, "var"));
+            foreach (var (c, what) in new[] { (scale, "scale"), (bias, "bias B"), (mean, "mean"), (variance, "var") })
+            {
+                RefuseBatchValue(c, what);
+                if (c.Length != sample.Aggregate(1, (p, d) => p * d))
+                    throw Error($"spatial = 0: {what} has shape [{string.Join(", ", c.Shape)}]; one value per activation of a sample {Tensor.ShapeToString(sample)} expected.");
+            }
+            string? name = LayerName();
+            var multiply = new ConstantArithmetic(BinaryOp.Multiply, sample, learnConstant: true, name: name is null ? null : name + "_scale");
+            var scaled = AddLayer(multiply, x);
+            var add = new ConstantArithmetic(BinaryOp.Add, sample, learnConstant: true, name: name);
+            var node = AddLayer(add, scaled);
+            for (int i = 0; i < mean.Length; i++)
+            {
+                double a = scale.Values[i] / Math.Sqrt(variance.Values[i] + epsilon);
+                multiply.Constant.Span[i] = (float)a;
+                add.Constant.Span[i] = (float)(bias.Values[i] - mean.Values[i] * a);
+            }
             Output(node);
         }
 

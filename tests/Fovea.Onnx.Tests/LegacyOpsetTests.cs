@@ -48,13 +48,24 @@ public class LegacyOpsetTests(ITestOutputHelper output)
         Check(Chain(opset, padMode, softmaxAxis, spatialAttribute: opset < 9), [3, 2, 4, 5], seed: opset * 10 + (int)softmaxAxis);
     }
 
-    [Fact]
-    public void BatchNormSpatialZeroIsRefusedNamingIt()
+    [Theory]
+    [InlineData(7)]
+    [InlineData(8)]
+    public void BatchNormSpatialZeroUsesOneStatisticPerActivation(int opset)
     {
-        var g = new G(7, -1, 2, 3, 3).Floats("s", [1, 1], 2).Floats("b", [0, 0], 2).Floats("m", [0, 0], 2).Floats("v", [1, 1], 2);
-        g.Node("BatchNormalization", ["x", "s", "b", "m", "v"], "y", G.Int("spatial", 0));
-        var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(G.Bytes(g.Build("y", -1, 2, 3, 3)), "spatial.onnx"));
-        Assert.Contains("spatial = 0", e.Message);
+        // scale, B, mean and var shaped like a sample [2, 3, 3]: every activation has its own statistics.
+        var rng = new Random(opset);
+        float[] Values(float low, float high) => Enumerable.Range(0, 18).Select(_ => low + (high - low) * rng.NextSingle()).ToArray();
+        var g = new G(opset, -1, 2, 3, 3).Floats("s", Values(0.5f, 1.5f), 2, 3, 3).Floats("b", Values(-1, 1), 2, 3, 3)
+            .Floats("m", Values(-1, 1), 2, 3, 3).Floats("v", Values(0.2f, 2f), 2, 3, 3);
+        g.Node("BatchNormalization", ["x", "s", "b", "m", "v"], "y", G.Int("spatial", 0), G.Float("epsilon", 1e-3f));
+        Check(g.Build("y", -1, 2, 3, 3), [4, 2, 3, 3], seed: opset);
+
+        // Per-channel statistics ([2]) under spatial = 0 do not describe every activation: refused, naming the shapes.
+        var h = new G(opset, -1, 2, 3, 3).Floats("s", [1, 1], 2).Floats("b", [0, 0], 2).Floats("m", [0, 0], 2).Floats("v", [1, 1], 2);
+        h.Node("BatchNormalization", ["x", "s", "b", "m", "v"], "y", G.Int("spatial", 0));
+        var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(G.Bytes(h.Build("y", -1, 2, 3, 3)), "spatial.onnx"));
+        Assert.Contains("spatial = 0: scale has shape [2]; one value per activation of a sample (2, 3, 3) expected", e.Message);
     }
 
     [Fact]
