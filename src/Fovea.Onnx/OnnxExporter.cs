@@ -249,6 +249,19 @@ public static class OnnxExporter
                     Add("MatMul", [x[0], Init(name + ".weight", mm.Weight.Span, Dims(mm.Weight))], name, name);
                     break;
                 }
+                case MatMulPair:
+                {
+                    // As the layer runs it: vectors as a row (a) or a column (b), then 1s behind the batch axis up to one rank.
+                    var s0 = layer.InputShapes[0]; var s1 = layer.InputShapes[1];
+                    int[] a = s0.Length == 1 ? [1, s0[0]] : s0, b = s1.Length == 1 ? [s1[0], 1] : s1;
+                    int rank = Math.Max(a.Length, b.Length);
+                    string l = a.Length < rank || s0.Length == 1 ? Lift(x[0], a, rank, name + "_lift_a") : x[0];
+                    string r = b.Length < rank || s1.Length == 1 ? Lift(x[1], b, rank, name + "_lift_b") : x[1];
+                    if (l == x[0] && r == x[1]) { Add("MatMul", [l, r], name, name); break; }
+                    Add("MatMul", [l, r], name + "_product", name + "_product");
+                    Add("Reshape", [name + "_product", InitLongs(name + ".shape", [0, .. node.OutputShape.Select(d => (long)d)])], name, name);
+                    break;
+                }
                 case Layers.Reshape rs: Add("Reshape", [x[0], InitLongs(name + ".shape", [0, .. rs.TargetShape.Select(d => (long)d)])], name, name); break;
                 case Layers.Transpose tr: Add("Transpose", [x[0]], name, name, Ints("perm", [0, .. tr.Permutation.Select(p => (long)p + 1)])); break;
                 case Concat cc:

@@ -1,3 +1,6 @@
+using Fovea.Autograd;
+using Fovea.Layers;
+using Fovea.Models;
 using Fovea.Serialization;
 using G = Fovea.Onnx.Tests.GraphBuilder;
 
@@ -20,6 +23,8 @@ public class ComputedProductTests
         var y = model.Predict(x);
         Assert.Equal(expected.Length, y.Length);
         Assert.True(RoundTripTests.MaxAbsDiff(expected, y.Span) <= 1e-5, $"max |diff| {RoundTripTests.MaxAbsDiff(expected, y.Span)}");
+        // Exported again, ONNX Runtime gives the same values.
+        if (batched) Assert.True(RoundTripTests.MaxAbsDiff(expected, RoundTripTests.Run(OnnxExporter.ToBytes(model), x)) <= 1e-5);
         // The layer is saved and rebuilt from the model file like any other.
         string path = Path.Combine(Path.GetTempPath(), $"fovea-product-{Guid.NewGuid():N}.fovea");
         try
@@ -51,6 +56,34 @@ public class ComputedProductTests
         g.Node("MatMul", ["x", "xt"], "c");
         g.Node("Gemm", ["x", "r", "c"], "y", G.Int("transB", 1), G.Float("alpha", 0.5f), G.Float("beta", -2f));
         CheckAgainstOnnxRuntime(g.Build("y", 3, 3), [1, 3, 4], batched: false);
+    }
+
+    /// <summary>Each per-sample layout of MatMulPair: equal ranks, a vector on either side, and ranks that differ.</summary>
+    [Theory]
+    [InlineData(11)]
+    [InlineData(13)]
+    [InlineData(25)]
+    public void EveryOperandLayoutExportsToWhatOnnxRuntimeComputes(int opset)
+    {
+        var m = new Model([2, 3, 4], "products", seed: 1);
+        var x = m.Input;
+        var xt = m.Add(new Transpose([0, 2, 1]), x);                                    // [2, 4, 3]
+        var v = m.Add(new Reduce(ReduceKind.Sum, [0, 1], keepDims: false), x);         // [4]
+        var flat = m.Add(new Layers.Reshape([4, 6]), x);                                // [4, 6]
+        var same = m.Add(new MatMulPair(), x, xt);                                      // [2, 3, 3]
+        var column = m.Add(new MatMulPair(), x, v);                                     // [2, 3]
+        var row = m.Add(new MatMulPair(), v, xt);                                       // [2, 3]
+        var ranks = m.Add(new MatMulPair(), x, flat);                                   // [2, 3, 6]
+        var sum = m.Add(new Arithmetic(BinaryOp.Add), column, row);
+        var mixed = m.Add(new Reduce(ReduceKind.Sum, [2], keepDims: false), ranks);    // [2, 3]
+        var both = m.Add(new Arithmetic(BinaryOp.Add), sum, mixed);
+        var wide = m.Add(new Reduce(ReduceKind.Sum, [2], keepDims: true), same);       // [2, 3, 1]
+        m.Add(new Arithmetic(BinaryOp.Multiply), wide, m.Add(new Layers.Reshape([2, 3, 1]), both));
+        var input = RoundTripTests.RandomInput(8, 3, 2, 3, 4);
+        var expected = m.Predict(input);
+        var bytes = OnnxExporter.ToBytes(m, opset);
+        Assert.True(RoundTripTests.MaxAbsDiff(expected.Span, RoundTripTests.Run(bytes, input)) <= 1e-4);
+        Assert.True(RoundTripTests.MaxAbsDiff(expected.Span, OnnxImporter.Import(bytes, "products").Predict(input).Span) <= 1e-4);
     }
 
     [Fact]
