@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json.Nodes;
 using Fovea.Training;
 using ScottPlot;
 using SkiaSharp;
@@ -13,7 +12,7 @@ namespace Fovea.Vision;
 public sealed record ClassProbability(int ClassIndex, string ClassName, float Probability);
 
 /// <summary>Training and evaluation charts: loss and accuracy per epoch (ScottPlot), the confusion matrix, top-k bars.</summary>
-public static class Charts
+public static partial class Charts
 {
     internal static Plot NewPlot()
     {
@@ -170,51 +169,5 @@ public static class Charts
         plot.XLabel("probability (%)");
         return ToPicture(plot, "predictions", $"Top-{top.Count} predictions", width, height,
             $"Most likely: {top[0].ClassName} ({top[0].Probability:P1}).");
-    }
-
-    /// <summary>Reads a history written by <see cref="History.ToJson"/> (e.g. model.history.json); throws <see cref="FormatException"/> when it is not one.</summary>
-    public static IReadOnlyList<EpochMetrics> ReadHistoryJson(string json)
-    {
-        try
-        {
-            return JsonNode.Parse(json)!.AsArray().Select(n =>
-            {
-                var o = n!.AsObject();
-                return new EpochMetrics((int)o["epoch"]!, (double)o["loss"]!, (double)o["accuracy"]!, (double?)o["validation_loss"], (double?)o["validation_accuracy"],
-                    (float?)o["learning_rate"] ?? 0, (double?)o["seconds"] ?? 0, (double?)o["images_per_second"] ?? 0);
-            }).ToList();
-        }
-        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or NullReferenceException or FormatException)
-        {
-            throw new FormatException($"Not a Fovea training history: {e.Message}", e);
-        }
-    }
-
-    /// <summary>A confusion matrix as JSON: {"class_names": [...], "counts": [[...], ...]} (rows: true class).</summary>
-    public static string ConfusionToJson(ConfusionMatrix m) => new JsonObject
-    {
-        ["class_names"] = new JsonArray(m.ClassNames.Select(c => (JsonNode)JsonValue.Create(c)).ToArray()),
-        ["counts"] = new JsonArray(m.ToRows().Select(r => (JsonNode)new JsonArray(r.Select(v => (JsonNode)JsonValue.Create(v)).ToArray())).ToArray()),
-    }.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
-
-    /// <summary>Reads <see cref="ConfusionToJson"/> output; throws <see cref="FormatException"/> when malformed.</summary>
-    public static ConfusionMatrix ConfusionFromJson(string json)
-    {
-        try
-        {
-            var o = JsonNode.Parse(json)!.AsObject();
-            var names = o["class_names"]!.AsArray().Select(n => (string)n!).ToArray();
-            var rows = o["counts"]!.AsArray().Select(r => r!.AsArray().Select(v => (long)v!).ToArray()).ToArray();
-            if (rows.Length != names.Length || rows.Any(r => r.Length != names.Length)) throw new FormatException("counts must be a square table with one row per class");
-            var m = new ConfusionMatrix(names.Length, names);
-            for (int i = 0; i < rows.Length; i++)
-                for (int j = 0; j < rows.Length; j++)
-                    for (long c = 0; c < rows[i][j]; c++) m.Add(i, j);
-            return m;
-        }
-        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or NullReferenceException)
-        {
-            throw new FormatException($"Not a confusion matrix: {e.Message}", e);
-        }
     }
 }

@@ -59,6 +59,8 @@ internal static class VisualizeCommand
             Grid = new ActivationGridOptions { MaxChannels = cl.GetInt("max-channels", int.MaxValue, 1) },
             Threads = threads,
         };
+        // The report's context beside the model is read before anything is drawn: a corrupt file stops the command with nothing written.
+        var (history, confusion) = cl.Has("report") ? ReadSaved(modelPath) : (null, null);
         // Checked only now that model, image and options are known good; the folder is made when the pictures are saved.
         CliFiles.FolderTakesFiles(Path.GetFullPath(outDir), $"--out {outDir}");
         var clock = Stopwatch.StartNew();
@@ -68,7 +70,7 @@ internal static class VisualizeCommand
         if (cl.Has("report"))
         {
             string reportPath = Path.Combine(outDir, "report.html");
-            BuildReport(model, modelPath, visualization, Path.GetFileName(imagePath)).Save(reportPath);
+            BuildReport(model, modelPath, visualization, Path.GetFileName(imagePath), history, confusion).Save(reportPath);
             written.Add(reportPath);
         }
         double seconds = clock.Elapsed.TotalSeconds;
@@ -111,15 +113,31 @@ internal static class VisualizeCommand
         Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath))!, Path.GetFileNameWithoutExtension(modelPath));
 
     /// <summary>
-    /// The HTML report: summary, then (when given or found next to the model) the training history and the confusion
-    /// matrix, then the visualisation of one image.
+    /// The training history and confusion matrix <c>fovea train</c> saved beside a model (STEM.history.json,
+    /// STEM.confusion.json), each null when absent. They are optional context for a report, but a file that is there and
+    /// cannot be read is a usage error naming it: the user should repair or remove it rather than get a report without it.
+    /// </summary>
+    internal static (IReadOnlyList<EpochMetrics>? History, ConfusionMatrix? Confusion) ReadSaved(string modelPath, bool history = true, bool confusion = true)
+    {
+        string stem = Stem(modelPath);
+        return (history ? ReadSaved(stem + ".history.json", Charts.ReadHistoryJson) : null,
+                confusion ? ReadSaved(stem + ".confusion.json", Charts.ConfusionFromJson) : null);
+    }
+
+    private static T? ReadSaved<T>(string path, Func<string, string, T> parse) where T : class
+    {
+        if (!File.Exists(path)) return null;
+        try { return parse(File.ReadAllText(path), path); }
+        catch (FormatException e) { throw new UsageException($"{e.Message} It is read for the report; repair or remove it."); }
+    }
+
+    /// <summary>
+    /// The HTML report: summary, then (when given) the training history and the confusion matrix, then the visualisation
+    /// of one image. Reads no files: callers pass what <see cref="ReadSaved(string, bool, bool)"/> found, before writing anything.
     /// </summary>
     internal static HtmlReport BuildReport(Model model, string modelPath, Visualization? visualization, string? imageName,
         IReadOnlyList<EpochMetrics>? history = null, ConfusionMatrix? confusion = null)
     {
-        string stem = Stem(modelPath);
-        if (history is null && File.Exists(stem + ".history.json")) history = Charts.ReadHistoryJson(File.ReadAllText(stem + ".history.json"));
-        if (confusion is null && File.Exists(stem + ".confusion.json")) confusion = Charts.ConfusionFromJson(File.ReadAllText(stem + ".confusion.json"));
         var report = new HtmlReport($"Fovea report: {Path.GetFileName(modelPath)}");
         report.AddSummary(visualization?.Summary ?? model.Summary());
         if (history is { Count: > 0 })

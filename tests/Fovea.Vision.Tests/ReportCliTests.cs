@@ -1,0 +1,84 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Fovea.Models;
+using Fovea.Serialization;
+using Fovea.Tensors;
+using Fovea.Training;
+
+namespace Fovea.Vision.Tests;
+
+/// <summary>fovea visualize --report run as the real executable: the files it reads beside the model, the page it writes.</summary>
+public sealed class ReportCliTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fovea-report-cli-").FullName;
+    private readonly string _model, _image;
+
+    public ReportCliTests()
+    {
+        var model = ModelZoo.Default([1, 28, 28], 3);
+        model.ClassNames = ["zero", "one", "two"];
+        _model = Path.Combine(_dir, "m.fovea");
+        ModelFile.Save(model, _model);
+        var img = new Tensor(1, 28, 28);
+        for (int y = 5; y < 20; y++) img[0, y, 12] = 1;
+        _image = Path.Combine(_dir, "x.png");
+        ImageLoader.SavePng(img, _image);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Beside(string suffix) => Path.Combine(_dir, "m" + suffix);
+
+    private static string ConfusionJson(long cell01 = 2)
+    {
+        var m = new ConfusionMatrix(3, ["zero", "one", "two"]);
+        for (int i = 0; i < 3; i++) m.Add(i, i, 5);
+        m.Add(0, 1, cell01);
+        return Charts.ConfusionToJson(m);
+    }
+
+    private const string HistoryJson = """
+        [{"epoch": 1, "loss": 0.9, "accuracy": 0.6, "validation_loss": 0.8, "validation_accuracy": 0.65, "learning_rate": 0.01, "seconds": 1, "images_per_second": 100},
+         {"epoch": 2, "loss": 0.5, "accuracy": 0.8, "validation_loss": null, "validation_accuracy": null}]
+        """;
+
+    [Theory]
+    [InlineData(".confusion.json", "{\"class_names\": [\"zero\", \"one\"", "not valid JSON")]
+    [InlineData(".confusion.json", "{\"class_names\": [\"zero\", \"one\", \"two\"]}", "\"counts\" is missing")]
+    [InlineData(".confusion.json", "{\"counts\": [[1]]}", "\"class_names\" is missing")]
+    [InlineData(".confusion.json", "cell 100000000000", "counts[0][1] is 100000000000")] // counted one at a time, this never finished
+    [InlineData(".confusion.json", "cell -3", "counts[0][1] is -3")]
+    [InlineData(".confusion.json", "cell 2.5", "counts[0][1] is 2.5")]
+    [InlineData(".confusion.json", "cell \"7\"", "counts[0][1] is \"7\"")]
+    [InlineData(".history.json", "[{\"epoch\": 1, \"loss\": 0.5", "not valid JSON")]
+    [InlineData(".history.json", "[{\"epoch\": 1, \"loss\": 0.5}]", "epoch entry 0 has no \"accuracy\"")]
+    [InlineData(".history.json", "[{\"epoch\": 1, \"loss\": \"low\", \"accuracy\": 0.5}]", "\"loss\" is \"low\"")]
+    [InlineData(".history.json", "{\"epochs\": []}", "expected a JSON array")]
+    public void A_corrupt_file_beside_the_model_stops_the_report_before_anything_is_written(string suffix, string content, string expected)
+    {
+        if (content.StartsWith("cell ", StringComparison.Ordinal))
+        {
+            // A valid matrix with one cell replaced by the given JSON value.
+            var json = JsonNode.Parse(ConfusionJson())!;
+            json["counts"]![0]![1] = JsonNode.Parse(content[5..]);
+            content = json.ToJsonString();
+        }
+        File.WriteAllText(Beside(".history.json"), HistoryJson);
+        File.WriteAllText(Beside(".confusion.json"), ConfusionJson());
+        File.WriteAllText(Beside(suffix), content);
+        string outDir = Path.Combine(_dir, "out");
+        CliProcess.AssertOneLineError(["visualize", _model, _image, "--out", outDir, "--report"], Beside(suffix), expected);
+        Assert.False(Directory.Exists(outDir), "a refused report must leave no folder");
+    }
+
+    [Fact]
+    public void The_files_beside_the_model_go_into_the_report_only_with_report()
+    {
+        File.WriteAllText(Beside(".history.json"), HistoryJson);
+        File.WriteAllText(Beside(".confusion.json"), "{broken");
+        string outDir = Path.Combine(_dir, "plain");
+        var run = CliProcess.Run("visualize", _model, _image, "--out", outDir); // no --report: they are not read
+        Assert.True(run.Code == 0, run.Err);
+        Assert.False(File.Exists(Path.Combine(outDir, "report.html")));
+    }
+}
