@@ -81,4 +81,36 @@ public sealed class ReportCliTests : IDisposable
         Assert.True(run.Code == 0, run.Err);
         Assert.False(File.Exists(Path.Combine(outDir, "report.html")));
     }
+
+    [Fact]
+    public void The_report_the_cli_writes_opens_in_chromium_with_every_image()
+    {
+        File.WriteAllText(Beside(".history.json"), HistoryJson);
+        File.WriteAllText(Beside(".confusion.json"), ConfusionJson());
+        string outDir = Path.Combine(_dir, "out");
+        var run = CliProcess.Run("visualize", _model, _image, "--out", outDir, "--class", "two", "--report");
+        Assert.True(run.Code == 0, run.Err);
+        string html = File.ReadAllText(Path.Combine(outDir, "report.html"));
+        int images = Regex.Matches(html, "<img ").Count;
+        // Every picture written beside it, plus the loss, accuracy and confusion charts from the files beside the model.
+        Assert.Equal(Directory.GetFiles(outDir, "*.png").Length + 3, images);
+        Assert.Contains("Training history", html);
+        HtmlReportTests.AssertRendersInChromium(Path.Combine(outDir, "report.html"), images);
+    }
+
+    [Fact]
+    public void Visualize_layer_explains_the_named_convolution()
+    {
+        string outDir = Path.Combine(_dir, "layer");
+        var run = CliProcess.Run("visualize", _model, _image, "--out", outDir, "--layer", "conv2d", "--class", "one", "--report", "--json");
+        Assert.True(run.Code == 0, run.Err);
+        var cams = JsonNode.Parse(run.Out)!["gradcam"]!.AsArray();
+        Assert.NotEmpty(cams);
+        Assert.All(cams, c => Assert.Equal("conv2d", (string)c!["layer"]!)); // not the default, relu_1
+        Assert.Contains(Directory.GetFiles(outDir).Select(Path.GetFileName), f => f!.EndsWith("-gradcam-one.png", StringComparison.Ordinal));
+        // Each Grad-CAM picture is titled with the layer, in the report as in the PNG.
+        string html = File.ReadAllText(Path.Combine(outDir, "report.html"));
+        Assert.Contains("<b>Grad-CAM: one at conv2d</b>", html);
+        Assert.DoesNotContain(" at relu_1</b>", html);
+    }
 }
