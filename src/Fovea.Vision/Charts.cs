@@ -6,10 +6,11 @@ using SkiaSharp;
 namespace Fovea.Vision;
 
 /// <summary>A class and its probability, as shown in the top-k table.</summary>
-/// <param name="ClassIndex">Class index.</param>
-/// <param name="ClassName">Class name (or the index as text).</param>
-/// <param name="Probability">Softmax probability in [0, 1].</param>
-public sealed record ClassProbability(int ClassIndex, string ClassName, float Probability);
+/// <param name="ClassIndex">Class index (index into the model's output).</param>
+/// <param name="ClassName">Class name (or the index as text); "output channel i" when the outputs are not class scores.</param>
+/// <param name="Probability">Softmax probability in [0, 1]; NaN when the outputs are not class scores (see <see cref="NetworkVisualizer.HasClassScores"/>).</param>
+/// <param name="Score">The raw output (logit) behind it.</param>
+public sealed record ClassProbability(int ClassIndex, string ClassName, float Probability, float Score = float.NaN);
 
 /// <summary>Training and evaluation charts: loss and accuracy per epoch (ScottPlot), the confusion matrix, top-k bars.</summary>
 public static partial class Charts
@@ -146,28 +147,41 @@ public static partial class Charts
     private static SKColor Blend(SKColor a, SKColor b, float t) => new(
         (byte)(a.Red + (b.Red - a.Red) * t), (byte)(a.Green + (b.Green - a.Green) * t), (byte)(a.Blue + (b.Blue - a.Blue) * t));
 
-    /// <summary>Horizontal bars of the top-k class probabilities, most likely on top. Name "predictions".</summary>
-    public static Picture Predictions(IReadOnlyList<ClassProbability> top, int width = 640, int height = 0)
+    /// <summary>
+    /// Horizontal bars of the top-k class probabilities, most likely on top. Name "predictions". With
+    /// <paramref name="classScores"/> false (outputs that are not class scores) the bars show the raw values
+    /// (<see cref="ClassProbability.Score"/>) of the largest outputs instead, under the name "outputs".
+    /// </summary>
+    public static Picture Predictions(IReadOnlyList<ClassProbability> top, int width = 640, int height = 0, bool classScores = true)
     {
         if (top.Count == 0) throw new ArgumentException("No predictions to chart.");
         height = height > 0 ? height : 120 + 36 * top.Count;
         var plot = NewPlot();
+        double Length(ClassProbability p) => classScores ? p.Probability * 100 : p.Score;
         var bars = top.Select((p, i) => new Bar
         {
-            Position = top.Count - 1 - i, Value = p.Probability * 100, FillColor = i == 0 ? Colors.SteelBlue : Colors.LightSteelBlue,
-            Label = $"{p.Probability:P1}", Orientation = Orientation.Horizontal,
+            Position = top.Count - 1 - i, Value = Length(p), FillColor = i == 0 ? Colors.SteelBlue : Colors.LightSteelBlue,
+            Label = classScores ? $"{p.Probability:P1}" : GradCam.FormatValue(p.Score), Orientation = Orientation.Horizontal,
         }).ToArray();
         var plottable = plot.Add.Bars(bars);
         plottable.ValueLabelStyle.FontSize = 12;
         plot.Axes.Left.SetTicks(Enumerable.Range(0, top.Count).Select(i => (double)i).ToArray(),
             top.Select(p => p.ClassName).Reverse().ToArray());
-        plot.Axes.SetLimits(0, 118, -0.6, top.Count - 0.4);
-        plot.Title($"Top-{top.Count} predictions");
+        string title = classScores ? $"Top-{top.Count} predictions" : $"Largest {top.Count} outputs (raw values, not class probabilities)";
+        if (classScores) plot.Axes.SetLimits(0, 118, -0.6, top.Count - 0.4);
+        else
+        {
+            double lo = Math.Min(0, top.Min(Length)), hi = Math.Max(0, top.Max(Length)), pad = Math.Max(1e-6, (hi - lo) * 0.18);
+            plot.Axes.SetLimits(lo - (lo < 0 ? pad : 0), hi + pad, -0.6, top.Count - 0.4);
+        }
+        plot.Title(title);
         // Class names in other scripts: an installed font that can write all of them (else DejaVu's empty boxes).
         string names = string.Concat(top.Select(p => p.ClassName));
         if (!Drawing.Covers(names) && Drawing.FallbackTypeface(names) is { } typeface) plot.Font.Set(typeface.FamilyName);
-        plot.XLabel("probability (%)");
-        return ToPicture(plot, "predictions", $"Top-{top.Count} predictions", width, height,
-            $"Most likely: {top[0].ClassName} ({top[0].Probability:P1}).");
+        plot.XLabel(classScores ? "probability (%)" : "output value");
+        return classScores
+            ? ToPicture(plot, "predictions", title, width, height, $"Most likely: {top[0].ClassName} ({top[0].Probability:P1}).")
+            : ToPicture(plot, "outputs", title, width, height,
+                $"The model's outputs are not class scores, so no probabilities: largest is {top[0].ClassName} ({GradCam.FormatValue(top[0].Score)}).");
     }
 }

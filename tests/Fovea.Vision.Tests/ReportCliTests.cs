@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Fovea.Layers;
 using Fovea.Models;
 using Fovea.Serialization;
 using Fovea.Tensors;
@@ -112,5 +113,48 @@ public sealed class ReportCliTests : IDisposable
         string html = File.ReadAllText(Path.Combine(outDir, "report.html"));
         Assert.Contains("<b>Grad-CAM: one at conv2d</b>", html);
         Assert.DoesNotContain(" at relu_1</b>", html);
+    }
+
+    /// <summary>A feature extractor without a classifier: output [16, 1, 1], no class names (like imported ResNet-18 features).</summary>
+    internal static Model FeatureModel()
+    {
+        var model = new Model([1, 28, 28], "features");
+        model.Add(new Conv2D(8, 3));
+        model.Add(new ReLU());
+        model.Add(new Conv2D(16, 3));
+        model.Add(new ReLU());
+        model.Add(new GlobalAvgPool2D(keepDims: true));
+        return model;
+    }
+
+    [Fact]
+    public void Visualize_names_outputs_of_a_model_that_is_not_a_classifier_and_gives_no_probabilities()
+    {
+        string modelPath = Path.Combine(_dir, "features.fovea");
+        ModelFile.Save(FeatureModel(), modelPath);
+        string outDir = Path.Combine(_dir, "features");
+        var json = CliProcess.Run("visualize", modelPath, _image, "--out", outDir, "--report", "--json");
+        Assert.True(json.Code == 0, json.Err);
+        var result = JsonNode.Parse(json.Out)!;
+        Assert.False((bool)result["class_scores"]!);
+        var top = result["top"]!.AsArray();
+        Assert.Equal(5, top.Count);
+        Assert.All(top, t => { Assert.StartsWith("output channel ", (string)t!["output"]!); Assert.Null(t["probability"]); Assert.NotNull(t["value"]); });
+        Assert.StartsWith("output channel ", (string)result["gradcam"]![0]!["class"]!);
+        var files = Directory.GetFiles(outDir).Select(Path.GetFileName).ToList();
+        Assert.Contains(files, f => f!.EndsWith("-outputs.png", StringComparison.Ordinal));
+        Assert.Contains(files, f => f!.Contains("-gradcam-output_channel_", StringComparison.Ordinal));
+        Assert.DoesNotContain(files, f => f!.EndsWith("-predictions.png", StringComparison.Ordinal));
+        string html = File.ReadAllText(Path.Combine(outDir, "report.html"));
+        Assert.Contains("<th>Output</th><th>Index</th><th>Value</th>", html);
+        Assert.DoesNotContain("Probability", html);
+        Assert.DoesNotContain("Top-k predictions", html);
+        Assert.Contains("<b>Grad-CAM: output channel ", html);
+
+        var text = CliProcess.Run("visualize", modelPath, _image, "--out", outDir);
+        Assert.True(text.Code == 0, text.Err);
+        string first = text.Out.Split('\n')[0];
+        Assert.Contains("not class scores; largest is output channel ", first);
+        Assert.DoesNotContain("%", first);
     }
 }

@@ -18,10 +18,12 @@ internal static class VisualizeCommand
         Writes PNG pictures of one image going through a model: the input as the network sees it, the
         activation maps of every convolution and pooling layer, the first layer's filters, weight statistics
         of deeper layers, Grad-CAM of the predicted class, a pooling explainer and the top-k predictions.
+        A model whose outputs are not class scores (e.g. imported features without a classifier, or class
+        names that do not match the outputs) shows its largest outputs by raw value, named "output channel N".
 
         Options:
           --out DIR          folder for the pictures (created; pictures of an earlier run there are replaced)
-          --class C[,C...]   also explain these classes with Grad-CAM (names or indices)
+          --class C[,C...]   also explain these classes (or outputs) with Grad-CAM (names or indices)
           --layer NAME       layer for Grad-CAM (default: the last convolution block)
           --layers A[,B...]  draw activations of these layers instead of every convolution and pooling layer
           --max-channels N   draw at most N channels per layer (default: all)
@@ -79,14 +81,20 @@ internal static class VisualizeCommand
             JsonOutput.Write(new JsonObject
             {
                 ["model"] = Path.GetFullPath(modelPath), ["image"] = Path.GetFullPath(imagePath), ["seconds"] = Math.Round(seconds, 3),
-                ["top"] = new JsonArray(visualization.TopK.Select(p => (JsonNode)new JsonObject { ["class"] = p.ClassName, ["index"] = p.ClassIndex, ["probability"] = p.Probability }).ToArray()),
+                ["class_scores"] = visualization.ClassScores,
+                // Outputs that are not class scores have no probability: they are listed by raw value.
+                ["top"] = new JsonArray(visualization.TopK.Select(p => (JsonNode)(visualization.ClassScores
+                    ? new JsonObject { ["class"] = p.ClassName, ["index"] = p.ClassIndex, ["probability"] = p.Probability }
+                    : new JsonObject { ["output"] = p.ClassName, ["index"] = p.ClassIndex, ["value"] = p.Score })).ToArray()),
                 ["gradcam"] = new JsonArray(visualization.GradCamResults.Select(c => (JsonNode)new JsonObject { ["class"] = c.ClassName, ["layer"] = c.LayerName, ["peak_x"] = c.Peak.X, ["peak_y"] = c.Peak.Y }).ToArray()),
                 ["files"] = JsonOutput.Array(written.Select(Path.GetFullPath)),
             });
             return 0;
         }
         var best = visualization.TopK[0];
-        Console.WriteLine($"{Path.GetFileName(imagePath)}: {best.ClassName} ({best.Probability:P1}); Grad-CAM at {visualization.GradCamResults[0].LayerName}");
+        Console.WriteLine(visualization.ClassScores
+            ? $"{Path.GetFileName(imagePath)}: {best.ClassName} ({best.Probability:P1}); Grad-CAM at {visualization.GradCamResults[0].LayerName}"
+            : $"{Path.GetFileName(imagePath)}: the model's outputs are not class scores; largest is {best.ClassName} (value {best.Score:G4}); Grad-CAM at {visualization.GradCamResults[0].LayerName}");
         Console.WriteLine($"Wrote {written.Count} files to {outDir} in {seconds:F2}s:");
         foreach (var f in written) Console.WriteLine($"  {Path.GetFileName(f)}");
         return 0;
