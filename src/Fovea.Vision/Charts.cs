@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json.Nodes;
 using Fovea.Training;
 using ScottPlot;
 using SkiaSharp;
@@ -7,13 +6,14 @@ using SkiaSharp;
 namespace Fovea.Vision;
 
 /// <summary>A class and its probability, as shown in the top-k table.</summary>
-/// <param name="ClassIndex">Class index.</param>
-/// <param name="ClassName">Class name (or the index as text).</param>
-/// <param name="Probability">Softmax probability in [0, 1].</param>
-public sealed record ClassProbability(int ClassIndex, string ClassName, float Probability);
+/// <param name="ClassIndex">Class index (index into the model's output).</param>
+/// <param name="ClassName">Class name (or the index as text); "output channel i" when the outputs are not class scores.</param>
+/// <param name="Probability">Softmax probability in [0, 1]; NaN when the outputs are not class scores (see <see cref="NetworkVisualizer.HasClassScores"/>).</param>
+/// <param name="Score">The raw output (logit) behind it.</param>
+public sealed record ClassProbability(int ClassIndex, string ClassName, float Probability, float Score = float.NaN);
 
 /// <summary>Training and evaluation charts: loss and accuracy per epoch (ScottPlot), the confusion matrix, top-k bars.</summary>
-public static class Charts
+public static partial class Charts
 {
     internal static Plot NewPlot()
     {
@@ -147,74 +147,41 @@ public static class Charts
     private static SKColor Blend(SKColor a, SKColor b, float t) => new(
         (byte)(a.Red + (b.Red - a.Red) * t), (byte)(a.Green + (b.Green - a.Green) * t), (byte)(a.Blue + (b.Blue - a.Blue) * t));
 
-    /// <summary>Horizontal bars of the top-k class probabilities, most likely on top. Name "predictions".</summary>
-    public static Picture Predictions(IReadOnlyList<ClassProbability> top, int width = 640, int height = 0)
+    /// <summary>
+    /// Horizontal bars of the top-k class probabilities, most likely on top. Name "predictions". With
+    /// <paramref name="classScores"/> false (outputs that are not class scores) the bars show the raw values
+    /// (<see cref="ClassProbability.Score"/>) of the largest outputs instead, under the name "outputs".
+    /// </summary>
+    public static Picture Predictions(IReadOnlyList<ClassProbability> top, int width = 640, int height = 0, bool classScores = true)
     {
         if (top.Count == 0) throw new ArgumentException("No predictions to chart.");
         height = height > 0 ? height : 120 + 36 * top.Count;
         var plot = NewPlot();
+        double Length(ClassProbability p) => classScores ? p.Probability * 100 : p.Score;
         var bars = top.Select((p, i) => new Bar
         {
-            Position = top.Count - 1 - i, Value = p.Probability * 100, FillColor = i == 0 ? Colors.SteelBlue : Colors.LightSteelBlue,
-            Label = $"{p.Probability:P1}", Orientation = Orientation.Horizontal,
+            Position = top.Count - 1 - i, Value = Length(p), FillColor = i == 0 ? Colors.SteelBlue : Colors.LightSteelBlue,
+            Label = classScores ? $"{p.Probability:P1}" : GradCam.FormatValue(p.Score), Orientation = Orientation.Horizontal,
         }).ToArray();
         var plottable = plot.Add.Bars(bars);
         plottable.ValueLabelStyle.FontSize = 12;
         plot.Axes.Left.SetTicks(Enumerable.Range(0, top.Count).Select(i => (double)i).ToArray(),
             top.Select(p => p.ClassName).Reverse().ToArray());
-        plot.Axes.SetLimits(0, 118, -0.6, top.Count - 0.4);
-        plot.Title($"Top-{top.Count} predictions");
+        string title = classScores ? $"Top-{top.Count} predictions" : $"Largest {top.Count} outputs (raw values, not class probabilities)";
+        if (classScores) plot.Axes.SetLimits(0, 118, -0.6, top.Count - 0.4);
+        else
+        {
+            double lo = Math.Min(0, top.Min(Length)), hi = Math.Max(0, top.Max(Length)), pad = Math.Max(1e-6, (hi - lo) * 0.18);
+            plot.Axes.SetLimits(lo - (lo < 0 ? pad : 0), hi + pad, -0.6, top.Count - 0.4);
+        }
+        plot.Title(title);
         // Class names in other scripts: an installed font that can write all of them (else DejaVu's empty boxes).
         string names = string.Concat(top.Select(p => p.ClassName));
         if (!Drawing.Covers(names) && Drawing.FallbackTypeface(names) is { } typeface) plot.Font.Set(typeface.FamilyName);
-        plot.XLabel("probability (%)");
-        return ToPicture(plot, "predictions", $"Top-{top.Count} predictions", width, height,
-            $"Most likely: {top[0].ClassName} ({top[0].Probability:P1}).");
-    }
-
-    /// <summary>Reads a history written by <see cref="History.ToJson"/> (e.g. model.history.json); throws <see cref="FormatException"/> when it is not one.</summary>
-    public static IReadOnlyList<EpochMetrics> ReadHistoryJson(string json)
-    {
-        try
-        {
-            return JsonNode.Parse(json)!.AsArray().Select(n =>
-            {
-                var o = n!.AsObject();
-                return new EpochMetrics((int)o["epoch"]!, (double)o["loss"]!, (double)o["accuracy"]!, (double?)o["validation_loss"], (double?)o["validation_accuracy"],
-                    (float?)o["learning_rate"] ?? 0, (double?)o["seconds"] ?? 0, (double?)o["images_per_second"] ?? 0);
-            }).ToList();
-        }
-        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or NullReferenceException or FormatException)
-        {
-            throw new FormatException($"Not a Fovea training history: {e.Message}", e);
-        }
-    }
-
-    /// <summary>A confusion matrix as JSON: {"class_names": [...], "counts": [[...], ...]} (rows: true class).</summary>
-    public static string ConfusionToJson(ConfusionMatrix m) => new JsonObject
-    {
-        ["class_names"] = new JsonArray(m.ClassNames.Select(c => (JsonNode)JsonValue.Create(c)).ToArray()),
-        ["counts"] = new JsonArray(m.ToRows().Select(r => (JsonNode)new JsonArray(r.Select(v => (JsonNode)JsonValue.Create(v)).ToArray())).ToArray()),
-    }.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
-
-    /// <summary>Reads <see cref="ConfusionToJson"/> output; throws <see cref="FormatException"/> when malformed.</summary>
-    public static ConfusionMatrix ConfusionFromJson(string json)
-    {
-        try
-        {
-            var o = JsonNode.Parse(json)!.AsObject();
-            var names = o["class_names"]!.AsArray().Select(n => (string)n!).ToArray();
-            var rows = o["counts"]!.AsArray().Select(r => r!.AsArray().Select(v => (long)v!).ToArray()).ToArray();
-            if (rows.Length != names.Length || rows.Any(r => r.Length != names.Length)) throw new FormatException("counts must be a square table with one row per class");
-            var m = new ConfusionMatrix(names.Length, names);
-            for (int i = 0; i < rows.Length; i++)
-                for (int j = 0; j < rows.Length; j++)
-                    for (long c = 0; c < rows[i][j]; c++) m.Add(i, j);
-            return m;
-        }
-        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or NullReferenceException)
-        {
-            throw new FormatException($"Not a confusion matrix: {e.Message}", e);
-        }
+        plot.XLabel(classScores ? "probability (%)" : "output value");
+        return classScores
+            ? ToPicture(plot, "predictions", title, width, height, $"Most likely: {top[0].ClassName} ({top[0].Probability:P1}).")
+            : ToPicture(plot, "outputs", title, width, height,
+                $"The model's outputs are not class scores, so no probabilities: largest is {top[0].ClassName} ({GradCam.FormatValue(top[0].Score)}).");
     }
 }

@@ -19,8 +19,12 @@ namespace Fovea.Vision;
 /// <param name="Target">What was differentiated: the class score or log p(class).</param>
 /// <param name="Strength">The largest value of the map before it was scaled to [0, 1] (0: nothing raised the score): compares the
 /// evidence of classes explained on one image.</param>
+/// <param name="ClassScores">False when the model's outputs are not class scores (see <see cref="NetworkVisualizer.HasClassScores"/>):
+/// then <see cref="ClassName"/> names an output ("output channel 133"), <see cref="Probability"/> means nothing and the
+/// pictures show <see cref="Value"/> instead.</param>
+/// <param name="Value">The raw output (score) that was explained.</param>
 public sealed record GradCamResult(string LayerName, int ClassIndex, string ClassName, float Probability, float[,] Map, float[,] Upsampled, (int Y, int X) Peak,
-    GradCamTarget Target = GradCamTarget.Score, float Strength = 0);
+    GradCamTarget Target = GradCamTarget.Score, float Strength = 0, bool ClassScores = true, float Value = 0);
 
 /// <summary>What Grad-CAM differentiates.</summary>
 public enum GradCamTarget
@@ -112,7 +116,8 @@ public static class GradCam
         for (int y = 0; y < inH; y++)
             for (int x = 0; x < inW; x++)
                 if (up[y, x] > up[peak.Y, peak.X]) peak = (y, x);
-        return new GradCamResult(node.Name, cls, ClassName(model, cls), probabilities[cls], cam, up, peak, target, max);
+        return new GradCamResult(node.Name, cls, ClassName(model, cls), probabilities[cls], cam, up, peak, target, max,
+            NetworkVisualizer.HasClassScores(model), scores[cls]);
     }
 
     /// <summary>Bilinear resize with pixel centres aligned (half-pixel convention).</summary>
@@ -158,7 +163,9 @@ public static class GradCam
             float a = 0.25f + 0.45f * Heat(y, x); // stronger tint where the evidence is
             return new SKColor((byte)(p.Red * (1 - a) + q.Red * a), (byte)(p.Green * (1 - a) + q.Green * a), (byte)(p.Blue * (1 - a) + q.Blue * a));
         });
-        string title = $"Grad-CAM of {(cam.Target == GradCamTarget.Score ? "the score" : "log p")} for \"{cam.ClassName}\" (p = {cam.Probability:P1}) at layer {cam.LayerName}" +
+        string title = (cam.ClassScores
+                ? $"Grad-CAM of {(cam.Target == GradCamTarget.Score ? "the score" : "log p")} for \"{cam.ClassName}\" (p = {cam.Probability:P1}) at layer {cam.LayerName}"
+                : $"Grad-CAM of {(cam.Target == GradCamTarget.Score ? "" : "log-softmax of ")}{cam.ClassName} (value {FormatValue(cam.Value)}) at layer {cam.LayerName}") +
             (strongest is > 0 ? $" · peak {relative:P0} of the strongest map" : "");
         int width = Math.Max(3 * pw + 4 * gap, (int)Drawing.TextWidth(title, 16, bold: true) + 2 * gap);
         var image = Drawing.Render(width, ph + top + bottom, canvas =>
@@ -178,11 +185,12 @@ public static class GradCam
                 }
             }
         });
-        string scaleNote = cam.Strength <= 0 ? " Nothing in the image raised this class's score: the map is empty."
+        string what = cam.ClassScores ? "this class's score" : "this output";
+        string scaleNote = cam.Strength <= 0 ? $" Nothing in the image raised {what}: the map is empty."
             : strongest is > 0 ? $" Colours on one scale with the other maps shown: this map's peak is {relative:P0} of the strongest."
-            : cam.Target == GradCamTarget.LogProbability ? " Scaled to its own peak: it shows where this class differs from the others, not how likely it is (see p)." : "";
+            : cam.Target == GradCamTarget.LogProbability && cam.ClassScores ? " Scaled to its own peak: it shows where this class differs from the others, not how likely it is (see p)." : "";
         return new Picture($"gradcam-{Picture.SafeName(cam.ClassName)}", $"Grad-CAM: {cam.ClassName} at {cam.LayerName}", image,
-            $"Where the evidence for \"{cam.ClassName}\" lies: red = strongly raised the class score. Peak (circle) at x={cam.Peak.X}, y={cam.Peak.Y}.{scaleNote}");
+            $"Where the evidence for \"{cam.ClassName}\" lies: red = strongly raised {(cam.ClassScores ? "the class score" : "the output's value")}. Peak (circle) at x={cam.Peak.X}, y={cam.Peak.Y}.{scaleNote}");
     }
 
     /// <summary>An image tensor [C, H, W] (1 or 3 channels; other counts show channel 0) as an RGB bitmap, values clamped to [0, 1].</summary>
@@ -207,5 +215,17 @@ public static class GradCam
         return e.Select(v => v / sum).ToArray();
     }
 
-    internal static string ClassName(Model model, int index) => index < model.ClassNames.Count ? model.ClassNames[index] : index.ToString();
+    /// <summary>Output <paramref name="index"/> of the score vector: its class name, the index as text for an unnamed class, or
+    /// for a model without class scores "output channel i" ([C, 1, 1] outputs), "output (c, y, x)" ([C, H, W]) or "output i".</summary>
+    internal static string ClassName(Model model, int index)
+    {
+        if (NetworkVisualizer.HasClassScores(model)) return index < model.ClassNames.Count ? model.ClassNames[index] : index.ToString();
+        var shape = NetworkVisualizer.ScoreShape(model);
+        if (shape is [_, 1, 1]) return $"output channel {index}";
+        if (shape is [_, int h, int w]) return $"output ({index / (h * w)}, {index / w % h}, {index % w})";
+        return $"output {index}";
+    }
+
+    /// <summary>A raw output value for titles: four significant digits, invariant culture.</summary>
+    internal static string FormatValue(float v) => v.ToString("G4", System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -38,16 +38,21 @@ public sealed class HtmlReport
         return AddHtml($"Model {summary.Name}", sb.ToString());
     }
 
-    /// <summary>Adds a table of the top-k predictions.</summary>
-    public HtmlReport AddPredictions(IReadOnlyList<ClassProbability> top, string? imageName = null)
+    /// <summary>
+    /// Adds a table of the top-k predictions. With <paramref name="classScores"/> false (outputs that are not class
+    /// scores) it lists the largest outputs by raw value instead, without probabilities.
+    /// </summary>
+    public HtmlReport AddPredictions(IReadOnlyList<ClassProbability> top, string? imageName = null, bool classScores = true)
     {
         var sb = new StringBuilder();
         if (imageName is not null) sb.Append($"<p>Image: <code>{E(imageName)}</code></p>\n");
-        sb.Append("<table class=\"topk\"><thead><tr><th>Rank</th><th>Class</th><th>Index</th><th>Probability</th></tr></thead><tbody>\n");
+        if (!classScores) sb.Append("<p>The model's outputs are not class scores (e.g. features of a network without its classifier): the largest outputs are listed by raw value, without probabilities.</p>\n");
+        sb.Append(classScores ? "<table class=\"topk\"><thead><tr><th>Rank</th><th>Class</th><th>Index</th><th>Probability</th></tr></thead><tbody>\n"
+                              : "<table class=\"topk\"><thead><tr><th>Rank</th><th>Output</th><th>Index</th><th>Value</th></tr></thead><tbody>\n");
         for (int i = 0; i < top.Count; i++)
-            sb.Append(CultureInfo.InvariantCulture, $"<tr><td>{i + 1}</td><td>{E(top[i].ClassName)}</td><td>{top[i].ClassIndex}</td><td class=\"num\">{top[i].Probability:P2}</td></tr>\n");
+            sb.Append(CultureInfo.InvariantCulture, $"<tr><td>{i + 1}</td><td>{E(top[i].ClassName)}</td><td>{top[i].ClassIndex}</td><td class=\"num\">{(classScores ? top[i].Probability.ToString("P2", CultureInfo.InvariantCulture) : GradCam.FormatValue(top[i].Score))}</td></tr>\n");
         sb.Append("</tbody></table>\n");
-        return AddHtml("Top-k predictions", sb.ToString());
+        return AddHtml(classScores ? "Top-k predictions" : "Largest outputs", sb.ToString());
     }
 
     /// <summary>Adds the final-epoch figures of a training history as a table.</summary>
@@ -87,9 +92,11 @@ public sealed class HtmlReport
     /// <summary>Adds every picture of a visualisation, in the order: predictions, Grad-CAM, input, activation maps, pooling, filters.</summary>
     public HtmlReport AddVisualization(Visualization v, string? imageName = null)
     {
-        AddPredictions(v.TopK, imageName);
-        AddPictures("Prediction chart", null, [v.Predictions]);
-        AddPictures("Grad-CAM", "Which part of the image made the network choose each class: the last convolution block's activations weighted by the gradient of the class score.", v.GradCams);
+        AddPredictions(v.TopK, imageName, v.ClassScores);
+        AddPictures(v.ClassScores ? "Prediction chart" : "Output chart", null, [v.Predictions]);
+        AddPictures("Grad-CAM", v.ClassScores
+            ? "Which part of the image made the network choose each class: the last convolution block's activations weighted by the gradient of the class score."
+            : "Which part of the image raised each output: a convolution block's activations weighted by the gradient of the output's raw value.", v.GradCams);
         AddPictures("Input", "The image after resizing to the model's input and its normalisation.", [v.Input]);
         AddPictures("Activation maps", "Every convolution and pooling layer: one tile per channel, labelled with its index; the header gives the layer's output shape.", v.ActivationMaps);
         if (v.Pooling is not null) AddPictures("Pooling explained", null, [v.Pooling]);

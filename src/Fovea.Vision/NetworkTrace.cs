@@ -65,8 +65,7 @@ public sealed class NetworkTrace
     }
 
     /// <summary>The node whose output is the class score: the model output, or its input when the model ends in Softmax/Sigmoid (Grad-CAM explains scores, not probabilities).</summary>
-    public Node ScoreNode => Model.Output.Layer is Softmax or Sigmoid && Model.Output.InputIndices.Count == 1
-        ? Model.Nodes[Model.Output.InputIndices[0]] : Model.Output;
+    public Node ScoreNode => NetworkVisualizer.ScoreNode(Model);
 
     /// <summary>Class scores [classes] (logits; the input of a final Softmax).</summary>
     public float[] Scores => Value(ScoreNode).ToArray();

@@ -41,8 +41,13 @@ public sealed class Visualization : IDisposable
 
     /// <summary>The model's summary (layers, shapes, parameters, FLOPs).</summary>
     public required ModelSummary Summary { get; init; }
-    /// <summary>The top-k classes with probabilities, most likely first.</summary>
+    /// <summary>
+    /// The top-k classes with probabilities, most likely first. When <see cref="ClassScores"/> is false: the largest
+    /// outputs, named "output channel i", by raw value (<see cref="ClassProbability.Score"/>; Probability is NaN).
+    /// </summary>
     public required IReadOnlyList<ClassProbability> TopK { get; init; }
+    /// <summary>True when the model's outputs are class scores (see <see cref="NetworkVisualizer.HasClassScores"/>).</summary>
+    public bool ClassScores { get; init; } = true;
     /// <summary>The input after resize and normalisation.</summary>
     public required Picture Input { get; init; }
     /// <summary>One grid per convolution and pooling layer, in network order.</summary>
@@ -117,6 +122,31 @@ public static class NetworkVisualizer
     public static bool IsConvOrPool(Layer layer) => layer is Conv2D || layer.TypeName.Contains("Pool", StringComparison.Ordinal);
 
     /// <summary>
+    /// True when <paramref name="model"/>'s outputs are class scores, so they are shown as classes with softmax
+    /// probabilities: its score output (the output, or the input of a final Softmax/Sigmoid) is a vector [K] or
+    /// [K, 1, 1], and either the model names exactly K classes, or it names none and the output is a Dense layer's or a
+    /// Softmax's (a classification head, as every model <c>fovea train</c> makes). Anything else — the [512, 1, 1]
+    /// features of an imported ResNet-18 without its classifier, a spatial map, a model whose class names do not match its
+    /// outputs — is shown as raw output values named "output channel i", with no probabilities, and Grad-CAM explains the
+    /// raw value of an output.
+    /// </summary>
+    public static bool HasClassScores(Model model)
+    {
+        var shape = ScoreShape(model);
+        if (shape is not ([_] or [_, 1, 1])) return false;
+        int k = shape[0];
+        if (model.ClassNames.Count > 0) return model.ClassNames.Count == k;
+        var scoreNode = ScoreNode(model);
+        return scoreNode.Layer is Dense || model.Output.Layer is Softmax;
+    }
+
+    /// <summary>The node whose output Grad-CAM and the top-k list read: the output, or the input of a final Softmax/Sigmoid.</summary>
+    internal static Node ScoreNode(Model model) => model.Output.Layer is Softmax or Sigmoid && model.Output.InputIndices.Count == 1
+        ? model.Nodes[model.Output.InputIndices[0]] : model.Output;
+
+    internal static int[] ScoreShape(Model model) => ScoreNode(model).OutputShape;
+
+    /// <summary>
     /// Visualises <paramref name="image"/> [C, H, W] (or [1, C, H, W]) — values as the model takes them before its own
     /// normalisation, e.g. [0, 1] from <see cref="ImageLoader.Load"/> — through <paramref name="model"/> in inference mode.
     /// </summary>
@@ -130,8 +160,11 @@ public static class NetworkVisualizer
         int classes = scores.Length;
         foreach (int c in options.ExtraClasses)
             if ((uint)c >= (uint)classes) throw new ArgumentException($"Class {c} is out of range: model '{model.Name}' has {classes} classes (0..{classes - 1}).");
-        var top = Enumerable.Range(0, classes).OrderByDescending(i => probabilities[i]).Take(Math.Clamp(options.TopK, 1, classes))
-            .Select(i => new ClassProbability(i, GradCam.ClassName(model, i), probabilities[i])).ToList();
+        bool classScores = HasClassScores(model);
+        // Without class scores a softmax over the outputs means nothing: rank by raw value, and explain raw values.
+        var top = Enumerable.Range(0, classes).OrderByDescending(i => scores[i]).Take(Math.Clamp(options.TopK, 1, classes))
+            .Select(i => new ClassProbability(i, GradCam.ClassName(model, i), classScores ? probabilities[i] : float.NaN, scores[i])).ToList();
+        var camTarget = classScores ? options.GradCamTarget : GradCamTarget.Score;
 
         var activationNodes = options.ActivationLayers is { } names
             ? names.Select(model.GetNode).ToList()
@@ -143,12 +176,12 @@ public static class NetworkVisualizer
         var camClasses = new[] { top[0].ClassIndex }.Concat(options.ExtraClasses).Distinct().ToList();
 
         // Gradients run here (cheap, sequential); drawing runs in parallel below.
-        var cams = camClasses.Select(c => GradCam.Compute(trace, c, camLayer, options.GradCamTarget)).ToList();
+        var cams = camClasses.Select(c => GradCam.Compute(trace, c, camLayer, camTarget)).ToList();
         var pooling = PoolingSource(trace, options.PoolingLayer);
 
         var jobs = new List<Func<Picture>>();
         jobs.Add(() => ActivationGrid.RenderInput(trace.NetworkInput));
-        jobs.Add(() => Charts.Predictions(top));
+        jobs.Add(() => Charts.Predictions(top, classScores: classScores));
         jobs.AddRange(activationNodes.Select(n => (Func<Picture>)(() => ActivationGrid.Render(n.Name, n.Layer?.TypeName ?? "input", trace.Value(n), options.Grid))));
         if (firstConv is not null) jobs.Add(() => FilterPictures.RenderFilters(firstConv));
         var statistics = convs.Where(c => !ReferenceEquals(c, firstConv)).ToList();
@@ -156,7 +189,7 @@ public static class NetworkVisualizer
         // Score maps of several classes share one colour scale: a class the network hardly sees must not glow like the
         // predicted one. Log-p maps cannot: d log p / d score = 1 − p is near 0 for a confident prediction, so the
         // predicted class's map is the faintest; each fills its own scale and is read with its probability.
-        float? strongest = cams.Count > 1 && options.GradCamTarget == GradCamTarget.Score ? cams.Max(c => c.Strength) : null;
+        float? strongest = cams.Count > 1 && camTarget == GradCamTarget.Score ? cams.Max(c => c.Strength) : null;
         jobs.AddRange(cams.Select(c => (Func<Picture>)(() => GradCam.Render(c, trace.RawInput, strongest: strongest))));
         if (pooling is not null) jobs.Add(() => PoolingExplainer.Render(PoolingExplainer.Explain(pooling.Value.Map, pooling.Value.Title)));
         var pictures = new Picture[jobs.Count];
@@ -167,6 +200,7 @@ public static class NetworkVisualizer
         {
             Summary = model.Summary(),
             TopK = top,
+            ClassScores = classScores,
             Input = pictures[0],
             Predictions = pictures[1],
             ActivationMaps = pictures[k..(k += activationNodes.Count)],

@@ -63,7 +63,19 @@ public class HtmlReportTests
         try
         {
             report.Save(Path.Combine(dir, "report.html"));
-            File.WriteAllText(Path.Combine(dir, "check.html"), File.ReadAllText(Path.Combine(dir, "report.html")).Replace("<head>", "<head>" + Checker));
+            AssertRendersInChromium(Path.Combine(dir, "report.html"), expected);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    /// <summary>Opens the HTML file at <paramref name="reportPath"/> (left unchanged) in headless Chromium, as above.</summary>
+    internal static void AssertRendersInChromium(string reportPath, int expected)
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "fovea-html-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "check.html"), File.ReadAllText(reportPath).Replace("<head>", "<head>" + Checker));
             var (dom, log) = RunChromium(Path.Combine(dir, "check.html"), Path.Combine(dir, "profile"));
             var m = Regex.Match(dom, "<pre id=\"fovea-check\">(.*?)</pre>", RegexOptions.Singleline);
             Assert.True(m.Success, "the page did not finish loading in Chromium:\n" + dom[..Math.Min(dom.Length, 400)] + "\n" + log);

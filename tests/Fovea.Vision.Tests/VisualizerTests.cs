@@ -165,6 +165,50 @@ public class VisualizerTests
         AssertDecodes(picture);
     }
 
+    [Fact]
+    public void Outputs_that_are_not_class_scores_are_named_as_outputs_without_probabilities()
+    {
+        var features = ReportCliTests.FeatureModel();
+        Assert.False(NetworkVisualizer.HasClassScores(features));
+        var classifier = ModelZoo.Default([1, 28, 28], 4);
+        Assert.True(NetworkVisualizer.HasClassScores(classifier)); // a Dense head: class scores even without names
+        classifier.ClassNames = ["a", "b", "c", "d"];
+        Assert.True(NetworkVisualizer.HasClassScores(classifier));
+
+        var image = new Tensor(1, 28, 28);
+        for (int y = 4; y < 24; y++) image[0, y, 14] = 1;
+        using var v = NetworkVisualizer.Visualize(features, image, new VisualizationOptions { TopK = 3, ExtraClasses = [7] });
+        Assert.False(v.ClassScores);
+        Assert.All(v.TopK, p => { Assert.StartsWith("output channel ", p.ClassName); Assert.True(float.IsNaN(p.Probability)); });
+        Assert.True(v.TopK[0].Score >= v.TopK[1].Score && v.TopK[1].Score >= v.TopK[2].Score);
+        Assert.Equal("outputs", v.Predictions.Name);
+        Assert.DoesNotContain("prediction", v.Predictions.Title, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains(v.GradCams, p => p.Title.StartsWith("Grad-CAM: output channel 7 at ", StringComparison.Ordinal));
+        Assert.All(v.GradCamResults, c => Assert.Equal(GradCamTarget.Score, c.Target)); // log p of a softmax over features means nothing
+        string html = new HtmlReport("features").AddVisualization(v).ToHtml();
+        Assert.DoesNotContain("%", html[html.IndexOf("<table class=\"topk\"", StringComparison.Ordinal)..html.IndexOf("</table>", html.IndexOf("<table class=\"topk\"", StringComparison.Ordinal), StringComparison.Ordinal)]);
+    }
+
+    [Fact]
+    public void A_saved_confusion_matrix_is_filled_cell_by_cell_and_a_bad_count_is_named()
+    {
+        const string names = "\"class_names\": [\"a\", \"b\"]";
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var m = Charts.ConfusionFromJson($"{{{names}, \"counts\": [[2147483647, 0], [1, 2]]}}", "big.json");
+        Assert.True(clock.Elapsed.TotalSeconds < 1, "each cell must be added in one step, not one image at a time");
+        Assert.Equal(2_147_483_650L, m.Total);
+        Assert.Equal(2_147_483_647L, m.Counts[0, 0]);
+        foreach (var (cell, shown) in new[] { ("2147483648", "2147483648"), ("-1", "-1"), ("1e3", "1e3"), ("0.5", "0.5"), ("null", "null") })
+        {
+            var e = Assert.Throws<FormatException>(() => Charts.ConfusionFromJson($"{{{names}, \"counts\": [[3, 0], [{cell}, 2]]}}", "m.confusion.json"));
+            Assert.Contains($"m.confusion.json: counts[1][0] is {shown};", e.Message);
+        }
+        var rows = Assert.Throws<FormatException>(() => Charts.ConfusionFromJson($"{{{names}, \"counts\": [[3, 0]]}}", "m.confusion.json"));
+        Assert.Contains("1 rows for 2 classes", rows.Message);
+        var epoch = Assert.Throws<FormatException>(() => Charts.ReadHistoryJson("[{\"epoch\": 1.5, \"loss\": 1, \"accuracy\": 0.5}]", "m.history.json"));
+        Assert.Contains("m.history.json: epoch entry 0: \"epoch\" is 1.5", epoch.Message);
+    }
+
     [Theory]
     [InlineData(0.0123f, "0.0123")]
     [InlineData(0.00123f, "0.00123")]

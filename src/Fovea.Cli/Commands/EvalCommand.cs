@@ -43,12 +43,14 @@ internal static class EvalCommand
         string stem = VisualizeCommand.Stem(cl.Positionals[0]) + ".eval";
         CliFiles.FolderTakesFiles(Path.GetDirectoryName(Path.GetFullPath(stem))!, $"confusion matrix beside {cl.Positionals[0]}");
         CliFiles.Siblings(stem, "eval", ".confusion.png", ".confusion.json", ".report.html");
+        // The report also charts the training history saved beside the model: a corrupt one stops eval before it writes anything.
+        var history = cl.Has("report") ? VisualizeCommand.ReadSaved(cl.Positionals[0], confusion: false).History : null;
         IDataset test = cl.Get("data") is { } dir && Directory.Exists(dir) && ImageFolderTraining.IsImageFolder(dir)
             ? LoadImageFolder(model, cl.Positionals[0], dir, cl)
             : DatasetChoice.Load(cl, DatasetSplit.Test);
         var result = new Trainer(model, new Sgd(0f)).Evaluate(test, batchSize);
         string confusionPath = VisualizeCommand.WriteConfusion(stem, result.Confusion);
-        string? reportPath = cl.Has("report") ? VisualizeCommand.WriteModelReport(model, cl.Positionals[0], test, null, result.Confusion, reportStem: stem) : null;
+        string? reportPath = cl.Has("report") ? VisualizeCommand.WriteModelReport(model, cl.Positionals[0], test, history, result.Confusion, reportStem: stem) : null;
         if (cl.Has("json"))
         {
             JsonOutput.Write(new JsonObject

@@ -18,10 +18,12 @@ internal static class VisualizeCommand
         Writes PNG pictures of one image going through a model: the input as the network sees it, the
         activation maps of every convolution and pooling layer, the first layer's filters, weight statistics
         of deeper layers, Grad-CAM of the predicted class, a pooling explainer and the top-k predictions.
+        A model whose outputs are not class scores (e.g. imported features without a classifier, or class
+        names that do not match the outputs) shows its largest outputs by raw value, named "output channel N".
 
         Options:
           --out DIR          folder for the pictures (created; pictures of an earlier run there are replaced)
-          --class C[,C...]   also explain these classes with Grad-CAM (names or indices)
+          --class C[,C...]   also explain these classes (or outputs) with Grad-CAM (names or indices)
           --layer NAME       layer for Grad-CAM (default: the last convolution block)
           --layers A[,B...]  draw activations of these layers instead of every convolution and pooling layer
           --max-channels N   draw at most N channels per layer (default: all)
@@ -59,6 +61,8 @@ internal static class VisualizeCommand
             Grid = new ActivationGridOptions { MaxChannels = cl.GetInt("max-channels", int.MaxValue, 1) },
             Threads = threads,
         };
+        // The report's context beside the model is read before anything is drawn: a corrupt file stops the command with nothing written.
+        var (history, confusion) = cl.Has("report") ? ReadSaved(modelPath) : (null, null);
         // Checked only now that model, image and options are known good; the folder is made when the pictures are saved.
         CliFiles.FolderTakesFiles(Path.GetFullPath(outDir), $"--out {outDir}");
         var clock = Stopwatch.StartNew();
@@ -68,7 +72,7 @@ internal static class VisualizeCommand
         if (cl.Has("report"))
         {
             string reportPath = Path.Combine(outDir, "report.html");
-            BuildReport(model, modelPath, visualization, Path.GetFileName(imagePath)).Save(reportPath);
+            BuildReport(model, modelPath, visualization, Path.GetFileName(imagePath), history, confusion).Save(reportPath);
             written.Add(reportPath);
         }
         double seconds = clock.Elapsed.TotalSeconds;
@@ -77,14 +81,20 @@ internal static class VisualizeCommand
             JsonOutput.Write(new JsonObject
             {
                 ["model"] = Path.GetFullPath(modelPath), ["image"] = Path.GetFullPath(imagePath), ["seconds"] = Math.Round(seconds, 3),
-                ["top"] = new JsonArray(visualization.TopK.Select(p => (JsonNode)new JsonObject { ["class"] = p.ClassName, ["index"] = p.ClassIndex, ["probability"] = p.Probability }).ToArray()),
+                ["class_scores"] = visualization.ClassScores,
+                // Outputs that are not class scores have no probability: they are listed by raw value.
+                ["top"] = new JsonArray(visualization.TopK.Select(p => (JsonNode)(visualization.ClassScores
+                    ? new JsonObject { ["class"] = p.ClassName, ["index"] = p.ClassIndex, ["probability"] = p.Probability }
+                    : new JsonObject { ["output"] = p.ClassName, ["index"] = p.ClassIndex, ["value"] = p.Score })).ToArray()),
                 ["gradcam"] = new JsonArray(visualization.GradCamResults.Select(c => (JsonNode)new JsonObject { ["class"] = c.ClassName, ["layer"] = c.LayerName, ["peak_x"] = c.Peak.X, ["peak_y"] = c.Peak.Y }).ToArray()),
                 ["files"] = JsonOutput.Array(written.Select(Path.GetFullPath)),
             });
             return 0;
         }
         var best = visualization.TopK[0];
-        Console.WriteLine($"{Path.GetFileName(imagePath)}: {best.ClassName} ({best.Probability:P1}); Grad-CAM at {visualization.GradCamResults[0].LayerName}");
+        Console.WriteLine(visualization.ClassScores
+            ? $"{Path.GetFileName(imagePath)}: {best.ClassName} ({best.Probability:P1}); Grad-CAM at {visualization.GradCamResults[0].LayerName}"
+            : $"{Path.GetFileName(imagePath)}: the model's outputs are not class scores; largest is {best.ClassName} (value {best.Score:G4}); Grad-CAM at {visualization.GradCamResults[0].LayerName}");
         Console.WriteLine($"Wrote {written.Count} files to {outDir} in {seconds:F2}s:");
         foreach (var f in written) Console.WriteLine($"  {Path.GetFileName(f)}");
         return 0;
@@ -111,15 +121,31 @@ internal static class VisualizeCommand
         Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath))!, Path.GetFileNameWithoutExtension(modelPath));
 
     /// <summary>
-    /// The HTML report: summary, then (when given or found next to the model) the training history and the confusion
-    /// matrix, then the visualisation of one image.
+    /// The training history and confusion matrix <c>fovea train</c> saved beside a model (STEM.history.json,
+    /// STEM.confusion.json), each null when absent. They are optional context for a report, but a file that is there and
+    /// cannot be read is a usage error naming it: the user should repair or remove it rather than get a report without it.
+    /// </summary>
+    internal static (IReadOnlyList<EpochMetrics>? History, ConfusionMatrix? Confusion) ReadSaved(string modelPath, bool history = true, bool confusion = true)
+    {
+        string stem = Stem(modelPath);
+        return (history ? ReadSaved(stem + ".history.json", Charts.ReadHistoryJson) : null,
+                confusion ? ReadSaved(stem + ".confusion.json", Charts.ConfusionFromJson) : null);
+    }
+
+    private static T? ReadSaved<T>(string path, Func<string, string, T> parse) where T : class
+    {
+        if (!File.Exists(path)) return null;
+        try { return parse(File.ReadAllText(path), path); }
+        catch (FormatException e) { throw new UsageException($"{e.Message} It is read for the report; repair or remove it."); }
+    }
+
+    /// <summary>
+    /// The HTML report: summary, then (when given) the training history and the confusion matrix, then the visualisation
+    /// of one image. Reads no files: callers pass what <see cref="ReadSaved(string, bool, bool)"/> found, before writing anything.
     /// </summary>
     internal static HtmlReport BuildReport(Model model, string modelPath, Visualization? visualization, string? imageName,
         IReadOnlyList<EpochMetrics>? history = null, ConfusionMatrix? confusion = null)
     {
-        string stem = Stem(modelPath);
-        if (history is null && File.Exists(stem + ".history.json")) history = Charts.ReadHistoryJson(File.ReadAllText(stem + ".history.json"));
-        if (confusion is null && File.Exists(stem + ".confusion.json")) confusion = Charts.ConfusionFromJson(File.ReadAllText(stem + ".confusion.json"));
         var report = new HtmlReport($"Fovea report: {Path.GetFileName(modelPath)}");
         report.AddSummary(visualization?.Summary ?? model.Summary());
         if (history is { Count: > 0 })

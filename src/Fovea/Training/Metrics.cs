@@ -95,6 +95,22 @@ public sealed class ConfusionMatrix
         Total++;
     }
 
+    /// <summary>
+    /// Adds <paramref name="count"/> predictions of <paramref name="predicted"/> for true class <paramref name="label"/> in one
+    /// step (e.g. when reading a saved matrix). Throws when the count is negative or the total would overflow.
+    /// </summary>
+    public void Add(int label, int predicted, long count)
+    {
+        if ((uint)label >= (uint)Classes)
+            throw new ArgumentOutOfRangeException(nameof(label), label, $"Label {label} is outside [0, {Classes}).");
+        if ((uint)predicted >= (uint)Classes)
+            throw new ArgumentOutOfRangeException(nameof(predicted), predicted, $"Predicted class {predicted} is outside [0, {Classes}).");
+        if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, $"A count of predictions cannot be negative. Received: {count}.");
+        long total = checked(Total + count); // throws OverflowException before anything changes
+        Counts[label, predicted] += count;
+        Total = total;
+    }
+
     /// <summary>Fraction of samples on the diagonal.</summary>
     public double Accuracy
     {
