@@ -5,15 +5,20 @@ namespace Fovea.Vision.Tests;
 /// <summary>Runs the built fovea CLI in its own process, so its exit code and exactly what it prints can be checked.</summary>
 internal static class CliProcess
 {
-    public static (int Code, string Out, string Err) Run(params string[] args)
+    public static (int Code, string Out, string Err) Run(params string[] args) => Run(TimeSpan.FromMinutes(2), null, args);
+
+    /// <summary>Runs fovea with a time limit, writing the command, exit code and duration to <paramref name="log"/>.</summary>
+    public static (int Code, string Out, string Err) Run(TimeSpan limit, ITestOutputHelper? log, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Fovea.Cli.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
+        var clock = Stopwatch.StartNew();
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(120_000)) { p.Kill(entireProcessTree: true); Assert.Fail($"fovea {string.Join(' ', args)} did not finish within 2 minutes"); }
+        if (!p.WaitForExit(limit)) { p.Kill(entireProcessTree: true); Assert.Fail($"fovea {string.Join(' ', args)} did not finish within {limit.TotalMinutes:0.#} minutes"); }
+        log?.WriteLine($"fovea {string.Join(' ', args)}: exit {p.ExitCode} in {clock.Elapsed.TotalSeconds:F1}s");
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
 

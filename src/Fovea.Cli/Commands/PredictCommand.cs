@@ -12,7 +12,8 @@ internal static class PredictCommand
         Usage: fovea predict MODEL IMAGE [IMAGE...] [options]
 
         Classifies PNG/JPEG images with a Fovea model file or an .onnx model: each is decoded, converted to the model's channels (grey or RGB),
-        resized to its input size and scaled to [0, 1]; prints the top-k classes with probabilities.
+        resized to its input size and scaled to [0, 1]; prints the top-k classes with probabilities (for a model whose
+        outputs are not class scores, such as ResNet-18 features, the largest outputs with their raw values).
 
         Options:
           --top K       classes to show per image (default: 3)
@@ -41,23 +42,30 @@ internal static class PredictCommand
             if (cl.Has("invert")) foreach (ref float v in img.Span) v = 1f - v;
             img.Span.CopyTo(batch.Span.Slice(i * img.Length));
         }
-        var probabilities = model.ToInference().PredictProbabilities(batch);
+        // A model whose outputs are not class scores (ResNet-18 features, say) gets its largest raw outputs, not probabilities.
+        bool classScores = NetworkVisualizer.HasClassScores(model);
+        var engine = model.ToInference();
+        var scores = classScores ? engine.PredictProbabilities(batch) : engine.Predict(batch);
         var results = new JsonArray();
         for (int i = 0; i < images.Length; i++)
         {
-            var row = probabilities.Span.Slice(i * classes, classes).ToArray();
+            var row = scores.Span.Slice(i * classes, classes).ToArray();
             var best = Enumerable.Range(0, classes).OrderByDescending(j => row[j]).Take(top).ToArray();
             if (cl.Has("json"))
             {
                 results.Add(new JsonObject
                 {
                     ["image"] = images[i],
-                    ["top"] = new JsonArray(best.Select(j => (JsonNode)new JsonObject { ["class"] = ClassName(model.ClassNames, j), ["index"] = j, ["probability"] = row[j] }).ToArray()),
+                    ["class_scores"] = classScores,
+                    ["top"] = new JsonArray(best.Select(j => (JsonNode)(classScores
+                        ? new JsonObject { ["class"] = ClassName(model.ClassNames, j), ["index"] = j, ["probability"] = row[j] }
+                        : new JsonObject { ["output"] = j, ["value"] = row[j] })).ToArray()),
                 });
                 continue;
             }
             Console.WriteLine(images[i]);
-            foreach (int j in best) Console.WriteLine($"  {ClassName(model.ClassNames, j),-16} {row[j],8:P2}");
+            foreach (int j in best)
+                Console.WriteLine(classScores ? $"  {ClassName(model.ClassNames, j),-16} {row[j],8:P2}" : $"  output channel {j,-6} {row[j],10:G5}");
         }
         if (cl.Has("json")) JsonOutput.Write(results);
         return 0;
