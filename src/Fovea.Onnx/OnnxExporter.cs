@@ -28,11 +28,15 @@ public static class OnnxExporter
     /// </summary>
     public const int MaxOpset = OnnxImporter.MaxOpset;
 
-    /// <summary>Exports <paramref name="model"/> to <paramref name="path"/>.</summary>
+    /// <summary>
+    /// Exports <paramref name="model"/> to <paramref name="path"/>. The whole model is built first and written through a
+    /// temporary file in the same folder and a rename: a model that cannot be exported, or a failed write, leaves an
+    /// existing file at <paramref name="path"/> as it was.
+    /// </summary>
     public static void Export(Model model, string path, int opset = DefaultOpset)
     {
         var bytes = ToBytes(model, opset);
-        File.WriteAllBytes(path, bytes);
+        OnnxFile.WriteAtomic(path, bytes);
     }
 
     /// <summary>The serialized ONNX model.</summary>
