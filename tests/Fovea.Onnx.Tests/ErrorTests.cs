@@ -86,13 +86,23 @@ public class ErrorTests
         Assert.Contains("com.microsoft", Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(proto.ToByteArray(), "ms.onnx")).Message);
     }
 
+    /// <summary>A user-defined layer (every built-in layer type has an ONNX mapping).</summary>
+    private sealed class Squared(string? name) : UnaryLayer(name)
+    {
+        public override string TypeName => "Squared";
+        public override int[] ComputeOutputShape(int[] inputShape) => (int[])inputShape.Clone();
+        public override Tensors.Tensor Forward(Tensors.Tensor input, bool training) => throw new NotSupportedException();
+        public override System.Text.Json.Nodes.JsonObject GetConfig() => [];
+    }
+
     [Fact]
     public void ExportRefusesLayersWithoutOnnxMappingNamingThem()
     {
         var m = new Model([2, 4, 4]);
-        m.Add(new ConstantTensor([3]));
+        m.Add(new Squared(name: "my_square"));
         var e = Assert.Throws<NotSupportedException>(() => OnnxExporter.ToBytes(m));
-        Assert.Contains("constanttensor", e.Message);
+        Assert.Contains("'my_square' (Squared)", e.Message);
+        Assert.Contains("no ONNX mapping", e.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => OnnxExporter.ToBytes(RoundTripTests.ResidualModel(), opset: 5));
     }
 }

@@ -4,7 +4,7 @@ using G = Fovea.Onnx.Tests.GraphBuilder;
 namespace Fovea.Onnx.Tests;
 
 /// <summary>Hand-built models at opsets below 11 (attribute forms of Clip, Pad, Dropout; BatchNormalization spatial;
-/// Softmax coerced to 2-D) imported by Fovea and checked against ONNX Runtime's outputs.</summary>
+/// Softmax and LogSoftmax coerced to 2-D) imported by Fovea and checked against ONNX Runtime's outputs.</summary>
 public class LegacyOpsetTests(ITestOutputHelper output)
 {
     private void Check(ModelProto proto, long[] inputShape, int seed)
@@ -46,6 +46,37 @@ public class LegacyOpsetTests(ITestOutputHelper output)
     {
         // BatchNormalization's spatial attribute exists until opset 8.
         Check(Chain(opset, padMode, softmaxAxis, spatialAttribute: opset < 9), [3, 2, 4, 5], seed: opset * 10 + (int)softmaxAxis);
+    }
+
+    /// <summary>
+    /// LogSoftmax before opset 13 coerces its input to 2-D: [prod(dims[..axis]), prod(dims[axis..])], axis 1 by default, so
+    /// it normalises over every axis from <c>axis</c> on together (not over one axis as from opset 13).
+    /// </summary>
+    [Theory]
+    [InlineData(7, null)]
+    [InlineData(9, 2L)]
+    [InlineData(10, 3L)]
+    [InlineData(11, 1L)]
+    [InlineData(11, -2L)]
+    [InlineData(12, -1L)]
+    [InlineData(12, null)]
+    public void LogSoftmaxCoercedTo2DMatchesOnnxRuntime(int opset, long? axis)
+    {
+        var g = new G(opset, -1, 2, 3, 4);
+        // A scale first, so the log-probabilities differ in size and the coerced axis groups really matter.
+        g.Floats("scale", [1f, 2f, -1.5f, 0.5f], 4);
+        g.Node("Mul", ["x", "scale"], "m");
+        var node = g.Node("LogSoftmax", ["m"], "y");
+        if (axis is { } a) node.Attribute.Add(G.Int("axis", a));
+        Check(g.Build("y", -1, 2, 3, 4), [3, 2, 3, 4], seed: opset * 10 + (int)(axis ?? 0));
+    }
+
+    [Fact]
+    public void LogSoftmaxOverTheBatchBeforeOpset13IsRefused()
+    {
+        var g = new G(11, -1, 3);
+        g.Node("LogSoftmax", ["x"], "y", G.Int("axis", 0));
+        Assert.Throws<OnnxBatchAxisException>(() => OnnxImporter.Import(G.Bytes(g.Build("y", -1, 3)), "batch.onnx"));
     }
 
     [Theory]

@@ -43,6 +43,8 @@ internal static class ImportCommand
         {
             if (!File.Exists(source) && !Directory.Exists(source)) throw new FileNotFoundException($"ONNX file not found: {source} (pretrained names: {string.Join(", ", PretrainedModels.Names)}).", source);
             CliFiles.Input(source, "ONNX file");
+            if (ModelSource.Detect(source) == ModelSource.Format.Fovea)
+                throw new UsageException($"{source} is already a Fovea model file (safetensors); import reads ONNX models. Use it as it is, or export it with fovea export.");
             model = OnnxImporter.Import(source, new OnnxImportOptions { FirstAxisIsBatch = !cl.Has("whole-input") });
         }
         ModelFile.Save(model, output);

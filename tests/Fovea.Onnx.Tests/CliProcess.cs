@@ -1,0 +1,66 @@
+using System.Diagnostics;
+
+namespace Fovea.Onnx.Tests;
+
+/// <summary>Runs the real fovea CLI (Fovea.Cli.dll, built next to the tests) in its own process, with a chosen environment.</summary>
+internal static class CliProcess
+{
+    /// <summary>The dotnet host by full path, so a child can run with a PATH that has no dotnet on it.</summary>
+    public static string DotnetHost { get; } = FindDotnet();
+
+    private static string FindDotnet()
+    {
+        if (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)) return host;
+        string exe = OperatingSystem.IsWindows() ? "dotnet.exe" : "dotnet";
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+            if (File.Exists(Path.Combine(dir, exe))) return Path.Combine(dir, exe);
+        throw new InvalidOperationException("The tests need the dotnet host on PATH or in DOTNET_HOST_PATH to run the fovea CLI.");
+    }
+
+    public static (int Code, string Out, string Err) Run(params string[] args) => Run(null, null, args);
+
+    /// <summary>Runs fovea; <paramref name="environment"/> entries with a null value are removed from the child's environment.</summary>
+    public static (int Code, string Out, string Err) Run(Dictionary<string, string?>? environment, string? workingDirectory, params string[] args) =>
+        Start(appHost: false, environment, workingDirectory, args);
+
+    /// <summary>
+    /// Runs the fovea app host (the native Fovea.Cli executable) with DOTNET_ROOT set: unlike 'dotnet Fovea.Cli.dll', the
+    /// process's own folder then holds no dotnet, which .NET would otherwise find there before searching PATH.
+    /// </summary>
+    public static (int Code, string Out, string Err) RunAppHost(Dictionary<string, string?> environment, string? workingDirectory, params string[] args) =>
+        Start(appHost: true, environment, workingDirectory, args);
+
+    private static (int Code, string Out, string Err) Start(bool appHost, Dictionary<string, string?>? environment, string? workingDirectory, string[] args)
+    {
+        string host = Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "Fovea.Cli.exe" : "Fovea.Cli");
+        var psi = new ProcessStartInfo(appHost ? host : DotnetHost) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (appHost)
+        {
+            var real = new FileInfo(DotnetHost).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? DotnetHost;
+            psi.Environment["DOTNET_ROOT"] = Path.GetDirectoryName(real);
+        }
+        else psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Fovea.Cli.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["FOVEA_OFFLINE"] = "1";
+        psi.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (k, v) in environment ?? [])
+            if (v is null) psi.Environment.Remove(k); else psi.Environment[k] = v;
+        if (workingDirectory is not null) psi.WorkingDirectory = workingDirectory;
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(300_000), "fovea did not finish within 5 minutes");
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Exit 2 and exactly one stderr line "fovea: error: ..." containing each of <paramref name="expected"/>, no stack trace.</summary>
+    public static void AssertUsageError((int Code, string Out, string Err) r, params string[] expected)
+    {
+        Assert.True(r.Code == 2, $"exit {r.Code}, stderr: {r.Err}");
+        var lines = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("fovea: error: ", lines[0]);
+        foreach (var e in expected) Assert.Contains(e, lines[0]);
+        Assert.DoesNotContain("   at ", r.Err);
+    }
+}
