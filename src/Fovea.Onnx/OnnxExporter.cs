@@ -22,8 +22,7 @@ public static class OnnxExporter
     /// <summary>Lowest opset Fovea writes.</summary>
     public const int MinOpset = 11;
     /// <summary>
-    /// Highest opset Fovea writes: the highest it imports (<see cref="OnnxImporter.MaxOpset"/>), so every export re-imports
-    /// (except a model with a <see cref="ConstantTensor"/>, written with Expand, which the importer does not read yet);
+    /// Highest opset Fovea writes: the highest it imports (<see cref="OnnxImporter.MaxOpset"/>), so every export re-imports;
     /// ONNX Runtime 1.31.1 runs it (it accepts up to 26).
     /// </summary>
     public const int MaxOpset = OnnxImporter.MaxOpset;

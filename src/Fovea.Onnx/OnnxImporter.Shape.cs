@@ -144,6 +144,58 @@ public static partial class OnnxImporter
             return result.Select(d => (int)d).ToArray();
         }
 
+        /// <summary>
+        /// Expand (opset 8+): broadcasts the input to a shape, as NumPy does. A constant expanded to [batch, ...] (how Fovea
+        /// writes a ConstantTensor) becomes a ConstantTensor again; a constant expanded to a fixed shape is folded; a computed
+        /// input is broadcast per sample by adding zeros of the target's shape, so its gradient sums over the copies.
+        /// </summary>
+        private void ImportExpand()
+        {
+            if (_opset < 8) throw Error($"Expand exists from opset 8; this model declares opset {_opset}.");
+            var target = Const(1, "shape").Longs();
+            if (target.Any(d => d < 0 && d != BatchDimension)) throw Error($"shape [{string.Join(", ", target)}] has a negative dimension.");
+            bool batchFirst = target.Length > 0 && target[0] == BatchDimension;
+            RefuseBatchDimension(target, "an Expand dimension", allowedAt: 0);
+            if (IsConst(0))
+            {
+                var c = Const(0, "input");
+                RefuseBatchValue(c, "an expanded value");
+                if (!batchFirst) { OutputConst(Broadcast(c, target.Select(d => (int)d).ToArray())); return; }
+                // The constant's own leading axis (if it reaches the batch position) must be 1: the same for every sample.
+                var shape = c.Shape;
+                if (shape.Length >= target.Length)
+                {
+                    if (shape.Length > target.Length || shape[0] != 1) throw BatchError($"expanding a constant of shape [{string.Join(", ", c.Shape)}] over the batch");
+                    shape = shape[1..];
+                }
+                var sample = Broadcast(c with { Shape = shape }, target[1..].Select(d => (int)d).ToArray());
+                var layer = new ConstantTensor(sample.Shape, LayerName());
+                var node = AddLayer(layer, _model.Input);
+                Copy(sample, layer.Value, "expanded constant");
+                Output(node);
+                return;
+            }
+            var x = In(0);
+            int[] sampleTarget;
+            if (Batched)
+            {
+                // ONNX right-aligns the target against [batch, ...sample]: a target longer than that would move the batch axis.
+                if (target.Length > x.OutputShape.Length + 1 || (target.Length == x.OutputShape.Length + 1 && !batchFirst && target[0] != 1))
+                    throw BatchError($"expanding samples {Tensor.ShapeToString(x.OutputShape)} to [{string.Join(", ", target.Select(d => d == BatchDimension ? "batch" : d.ToString()))}]");
+                sampleTarget = (target.Length == x.OutputShape.Length + 1 ? target[1..] : target).Select(d => (int)d).ToArray();
+            }
+            else sampleTarget = target.Select(d => (int)d).ToArray();
+            var zeros = AddLayer(new ConstantTensor(sampleTarget), x);
+            Output(AddLayer(new Arithmetic(BinaryOp.Add, LayerName()), x, zeros));
+        }
+
+        /// <summary>A constant broadcast (NumPy rules) against <paramref name="shape"/>.</summary>
+        private OnnxConst Broadcast(OnnxConst c, int[] shape)
+        {
+            try { return Fold(c, new OnnxConst(shape, new double[shape.Aggregate(1, (p, d) => p * d)], OnnxTensor.Float), BinaryOp.Add) with { DataType = c.DataType }; }
+            catch (ArgumentException) { throw Error($"a constant of shape [{string.Join(", ", c.Shape)}] cannot be expanded to [{string.Join(", ", shape)}]."); }
+        }
+
         private void ImportConcat()
         {
             var inputs = Enumerable.Range(0, _current.Input.Count).Where(Has).ToArray();

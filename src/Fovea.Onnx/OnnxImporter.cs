@@ -36,7 +36,7 @@ public static partial class OnnxImporter
     public static IReadOnlyList<string> SupportedOperators { get; } =
     [
         "Add", "AveragePool", "BatchNormalization", "Cast", "CastLike", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Elu", "Exp",
-        "Flatten", "Gather", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "Less", "Log", "LogSoftmax", "MatMul", "Max",
+        "Expand", "Flatten", "Gather", "Gemm", "GlobalAveragePool", "GlobalMaxPool", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "Less", "Log", "LogSoftmax", "MatMul", "Max",
         "MaxPool", "Mul", "Pad", "PRelu", "ReduceMax", "ReduceMean", "ReduceSum", "Relu", "Reshape", "Shape", "Sigmoid", "Softmax", "Squeeze", "Sub", "Tanh",
         "Transpose", "Unsqueeze", "Where",
     ];
@@ -270,6 +270,7 @@ public static partial class OnnxImporter
                 case "Reshape": ImportReshape(); break;
                 case "Concat": ImportConcat(); break;
                 case "Shape": ImportShape(); break;
+                case "Expand": ImportExpand(); break;
                 case "HardSigmoid": ImportHardSigmoid(); break;
                 case "HardSwish": ImportHardSwish(); break;
                 case "PRelu": ImportPRelu(); break;

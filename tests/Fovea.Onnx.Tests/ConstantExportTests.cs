@@ -5,7 +5,8 @@ namespace Fovea.Onnx.Tests;
 
 /// <summary>
 /// ConstantTensor layers (which the importer makes for a constant operand of Concat or Where) export as an initializer
-/// expanded to the batch, and ONNX Runtime gives Fovea's outputs at every batch size.
+/// expanded to the batch, ONNX Runtime gives Fovea's outputs at every batch size, and the file imports back; Expand of a
+/// computed tensor and of a constant to a fixed shape import too.
 /// </summary>
 public class ConstantExportTests(ITestOutputHelper output)
 {
@@ -45,6 +46,10 @@ public class ConstantExportTests(ITestOutputHelper output)
         double diff = RoundTripTests.MaxAbsDiff(expected.Span, actual);
         output.WriteLine($"{model.Name}, opset {opset}, batch {batch}: ONNX Runtime vs Fovea max |diff| = {diff:G3}");
         Assert.True(diff <= Tolerance, $"{model.Name}, opset {opset}, batch {batch}: max |diff| {diff} > {Tolerance}");
+        // Imported again, the Expand of the initializer becomes a ConstantTensor with the same values.
+        var back = OnnxImporter.Import(bytes, model.Name);
+        Assert.True(RoundTripTests.MaxAbsDiff(expected.Span, back.Predict(x).Span) <= Tolerance);
+        Assert.Equal(model.Layers.Count(l => l is ConstantTensor), back.Layers.Count(l => l is ConstantTensor));
     }
 
     [Theory]
@@ -74,6 +79,28 @@ public class ConstantExportTests(ITestOutputHelper output)
             CompareWithOnnxRuntime(model, opset, batch: 1, seed: 5);
             CompareWithOnnxRuntime(model, opset, batch: 3, seed: 6);
         }
+    }
+
+    [Theory]
+    [InlineData(8)]
+    [InlineData(13)]
+    public void ExpandOfComputedAndConstantTensorsMatchesOnnxRuntime(int opset)
+    {
+        // x [N, 3, 1] expanded to [N, 3, 4] (a batch-first target written with 1 for the batch), plus a constant [4]
+        // expanded to a fixed [3, 4] and folded at import.
+        var g = new GraphBuilder(opset, -1, 3, 1).Longs("to", 1, 3, 4).Longs("fixed", 3, 4).Floats("row", [1f, -2f, 0.5f, 3f], 4);
+        g.Node("Expand", ["x", "to"], "e");
+        g.Node("Expand", ["row", "fixed"], "c");
+        g.Node("Mul", ["e", "c"], "y");
+        var bytes = GraphBuilder.Bytes(g.Build("y", -1, 3, 4));
+        var x = RoundTripTests.RandomInput(7, 2, 3, 1);
+        var model = OnnxImporter.Import(bytes, "expand");
+        Assert.True(RoundTripTests.MaxAbsDiff(RoundTripTests.Run(bytes, x), model.Predict(x).Span) <= 1e-6);
+
+        // A target longer than [batch, ...sample] would move the batch axis: refused.
+        var h = new GraphBuilder(opset, -1, 3).Longs("to", 2, 1, 3);
+        h.Node("Expand", ["x", "to"], "y");
+        Assert.Throws<OnnxBatchAxisException>(() => OnnxImporter.Import(GraphBuilder.Bytes(h.Build("y", 2, -1, 3)), "long.onnx"));
     }
 
     [Fact]
