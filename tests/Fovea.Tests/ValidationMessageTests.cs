@@ -158,4 +158,70 @@ public class ValidationMessageTests
         Names("Received: 0", () => trainer.Fit(data, new FitOptions { BatchSize = 0 }));
         Names("Received: 1", () => trainer.Fit(data, new FitOptions { ValidationSplit = 1 }));
     }
+
+    [Fact]
+    public void LayerShapesThatDoNotFit()
+    {
+        // 3 input channels cannot be split into 2 groups (filters 4 are, so the constructor accepts it).
+        Names("channels=3, groups=2", () => new Fovea.Layers.Conv2D(4, 3, groups: 2).ComputeOutputShape([3, 6, 6]));
+        // A 5x5 kernel does not fit a 3x4 input without padding.
+        Names("(1, 3, 4)", () => new Fovea.Layers.Conv2D(2, 5).ComputeOutputShape([1, 3, 4]));
+        Names("input 3x4, kernel 5x5", () => new Fovea.Layers.Conv2D(2, 5).ComputeOutputShape([1, 3, 4]));
+        Names("(2, 3, 3)", () => new Fovea.Layers.MaxPool2D(4).ComputeOutputShape([2, 3, 3]));
+        Names("window 4x4 is larger than the padded input 3x3", () => new Fovea.Layers.AvgPool2D(4).ComputeOutputShape([2, 3, 3]));
+        Names("(1, 2) and (1, 3)", () => new Fovea.Layers.Add().ComputeOutputShape([[1, 2], [1, 3]]));
+        Names("dilation=(0, 1)", () => new Fovea.Layers.MaxPool2D(2) { Dilation = (0, 1) });
+        Names("dilation=(2, -1)", () => new Fovea.Layers.AvgPool2D(2) { Dilation = (2, -1) });
+    }
+
+    [Fact]
+    public void LayerInputCounts()
+    {
+        Names("takes 2 input(s); received 1", () => new Fovea.Layers.Add().Build([[2, 2]], new Random(0)));
+        Names("takes 1 input(s); received 2", () => new Fovea.Layers.Conv2D(2, 1).Build([[1, 3, 3], [1, 3, 3]], new Random(0)));
+        var model = new Fovea.Models.Model([1, 4, 4], "net");
+        Names("received 1", () => model.Add(new Fovea.Layers.Add(), model.Input));
+        Names("received 3", () => model.Add(new Fovea.Layers.Add(), model.Input, model.Input, model.Input));
+    }
+
+    [Fact]
+    public void TapeAndTensorIndex()
+    {
+        Names("shape (2, 3)", () => new Fovea.Autograd.Tape().Backward(new Tensor(2, 3)));
+        var e = Assert.Throws<IndexOutOfRangeException>(() => _ = new Tensor(2, 3)[1, 5]);
+        Assert.Contains("Index 5 is out of range for axis 1 of size 3", e.Message);
+        e = Assert.Throws<IndexOutOfRangeException>(() => new Tensor(2, 3)[-1, 0] = 1f);
+        Assert.Contains("Index -1 is out of range for axis 0 of size 2", e.Message);
+    }
+
+    [Fact]
+    public void ValidationSplitNamesTheDatasetItCannotSplit()
+    {
+        var trainer = new Trainer(Fovea.Models.ModelZoo.Reference([1, 28, 28], 2), new Adam());
+        var streamed = new StreamedDataset(new Fovea.Data.InMemoryDataset(new float[4 * 784], [0, 1, 0, 1], [1, 28, 28], ["a", "b"]));
+        Names("received a StreamedDataset", () => trainer.Fit(streamed, new FitOptions { ValidationSplit = 0.5 }));
+    }
+
+    [Fact]
+    public void ModelBuilders()
+    {
+        Names("'resnet'", () => Fovea.Models.ModelZoo.Create("resnet", [1, 28, 28], 10));
+        Names("default, reference, compact", () => Fovea.Models.ModelZoo.Create("", [1, 28, 28], 10));
+        Assert.Throws<ArgumentNullException>(() => Fovea.Models.ModelZoo.Create(null!, [1, 28, 28], 10));
+        Names("units=0", () => Fovea.Models.ModelZoo.Create("reference", [1, 28, 28], 0));
+        Names("received (28, 28)", () => Fovea.Models.ModelZoo.Reference([28, 28], 10));
+        var sequential = new Fovea.Models.Sequential([1, 4, 4], "chain").Top(new Fovea.Layers.Flatten());
+        var e = Assert.Throws<InvalidOperationException>(() => sequential.Base(new Fovea.Layers.ReLU(name: "late")));
+        Assert.Contains("received base layer(s) late (ReLU) after top layer(s) flatten", e.Message);
+    }
+
+    /// <summary>A data set that is not an <see cref="Fovea.Data.InMemoryDataset"/>, as a streamed one would be.</summary>
+    private sealed class StreamedDataset(Fovea.Data.IDataset inner) : Fovea.Data.IDataset
+    {
+        public int Count => inner.Count;
+        public int[] SampleShape => inner.SampleShape;
+        public IReadOnlyList<string> ClassNames => inner.ClassNames;
+        public void CopyImage(int index, Span<float> destination) => inner.CopyImage(index, destination);
+        public int GetLabel(int index) => inner.GetLabel(index);
+    }
 }

@@ -9,7 +9,7 @@ public static class ModelZoo
     public static IReadOnlyList<string> Names { get; } = ["default", "reference", "compact"];
 
     /// <summary>Creates a network by name for per-sample inputs [C, H, W] and <paramref name="classes"/> outputs (logits).</summary>
-    public static Sequential Create(string name, int[] inputShape, int classes, int seed = 0) => name.ToLowerInvariant() switch
+    public static Sequential Create(string name, int[] inputShape, int classes, int seed = 0) => (name ?? throw new ArgumentNullException(nameof(name))).ToLowerInvariant() switch
     {
         "reference" => Reference(inputShape, classes, seed),
         "default" => Default(inputShape, classes, seed),

@@ -19,7 +19,10 @@ public sealed class Sequential : Model
     /// <summary>Appends feature-extractor layers.</summary>
     public Sequential Base(params Layer[] layers)
     {
-        if (StageLayers(ModelStage.Top).Any()) throw new InvalidOperationException("Base layers must come before top layers in a Sequential model.");
+        var top = StageLayers(ModelStage.Top).Select(l => l.Name).ToList();
+        if (top.Count > 0)
+            throw new InvalidOperationException($"Base layers must come before top layers in Sequential model '{Name}'; received base layer(s) " +
+                $"{string.Join(", ", layers.Select(l => l?.ToString() ?? "null"))} after top layer(s) {string.Join(", ", top)}.");
         foreach (var l in layers) Add(l);
         return this;
     }

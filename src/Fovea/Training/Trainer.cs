@@ -81,7 +81,7 @@ public sealed class Trainer
         IDataset? validation = options.ValidationData;
         if (validation is null && options.ValidationSplit > 0)
         {
-            if (train is not InMemoryDataset mem) throw new ArgumentException("ValidationSplit needs an InMemoryDataset; pass ValidationData instead.");
+            if (train is not InMemoryDataset mem) throw new ArgumentException($"ValidationSplit needs an InMemoryDataset; received a {train.GetType().Name}. Pass ValidationData instead.", nameof(options));
             (var t, var v) = mem.Split(options.ValidationSplit, options.Seed);
             if (t.Count == 0)
                 throw new ArgumentException($"ValidationSplit {options.ValidationSplit} of {train.Count} sample(s) leaves none to train on.", nameof(options));

@@ -39,6 +39,61 @@ public class OptimizerKernelsTests
         Assert.Equal(0.5605f, p[0], 5);
     }
 
+    [Fact]
+    public void SgdHandComputedMomentumTwoSteps()
+    {
+        float[] p = [1f], v = [0f];
+        // Step 1, g = 2: v = 0.9·0 + 2 = 2; p = 1 − 0.1·2 = 0.8
+        OptimizerKernels.SgdStep(p, [2f], v, 0.1f, 0.9f, 0f, nesterov: false);
+        Assert.Equal(2f, v[0], 6);
+        Assert.Equal(0.8f, p[0], 6);
+        // Step 2, g = −1: v = 0.9·2 − 1 = 0.8; p = 0.8 − 0.1·0.8 = 0.72
+        OptimizerKernels.SgdStep(p, [-1f], v, 0.1f, 0.9f, 0f, nesterov: false);
+        Assert.Equal(0.8f, v[0], 6);
+        Assert.Equal(0.72f, p[0], 6);
+    }
+
+    [Fact]
+    public void SgdHandComputedWeightDecayTwoSteps()
+    {
+        // Without momentum (the velocity is not used): coupled decay, g' = g + wd·p.
+        float[] p = [1f];
+        // Step 1, g = 2: g' = 2 + 0.5·1 = 2.5; p = 1 − 0.1·2.5 = 0.75
+        OptimizerKernels.SgdStep(p, [2f], [], 0.1f, 0f, 0.5f, nesterov: false);
+        Assert.Equal(0.75f, p[0], 6);
+        // Step 2, g = 0: g' = 0.5·0.75 = 0.375; p = 0.75 − 0.1·0.375 = 0.7125
+        OptimizerKernels.SgdStep(p, [0f], [], 0.1f, 0f, 0.5f, nesterov: false);
+        Assert.Equal(0.7125f, p[0], 6);
+
+        // With momentum 0.9 the decayed gradient enters the velocity.
+        float[] q = [1f], v = [0f];
+        // Step 1, g = 2: g' = 2.5; v = 2.5; q = 1 − 0.25 = 0.75
+        OptimizerKernels.SgdStep(q, [2f], v, 0.1f, 0.9f, 0.5f, nesterov: false);
+        Assert.Equal(2.5f, v[0], 6);
+        Assert.Equal(0.75f, q[0], 6);
+        // Step 2, g = 0: g' = 0.5·0.75 = 0.375; v = 0.9·2.5 + 0.375 = 2.625; q = 0.75 − 0.1·2.625 = 0.4875
+        OptimizerKernels.SgdStep(q, [0f], v, 0.1f, 0.9f, 0.5f, nesterov: false);
+        Assert.Equal(2.625f, v[0], 5);
+        Assert.Equal(0.4875f, q[0], 5);
+    }
+
+    [Fact]
+    public void AdamHandComputedBiasCorrectionAtStepTwo()
+    {
+        float[] p = [1f], m = [0f], v = [0f];
+        // Step 1, g = 1: m = 0.1, v = 0.001; m̂ = 0.1/0.1 = 1, v̂ = 0.001/0.001 = 1; p = 1 − 0.01·1/1 = 0.99
+        OptimizerKernels.AdamStep(p, [1f], m, v, 0.01f, 0.9f, 0.999f, 1e-8f, 0f, false, 1);
+        Assert.Equal(0.99f, p[0], 6);
+        // Step 2, g = 3: m = 0.9·0.1 + 0.1·3 = 0.39; v = 0.999·0.001 + 0.001·9 = 0.009999
+        // 1 − 0.9² = 0.19, 1 − 0.999² = 0.001999; m̂ = 0.39/0.19 = 2.052632, v̂ = 0.009999/0.001999 = 5.002001, sqrt = 2.236515
+        // p = 0.99 − 0.01·2.052632/2.236515 = 0.99 − 0.01·0.917781 = 0.980822
+        // (no bias correction would give 0.951, step-1 correction reused 0.9777: both fail this assertion)
+        OptimizerKernels.AdamStep(p, [3f], m, v, 0.01f, 0.9f, 0.999f, 1e-8f, 0f, false, 2);
+        Assert.Equal(0.39f, m[0], 6);
+        Assert.Equal(0.009999f, v[0], 6); // in float32 1 − 0.999f = 0.00099999, so v = 0.0099989: 6 places
+        Assert.Equal(0.980822f, p[0], 5);
+    }
+
     [Theory]
     [InlineData(0f, false)]
     [InlineData(0.01f, false)]

@@ -102,6 +102,68 @@ public class LayerContractTests
         Assert.True(after < before, $"loss did not decrease: {before} -> {after}");
     }
 
+    // The residual Add takes two inputs, so it cannot go through Wrap: a graph model with a trainable layer on each branch.
+    private static Model ResidualModel(out Node left, out Node right, out Node sum)
+    {
+        var model = new Model([3, 5, 5], "residual-contract", seed: 5);
+        var input = model.Input;
+        left = model.Add(new Conv2D(4, 3, padding: Padding.Same, name: "left"), input);
+        right = model.Add(new Conv2D(4, 1, name: "right"), input);
+        sum = model.Add(new Add(name: "sum"), left, right);
+        model.AddTop(new Flatten());
+        model.AddTop(new Dense(3));
+        return model;
+    }
+
+    [Fact]
+    public void AddOutputShapeParameterCountAndValues()
+    {
+        var model = ResidualModel(out _, out _, out var sum);
+        Assert.Equal([4, 5, 5], sum.OutputShape);
+        Assert.Equal(0L, sum.Layer!.ParameterCount);
+        var x = TestTensors.Random(new Random(1), [2, 3, 5, 5]);
+        var captured = new Dictionary<string, Tensor> { ["left"] = null!, ["right"] = null!, ["sum"] = null! };
+        model.Forward(x, training: true, captured);
+        Assert.Equal([2, 4, 5, 5], captured["sum"].Shape);
+        float[] l = captured["left"].ToArray(), r = captured["right"].ToArray(), y = captured["sum"].ToArray();
+        for (int i = 0; i < y.Length; i++)
+            Assert.True(y[i] == l[i] + r[i], $"sum[{i}] = {y[i]}, expected left + right = {l[i]} + {r[i]}");
+    }
+
+    [Fact]
+    public void AddSaveLoadRoundTripGivesBitIdenticalPredictions()
+    {
+        var model = ResidualModel(out _, out _, out _);
+        var x = TestTensors.Random(new Random(2), [3, 3, 5, 5]);
+        new Trainer(model).Step(x);
+        string path = Path.Combine(Path.GetTempPath(), $"fovea-contract-add-{Guid.NewGuid():N}.fovea");
+        try
+        {
+            ModelFile.Save(model, path);
+            var loaded = ModelFile.Load(path);
+            Assert.Equal(model.Predict(x).ToArray(), loaded.Predict(x).ToArray());
+            Assert.Equal(model.Summary().ToString(), loaded.Summary().ToString());
+            Assert.Equal("Add", loaded.GetLayer("sum").TypeName);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void AddOneOptimizerStepLowersTheLossAndReachesBothBranches()
+    {
+        var model = ResidualModel(out var left, out var right, out _);
+        var x = TestTensors.Random(new Random(4), [8, 3, 5, 5]);
+        var trainer = new Trainer(model);
+        float[] leftBefore = left.Layer!.Parameters[0].Value.ToArray(), rightBefore = right.Layer!.Parameters[0].Value.ToArray();
+        double before = trainer.LossOf(x, training: true);
+        trainer.Step(x);
+        double after = trainer.LossOf(x, training: true);
+        Assert.True(after < before, $"loss did not decrease: {before} -> {after}");
+        // Add passes the gradient to both inputs, so both branches' weights move.
+        Assert.NotEqual(leftBefore, left.Layer.Parameters[0].Value.ToArray());
+        Assert.NotEqual(rightBefore, right.Layer.Parameters[0].Value.ToArray());
+    }
+
     /// <summary>Minimal training helper: cross-entropy against fixed labels.</summary>
     private sealed class Trainer(Model model)
     {

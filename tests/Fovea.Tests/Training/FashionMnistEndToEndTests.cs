@@ -6,7 +6,7 @@ using Fovea.Training;
 namespace Fovea.Tests.Training;
 
 /// <summary>The reference CNN learns a real task: 2,000 Fashion-MNIST training images, 3 epochs, judged on 2,000 test images.</summary>
-public class FashionMnistEndToEndTests
+public class FashionMnistEndToEndTests(ITestOutputHelper output)
 {
     [Fact]
     public void ReferenceCnnReachesEightyPercentOnASmallSubset()
@@ -17,7 +17,9 @@ public class FashionMnistEndToEndTests
         var trainer = new Trainer(model, new Adam(1e-3f));
         trainer.Fit(train, new FitOptions { Epochs = 3, BatchSize = 64, Seed = 0 });
         var result = trainer.Evaluate(test);
-        // Seen when this test was written: see the commit message; 0.75 leaves room for other kernels' rounding.
-        Assert.True(result.Accuracy >= 0.75, $"test accuracy {result.Accuracy:P2} is below 75%");
+        output.WriteLine($"test accuracy {result.Accuracy:P2}");
+        // Measured on x64: 83.90% (AVX-512 and AVX2 kernels), 84.10% (SSE), 83.80% (no hardware intrinsics).
+        // 80% leaves about four points for other kernels' rounding while still failing a model that barely learns.
+        Assert.True(result.Accuracy >= 0.80, $"test accuracy {result.Accuracy:P2} is below 80%");
     }
 }
