@@ -11,11 +11,16 @@ namespace Fovea.Tests.Training;
 /// </summary>
 public class ConsoleProgressTests
 {
-    // Numbers are formatted with the current culture; the invariant one makes the expected text fixed.
+    // Run under a culture that writes "0,5" and "1.234": the lines must still use the invariant "0.5" and "1,234".
     private static string Run(Func<string> body)
     {
         var saved = CultureInfo.CurrentCulture;
-        CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        // Built by hand: the test host runs with invariant globalization, so named cultures are not available.
+        var comma = (CultureInfo)CultureInfo.InvariantCulture.Clone();
+        comma.NumberFormat.NumberDecimalSeparator = comma.NumberFormat.PercentDecimalSeparator = ",";
+        comma.NumberFormat.NumberGroupSeparator = comma.NumberFormat.PercentGroupSeparator = ".";
+        CultureInfo.CurrentCulture = comma;
+        Assert.Equal("0,5", 0.5.ToString(CultureInfo.CurrentCulture));
         try { return body(); }
         finally { CultureInfo.CurrentCulture = saved; }
     }
