@@ -209,7 +209,9 @@ public class ValidationMessageTests
         Names("default, reference, compact", () => Fovea.Models.ModelZoo.Create("", [1, 28, 28], 10));
         Assert.Throws<ArgumentNullException>(() => Fovea.Models.ModelZoo.Create(null!, [1, 28, 28], 10));
         Names("units=0", () => Fovea.Models.ModelZoo.Create("reference", [1, 28, 28], 0));
-        Names("received (28, 28)", () => Fovea.Models.ModelZoo.Reference([28, 28], 10));
+        Names("received input shape (28, 28)", () => Fovea.Models.ModelZoo.Reference([28, 28], 10));
+        Names("at least 8 × 8 (its pooling halves them); received 6 × 64", () => Fovea.Models.ModelZoo.Compact([3, 6, 64], 10));
+        Names("at least 4 × 4 (its pooling halves them); received 28 × 3", () => Fovea.Models.ModelZoo.Create("default", [1, 28, 3], 10));
         var sequential = new Fovea.Models.Sequential([1, 4, 4], "chain").Top(new Fovea.Layers.Flatten());
         var e = Assert.Throws<InvalidOperationException>(() => sequential.Base(new Fovea.Layers.ReLU(name: "late")));
         Assert.Contains("received base layer(s) late (ReLU) after top layer(s) flatten", e.Message);

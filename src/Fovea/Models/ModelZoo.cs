@@ -21,7 +21,7 @@ public static class ModelZoo
     /// The reference CNN used by benchmarks and peers: Conv2D(32, 3×3, pad 1) - ReLU - MaxPool 2 - Conv2D(64, 3×3, pad 1) -
     /// ReLU - MaxPool 2 - Flatten - Dense(128) - ReLU - Dense(classes). On [1, 28, 28]: 421,642 parameters.
     /// </summary>
-    public static Sequential Reference(int[] inputShape, int classes, int seed = 0) => new Sequential(inputShape, "reference", seed)
+    public static Sequential Reference(int[] inputShape, int classes, int seed = 0) => new Sequential(RequireImages(inputShape, 4, "reference"), "reference", seed)
         .Base(new Conv2D(32, 3, padding: 1), new ReLU(), new MaxPool2D(2),
               new Conv2D(64, 3, padding: 1), new ReLU(), new MaxPool2D(2))
         .Top(new Flatten(), new Dense(128), new ReLU(), new Dense(classes));
@@ -30,7 +30,7 @@ public static class ModelZoo
     /// Fovea's default classifier: the reference layout with BatchNorm after each convolution and dropout in the
     /// classifier, which trains faster and generalises better (see benchmarks/train-default.sh for its accuracy).
     /// </summary>
-    public static Sequential Default(int[] inputShape, int classes, int seed = 0) => new Sequential(inputShape, "default", seed)
+    public static Sequential Default(int[] inputShape, int classes, int seed = 0) => new Sequential(RequireImages(inputShape, 4, "default"), "default", seed)
         .Base(new Conv2D(32, 3, padding: 1, useBias: false), new BatchNorm2D(), new ReLU(), new MaxPool2D(2),
               new Conv2D(64, 3, padding: 1, useBias: false), new BatchNorm2D(), new ReLU(), new MaxPool2D(2))
         .Top(new Flatten(), new Dropout(0.3f), new Dense(256), new ReLU(), new Dropout(0.3f), new Dense(classes));
@@ -41,10 +41,21 @@ public static class ModelZoo
     /// three, then global average pooling - Dropout(0.3) - Dense(classes). Averaging the last maps makes the parameter
     /// count independent of the image size: 388,896 in the base plus 257 per class for 3-channel input.
     /// </summary>
-    public static Sequential Compact(int[] inputShape, int classes, int seed = 0) => new Sequential(inputShape, "compact", seed)
+    public static Sequential Compact(int[] inputShape, int classes, int seed = 0) => new Sequential(RequireImages(inputShape, 8, "compact"), "compact", seed)
         .Base(new Conv2D(32, 3, padding: 1, useBias: false), new BatchNorm2D(), new ReLU(), new MaxPool2D(2),
               new Conv2D(64, 3, padding: 1, useBias: false), new BatchNorm2D(), new ReLU(), new MaxPool2D(2),
               new Conv2D(128, 3, padding: 1, useBias: false), new BatchNorm2D(), new ReLU(), new MaxPool2D(2),
               new Conv2D(256, 3, padding: 1, useBias: false), new BatchNorm2D(), new ReLU())
         .Top(new GlobalAvgPool2D(), new Dropout(0.3f), new Dense(classes));
+
+    /// <summary>Images [C, H, W] large enough for the network's pooling steps; otherwise an error naming the image size.</summary>
+    private static int[] RequireImages(int[] inputShape, int minSide, string name)
+    {
+        ArgumentNullException.ThrowIfNull(inputShape);
+        if (inputShape.Length != 3 || inputShape.Any(d => d <= 0))
+            throw new ArgumentException($"The '{name}' network takes images [C, H, W]; received input shape {Tensors.Tensor.ShapeToString(inputShape)}.");
+        if (inputShape[1] < minSide || inputShape[2] < minSide)
+            throw new ArgumentException($"The '{name}' network needs images of at least {minSide} × {minSide} (its pooling halves them); received {inputShape[1]} × {inputShape[2]}.");
+        return inputShape;
+    }
 }
