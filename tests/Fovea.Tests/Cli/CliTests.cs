@@ -12,32 +12,13 @@ public class CliTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    internal static (int Code, string Out, string Err) Fovea(params string[] args) => FoveaWith([], args);
+    internal static (int Code, string Out, string Err) Fovea(params string[] args) => CliProcess.Run(args);
 
     /// <summary>Runs fovea with extra environment variables.</summary>
-    internal static (int Code, string Out, string Err) FoveaWith(Dictionary<string, string> environment, params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var (k, v) in environment) psi.Environment[k] = v;
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Fovea.Cli.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["FOVEA_OFFLINE"] = "1";
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        Assert.True(p.WaitForExit(300_000), "fovea did not finish within 5 minutes");
-        return (p.ExitCode, stdout.Result, stderr.Result);
-    }
+    internal static (int Code, string Out, string Err) FoveaWith(Dictionary<string, string?> environment, params string[] args) =>
+        CliProcess.Run(environment, null, args);
 
-    internal static void AssertUsageError((int Code, string Out, string Err) r, string expected)
-    {
-        Assert.Equal(2, r.Code);
-        var lines = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.StartsWith("fovea: error: ", lines[0]);
-        Assert.Contains(expected, lines[0]);
-        Assert.DoesNotContain("   at ", r.Err);
-    }
+    internal static void AssertUsageError((int Code, string Out, string Err) r, string expected) => CliProcess.AssertUsageError(r, expected);
 
     [Fact]
     public void UnknownOptionIsOneLineAndExitCode2() => AssertUsageError(Fovea("train", "--epocs", "3"), "--epocs");

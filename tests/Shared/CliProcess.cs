@@ -1,8 +1,11 @@
 using System.Diagnostics;
 
-namespace Fovea.Onnx.Tests;
+namespace Fovea.TestSupport;
 
-/// <summary>Runs the real fovea CLI (Fovea.Cli.dll, built next to the tests) in its own process, with a chosen environment.</summary>
+/// <summary>
+/// Runs the real fovea CLI (Fovea.Cli.dll, built next to the tests) in its own process, with a chosen environment, so its
+/// exit code and exactly what it prints can be checked. Shared by every test project (linked from tests/Shared).
+/// </summary>
 internal static class CliProcess
 {
     /// <summary>The dotnet host by full path, so a child can run with a PATH that has no dotnet on it.</summary>
@@ -17,20 +20,27 @@ internal static class CliProcess
         throw new InvalidOperationException("The tests need the dotnet host on PATH or in DOTNET_HOST_PATH to run the fovea CLI.");
     }
 
+    private static readonly TimeSpan DefaultLimit = TimeSpan.FromMinutes(5);
+
     public static (int Code, string Out, string Err) Run(params string[] args) => Run(null, null, args);
 
     /// <summary>Runs fovea; <paramref name="environment"/> entries with a null value are removed from the child's environment.</summary>
     public static (int Code, string Out, string Err) Run(Dictionary<string, string?>? environment, string? workingDirectory, params string[] args) =>
-        Start(appHost: false, environment, workingDirectory, args);
+        Start(appHost: false, environment, workingDirectory, DefaultLimit, null, args);
+
+    /// <summary>Runs fovea within <paramref name="limit"/>, writing the command, exit code and duration to <paramref name="log"/>.</summary>
+    public static (int Code, string Out, string Err) Run(TimeSpan limit, ITestOutputHelper? log, params string[] args) =>
+        Start(appHost: false, null, null, limit, log, args);
 
     /// <summary>
     /// Runs the fovea app host (the native Fovea.Cli executable) with DOTNET_ROOT set: unlike 'dotnet Fovea.Cli.dll', the
     /// process's own folder then holds no dotnet, which .NET would otherwise find there before searching PATH.
     /// </summary>
     public static (int Code, string Out, string Err) RunAppHost(Dictionary<string, string?> environment, string? workingDirectory, params string[] args) =>
-        Start(appHost: true, environment, workingDirectory, args);
+        Start(appHost: true, environment, workingDirectory, DefaultLimit, null, args);
 
-    private static (int Code, string Out, string Err) Start(bool appHost, Dictionary<string, string?>? environment, string? workingDirectory, string[] args)
+    private static (int Code, string Out, string Err) Start(bool appHost, Dictionary<string, string?>? environment, string? workingDirectory,
+        TimeSpan limit, ITestOutputHelper? log, string[] args)
     {
         string host = Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "Fovea.Cli.exe" : "Fovea.Cli");
         var psi = new ProcessStartInfo(appHost ? host : DotnetHost) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -46,10 +56,16 @@ internal static class CliProcess
         foreach (var (k, v) in environment ?? [])
             if (v is null) psi.Environment.Remove(k); else psi.Environment[k] = v;
         if (workingDirectory is not null) psi.WorkingDirectory = workingDirectory;
+        var clock = Stopwatch.StartNew();
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
-        Assert.True(p.WaitForExit(300_000), "fovea did not finish within 5 minutes");
+        if (!p.WaitForExit(limit))
+        {
+            p.Kill(entireProcessTree: true);
+            Assert.Fail($"fovea {string.Join(' ', args)} did not finish within {limit.TotalMinutes:0.#} minutes");
+        }
+        log?.WriteLine($"fovea {string.Join(' ', args)}: exit {p.ExitCode} in {clock.Elapsed.TotalSeconds:F1}s");
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
 
@@ -62,5 +78,13 @@ internal static class CliProcess
         Assert.StartsWith("fovea: error: ", lines[0]);
         foreach (var e in expected) Assert.Contains(e, lines[0]);
         Assert.DoesNotContain("   at ", r.Err);
+    }
+
+    /// <summary>Runs fovea with <paramref name="args"/> and asserts <see cref="AssertUsageError"/>; returns the error line.</summary>
+    public static string AssertOneLineError(string[] args, params string[] expected)
+    {
+        var r = Run(args);
+        AssertUsageError(r, expected);
+        return r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries)[0];
     }
 }
