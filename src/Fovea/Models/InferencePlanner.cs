@@ -43,7 +43,9 @@ internal static class InferencePlanner
             if (bn >= 0) folded++;
             var geometry = conv.Geometry(conv.InputShapes[0]);
             var packed = new PackedConv2d(geometry, weight, bias);
-            fusedAt[last] = new InferenceModel.FusedConvolutionStep(last, nodes[i].InputIndices[0], residual, packed, nodes[i].OutputShape, relu);
+            string kind = "Conv2D" + (bn >= 0 ? "+BatchNorm2D" : "") + (add >= 0 ? "+Add" : "") + (relu ? "+ReLU" : "") + $" ({packed.Algorithm})";
+            fusedAt[last] = new InferenceModel.FusedConvolutionStep(last, nodes[i].InputIndices[0], residual, packed, nodes[i].OutputShape, relu)
+                { Name = nodes[i].Name, Kind = kind };
             foreach (int k in new[] { i, bn, add, last }) if (k >= 0) claimed[k] = true;
             foreach (int k in new[] { i, bn, add }) if (k >= 0 && k != last) absorbed[k] = true;
         }
@@ -52,7 +54,7 @@ internal static class InferencePlanner
         for (int i = 1; i <= outputIndex; i++)
         {
             if (!needed[i] || absorbed[i]) continue;
-            steps.Add(fusedAt.TryGetValue(i, out var fused) ? fused : new InferenceModel.LayerStep(nodes[i]));
+            steps.Add(fusedAt.TryGetValue(i, out var fused) ? fused : new InferenceModel.LayerStep(nodes[i]) { Name = nodes[i].Name, Kind = nodes[i].Layer!.TypeName });
         }
         SetReleases(steps, outputIndex);
         return new Result(steps.ToArray(), folded);

@@ -84,6 +84,26 @@ public class InferenceModelTests
     }
 
     [Fact]
+    public void ProfileListsEveryStepInOrderWithItsKernel()
+    {
+        var model = ResNetLike();
+        var fast = model.ToInference();
+        var profile = fast.Profile(RandomInput(model.InputShape, 2, 3), runs: 3);
+        // Stem, identity block (2 convs, the second with the residual), strided block (the main branch's two convs, then
+        // the shortcut, whose BatchNorm's only consumer is the Add: it takes the main branch as residual), then the head.
+        Assert.Equal(
+            ["Conv2D+BatchNorm2D+ReLU", "Conv2D+BatchNorm2D+ReLU", "Conv2D+BatchNorm2D+Add+ReLU", "Conv2D+BatchNorm2D+ReLU",
+             "Conv2D+BatchNorm2D", "Conv2D+BatchNorm2D+Add+ReLU", "GlobalAvgPool2D", "Flatten", "Dense"],
+            profile.Select(t => t.Kind.Split(' ')[0]).ToArray());
+        Assert.Equal(fast.FusedConvolutions, profile.Count(t => t.Kind.StartsWith("Conv2D", StringComparison.Ordinal)));
+        Assert.Contains("(winograd", profile[1].Kind); // the 16-channel 3x3 stride-1 identity convs
+        var convNames = model.Nodes.Where(n => n.Layer is Conv2D).Select(n => n.Name).ToArray();
+        Assert.Equal(convNames.Order(), profile.Take(6).Select(t => t.Layer).Order());
+        Assert.All(profile, t => Assert.True(t.Milliseconds >= 0 && double.IsFinite(t.Milliseconds)));
+        Assert.Throws<ArgumentException>(() => fast.Profile(RandomInput([3, 8, 8], 1, 1)));
+    }
+
+    [Fact]
     public void ZooModelsAndTheSmallResidualNetMatch()
     {
         foreach (var model in new[] { ModelZoo.Default([1, 28, 28], 10), ModelZoo.Reference([3, 16, 16], 7), ModelTests.ResidualNet() })
