@@ -8,6 +8,7 @@ using Fovea.Kernels;
 //   bdn [BenchmarkDotNet arguments, e.g. --filter '*Conv*']   kernel micro-benchmarks (Gemm, Conv2d, MaxPool2d)
 //   resnet [--runs-1 N] [--runs-32 N] [--warmup N] [--batches 1,32] [--threads 1,2] [--out FILE.md] [--quick]
 //                                           ResNet-18 latency, Fovea vs ONNX Runtime; markdown table into benchmarks/results/
+//   resnet-profile [--batch N] [--threads N] [--runs N]   ResNet-18 layer by layer, Fovea vs ONNX Runtime's profiler
 // Run with: dotnet run -c Release --project benchmarks/Fovea.Benchmarks -- MODE ...
 
 string mode = args.Length > 0 ? args[0] : "gemm";
@@ -33,7 +34,9 @@ switch (mode)
         return KernelBenchmarks.Run(args[1..]);
     case "resnet":
         return ResNetLatency.Run(args[1..]);
+    case "resnet-profile":
+        return ResNetProfile.Run(args[1..]);
     default:
-        Console.Error.WriteLine($"Unknown mode '{mode}'. Known modes: gemm, peer, bdn, resnet.");
+        Console.Error.WriteLine($"Unknown mode '{mode}'. Known modes: gemm, peer, bdn, resnet, resnet-profile.");
         return 1;
 }

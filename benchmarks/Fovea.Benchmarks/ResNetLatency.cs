@@ -148,14 +148,14 @@ internal static class ResNetLatency
 
     private static int[] Ints(string text) => text.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
 
-    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+    internal static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 
-    private static string CpuModel() => File.Exists("/proc/cpuinfo")
+    internal static string CpuModel() => File.Exists("/proc/cpuinfo")
         ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown"
         : "unknown";
 
     /// <summary>benchmarks/results next to this project (found from the working directory or the executable upwards).</summary>
-    private static string ResultsFolder()
+    internal static string ResultsFolder()
     {
         foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
@@ -163,7 +163,7 @@ internal static class ResNetLatency
         return Directory.GetCurrentDirectory();
     }
 
-    private static string Commit()
+    internal static string Commit()
     {
         try
         {

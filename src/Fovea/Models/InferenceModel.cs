@@ -116,7 +116,7 @@ public sealed class InferenceModel
     internal abstract class Step(int output)
     {
         public int Output { get; } = output;
-        /// <summary>The node it is named after (a fused step: its convolution) and what it runs, for <see cref="Profile"/>.</summary>
+        /// <summary>The layer(s) it runs (a fused step: its chain, convolution first) and what it runs, for <see cref="Profile"/>.</summary>
         public string Name { get; init; } = "";
         public string Kind { get; init; } = "";
         /// <summary>Values no later step reads; dropped after this one so their memory can go.</summary>
@@ -153,7 +153,7 @@ public sealed class InferenceModel
 }
 
 /// <summary>Median wall time of one step of an <see cref="InferenceModel"/> (see <see cref="InferenceModel.Profile"/>).</summary>
-/// <param name="Layer">The layer's name (a fused step: its convolution's).</param>
+/// <param name="Layer">The layer's name; for a fused step, the names of the fused layers joined by '+', convolution first.</param>
 /// <param name="Kind">The layer type, or for a fused step the fused chain and its kernel, e.g. "Conv2D+BatchNorm2D+ReLU (winograd)".</param>
 /// <param name="Milliseconds">Median wall time of the step.</param>
 public sealed record StepTiming(string Layer, string Kind, double Milliseconds);

@@ -45,7 +45,7 @@ internal static class InferencePlanner
             var packed = new PackedConv2d(geometry, weight, bias);
             string kind = "Conv2D" + (bn >= 0 ? "+BatchNorm2D" : "") + (add >= 0 ? "+Add" : "") + (relu ? "+ReLU" : "") + $" ({packed.Algorithm})";
             fusedAt[last] = new InferenceModel.FusedConvolutionStep(last, nodes[i].InputIndices[0], residual, packed, nodes[i].OutputShape, relu)
-                { Name = nodes[i].Name, Kind = kind };
+                { Name = string.Join("+", new[] { i, bn, add, last }.Where(k => k >= 0).Distinct().Select(k => nodes[k].Name)), Kind = kind };
             foreach (int k in new[] { i, bn, add, last }) if (k >= 0) claimed[k] = true;
             foreach (int k in new[] { i, bn, add }) if (k >= 0 && k != last) absorbed[k] = true;
         }
