@@ -141,7 +141,7 @@ public static partial class Conv2d
             for (int i = 0; i < p; i++)
             {
                 float v = yt[i * kg + k] + add;
-                row[i] = relu && v < 0f ? 0f : v;
+                row[i] = relu ? MathF.Max(v, 0f) : v; // branch-free: the sign of v is data, a branch on it mispredicts
             }
         }
     }

@@ -341,6 +341,6 @@ public sealed unsafe partial class PackedConv2d
         if (row >= oh || col >= ow) return;
         int at = row * ow + col;
         if (r != null) value += r[at];
-        y[at] = relu && value < 0f ? 0f : value;
+        y[at] = relu ? MathF.Max(value, 0f) : value; // branch-free: the sign is data, a branch on it mispredicts
     }
 }

@@ -204,7 +204,7 @@ public sealed unsafe partial class PackedConv2d
             {
                 float v = tile[i * count + k] + b;
                 if (r != null) v += r[(long)k * p + i];
-                yk[i] = io.Relu && v < 0f ? 0f : v;
+                yk[i] = io.Relu ? MathF.Max(v, 0f) : v; // branch-free: the sign of v is data, a branch on it mispredicts
             }
         }
     }
