@@ -23,7 +23,7 @@ public static class OnnxExporter
     public const int MinOpset = 11;
     /// <summary>
     /// Highest opset Fovea writes: the highest it imports (<see cref="OnnxImporter.MaxOpset"/>), so every export re-imports;
-    /// ONNX Runtime 1.31.1 runs it (it accepts up to 26).
+    /// ONNX Runtime 1.31.1 runs it.
     /// </summary>
     public const int MaxOpset = OnnxImporter.MaxOpset;
 
