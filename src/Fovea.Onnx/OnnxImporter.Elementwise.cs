@@ -94,6 +94,7 @@ public static partial class OnnxImporter
                 Output(node);
                 return;
             }
+            if (x.OutputShape.Length != 2) throw Error($"A must be a matrix; received {Tensor.ShapeToString(x.OutputShape)}.");
             if (transA) x = AddLayer(new Transpose([1, 0], LayerName() is { } tn ? tn + "_transpose_a" : null), x);
             var mm = new Layers.MatMul([k, n], LayerName());
             var mmNode = AddLayer(mm, x);

@@ -154,6 +154,8 @@ public static partial class OnnxImporter
             if (_opset < 8) throw Error($"Expand exists from opset 8; this model declares opset {_opset}.");
             var target = Const(1, "shape").Longs();
             if (target.Any(d => d < 0 && d != BatchDimension)) throw Error($"shape [{string.Join(", ", target)}] has a negative dimension.");
+            if (target.Any(d => d == 0)) throw Error($"shape [{string.Join(", ", target)}] has a zero dimension; Fovea tensors need positive sizes.");
+            if (target.Any(d => d > int.MaxValue)) throw Error($"shape [{string.Join(", ", target)}] has a dimension above {int.MaxValue}.");
             bool batchFirst = target.Length > 0 && target[0] == BatchDimension;
             RefuseBatchDimension(target, "an Expand dimension", allowedAt: 0);
             if (IsConst(0))
@@ -179,8 +181,10 @@ public static partial class OnnxImporter
             int[] sampleTarget;
             if (Batched)
             {
-                // ONNX right-aligns the target against [batch, ...sample]: a target longer than that would move the batch axis.
-                if (target.Length > x.OutputShape.Length + 1 || (target.Length == x.OutputShape.Length + 1 && !batchFirst && target[0] != 1))
+                // ONNX right-aligns the target against [batch, ...sample]: a target longer than that would move the batch axis,
+                // and the batch size anywhere but at the batch axis would expand a sample axis to it.
+                int full = x.OutputShape.Length + 1;
+                if (target.Length > full || (target.Length == full && !batchFirst && target[0] != 1) || (batchFirst && target.Length != full))
                     throw BatchError($"expanding samples {Tensor.ShapeToString(x.OutputShape)} to [{string.Join(", ", target.Select(d => d == BatchDimension ? "batch" : d.ToString()))}]");
                 sampleTarget = (target.Length == x.OutputShape.Length + 1 ? target[1..] : target).Select(d => (int)d).ToArray();
             }

@@ -147,6 +147,8 @@ public static partial class OnnxImporter
             var node = AddLayer(add, scaled);
             for (int i = 0; i < mean.Length; i++)
             {
+                if (!(variance.Values[i] + epsilon > 0))
+                    throw Error($"spatial = 0: var[{i}] = {variance.Values[i]} with epsilon {epsilon} gives no positive variance.");
                 double a = scale.Values[i] / Math.Sqrt(variance.Values[i] + epsilon);
                 multiply.Constant.Span[i] = (float)a;
                 add.Constant.Span[i] = (float)(bias.Values[i] - mean.Values[i] * a);

@@ -101,5 +101,11 @@ public class ComputedProductTests
         gemm.Node("Gemm", ["x", "r"], "y", G.Int("transB", 1));
         var e2 = Assert.ThrowsAny<OnnxBatchAxisException>(() => OnnxImporter.Import(G.Bytes(gemm.Build("y", -1, -1)), "gemm"));
         Assert.Contains("a computed B", e2.Message);
+
+        // Taken whole, a Gemm's A must still be a matrix (ONNX Gemm does not broadcast like MatMul).
+        var cube = new G(13, 2, 3, 4).Floats("w", new float[20], 4, 5);
+        cube.Node("Gemm", ["x", "w"], "y");
+        var e3 = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(G.Bytes(cube.Build("y", 2, 3, 5)), "cube", new OnnxImportOptions { FirstAxisIsBatch = false }));
+        Assert.Contains("A must be a matrix; received (2, 3, 4)", e3.Message);
     }
 }

@@ -101,6 +101,21 @@ public class ConstantExportTests(ITestOutputHelper output)
         var h = new GraphBuilder(opset, -1, 3).Longs("to", 2, 1, 3);
         h.Node("Expand", ["x", "to"], "y");
         Assert.Throws<OnnxBatchAxisException>(() => OnnxImporter.Import(GraphBuilder.Bytes(h.Build("y", 2, -1, 3)), "long.onnx"));
+
+        // The batch size at a sample axis (a target [batch] right-aligned against [batch, 3]) is refused, not read as a size.
+        var b = new GraphBuilder(opset, -1, 3).Longs("first", 0);
+        b.Node("Shape", ["x"], "shape");
+        b.Node("Gather", ["shape", "first"], "n", GraphBuilder.Int("axis", 0));
+        var unsqueeze = b.Node("Unsqueeze", opset >= 13 ? ["n", "first"] : ["n"], "target");
+        if (opset < 13) unsqueeze.Attribute.Add(GraphBuilder.Ints("axes", 0));
+        b.Node("Expand", ["x", "target"], "y");
+        Assert.Throws<OnnxBatchAxisException>(() => OnnxImporter.Import(GraphBuilder.Bytes(b.Build("y", -1, -1)), "batch.onnx"));
+
+        // A zero size would make an empty sample: refused naming the shape.
+        var z = new GraphBuilder(opset, -1, 3).Longs("to", 1, 0);
+        z.Node("Expand", ["x", "to"], "y");
+        var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(GraphBuilder.Bytes(z.Build("y", -1, 0)), "zero.onnx"));
+        Assert.Contains("shape [1, 0] has a zero dimension", e.Message);
     }
 
     [Fact]

@@ -97,6 +97,15 @@ public class LegacyOpsetTests(ITestOutputHelper output)
         h.Node("BatchNormalization", ["x", "s", "b", "m", "v"], "y", G.Int("spatial", 0));
         var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(G.Bytes(h.Build("y", -1, 2, 3, 3)), "spatial.onnx"));
         Assert.Contains("spatial = 0: scale has shape [2]; one value per activation of a sample (2, 3, 3) expected", e.Message);
+
+        // A negative variance would give NaN constants: refused, naming the entry.
+        var v = Enumerable.Repeat(1f, 18).ToArray();
+        v[5] = -2f;
+        var n = new G(opset, -1, 2, 3, 3).Floats("s", Values(0.5f, 1.5f), 2, 3, 3).Floats("b", Values(-1, 1), 2, 3, 3)
+            .Floats("m", Values(-1, 1), 2, 3, 3).Floats("v", v, 2, 3, 3);
+        n.Node("BatchNormalization", ["x", "s", "b", "m", "v"], "y", G.Int("spatial", 0));
+        var negative = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(G.Bytes(n.Build("y", -1, 2, 3, 3)), "negative.onnx"));
+        Assert.Contains("var[5] = -2", negative.Message);
     }
 
     [Fact]

@@ -7,7 +7,8 @@ namespace Fovea.Layers;
 /// <summary>
 /// Matrix product of two computed inputs, per sample: a [..., M, K] · b [..., K, N] → [..., M, N] with NumPy semantics
 /// (leading axes broadcast, a 1-D a is a row and a 1-D b a column whose axis is dropped), as ONNX MatMul. Gradients flow
-/// to both inputs. For a product with a learned matrix use <see cref="MatMul"/> or <see cref="Dense"/>.
+/// to both inputs; two vector samples give a scalar sample (shape []), their dot product. For a product with a learned
+/// matrix use <see cref="MatMul"/> or <see cref="Dense"/>.
 /// </summary>
 public sealed class MatMulPair(string? name = null) : Layer(name)
 {

@@ -65,6 +65,36 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void PredictOnAModelWithoutClassScoresPrintsRawOutputs()
+    {
+        // Feature maps [4, 1, 1] with no class names and no classification head: raw values by flat index, no percentages.
+        var features = new global::Fovea.Models.Model([1, 8, 8], "features", seed: 2);
+        features.Add(new global::Fovea.Layers.Conv2D(4, 3, padding: 1));
+        features.Add(new global::Fovea.Layers.GlobalAvgPool2D(keepDims: true));
+        string model = Path.Combine(_dir, "features.fovea");
+        global::Fovea.Serialization.ModelFile.Save(features, model);
+        string image = Path.Combine(_dir, "grey.png");
+        var grey = new Tensor(1, 8, 8);
+        for (int i = 0; i < grey.Length; i++) grey.Span[i] = (i % 5) / 5f;
+        ImageLoader.SavePng(grey, image);
+        var expected = features.Predict(ImageLoader.Load(image, 1, 8, 8).View(1, 1, 8, 8));
+
+        var json = Fovea("predict", model, image, "--top", "4", "--json");
+        Assert.True(json.Code == 0, json.Err);
+        var result = JsonNode.Parse(json.Out)![0]!;
+        Assert.False((bool)result["class_scores"]!);
+        var top = (JsonArray)result["top"]!;
+        Assert.Equal(4, top.Count);
+        foreach (var entry in top)
+            Assert.Equal(expected.Span[(int)entry!["output"]!], (float)entry["value"]!, 4);
+
+        var text = Fovea("predict", model, image, "--top", "2");
+        Assert.True(text.Code == 0, text.Err);
+        Assert.Contains("  output ", text.Out);
+        Assert.DoesNotContain("%", text.Out);
+    }
+
+    [Fact]
     public void ARefusedTrainLeavesNoOutputFolder()
     {
         // The output folder is proved writable before training, but a run refused after that check creates nothing.

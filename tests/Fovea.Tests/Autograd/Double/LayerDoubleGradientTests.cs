@@ -135,6 +135,7 @@ public class LayerDoubleGradientTests
     [InlineData(new[] { 2, 3, 4 }, new[] { 4 }, new[] { 2, 3, 4 }, new[] { 1, 4, 1 })]
     [InlineData(new[] { 4 }, new[] { 2, 4, 3 }, new[] { 1, 1, 4 }, new[] { 2, 4, 3 })]
     [InlineData(new[] { 2, 1, 3, 4 }, new[] { 3, 4, 5 }, new[] { 2, 1, 3, 4 }, new[] { 1, 3, 4, 5 })]
+    [InlineData(new[] { 4 }, new[] { 4 }, new[] { 1, 4 }, new[] { 4, 1 })] // a dot product: one scalar per sample
     public void MatMulPairOfTwoComputedInputs(int[] a, int[] b, int[] twinA, int[] twinB)
     {
         const int n = 2;
