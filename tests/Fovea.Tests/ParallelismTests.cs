@@ -66,6 +66,43 @@ public class ParallelismTests
     });
 
     [Fact]
+    public void ASecondCallerWhileTheWorkersAreBusyRunsAloneOnItsOwnThread() => WithDegree(2, () =>
+    {
+        // Thread A's loop holds the workers (one of its parts waits); thread B's loop meanwhile must not queue behind it
+        // or add threads: every one of B's parts runs on B itself, inside a region, so B's kernels stay serial too.
+        using var inside = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var a = new Thread(() => Parallelism.For(2, part =>
+        {
+            if (part != 0) return;
+            inside.Set();
+            release.Wait(TimeSpan.FromSeconds(30));
+        }));
+        a.Start();
+        try
+        {
+            Assert.True(inside.Wait(TimeSpan.FromSeconds(30)), "thread A's loop did not start");
+            var partThreads = new int[4];
+            var insideRegion = new bool[4];
+            int caller = -1;
+            var b = new Thread(() =>
+            {
+                caller = Environment.CurrentManagedThreadId;
+                Parallelism.For(4, part => { partThreads[part] = Environment.CurrentManagedThreadId; insideRegion[part] = Parallelism.InsideParallelRegion; });
+            });
+            b.Start();
+            Assert.True(b.Join(TimeSpan.FromSeconds(30)), "thread B waited for thread A's loop");
+            Assert.All(partThreads, id => Assert.Equal(caller, id));
+            Assert.All(insideRegion, Assert.True);
+        }
+        finally
+        {
+            release.Set();
+            Assert.True(a.Join(TimeSpan.FromSeconds(30)));
+        }
+    });
+
+    [Fact]
     public void ManyThreadsCallingAtOnceAllComplete() => WithDegree(2, () =>
     {
         var totals = new long[8];
