@@ -3,7 +3,8 @@ using static Fovea.Tests.Kernels.NumericKernelTestKit;
 
 namespace Fovea.Tests.Kernels;
 
-public class ActivationsTests
+[Collection(DegreeCollection.Name)]
+public class ActivationsTests : TwoThreadKernelTests
 {
     private delegate void Fwd(ReadOnlySpan<float> x, Span<float> y);
     private delegate void Bwd(ReadOnlySpan<float> saved, ReadOnlySpan<float> gy, Span<float> gx, bool accumulate);

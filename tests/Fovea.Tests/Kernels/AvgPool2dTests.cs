@@ -3,7 +3,8 @@ using static Fovea.Tests.Kernels.NumericKernelTestKit;
 
 namespace Fovea.Tests.Kernels;
 
-public class AvgPool2dTests
+[Collection(DegreeCollection.Name)]
+public class AvgPool2dTests : TwoThreadKernelTests
 {
     private static IEnumerable<Pool2dShape> Shapes()
     {

@@ -3,7 +3,8 @@ using static Fovea.Tests.Kernels.NumericKernelTestKit;
 
 namespace Fovea.Tests.Kernels;
 
-public class BatchNorm2dTests
+[Collection(DegreeCollection.Name)]
+public class BatchNorm2dTests : TwoThreadKernelTests
 {
     // Plane lengths below, at and above a 4- and an 8-lane vector, odd tails, and a long odd plane.
     public static TheoryData<int, int, int> Sizes => new()

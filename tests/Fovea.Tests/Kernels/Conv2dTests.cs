@@ -2,7 +2,8 @@ using Fovea.Kernels;
 
 namespace Fovea.Tests.Kernels;
 
-public class Conv2dTests
+[Collection(DegreeCollection.Name)]
+public class Conv2dTests : TwoThreadKernelTests
 {
     // Shapes chosen to hit every branch: odd sizes, strides 2/3, (a)symmetric pads, dilation, groups, depthwise,
     // pointwise (no im2col) and strided 1×1, batch 1 (GEMM/group parallel) and batch ≥ 2 (image parallel), C = 1 and 3.

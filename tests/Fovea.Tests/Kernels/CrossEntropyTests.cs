@@ -3,7 +3,8 @@ using static Fovea.Tests.Kernels.NumericKernelTestKit;
 
 namespace Fovea.Tests.Kernels;
 
-public class CrossEntropyTests
+[Collection(DegreeCollection.Name)]
+public class CrossEntropyTests : TwoThreadKernelTests
 {
     private static int[] Labels(int rows, int classes, int seed)
     {

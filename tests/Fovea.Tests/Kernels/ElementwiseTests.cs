@@ -78,7 +78,8 @@ internal static class NumericKernelTestKit
     }
 }
 
-public class ElementwiseTests
+[Collection(DegreeCollection.Name)]
+public class ElementwiseTests : TwoThreadKernelTests
 {
     [Fact]
     public void AddAndAxpyMatchReferenceForEveryTail()

@@ -3,7 +3,8 @@ using static Fovea.Tests.Kernels.NumericKernelTestKit;
 
 namespace Fovea.Tests.Kernels;
 
-public class GlobalPool2dTests
+[Collection(DegreeCollection.Name)]
+public class GlobalPool2dTests : TwoThreadKernelTests
 {
     public static TheoryData<int, int, int> Sizes => new() { { 1, 1, 1 }, { 2, 3, 7 }, { 3, 2, 49 }, { 2, 5, 67 }, { 0, 3, 4 } };
 

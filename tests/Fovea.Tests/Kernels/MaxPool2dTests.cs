@@ -3,7 +3,8 @@ using static Fovea.Tests.Kernels.NumericKernelTestKit;
 
 namespace Fovea.Tests.Kernels;
 
-public class MaxPool2dTests
+[Collection(DegreeCollection.Name)]
+public class MaxPool2dTests : TwoThreadKernelTests
 {
     /// <summary>Geometry table shared with the average-pooling tests.</summary>
     internal static readonly Pool2dShape[] Shapes =

@@ -3,7 +3,8 @@ using static Fovea.Tests.Kernels.NumericKernelTestKit;
 
 namespace Fovea.Tests.Kernels;
 
-public class OptimizerKernelsTests
+[Collection(DegreeCollection.Name)]
+public class OptimizerKernelsTests : TwoThreadKernelTests
 {
     [Theory]
     [InlineData(0f, 0f, false)]

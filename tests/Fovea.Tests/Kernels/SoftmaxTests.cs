@@ -3,7 +3,8 @@ using static Fovea.Tests.Kernels.NumericKernelTestKit;
 
 namespace Fovea.Tests.Kernels;
 
-public class SoftmaxTests
+[Collection(DegreeCollection.Name)]
+public class SoftmaxTests : TwoThreadKernelTests
 {
     public static TheoryData<int, int> Sizes => new() { { 1, 1 }, { 1, 7 }, { 3, 8 }, { 4, 17 }, { 2, 67 }, { 5, 300 }, { 0, 5 }, { 3, 0 } };
 
