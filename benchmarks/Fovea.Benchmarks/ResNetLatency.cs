@@ -150,9 +150,16 @@ internal static class ResNetLatency
 
     internal static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 
-    internal static string CpuModel() => File.Exists("/proc/cpuinfo")
-        ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown"
-        : "unknown";
+    /// <summary>Model name, family and model from /proc/cpuinfo (a VM often names its CPU only "AMD EPYC"; family 26 is Zen 5).</summary>
+    internal static string CpuModel()
+    {
+        if (!File.Exists("/proc/cpuinfo")) return "unknown";
+        var first = File.ReadLines("/proc/cpuinfo").TakeWhile(l => l.Contains(':')).Select(l => l.Split(':', 2))
+            .GroupBy(p => p[0].Trim()).ToDictionary(g => g.Key, g => g.First()[1].Trim());
+        string Field(string key) => first.GetValueOrDefault(key, "?");
+        bool avx512 = Field("flags").Split(' ').Contains("avx512f");
+        return $"{Field("model name")} (family {Field("cpu family")}, model {Field("model")}, {(avx512 ? "AVX-512" : "no AVX-512")})";
+    }
 
     /// <summary>benchmarks/results next to this project (found from the working directory or the executable upwards).</summary>
     internal static string ResultsFolder()

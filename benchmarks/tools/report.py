@@ -18,6 +18,27 @@ PEERS = ["TorchSharp", "PyTorch"]
 FRAMEWORKS = ["Fovea"] + PEERS
 
 
+
+def cpu_generation():
+    """Family, model and vector width from /proc/cpuinfo: a VM often names its CPU only "AMD EPYC"."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if ":" not in line:
+                    if fields:
+                        break
+                    continue
+                key, value = (part.strip() for part in line.split(":", 1))
+                fields.setdefault(key, value)
+    except OSError:
+        return "family unknown"
+    family = fields.get("cpu family", "?")
+    # AMD families 0x19 and 0x1A: Zen 3/4 and Zen 5 (the model number tells Zen 3 from Zen 4).
+    zen = {"25": "Zen 3 or 4", "26": "Zen 5"}.get(family, "") if "AMD" in fields.get("vendor_id", "") else ""
+    avx512 = "AVX-512" if "avx512f" in fields.get("flags", "").split() else "no AVX-512"
+    return f"family {family}{' = ' + zen if zen else ''}, model {fields.get('model', '?')}, {avx512}"
+
 def sh(cmd):
     try:
         return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=60).stdout.strip()
@@ -79,6 +100,7 @@ def main():
             failures = [line.strip() for line in f if line.strip()]
     threads = sorted({r["threads"] for r in runs})
     cpu = sh("lscpu | sed -n 's/^Model name: *//p'") or platform.processor()
+    cpu = f"{cpu} ({cpu_generation()})"
     machine = {
         "host": platform.node(), "cpu": cpu, "cores": os.cpu_count(),
         "lscpu": sh("lscpu"), "kernel": platform.release(), "glibc": " ".join(platform.libc_ver()),
