@@ -29,6 +29,7 @@ public class PackedConv2dTests
         ("1x1 stride2 C24 14x14 K48 (downsample)", new Conv2dShape(1, 24, 14, 14, 48, 1, 1, 2, 2)),
         ("1x1 stride1 C20 9x9 K12", new Conv2dShape(1, 20, 9, 9, 12, 1, 1)),
         ("small map many filters 5x5 C8 K112 (transposed)", new Conv2dShape(1, 8, 5, 5, 112, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("7x7 map many filters 3x3 stride2 C8 14x14 K112 (plain product, ragged last panel)", new Conv2dShape(1, 8, 14, 14, 112, 3, 3, 2, 2, 1, 1, 1, 1)),
         ("dilation2 C6 13x11 K10", new Conv2dShape(1, 6, 13, 11, 10, 3, 3, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2, DilationHeight: 2, DilationWidth: 2)),
         ("groups2 (fallback)", new Conv2dShape(1, 4, 9, 8, 6, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 2)),
         ("C1 3x3 stride1 (direct-kernel fallback)", new Conv2dShape(1, 1, 12, 12, 8, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
@@ -75,6 +76,7 @@ public class PackedConv2dTests
                 if (name.Contains("fallback", StringComparison.Ordinal)) Assert.Equal("general", packed.Algorithm);
             }
             if (name.Contains("(transposed)", StringComparison.Ordinal)) Assert.Equal("gemm-transposed", packed.Algorithm);
+            if (name.Contains("(plain product", StringComparison.Ordinal)) Assert.Equal("gemm", packed.Algorithm);
             foreach (bool withResidual in new[] { false, true })
                 foreach (bool relu in new[] { false, true })
                 {
