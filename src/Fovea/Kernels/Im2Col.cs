@@ -152,7 +152,7 @@ internal static class Im2Col
     }
 
     /// <summary>dst[i] = src[2i] for i &lt; count (stride-2 taps, e.g. a ResNet stem), eight at a time by deinterleaving.</summary>
-    private static unsafe void CopyEveryOther(float* src, float* dst, int count)
+    internal static unsafe void CopyEveryOther(float* src, float* dst, int count)
     {
         int i = 0;
         if (Vector256.IsHardwareAccelerated)

@@ -30,6 +30,11 @@ public class PackedConv2dTests
         ("1x1 stride1 C20 9x9 K12", new Conv2dShape(1, 20, 9, 9, 12, 1, 1)),
         ("small map many filters 5x5 C8 K112 (transposed)", new Conv2dShape(1, 8, 5, 5, 112, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
         ("7x7 map many filters 3x3 stride2 C8 14x14 K112 (plain product, ragged last panel)", new Conv2dShape(1, 8, 14, 14, 112, 3, 3, 2, 2, 1, 1, 1, 1)),
+        ("polyphase stem 7x7 stride2 pad3 C3 38x35 K16", new Conv2dShape(1, 3, 38, 35, 16, 7, 7, 2, 2, 3, 3, 3, 3)),
+        ("polyphase 5x5 stride2 asym pad C1 21x19 K12 (ragged filter block)", new Conv2dShape(1, 1, 21, 19, 12, 5, 5, 2, 2, 1, 2, 2, 0)),
+        ("polyphase 3x3 stride3 dilation2 C2 23x26 K9", new Conv2dShape(1, 2, 23, 26, 9, 3, 3, 3, 3, 2, 1, 0, 2, DilationHeight: 2, DilationWidth: 2)),
+        ("polyphase 7x7 stride1 C1 20x17 K8 (49 taps)", new Conv2dShape(1, 1, 20, 17, 8, 7, 7, PadTop: 3, PadLeft: 3, PadBottom: 3, PadRight: 3)),
+        ("polyphase stride 2x1 C4 15x22 K10", new Conv2dShape(1, 4, 15, 22, 10, 3, 3, 2, 1, 1, 1, 1, 1)),
         ("dilation2 C6 13x11 K10", new Conv2dShape(1, 6, 13, 11, 10, 3, 3, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2, DilationHeight: 2, DilationWidth: 2)),
         ("groups2 (fallback)", new Conv2dShape(1, 4, 9, 8, 6, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 2)),
         ("C1 3x3 stride1 (direct-kernel fallback)", new Conv2dShape(1, 1, 12, 12, 8, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
@@ -74,6 +79,10 @@ public class PackedConv2dTests
                 if (name.StartsWith("winograd4 ", StringComparison.Ordinal)) Assert.Equal("winograd-4x4", packed.Algorithm);
                 else if (name.StartsWith("winograd", StringComparison.Ordinal)) Assert.Equal("winograd", packed.Algorithm);
                 if (name.Contains("fallback", StringComparison.Ordinal)) Assert.Equal("general", packed.Algorithm);
+            }
+            if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+            {
+                if (name.StartsWith("polyphase", StringComparison.Ordinal)) Assert.Equal("polyphase", packed.Algorithm);
             }
             if (name.Contains("(transposed)", StringComparison.Ordinal)) Assert.Equal("gemm-transposed", packed.Algorithm);
             if (name.Contains("(plain product", StringComparison.Ordinal)) Assert.Equal("gemm", packed.Algorithm);

@@ -1,0 +1,223 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Fovea.Kernels;
+
+// Legend as in PackedConv2d.cs; Hp Wp the padded input, sh sw strides, dh dw dilations.
+// Few input channels with a large or strided kernel (ResNet's 7x7 stride-2 stem: C = 3, 147 taps per filter). im2col
+// would copy every input value ~12 times into a matrix that the GEMM then copies once more into its panels. Instead the
+// padded image is split once into its stride phases: phase plane (c, py, px) holds padded pixel (i·sh + py, j·sw + px)
+// of channel c at (i, j), in a plane of Hq x Wq = ceil(Hp / sh) x ceil(Wp / sw). Output (oy, ox) through tap (c, r, s)
+// reads phase plane (c, r·dh mod sh, s·dw mod sw) at (oy + r·dh / sh, ox + s·dw / sw), so on the flat index
+// q = oy·Wq + ox every tap is one constant offset. The product then runs like a GEMM whose right-operand rows are read
+// straight from the planes: register tiles of 8 filters x 48 flat outputs, no unfolding and no packing. The price is
+// Wq − OW junk columns per output row (3 of 115 for the stem), dropped when a tile is copied out with bias, residual
+// and ReLU. 512-bit vectors only: other hardware keeps im2col + GEMM for these shapes.
+
+public sealed unsafe partial class PackedConv2d
+{
+    private const int PolyFilters = 8, PolyTile = 48, PolyChunk = 10 * PolyTile;
+
+    private sealed class PolyphasePlan
+    {
+        public int PlaneWidth, PlaneLength, Taps, FlatOutputs, BufferLength, FilterBlocks;
+        public int[] Offsets = [];
+        /// <summary>[filter block][tap][8 filters], zero for filters past K.</summary>
+        public float[] Weights = [];
+    }
+
+    private PolyphasePlan? _polyphase;
+
+    [ThreadStatic] private static float[]? t_planes, t_flat;
+
+    /// <summary>
+    /// Few input channels (≤ 4) with a strided kernel or more than 32 taps, at least 8 filters, one group, on hardware
+    /// with 512-bit vectors. Stride-1 kernels of ≤ 32 taps keep the general direct kernel.
+    /// </summary>
+    internal static bool UsePolyphase(in Conv2dShape s)
+    {
+        int taps = s.InChannels * s.KernelHeight * s.KernelWidth;
+        return Avx512F.IsSupported && s.Groups == 1 && s.InChannels <= 4 && s.OutChannels >= PolyFilters && taps <= 1024 &&
+               (s.StrideHeight > 1 || s.StrideWidth > 1 || taps > 32);
+    }
+
+    private void PreparePolyphase(ReadOnlySpan<float> weight)
+    {
+        var s = _shape;
+        int sh = s.StrideHeight, sw = s.StrideWidth;
+        int hq = (s.InHeight + s.PadTop + s.PadBottom + sh - 1) / sh, wq = (s.InWidth + s.PadLeft + s.PadRight + sw - 1) / sw;
+        int taps = _rows, filters = s.OutChannels, blocks = (filters + PolyFilters - 1) / PolyFilters;
+        var plan = new PolyphasePlan
+        {
+            PlaneWidth = wq, PlaneLength = hq * wq, Taps = taps, FilterBlocks = blocks,
+            FlatOutputs = (s.OutHeight * wq + PolyTile - 1) / PolyTile * PolyTile,
+            Offsets = new int[taps], Weights = new float[blocks * taps * PolyFilters],
+        };
+        // Tap t = (c·R + r)·S + x, the order of a filter's weights.
+        for (int c = 0, t = 0; c < s.InChannels; c++)
+            for (int r = 0; r < s.KernelHeight; r++)
+                for (int x = 0; x < s.KernelWidth; x++, t++)
+                {
+                    int dy = r * s.DilationHeight, dx = x * s.DilationWidth;
+                    int phase = (c * sh + dy % sh) * sw + dx % sw;
+                    plan.Offsets[t] = phase * plan.PlaneLength + dy / sh * wq + dx / sw;
+                }
+        // Junk outputs past the last row read up to a full tile beyond the planes: room for that, kept zero.
+        plan.BufferLength = Math.Max(s.InChannels * sh * sw * plan.PlaneLength, plan.Offsets.Max() + plan.FlatOutputs) + PolyTile;
+        for (int k = 0; k < filters; k++)
+            for (int t = 0; t < taps; t++)
+                plan.Weights[((k / PolyFilters) * taps + t) * PolyFilters + k % PolyFilters] = weight[k * taps + t];
+        _polyphase = plan;
+    }
+
+    /// <summary>Image n through the polyphase kernel, its flat outputs shared by <paramref name="parts"/> threads.</summary>
+    private void PolyphaseImage(Buffers io, int n, int parts)
+    {
+        var plan = _polyphase!;
+        float* planes = SplitPhases(io, n);
+        int tiles = plan.FlatOutputs / PolyTile;
+        parts = Math.Min(parts, tiles);
+        if (parts <= 1) { PolyphaseRange(io, n, planes, 0, plan.FlatOutputs); return; }
+        nint shared = (nint)planes;
+        Parallelism.For(parts, part =>
+            PolyphaseRange(io, n, (float*)shared, tiles * part / parts * PolyTile, tiles * (part + 1) / parts * PolyTile));
+    }
+
+    /// <summary>Image n's padded phase planes, in this thread's buffer (valid until its next use).</summary>
+    private float* SplitPhases(Buffers io, int n)
+    {
+        var s = _shape;
+        var plan = _polyphase!;
+        int sh = s.StrideHeight, sw = s.StrideWidth, H = s.InHeight, W = s.InWidth, wq = plan.PlaneWidth;
+        float* planes = Scratch(ref t_planes, plan.BufferLength);
+        new Span<float>(planes, plan.BufferLength).Clear();
+        float* image = (float*)io.Input + (long)n * ImageLength;
+        for (int c = 0; c < s.InChannels; c++)
+            for (int y = 0; y < H; y++)
+            {
+                int py = (y + s.PadTop) % sh, i = (y + s.PadTop) / sh;
+                float* src = image + ((long)c * H + y) * W;
+                for (int px = 0; px < sw; px++)
+                {
+                    // Plane column j holds input column x = j·sw + px − padLeft: the first j with x ≥ 0, then every one below W.
+                    int j0 = s.PadLeft - px <= 0 ? 0 : (s.PadLeft - px + sw - 1) / sw, x0 = j0 * sw + px - s.PadLeft;
+                    if (x0 >= W) continue;
+                    int count = (W - 1 - x0) / sw + 1;
+                    float* dst = planes + (long)((c * sh + py) * sw + px) * plan.PlaneLength + (long)i * wq + j0;
+                    if (sw == 1) new ReadOnlySpan<float>(src + x0, count).CopyTo(new Span<float>(dst, count));
+                    else if (sw == 2) Im2Col.CopyEveryOther(src + x0, dst, count);
+                    else for (int j = 0; j < count; j++) dst[j] = src[x0 + (long)j * sw];
+                }
+            }
+        return planes;
+    }
+
+    /// <summary>Flat outputs [q0, q1) (whole tiles) of image n, every filter, a cache-sized chunk at a time.</summary>
+    private void PolyphaseRange(Buffers io, int n, float* planes, int q0, int q1)
+    {
+        var plan = _polyphase!;
+        float* flat = Scratch(ref t_flat, PolyFilters * PolyChunk);
+        fixed (float* weights = plan.Weights)
+        fixed (int* offsets = plan.Offsets)
+        {
+            for (int c0 = q0; c0 < q1; c0 += PolyChunk)
+            {
+                int length = Math.Min(PolyChunk, q1 - c0);
+                for (int block = 0; block < plan.FilterBlocks; block++)
+                {
+                    float* w = weights + (long)block * plan.Taps * PolyFilters;
+                    for (int t0 = 0; t0 < length; t0 += PolyTile)
+                        Tile8x48(w, planes + c0 + t0, offsets, plan.Taps, flat + t0, PolyChunk);
+                    CopyOut(io, n, block, flat, c0, length);
+                }
+            }
+        }
+    }
+
+    /// <summary>dst[f·ldd + j] = Σ_t w[t·8 + f] · x[offsets[t] + j] for 8 filters f and 48 flat outputs j.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile8x48(float* w, float* x, int* offsets, int taps, float* dst, int ldd)
+    {
+        var zero = Vector512<float>.Zero;
+        Vector512<float> c00 = zero, c01 = zero, c02 = zero, c10 = zero, c11 = zero, c12 = zero;
+        Vector512<float> c20 = zero, c21 = zero, c22 = zero, c30 = zero, c31 = zero, c32 = zero;
+        Vector512<float> c40 = zero, c41 = zero, c42 = zero, c50 = zero, c51 = zero, c52 = zero;
+        Vector512<float> c60 = zero, c61 = zero, c62 = zero, c70 = zero, c71 = zero, c72 = zero;
+        for (int t = 0; t < taps; t++, w += PolyFilters)
+        {
+            float* b = x + offsets[t];
+            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16); var b2 = Vector512.Load(b + 32);
+            var a = Vector512.Create(w[0]);
+            c00 = Avx512F.FusedMultiplyAdd(a, b0, c00); c01 = Avx512F.FusedMultiplyAdd(a, b1, c01); c02 = Avx512F.FusedMultiplyAdd(a, b2, c02);
+            a = Vector512.Create(w[1]);
+            c10 = Avx512F.FusedMultiplyAdd(a, b0, c10); c11 = Avx512F.FusedMultiplyAdd(a, b1, c11); c12 = Avx512F.FusedMultiplyAdd(a, b2, c12);
+            a = Vector512.Create(w[2]);
+            c20 = Avx512F.FusedMultiplyAdd(a, b0, c20); c21 = Avx512F.FusedMultiplyAdd(a, b1, c21); c22 = Avx512F.FusedMultiplyAdd(a, b2, c22);
+            a = Vector512.Create(w[3]);
+            c30 = Avx512F.FusedMultiplyAdd(a, b0, c30); c31 = Avx512F.FusedMultiplyAdd(a, b1, c31); c32 = Avx512F.FusedMultiplyAdd(a, b2, c32);
+            a = Vector512.Create(w[4]);
+            c40 = Avx512F.FusedMultiplyAdd(a, b0, c40); c41 = Avx512F.FusedMultiplyAdd(a, b1, c41); c42 = Avx512F.FusedMultiplyAdd(a, b2, c42);
+            a = Vector512.Create(w[5]);
+            c50 = Avx512F.FusedMultiplyAdd(a, b0, c50); c51 = Avx512F.FusedMultiplyAdd(a, b1, c51); c52 = Avx512F.FusedMultiplyAdd(a, b2, c52);
+            a = Vector512.Create(w[6]);
+            c60 = Avx512F.FusedMultiplyAdd(a, b0, c60); c61 = Avx512F.FusedMultiplyAdd(a, b1, c61); c62 = Avx512F.FusedMultiplyAdd(a, b2, c62);
+            a = Vector512.Create(w[7]);
+            c70 = Avx512F.FusedMultiplyAdd(a, b0, c70); c71 = Avx512F.FusedMultiplyAdd(a, b1, c71); c72 = Avx512F.FusedMultiplyAdd(a, b2, c72);
+        }
+        c00.Store(dst); c01.Store(dst + 16); c02.Store(dst + 32); dst += ldd;
+        c10.Store(dst); c11.Store(dst + 16); c12.Store(dst + 32); dst += ldd;
+        c20.Store(dst); c21.Store(dst + 16); c22.Store(dst + 32); dst += ldd;
+        c30.Store(dst); c31.Store(dst + 16); c32.Store(dst + 32); dst += ldd;
+        c40.Store(dst); c41.Store(dst + 16); c42.Store(dst + 32); dst += ldd;
+        c50.Store(dst); c51.Store(dst + 16); c52.Store(dst + 32); dst += ldd;
+        c60.Store(dst); c61.Store(dst + 16); c62.Store(dst + 32); dst += ldd;
+        c70.Store(dst); c71.Store(dst + 16); c72.Store(dst + 32);
+    }
+
+    /// <summary>The valid outputs among flat [c0, c0 + length) of one filter block: y = relu?(flat + bias + residual).</summary>
+    private void CopyOut(Buffers io, int n, int block, float* flat, int c0, int length)
+    {
+        var plan = _polyphase!;
+        int wq = plan.PlaneWidth, oh = _shape.OutHeight, ow = _shape.OutWidth, filters = _shape.OutChannels;
+        for (int f = 0; f < PolyFilters; f++)
+        {
+            int k = block * PolyFilters + f;
+            if (k >= filters) break;
+            long plane = ((long)n * filters + k) * _pixels;
+            float* src = flat + (long)f * PolyChunk - c0;
+            float bias = _bias[k];
+            for (int q = c0, end = c0 + length; q < end;)
+            {
+                int y = q / wq, x = q - y * wq, rowEnd = Math.Min(end, (y + 1) * wq);
+                if (y >= oh) break;
+                int count = Math.Min(ow, x + rowEnd - q) - x;
+                if (count > 0)
+                {
+                    long at = plane + (long)y * ow + x;
+                    Epilogue(src + q, (float*)io.Output + at, io.Residual != 0 ? (float*)io.Residual + at : null, count, bias, io.Relu);
+                }
+                q = rowEnd;
+            }
+        }
+    }
+
+    private static void Epilogue(float* src, float* dst, float* residual, int count, float bias, bool relu)
+    {
+        int i = 0;
+        var b = Vector256.Create(bias);
+        var floor = relu ? Vector256<float>.Zero : Vector256.Create(float.NegativeInfinity);
+        for (; i + 8 <= count; i += 8)
+        {
+            var v = Vector256.Load(src + i) + b;
+            if (residual != null) v += Vector256.Load(residual + i);
+            Vector256.Max(v, floor).Store(dst + i);
+        }
+        for (; i < count; i++)
+        {
+            float v = src[i] + bias;
+            if (residual != null) v += residual[i];
+            dst[i] = relu ? MathF.Max(v, 0f) : v;
+        }
+    }
+}
