@@ -56,15 +56,9 @@ public sealed unsafe partial class PackedConv2d
         // then a plain copy of the filters: the packed forms are all the other paths need).
         if (UsePolyphase(_shape)) { PreparePolyphase(weight); return; }
         if (_shape.Groups != 1 || Conv2d.UseDirectForward(_shape)) { _weight = weight.ToArray(); return; }
-        if (UseTransposedProduct(_shape.OutChannels, _pixels)) _right = Gemm.PackRight(true, _rows, _shape.OutChannels, weight, _rows);
+        if (Conv2d.UseTransposedProduct(_shape.OutChannels, _pixels)) _right = Gemm.PackRight(true, _rows, _shape.OutChannels, weight, _rows);
         else _left = Gemm.PackLeft(false, _shape.OutChannels, _rows, weight, _rows);
     }
-
-    // Yᵀ = colsᵀ·Wᵀ only for maps of at most 32 pixels: a plain product on them runs nothing but ragged edge tiles.
-    // Measured at batch 1, 1 thread, 512 filters: 4x4 and 3x3 maps took half (0.095 vs 0.21 ms) and 0.8x the time
-    // transposed; on ResNet-18's 7x7 maps the plain product won (3x3 stride 2, 256 -> 512: 0.71 vs 0.88 ms; 1x1:
-    // 0.080 vs 0.092 ms) and 6x6 tied.
-    internal static bool UseTransposedProduct(int filters, int pixels) => pixels <= 32 && filters >= 2 * pixels;
 
     /// <summary>The algorithm chosen for this geometry: "winograd" (F(2x2, 3x3)), "winograd-4x4" (F(4x4, 3x3)), "gemm", "gemm-transposed", "polyphase" (few channels, strided or large kernels) or "general" (the training kernel).</summary>
     public string Algorithm => _winograd is not null ? (_winograd.Size == 4 ? "winograd-4x4" : "winograd") : _polyphase is not null ? "polyphase" : _left is not null ? "gemm" : _right is not null ? "gemm-transposed" : "general";

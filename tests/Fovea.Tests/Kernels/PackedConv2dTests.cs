@@ -29,7 +29,7 @@ public class PackedConv2dTests
         ("1x1 stride2 C24 14x14 K48 (downsample)", new Conv2dShape(1, 24, 14, 14, 48, 1, 1, 2, 2)),
         ("1x1 stride1 C20 9x9 K12", new Conv2dShape(1, 20, 9, 9, 12, 1, 1)),
         ("small map many filters 5x5 C8 K112 (transposed)", new Conv2dShape(1, 8, 5, 5, 112, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
-        ("7x7 map many filters 3x3 stride2 C8 14x14 K112 (plain product, ragged last panel)", new Conv2dShape(1, 8, 14, 14, 112, 3, 3, 2, 2, 1, 1, 1, 1)),
+        ("7x7 map 3x3 stride2 C8 14x14 K64 (plain product, ragged last panel)", new Conv2dShape(1, 8, 14, 14, 64, 3, 3, 2, 2, 1, 1, 1, 1)),
         ("polyphase stem 7x7 stride2 pad3 C3 38x35 K16", new Conv2dShape(1, 3, 38, 35, 16, 7, 7, 2, 2, 3, 3, 3, 3)),
         ("polyphase 5x5 stride2 asym pad C1 21x19 K12 (ragged filter block)", new Conv2dShape(1, 1, 21, 19, 12, 5, 5, 2, 2, 1, 2, 2, 0)),
         ("polyphase 3x3 stride3 dilation2 C2 23x26 K9", new Conv2dShape(1, 2, 23, 26, 9, 3, 3, 3, 3, 2, 1, 0, 2, DilationHeight: 2, DilationWidth: 2)),
