@@ -30,8 +30,9 @@ public static partial class OnnxImporter
 
         /// <summary>
         /// Dropout in inference: the output is the input and the optional mask (output 1, bool) is all true, imported as a
-        /// ConstantTensor of ones shaped like a sample. The mask is the inference one: while fine-tuning, the Dropout layer
-        /// drops values but the mask output stays ones.
+        /// ConstantTensor of ones shaped like a sample. All true at every opset, as ONNX's reference implementation has it
+        /// (before opset 12 the specification leaves it unsaid, and ONNX Runtime writes all false there). The mask is the
+        /// inference one: while fine-tuning, the Dropout layer drops values but the mask output stays ones.
         /// </summary>
         private void ImportDropout()
         {
