@@ -153,7 +153,11 @@ public class ExtraOutputLayerTests
             ModelFile.Save(model, path);
             var loaded = ModelFile.Load(path);
             foreach (var name in new[] { "norm", "var", "pool", "where" })
-                Assert.Equal(model.Predict(x, model.GetNode(name)).ToArray(), loaded.Predict(x, loaded.GetNode(name)).ToArray());
+            {
+                var expected = model.Predict(x, model.GetNode(name)).ToArray();
+                Assert.Equal(expected, loaded.Predict(x, loaded.GetNode(name)).ToArray());
+                Assert.Equal(expected, model.ToInference(model.GetNode(name)).Predict(x).ToArray()); // the inference plan runs them as they are
+            }
             var where = (MaxPoolIndices2D)loaded.GetLayer("where");
             Assert.True(where.ColumnMajor);
             Assert.Equal((1, 2), where.Dilation);
