@@ -15,7 +15,7 @@ namespace Fovea.Onnx;
 /// class names in the metadata ("class_names", a JSON array). Runs in ONNX Runtime and other ONNX backends.
 /// Fovea's metadata keys (<see cref="OnnxMetadata"/>) mark the normalisation nodes and the top-stage nodes for re-import.
 /// </summary>
-public static class OnnxExporter
+public static partial class OnnxExporter
 {
     /// <summary>Default opset of the default (ai.onnx) domain.</summary>
     public const int DefaultOpset = 13;
@@ -52,7 +52,7 @@ public static class OnnxExporter
     // The IR version released with each opset (IR 11 came with opset 23); Fovea uses no IR feature newer than that.
     private static int IrVersion(int opset) => opset switch { <= 14 => 7, <= 18 => 8, <= 20 => 9, <= 22 => 10, _ => 11 };
 
-    private sealed class Writer(Model model, int opset)
+    private sealed partial class Writer(Model model, int opset)
     {
         private readonly GraphProto _graph = new() { Name = model.Name };
         private readonly string[] _names = new string[model.Nodes.Count];
@@ -305,6 +305,9 @@ public static class OnnxExporter
                     break;
                 }
                 case ConstantTensor ct: Constant(ct, x[0], name); break;
+                case MaxPoolIndices2D mi: PoolIndices(mi, inShape, x[0], name); break;
+                case InSampleBatchNorm ib: InSampleNorm(ib, inShape, x[0], name); break;
+                case InSampleBatchMoment im: InSampleMoment(im, inShape, x[0], name); break;
                 default:
                     throw new ArgumentException($"layer type {layer.TypeName} has no ONNX mapping.");
             }

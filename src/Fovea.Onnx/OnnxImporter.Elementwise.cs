@@ -28,14 +28,26 @@ public static partial class OnnxImporter
             OutputConst(c);
         }
 
+        /// <summary>
+        /// Dropout in inference: the output is the input and the optional mask (output 1, bool) is all true, imported as a
+        /// ConstantTensor of ones shaped like a sample. All true at every opset, as ONNX's reference implementation has it
+        /// (before opset 12 the specification leaves it unsaid, and ONNX Runtime writes all false there). The mask is the
+        /// inference one: while fine-tuning, the Dropout layer drops values but the mask output stays ones.
+        /// </summary>
         private void ImportDropout()
         {
-            RequireUnusedExtraOutputs("the dropout mask");
+            RequireUnusedExtraOutputs("an output Dropout does not define", first: 2);
             float ratio = _opset >= 12 ? (IsConst(1) ? Const(1, "ratio").Scalar("ratio") : 0.5f) : Float("ratio", 0.5f);
             if (Has(2) && IsConst(2) && Const(2, "training_mode").Values[0] != 0)
-                throw Error("training_mode = true makes the output random; Fovea imports inference graphs (its Dropout layer drops only while training).");
+                throw Error("training_mode = true makes the output and the mask random; Fovea imports inference graphs (its Dropout layer drops only while training).");
+            var x = In(0);
+            string? name = LayerName();
             // Kept as a layer (identity at inference) so fine-tuning regularises as the original network did.
-            Output(ratio > 0f && ratio < 1f ? AddLayer(new Layers.Dropout(ratio, LayerName()), In(0)) : In(0));
+            Output(ratio > 0f && ratio < 1f ? AddLayer(new Layers.Dropout(ratio, name), x) : x);
+            if (!IsUsed(1)) return;
+            var ones = new ConstantTensor(x.OutputShape, DerivedName(name, "_mask"));
+            Output(1, AddLayer(ones, x));
+            ones.Value.Span.Fill(1f);
         }
 
         private void ImportClip()

@@ -73,14 +73,22 @@ public static partial class OnnxImporter
         }
 
         private void Output(FoveaNode node) => _nodes[_current.Output[0]] = node;
+        private void Output(int i, FoveaNode node) => _nodes[_current.Output[i]] = node;
         private void OutputConst(OnnxConst c) => _consts[_current.Output[0]] = c;
 
-        private void RequireUnusedExtraOutputs(string what)
+        /// <summary>Whether output <paramref name="i"/> of the current node exists and is read: by a node or as a graph output.</summary>
+        private bool IsUsed(int i) =>
+            i < _current.Output.Count && _current.Output[i].Length > 0
+            && (_graph.Node.Any(n => n.Input.Contains(_current.Output[i])) || _graph.Output.Any(o => o.Name == _current.Output[i]));
+
+        private void RequireUnusedExtraOutputs(string what, int first = 1)
         {
-            for (int i = 1; i < _current.Output.Count; i++)
-                if (_current.Output[i].Length > 0 && (_graph.Node.Any(n => n.Input.Contains(_current.Output[i])) || _graph.Output.Any(o => o.Name == _current.Output[i])))
-                    throw Error($"output {i} ({what}) is used, which Fovea does not compute.");
+            for (int i = first; i < _current.Output.Count; i++)
+                if (IsUsed(i)) throw Error($"output {i} ({what}) is used, which Fovea does not compute.");
         }
+
+        /// <summary><paramref name="name"/> + <paramref name="suffix"/> for a further layer of the current node, or null (the model names it) when taken.</summary>
+        private string? DerivedName(string? name, string suffix) => name is not null && _layerNames.Add(name + suffix) ? name + suffix : null;
 
         private FoveaNode AddLayer(Layer layer, params FoveaNode[] inputs)
         {

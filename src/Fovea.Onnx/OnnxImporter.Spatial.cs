@@ -106,10 +106,9 @@ public static partial class OnnxImporter
 
         private void ImportBatchNorm()
         {
-            RequireUnusedExtraOutputs("updated running statistics");
-            // Training mode normalises with the batch's own statistics even without the extra outputs: refused, not approximated.
-            if (Int("training_mode", 0) != 0)
-                throw Error($"training_mode = {Int("training_mode", 0)} is a training step (batch statistics); Fovea imports inference graphs.");
+            if (Int("training_mode", 0) != 0) { ImportTrainingBatchNorm(); return; }
+            // Before opset 14 the extra outputs (running and saved statistics) are what make it a training step.
+            RequireUnusedExtraOutputs("statistics of a training step; from opset 14 they come with training_mode = 1");
             var x = In(0);
             if (Int("spatial", 1) == 0) { ImportPerActivationBatchNorm(x); return; }
             if (x.OutputShape.Length != 3 && x.OutputShape.Length != 1)
@@ -123,6 +122,49 @@ public static partial class OnnxImporter
             Copy(Const(3, "mean"), bn.RunningMean, "mean");
             Copy(Const(4, "var"), bn.RunningVariance, "var");
             Output(node);
+        }
+
+        /// <summary>
+        /// training_mode = 1 (opset 14 and later): Y is normalised with the batch's own per-channel mean and biased
+        /// variance (over N and the spatial axes); the optional outputs 1 and 2 are running_mean = input_mean·momentum +
+        /// batch_mean·(1 − momentum) and running_var likewise with the batch variance, as ONNX's function body defines
+        /// them. The statistics span the batch axis, so a batch-first import refuses it (OnnxBatchAxisException) and a
+        /// whole-input import holds it: InSampleBatchNorm for Y, InSampleBatchMoment blended by two constant layers for
+        /// the statistics (shape [C]).
+        /// </summary>
+        private void ImportTrainingBatchNorm()
+        {
+            long mode = Int("training_mode", 0);
+            if (_opset < 14) throw Error($"training_mode = {mode} is an attribute of opset 14 and later; the model declares opset {_opset}.");
+            if (mode != 1) throw Error($"training_mode must be 0 or 1; received {mode}.");
+            RequireUnusedExtraOutputs("an output BatchNormalization does not define", first: 3);
+            if (Batched) throw BatchError("BatchNormalization with training_mode = 1 (statistics over the batch axis)");
+            var x = In(0);
+            if (x.OutputShape.Length < 2)
+                throw Error($"training_mode = 1 needs an input [N, C, ...]; received {Tensor.ShapeToString(x.OutputShape)} (whole tensor).");
+            int c = x.OutputShape[1];
+            float momentum = Float("momentum", 0.9f);
+            string? name = LayerName();
+            var bn = new InSampleBatchNorm(Float("epsilon", 1e-5f), name);
+            Output(AddLayer(bn, x));
+            Copy(Const(1, "scale"), bn.Gamma, "scale");
+            Copy(Const(2, "bias B"), bn.Beta, "bias B");
+            foreach (bool variance in new[] { false, true })
+            {
+                int output = variance ? 2 : 1;
+                if (!IsUsed(output)) continue;
+                string what = variance ? "input_var" : "input_mean", stat = variance ? "var" : "mean";
+                var running = Const(variance ? 4 : 3, what);
+                if (running.Length != c)
+                    throw Error($"{what} has {running.Length} values (shape [{string.Join(", ", running.Shape)}]); one per channel ({c}) expected.");
+                var batch = AddLayer(new InSampleBatchMoment(variance, DerivedName(name, "_batch_" + stat)), x);
+                var keep = new ConstantArithmetic(BinaryOp.Multiply, [1], name: DerivedName(name, "_batch_" + stat + "_weighted"));
+                var weighted = AddLayer(keep, batch);
+                keep.Constant.Span[0] = 1f - momentum;
+                var blend = new ConstantArithmetic(BinaryOp.Add, [c], name: DerivedName(name, "_running_" + stat));
+                Output(output, AddLayer(blend, weighted));
+                for (int i = 0; i < c; i++) blend.Constant.Span[i] = (float)(running.Values[i] * momentum);
+            }
         }
 
         /// <summary>
@@ -156,15 +198,25 @@ public static partial class OnnxImporter
             Output(node);
         }
 
+        /// <summary>
+        /// MaxPool and AveragePool over 1 to 3 axes. MaxPool's optional second output, Indices (int64 positions flattened
+        /// over the whole input N × C × spatial, row-major or with storage_order 1 column-major), becomes a
+        /// MaxPoolIndices2D layer beside the pool, for 1-D and 2-D pooling.
+        /// </summary>
         private void ImportPool(bool max)
         {
-            RequireUnusedExtraOutputs("the argmax indices");
+            bool indices = max && IsUsed(1);
+            RequireUnusedExtraOutputs($"an output {_current.OpType} does not define", first: max ? 2 : 1);
+            long storageOrder = max ? Int("storage_order", 0) : 0;
+            if (storageOrder is not (0 or 1)) throw Error($"storage_order must be 0 (row-major) or 1 (column-major); received {storageOrder}.");
             var x = In(0);
             var ks = Ints("kernel_shape") ?? throw Error("kernel_shape is required.");
             int n = ks.Length;
             if (n < 1 || n > 3) throw Error($"pooling over {n} axes is not supported (1 to 3).");
             if (x.OutputShape.Length != n + 1)
                 throw Batched ? Error($"kernel_shape has {n} axes but a sample has shape {Tensor.ShapeToString(x.OutputShape)}; [C, spatial...] expected.") : BatchError("pooling on a whole-tensor import");
+            if (indices && n == 3)
+                throw Error("output 1 (Indices) of a 3-D MaxPool is used; Fovea pools 3-D windows as two 2-D passes, which do not locate each maximum in the input.");
             var kernel = RequirePositive(ToInts(ks, "kernel_shape"), "kernel_shape");
             var strides = RequirePositive(IntsOr("strides", n, 1), "strides");
             var dilations = RequirePositive(IntsOr("dilations", n, 1), "dilations");
@@ -174,17 +226,29 @@ public static partial class OnnxImporter
                 ? new MaxPool2D((kh, kw), (sh, sw), ToPadding([ph, pw]), ceil, name) { Dilation = (dh, dw) }
                 : new AvgPool2D((kh, kw), (sh, sw), ToPadding([ph, pw]), ceil, includePad, name) { Dilation = (dh, dw) };
             int c = x.OutputShape[0];
+            string? layerName = LayerName();
             switch (n)
             {
                 case 2:
-                    Output(AddLayer(Pool(kernel[0], kernel[1], strides[0], strides[1], dilations[0], dilations[1], pads[0], pads[1], LayerName()), x));
+                {
+                    var pool = Pool(kernel[0], kernel[1], strides[0], strides[1], dilations[0], dilations[1], pads[0], pads[1], layerName);
+                    Output(AddLayer(pool, x));
+                    if (indices) Output(1, AddLayer(new MaxPoolIndices2D((MaxPool2D)pool, storageOrder == 1, DerivedName(layerName, "_indices")), x));
                     break;
+                }
                 case 1:
                 {
-                    // [C, L] pooled as [C, 1, L] with a 1 × k window.
+                    // [C, L] pooled as [C, 1, L] with a 1 × k window. With one row, row- and column-major positions agree,
+                    // and a position over [N, C, 1, L] is the same number as over [N, C, L].
                     var flat = AddLayer(new Layers.Reshape([c, 1, x.OutputShape[1]]), x);
-                    var pooled = AddLayer(Pool(1, kernel[0], 1, strides[0], 1, dilations[0], (0, 0), pads[0], null), flat);
-                    Output(AddLayer(new Layers.Reshape([c, pooled.OutputShape[2]], LayerName()), pooled));
+                    var pool = Pool(1, kernel[0], 1, strides[0], 1, dilations[0], (0, 0), pads[0], null);
+                    var pooled = AddLayer(pool, flat);
+                    Output(AddLayer(new Layers.Reshape([c, pooled.OutputShape[2]], layerName), pooled));
+                    if (indices)
+                    {
+                        var where = AddLayer(new MaxPoolIndices2D((MaxPool2D)pool, storageOrder == 1), flat);
+                        Output(1, AddLayer(new Layers.Reshape([c, where.OutputShape[2]], DerivedName(layerName, "_indices")), where));
+                    }
                     break;
                 }
                 default:
@@ -197,7 +261,7 @@ public static partial class OnnxImporter
                     int oh = hw.OutputShape[1], ow = hw.OutputShape[2];
                     var depthMajor = AddLayer(new Layers.Reshape([c, d, oh * ow]), hw);
                     var depth = AddLayer(Pool(kernel[0], 1, strides[0], 1, dilations[0], 1, pads[0], (0, 0), null), depthMajor);
-                    Output(AddLayer(new Layers.Reshape([c, depth.OutputShape[1], oh, ow], LayerName()), depth));
+                    Output(AddLayer(new Layers.Reshape([c, depth.OutputShape[1], oh, ow], layerName), depth));
                     break;
                 }
             }

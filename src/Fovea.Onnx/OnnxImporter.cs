@@ -51,17 +51,31 @@ public static partial class OnnxImporter
     /// </summary>
     public const int MaxOpset = 26;
 
-    /// <summary>Reads <paramref name="path"/> and imports it. Throws <see cref="OnnxImportException"/> (a FormatException) naming the file and the problem.</summary>
-    public static Model Import(string path, OnnxImportOptions? options = null)
-    {
-        var proto = OnnxFile.ReadModel(path);
-        options ??= new OnnxImportOptions();
-        return Import(proto, path, options.Name is null ? options.WithName(Path.GetFileNameWithoutExtension(path), proto) : options);
-    }
+    /// <summary>
+    /// Reads <paramref name="path"/> and imports it; the model's output is the graph's first output (see
+    /// <see cref="ImportGraph(string, OnnxImportOptions?)"/> for the others). Throws <see cref="OnnxImportException"/>
+    /// (a FormatException) naming the file and the problem.
+    /// </summary>
+    public static Model Import(string path, OnnxImportOptions? options = null) => ImportGraph(path, options).Model;
 
     /// <summary>Imports a model from its serialized bytes; <paramref name="source"/> names it in messages.</summary>
     public static Model Import(byte[] bytes, string source = "ONNX model", OnnxImportOptions? options = null) =>
-        Import(OnnxFile.ParseModel(bytes, source), source, options ?? new OnnxImportOptions());
+        ImportGraph(bytes, source, options).Model;
+
+    /// <summary>
+    /// As <see cref="Import(string, OnnxImportOptions?)"/>, also returning the node of every graph output by name (a
+    /// MaxPool's Indices, a Dropout's mask, the running statistics of a training-mode BatchNormalization, ...).
+    /// </summary>
+    public static OnnxImportResult ImportGraph(string path, OnnxImportOptions? options = null)
+    {
+        var proto = OnnxFile.ReadModel(path);
+        options ??= new OnnxImportOptions();
+        return ImportGraph(proto, path, options.Name is null ? options.WithName(Path.GetFileNameWithoutExtension(path), proto) : options);
+    }
+
+    /// <summary>As <see cref="Import(byte[], string, OnnxImportOptions?)"/>, also returning the node of every graph output by name.</summary>
+    public static OnnxImportResult ImportGraph(byte[] bytes, string source = "ONNX model", OnnxImportOptions? options = null) =>
+        ImportGraph(OnnxFile.ParseModel(bytes, source), source, options ?? new OnnxImportOptions());
 
     private static OnnxImportOptions WithName(this OnnxImportOptions o, string fileName, ModelProto proto) => new()
     {
@@ -70,7 +84,9 @@ public static partial class OnnxImporter
         Name = string.IsNullOrWhiteSpace(proto.Graph.Name) ? fileName : proto.Graph.Name,
     };
 
-    internal static Model Import(ModelProto proto, string source, OnnxImportOptions options)
+    internal static Model Import(ModelProto proto, string source, OnnxImportOptions options) => ImportGraph(proto, source, options).Model;
+
+    internal static OnnxImportResult ImportGraph(ModelProto proto, string source, OnnxImportOptions options)
     {
         try { return new GraphImport(proto, source, options).Run(); }
         catch (OnnxImportException) { throw; }
@@ -107,7 +123,7 @@ public static partial class OnnxImporter
             _proto = proto; _graph = proto.Graph; _source = source; _options = options;
         }
 
-        public Model Run()
+        public OnnxImportResult Run()
         {
             _opset = ReadOpset();
             foreach (var init in _graph.Initializer) _consts[init.Name] = OnnxTensor.Read(init, "Initializer");
@@ -126,16 +142,26 @@ public static partial class OnnxImporter
                     throw new OnnxImportException($"'{_source}', node '{node.Name}' ({node.OpType}): {Describe(e)}", e);
                 }
             }
-            if (_graph.Output.Count != 1)
-                throw new OnnxImportException($"'{_source}' has {_graph.Output.Count} graph outputs ({string.Join(", ", _graph.Output.Select(o => o.Name))}); Fovea models have exactly one.");
-            var outName = _graph.Output[0].Name;
-            if (!_nodes.TryGetValue(outName, out var outNode))
-                throw new OnnxImportException(_consts.ContainsKey(outName)
-                    ? $"'{_source}': the graph output '{outName}' is a constant, not computed from the input."
-                    : $"'{_source}': no node produces the graph output '{outName}'.");
-            _model.SetOutput(outNode);
+            var outputs = ReadGraphOutputs();
+            _model.SetOutput(outputs[0].Node);
             ReadMetadata();
-            return _model;
+            return new OnnxImportResult(_model, outputs);
+        }
+
+        /// <summary>Every graph output as a node of the model; each must be computed from the input.</summary>
+        private List<OnnxGraphOutput> ReadGraphOutputs()
+        {
+            if (_graph.Output.Count == 0) throw new OnnxImportException($"'{_source}' declares no graph outputs.");
+            var outputs = new List<OnnxGraphOutput>();
+            foreach (var info in _graph.Output)
+            {
+                if (!_nodes.TryGetValue(info.Name, out var node))
+                    throw new OnnxImportException(_consts.ContainsKey(info.Name)
+                        ? $"'{_source}': the graph output '{info.Name}' is a constant, not computed from the input."
+                        : $"'{_source}': no node produces the graph output '{info.Name}'.");
+                outputs.Add(new OnnxGraphOutput(info.Name, node, OnnxTensor.TypeName(info.Type?.TensorType?.ElemType ?? 0)));
+            }
+            return outputs;
         }
 
         private int ReadOpset()

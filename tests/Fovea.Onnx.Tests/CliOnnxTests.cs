@@ -31,6 +31,29 @@ public class CliOnnxTests : IDisposable
         Assert.Equal(0, Fovea.Cli.Cli.Run(["summary", onnx]));
     }
 
+    /// <summary>The first graph output becomes the model's output; import says which nodes hold the others (saved with the model).</summary>
+    [Fact]
+    public void ImportOfAGraphWithSeveralOutputsNamesTheNodesKeptForTheOthers()
+    {
+        var g = new GraphBuilder(13, -1, 2, 6, 6);
+        g.Node("MaxPool", ["x"], "y", GraphBuilder.Ints("kernel_shape", 2, 2), GraphBuilder.Ints("strides", 2, 2)).Output.Add("indices");
+        var proto = g.Build("y", -1, 2, 3, 3);
+        proto.Graph.Output.Add(new Proto.ValueInfoProto
+        {
+            Name = "indices",
+            Type = new Proto.TypeProto { TensorType = new Proto.TypeProto.Types.Tensor { ElemType = OnnxTensor.Int64 } },
+        });
+        var file = Path.Combine(_dir, "pool.onnx");
+        File.WriteAllBytes(file, GraphBuilder.Bytes(proto));
+        var back = Path.Combine(_dir, "pool.fovea");
+        var run = CliProcess.Run("import", file, "--out", back);
+        Assert.True(run.Code == 0, run.Err);
+        Assert.Contains("The graph has 2 outputs; the model's output is 'y', the others are kept as nodes: 'indices' = node 'maxpool_0_indices' (int64, as float32).", run.Out);
+        var loaded = ModelFile.Load(back);
+        Assert.Equal("MaxPool2D", loaded.Output.Layer!.TypeName);
+        Assert.Equal("MaxPoolIndices2D", loaded.GetLayer("maxpool_0_indices").TypeName);
+    }
+
     [Fact]
     public void MalformedOnnxIsAUsageErrorNotACrash()
     {

@@ -5,7 +5,10 @@ namespace Fovea.Onnx.Tests;
 
 /// <summary>
 /// The upstream ONNX backend node cases (shared/conformance/onnx-node) of every operator Fovea imports, one test row per case,
-/// compared as upstream does: same shape and type, |actual - expected| ≤ 1e-7 + 1e-3·|expected|.
+/// compared as upstream does: same shape and type, |actual - expected| ≤ 1e-7 + 1e-3·|expected|, for every graph output
+/// (output_0.pb, output_1.pb, ...; each is a node of the imported model, see <see cref="OnnxImportResult"/>). Fovea
+/// tensors are float32: an int64 output (MaxPool's Indices) is compared exactly with its values converted to float
+/// (exact below 2^24), a bool output (Dropout's mask) exactly as 1 for true and 0 for false.
 /// Cases Fovea cannot represent are listed in <see cref="Unsupported"/> with the reason; those rows check that the import
 /// fails with a clear OnnxImportException instead.
 /// </summary>
@@ -16,13 +19,7 @@ public class ConformanceTests(ITestOutputHelper output)
     /// <summary>Cases of supported operators that Fovea does not run, with the reason (printed in the test output).</summary>
     internal static readonly Dictionary<string, string> Unsupported = new(StringComparer.Ordinal)
     {
-        ["test_maxpool_with_argmax_2d_precomputed_pads"] = "Second output Indices (int64): Fovea models have one float output.",
-        ["test_maxpool_with_argmax_2d_precomputed_strides"] = "Second output Indices (int64): Fovea models have one float output.",
-        ["test_batchnorm_epsilon_training_mode"] = "training_mode = 1 returns updated running statistics as extra outputs (a training step); Fovea imports inference graphs.",
-        ["test_batchnorm_example_training_mode"] = "training_mode = 1 returns updated running statistics as extra outputs (a training step); Fovea imports inference graphs.",
-        ["test_dropout_default_mask"] = "Second output is the bool mask: Fovea models have one float output.",
-        ["test_dropout_default_mask_ratio"] = "Second output is the bool mask: Fovea models have one float output.",
-        ["test_reshape_allowzero_reordered"] = "Empty input [0, 3, 4]: Fovea models need positive sample dimensions.",
+        ["test_reshape_allowzero_reordered"] = "Empty input [0, 3, 4] (zero elements): Fovea models, tensors and layers need positive dimensions; zero-size tensors would be a change throughout, not an importer matter.",
     };
 
     /// <summary>
@@ -91,38 +88,60 @@ public class ConformanceTests(ITestOutputHelper output)
         }
 
         bool batched = true;
-        Models.Model model;
-        try { model = Import(proto, name, fixedInputs, batched: true); }
+        OnnxImportResult graph;
+        try { graph = Import(proto, name, fixedInputs, batched: true); }
         catch (OnnxBatchAxisException e)
         {
             output.WriteLine($"Batch-first import refused ({e.Message}); importing the whole input as one sample.");
             batched = false;
-            model = Import(proto, name, fixedInputs, batched: false);
+            graph = Import(proto, name, fixedInputs, batched: false);
         }
         var x = OnnxTensor.Read(tensors[0], "input_0");
         if (asFloat) { Assert.Equal((int)TensorProto.Types.DataType.Int32, x.DataType); x = x with { DataType = OnnxTensor.Float }; }
         Assert.Equal(OnnxTensor.Float, x.DataType);
         var xt = new Tensor(batched ? x.Shape : [1, .. x.Shape], x.Floats());
-        var y = model.Predict(xt);
-        var actualShape = batched ? y.Shape : y.Shape[1..];
+        Assert.Equal(proto.Graph.Output.Count, graph.Outputs.Count);
+        Assert.False(File.Exists(Path.Combine(data, $"output_{proto.Graph.Output.Count}.pb")), "more expected outputs than graph outputs");
+        for (int k = 0; k < proto.Graph.Output.Count; k++)
+            CompareOutput(name, k, proto.Graph.Output[k], graph, xt, batched, asFloat, data);
+    }
 
-        Assert.Single(proto.Graph.Output);
-        var expected = OnnxTensor.Read(OnnxFile.ReadTensor(Path.Combine(data, "output_0.pb")), "output_0");
+    /// <summary>Graph output <paramref name="k"/> against output_k.pb: float within the tolerance, int64 and bool exactly.</summary>
+    private void CompareOutput(string name, int k, ValueInfoProto info, OnnxImportResult graph, Tensor x, bool batched, bool asFloat, string data)
+    {
+        var y = graph.Model.Predict(x, graph.GetOutput(info.Name));
+        var actualShape = batched ? y.Shape : y.Shape[1..];
+        var expected = OnnxTensor.Read(OnnxFile.ReadTensor(Path.Combine(data, $"output_{k}.pb")), $"output_{k}");
         if (asFloat) expected = expected with { DataType = OnnxTensor.Float };
-        Assert.Equal(OnnxTensor.TypeName(expected.DataType), OnnxTensor.TypeName(OnnxTensor.Float));
+        Assert.Equal(OnnxTensor.TypeName(info.Type.TensorType.ElemType), OnnxTensor.TypeName(expected.DataType));
         Assert.Equal(expected.Shape, actualShape);
+        var type = (TensorProto.Types.DataType)expected.DataType;
+        string note = type switch
+        {
+            TensorProto.Types.DataType.Float => "",
+            TensorProto.Types.DataType.Int64 => ", int64 converted to float32 and compared exactly",
+            TensorProto.Types.DataType.Bool => ", bool compared exactly as float32 1 (true) / 0 (false)",
+            _ => throw new InvalidOperationException($"{name}: output {k} has element type {type}, which this harness does not compare."),
+        };
+        bool exact = type != TensorProto.Types.DataType.Float;
         double worst = 0;
         for (int i = 0; i < expected.Length; i++)
         {
             double e = expected.Values[i], a = y.Span[i];
+            if (exact)
+            {
+                Assert.True(Math.Abs(e) < 1 << 24, $"{name}: output {k} element {i}: expected {e} is not exact in float32.");
+                Assert.True(a == e, $"{name}: output {k} ('{info.Name}') element {i}: actual {a:R}, expected {e:R} exactly.");
+                continue;
+            }
             if (double.IsNaN(e) && double.IsNaN(a)) continue;
             double err = Math.Abs(a - e);
             worst = Math.Max(worst, err);
-            Assert.True(err <= AbsoluteTolerance + RelativeTolerance * Math.Abs(e), $"{name}: element {i}: actual {a:R}, expected {e:R}.");
+            Assert.True(err <= AbsoluteTolerance + RelativeTolerance * Math.Abs(e), $"{name}: output {k} ('{info.Name}') element {i}: actual {a:R}, expected {e:R}.");
         }
-        output.WriteLine($"PASSED ({(batched ? "first axis as batch" : "whole input as one sample")}), max |diff| {worst:G3}.");
+        output.WriteLine($"PASSED output {k} '{info.Name}' ({(batched ? "first axis as batch" : "whole input as one sample")}{note}), max |diff| {worst:G3}.");
     }
 
-    private static Models.Model Import(ModelProto proto, string name, Dictionary<string, OnnxConst> fixedInputs, bool batched) =>
-        OnnxImporter.Import(proto, name, new OnnxImportOptions { FirstAxisIsBatch = batched, FixedInputs = fixedInputs });
+    private static OnnxImportResult Import(ModelProto proto, string name, Dictionary<string, OnnxConst> fixedInputs, bool batched) =>
+        OnnxImporter.ImportGraph(proto, name, new OnnxImportOptions { FirstAxisIsBatch = batched, FixedInputs = fixedInputs });
 }

@@ -97,14 +97,18 @@ public class ValidationTests
         Assert.Contains("5000000000", Refused(d.Build("y", -1, 3, 5000000000L)).Message);
     }
 
+    /// <summary>Training mode normalises with batch statistics even with Y alone: refused batch-first, imported whole (ExtraOutputImportTests).</summary>
     [Fact]
-    public void BatchNormInTrainingModeIsRefusedEvenWithOneOutput()
+    public void BatchNormInTrainingModeNeedsTheWholeInputEvenWithOneOutput()
     {
-        var g = new G(15, -1, 2, 3, 3).Floats("s", [1, 1], 2).Floats("b", [0, 0], 2).Floats("m", [0, 0], 2).Floats("v", [1, 1], 2);
+        var g = new G(15, 4, 2, 3, 3).Floats("s", [1, 1], 2).Floats("b", [0, 0], 2).Floats("m", [0, 0], 2).Floats("v", [1, 1], 2);
         g.Node("BatchNormalization", ["x", "s", "b", "m", "v"], "y", G.Int("training_mode", 1));
-        var e = Refused(g.Build("y", -1, 2, 3, 3));
+        var bytes = G.Bytes(g.Build("y", 4, 2, 3, 3));
+        var e = Assert.Throws<OnnxBatchAxisException>(() => OnnxImporter.Import(bytes, "bad.onnx"));
         Assert.Contains("training_mode = 1", e.Message);
         Assert.Contains("batchnormalization_0", e.Message);
+        var whole = OnnxImporter.Import(bytes, "bad.onnx", new OnnxImportOptions { FirstAxisIsBatch = false });
+        Assert.Equal("InSampleBatchNorm", whole.Output.Layer!.TypeName);
     }
 
     [Fact]

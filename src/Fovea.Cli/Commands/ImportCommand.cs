@@ -45,7 +45,12 @@ internal static class ImportCommand
             CliFiles.Input(source, "ONNX file");
             if (ModelSource.Detect(source) == ModelSource.Format.Fovea)
                 throw new UsageException($"{source} is already a Fovea model file (safetensors); import reads ONNX models. Use it as it is, or export it with fovea export.");
-            model = OnnxImporter.Import(source, new OnnxImportOptions { FirstAxisIsBatch = !cl.Has("whole-input") });
+            var graph = OnnxImporter.ImportGraph(source, new OnnxImportOptions { FirstAxisIsBatch = !cl.Has("whole-input") });
+            model = graph.Model;
+            // The model's output is the first graph output; the others stay in the model as named nodes.
+            if (graph.Outputs.Count > 1)
+                Console.WriteLine($"The graph has {graph.Outputs.Count} outputs; the model's output is '{graph.Outputs[0].Name}', the others are kept as nodes: "
+                    + string.Join(", ", graph.Outputs.Skip(1).Select(o => $"'{o.Name}' = node '{o.Node.Name}' ({o.DeclaredType}{(o.DeclaredType == "float" ? "" : ", as float32")})")) + ".");
         }
         ModelFile.Save(model, output);
         Console.WriteLine($"Imported {model.Name}: {model.Layers.Count()} layers, {model.ParameterCount:N0} parameters, input {Tensor.ShapeToString(model.InputShape)}, output {Tensor.ShapeToString(model.OutputShape)} → {output}");

@@ -38,6 +38,9 @@ public static class LayerRegistry
         ["Where"] = (_, n) => new Where(n),
         ["MatMul"] = (c, n) => new MatMul(ConfigReader.IntArray(c, "weight_shape"), n),
         ["MatMulPair"] = (_, n) => new MatMulPair(n),
+        ["MaxPoolIndices2D"] = MaxPoolIndices2D.FromConfig,
+        ["InSampleBatchNorm"] = (c, n) => new InSampleBatchNorm(ConfigReader.Float(c, "epsilon"), n),
+        ["InSampleBatchMoment"] = (c, n) => new InSampleBatchMoment(ConfigReader.Bool(c, "variance"), n),
     };
 
     /// <summary>Registers a factory for a custom layer type.</summary>

@@ -41,6 +41,8 @@ public class LayerContractTests
         new("softmax", () => new Softmax(), [6], [6], 0),
         new("dropout", () => new Dropout(0.3f), [3, 4, 4], [3, 4, 4], 0),
         new("batchnorm", () => new BatchNorm2D(), [3, 4, 4], [3, 4, 4], 6),
+        new("in-sample-batchnorm", () => new InSampleBatchNorm(), [3, 2, 4, 4], [3, 2, 4, 4], 4),
+        new("in-sample-variance", () => new InSampleBatchMoment(variance: true), [3, 2, 4, 4], [2], 0),
     ];
 
     public static TheoryData<Case> Cases { get { var d = new TheoryData<Case>(); foreach (var c in s_cases) d.Add(c); return d; } }

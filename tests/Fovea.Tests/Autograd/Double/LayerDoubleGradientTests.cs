@@ -80,7 +80,37 @@ public class LayerDoubleGradientTests
         new("learned constant, c / x", () => new ConstantArithmetic(BinaryOp.Divide, [3, 1, 1], constantFirst: true, learnConstant: true), [3, 2, 2], false,
             (l, x, d) => E.Broadcast(d[1], [3, 1, 1], d[0], x, BinaryOp.Divide)),
         new("matmul on samples of rank 2", () => new Fovea.Layers.MatMul([2, 4, 3]), [5, 4], false, (l, x, d) => LinearTwins.MatMul(d[0], [x[0], 1, 5, 4], d[1], [2, 4, 3], out _)),
+        new("in-sample batchnorm", () => new InSampleBatchNorm(1e-3f), [3, 2, 2, 3], false, InSampleBatchNormTwin),
+        new("in-sample batchnorm, [N, C] samples", () => new InSampleBatchNorm(), [4, 3], false, InSampleBatchNormTwin),
+        new("in-sample mean", () => new InSampleBatchMoment(variance: false), [3, 2, 4], false, (l, x, d) => InSampleMomentTwin(x, d[0], variance: false)),
+        new("in-sample variance", () => new InSampleBatchMoment(variance: true), [3, 2, 4], false, (l, x, d) => InSampleMomentTwin(x, d[0], variance: true)),
     ];
+
+    /// <summary>Each sample [N, C, ...] is a whole batch normalised by its own statistics: the batch-norm twin in training mode, sample by sample.</summary>
+    private static double[] InSampleBatchNormTwin(Layer layer, int[] x, double[][] d)
+    {
+        int size = d[0].Length / x[0], c = x[2];
+        var y = new double[d[0].Length];
+        for (int s = 0; s < x[0]; s++)
+            NormalizationTwins.BatchNorm(d[0][(s * size)..((s + 1) * size)], x[1..], d[1], d[2], new double[c], new double[c], true, ((InSampleBatchNorm)layer).Epsilon)
+                .CopyTo(y, s * size);
+        return y;
+    }
+
+    /// <summary>Per sample and channel: the mean, or the biased variance, over N and the spatial positions.</summary>
+    private static double[] InSampleMomentTwin(int[] x, double[] d, bool variance)
+    {
+        int b = x[0], n = x[1], c = x[2], hw = d.Length / (b * n * c);
+        var y = new double[b * c];
+        for (int s = 0; s < b; s++)
+            for (int ch = 0; ch < c; ch++)
+            {
+                var values = Enumerable.Range(0, n).SelectMany(i => Enumerable.Range(0, hw).Select(j => d[((s * n + i) * c + ch) * hw + j])).ToArray();
+                double mean = values.Average();
+                y[s * c + ch] = variance ? values.Average(v => (v - mean) * (v - mean)) : mean;
+            }
+        return y;
+    }
 
     private static double[] BatchNorm(BatchNorm2D bn, int[] x, double[][] d, bool training) =>
         NormalizationTwins.BatchNorm(d[0], x, d[1], d[2], ToDouble(bn.RunningMean), ToDouble(bn.RunningVariance), training, bn.Epsilon);
