@@ -44,7 +44,7 @@ public sealed record FitOptions
 /// <summary>Loss, accuracy, top-k accuracy and confusion matrix of a model on a data set.</summary>
 public sealed record EvaluationResult(double Loss, double Accuracy, double TopKAccuracy, int K, ConfusionMatrix Confusion, int Count);
 
-/// <summary>Thrown when the loss becomes NaN or infinite; names the epoch and batch.</summary>
+/// <summary>Thrown when the loss becomes NaN or infinite; names the epoch and batch, and the input batch, weights or first layer where non-finite values appear.</summary>
 public sealed class TrainingDivergedException(string message) : Exception(message);
 
 /// <summary>
@@ -138,7 +138,8 @@ public sealed class Trainer
                     if (!float.IsFinite(lossValue))
                     {
                         tape.Clear();
-                        throw new TrainingDivergedException($"The loss became {lossValue} in epoch {epoch + 1}, batch {batchIndex + 1}; lower the learning rate (now {Optimizer.LearningRate}).");
+                        string where = DivergenceDiagnosis.Describe(Model, batch.Images);
+                        throw new TrainingDivergedException($"The loss became {lossValue} in epoch {epoch + 1}, batch {batchIndex + 1}: {where}; lower the learning rate (now {Optimizer.LearningRate}).");
                     }
                     Optimizer.ZeroGrad(parameters);
                     tape.Backward(loss);

@@ -251,6 +251,32 @@ public class TrainerTests
             new Trainer(model, new Sgd(1e30f)).Fit(Blobs(64, 6), new FitOptions { Epochs = 3, BatchSize = 8 }));
         Assert.Contains("epoch", e.Message);
         Assert.Contains("batch", e.Message);
+        // A rate of 1e30 blows up the weights in the first step; the next loss is not finite and the message names the layer.
+        Assert.Contains("batch 2:", e.Message);
+        Assert.Matches("layer '[^']+' \\((Conv2D|Dense)\\)", e.Message);
+    }
+
+    [Fact]
+    public void DivergenceFromBadDataSaysSo()
+    {
+        var data = Blobs(16, 6);
+        var images = data.Images.ToArray();
+        images[9 * 36 + 4] = float.NaN; // sample 9, in the second batch of 8
+        var bad = new InMemoryDataset(images, Enumerable.Range(0, 16).Select(i => i % 3).ToArray(), [1, 6, 6], ["a", "b", "c"]);
+        var e = Assert.Throws<TrainingDivergedException>(() =>
+            new Trainer(SmallNet(seed: 3), new Sgd(0.01f)).Fit(bad, new FitOptions { Epochs = 1, BatchSize = 8, Shuffle = false }));
+        Assert.Contains("batch 2: the input batch itself holds NaN", e.Message);
+    }
+
+    [Fact]
+    public void DivergenceFromAnOverflowingLayerNamesIt()
+    {
+        var model = SmallNet(seed: 3);
+        var conv = model.Layers.OfType<Fovea.Layers.Conv2D>().Single();
+        conv.Parameters[0].Value.Span.Fill(1e38f); // finite weights whose sums over a bright 2x2 square overflow to infinity
+        var e = Assert.Throws<TrainingDivergedException>(() =>
+            new Trainer(model, new Sgd(0.01f)).Fit(Blobs(16, 6), new FitOptions { Epochs = 1, BatchSize = 8 }));
+        Assert.Contains($"batch 1: layer '{conv.Name}' (Conv2D) is the first to output NaN or infinite values", e.Message);
     }
 
     [Fact]
