@@ -30,6 +30,16 @@ public sealed class ReportCliTests : IDisposable
 
     private string Beside(string suffix) => Path.Combine(_dir, "m" + suffix);
 
+    [Fact]
+    public void AnUnknownClassIsNamedWithTheChoices()
+    {
+        string outDir = Path.Combine(_dir, "unknown-class");
+        CliProcess.AssertOneLineError(["visualize", _model, _image, "--out", outDir, "--class", "seven"],
+            "Unknown class or output 'seven'", "index 0..2", "zero, one, two");
+        CliProcess.AssertOneLineError(["visualize", _model, _image, "--out", outDir, "--class", "3"], "'3'", "index 0..2");
+        Assert.False(Directory.Exists(outDir));
+    }
+
     private static string ConfusionJson(long cell01 = 2)
     {
         var m = new ConfusionMatrix(3, ["zero", "one", "two"]);

@@ -109,7 +109,7 @@ internal static class VisualizeCommand
             int byName = model.ClassNames.ToList().FindIndex(n => string.Equals(n, part, StringComparison.OrdinalIgnoreCase));
             if (byName >= 0) result.Add(byName);
             else if (int.TryParse(part, out int index) && index >= 0 && index < classes) result.Add(index);
-            else throw new UsageException($"Unknown class '{part}' (--class). Expected an index 0..{classes - 1}" +
+            else throw new UsageException($"Unknown class or output '{part}' (--class). Expected an index 0..{classes - 1}" +
                 (model.ClassNames.Count > 0 ? $" or one of: {string.Join(", ", model.ClassNames)}." : "."));
         }
         if (result.Count == 0) throw new UsageException($"--class '{text}' names no class. Expected indices or names separated by commas.");
