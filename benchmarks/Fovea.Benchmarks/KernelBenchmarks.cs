@@ -85,10 +85,10 @@ public class Conv2dBench
     [Benchmark] public void BackwardWeight() => Conv2d.BackwardWeight(_s, _dy, _x, _dw, _db);
 }
 
-/// <summary>The two 2×2 max-pools of the reference CNN at batch 64.</summary>
+/// <summary>The two 2×2 max-pools of the reference CNN at batch 64, and ResNet-18's 3×3 stride-2 stem pool at batch 1.</summary>
 public class MaxPoolBench
 {
-    [Params("pool1", "pool2")] public string Layer = "";
+    [Params("pool1", "pool2", "resnet stem 3x3/2 64x112")] public string Layer = "";
     [Params(1, 2)] public int Threads;
     private Pool2dShape _s;
     private float[] _x = [], _y = [], _dy = [], _dx = [];
@@ -97,7 +97,12 @@ public class MaxPoolBench
     [GlobalSetup]
     public void Setup()
     {
-        _s = Layer == "pool1" ? new Pool2dShape(64, 32, 28, 28, 2, 2, 2, 2) : new Pool2dShape(64, 64, 14, 14, 2, 2, 2, 2);
+        _s = Layer switch
+        {
+            "pool1" => new Pool2dShape(64, 32, 28, 28, 2, 2, 2, 2),
+            "pool2" => new Pool2dShape(64, 64, 14, 14, 2, 2, 2, 2),
+            _ => new Pool2dShape(1, 64, 112, 112, 3, 3, 2, 2, 1, 1, 1, 1),
+        };
         _x = KernelBenchmarks.Random(_s.InputLength, 1);
         _y = new float[_s.OutputLength];
         _argmax = new int[_s.OutputLength];
@@ -108,12 +113,15 @@ public class MaxPoolBench
     }
 
     [Benchmark] public void Forward() => MaxPool2d.Forward(_s, _x, _y, _argmax);
+    /// <summary>Inference: no argmax, the separable path.</summary>
+    [Benchmark] public void ForwardInference() => MaxPool2d.Forward(_s, _x, _y, default);
     [Benchmark] public void Backward() => MaxPool2d.Backward(_s, _dy, _argmax, _dx);
 }
 
 /// <summary>
 /// ResNet-18's convolution shapes at batch 1, as inference runs them: the general kernel (<see cref="Conv2d.Forward"/>,
-/// im2col + GEMM) against <see cref="PackedConv2d"/> (filters packed once; Winograd F(2x2,3x3) for the 3x3 stride-1 layers).
+/// im2col + GEMM) against <see cref="PackedConv2d"/> (filters packed once; Winograd for the 3x3 stride-1 layers, the
+/// polyphase kernel for the stem on AVX-512).
 /// </summary>
 public class ResNetConvBench
 {
