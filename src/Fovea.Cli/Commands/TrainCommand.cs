@@ -52,12 +52,6 @@ internal static class TrainCommand
                                  with (paths, data, model, epochs, ...); only --threads, --json and --report may be
                                  added (without --threads: the run's own thread count, so it continues bit for bit)
 
-        Checkpoints: <model>.checkpoint (the model, optimizer and schedule state, the position in the run) is written
-        next to the model after every epoch and deleted once the model is saved. Ctrl-C stops training after the
-        current batch, writes the checkpoint and prints the command that resumes it (exit code 130); a second Ctrl-C,
-        or one before training starts, ends at once. No file is ever left half-written. A new run does not start
-        over the checkpoint of an unfinished one: resume it, or delete it.
-
         Image folders only:
           --base NAME|FILE       resnet18 | none | a model file (default: resnet18). resnet18: the pretrained ImageNet
                                  ResNet-18 (from the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18, restored
@@ -71,6 +65,12 @@ internal static class TrainCommand
           --image-size N         images are resized to N x N (default: 224 for resnet18, which needs 224; else 64)
           --channels C           3 (RGB) or 1 (grey) (default: 3; resnet18 needs 3)
           --test-data DIR        a second image folder with the same class names, to report accuracy on
+
+        Checkpoints: <model>.checkpoint (the model, optimizer and schedule state, the position in the run) is written
+        next to the model after every epoch and deleted once the model is saved. Ctrl-C stops training after the
+        current batch, writes the checkpoint and prints the command that resumes it (exit code 130); a second Ctrl-C,
+        or one before training starts, ends at once. No file is ever left half-written. A new run does not start
+        over the checkpoint of an unfinished one: resume it, or delete it.
         """;
 
     private static readonly HashSet<string> s_values = ["model", "dataset", "data", "epochs", "batch-size", "lr", "optimizer", "schedule",

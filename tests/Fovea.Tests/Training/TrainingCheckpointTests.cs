@@ -108,6 +108,11 @@ public sealed class TrainingCheckpointTests : IDisposable
         var again = Net(seed: 1);
         var history = new Trainer(again, new Adam(0.01f)).Fit(Data(), Options("adam") with { Epochs = 2 }, checkpoint);
         Assert.Equal(2, history.Epochs.Count);
+        // A longer run continues it; a shorter one than the checkpoint has done is refused.
+        history = new Trainer(Net(seed: 1), new Adam(0.01f)).Fit(Data(), Options("adam") with { Epochs = 3 }, checkpoint);
+        Assert.Equal([1, 2, 3], history.Epochs.Select(e => e.Epoch));
+        var e = Refused(checkpoint, Net(seed: 1), new Adam(0.01f), Options("adam") with { Epochs = 1 });
+        Assert.Contains("Epochs 1 ends before epoch 2", e.Message);
     }
 
     private TrainingCheckpoint SmallCheckpoint(string kind = "adam")
