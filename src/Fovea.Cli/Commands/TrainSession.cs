@@ -52,11 +52,8 @@ internal sealed class TrainSession
             throw new UsageException($"--resume continues the run in {path} with the settings it was started with; these options conflict with them: " +
                 $"{string.Join(", ", conflicts)}. Only --threads, --json and --report may be added.");
         var merged = new List<string>(stored);
-        foreach (var name in s_perInvocation.Skip(1).Where(cl.Has))
-        {
-            merged.Add("--" + name);
-            if (cl.Get(name) is { } value) merged.Add(value);
-        }
+        foreach (var name in s_perInvocation.Where(n => n != "resume" && cl.Has(n)))
+            merged.Add(cl.Get(name) is { } value ? $"--{name}={value}" : $"--{name}");
         if (!cl.Has("threads")) merged.AddRange(["--threads", checkpoint.Threads.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         var resumed = parse(merged);
         return (resumed, new TrainSession(resumed, checkpoint, path));
