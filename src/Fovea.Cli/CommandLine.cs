@@ -57,6 +57,9 @@ public sealed class CommandLine
         return cl;
     }
 
+    /// <summary>Every option given, by name without "--"; flags have a null value.</summary>
+    public IReadOnlyDictionary<string, string?> Given => _options;
+
     /// <summary>True when a flag (or option) was given.</summary>
     public bool Has(string name) => _options.ContainsKey(name);
 

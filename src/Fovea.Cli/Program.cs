@@ -11,6 +11,9 @@ namespace Fovea.Cli
         /// <summary>Exit code for user mistakes (bad option, missing file, wrong shape).</summary>
         public const int UsageError = 2;
 
+        /// <summary>Exit code after Ctrl-C (SIGINT), as a shell reports a process the signal ended: 128 + 2.</summary>
+        public const int Interrupted = 130;
+
         private const string Help = """
             fovea — convolutional neural networks for .NET
 
@@ -53,6 +56,13 @@ namespace Fovea.Cli
                     "visualize" => VisualizeCommand.Run(rest),
                     _ => throw UnknownCommand(args[0]),
                 };
+            }
+            catch (Training.TrainingInterruptedException e)
+            {
+                if (!Console.IsErrorRedirected) Console.Error.WriteLine(); // end the progress bar's line
+                Console.Error.WriteLine($"fovea: interrupted at epoch {e.Epoch}, batch {e.Batch}" +
+                    (e.CheckpointPath is null ? "" : $"; resume with ./fovea train --resume {Commands.Shell.Quote(e.CheckpointPath)}"));
+                return Interrupted;
             }
             catch (Exception e) when (IsUserError(e))
             {

@@ -34,7 +34,7 @@ internal static class ImageFolderTraining
 
     private static bool HasIdxFiles(string dir) => Directory.Exists(dir) && Directory.EnumerateFiles(dir, "*-ubyte*").Any();
 
-    public static int Run(CommandLine cl, string dir)
+    public static int Run(CommandLine cl, string dir, TrainSession session)
     {
         var choice = ReadChoice(cl, dir);
         var settings = choice.Settings;
@@ -42,6 +42,7 @@ internal static class ImageFolderTraining
         RejectFolderOfSplits(dir);
         string outPath = cl.Get("out") ?? Path.Combine("runs", $"{FolderName(dir)}-{choice.ModelName}.fovea");
         TrainOutputs.Check(outPath, choice.Base.FilePath);
+        session.Prepare(outPath);
         var all = Load(dir, choice.Channels, choice.Height, choice.Width, null, settings.Json);
         (ImageFolder train, ImageFolder? validation) = settings.ValidationSplit > 0 ? all.Split(settings.ValidationSplit, settings.Seed) : (all, null);
         if (validation is { Count: 0 })
@@ -53,14 +54,14 @@ internal static class ImageFolderTraining
                 (test is null ? "" : $", {test.Count:N0} test images from {choice.TestDir}"));
 
         var outcome = choice.Pretrained
-            ? TrainOnPretrainedFeatures(choice.Base.Resolve(settings.Json), choice.ModelName, train, validation, test, settings)
-            : TrainFromScratch(choice.ModelName, train, validation, test, settings);
+            ? TrainOnPretrainedFeatures(choice.Base.Resolve(settings.Json), choice.ModelName, train, validation, test, settings, session)
+            : TrainFromScratch(choice.ModelName, train, validation, test, settings, session);
         ModelFile.Save(outcome.Model, outPath);
         var reported = (outcome.Test ?? outcome.Validation)!;
         string? reportPath = TrainOutputs.Write(outcome.Model, outPath, outcome.History, reported, cl.Has("report") ? (IDataset?)test ?? validation : null,
             test is null ? "validation" : "test");
         Print(outcome, settings, choice.ModelName, dir, outPath, reportPath, train.Count);
-        return 0;
+        return session.Finish();
     }
 
     /// <summary>
@@ -130,7 +131,7 @@ internal static class ImageFolderTraining
         return folder;
     }
 
-    private static Outcome TrainFromScratch(string modelName, ImageFolder train, ImageFolder? validation, ImageFolder? test, TrainSettings settings)
+    private static Outcome TrainFromScratch(string modelName, ImageFolder train, ImageFolder? validation, ImageFolder? test, TrainSettings settings, TrainSession session)
     {
         int size = Math.Min(train.SampleShape[1], train.SampleShape[2]);
         var model = ModelZoo.Create(modelName, train.SampleShape, train.ClassNames.Count, settings.Seed);
@@ -139,9 +140,10 @@ internal static class ImageFolderTraining
         model.Normalization = ChannelStatistics.Normalization(train);
         if (!settings.Json)
             Console.Error.WriteLine($"Training '{modelName}' from scratch ({model.ParameterCount:N0} parameters): {settings.Describe()}");
+        if (!settings.Json && session.Describe() is { } resuming) Console.Error.WriteLine(resuming);
         var trainer = new Trainer(model, settings.Optimizer, new SoftmaxCrossEntropyLoss(settings.LabelSmoothing));
         var clock = Stopwatch.StartNew();
-        var history = trainer.Fit(train, new FitOptions
+        var history = session.Fit(trainer, train, new FitOptions
         {
             Epochs = settings.Epochs, BatchSize = settings.BatchSize, Seed = settings.Seed, ValidationData = validation, Schedule = settings.Schedule,
             // Mirror, and shift by up to 1/16 of the side: the usual recipe for photos, scaled to the image size.
@@ -152,7 +154,8 @@ internal static class ImageFolderTraining
         return new Outcome(model, history, validation is null ? null : trainer.Evaluate(validation), test is null ? null : trainer.Evaluate(test), trainSeconds, 0);
     }
 
-    private static Outcome TrainOnPretrainedFeatures(Model baseModel, string baseName, ImageFolder train, ImageFolder? validation, ImageFolder? test, TrainSettings settings)
+    private static Outcome TrainOnPretrainedFeatures(Model baseModel, string baseName, ImageFolder train, ImageFolder? validation, ImageFolder? test,
+        TrainSettings settings, TrainSession session)
     {
         var clock = Stopwatch.StartNew();
         var trainFeatures = Features(baseModel, baseName, train, "training", settings.Json);
@@ -165,9 +168,10 @@ internal static class ImageFolderTraining
         top.ClassNames = train.ClassNames.ToArray();
         if (!settings.Json)
             Console.Error.WriteLine($"Training a dense classifier ({top.ParameterCount:N0} parameters) on the {baseName} features: {settings.Describe()}");
+        if (!settings.Json && session.Describe() is { } resuming) Console.Error.WriteLine(resuming);
         var trainer = new Trainer(top, settings.Optimizer, new SoftmaxCrossEntropyLoss(settings.LabelSmoothing));
         clock.Restart();
-        var history = trainer.Fit(trainFeatures, new FitOptions
+        var history = session.Fit(trainer, trainFeatures, new FitOptions
         {
             Epochs = settings.Epochs, BatchSize = settings.BatchSize, Seed = settings.Seed, ValidationData = validationFeatures, Schedule = settings.Schedule,
             Callbacks = settings.Json ? [] : [new EveryNthEpoch(ConsoleProgress.ForStandardError(), Math.Max(1, settings.Epochs / 10), settings.Epochs)],

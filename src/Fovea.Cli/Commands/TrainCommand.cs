@@ -48,6 +48,9 @@ internal static class TrainCommand
           --report               also write <model>.report.html: summary, charts, confusion matrix, and the
                                  activation maps, Grad-CAM and predictions of the first evaluation image
           --json                 print the result as JSON on stdout
+          --resume PATH          continue an interrupted run from its checkpoint, with the settings it was started
+                                 with (paths, data, model, epochs, ...); only --threads, --json and --report may be
+                                 added (without --threads: the run's own thread count, so it continues bit for bit)
 
         Image folders only:
           --base NAME|FILE       resnet18 | none | a model file (default: resnet18). resnet18: the pretrained ImageNet
@@ -62,28 +65,35 @@ internal static class TrainCommand
           --image-size N         images are resized to N x N (default: 224 for resnet18, which needs 224; else 64)
           --channels C           3 (RGB) or 1 (grey) (default: 3; resnet18 needs 3)
           --test-data DIR        a second image folder with the same class names, to report accuracy on
+
+        Checkpoints: <model>.checkpoint (the model, optimizer and schedule state, the position in the run) is written
+        next to the model after every epoch and deleted once the model is saved. Ctrl-C stops training after the
+        current batch, writes the checkpoint and prints the command that resumes it (exit code 130); a second Ctrl-C,
+        or one before training starts, ends at once. No file is ever left half-written. A new run does not start
+        over the checkpoint of an unfinished one: resume it, or delete it.
         """;
 
     private static readonly HashSet<string> s_values = ["model", "dataset", "data", "epochs", "batch-size", "lr", "optimizer", "schedule",
-        "label-smoothing", "validation-split", "limit", "seed", "threads", "out", "base", "base-layer", "base-normalization", "image-size", "channels", "test-data"];
+        "label-smoothing", "validation-split", "limit", "seed", "threads", "out", "base", "base-layer", "base-normalization", "image-size", "channels", "test-data",
+        "resume"];
     private static readonly HashSet<string> s_flags = ["json", "augment", "no-augment", "report"];
 
     public static int Run(string[] args)
     {
-        var cl = CommandLine.Parse("train", args, s_values, s_flags);
+        var (cl, session) = TrainSession.Open(args, a => CommandLine.Parse("train", a, s_values, s_flags));
         cl.RequirePositionals(0, "train [options]");
         string? data = cl.Get("data");
         if (data is not null && !Directory.Exists(data))
             throw new DirectoryNotFoundException(File.Exists(data) ? $"--data {data} is a file; expected a folder (IDX files, or one subfolder of images per class)." : $"Data folder not found: {data} (--data).");
-        if (data is not null && ImageFolderTraining.IsImageFolder(data)) return ImageFolderTraining.Run(cl, data);
+        if (data is not null && ImageFolderTraining.IsImageFolder(data)) return ImageFolderTraining.Run(cl, data, session);
         foreach (var folderOption in ImageFolderTraining.OptionsOnlyForFolders)
             if (cl.Has(folderOption))
                 throw new UsageException($"Option --{folderOption} applies to image folders (--data DIR with one subfolder per class); " +
                     (data is null ? "no --data folder was given." : $"{data} holds IDX files."));
-        return RunIdx(cl);
+        return RunIdx(cl, session);
     }
 
-    private static int RunIdx(CommandLine cl)
+    private static int RunIdx(CommandLine cl, TrainSession session)
     {
         string modelName = cl.Get("model", "default")!.ToLowerInvariant();
         if (!ModelZoo.Names.Contains(modelName)) throw new UsageException($"Unknown model '{modelName}' (--model). Expected one of: {string.Join(", ", ModelZoo.Names)}.");
@@ -94,6 +104,7 @@ internal static class TrainCommand
         var datasetInfo = DatasetChoice.Resolve(cl);
         string outPath = cl.Get("out") ?? Path.Combine("runs", $"{datasetInfo.Name}-{modelName}.fovea");
         TrainOutputs.Check(outPath);
+        session.Prepare(outPath);
         // Checked before loading, so a bad --limit fails at once and prints nothing else; the upper bound needs the data.
         if (cl.Has("limit")) cl.GetInt("limit", 1, 1);
         // Where the data came from is told once the run is known to fit: a refused run prints its one error line only.
@@ -109,6 +120,7 @@ internal static class TrainCommand
         foreach (var line in loadLog) Console.Error.WriteLine(line);
         if (!settings.Json)
             Console.Error.WriteLine($"Training '{modelName}' ({model.ParameterCount:N0} parameters) on {datasetInfo.DisplayName}: {train.Count:N0} images, {settings.Describe()}");
+        if (!settings.Json && session.Describe() is { } resuming) Console.Error.WriteLine(resuming);
         var options = new FitOptions
         {
             Epochs = settings.Epochs, BatchSize = settings.BatchSize, Seed = settings.Seed, ValidationSplit = settings.ValidationSplit,
@@ -116,7 +128,7 @@ internal static class TrainCommand
             Callbacks = settings.Json ? [] : [ConsoleProgress.ForStandardError()],
         };
         var clock = Stopwatch.StartNew();
-        var history = trainer.Fit(train, options);
+        var history = session.Fit(trainer, train, options);
         double trainSeconds = clock.Elapsed.TotalSeconds;
         var result = trainer.Evaluate(test);
 
@@ -131,7 +143,7 @@ internal static class TrainCommand
                 ["epochs"] = history.Epochs.Count, ["train_seconds"] = Math.Round(trainSeconds, 2),
                 ["test_loss"] = result.Loss, ["test_accuracy"] = result.Accuracy, ["test_top5_accuracy"] = result.TopKAccuracy,
                 ["history"] = JsonNode.Parse(history.ToJson()),
-                ["report"] = reportPath,
+                ["report"] = reportPath, ["resumed_from"] = session.Resume?.Path,
             });
         }
         else
@@ -140,6 +152,6 @@ internal static class TrainCommand
             Console.WriteLine($"Saved {outPath} (history, charts and confusion matrix next to it)");
             if (reportPath is not null) Console.WriteLine($"Report {reportPath}");
         }
-        return 0;
+        return session.Finish();
     }
 }

@@ -13,6 +13,7 @@ internal static class TrainOutputs
     {
         CliFiles.Output(modelPath, "--out", input is null ? [] : [input]);
         CliFiles.Siblings(VisualizeCommand.Stem(modelPath), "--out", Suffixes);
+        CliFiles.Siblings(modelPath, "--out", ".checkpoint");
     }
 
     private static readonly string[] Suffixes = [".history.csv", ".history.json", ".loss.png", ".accuracy.png", ".confusion.png", ".confusion.json", ".report.html"];

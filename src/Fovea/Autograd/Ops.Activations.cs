@@ -57,12 +57,19 @@ public static partial class Ops
     /// </summary>
     public static Tensor Dropout(Tensor x, float rate, Random random)
     {
+        ArgumentNullException.ThrowIfNull(random);
+        return rate <= 0f ? x : Dropout(x, rate, random.NextInt64());
+    }
+
+    /// <summary>Inverted dropout with a mask fixed by <paramref name="maskSeed"/> (one draw of the layer's stream).</summary>
+    internal static Tensor Dropout(Tensor x, float rate, long maskSeed)
+    {
         if (rate <= 0f) return x;
         var mask = Scratch(x.Length);
         float keep = 1f / (1f - rate);
         // One draw from the layer's seeded stream starts a xorshift generator for this mask: Random per element would
         // cost more than the rest of the layer. Each 64-bit step gives two 32-bit uniforms compared with the rate.
-        ulong state = (ulong)random.NextInt64() | 1UL;
+        ulong state = (ulong)maskSeed | 1UL;
         uint threshold = (uint)Math.Min(uint.MaxValue, rate * 4294967296.0);
         for (int i = 0; i < mask.Length; i += 2)
         {

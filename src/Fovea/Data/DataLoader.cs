@@ -37,7 +37,7 @@ public sealed class Batch
 /// (<see cref="Tensor.Clone"/>) and copy the labels to keep them longer.</para>
 /// <para><b>Order:</b> epoch e (counting from 0) shuffles with a generator seeded by (seed, e), so the same seed gives the same
 /// sequence of orders, and successive epochs differ. Enumerating the loader itself starts the next epoch
-/// (<see cref="EpochsStarted"/> counts them); <see cref="ForEpoch"/> replays a given epoch.</para>
+/// (<see cref="EpochsStarted"/> counts them); <see cref="ForEpoch(int)"/> replays a given epoch.</para>
 /// <para><b>Threads:</b> the dataset is read from the background task only; only one epoch of a loader may be enumerated at a
 /// time. An exception while preparing a batch is rethrown by the MoveNext that would have returned it. Disposing the enumerator
 /// (foreach does this, also on break) or the loader stops and waits for the background task.</para>
@@ -107,7 +107,7 @@ public sealed class DataLoader : IEnumerable<Batch>, IDisposable
     /// <summary>Starts the next epoch (number <see cref="EpochsStarted"/>).</summary>
     public IEnumerator<Batch> GetEnumerator()
     {
-        var e = Start(EpochsStarted);
+        var e = Start(EpochsStarted, 0);
         EpochsStarted++;
         return e;
     }
@@ -115,10 +115,18 @@ public sealed class DataLoader : IEnumerable<Batch>, IDisposable
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
     /// <summary>The batches of epoch <paramref name="epoch"/> (from 0), without advancing <see cref="EpochsStarted"/>.</summary>
-    public IEnumerable<Batch> ForEpoch(int epoch)
+    public IEnumerable<Batch> ForEpoch(int epoch) => ForEpoch(epoch, 0);
+
+    /// <summary>
+    /// The batches of epoch <paramref name="epoch"/> from batch <paramref name="firstBatch"/> on: exactly the batches a full
+    /// enumeration gives from there (same order, same augmentation), for a run resumed part-way through an epoch.
+    /// </summary>
+    internal IEnumerable<Batch> ForEpoch(int epoch, int firstBatch)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(epoch);
-        return new EpochEnumerable(this, epoch);
+        if (firstBatch < 0 || firstBatch > BatchesPerEpoch)
+            throw new ArgumentOutOfRangeException(nameof(firstBatch), firstBatch, $"An epoch of {BatchesPerEpoch} batches cannot resume at batch {firstBatch}.");
+        return new EpochEnumerable(this, epoch, firstBatch);
     }
 
     /// <summary>Stops any running epoch and waits for its background task.</summary>
@@ -129,13 +137,13 @@ public sealed class DataLoader : IEnumerable<Batch>, IDisposable
         _active?.Dispose();
     }
 
-    private EpochEnumerator Start(int epoch)
+    private EpochEnumerator Start(int epoch, int firstBatch)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_active is not null)
             throw new InvalidOperationException("Another epoch of this DataLoader is still being enumerated; finish or dispose it first (batches share buffers).");
         FillOrder(epoch);
-        var e = new EpochEnumerator(this, epoch);
+        var e = new EpochEnumerator(this, epoch, firstBatch);
         _active = e;
         e.StartProducer();
         return e;
@@ -179,9 +187,9 @@ public sealed class DataLoader : IEnumerable<Batch>, IDisposable
         return batch;
     }
 
-    private sealed class EpochEnumerable(DataLoader loader, int epoch) : IEnumerable<Batch>
+    private sealed class EpochEnumerable(DataLoader loader, int epoch, int firstBatch) : IEnumerable<Batch>
     {
-        public IEnumerator<Batch> GetEnumerator() => loader.Start(epoch);
+        public IEnumerator<Batch> GetEnumerator() => loader.Start(epoch, firstBatch);
         IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
@@ -194,6 +202,7 @@ public sealed class DataLoader : IEnumerable<Batch>, IDisposable
         private readonly DataLoader _loader;
         private readonly int _epoch;
         private readonly int _batchCount;
+        private readonly int _firstBatch;
         // One permit per batch the producer may fill; MoveNext grants one, so the producer runs at most one batch ahead.
         private readonly SemaphoreSlim _mayFill = new(1);
         private readonly SemaphoreSlim _ready = new(0);
@@ -206,11 +215,12 @@ public sealed class DataLoader : IEnumerable<Batch>, IDisposable
         private Batch? _current;
         private bool _disposed;
 
-        public EpochEnumerator(DataLoader loader, int epoch)
+        public EpochEnumerator(DataLoader loader, int epoch, int firstBatch)
         {
             _loader = loader;
             _epoch = epoch;
             _batchCount = loader.BatchesPerEpoch;
+            _firstBatch = _next = firstBatch;
         }
 
         public Batch Current => _current ?? throw new InvalidOperationException("Call MoveNext before reading Current.");
@@ -219,13 +229,13 @@ public sealed class DataLoader : IEnumerable<Batch>, IDisposable
 
         public void StartProducer()
         {
-            if (_batchCount == 0) return;
+            if (_firstBatch >= _batchCount) return;
             _producer = Task.Factory.StartNew(Produce, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
 
         private void Produce()
         {
-            for (int k = 0; k < _batchCount; k++)
+            for (int k = _firstBatch; k < _batchCount; k++)
             {
                 _mayFill.Wait();
                 if (_stop) return;

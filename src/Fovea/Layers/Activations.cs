@@ -83,6 +83,10 @@ public sealed class Softmax(string? name = null) : ActivationLayer(name)
 public sealed class Dropout : ActivationLayer
 {
     private Random _random = new(0);
+    // System.Random cannot save its position, so the stream is kept as (seed, draws so far): a training checkpoint stores
+    // the pair and a resumed run replays the draws, one per training step.
+    private int _streamSeed;
+    private long _draws;
 
     /// <summary>Creates the layer; rate in [0, 1).</summary>
     public Dropout(float rate, string? name = null) : base(name)
@@ -97,10 +101,27 @@ public sealed class Dropout : ActivationLayer
     public override string TypeName => "Dropout";
 
     /// <inheritdoc/>
-    protected override void OnBuild(IReadOnlyList<int[]> inputShapes, Random random) => _random = new Random(random.Next());
+    protected override void OnBuild(IReadOnlyList<int[]> inputShapes, Random random) => RestoreStream(random.Next(), 0);
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input, bool training) => training && Trainable ? Ops.Dropout(input, Rate, _random) : input;
+    public override Tensor Forward(Tensor input, bool training)
+    {
+        if (!training || !Trainable || Rate <= 0f) return input;
+        _draws++;
+        return Ops.Dropout(input, Rate, _random.NextInt64());
+    }
+
+    /// <summary>Seed of the mask stream and the number of masks drawn from it.</summary>
+    internal (int Seed, long Draws) StreamPosition => (_streamSeed, _draws);
+
+    /// <summary>Puts the mask stream where <see cref="StreamPosition"/> was: reseeded, then <paramref name="draws"/> draws skipped.</summary>
+    internal void RestoreStream(int seed, long draws)
+    {
+        if (draws < 0) throw new ArgumentOutOfRangeException(nameof(draws), draws, $"A dropout stream cannot have drawn {draws} masks.");
+        _random = new Random(seed);
+        for (long i = 0; i < draws; i++) _random.NextInt64();
+        (_streamSeed, _draws) = (seed, draws);
+    }
     /// <inheritdoc/>
     public override JsonObject GetConfig() => new() { ["rate"] = Rate };
 }

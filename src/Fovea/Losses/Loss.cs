@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Fovea.Autograd;
 using Fovea.Tensors;
 
@@ -8,6 +9,9 @@ public abstract class Loss
 {
     /// <summary>Short name, e.g. "cross_entropy".</summary>
     public abstract string Name { get; }
+
+    /// <summary>Settings of the loss (e.g. label smoothing), saved in training checkpoints: resuming with others is refused. Default: empty.</summary>
+    public virtual JsonObject GetConfig() => new();
 
     /// <summary>Scalar mean loss of a batch (differentiable when a tape is recording).</summary>
     public abstract Tensor Compute(Tensor outputs, ReadOnlySpan<int> labels);
@@ -52,6 +56,8 @@ public sealed class SoftmaxCrossEntropyLoss : Loss
     public float LabelSmoothing { get; }
     /// <inheritdoc/>
     public override string Name => "cross_entropy";
+    /// <inheritdoc/>
+    public override JsonObject GetConfig() => new() { ["label_smoothing"] = LabelSmoothing };
     /// <inheritdoc/>
     public override Tensor Compute(Tensor outputs, ReadOnlySpan<int> labels) => Ops.SoftmaxCrossEntropy(AsMatrix(outputs), labels, LabelSmoothing, out _);
 }

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Fovea.Kernels;
 using Fovea.Layers;
 
@@ -11,7 +12,7 @@ namespace Fovea.Optimizers;
 /// </summary>
 public class Adam : Optimizer
 {
-    private readonly Dictionary<Parameter, float[]> _m = new(), _v = new();
+    private readonly Dictionary<Parameter, float[]> _m, _v;
     private readonly bool _decoupled;
 
     /// <summary>Creates Adam.</summary>
@@ -25,6 +26,7 @@ public class Adam : Optimizer
         if (!(epsilon > 0f)) throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, $"epsilon must be positive. Received: epsilon={epsilon}.");
         if (!(weightDecay >= 0f)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, $"Weight decay must be ≥ 0. Received: weightDecay={weightDecay}.");
         Beta1 = beta1; Beta2 = beta2; Epsilon = epsilon; WeightDecay = weightDecay; _decoupled = decoupled;
+        _m = Slot("m"); _v = Slot("v");
     }
 
     /// <summary>Decay of the first moment.</summary>
@@ -37,6 +39,9 @@ public class Adam : Optimizer
     public float WeightDecay { get; }
     /// <inheritdoc/>
     public override string Name => "adam";
+
+    /// <inheritdoc/>
+    public override JsonObject GetConfig() => new() { ["beta1"] = Beta1, ["beta2"] = Beta2, ["epsilon"] = Epsilon, ["weight_decay"] = WeightDecay };
 
     /// <inheritdoc/>
     protected override void Update(Parameter p) =>

@@ -1,3 +1,6 @@
+using System.Text.Json.Nodes;
+using Fovea.Serialization;
+
 namespace Fovea.Optimizers;
 
 /// <summary>Learning rate as a function of training progress, set on the optimizer before each step.</summary>
@@ -9,9 +12,24 @@ public abstract class LearningRateSchedule
     /// <summary>Called at the end of an epoch with the monitored validation (or training) loss.</summary>
     public virtual void OnEpochEnd(int epoch, double monitoredLoss) { }
 
-    /// <summary>Forgets what earlier epochs taught the schedule; <see cref="Training.Trainer.Fit"/> calls it before the first epoch,
-    /// so a schedule reused by a second Fit starts afresh.</summary>
+    /// <summary>Forgets what earlier epochs taught the schedule; <see cref="Training.Trainer.Fit(Data.IDataset, Training.FitOptions, CancellationToken)"/>
+    /// calls it before the first epoch, so a schedule reused by a second Fit starts afresh.</summary>
     public virtual void Reset() { }
+
+    /// <summary>Short name saved in training checkpoints, e.g. "cosine". Default: the class name.</summary>
+    public virtual string Name => GetType().Name;
+
+    /// <summary>The schedule's settings, saved in training checkpoints: resuming with other settings is refused. Default: empty.</summary>
+    public virtual JsonObject GetConfig() => new();
+
+    /// <summary>
+    /// What earlier epochs taught the schedule (e.g. the plateau schedule's best loss and counters), saved in training
+    /// checkpoints; null (the default) for a schedule that depends on the epoch alone.
+    /// </summary>
+    public virtual JsonObject? SaveState() => null;
+
+    /// <summary>Puts back a state returned by <see cref="SaveState"/>; throws <see cref="FormatException"/> naming a missing or bad field.</summary>
+    public virtual void LoadState(JsonObject state) { }
 
     /// <summary>Parses "constant", "step", "cosine" or "plateau".</summary>
     public static LearningRateSchedule Parse(string name) => (name ?? throw new ArgumentNullException(nameof(name))).ToLowerInvariant() switch
@@ -29,6 +47,9 @@ public sealed class ConstantSchedule : LearningRateSchedule
 {
     /// <inheritdoc/>
     public override float RateAt(float baseRate, int epoch, float progress, int totalEpochs) => baseRate;
+
+    /// <inheritdoc/>
+    public override string Name => "constant";
 }
 
 /// <summary>Multiplies the rate by <see cref="Gamma"/> every <see cref="StepEpochs"/> epochs. Defaults: every 5 epochs, ×0.1.</summary>
@@ -49,6 +70,12 @@ public sealed class StepSchedule : LearningRateSchedule
 
     /// <inheritdoc/>
     public override float RateAt(float baseRate, int epoch, float progress, int totalEpochs) => baseRate * MathF.Pow(Gamma, epoch / StepEpochs);
+
+    /// <inheritdoc/>
+    public override string Name => "step";
+
+    /// <inheritdoc/>
+    public override JsonObject GetConfig() => new() { ["step_epochs"] = StepEpochs, ["gamma"] = Gamma };
 }
 
 /// <summary>Cosine annealing per step from the base rate to <see cref="MinimumFraction"/>·base at the end of the last epoch,
@@ -78,6 +105,12 @@ public sealed class CosineSchedule : LearningRateSchedule
         float min = baseRate * MinimumFraction;
         return min + (baseRate - min) * 0.5f * (1f + MathF.Cos(MathF.PI * x));
     }
+
+    /// <inheritdoc/>
+    public override string Name => "cosine";
+
+    /// <inheritdoc/>
+    public override JsonObject GetConfig() => new() { ["minimum_fraction"] = MinimumFraction, ["warmup_epochs"] = WarmupEpochs };
 }
 
 /// <summary>Multiplies the rate by <see cref="Factor"/> when the monitored loss has not improved for <see cref="Patience"/> epochs.
@@ -118,5 +151,28 @@ public sealed class ReduceOnPlateauSchedule : LearningRateSchedule
         bool first = double.IsPositiveInfinity(_best) && double.IsFinite(monitoredLoss);
         if (first || monitoredLoss < _best - 1e-4 * Math.Abs(_best)) { _best = monitoredLoss; _badEpochs = 0; return; }
         if (++_badEpochs > Patience) { _scale *= Factor; _badEpochs = 0; }
+    }
+
+    /// <inheritdoc/>
+    public override string Name => "plateau";
+
+    /// <inheritdoc/>
+    public override JsonObject GetConfig() => new() { ["factor"] = Factor, ["patience"] = Patience, ["minimum_rate"] = MinimumRate };
+
+    /// <inheritdoc/>
+    public override JsonObject SaveState() => new()
+    {
+        ["best"] = ExactNumber.Text(_best),
+        ["bad_epochs"] = _badEpochs,
+        ["scale"] = ExactNumber.Text(_scale),
+    };
+
+    /// <inheritdoc/>
+    public override void LoadState(JsonObject state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        _best = ExactNumber.Double(state, "best");
+        _badEpochs = Layers.ConfigReader.Int(state, "bad_epochs");
+        _scale = ExactNumber.Float(state, "scale");
     }
 }

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Fovea.Layers;
 
 namespace Fovea.Optimizers;
@@ -9,6 +10,7 @@ namespace Fovea.Optimizers;
 public abstract class Optimizer
 {
     private float _learningRate;
+    private readonly SortedDictionary<string, Dictionary<Parameter, float[]>> _slots = new(StringComparer.Ordinal);
 
     /// <summary>Creates the optimizer with a positive learning rate.</summary>
     protected Optimizer(float learningRate) => LearningRate = learningRate;
@@ -25,10 +27,19 @@ public abstract class Optimizer
     }
 
     /// <summary>Number of steps taken.</summary>
-    public int Steps { get; protected set; }
+    public int Steps { get; protected internal set; }
 
     /// <summary>Short name, e.g. "adam".</summary>
     public abstract string Name { get; }
+
+    /// <summary>
+    /// The hyperparameters other than the learning rate (e.g. Adam's betas), as saved in training checkpoints: resuming
+    /// with an optimizer whose configuration differs is refused. Default: empty.
+    /// </summary>
+    public virtual JsonObject GetConfig() => new();
+
+    /// <summary>The named per-parameter state stores (<see cref="Slot"/>), which training checkpoints save and restore.</summary>
+    internal IReadOnlyDictionary<string, Dictionary<Parameter, float[]>> Slots => _slots;
 
     /// <summary>Applies one update to every trainable parameter that has a gradient.</summary>
     public void Step(IEnumerable<Parameter> parameters)
@@ -46,6 +57,18 @@ public abstract class Optimizer
 
     /// <summary>Updates one parameter from its gradient.</summary>
     protected abstract void Update(Parameter p);
+
+    /// <summary>
+    /// A named per-parameter state store (e.g. "m", "velocity"), created empty on first call. Stores made here are saved in
+    /// training checkpoints; state kept anywhere else is not, so resuming would silently reset it.
+    /// </summary>
+    protected Dictionary<Parameter, float[]> Slot(string name)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if (name.Contains('/')) throw new ArgumentException($"Optimizer state names may not contain '/'. Received: '{name}'.", nameof(name));
+        if (!_slots.TryGetValue(name, out var store)) _slots[name] = store = new Dictionary<Parameter, float[]>();
+        return store;
+    }
 
     /// <summary>Per-parameter state buffers, created zero-filled on first use.</summary>
     protected float[] State(Dictionary<Parameter, float[]> store, Parameter p)

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Fovea.Kernels;
 using Fovea.Layers;
 
@@ -10,7 +11,7 @@ namespace Fovea.Optimizers;
 /// </summary>
 public sealed class Sgd : Optimizer
 {
-    private readonly Dictionary<Parameter, float[]> _velocity = new();
+    private readonly Dictionary<Parameter, float[]> _velocity;
 
     /// <summary>Creates SGD. Nesterov needs momentum &gt; 0.</summary>
     public Sgd(float learningRate, float momentum = 0f, bool nesterov = false, float weightDecay = 0f) : base(learningRate)
@@ -19,6 +20,7 @@ public sealed class Sgd : Optimizer
         if (!(weightDecay >= 0f)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, $"Weight decay must be ≥ 0. Received: weightDecay={weightDecay}.");
         if (nesterov && momentum == 0f) throw new ArgumentException($"Nesterov momentum needs momentum > 0. Received: momentum={momentum}.");
         Momentum = momentum; Nesterov = nesterov; WeightDecay = weightDecay;
+        _velocity = Slot("velocity");
     }
 
     /// <summary>Momentum factor.</summary>
@@ -29,6 +31,9 @@ public sealed class Sgd : Optimizer
     public float WeightDecay { get; }
     /// <inheritdoc/>
     public override string Name => "sgd";
+
+    /// <inheritdoc/>
+    public override JsonObject GetConfig() => new() { ["momentum"] = Momentum, ["nesterov"] = Nesterov, ["weight_decay"] = WeightDecay };
 
     /// <inheritdoc/>
     protected override void Update(Parameter p) =>

@@ -14,7 +14,29 @@ public static class ModelFile
     public const int FormatVersion = 1;
 
     /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> (via a temporary file and an atomic rename).</summary>
-    public static void Save(Model model, string path)
+    public static void Save(Model model, string path) => Write(model, path, [], new Dictionary<string, string>());
+
+    /// <summary>
+    /// Writes the model's weights and metadata plus <paramref name="extraTensors"/> and <paramref name="extraMetadata"/>
+    /// (a training checkpoint's state), atomically: the file is complete and on disk before it takes the path's name.
+    /// </summary>
+    internal static void Write(Model model, string path, IReadOnlyList<(string Name, int[] Shape, float[] Values)> extraTensors,
+        IReadOnlyDictionary<string, string> extraMetadata)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var tensors = model.Parameters.Select(p => (p.Name, p.Value.Shape, p.Value.ToArray())).Concat(extraTensors).ToList();
+        var metadata = new Dictionary<string, string>
+        {
+            ["format"] = "fovea",
+            ["format_version"] = FormatVersion.ToString(),
+            ["architecture"] = ModelArchitecture.ToJson(model).ToJsonString(),
+        };
+        foreach (var (key, value) in extraMetadata) metadata[key] = value;
+        WriteAtomically(path, stream => SafeTensors.Write(stream, tensors, metadata));
+    }
+
+    /// <summary>Runs <paramref name="write"/> on a temporary file beside <paramref name="path"/>, flushes it to disk, then renames it over the path.</summary>
+    internal static void WriteAtomically(string path, Action<Stream> write)
     {
         string full = Path.GetFullPath(path);
         string? dir = Path.GetDirectoryName(full);
@@ -24,14 +46,7 @@ public static class ModelFile
         {
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
             {
-                var tensors = model.Parameters.Select(p => (p.Name, p.Value.Shape, p.Value.ToArray())).ToList();
-                var metadata = new Dictionary<string, string>
-                {
-                    ["format"] = "fovea",
-                    ["format_version"] = FormatVersion.ToString(),
-                    ["architecture"] = ModelArchitecture.ToJson(model).ToJsonString(),
-                };
-                SafeTensors.Write(stream, tensors, metadata);
+                write(stream);
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temp, full, overwrite: true);
@@ -45,15 +60,28 @@ public static class ModelFile
     /// <summary>Reads a model file; throws <see cref="FileNotFoundException"/> or <see cref="FormatException"/> naming the file and the problem.</summary>
     public static Model Load(string path)
     {
-        if (Directory.Exists(path)) throw new FileNotFoundException($"{path} is a folder; expected a model file.", path);
-        if (!File.Exists(path)) throw new FileNotFoundException($"Model file not found: {path}", path);
+        var (tensors, metadata) = ReadContainer(path, "model file");
+        return BuildModel(path, tensors, metadata);
+    }
+
+    /// <summary>The tensors and metadata of a Fovea file (model or training checkpoint), its format and version checked.</summary>
+    internal static (Dictionary<string, (int[] Shape, float[] Values)> Tensors, Dictionary<string, string> Metadata) ReadContainer(string path, string what)
+    {
+        if (Directory.Exists(path)) throw new FileNotFoundException($"{path} is a folder; expected a {what}.", path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"{char.ToUpperInvariant(what[0])}{what[1..]} not found: {path}", path);
         var (tensors, metadata) = SafeTensors.Read(File.ReadAllBytes(path), path);
         if (!metadata.TryGetValue("format", out var format) || format != "fovea")
-            throw new FormatException($"{path}: a safetensors file, but not a Fovea model (metadata 'format' is '{format ?? "missing"}', expected 'fovea').");
+            throw new FormatException($"{path}: a safetensors file, but not a Fovea {what} (metadata 'format' is '{format ?? "missing"}', expected 'fovea').");
         if (!metadata.TryGetValue("format_version", out var versionText) || !int.TryParse(versionText, out int version) || version < 1)
             throw new FormatException($"{path}: missing or invalid format_version '{versionText}'.");
         if (version > FormatVersion)
             throw new FormatException($"{path} was written by a newer Fovea (model format version {version}); this build reads versions up to {FormatVersion}. Upgrade Fovea to load it.");
+        return (tensors, metadata);
+    }
+
+    /// <summary>The model described by the metadata's architecture, with the weights of <paramref name="tensors"/> (checked: present, shaped, finite).</summary>
+    internal static Model BuildModel(string path, Dictionary<string, (int[] Shape, float[] Values)> tensors, Dictionary<string, string> metadata)
+    {
         if (!metadata.TryGetValue("architecture", out var archText))
             throw new FormatException($"{path}: the model architecture is missing from the metadata.");
         JsonNode? archNode;

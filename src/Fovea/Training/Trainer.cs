@@ -8,7 +8,8 @@ using Fovea.Tensors;
 
 namespace Fovea.Training;
 
-/// <summary>Options of <see cref="Trainer.Fit"/>. Defaults: 10 epochs, batch 64, shuffled, seed 0, no validation, constant rate.</summary>
+/// <summary>Options of <see cref="Trainer.Fit(IDataset, FitOptions, CancellationToken)"/>. Defaults: 10 epochs, batch 64, shuffled, seed 0,
+/// no validation, constant rate, no checkpoint.</summary>
 public sealed record FitOptions
 {
     /// <summary>Passes over the training data.</summary>
@@ -30,6 +31,13 @@ public sealed record FitOptions
     public Augmentation? Augmentation { get; init; }
     /// <summary>Hooks (progress, early stopping, checkpoints).</summary>
     public IReadOnlyList<ITrainingCallback> Callbacks { get; init; } = [];
+    /// <summary>
+    /// Where to keep a <see cref="TrainingCheckpoint"/> of the run (null = none, the default): written atomically after every
+    /// epoch, and when the cancellation token stops the Fit. Kept when the Fit ends; delete it once the model is saved.
+    /// </summary>
+    public string? CheckpointPath { get; init; }
+    /// <summary>Strings saved in every checkpoint (e.g. how the run was started), read back by <see cref="TrainingCheckpoint.Metadata"/>. Default: none.</summary>
+    public IReadOnlyDictionary<string, string> CheckpointMetadata { get; init; } = new Dictionary<string, string>();
     /// <summary>Memory to plan against instead of what the GC reports as available (tests use a small one).</summary>
     internal long? MemoryLimitBytes { get; init; }
 
@@ -48,8 +56,8 @@ public sealed record EvaluationResult(double Loss, double Accuracy, double TopKA
 public sealed class TrainingDivergedException(string message) : Exception(message);
 
 /// <summary>
-/// Trains a model with an optimizer and a loss: <see cref="Fit"/> (batched, shuffled, validated, with callbacks),
-/// <see cref="Evaluate"/> and <see cref="Predict"/>. Seeded runs are reproducible.
+/// Trains a model with an optimizer and a loss: <see cref="Fit(IDataset, FitOptions, CancellationToken)"/> (batched, shuffled,
+/// validated, with callbacks, checkpointed and resumable), <see cref="Evaluate"/> and <see cref="Predict"/>. Seeded runs are reproducible.
 /// </summary>
 public sealed class Trainer
 {
@@ -69,12 +77,33 @@ public sealed class Trainer
     public Loss Loss { get; }
     /// <summary>Set by a callback to stop after the current epoch.</summary>
     public bool StopRequested { get; set; }
-    /// <summary>True while <see cref="Fit"/> runs with validation data (so "val_loss" and "val_accuracy" exist); callbacks check it at train begin.</summary>
+    /// <summary>True while Fit runs with validation data (so "val_loss" and "val_accuracy" exist); callbacks check it at train begin.</summary>
     public bool HasValidation { get; private set; }
 
-    /// <summary>Trains on <paramref name="train"/>; returns the per-epoch history.</summary>
-    public History Fit(IDataset train, FitOptions options, CancellationToken cancellation = default)
+    /// <summary>
+    /// Trains on <paramref name="train"/>; returns the per-epoch history. Cancelling <paramref name="cancellation"/> stops the run
+    /// before its next batch with a <see cref="TrainingInterruptedException"/>, after writing the checkpoint when
+    /// <see cref="FitOptions.CheckpointPath"/> is set.
+    /// </summary>
+    public History Fit(IDataset train, FitOptions options, CancellationToken cancellation = default) => Run(train, options, null, cancellation);
+
+    /// <summary>
+    /// Continues the run saved in <paramref name="resumeFrom"/> (see <see cref="TrainingCheckpoint"/>) up to
+    /// <see cref="FitOptions.Epochs"/>; returns the whole history, the checkpoint's epochs first. The trainer's model and
+    /// optimizer take the checkpoint's state. <paramref name="options"/> must be the run's own (the same batch size, seed,
+    /// validation, schedule, augmentation and resumable callbacks; <see cref="FitOptions.Epochs"/> may be larger, which
+    /// reshapes a schedule that depends on it, such as cosine, from here on) and <paramref name="train"/> the same data.
+    /// Throws <see cref="ArgumentException"/> naming the checkpoint and every mismatch, before any change.
+    /// </summary>
+    public History Fit(IDataset train, FitOptions options, TrainingCheckpoint resumeFrom, CancellationToken cancellation = default)
     {
+        ArgumentNullException.ThrowIfNull(resumeFrom);
+        return Run(train, options, resumeFrom, cancellation);
+    }
+
+    private History Run(IDataset train, FitOptions options, TrainingCheckpoint? resumeFrom, CancellationToken cancellation)
+    {
+        ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         CheckDataset(train, "training");
         IDataset trainSet = train;
@@ -90,9 +119,10 @@ public sealed class Trainer
         }
         if (validation is not null) CheckDataset(validation, "validation");
         CheckStepFits(options.BatchSize, trainSet.Count, options.MemoryLimitBytes);
+        var run = new FitRun(options, Optimizer.LearningRate, trainSet.Count, validation?.Count);
+        resumeFrom?.CheckCanResume(this, run);
 
         var history = new History();
-        float baseRate = Optimizer.LearningRate;
         StopRequested = false;
         HasValidation = validation is not null;
         // A schedule overwrites the optimizer's rate every step; putting the base rate back (also on an exception or
@@ -100,29 +130,34 @@ public sealed class Trainer
         try
         {
             options.Schedule?.Reset();
-            FitEpochs(trainSet, validation, options, baseRate, history, cancellation);
+            foreach (var c in options.Callbacks) c.OnTrainBegin(this);
+            // After OnTrainBegin, which resets the callbacks, so that the state they had at the checkpoint comes back.
+            var start = resumeFrom?.Restore(this, run, history) ?? FitPosition.StartOf(0);
+            FitEpochs(trainSet, validation, run, start, history, cancellation);
         }
-        finally { Optimizer.LearningRate = baseRate; }
+        finally { Optimizer.LearningRate = run.BaseRate; }
         return history;
     }
 
-    private void FitEpochs(IDataset trainSet, IDataset? validation, FitOptions options, float baseRate, History history, CancellationToken cancellation)
+    private void FitEpochs(IDataset trainSet, IDataset? validation, FitRun run, FitPosition start, History history, CancellationToken cancellation)
     {
-        foreach (var c in options.Callbacks) c.OnTrainBegin(this);
+        var options = run.Options;
         using var loader = new DataLoader(trainSet, options.BatchSize, options.Shuffle, options.Seed, dropLast: false, options.Augmentation);
         int batches = (trainSet.Count + options.BatchSize - 1) / options.BatchSize;
         var parameters = Model.TrainableParameters.ToArray();
         var tape = new Tape();
         var arena = new TensorArena();
-        for (int epoch = 0; epoch < options.Epochs && !StopRequested; epoch++)
+        for (int epoch = start.Epoch; epoch < options.Epochs && !StopRequested; epoch++)
         {
+            var from = epoch == start.Epoch ? start : FitPosition.StartOf(epoch);
             var clock = Stopwatch.StartNew();
-            double lossSum = 0; long correct = 0; int seen = 0, batchIndex = 0;
-            foreach (var batch in loader.ForEpoch(epoch))
+            double lossSum = from.LossSum; long correct = from.Correct; int seen = from.Seen, batchIndex = from.Batch;
+            foreach (var batch in loader.ForEpoch(epoch, from.Batch))
             {
-                cancellation.ThrowIfCancellationRequested();
+                if (cancellation.IsCancellationRequested)
+                    Interrupt(run, new FitPosition(epoch, batchIndex, lossSum, correct, seen, from.Seconds + clock.Elapsed.TotalSeconds), history, cancellation);
                 if (options.Schedule is not null)
-                    Optimizer.LearningRate = options.Schedule.RateAt(baseRate, epoch, (float)batchIndex / batches, options.Epochs);
+                    Optimizer.LearningRate = options.Schedule.RateAt(run.BaseRate, epoch, (float)batchIndex / batches, options.Epochs);
                 // The step's activations and gradients live in the arena and are recycled by the next step.
                 arena.ReleaseAll();
                 float lossValue;
@@ -152,7 +187,7 @@ public sealed class Trainer
                 var progress = new BatchProgress(epoch + 1, options.Epochs, batchIndex, batches, seen, trainSet.Count, lossSum / seen, (double)correct / seen, clock.Elapsed.TotalSeconds);
                 foreach (var c in options.Callbacks) c.OnBatchEnd(this, progress);
             }
-            double trainSeconds = clock.Elapsed.TotalSeconds;
+            double trainSeconds = from.Seconds + clock.Elapsed.TotalSeconds;
             double? valLoss = null, valAccuracy = null;
             if (validation is not null)
             {
@@ -160,13 +195,24 @@ public sealed class Trainer
                 valLoss = r.Loss; valAccuracy = r.Accuracy;
             }
             var metrics = new EpochMetrics(epoch + 1, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), valLoss, valAccuracy,
-                Optimizer.LearningRate, clock.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds));
+                Optimizer.LearningRate, from.Seconds + clock.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds));
             history.Add(metrics);
             options.Schedule?.OnEpochEnd(epoch, valLoss ?? metrics.Loss);
             foreach (var c in options.Callbacks) c.OnEpochEnd(this, metrics);
+            if (options.CheckpointPath is not null) TrainingCheckpoint.Save(options.CheckpointPath, this, run, FitPosition.StartOf(epoch + 1), history);
         }
         arena.ReleaseAll();
         foreach (var c in options.Callbacks) c.OnTrainEnd(this, history);
+    }
+
+    /// <summary>Stops the run between two batches: writes the checkpoint (when asked for one), then throws.</summary>
+    private void Interrupt(FitRun run, FitPosition position, History history, CancellationToken cancellation)
+    {
+        string? path = run.Options.CheckpointPath;
+        if (path is not null) TrainingCheckpoint.Save(path, this, run, position, history);
+        throw new TrainingInterruptedException(
+            $"Training was interrupted at epoch {position.Epoch + 1}, batch {position.Batch}" + (path is null ? "." : $"; {path} holds its state."),
+            position.Epoch + 1, position.Batch, path, cancellation);
     }
 
     /// <summary>Loss, accuracy, top-k accuracy (default k = 5, capped at the class count) and confusion matrix, in inference mode.</summary>
@@ -245,7 +291,7 @@ public sealed class Trainer
     /// <summary>
     /// Throws <see cref="ArgumentOutOfRangeException"/> (naming the estimate, the memory and the largest batch that fits)
     /// when a training step of <paramref name="batchSize"/> samples, of <paramref name="trainingSamples"/> in all, would
-    /// need more than 80% of <paramref name="availableBytes"/> (default: what the GC reports available). <see cref="Fit"/>
+    /// need more than 80% of <paramref name="availableBytes"/> (default: what the GC reports available). Fit
     /// checks this itself; call it earlier to refuse a run before loading or printing anything else.
     /// </summary>
     public void CheckStepFits(int batchSize, int trainingSamples, long? availableBytes = null)

@@ -8,7 +8,7 @@ namespace Fovea.Tests.Training;
 
 public class TrainerTests
 {
-    private static InMemoryDataset Blobs(int count, int seed)
+    internal static InMemoryDataset Blobs(int count, int seed)
     {
         // Three classes of 1x6x6 images: a bright square in one of three places, plus noise.
         var rng = new Random(seed);

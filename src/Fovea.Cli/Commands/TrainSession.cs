@@ -1,0 +1,137 @@
+using System.Text.Json.Nodes;
+using Fovea.Data;
+using Fovea.Training;
+
+namespace Fovea.Cli.Commands;
+
+/// <summary>
+/// The checkpoint side of one <c>fovea train</c>: &lt;out&gt;.checkpoint is written after every epoch and on Ctrl-C, and
+/// deleted once the model and the files beside it are saved, so the file exists exactly while a run is unfinished.
+/// <c>--resume PATH</c> reruns the command line stored in the checkpoint (paths made absolute), to which only
+/// <see cref="s_perInvocation"/> options may be added, and continues the run from the checkpoint.
+/// </summary>
+internal sealed class TrainSession
+{
+    private const string ArgsKey = "fovea.train.args";
+    // Options that change how a run is shown or how fast it goes, not what it computes (--threads changes the last bits of
+    // the sums only; without it a resumed run takes the thread count stored in the checkpoint, to continue bit for bit).
+    private static readonly string[] s_perInvocation = ["resume", "threads", "json", "report"];
+    private static readonly string[] s_pathOptions = ["data", "out", "test-data", "base"];
+
+    private readonly CommandLine _commandLine;
+    private readonly string? _resumePath;
+    private string? _storedArgs;
+
+    private TrainSession(CommandLine commandLine, TrainingCheckpoint? resume, string? resumePath)
+    {
+        _commandLine = commandLine; Resume = resume; _resumePath = resumePath;
+    }
+
+    /// <summary>The checkpoint continued, or null for a new run.</summary>
+    public TrainingCheckpoint? Resume { get; }
+    /// <summary>Where this run keeps its checkpoint (set by <see cref="Prepare"/>).</summary>
+    public string? CheckpointPath { get; private set; }
+
+    /// <summary>Parses the command line; with --resume, the run's own command line plus the per-invocation options given now.</summary>
+    public static (CommandLine, TrainSession) Open(string[] args, Func<IReadOnlyList<string>, CommandLine> parse)
+    {
+        var cl = parse(args);
+        if (!cl.Has("resume")) return (cl, new TrainSession(cl, null, null));
+        string path = CliFiles.Input(cl.Get("resume")!, "--resume checkpoint");
+        var checkpoint = TrainingCheckpoint.Load(path);
+        var stored = StoredArgs(checkpoint, path);
+        var storedCl = parse(stored);
+        var conflicts = new List<string>();
+        foreach (var (name, value) in cl.Given)
+        {
+            if (s_perInvocation.Contains(name)) continue;
+            if (!storedCl.Has(name)) conflicts.Add($"--{name}{(value is null ? "" : " " + value)} (the run did not set it)");
+            else if (value is not null && Normalize(name, value) != storedCl.Get(name)) conflicts.Add($"--{name} {value} (the run has {storedCl.Get(name)})");
+        }
+        if (conflicts.Count > 0)
+            throw new UsageException($"--resume continues the run in {path} with the settings it was started with; these options conflict with them: " +
+                $"{string.Join(", ", conflicts)}. Only --threads, --json and --report may be added.");
+        var merged = new List<string>(stored);
+        foreach (var name in s_perInvocation.Where(n => n != "resume" && cl.Has(n)))
+            merged.Add(cl.Get(name) is { } value ? $"--{name}={value}" : $"--{name}");
+        if (!cl.Has("threads")) merged.AddRange(["--threads", checkpoint.Threads.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        var resumed = parse(merged);
+        return (resumed, new TrainSession(resumed, checkpoint, path));
+    }
+
+    private static string[] StoredArgs(TrainingCheckpoint checkpoint, string path)
+    {
+        if (!checkpoint.Metadata.TryGetValue(ArgsKey, out var json))
+            throw new UsageException($"{path} was not written by fovea train (it holds no command line); resume it with the library's Trainer.Fit(data, options, checkpoint).");
+        try { return JsonNode.Parse(json)!.AsArray().Select(a => a!.GetValue<string>()).ToArray(); }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or NullReferenceException)
+        {
+            throw new FormatException($"{path}: the stored command line is damaged ({e.Message}).");
+        }
+    }
+
+    /// <summary>Paths as absolute ones, so the run resumes from any folder; --base keeps its names resnet18 and none.</summary>
+    private static string Normalize(string option, string value) =>
+        !s_pathOptions.Contains(option) || (option == "base" && value.ToLowerInvariant() is "resnet18" or "none") ? value : Path.GetFullPath(value);
+
+    /// <summary>
+    /// Chooses the checkpoint path for a model saved to <paramref name="outPath"/> and records the command line to store.
+    /// A new run refuses to start over the checkpoint of an unfinished one, which it would replace.
+    /// </summary>
+    public void Prepare(string outPath)
+    {
+        CheckpointPath = _resumePath ?? outPath + ".checkpoint";
+        if (Resume is null && File.Exists(CheckpointPath))
+        {
+            string state;
+            try
+            {
+                var old = TrainingCheckpoint.Load(CheckpointPath);
+                state = $"an unfinished run ({old.EpochsCompleted} of {old.Settings.Epochs} epochs done)";
+            }
+            catch (Exception e) when (e is FormatException or IOException) { state = "a training checkpoint"; }
+            throw new UsageException($"{CheckpointPath} holds {state}; continue it with ./fovea train --resume {Shell.Quote(CheckpointPath)}, or delete that file to start afresh.");
+        }
+        // As --name=value, which the parser reads back whatever the value looks like.
+        var stored = new JsonArray();
+        foreach (var (name, value) in _commandLine.Given)
+            if (name != "out" && !s_perInvocation.Contains(name))
+                stored.Add(value is null ? $"--{name}" : $"--{name}={Normalize(name, value)}");
+        stored.Add($"--out={Path.GetFullPath(outPath)}");
+        _storedArgs = stored.ToJsonString();
+    }
+
+    /// <summary>Fits with this run's checkpoint (resuming when asked to); Ctrl-C stops it after the current batch.</summary>
+    public History Fit(Trainer trainer, IDataset train, FitOptions options)
+    {
+        if (CheckpointPath is null || _storedArgs is null) throw new InvalidOperationException("Prepare the session before training.");
+        options = options with { CheckpointPath = CheckpointPath, CheckpointMetadata = new Dictionary<string, string> { [ArgsKey] = _storedArgs } };
+        Interruption.BeginGraceful();
+        return Resume is null ? trainer.Fit(train, options, Interruption.Token) : trainer.Fit(train, options, Resume, Interruption.Token);
+    }
+
+    /// <summary>One line for the console when resuming, else null.</summary>
+    public string? Describe() => Resume is null ? null
+        : $"Resuming {_resumePath}: {Resume.EpochsCompleted} of {Resume.Settings.Epochs} epochs done" +
+          (Resume.BatchesIntoEpoch > 0 ? $", and {Resume.BatchesIntoEpoch} batches of epoch {Resume.EpochsCompleted + 1}" : "");
+
+    /// <summary>
+    /// After the model and its files are saved: deletes the checkpoint; returns the exit code, 130 when Ctrl-C came after
+    /// the last batch (the run was completed and saved first).
+    /// </summary>
+    public int Finish()
+    {
+        if (CheckpointPath is not null && File.Exists(CheckpointPath)) File.Delete(CheckpointPath);
+        if (!Interruption.EndGraceful()) return 0;
+        Console.Error.WriteLine("fovea: interrupted after the last batch; the model and the files beside it were saved first.");
+        return Cli.Interrupted;
+    }
+}
+
+/// <summary>Paths as the user would type them into a POSIX shell.</summary>
+internal static class Shell
+{
+    public static string Quote(string path) =>
+        path.Length > 0 && path.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '.' or '_' or '-' or '+' or ',' or ':' or '=' or '@')
+            ? path : "'" + path.Replace("'", "'\\''") + "'";
+}
