@@ -62,15 +62,21 @@ internal static class TrainCommand
           --image-size N         images are resized to N x N (default: 224 for resnet18, which needs 224; else 64)
           --channels C           3 (RGB) or 1 (grey) (default: 3; resnet18 needs 3)
           --test-data DIR        a second image folder with the same class names, to report accuracy on
+          --fine-tune [LAYER]    after the classifier, train the base's layers after LAYER together with it (default
+                                 for resnet18: ReLU347, the start of its last residual stage; required for a base from
+                                 a file), BatchNorm kept frozen; the base up to LAYER runs once per image
+          --fine-tune-epochs N   epochs of fine-tuning (default: 5)
+          --fine-tune-lr X       learning rate of fine-tuning, same optimizer (default: a tenth of --lr, 0.0001)
         """;
 
     private static readonly HashSet<string> s_values = ["model", "dataset", "data", "epochs", "batch-size", "lr", "optimizer", "schedule",
-        "label-smoothing", "validation-split", "limit", "seed", "threads", "out", "base", "base-layer", "base-normalization", "image-size", "channels", "test-data"];
+        "label-smoothing", "validation-split", "limit", "seed", "threads", "out", "base", "base-layer", "base-normalization", "image-size", "channels", "test-data", "fine-tune-epochs", "fine-tune-lr"];
     private static readonly HashSet<string> s_flags = ["json", "augment", "no-augment", "report"];
+    private static readonly HashSet<string> s_optionalValues = ["fine-tune"];
 
     public static int Run(string[] args)
     {
-        var cl = CommandLine.Parse("train", args, s_values, s_flags);
+        var cl = CommandLine.Parse("train", args, s_values, s_flags, s_optionalValues);
         cl.RequirePositionals(0, "train [options]");
         string? data = cl.Get("data");
         if (data is not null && !Directory.Exists(data))
