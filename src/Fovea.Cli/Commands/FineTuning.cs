@@ -122,7 +122,7 @@ internal sealed record FineTuning(string Layer, int Epochs, float LearningRate)
             if (settings.Json) return;
             long trainable = trainer.Model.TrainableParameters.Sum(p => (long)p.Value.Length);
             Console.Error.WriteLine($"Fine-tuning the layers after {options.Layer} with the classifier ({trainable:N0} parameters, BatchNorm frozen): " +
-                $"{options.Epochs} epochs, batch {settings.BatchSize}, {trainer.Optimizer.Name} lr {options.LearningRate}, {settings.Threads} thread(s), seed {settings.Seed}");
+                $"{options.Epochs} epoch{(options.Epochs == 1 ? "" : "s")}, batch {settings.BatchSize}, {trainer.Optimizer.Name} lr {options.LearningRate}, {settings.Threads} thread(s), seed {settings.Seed}");
         }
     }
 }
