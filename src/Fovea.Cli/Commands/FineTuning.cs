@@ -19,6 +19,11 @@ namespace Fovea.Cli.Commands;
 /// </summary>
 internal sealed record FineTuning(string Layer, int Epochs, float LearningRate)
 {
+    /// <summary>Options of <c>fovea train</c> that take a value: --fine-tune-epochs N, --fine-tune-lr X.</summary>
+    public static readonly string[] ValueOptions = ["fine-tune-epochs", "fine-tune-lr"];
+    /// <summary>--fine-tune, whose LAYER may be left out.</summary>
+    public static readonly string[] OptionalValueOptions = ["fine-tune"];
+
     /// <summary>Epochs of fine-tuning unless --fine-tune-epochs says otherwise: a few, as the tail starts from trained weights.</summary>
     public const int DefaultEpochs = 5;
 
@@ -34,7 +39,7 @@ internal sealed record FineTuning(string Layer, int Epochs, float LearningRate)
     {
         if (!cl.Has("fine-tune"))
         {
-            foreach (var option in new[] { "fine-tune-epochs", "fine-tune-lr" })
+            foreach (var option in ValueOptions)
                 if (cl.Has(option)) throw new UsageException($"Option --{option} applies to fine-tuning; add --fine-tune [LAYER].");
             return null;
         }

@@ -14,7 +14,8 @@ namespace Fovea.Cli.Commands;
 /// <summary>
 /// fovea train --data DIR on an image folder (one subfolder per class): decode and resize every image once, hold out a
 /// stratified validation part (or read --test-data), then train a network from scratch (--base none) or a dense
-/// classifier on the cached features of the frozen pretrained ResNet-18 (--base resnet18), and save one model that
+/// classifier on the cached features of the frozen pretrained ResNet-18 (--base resnet18), optionally followed by
+/// fine-tuning the base's last layers with it (--fine-tune, see <see cref="FineTuning"/>), and save one model that
 /// classifies image files, with the folder's class names.
 /// </summary>
 internal static class ImageFolderTraining

@@ -70,13 +70,12 @@ internal static class TrainCommand
         """;
 
     private static readonly HashSet<string> s_values = ["model", "dataset", "data", "epochs", "batch-size", "lr", "optimizer", "schedule",
-        "label-smoothing", "validation-split", "limit", "seed", "threads", "out", "base", "base-layer", "base-normalization", "image-size", "channels", "test-data", "fine-tune-epochs", "fine-tune-lr"];
+        "label-smoothing", "validation-split", "limit", "seed", "threads", "out", "base", "base-layer", "base-normalization", "image-size", "channels", "test-data"];
     private static readonly HashSet<string> s_flags = ["json", "augment", "no-augment", "report"];
-    private static readonly HashSet<string> s_optionalValues = ["fine-tune"];
 
     public static int Run(string[] args)
     {
-        var cl = CommandLine.Parse("train", args, s_values, s_flags, s_optionalValues);
+        var cl = CommandLine.Parse("train", args, [.. s_values, .. FineTuning.ValueOptions], s_flags, FineTuning.OptionalValueOptions);
         cl.RequirePositionals(0, "train [options]");
         string? data = cl.Get("data");
         if (data is not null && !Directory.Exists(data))
