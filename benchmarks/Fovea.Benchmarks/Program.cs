@@ -9,6 +9,7 @@ using Fovea.Kernels;
 //   resnet [--runs-1 N] [--runs-32 N] [--warmup N] [--batches 1,32] [--threads 1,2] [--out FILE.md] [--quick]
 //                                           ResNet-18 latency, Fovea vs ONNX Runtime; markdown table into benchmarks/results/
 //   resnet-profile [--batch N] [--threads N] [--runs N]   ResNet-18 layer by layer, Fovea vs ONNX Runtime's profiler
+//   texture-folder --out DIR [--per-class N] [--seed N] [--size N]   generated image folder of benchmarks/fine-tune.sh
 // Run with: dotnet run -c Release --project benchmarks/Fovea.Benchmarks -- MODE ...
 
 string mode = args.Length > 0 ? args[0] : "gemm";
@@ -36,7 +37,9 @@ switch (mode)
         return ResNetLatency.Run(args[1..]);
     case "resnet-profile":
         return ResNetProfile.Run(args[1..]);
+    case "texture-folder":
+        return TextureFolder.Run(args[1..]);
     default:
-        Console.Error.WriteLine($"Unknown mode '{mode}'. Known modes: gemm, peer, bdn, resnet, resnet-profile.");
+        Console.Error.WriteLine($"Unknown mode '{mode}'. Known modes: gemm, peer, bdn, resnet, resnet-profile, texture-folder.");
         return 1;
 }

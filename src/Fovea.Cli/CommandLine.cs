@@ -21,9 +21,14 @@ public sealed class CommandLine
     /// <summary>Arguments that are not options.</summary>
     public List<string> Positionals { get; }
 
-    /// <summary>Splits args after the command word; <paramref name="flags"/> are options without a value.</summary>
-    public static CommandLine Parse(string command, IReadOnlyList<string> args, IReadOnlyCollection<string> valueOptions, IReadOnlyCollection<string> flags)
+    /// <summary>
+    /// Splits args after the command word; <paramref name="flags"/> are options without a value, <paramref name="optionalValues"/>
+    /// options whose value may be left out ("--name", "--name value" when the next argument is not an option, "--name=value").
+    /// </summary>
+    public static CommandLine Parse(string command, IReadOnlyList<string> args, IReadOnlyCollection<string> valueOptions, IReadOnlyCollection<string> flags,
+        IReadOnlyCollection<string>? optionalValues = null)
     {
+        optionalValues ??= [];
         var cl = new CommandLine(command, new List<string>());
         bool optionsEnded = false;
         for (int i = 0; i < args.Count; i++)
@@ -35,9 +40,14 @@ public sealed class CommandLine
             string? inline = null;
             int eq = name.IndexOf('=');
             if (eq >= 0) { inline = name[(eq + 1)..]; name = name[..eq]; }
-            if (cl._options.ContainsKey(name) && (flags.Contains(name) || valueOptions.Contains(name)))
+            if (cl._options.ContainsKey(name) && (flags.Contains(name) || valueOptions.Contains(name) || optionalValues.Contains(name)))
                 throw new UsageException($"Option --{name} is given twice; give it once.");
-            if (flags.Contains(name))
+            if (optionalValues.Contains(name))
+            {
+                if (inline is { Length: 0 }) throw new UsageException($"Option --{name}= needs a value after '='; or give --{name} alone.");
+                cl._options[name] = inline ?? (i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : null);
+            }
+            else if (flags.Contains(name))
             {
                 if (inline is not null) throw new UsageException($"Option --{name} takes no value (received '{inline}').");
                 cl._options[name] = null;
@@ -50,7 +60,7 @@ public sealed class CommandLine
             }
             else
             {
-                var known = valueOptions.Concat(flags).Order().Select(o => "--" + o);
+                var known = valueOptions.Concat(flags).Concat(optionalValues).Order().Select(o => "--" + o);
                 throw new UsageException($"Unknown option '{a}' for 'fovea {command}'. Known options: {string.Join(", ", known)}.");
             }
         }

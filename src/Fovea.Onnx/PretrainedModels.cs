@@ -19,6 +19,14 @@ public static class PretrainedModels
     public const string ResNet18Version = "0.23.1";
     private const string ResNet18File = "tools/DnnImageModels/ResNet18Onnx/ResNet18.onnx";
 
+    /// <summary>
+    /// The layer of the imported ResNet-18 (<see cref="Load"/>) after which its last residual stage begins: the ReLU after the
+    /// third stage's last residual add, output [256, 14, 14]. Cut there (<see cref="Model.CopyAfter"/>), the tail is the last
+    /// stage (in this package's network three residual blocks of 512 channels at 7 × 7, 13.1 M of its 15.9 M parameters, 31% of
+    /// its FLOPs) and the average pooling: what fine-tuning (<see cref="Training.TransferLearning.FineTune"/>) trains by default.
+    /// </summary>
+    public const string ResNet18LastStageInput = "ReLU347";
+
     /// <summary>Names accepted by <see cref="Load"/>.</summary>
     public static IReadOnlyList<string> Names { get; } = ["resnet18"];
 

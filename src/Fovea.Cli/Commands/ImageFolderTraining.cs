@@ -14,16 +14,18 @@ namespace Fovea.Cli.Commands;
 /// <summary>
 /// fovea train --data DIR on an image folder (one subfolder per class): decode and resize every image once, hold out a
 /// stratified validation part (or read --test-data), then train a network from scratch (--base none) or a dense
-/// classifier on the cached features of the frozen pretrained ResNet-18 (--base resnet18), and save one model that
+/// classifier on the cached features of the frozen pretrained ResNet-18 (--base resnet18), optionally followed by
+/// fine-tuning the base's last layers with it (--fine-tune, see <see cref="FineTuning"/>), and save one model that
 /// classifies image files, with the folder's class names.
 /// </summary>
 internal static class ImageFolderTraining
 {
-    public static readonly string[] OptionsOnlyForFolders = ["base", "base-layer", "base-normalization", "image-size", "channels", "test-data"];
+    public static readonly string[] OptionsOnlyForFolders = ["base", "base-layer", "base-normalization", "image-size", "channels", "test-data", "fine-tune", "fine-tune-epochs", "fine-tune-lr"];
     private static readonly string[] s_optionsOnlyForIdx = ["dataset", "limit"];
 
-    /// <summary>What one training run produced; the evaluations are of images it did not train on.</summary>
-    private sealed record Outcome(Model Model, History History, EvaluationResult? Validation, EvaluationResult? Test, double TrainSeconds, double FeatureSeconds);
+    /// <summary>What one training run produced; the evaluations are of images it did not train on (after fine-tuning, when asked).</summary>
+    private sealed record Outcome(Model Model, History History, EvaluationResult? Validation, EvaluationResult? Test, double TrainSeconds, double FeatureSeconds,
+        FineTuning.Outcome? FineTuned = null);
 
     /// <summary>
     /// True for an existing folder without IDX files (at its top, or in a fashion-mnist or mnist subfolder, as the IDX
@@ -43,6 +45,9 @@ internal static class ImageFolderTraining
         string outPath = cl.Get("out") ?? Path.Combine("runs", $"{FolderName(dir)}-{choice.ModelName}.fovea");
         TrainOutputs.Check(outPath, choice.Base.FilePath);
         session.Prepare(outPath);
+        // A layer the base cannot be cut after is refused before the images are decoded.
+        var baseModel = choice.FineTune is null ? null : choice.Base.Resolve(settings.Json);
+        choice.FineTune?.Check(baseModel!, choice.Base.Option);
         var all = Load(dir, choice.Channels, choice.Height, choice.Width, null, settings.Json);
         (ImageFolder train, ImageFolder? validation) = settings.ValidationSplit > 0 ? all.Split(settings.ValidationSplit, settings.Seed) : (all, null);
         if (validation is { Count: 0 })
@@ -54,7 +59,7 @@ internal static class ImageFolderTraining
                 (test is null ? "" : $", {test.Count:N0} test images from {choice.TestDir}"));
 
         var outcome = choice.Pretrained
-            ? TrainOnPretrainedFeatures(choice.Base.Resolve(settings.Json), choice.ModelName, train, validation, test, settings, session)
+            ? TrainOnPretrainedFeatures(baseModel ?? choice.Base.Resolve(settings.Json), choice.ModelName, train, validation, test, settings, session, choice.FineTune)
             : TrainFromScratch(choice.ModelName, train, validation, test, settings, session);
         ModelFile.Save(outcome.Model, outPath);
         var reported = (outcome.Test ?? outcome.Validation)!;
@@ -68,7 +73,7 @@ internal static class ImageFolderTraining
     /// What to train, read and checked before any image is decoded. ModelName is "resnet18" with the pretrained base, the
     /// file's name with a base from a file, else the network trained from scratch; images are read at Height × Width.
     /// </summary>
-    private sealed record Choice(PretrainedBase Base, string ModelName, int Channels, int Height, int Width, string? TestDir, TrainSettings Settings)
+    private sealed record Choice(PretrainedBase Base, string ModelName, int Channels, int Height, int Width, string? TestDir, TrainSettings Settings, FineTuning? FineTune)
     {
         public bool Pretrained => Base.Pretrained;
     }
@@ -107,7 +112,7 @@ internal static class ImageFolderTraining
             : new TrainDefaults(30, 0.002, "adamw", "cosine", Augment: true, validationSplit, BatchSize: 32));
         if (testDir is null && settings.ValidationSplit == 0)
             throw new UsageException("Nothing to measure accuracy on: --validation-split 0 and no --test-data. Hold out a fraction (e.g. --validation-split 0.2) or give --test-data DIR.");
-        return new Choice(pretrainedBase, modelName, channels, height, width, testDir, settings);
+        return new Choice(pretrainedBase, modelName, channels, height, width, testDir, settings, FineTuning.Read(cl, pretrainedBase, settings));
     }
 
     /// <summary>Class folders all named like train/test/val mean the user pointed at the parent of the splits.</summary>
@@ -155,12 +160,16 @@ internal static class ImageFolderTraining
     }
 
     private static Outcome TrainOnPretrainedFeatures(Model baseModel, string baseName, ImageFolder train, ImageFolder? validation, ImageFolder? test,
-        TrainSettings settings, TrainSession session)
+        TrainSettings settings, TrainSession session, FineTuning? fineTune)
     {
         var clock = Stopwatch.StartNew();
-        var trainFeatures = Features(baseModel, baseName, train, "training", settings.Json);
-        var validationFeatures = validation is null ? null : Features(baseModel, baseName, validation, "validation", settings.Json);
-        var testFeatures = test is null ? null : Features(baseModel, baseName, test, "test", settings.Json);
+        // Fine-tuning splits the base at its layer: the part up to it runs once per image, its outputs are kept for
+        // fine-tuning, and the frozen features come from the rest of the base run on them.
+        var heads = fineTune?.ComputeHeadOutputs(baseModel, baseName, train, validation, test, settings.Json);
+        var featureModel = fineTune is null ? baseModel : baseModel.CopyAfter(fineTune.Layer);
+        var trainFeatures = Features(featureModel, baseName, heads?.Train ?? (IDataset)train, "training", settings.Json);
+        var validationFeatures = validation is null ? null : Features(featureModel, baseName, heads?.Validation ?? (IDataset)validation, "validation", settings.Json);
+        var testFeatures = test is null ? null : Features(featureModel, baseName, heads?.Test ?? (IDataset)test, "test", settings.Json);
         double featureSeconds = clock.Elapsed.TotalSeconds;
 
         var top = new Sequential(baseModel.BaseOutput.OutputShape, "classifier", settings.Seed)
@@ -179,11 +188,17 @@ internal static class ImageFolderTraining
         double trainSeconds = clock.Elapsed.TotalSeconds;
         // Evaluating the classifier on cached features gives what the combined model gives on the images, without a second pass of the base.
         var model = Model.Combine(baseModel, top, $"{baseName}-classifier");
-        return new Outcome(model, history, validationFeatures is null ? null : trainer.Evaluate(validationFeatures),
-            testFeatures is null ? null : trainer.Evaluate(testFeatures), trainSeconds, featureSeconds);
+        var frozenValidation = validationFeatures is null ? null : trainer.Evaluate(validationFeatures);
+        var frozenTest = testFeatures is null ? null : trainer.Evaluate(testFeatures);
+        if (fineTune is null) return new Outcome(model, history, frozenValidation, frozenTest, trainSeconds, featureSeconds);
+        if (!settings.Json && (frozenTest ?? frozenValidation) is { } frozen)
+            Console.Error.WriteLine($"On the frozen features: {(frozenTest is null ? "validation" : "test")} accuracy {frozen.Accuracy:P2} (loss {frozen.Loss:F4})");
+        var tuned = fineTune.Run(model, heads!, settings, frozenValidation, frozenTest);
+        // One history: the classifier's epochs, then the fine-tuning's numbered on (101-105 after 100), so the charts show both.
+        return new Outcome(model, history.Concat(tuned.History), tuned.Validation, tuned.Test, trainSeconds, featureSeconds, tuned);
     }
 
-    private static InMemoryDataset Features(Model baseModel, string baseName, ImageFolder images, string role, bool quiet)
+    private static InMemoryDataset Features(Model baseModel, string baseName, IDataset images, string role, bool quiet)
     {
         var status = new StatusLine($"{baseName} features of the {role} images:", !quiet);
         var features = TransferLearning.ExtractFeatures(baseModel, images, progress: status.Report);
@@ -205,14 +220,20 @@ internal static class ImageFolderTraining
                 ["train_images"] = trainCount, ["epochs"] = outcome.History.Epochs.Count,
                 ["feature_seconds"] = Math.Round(outcome.FeatureSeconds, 2), ["train_seconds"] = Math.Round(outcome.TrainSeconds, 2),
                 ["validation"] = Describe(outcome.Validation), ["test"] = Describe(outcome.Test),
+                ["fine_tune"] = FineTuning.Describe(outcome.FineTuned, Describe),
                 ["history"] = JsonNode.Parse(outcome.History.ToJson()), ["report"] = reportPath,
             });
             return;
         }
+        var ft = outcome.FineTuned;
+        string after = ft is null ? $"after {outcome.TrainSeconds:F1}s of training"
+            : $"after {outcome.TrainSeconds:F1}s of training the classifier and {ft.Seconds:F1}s of fine-tuning after {ft.Options.Layer}";
         if (outcome.Validation is { } v)
-            Console.WriteLine($"Validation accuracy {v.Accuracy:P2} (top-{v.K} {v.TopKAccuracy:P2}, loss {v.Loss:F4}) on {v.Count:N0} held-out images after {outcome.TrainSeconds:F1}s of training.");
+            Console.WriteLine($"Validation accuracy {v.Accuracy:P2} (top-{v.K} {v.TopKAccuracy:P2}, loss {v.Loss:F4}) on {v.Count:N0} held-out images {after}" +
+                (ft?.FrozenValidation is { } fv ? $" (frozen features alone: {fv.Accuracy:P2})." : "."));
         if (outcome.Test is { } t)
-            Console.WriteLine($"Test accuracy {t.Accuracy:P2} (top-{t.K} {t.TopKAccuracy:P2}, loss {t.Loss:F4}) on {t.Count:N0} test images after {outcome.TrainSeconds:F1}s of training.");
+            Console.WriteLine($"Test accuracy {t.Accuracy:P2} (top-{t.K} {t.TopKAccuracy:P2}, loss {t.Loss:F4}) on {t.Count:N0} test images {after}" +
+                (ft?.FrozenTest is { } ftest ? $" (frozen features alone: {ftest.Accuracy:P2})." : "."));
         Console.WriteLine($"Saved {outPath} (classes: {string.Join(", ", outcome.Model.ClassNames)}; history, charts and confusion matrix next to it)");
         if (reportPath is not null) Console.WriteLine($"Report {reportPath}");
     }

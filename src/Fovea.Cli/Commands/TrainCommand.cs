@@ -65,6 +65,11 @@ internal static class TrainCommand
           --image-size N         images are resized to N x N (default: 224 for resnet18, which needs 224; else 64)
           --channels C           3 (RGB) or 1 (grey) (default: 3; resnet18 needs 3)
           --test-data DIR        a second image folder with the same class names, to report accuracy on
+          --fine-tune [LAYER]    after the classifier, train the base's layers after LAYER together with it (default
+                                 for resnet18: ReLU347, the start of its last residual stage; required for a base from
+                                 a file), BatchNorm kept frozen; the base up to LAYER runs once per image
+          --fine-tune-epochs N   epochs of fine-tuning (default: 5)
+          --fine-tune-lr X       learning rate of fine-tuning, same optimizer (default: a tenth of --lr, 0.0001)
 
         Checkpoints: <model>.checkpoint (the model, optimizer and schedule state, the position in the run) is written
         next to the model after every epoch and deleted once the model is saved. Ctrl-C stops training after the
@@ -80,7 +85,7 @@ internal static class TrainCommand
 
     public static int Run(string[] args)
     {
-        var (cl, session) = TrainSession.Open(args, a => CommandLine.Parse("train", a, s_values, s_flags));
+        var (cl, session) = TrainSession.Open(args, a => CommandLine.Parse("train", a, [.. s_values, .. FineTuning.ValueOptions], s_flags, FineTuning.OptionalValueOptions));
         cl.RequirePositionals(0, "train [options]");
         string? data = cl.Get("data");
         if (data is not null && !Directory.Exists(data))

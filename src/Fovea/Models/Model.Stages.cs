@@ -73,6 +73,48 @@ public partial class Model
     }
 
     /// <summary>
+    /// The part of this model that follows <paramref name="layerName"/>, as a model of its own: its input shape is that
+    /// layer's output shape (e.g. [256, 14, 14] after ResNet-18's third stage), and it holds copies of every later layer the
+    /// output depends on (weights, frozen state and stage kept), with the same class names and no input normalisation.
+    /// With <see cref="CopyUntil"/> it splits a network in two, head and tail: for every x,
+    /// <c>CopyAfter(L).Predict(CopyUntil(L).Predict(x))</c> equals <c>Predict(x)</c>. Fine-tuning trains such a tail
+    /// (see <see cref="Training.TransferLearning.FineTune"/>).
+    /// </summary>
+    /// <param name="layerName">Layer after which to cut; "input" copies the whole network.</param>
+    /// <param name="name">Name of the new model; default "&lt;this name&gt;-after-&lt;layerName&gt;".</param>
+    /// <exception cref="ArgumentException">No layer is called <paramref name="layerName"/>; it is the output or comes after it;
+    /// or a residual or skip connection crosses the cut (a later layer also reads a node before it), naming both layers.</exception>
+    public Model CopyAfter(string layerName, string? name = null)
+    {
+        var cut = GetNode(layerName);
+        if (cut.Index >= _outputIndex)
+            throw new ArgumentException(cut.Index == _outputIndex
+                ? $"Cannot cut model '{Name}' after '{layerName}': it is the model's output, so nothing follows it."
+                : $"Cannot cut model '{Name}' after '{layerName}': it comes after the model's output '{Output.Name}'.");
+        // The nodes the output needs, followed back no further than the cut.
+        var needed = new bool[_nodes.Count];
+        needed[_outputIndex] = true;
+        for (int i = _outputIndex; i > cut.Index; i--)
+            if (needed[i]) foreach (int j in _nodes[i].InputIndices) needed[j] = true;
+        for (int i = cut.Index + 1; i <= _outputIndex; i++)
+        {
+            if (!needed[i]) continue;
+            foreach (int j in _nodes[i].InputIndices)
+                if (j < cut.Index)
+                    throw new ArgumentException(
+                        $"Cannot cut model '{Name}' after '{layerName}': layer '{_nodes[i].Name}' after the cut also reads '{_nodes[j].Name}', " +
+                        "which comes before it (a residual or skip connection crosses the cut). Cut at a node every path goes through, such as the output of a residual block.");
+        }
+        var result = new Model(cut.OutputShape, name ?? $"{Name}-after-{layerName}", Seed) { ClassNames = ClassNames };
+        if (cut.Index == 0) result.Normalization = Normalization;
+        var map = new Dictionary<int, Node> { [cut.Index] = result.Input };
+        for (int i = cut.Index + 1; i <= _outputIndex; i++)
+            if (needed[i]) map[i] = result.AddCopy(_nodes[i].Layer!, _nodes[i].Stage, _nodes[i].InputIndices.Select(j => map[j]).ToArray());
+        result.SetOutput(map[_outputIndex]);
+        return result;
+    }
+
+    /// <summary>
     /// One model made of copies of <paramref name="baseModel"/>'s base stage (its layers up to <see cref="BaseOutput"/>,
     /// weights and frozen state kept, all in the base stage) followed by copies of every layer of <paramref name="top"/>
     /// (in the top stage). The result takes <paramref name="baseModel"/>'s input and normalisation and
@@ -120,6 +162,26 @@ public partial class Model
             if (mine[l].TypeName != theirs[l].TypeName || mine[l].Parameters.Count != theirs[l].Parameters.Count)
                 throw new ArgumentException($"Layer {l} of '{trainedTop.Name}' ({theirs[l]}) does not match top layer {mine[l]} of '{Name}'.");
             for (int p = 0; p < mine[l].Parameters.Count; p++) mine[l].Parameters[p].Value.CopyFrom(theirs[l].Parameters[p].Value.Span);
+        }
+    }
+
+    /// <summary>
+    /// Copies every weight and buffer of <paramref name="trained"/> (e.g. a tail made by <see cref="CopyAfter"/>) into this
+    /// model's layer of the same name; the frozen state of this model's layers is left as it is.
+    /// </summary>
+    internal void LoadLayerWeights(Model trained)
+    {
+        foreach (var theirs in trained.Layers)
+        {
+            var mine = GetLayer(theirs.Name);
+            if (mine.TypeName != theirs.TypeName || mine.Parameters.Count != theirs.Parameters.Count)
+                throw new ArgumentException($"Layer '{theirs.Name}' of '{trained.Name}' ({theirs.TypeName}) does not match layer '{mine.Name}' of '{Name}' ({mine.TypeName}).");
+            for (int p = 0; p < mine.Parameters.Count; p++)
+            {
+                if (!mine.Parameters[p].Value.Shape.AsSpan().SequenceEqual(theirs.Parameters[p].Value.Shape))
+                    throw new ArgumentException($"Parameter '{theirs.Parameters[p].Name}' of '{trained.Name}' has shape {Tensor.ShapeToString(theirs.Parameters[p].Value.Shape)}; '{Name}' holds {Tensor.ShapeToString(mine.Parameters[p].Value.Shape)}.");
+                mine.Parameters[p].Value.CopyFrom(theirs.Parameters[p].Value.Span);
+            }
         }
     }
 

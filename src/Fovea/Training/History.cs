@@ -46,6 +46,20 @@ public sealed class History
 
     internal void Add(EpochMetrics m) => _epochs.Add(m);
 
+    /// <summary>
+    /// A new history of this one's epochs followed by <paramref name="later"/>'s, numbered on from this one's last: e.g.
+    /// 5 epochs of fine-tuning after 100 epochs of a top become epochs 101-105. Neither history changes.
+    /// </summary>
+    public History Concat(History later)
+    {
+        ArgumentNullException.ThrowIfNull(later);
+        var result = new History();
+        result._epochs.AddRange(_epochs);
+        int offset = _epochs.Count == 0 ? 0 : _epochs[^1].Epoch;
+        foreach (var e in later._epochs) result._epochs.Add(e with { Epoch = offset + e.Epoch });
+        return result;
+    }
+
     /// <summary>CSV with a header row: epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,images_per_second.</summary>
     public string ToCsv()
     {

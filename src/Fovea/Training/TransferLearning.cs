@@ -19,7 +19,7 @@ namespace Fovea.Training;
 /// BatchNorm uses its running statistics, so a base without dropout computes the same features every epoch. What it
 /// cannot do is augmentation, which changes the images, and so the features, every epoch.
 /// </summary>
-public static class TransferLearning
+public static partial class TransferLearning
 {
     /// <summary>
     /// Runs <paramref name="model"/>'s base stage (up to <see cref="Model.BaseOutput"/>; the whole model when it has no
