@@ -75,7 +75,8 @@ internal static class TrainCommand
         next to the model after every epoch and deleted once the model is saved. Ctrl-C stops training after the
         current batch, writes the checkpoint and prints the command that resumes it (exit code 130); a second Ctrl-C,
         or one before training starts, ends at once. No file is ever left half-written. A new run does not start
-        over the checkpoint of an unfinished one: resume it, or delete it.
+        over the checkpoint of an unfinished one: resume it, or delete it. Fine-tuning (--fine-tune) is not
+        checkpointed: a Ctrl-C during it lets it finish and save the model, then exits 130.
         """;
 
     private static readonly HashSet<string> s_values = ["model", "dataset", "data", "epochs", "batch-size", "lr", "optimizer", "schedule",
