@@ -87,6 +87,33 @@ public sealed class FineTuneCliTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void Ctrl_C_during_fine_tuning_stops_it_and_resume_repeats_it_from_the_trained_classifier()
+    {
+        using var train = new SyntheticFolder(imagesPerClass: 10, seed: 73, minSide: 20, maxSide: 40);
+        string basePath = SaveResidualBase();
+        string model = Path.Combine(_dir, "tuned.fovea"), checkpoint = model + ".checkpoint";
+        string[] args = ["train", "--data", train.Root, "--base", basePath, "--fine-tune", "stem_relu", "--epochs", "4", "--fine-tune-epochs", "200",
+            "--threads", "1", "--out", model];
+        var (code, err) = CliProcess.RunAndInterrupt(args, line => line.StartsWith("Fine-tuning the layers after", StringComparison.Ordinal));
+        Assert.True(code == 130, $"exit {code}: {err}");
+        var last = err.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1];
+        var m = System.Text.RegularExpressions.Regex.Match(last, @"^fovea: interrupted at epoch (\d+), batch (\d+); resume with \./fovea train --resume (\S+)$");
+        Assert.True(m.Success, last);
+        Assert.InRange(int.Parse(m.Groups[1].Value), 5, 204);          // numbered on from the classifier's 4 epochs
+        Assert.Equal(checkpoint, m.Groups[3].Value);
+        Assert.True(File.Exists(checkpoint));
+        Assert.False(File.Exists(model));                               // nothing half fine-tuned is saved
+
+        var resumed = Fovea("train", "--resume", checkpoint, "--json");
+        Assert.True(resumed.Code == 0, resumed.Err);
+        var result = JsonNode.Parse(resumed.Out)!;
+        Assert.Equal(200, result["fine_tune"]!["epochs"]!.GetValue<int>());
+        Assert.Equal(204, result["epochs"]!.GetValue<int>());
+        Assert.True(File.Exists(model));
+        Assert.False(File.Exists(checkpoint));
+    }
+
+    [Fact]
     public void Fine_tuning_mistakes_are_one_line_naming_the_option()
     {
         using var train = new SyntheticFolder(imagesPerClass: 3, seed: 72, minSide: 20, maxSide: 30);

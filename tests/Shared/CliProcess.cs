@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 
 namespace Fovea.TestSupport;
 
@@ -78,6 +79,40 @@ internal static class CliProcess
         Assert.StartsWith("fovea: error: ", lines[0]);
         foreach (var e in expected) Assert.Contains(e, lines[0]);
         Assert.DoesNotContain("   at ", r.Err);
+    }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
+    private const int SigInt = 2;
+
+    /// <summary>
+    /// Starts fovea, sends it a real SIGINT (as Ctrl-C does) once a stderr line satisfies <paramref name="sendWhen"/>, and
+    /// waits for it to end; returns its exit code and stderr.
+    /// </summary>
+    public static (int Code, string Err) RunAndInterrupt(string[] args, Func<string, bool> sendWhen)
+    {
+        var psi = new ProcessStartInfo(DotnetHost) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Fovea.Cli.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["FOVEA_OFFLINE"] = "1";
+        using var p = Process.Start(psi)!;
+        var err = new System.Text.StringBuilder();
+        bool sent = false;
+        int killResult = 0;
+        p.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (err) err.AppendLine(e.Data);
+            if (!sent && sendWhen(e.Data)) { sent = true; killResult = Kill(p.Id, SigInt); }
+        };
+        p.BeginErrorReadLine();
+        _ = p.StandardOutput.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(3))) { p.Kill(entireProcessTree: true); Assert.Fail($"fovea {string.Join(' ', args)} did not end after SIGINT"); }
+        p.WaitForExit(); // flushes the asynchronous stderr reader
+        Assert.True(sent, $"no stderr line called for the SIGINT: {err}");
+        Assert.True(killResult == 0, $"kill(SIGINT) failed: errno {Marshal.GetLastPInvokeError()}");
+        lock (err) return (p.ExitCode, err.ToString());
     }
 
     /// <summary>Runs fovea with <paramref name="args"/> and asserts <see cref="AssertUsageError"/>; returns the error line.</summary>

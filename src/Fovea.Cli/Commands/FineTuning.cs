@@ -100,7 +100,7 @@ internal sealed record FineTuning(string Layer, int Epochs, float LearningRate)
         {
             Epochs = Epochs, BatchSize = settings.BatchSize, Seed = settings.Seed, ValidationData = heads.Validation,
             Callbacks = settings.Json ? [tail] : [tail, ConsoleProgress.ForStandardError()],
-        }, new SoftmaxCrossEntropyLoss(settings.LabelSmoothing));
+        }, new SoftmaxCrossEntropyLoss(settings.LabelSmoothing), Interruption.Token);
         double seconds = clock.Elapsed.TotalSeconds;
         // The trained tail on the cached outputs gives what the fine-tuned model gives on the images, without the head again.
         var trainer = tail.Trainer!;

@@ -75,8 +75,9 @@ internal static class TrainCommand
         next to the model after every epoch and deleted once the model is saved. Ctrl-C stops training after the
         current batch, writes the checkpoint and prints the command that resumes it (exit code 130); a second Ctrl-C,
         or one before training starts, ends at once. No file is ever left half-written. A new run does not start
-        over the checkpoint of an unfinished one: resume it, or delete it. Fine-tuning (--fine-tune) is not
-        checkpointed: a Ctrl-C during it lets it finish and save the model, then exits 130.
+        over the checkpoint of an unfinished one: resume it, or delete it. Fine-tuning (--fine-tune) keeps no
+        checkpoint of its own: Ctrl-C during it stops after the current batch, and --resume repeats it from the
+        trained classifier in the checkpoint.
         """;
 
     private static readonly HashSet<string> s_values = ["model", "dataset", "data", "epochs", "batch-size", "lr", "optimizer", "schedule",

@@ -60,10 +60,12 @@ public static partial class TransferLearning
     /// <param name="options">Epochs, batch size, seed, validation, schedule, callbacks; <see cref="FitOptions.Augmentation"/> must be null.</param>
     /// <param name="loss">Objective; default softmax cross-entropy.</param>
     /// <param name="headBatchSize">Images per forward pass of the head; default 4.</param>
+    /// <param name="cancellation">Stops the fine-tuning after the current batch (see <see cref="FineTuneOnHeadOutputs"/>).</param>
     /// <returns>The per-epoch history of the fine-tuning.</returns>
     /// <exception cref="ArgumentException">A bad cut (see <see cref="Model.CopyAfter"/>), outputs that do not fit in memory
     /// (see <see cref="ExtractHeadOutputs"/>), or augmentation.</exception>
-    public static History FineTune(Model model, string cutAfter, IDataset train, Optimizer optimizer, FitOptions options, Loss? loss = null, int headBatchSize = 4)
+    public static History FineTune(Model model, string cutAfter, IDataset train, Optimizer optimizer, FitOptions options, Loss? loss = null, int headBatchSize = 4,
+        CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(cutAfter);
@@ -76,7 +78,7 @@ public static partial class TransferLearning
         CheckHeadOutputsFit(cut, train.Count + (options.ValidationData?.Count ?? 0), options.MemoryLimitBytes);
         var head = ExtractHeadOutputsWithin(model, cutAfter, train, headBatchSize, null, long.MaxValue);
         var validation = options.ValidationData is null ? null : ExtractHeadOutputsWithin(model, cutAfter, options.ValidationData, headBatchSize, null, long.MaxValue);
-        return FineTuneOnHeadOutputs(model, cutAfter, head, optimizer, options with { ValidationData = validation });
+        return FineTuneOnHeadOutputs(model, cutAfter, head, optimizer, options with { ValidationData = validation }, loss, cancellation);
     }
 
     /// <summary>
@@ -95,9 +97,12 @@ public static partial class TransferLearning
     /// <param name="optimizer">Optimizer of the tail's weights, at a low rate (e.g. Adam 1e-4).</param>
     /// <param name="options">As for <see cref="Trainer.Fit(IDataset, FitOptions, CancellationToken)"/>; <see cref="FitOptions.Augmentation"/> must be null.</param>
     /// <param name="loss">Objective; default softmax cross-entropy.</param>
+    /// <param name="cancellation">Stops the fine-tuning after the current batch with a <see cref="TrainingInterruptedException"/>;
+    /// <paramref name="model"/> then keeps the weights it had (the tail's are copied back only when every epoch is done).</param>
     /// <returns>The per-epoch history of the fine-tuning.</returns>
     /// <exception cref="ArgumentException">A bad cut, head outputs of another shape than the cut layer's, or augmentation.</exception>
-    public static History FineTuneOnHeadOutputs(Model model, string cutAfter, IDataset headOutputs, Optimizer optimizer, FitOptions options, Loss? loss = null)
+    public static History FineTuneOnHeadOutputs(Model model, string cutAfter, IDataset headOutputs, Optimizer optimizer, FitOptions options, Loss? loss = null,
+        CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(cutAfter);
@@ -115,7 +120,7 @@ public static partial class TransferLearning
             if (layer is BatchNorm2D) layer.Freeze();
             else layer.Unfreeze();
         }
-        var history = new Trainer(tail, optimizer, loss).Fit(headOutputs, options);
+        var history = new Trainer(tail, optimizer, loss).Fit(headOutputs, options, cancellation);
         model.LoadLayerWeights(tail);
         return history;
     }

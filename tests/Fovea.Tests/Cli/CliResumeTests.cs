@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Fovea.Serialization;
@@ -15,39 +14,11 @@ public sealed partial class CliResumeTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
-
-    private const int SigInt = 2;
-
     private static string[] Args(string model) => ["train", "--limit", "500", "--epochs", "4", "--threads", "1", "--seed", "3", "--out", model];
 
-    /// <summary>Starts fovea, sends SIGINT once the first epoch's line is printed, and waits for it to end.</summary>
-    private static (int Code, string Err) RunAndInterrupt(string[] args)
-    {
-        var psi = new ProcessStartInfo(CliProcess.DotnetHost) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Fovea.Cli.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["FOVEA_OFFLINE"] = "1";
-        using var p = Process.Start(psi)!;
-        var err = new System.Text.StringBuilder();
-        bool sent = false;
-        int killResult = 0;
-        p.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is null) return;
-            lock (err) err.AppendLine(e.Data);
-            // The progress prints one line per epoch when stderr is not a terminal: training is under way.
-            if (!sent && e.Data.StartsWith("epoch 1:", StringComparison.Ordinal)) { sent = true; killResult = Kill(p.Id, SigInt); }
-        };
-        p.BeginErrorReadLine();
-        _ = p.StandardOutput.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(3))) { p.Kill(entireProcessTree: true); Assert.Fail("fovea train did not end after SIGINT"); }
-        p.WaitForExit(); // flushes the asynchronous stderr reader
-        Assert.True(sent, $"training printed no epoch line: {err}");
-        Assert.True(killResult == 0, $"kill(SIGINT) failed: errno {Marshal.GetLastPInvokeError()}");
-        lock (err) return (p.ExitCode, err.ToString());
-    }
+    /// <summary>Starts fovea and sends SIGINT once the first epoch's line is printed (one line per epoch when stderr is not a terminal).</summary>
+    private static (int Code, string Err) RunAndInterrupt(string[] args) =>
+        CliProcess.RunAndInterrupt(args, line => line.StartsWith("epoch 1:", StringComparison.Ordinal));
 
     [GeneratedRegex(@"^fovea: interrupted at epoch (\d+), batch (\d+); resume with \./fovea train --resume (\S+)$")]
     private static partial Regex InterruptedLine();

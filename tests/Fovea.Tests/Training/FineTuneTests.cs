@@ -177,6 +177,28 @@ public class FineTuneTests
     }
 
     [Fact]
+    public void A_cancelled_fine_tuning_stops_between_batches_and_leaves_the_model_as_it_was()
+    {
+        var model = Net(seed: 14);
+        var before = model.Parameters.Select(p => p.Value.ToArray()).ToArray();
+        var outputs = TransferLearning.ExtractHeadOutputs(model, "stem_relu", Data(24, seed: 15));
+        using var stop = new CancellationTokenSource();
+        var stopAfterTwoBatches = new StopAfter(stop, batches: 2);
+        var e = Assert.Throws<TrainingInterruptedException>(() => TransferLearning.FineTuneOnHeadOutputs(model, "stem_relu", outputs, new Adam(0.01f),
+            new FitOptions { Epochs = 3, BatchSize = 8, Callbacks = [stopAfterTwoBatches] }, cancellation: stop.Token));
+        Assert.Equal((1, 2), (e.Epoch, e.Batch));
+        Assert.Null(e.CheckpointPath);
+        var after = model.Parameters.Select(p => p.Value.ToArray()).ToArray();
+        for (int i = 0; i < before.Length; i++) Assert.Equal(before[i], after[i]);
+    }
+
+    private sealed class StopAfter(CancellationTokenSource stop, int batches) : ITrainingCallback
+    {
+        private int _seen;
+        public void OnBatchEnd(Trainer trainer, in BatchProgress progress) { if (++_seen == batches) stop.Cancel(); }
+    }
+
+    [Fact]
     public void Head_outputs_are_the_cut_layer_output_and_the_tail_can_train_on_them_directly()
     {
         var model = Net(seed: 11);
