@@ -37,15 +37,7 @@ public sealed class FineTuneCliTests(ITestOutputHelper output) : IDisposable
 
     private static float[][] Weights(Model model, string layer) => model.GetLayer(layer).Parameters.Select(p => p.Value.ToArray()).ToArray();
 
-    private void AssertOneLineError(string[] args, string expected)
-    {
-        var (code, _, err) = Fovea(args);
-        Assert.Equal(2, code);
-        var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.StartsWith("fovea: error: ", lines[0]);
-        Assert.Contains(expected, lines[0]);
-    }
+    private void AssertOneLineError(string[] args, string expected) => CliProcess.AssertUsageError(Fovea(args), expected);
 
     [Fact]
     public void Fine_tuning_trains_the_base_after_the_layer_with_the_classifier_and_saves_one_model()

@@ -12,15 +12,7 @@ public sealed class FolderCliTests(ITestOutputHelper output) : IDisposable
 
     private (int Code, string Out, string Err) Fovea(params string[] args) => CliProcess.Run(TimeSpan.FromMinutes(5), output, args);
 
-    private void AssertOneLineError(string[] args, string expected)
-    {
-        var (code, _, err) = Fovea(args);
-        Assert.Equal(2, code);
-        var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.StartsWith("fovea: error: ", lines[0]);
-        Assert.Contains(expected, lines[0]);
-    }
+    private void AssertOneLineError(string[] args, string expected) => CliProcess.AssertUsageError(Fovea(args), expected);
 
     [Fact]
     public void Train_from_scratch_on_a_folder_then_predict_prints_the_folder_class_names()
