@@ -23,7 +23,8 @@ internal static class ResNetLatency
 
     public static int Run(string[] args)
     {
-        int runs1 = 20, runs32 = 5, warmup = 2;
+        int runs1 = 20, runs32 = 5, warmup = 2, compete = 0;
+        bool foveaOnly = false;
         double warmupSeconds = 3;
         int[] batches = [1, 32], threads = [1, 2];
         string? outPath = null;
@@ -40,8 +41,10 @@ internal static class ResNetLatency
                 case "--threads": threads = Ints(Next()); break;
                 case "--out": outPath = Next(); break;
                 case "--quick": runs1 = 3; runs32 = 1; warmup = 1; warmupSeconds = 0.5; break;
+                case "--compete": compete = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--fovea-only": foveaOnly = true; break;
                 default:
-                    Console.Error.WriteLine($"Unknown option '{args[i]}'. resnet [--runs-1 N] [--runs-32 N] [--warmup N] [--warmup-seconds S] [--batches 1,32] [--threads 1,2] [--out FILE.md] [--quick]");
+                    Console.Error.WriteLine($"Unknown option '{args[i]}'. resnet [--runs-1 N] [--runs-32 N] [--warmup N] [--warmup-seconds S] [--batches 1,32] [--threads 1,2] [--out FILE.md] [--quick] [--compete N] [--fovea-only]");
                     return 1;
             }
         }
@@ -58,8 +61,10 @@ internal static class ResNetLatency
         Console.WriteLine($"ResNet-18 ({fovea.ParameterCount:N0} parameters) from {path}");
         Console.WriteLine($"p50 of {runs1} runs at batch 1 and {runs32} at larger batches, after at least {warmup} warm-up run(s) and {warmupSeconds} s; {Environment.ProcessorCount} cores");
 
+        if (compete > 0) Console.WriteLine($"{compete} busy thread(s) of another task compete for the cores throughout");
         var rows = new List<Row>();
         int saved = Parallelism.Degree;
+        using var competition = new Competition(compete);
         try
         {
             foreach (int batch in batches)
@@ -74,9 +79,9 @@ internal static class ResNetLatency
                 {
                     Parallelism.Degree = t;
                     double foveaMs = Median(warmup, runs, () => foveaFast.Predict(x));
-                    double foveaModelMs = Median(warmup, runs, () => fovea.Predict(x));
-                    double ortMs = OrtMedian(dynamicOnnx, input, t, warmup, runs);
-                    double? ortPackageMs = batch == 1 ? OrtMedian(File.ReadAllBytes(path), input, t, warmup, runs) : null;
+                    double foveaModelMs = foveaOnly ? double.NaN : Median(warmup, runs, () => fovea.Predict(x));
+                    double ortMs = foveaOnly ? double.NaN : OrtMedian(dynamicOnnx, input, t, warmup, runs);
+                    double? ortPackageMs = batch == 1 && !foveaOnly ? OrtMedian(File.ReadAllBytes(path), input, t, warmup, runs) : null;
                     var row = new Row(batch, t, foveaMs, foveaModelMs, ortMs, ortPackageMs);
                     rows.Add(row);
                     Console.WriteLine($"batch {batch,2}, {t} thread(s): Fovea {foveaMs / batch,8:F2} ms/image (Model.Predict {foveaModelMs / batch:F2}), ONNX Runtime {ortMs / batch,8:F2} ms/image" +
@@ -86,7 +91,7 @@ internal static class ResNetLatency
         }
         finally { Parallelism.Degree = saved; }
 
-        string markdown = Markdown(rows, runs1, runs32, warmup, loadBefore, LoadAverage(), args);
+        string markdown = Markdown(rows, runs1, runs32, warmup, compete, loadBefore, LoadAverage(), args);
         outPath ??= Path.Combine(ResultsFolder(), $"resnet18-latency-{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}-{Environment.MachineName}.md");
         File.WriteAllText(outPath, markdown);
         Console.WriteLine($"Wrote {outPath}");
@@ -126,7 +131,34 @@ internal static class ResNetLatency
         return runs % 2 == 1 ? times[runs / 2] : (times[runs / 2 - 1] + times[runs / 2]) / 2;
     }
 
-    private static string Markdown(List<Row> rows, int runs1, int runs32, int warmup, string loadBefore, string loadAfter, string[] args)
+    /// <summary>
+    /// Threads that spin for as long as the object lives, standing in for another program keeping cores busy (the
+    /// scheduler treats them like any other process's threads), so that a run shows what a loaded machine costs.
+    /// </summary>
+    private sealed class Competition : IDisposable
+    {
+        private volatile bool _stop;
+        private readonly Thread[] _threads;
+
+        public Competition(int threads)
+        {
+            _threads = new Thread[threads];
+            for (int i = 0; i < threads; i++)
+            {
+                _threads[i] = new Thread(() => { double x = 1; while (!_stop) x = x * 1.0000001 + 1e-9; GC.KeepAlive(x); })
+                    { IsBackground = true, Name = $"competing load {i}" };
+                _threads[i].Start();
+            }
+        }
+
+        public void Dispose()
+        {
+            _stop = true;
+            foreach (var t in _threads) t.Join();
+        }
+    }
+
+    private static string Markdown(List<Row> rows, int runs1, int runs32, int warmup, int compete, string loadBefore, string loadAfter, string[] args)
     {
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
@@ -138,7 +170,9 @@ internal static class ResNetLatency
         sb.AppendLine(inv, $"- Command: `dotnet run -c Release --project benchmarks/Fovea.Benchmarks -- resnet{(args.Length > 0 ? " " + string.Join(' ', args) : "")}`");
         sb.AppendLine(inv, $"- Model: {PretrainedModels.ResNet18Package} {PretrainedModels.ResNet18Version}, the network without its preprocessing; random inputs in the range it sees (0..255 minus a mean of about 114).");
         sb.AppendLine(inv, $"- Fovea: `Model.ToInference().Predict` (BatchNorm folded, residual add and ReLU fused, filters packed once, Winograd F(2x2,3x3) for 3x3 stride-1 layers) and, for comparison, plain `Model.Predict`; `Parallelism.Degree` = threads. ONNX Runtime: default graph optimisations, `IntraOpNumThreads` = threads, `InterOpNumThreads` = 1, on Fovea's opset-13 re-export (dynamic batch); \"package file\" = the package's own ONNX file (batch 1 only).");
-        sb.AppendLine(inv, $"- Each figure: median (p50) of {runs1} timed runs at batch 1 and {runs32} at batch 32, after at least {warmup} warm-up run(s) lasting at least {s_warmupSeconds} s each (so that .NET has recompiled the hot code with optimisations).").AppendLine();
+        sb.AppendLine(inv, $"- Each figure: median (p50) of {runs1} timed runs at batch 1 and {runs32} at batch 32, after at least {warmup} warm-up run(s) lasting at least {s_warmupSeconds} s each (so that .NET has recompiled the hot code with optimisations).");
+        if (compete > 0) sb.AppendLine(inv, $"- Loaded machine: {compete} thread(s) spinning in a busy loop throughout (`--compete {compete}`), as another program would; they count in the load average.");
+        sb.AppendLine();
         sb.AppendLine("| Batch | Threads | Fovea ms/batch | Model.Predict ms/batch | ONNX Runtime ms/batch | ORT, package file | Fovea ms/image | ORT ms/image | Fovea ÷ ORT |");
         sb.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var r in rows)

@@ -25,11 +25,13 @@ public static class Parallelism
 
     /// <summary>
     /// Runs body(part) for part in [0, parts) on up to <see cref="Degree"/> threads: the calling thread and Degree − 1
-    /// long-lived workers, each taking the parts congruent to its index (so the same part of consecutive calls runs on
-    /// the same thread, near the data it touched last). Called from inside another parallel region, or while another
-    /// thread's loop holds the workers (e.g. concurrent predictions in a web server), it runs serially on the calling
-    /// thread, so kernels never oversubscribe the cores. A thread whose part throws takes no further parts; the first
-    /// exception is rethrown here once every thread has stopped.
+    /// long-lived workers. Each thread owns a contiguous range of the parts (so the same parts of consecutive calls run
+    /// on the same thread, near the data they touched last) and, once done with it, takes the parts the others have not
+    /// started yet, so a core slowed by another process holds the loop up for one part at most. Results must therefore
+    /// not depend on which thread runs a part. Called from inside another parallel region, or while another thread's
+    /// loop holds the workers (e.g. concurrent predictions in a web server), it runs serially on the calling thread, so
+    /// kernels never oversubscribe the cores. Once a part throws no further part starts; the first exception is rethrown
+    /// here when every started part has ended.
     /// </summary>
     public static void For(int parts, Action<int> body)
     {
@@ -48,7 +50,17 @@ public static class Parallelism
                 s_pool?.Dispose();
                 s_pool = new WorkerPool(degree);
             }
-            s_pool.Run(parts, body);
+            if (parts <= WorkerPool.MaxParts) s_pool.Run(parts, body);
+            else
+            {
+                // More parts than a claim word can count: hand them out in consecutive groups.
+                int groups = WorkerPool.MaxParts;
+                s_pool.Run(groups, g =>
+                {
+                    int end = (int)((long)parts * (g + 1) / groups);
+                    for (int i = (int)((long)parts * g / groups); i < end; i++) body(i);
+                });
+            }
         }
         finally { Monitor.Exit(s_gate); }
     }
@@ -64,12 +76,13 @@ public static class Parallelism
     /// <summary>True when the calling thread is already inside a Fovea parallel loop.</summary>
     public static bool InsideParallelRegion => t_insideParallelRegion;
 
-    /// <summary>Runs the parts of one loop that belong to thread <paramref name="index"/> of <paramref name="threads"/>.</summary>
-    internal static void RunShare(int index, int threads, int parts, Action<int> body)
+    /// <summary>Marks the calling thread as inside a parallel loop; returns the previous mark for <see cref="ExitRegion"/>.</summary>
+    internal static bool EnterRegion()
     {
         bool outer = t_insideParallelRegion;
         t_insideParallelRegion = true;
-        try { for (int i = index; i < parts; i += threads) body(i); }
-        finally { t_insideParallelRegion = outer; }
+        return outer;
     }
+
+    internal static void ExitRegion(bool outer) => t_insideParallelRegion = outer;
 }

@@ -58,11 +58,37 @@ public class ParallelismTests
             if (i == 3) throw new InvalidOperationException("part 3 failed");
         }));
         Assert.Equal("part 3 failed", e.Message);
-        Assert.InRange(ran, 4, 6); // the failing thread takes no further parts
+        Assert.InRange(ran, 1, 6); // once a part has thrown no further part starts
         // The pool still works afterwards.
         int after = 0;
         Parallelism.For(4, _ => Interlocked.Increment(ref after));
         Assert.Equal(4, after);
+    });
+
+    [Theory]
+    [InlineData(0)] // the caller's first part is held up: the worker takes the caller's other parts
+    [InlineData(4)] // a worker's first part is held up: the caller takes the worker's other parts
+    public void AThreadHeldUpInOnePartLeavesItsOtherPartsToTheOthers(int heldPart) => WithDegree(2, () =>
+    {
+        const int Parts = 8;
+        for (int round = 0; round < 20; round++)
+        {
+            var counts = new int[Parts];
+            int others = 0;
+            bool releasedByOthers = true;
+            Parallelism.For(Parts, part =>
+            {
+                if (part == heldPart)
+                {
+                    // Without stealing, the parts this thread owns after this one could never run while it waits.
+                    releasedByOthers &= SpinWait.SpinUntil(() => Volatile.Read(ref others) == Parts - 1, TimeSpan.FromSeconds(10));
+                }
+                else Interlocked.Increment(ref others);
+                Interlocked.Increment(ref counts[part]);
+            });
+            Assert.True(releasedByOthers, $"round {round}: the other parts did not all run while part {heldPart} was held up");
+            Assert.All(counts, c => Assert.Equal(1, c));
+        }
     });
 
     [Fact]
