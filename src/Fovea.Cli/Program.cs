@@ -14,6 +14,9 @@ namespace Fovea.Cli
         /// <summary>Exit code after Ctrl-C (SIGINT), as a shell reports a process the signal ended: 128 + 2.</summary>
         public const int Interrupted = 130;
 
+        /// <summary>Exit code after SIGTERM (kill, docker stop, systemd) stopped training: 128 + 15.</summary>
+        public const int Terminated = 143;
+
         private const string Help = """
             fovea — convolutional neural networks for .NET
 
@@ -62,7 +65,7 @@ namespace Fovea.Cli
                 if (!Console.IsErrorRedirected) Console.Error.WriteLine(); // end the progress bar's line
                 Console.Error.WriteLine($"fovea: interrupted at epoch {e.Epoch}, batch {e.Batch}" +
                     (e.CheckpointPath is null ? "" : $"; resume with ./fovea train --resume {Commands.Shell.Quote(e.CheckpointPath)}"));
-                return Interrupted;
+                return Commands.Interruption.ExitCode;
             }
             catch (Exception e) when (IsUserError(e))
             {

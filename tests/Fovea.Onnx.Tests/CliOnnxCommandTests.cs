@@ -84,8 +84,11 @@ public sealed class CliOnnxCommandTests : IDisposable
         Assert.Equal((double)fovea["loss"]!, (double)onnx["loss"]!, 4);
         Assert.Equal(fovea["confusion_matrix"]!.ToJsonString(), onnx["confusion_matrix"]!.ToJsonString());
         Assert.Equal(s_classes, ((JsonArray)onnx["class_names"]!).Select(n => (string)n!));
-        // The confusion matrix goes beside the .onnx file under its own name.
-        Assert.True(File.Exists(Path.Combine(_dir, "exported.eval.confusion.png")));
+        // The confusion matrix goes beside the .onnx file under its own name, the extension kept: the evaluation of a
+        // model and of its export beside it do not replace each other's files.
+        Assert.Equal(Path.Combine(_dir, "exported.onnx.eval.confusion.png"), (string)onnx["confusion_png"]!);
+        Assert.True(File.Exists(Path.Combine(_dir, "exported.onnx.eval.confusion.png")));
+        Assert.True(File.Exists(Path.Combine(_dir, "original.eval.confusion.png")));
     }
 
     [Fact]

@@ -84,13 +84,14 @@ internal static class CliProcess
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);
 
-    private const int SigInt = 2;
+    /// <summary>Signal numbers on Linux.</summary>
+    public const int SigInt = 2, SigTerm = 15;
 
     /// <summary>
-    /// Starts fovea, sends it a real SIGINT (as Ctrl-C does) once a stderr line satisfies <paramref name="sendWhen"/>, and
-    /// waits for it to end; returns its exit code and stderr.
+    /// Starts fovea, sends it a real SIGINT (as Ctrl-C does), or <paramref name="signal"/>, once a stderr line satisfies
+    /// <paramref name="sendWhen"/>, and waits for it to end; returns its exit code and stderr.
     /// </summary>
-    public static (int Code, string Err) RunAndInterrupt(string[] args, Func<string, bool> sendWhen)
+    public static (int Code, string Err) RunAndInterrupt(string[] args, Func<string, bool> sendWhen, int signal = SigInt)
     {
         var psi = new ProcessStartInfo(DotnetHost) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Fovea.Cli.dll"));
@@ -104,14 +105,14 @@ internal static class CliProcess
         {
             if (e.Data is null) return;
             lock (err) err.AppendLine(e.Data);
-            if (!sent && sendWhen(e.Data)) { sent = true; killResult = Kill(p.Id, SigInt); }
+            if (!sent && sendWhen(e.Data)) { sent = true; killResult = Kill(p.Id, signal); }
         };
         p.BeginErrorReadLine();
         _ = p.StandardOutput.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(3))) { p.Kill(entireProcessTree: true); Assert.Fail($"fovea {string.Join(' ', args)} did not end after SIGINT"); }
+        if (!p.WaitForExit(TimeSpan.FromMinutes(3))) { p.Kill(entireProcessTree: true); Assert.Fail($"fovea {string.Join(' ', args)} did not end after signal {signal}"); }
         p.WaitForExit(); // flushes the asynchronous stderr reader
-        Assert.True(sent, $"no stderr line called for the SIGINT: {err}");
-        Assert.True(killResult == 0, $"kill(SIGINT) failed: errno {Marshal.GetLastPInvokeError()}");
+        Assert.True(sent, $"no stderr line called for the signal: {err}");
+        Assert.True(killResult == 0, $"kill(signal {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
         lock (err) return (p.ExitCode, err.ToString());
     }
 

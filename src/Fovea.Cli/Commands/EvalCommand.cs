@@ -28,7 +28,7 @@ internal static class EvalCommand
                              confusion matrix, and the visualisation of the first test image)
 
         Writes the confusion matrix next to the model: <model>.eval.confusion.png and .eval.confusion.json
-        (the files train wrote, <model>.confusion.*, stay as they were).
+        (the files train wrote, <model>.confusion.*, stay as they were); for m.onnx: m.onnx.eval.confusion.png, ...
         """;
 
     public static int Run(string[] args)
@@ -40,7 +40,9 @@ internal static class EvalCommand
         var model = ModelSource.Load(cl.Positionals[0]);
         // The confusion matrix goes beside the model: find out now, not after the evaluation, if it cannot.
         // Its own names: evaluating on other data must not replace what train wrote beside the model.
-        string stem = VisualizeCommand.Stem(cl.Positionals[0]) + ".eval";
+        // An .onnx file keeps its extension in the names: evaluating m.onnx, the export of m.fovea beside it, must
+        // not replace m.fovea's evaluation.
+        string stem = (ModelSource.IsOnnx(cl.Positionals[0]) ? Path.GetFullPath(cl.Positionals[0]) : VisualizeCommand.Stem(cl.Positionals[0])) + ".eval";
         CliFiles.FolderTakesFiles(Path.GetDirectoryName(Path.GetFullPath(stem))!, $"confusion matrix beside {cl.Positionals[0]}");
         CliFiles.Siblings(stem, "eval", ".confusion.png", ".confusion.json", ".report.html");
         // The report also charts the training history saved beside the model: a corrupt one stops eval before it writes anything.

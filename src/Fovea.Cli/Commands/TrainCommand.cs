@@ -73,7 +73,8 @@ internal static class TrainCommand
 
         Checkpoints: <model>.checkpoint (the model, optimizer and schedule state, the position in the run) is written
         next to the model after every epoch and deleted once the model is saved. Ctrl-C stops training after the
-        current batch, writes the checkpoint and prints the command that resumes it (exit code 130); a second Ctrl-C,
+        current batch, writes the checkpoint and prints the command that resumes it (exit code 130; SIGTERM, as sent
+        by kill or docker stop, does the same with exit code 143); a second Ctrl-C,
         or one before training starts, ends at once. No file is ever left half-written. A new run does not start
         over the checkpoint of an unfinished one: resume it, or delete it. Fine-tuning (--fine-tune) keeps no
         checkpoint of its own: Ctrl-C during it stops after the current batch, and --resume repeats it from the

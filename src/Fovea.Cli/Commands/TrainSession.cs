@@ -101,7 +101,7 @@ internal sealed class TrainSession
         _storedArgs = stored.ToJsonString();
     }
 
-    /// <summary>Fits with this run's checkpoint (resuming when asked to); Ctrl-C stops it after the current batch.</summary>
+    /// <summary>Fits with this run's checkpoint (resuming when asked to); Ctrl-C or SIGTERM stops it after the current batch.</summary>
     public History Fit(Trainer trainer, IDataset train, FitOptions options)
     {
         if (CheckpointPath is null || _storedArgs is null) throw new InvalidOperationException("Prepare the session before training.");
@@ -116,15 +116,15 @@ internal sealed class TrainSession
           (Resume.BatchesIntoEpoch > 0 ? $", and {Resume.BatchesIntoEpoch} batches of epoch {Resume.EpochsCompleted + 1}" : "");
 
     /// <summary>
-    /// After the model and its files are saved: deletes the checkpoint; returns the exit code, 130 when Ctrl-C came after
-    /// the last batch (the run was completed and saved first).
+    /// After the model and its files are saved: deletes the checkpoint; returns the exit code, 130 (SIGINT) or 143 (SIGTERM)
+    /// when the signal came after the last batch (the run was completed and saved first).
     /// </summary>
     public int Finish()
     {
         if (CheckpointPath is not null && File.Exists(CheckpointPath)) File.Delete(CheckpointPath);
         if (!Interruption.EndGraceful()) return 0;
         Console.Error.WriteLine("fovea: interrupted after the last batch; the model and the files beside it were saved first.");
-        return Cli.Interrupted;
+        return Interruption.ExitCode;
     }
 }
 

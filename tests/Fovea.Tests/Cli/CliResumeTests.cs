@@ -62,6 +62,20 @@ public sealed partial class CliResumeTests : IDisposable
     }
 
     [Fact]
+    public void SigtermStopsLikeCtrlCWithExitCode143()
+    {
+        // kill, docker stop and systemd send SIGTERM: the run stops after its batch and keeps its checkpoint.
+        string model = Path.Combine(_dir, "m.fovea"), checkpoint = model + ".checkpoint";
+        var (code, err) = CliProcess.RunAndInterrupt(Args(model), line => line.StartsWith("epoch 1:", StringComparison.Ordinal), CliProcess.SigTerm);
+        Assert.True(code == 143, $"exit {code}: {err}");
+        var last = err.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1].TrimEnd('\r');
+        Assert.Matches(InterruptedLine(), last);
+        Assert.DoesNotContain("   at ", err);
+        Assert.Equal([checkpoint], Directory.GetFiles(_dir));
+        Assert.NotNull(Fovea.Training.TrainingCheckpoint.Load(checkpoint));
+    }
+
+    [Fact]
     public void ResumingFromAFileThatIsNotACheckpointIsOneLine()
     {
         string missing = Path.Combine(_dir, "none.checkpoint");
