@@ -37,6 +37,30 @@ public static class ImageLoader
         ResizeToPixels(decoded, channels, height, width, destination);
     }
 
+    /// <summary>
+    /// Decodes an encoded image held in memory (an upload, a resource) as <see cref="Load"/> decodes a file: upright by
+    /// its EXIF orientation, converted and resized to a [channels, height, width] tensor in [0, 1].
+    /// </summary>
+    /// <param name="encoded">The bytes of a PNG or JPEG file.</param>
+    /// <param name="name">What error messages call the image (a file name, "upload 3", ...).</param>
+    /// <param name="channels">1 (grey, by BT.601 luma) or 3 (RGB).</param>
+    /// <param name="height">Height the image is resized to, in pixels.</param>
+    /// <param name="width">Width the image is resized to, in pixels.</param>
+    /// <exception cref="ImageLoadException">The bytes are empty, not an image, or damaged; the message names <paramref name="name"/>.</exception>
+    public static Tensor LoadEncoded(byte[] encoded, string name, int channels, int height, int width)
+    {
+        ArgumentNullException.ThrowIfNull(encoded);
+        var pixels = new byte[channels * height * width];
+        CheckSize(channels, height, width, pixels.Length);
+        if (encoded.Length == 0) throw new ImageLoadException($"{name} is empty (0 bytes); expected {Expected}.");
+        // The codec owns the stream it reads from and disposes it with itself.
+        using var codec = SKCodec.Create(new MemoryStream(encoded, writable: false), out var status)
+            ?? throw new ImageLoadException($"{name}: not a readable image ({Expected} expected; the decoder reports {status}).");
+        using var decoded = Decode(codec, name, height, width);
+        ResizeToPixels(decoded, channels, height, width, pixels);
+        return ToTensor(pixels, channels, height, width);
+    }
+
     /// <summary>Converts a decoded bitmap (any size) to a [channels, height, width] tensor in [0, 1].</summary>
     public static Tensor FromBitmap(SKBitmap bitmap, int channels, int height, int width)
     {
@@ -80,6 +104,11 @@ public static class ImageLoader
         if (new FileInfo(path).Length == 0) throw new ImageLoadException($"{path} is empty (0 bytes) or not a regular file; expected an image file ({Expected}).");
         using var codec = SKCodec.Create(path, out var status)
             ?? throw new ImageLoadException($"{path}: not a readable image ({Expected} expected; the decoder reports {status}).");
+        return Decode(codec, path, height, width);
+    }
+
+    private static SKBitmap Decode(SKCodec codec, string path, int height, int width)
+    {
         bool sideways = codec.EncodedOrigin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
         int storedTargetW = sideways ? height : width, storedTargetH = sideways ? width : height;
         float scale = Math.Max((float)storedTargetW / codec.Info.Width, (float)storedTargetH / codec.Info.Height);

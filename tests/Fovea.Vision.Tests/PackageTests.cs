@@ -73,6 +73,7 @@ public sealed class PackageTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("reloaded equal: True", run);
         Assert.Contains("ONNX round trip within 1e-5: True", run);
         Assert.Contains("image 1x8x8", run);
+        Assert.True(run.Contains("classified as top", StringComparison.Ordinal), run); // the first image has its bar in the top rows
     }
 
     // Three classes of 8x8 images: a bright bar in the top, middle or bottom rows.
@@ -97,6 +98,7 @@ public sealed class PackageTests(ITestOutputHelper output) : IDisposable
         trainer.Fit(data, new FitOptions { Epochs = 20, BatchSize = 16 });
         Console.WriteLine($"accuracy {trainer.Evaluate(data).Accuracy:F2}");
 
+        model.ClassNames = data.ClassNames;
         ModelFile.Save(model, "m.fovea");
         var loaded = ModelFile.Load("m.fovea");
         var x = new Tensor([4, 1, 8, 8], images.AsSpan(0, 4 * 64).ToArray());
@@ -110,6 +112,8 @@ public sealed class PackageTests(ITestOutputHelper output) : IDisposable
         ImageLoader.SavePng(new Tensor([1, 8, 8], images.AsSpan(0, 64).ToArray()), "x.png");
         var image = ImageLoader.Load("x.png", 1, 8, 8);
         Console.WriteLine($"image {string.Join('x', image.Shape)}");
+        var best = ImageClassifier.Load("m.fovea").Classify("x.png")[0];
+        Console.WriteLine($"classified as {best.ClassName}");
         """;
 
     private string Dotnet(string workingDirectory, params string[] args)

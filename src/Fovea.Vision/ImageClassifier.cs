@@ -1,0 +1,159 @@
+using Fovea.Models;
+using Fovea.Serialization;
+using Fovea.Tensors;
+using SkiaSharp;
+
+namespace Fovea.Vision;
+
+/// <summary>
+/// A trained classifier ready to label pictures in an app: image files, encoded bytes (an upload) or bitmaps go in,
+/// class names with probabilities come out, best first. Images are prepared exactly as <c>fovea train</c> and
+/// <c>fovea predict</c> prepare them (<see cref="ImageLoader"/>: upright by EXIF orientation, converted to the model's
+/// channels, resized to its input size, scaled to [0, 1]; the model applies its own input normalisation), and run
+/// through the model's <see cref="InferenceModel"/> (BatchNorm folded, fused convolutions). Safe to share: every method
+/// may be called from many threads at once (e.g. the requests of a web server).
+/// </summary>
+/// <example>
+/// <code>
+/// var classifier = ImageClassifier.Load("photos.fovea");          // once, at start-up
+/// var best = classifier.Classify("holiday.jpg")[0];
+/// Console.WriteLine($"{best.ClassName} {best.Probability:P1}");
+/// </code>
+/// </example>
+public sealed class ImageClassifier
+{
+    /// <summary>Images decoded and run through the model together by <see cref="ClassifyMany"/>.</summary>
+    public const int DefaultBatchSize = 32;
+
+    private readonly InferenceModel _engine;
+    private readonly string[] _classNames;
+
+    /// <summary>Wraps <paramref name="model"/>, which takes images [C, H, W] (C = 1 or 3) and outputs class scores.</summary>
+    /// <exception cref="ArgumentException">The model does not take images, or its outputs are not class scores (see
+    /// <see cref="NetworkVisualizer.HasClassScores"/>): a feature extractor such as ResNet-18 without a classifier.</exception>
+    public ImageClassifier(Model model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (model.InputShape is not [1 or 3, > 0, > 0])
+            throw new ArgumentException($"Model '{model.Name}' takes input {Tensor.ShapeToString(model.InputShape)}; an image classifier takes images [C, H, W] with C = 1 (grey) or 3 (RGB).", nameof(model));
+        if (!NetworkVisualizer.HasClassScores(model))
+            throw new ArgumentException($"Model '{model.Name}' outputs {Tensor.ShapeToString(model.OutputShape)}, which are not class scores " +
+                $"(a vector [K] or [K, 1, 1] from a Dense or Softmax layer, or with K class names); a feature extractor needs a classifier on top (see TransferLearning).", nameof(model));
+        Model = model;
+        _engine = model.ToInference();
+        int classes = NetworkVisualizer.ScoreShape(model)[0];
+        _classNames = model.ClassNames.Count == classes
+            ? [.. model.ClassNames]
+            : Enumerable.Range(0, classes).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+    }
+
+    /// <summary>Loads a Fovea model file (an ONNX model: <c>new ImageClassifier(OnnxImporter.Import(path))</c>).</summary>
+    /// <exception cref="ArgumentException">The model is not an image classifier (see the constructor).</exception>
+    public static ImageClassifier Load(string modelPath) => new(ModelFile.Load(modelPath));
+
+    /// <summary>The model behind the classifier.</summary>
+    public Model Model { get; }
+
+    /// <summary>The class names, in output order: the model's, or "0", "1", ... when it names none.</summary>
+    public IReadOnlyList<string> ClassNames => _classNames;
+
+    /// <summary>Image channels the model takes: 1 (grey) or 3 (RGB).</summary>
+    public int Channels => Model.InputShape[0];
+
+    /// <summary>Image height the model takes; every image is resized to it.</summary>
+    public int Height => Model.InputShape[1];
+
+    /// <summary>Image width the model takes; every image is resized to it.</summary>
+    public int Width => Model.InputShape[2];
+
+    /// <summary>The <paramref name="top"/> most probable classes of an image file (PNG, JPEG, ...), best first.</summary>
+    /// <param name="imagePath">The image file; any size, colour or grey.</param>
+    /// <param name="top">How many classes to return (at most the number of classes; default 5).</param>
+    /// <exception cref="ImageLoadException">The file is missing, not an image, or damaged; the message names it.</exception>
+    public IReadOnlyList<ClassProbability> Classify(string imagePath, int top = 5)
+    {
+        CheckTop(top);
+        return Rank(Probabilities(ImageLoader.Load(imagePath, Channels, Height, Width)), 0, top);
+    }
+
+    /// <summary>The <paramref name="top"/> most probable classes of an encoded image held in memory, best first.</summary>
+    /// <param name="encodedImage">The bytes of a PNG or JPEG file (an upload, a resource).</param>
+    /// <param name="name">What an error message calls the image.</param>
+    /// <param name="top">How many classes to return (default 5).</param>
+    /// <exception cref="ImageLoadException">The bytes are not a readable image; the message names <paramref name="name"/>.</exception>
+    public IReadOnlyList<ClassProbability> Classify(byte[] encodedImage, string name = "image", int top = 5)
+    {
+        CheckTop(top);
+        return Rank(Probabilities(ImageLoader.LoadEncoded(encodedImage, name, Channels, Height, Width)), 0, top);
+    }
+
+    /// <summary>The <paramref name="top"/> most probable classes of a decoded bitmap (drawn upright as it is), best first.</summary>
+    public IReadOnlyList<ClassProbability> Classify(SKBitmap image, int top = 5)
+    {
+        CheckTop(top);
+        return Rank(Probabilities(ImageLoader.FromBitmap(image, Channels, Height, Width)), 0, top);
+    }
+
+    /// <summary>
+    /// Classifies many image files: decoded on all cores and run through the model <paramref name="batchSize"/> at a time,
+    /// so memory stays bounded however many there are. Results are in the order of <paramref name="imagePaths"/> and
+    /// equal <see cref="Classify(string, int)"/>'s for each file (up to float rounding of the batched product).
+    /// </summary>
+    /// <param name="imagePaths">The image files.</param>
+    /// <param name="top">How many classes per image (default 5).</param>
+    /// <param name="batchSize">Images per batch (default <see cref="DefaultBatchSize"/>).</param>
+    /// <exception cref="ImageLoadException">A file cannot be read; the message names the first such file.</exception>
+    public IReadOnlyList<IReadOnlyList<ClassProbability>> ClassifyMany(IReadOnlyList<string> imagePaths, int top = 5, int batchSize = DefaultBatchSize)
+    {
+        ArgumentNullException.ThrowIfNull(imagePaths);
+        CheckTop(top);
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, $"Batch size must be at least 1. Received: {batchSize}.");
+        var results = new IReadOnlyList<ClassProbability>[imagePaths.Count];
+        int sample = Channels * Height * Width;
+        for (int first = 0; first < imagePaths.Count; first += batchSize)
+        {
+            int count = Math.Min(batchSize, imagePaths.Count - first);
+            var pixels = new byte[count * sample];
+            DecodeBatch(imagePaths, first, count, pixels);
+            var batch = new Tensor(count, Channels, Height, Width);
+            var span = batch.Span;
+            for (int i = 0; i < span.Length; i++) span[i] = pixels[i] / 255f; // as ImageLoader.Load scales
+            var probabilities = Probabilities(batch);
+            for (int i = 0; i < count; i++) results[first + i] = Rank(probabilities, i, top);
+        }
+        return results;
+    }
+
+    private void DecodeBatch(IReadOnlyList<string> paths, int first, int count, byte[] pixels)
+    {
+        int sample = Channels * Height * Width;
+        var errors = new ImageLoadException?[count];
+        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism.Degree }, i =>
+        {
+            try { ImageLoader.LoadPixels(paths[first + i], Channels, Height, Width, pixels.AsSpan(i * sample, sample)); }
+            catch (ImageLoadException e) { errors[i] = e; }
+        });
+        // The first unreadable file in the caller's order, whichever thread met it first.
+        if (errors.FirstOrDefault(e => e is not null) is { } error) throw error;
+    }
+
+    /// <summary>Probabilities [N, classes] of images [C, H, W] or [N, C, H, W].</summary>
+    private float[] Probabilities(Tensor images)
+    {
+        var batch = images.Rank == 3 ? images.View(1, Channels, Height, Width) : images;
+        return _engine.PredictProbabilities(batch).ToArray();
+    }
+
+    private IReadOnlyList<ClassProbability> Rank(float[] probabilities, int image, int top)
+    {
+        int classes = _classNames.Length;
+        var row = probabilities.AsSpan(image * classes, classes).ToArray();
+        return Enumerable.Range(0, classes).OrderByDescending(k => row[k]).ThenBy(k => k).Take(Math.Min(top, classes))
+            .Select(k => new ClassProbability(k, _classNames[k], row[k])).ToArray();
+    }
+
+    private static void CheckTop(int top)
+    {
+        if (top < 1) throw new ArgumentOutOfRangeException(nameof(top), top, $"The number of classes to return must be at least 1. Received: {top}.");
+    }
+}

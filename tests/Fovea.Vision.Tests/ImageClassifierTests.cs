@@ -1,0 +1,128 @@
+using Fovea.Layers;
+using Fovea.Models;
+using Fovea.Serialization;
+using Fovea.Tensors;
+using SkiaSharp;
+
+namespace Fovea.Vision.Tests;
+
+/// <summary>
+/// ImageClassifier: files, bytes and bitmaps give what the model computes on the image as ImageLoader prepares it;
+/// batched, concurrent and single calls agree; models that are no image classifiers and unreadable images are refused
+/// with messages naming them.
+/// </summary>
+public sealed class ImageClassifierTests : IDisposable
+{
+    private readonly SyntheticFolder _folder = new(imagesPerClass: 3, seed: 11);
+    private readonly Model _model;
+
+    public ImageClassifierTests()
+    {
+        _model = Synthetic.TinyCnn(3, 24, SyntheticFolder.ClassNames.Length);
+        _model.ClassNames = SyntheticFolder.ClassNames;
+        _model.Normalization = new InputNormalization([0.5f, 0.4f, 0.3f], [0.2f, 0.25f, 0.3f]);
+        // Weights that separate the classes a little, so the ranking is not a tie of near-equal probabilities.
+        foreach (var p in _model.Parameters) { var rng = new Random(p.Value.Length); foreach (ref float v in p.Value.Span) v = (float)(rng.NextDouble() - 0.5); }
+    }
+
+    public void Dispose() => _folder.Dispose();
+
+    private float[] Expected(string path)
+    {
+        var image = ImageLoader.Load(path, 3, 24, 24);
+        var scores = _model.Predict(image.View(1, 3, 24, 24)).ToArray();
+        double max = scores.Max(), sum = scores.Sum(s => Math.Exp(s - max));
+        return scores.Select(s => (float)(Math.Exp(s - max) / sum)).ToArray();
+    }
+
+    [Fact]
+    public void A_file_gets_the_models_probabilities_best_first_with_class_names()
+    {
+        var classifier = new ImageClassifier(_model);
+        Assert.Equal(SyntheticFolder.ClassNames, classifier.ClassNames);
+        Assert.Equal((3, 24, 24), (classifier.Channels, classifier.Height, classifier.Width));
+        foreach (var (path, _) in _folder.Files)
+        {
+            var expected = Expected(path);
+            var result = classifier.Classify(path, top: 3);
+            Assert.Equal(3, result.Count);
+            Assert.Equal(Enumerable.Range(0, 3).OrderByDescending(k => expected[k]), result.Select(r => r.ClassIndex));
+            foreach (var r in result)
+            {
+                Assert.Equal(SyntheticFolder.ClassNames[r.ClassIndex], r.ClassName);
+                Assert.Equal(expected[r.ClassIndex], r.Probability, 5);
+            }
+            Assert.Single(classifier.Classify(path, top: 1));
+            Assert.Equal(3, classifier.Classify(path, top: 50).Count); // more than there are classes: all of them
+        }
+    }
+
+    [Fact]
+    public void Bytes_bitmaps_and_files_give_the_same_result()
+    {
+        var classifier = new ImageClassifier(_model);
+        foreach (var (path, _) in _folder.Files.Take(4))
+        {
+            var fromFile = classifier.Classify(path);
+            var fromBytes = classifier.Classify(File.ReadAllBytes(path), Path.GetFileName(path));
+            Assert.Equal(fromFile, fromBytes);
+            using var bitmap = SKBitmap.Decode(path);
+            var fromBitmap = classifier.Classify(bitmap);
+            Assert.Equal(fromFile.Select(r => r.ClassIndex), fromBitmap.Select(r => r.ClassIndex));
+        }
+    }
+
+    [Fact]
+    public void Many_files_in_batches_and_from_many_threads_equal_one_at_a_time()
+    {
+        var classifier = new ImageClassifier(_model);
+        var paths = _folder.Files.Select(f => f.Path).ToArray(); // 9 files: batches of 4, 4 and 1
+        var single = paths.Select(p => classifier.Classify(p, top: 3)).ToArray();
+        var batched = classifier.ClassifyMany(paths, top: 3, batchSize: 4);
+        Assert.Equal(paths.Length, batched.Count);
+        for (int i = 0; i < paths.Length; i++)
+        {
+            Assert.Equal(single[i].Select(r => r.ClassIndex), batched[i].Select(r => r.ClassIndex));
+            for (int k = 0; k < 3; k++) Assert.Equal(single[i][k].Probability, batched[i][k].Probability, 5);
+        }
+        var concurrent = new IReadOnlyList<ClassProbability>[paths.Length * 4];
+        Parallel.For(0, concurrent.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => concurrent[i] = classifier.Classify(paths[i % paths.Length], top: 3));
+        for (int i = 0; i < concurrent.Length; i++) Assert.Equal(single[i % paths.Length], concurrent[i]);
+    }
+
+    [Fact]
+    public void Loading_a_saved_model_file_classifies_as_the_model_does()
+    {
+        string file = Path.Combine(_folder.Root, "m.fovea");
+        ModelFile.Save(_model, file);
+        var path = _folder.Files[0].Path;
+        Assert.Equal(new ImageClassifier(_model).Classify(path), ImageClassifier.Load(file).Classify(path));
+    }
+
+    [Fact]
+    public void A_model_without_class_scores_or_image_input_is_refused_naming_its_shapes()
+    {
+        var features = new Sequential([3, 24, 24], "features").Base(new Conv2D(8, 3), new ReLU()).Top(new GlobalAvgPool2D());
+        var e = Assert.Throws<ArgumentException>(() => new ImageClassifier(features));
+        Assert.Contains("'features' outputs (8)", e.Message);
+        Assert.Contains("not class scores", e.Message);
+        var vectors = new Sequential([10], "vectors").Top(new Dense(3));
+        e = Assert.Throws<ArgumentException>(() => new ImageClassifier(vectors));
+        Assert.Contains("'vectors' takes input (10)", e.Message);
+    }
+
+    [Fact]
+    public void Unreadable_images_and_bad_arguments_are_named()
+    {
+        var classifier = new ImageClassifier(_model);
+        var e = Assert.Throws<ImageLoadException>(() => classifier.Classify([1, 2, 3, 4], "upload 7"));
+        Assert.Contains("upload 7", e.Message);
+        Assert.Contains("upload 8", Assert.Throws<ImageLoadException>(() => classifier.Classify([], "upload 8")).Message);
+        string broken = Path.Combine(_folder.Root, "broken.png");
+        File.WriteAllText(broken, "not a png");
+        var paths = _folder.Files.Select(f => f.Path).Take(5).Append(broken).Append(_folder.Files[5].Path).ToArray();
+        Assert.Contains(broken, Assert.Throws<ImageLoadException>(() => classifier.ClassifyMany(paths, batchSize: 3)).Message);
+        Assert.Contains("Received: 0", Assert.Throws<ArgumentOutOfRangeException>(() => classifier.Classify(paths[0], top: 0)).Message);
+        Assert.Contains("Received: 0", Assert.Throws<ArgumentOutOfRangeException>(() => classifier.ClassifyMany(paths, batchSize: 0)).Message);
+    }
+}
