@@ -23,7 +23,7 @@ namespace Fovea.Vision;
 public sealed class ImageClassifier
 {
     /// <summary>Images decoded and run through the model together by <see cref="ClassifyMany"/>.</summary>
-    public const int DefaultBatchSize = 32;
+    public const int DefaultBatchSize = ImageBatches.DefaultBatchSize;
 
     private readonly InferenceModel _engine;
     private readonly string[] _classNames;
@@ -107,34 +107,13 @@ public sealed class ImageClassifier
     {
         ArgumentNullException.ThrowIfNull(imagePaths);
         CheckTop(top);
-        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, $"Batch size must be at least 1. Received: {batchSize}.");
         var results = new IReadOnlyList<ClassProbability>[imagePaths.Count];
-        int sample = Channels * Height * Width;
-        for (int first = 0; first < imagePaths.Count; first += batchSize)
+        foreach (var batch in ImageBatches.Read(imagePaths, Channels, Height, Width, batchSize))
         {
-            int count = Math.Min(batchSize, imagePaths.Count - first);
-            var pixels = new byte[count * sample];
-            DecodeBatch(imagePaths, first, count, pixels);
-            var batch = new Tensor(count, Channels, Height, Width);
-            var span = batch.Span;
-            for (int i = 0; i < span.Length; i++) span[i] = pixels[i] / 255f; // as ImageLoader.Load scales
-            var probabilities = Probabilities(batch);
-            for (int i = 0; i < count; i++) results[first + i] = Rank(probabilities, i, top);
+            var probabilities = Probabilities(batch.Images);
+            for (int i = 0; i < batch.Files.Count; i++) results[batch.Start + i] = Rank(probabilities, i, top);
         }
         return results;
-    }
-
-    private void DecodeBatch(IReadOnlyList<string> paths, int first, int count, byte[] pixels)
-    {
-        int sample = Channels * Height * Width;
-        var errors = new ImageLoadException?[count];
-        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism.Degree }, i =>
-        {
-            try { ImageLoader.LoadPixels(paths[first + i], Channels, Height, Width, pixels.AsSpan(i * sample, sample)); }
-            catch (ImageLoadException e) { errors[i] = e; }
-        });
-        // The first unreadable file in the caller's order, whichever thread met it first.
-        if (errors.FirstOrDefault(e => e is not null) is { } error) throw error;
     }
 
     /// <summary>Probabilities [N, classes] of images [C, H, W] or [N, C, H, W].</summary>

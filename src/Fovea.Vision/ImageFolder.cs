@@ -83,7 +83,11 @@ public sealed class ImageFolder : IDataset
         return new ImageFolder(root, listing.Files, data);
     }
 
-    private static void Decode(IReadOnlyList<string> files, int channels, int height, int width, byte[] pixels, Action<int, int>? progress)
+    /// <summary>
+    /// Decodes files[i] into pixels[i × C·H·W ..] on <see cref="Parallelism.Degree"/> threads; a failure stops the loop and,
+    /// of the failures seen, the first in list order is thrown. Shared with <see cref="ImageBatches"/>.
+    /// </summary>
+    internal static void Decode(IReadOnlyList<string> files, int channels, int height, int width, byte[] pixels, Action<int, int>? progress)
     {
         int sampleSize = channels * height * width, done = 0;
         var gate = new object();

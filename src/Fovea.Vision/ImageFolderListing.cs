@@ -76,7 +76,27 @@ public sealed record ImageFolderListing(string Root, IReadOnlyList<string> Class
         return !name.StartsWith('.') && ImageExtensions.Any(e => name.EndsWith(e, StringComparison.OrdinalIgnoreCase));
     }
 
-    /// <summary>Image files anywhere under <paramref name="folder"/>, by ordinal path order; counts the other files seen.</summary>
+    /// <summary>
+    /// Every image file (<see cref="IsImageFile"/>) anywhere under <paramref name="folder"/>, subfolders included, in ordinal
+    /// order of their paths, by the rules of a class folder: other files and hidden entries are skipped, and a folder
+    /// linked back up the tree is not listed again. Each path starts with <paramref name="folder"/> as given. Nothing is
+    /// decoded. Empty when the folder holds no images.
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException"><paramref name="folder"/> does not exist.</exception>
+    public static IReadOnlyList<string> FindImages(string folder) => FindImages(folder, out _);
+
+    /// <summary>As <see cref="FindImages(string)"/>; <paramref name="otherFiles"/> counts the visible files skipped as not images
+    /// (for a message saying why a folder has no images).</summary>
+    /// <exception cref="DirectoryNotFoundException"><paramref name="folder"/> does not exist.</exception>
+    public static IReadOnlyList<string> FindImages(string folder, out int otherFiles)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        if (!Directory.Exists(folder))
+            throw new DirectoryNotFoundException(File.Exists(folder) ? $"{folder} is a file; a folder of images was expected." : $"Folder not found: {folder}");
+        return ImagesUnder(folder, out otherFiles);
+    }
+
+    // The search itself; Scan calls it for folders it has already seen exist.
     private static List<string> ImagesUnder(string folder, out int others)
     {
         var images = new List<string>();

@@ -26,6 +26,20 @@ public static class ImageLoader
     }
 
     /// <summary>
+    /// Reads only the header of <paramref name="path"/> and returns the image's size as displayed (EXIF orientation
+    /// applied). A quick check, before decoding many files, that each exists and is an image: a file that is none fails
+    /// here with the message <see cref="Load"/> would give; damage further into the file shows only when it is decoded.
+    /// </summary>
+    /// <exception cref="ImageLoadException">The file is missing, empty, a folder or not an image; the message names it.</exception>
+    public static (int Width, int Height) ReadSize(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        using var codec = OpenCodec(path);
+        bool sideways = Sideways(codec.EncodedOrigin);
+        return sideways ? (codec.Info.Height, codec.Info.Width) : (codec.Info.Width, codec.Info.Height);
+    }
+
+    /// <summary>
     /// Decodes <paramref name="path"/> into 8-bit pixels, [channels, height, width] in CHW order, written to
     /// <paramref name="destination"/> (at least channels × height × width bytes). Grey is the rounded BT.601 luma.
     /// </summary>
@@ -98,18 +112,13 @@ public static class ImageLoader
 
     private static SKBitmap Decode(string path, int height, int width)
     {
-        if (Directory.Exists(path)) throw new ImageLoadException($"{path} is a folder; expected an image file ({Expected}).");
-        if (!File.Exists(path)) throw new ImageLoadException($"Image file not found: {path}");
-        // Pipes and devices report 0 bytes too: refusing them here is what keeps a FIFO from blocking the open forever.
-        if (new FileInfo(path).Length == 0) throw new ImageLoadException($"{path} is empty (0 bytes) or not a regular file; expected an image file ({Expected}).");
-        using var codec = SKCodec.Create(path, out var status)
-            ?? throw new ImageLoadException($"{path}: not a readable image ({Expected} expected; the decoder reports {status}).");
+        using var codec = OpenCodec(path);
         return Decode(codec, path, height, width);
     }
 
     private static SKBitmap Decode(SKCodec codec, string path, int height, int width)
     {
-        bool sideways = codec.EncodedOrigin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+        bool sideways = Sideways(codec.EncodedOrigin);
         int storedTargetW = sideways ? height : width, storedTargetH = sideways ? width : height;
         float scale = Math.Max((float)storedTargetW / codec.Info.Width, (float)storedTargetH / codec.Info.Height);
         var size = scale < 1 ? codec.GetScaledDimensions(scale) : codec.Info.Size;
@@ -130,6 +139,21 @@ public static class ImageLoader
             throw new ImageLoadException($"{path}: the image is damaged or truncated (decoder: {result}); {Expected} was expected.");
         }
         return Orient(bitmap, codec.EncodedOrigin);
+    }
+
+    /// <summary>True for the EXIF orientations stored turned by 90 degrees (width and height swap when shown).</summary>
+    private static bool Sideways(SKEncodedOrigin origin) =>
+        origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+
+    /// <summary>Opens the file's decoder, which reads only its header; refuses what is not an image file, naming it.</summary>
+    private static SKCodec OpenCodec(string path)
+    {
+        if (Directory.Exists(path)) throw new ImageLoadException($"{path} is a folder; expected an image file ({Expected}).");
+        if (!File.Exists(path)) throw new ImageLoadException($"Image file not found: {path}");
+        // Pipes and devices report 0 bytes too: refusing them here is what keeps a FIFO from blocking the open forever.
+        if (new FileInfo(path).Length == 0) throw new ImageLoadException($"{path} is empty (0 bytes) or not a regular file; expected an image file ({Expected}).");
+        return SKCodec.Create(path, out var status)
+            ?? throw new ImageLoadException($"{path}: not a readable image ({Expected} expected; the decoder reports {status}).");
     }
 
     /// <summary>Redraws a bitmap stored in EXIF orientation <paramref name="origin"/> as it is meant to be seen (disposes the input).</summary>

@@ -1,76 +1,137 @@
+using System.Globalization;
+using System.Text;
 using System.Text.Json.Nodes;
-using Fovea.Serialization;
 using Fovea.Tensors;
 using Fovea.Vision;
 
 namespace Fovea.Cli.Commands;
 
-/// <summary>fovea predict MODEL IMAGE...: top-k classes with probabilities for each image.</summary>
+/// <summary>fovea predict MODEL IMAGE|FOLDER...: top-k classes with probabilities for each image, batch by batch.</summary>
 internal static class PredictCommand
 {
     public const string Help = """
-        Usage: fovea predict MODEL IMAGE [IMAGE...] [options]
+        Usage: fovea predict MODEL IMAGE|FOLDER [IMAGE|FOLDER...] [options]
 
         Classifies PNG/JPEG images with a Fovea model file or an .onnx model: each is decoded, converted to the model's channels (grey or RGB),
         resized to its input size and scaled to [0, 1]; prints the top-k classes with probabilities (for a model whose
         outputs are not class scores, such as ResNet-18 features, the largest outputs by flat index with their raw values).
 
+        A FOLDER stands for every .png, .jpg and .jpeg file in it and its subfolders (any letter case; hidden and other
+        files skipped), in ordinal order of their paths; results name each image by its path. Images are decoded (on all
+        threads) and predicted --batch-size at a time, so memory stays that of a batch for any number of images, and each
+        batch's results are printed as it completes. Every file's header is read before predicting starts, so a file that
+        is not an image stops the command at once; one damaged further in is named when its batch is decoded.
+
         Options:
-          --top K       classes to show per image (default: 3)
-          --invert      invert grey levels first (Fashion-MNIST items are light on black)
-          --json        print the result as JSON
-          --threads N   degree of parallelism (default: all cores)
+          --top K          classes to show per image (default: 3)
+          --batch-size N   images decoded and predicted together (default: 32)
+          --csv FILE       also write FILE (when all images are done): a header row, then per image
+                           image,class,probability,class_1,probability_1,...,class_K,probability_K
+                           (output,value,... for raw outputs); paths with commas or quotes are quoted
+          --invert         invert grey levels first (Fashion-MNIST items are light on black)
+          --json           print every result as one JSON array, at the end
+          --threads N      degree of parallelism (default: all cores)
         """;
+
+    private const string Usage = "predict MODEL IMAGE|FOLDER [IMAGE|FOLDER...] [--top K] [--batch-size N] [--csv FILE] [--json]";
+
+    // Far beyond what helps throughput; a batch is held as floats, 4096 images at 224 x 224 x 3 are already 2.5 GB.
+    private const int MaxBatchSize = 4096;
+
+    /// <summary>One image's top-k outputs: flat indices, best first, and their probabilities (or raw values).</summary>
+    private sealed record Prediction(string Image, int[] Best, float[] Values);
 
     public static int Run(string[] args)
     {
-        var cl = CommandLine.Parse("predict", args, ["top", "threads"], ["json", "invert"]);
-        cl.RequirePositionals(2, "predict MODEL IMAGE [IMAGE...] [--top K] [--json]", orMore: true);
+        var cl = CommandLine.Parse("predict", args, ["top", "threads", "batch-size", "csv"], ["json", "invert"]);
+        cl.RequirePositionals(2, Usage, orMore: true);
         if (cl.Has("threads")) Parallelism.Degree = cl.GetInt("threads", 1, 1, 1024);
-        var model = ModelSource.Load(cl.Positionals[0]);
-        if (model.InputShape.Length != 3) throw new UsageException($"Model {cl.Positionals[0]} takes input {Tensor.ShapeToString(model.InputShape)}, not images [C, H, W].");
+        int batchSize = cl.GetInt("batch-size", ImageBatches.DefaultBatchSize, 1, MaxBatchSize);
+        string modelPath = cl.Positionals[0];
+        var model = ModelSource.Load(modelPath);
+        if (model.InputShape.Length != 3) throw new UsageException($"Model {modelPath} takes input {Tensor.ShapeToString(model.InputShape)}, not images [C, H, W].");
         int c = model.InputShape[0], h = model.InputShape[1], w = model.InputShape[2];
         int outputCount = model.OutputShape.Aggregate(1, (a, b) => a * b);
         int top = cl.GetInt("top", 3, 1, outputCount);
-        var images = cl.Positionals.Skip(1).ToArray();
-        foreach (var image in images) CliFiles.Input(image, "Image file");
+        bool json = cl.Has("json");
+        var images = ImageArguments.Expand(cl.Positionals.Skip(1));
+        string? csv = cl.Get("csv") is { } csvPath ? CliFiles.Output(csvPath, "--csv", [modelPath, .. images]) : null;
+        ImageArguments.CheckHeaders(images);
 
-        var batch = new Tensor(images.Length, c, h, w);
-        for (int i = 0; i < images.Length; i++)
-        {
-            var img = ImageLoader.Load(images[i], c, h, w);
-            if (cl.Has("invert")) foreach (ref float v in img.Span) v = 1f - v;
-            img.Span.CopyTo(batch.Span.Slice(i * img.Length));
-        }
         // A model whose outputs are not class scores (ResNet-18 features, say) gets its largest raw outputs (by flat
         // index, as --json gives them), not probabilities.
         bool classScores = NetworkVisualizer.HasClassScores(model);
         var engine = model.ToInference();
-        var scores = classScores ? engine.PredictProbabilities(batch) : engine.Predict(batch);
-        var results = new JsonArray();
-        for (int i = 0; i < images.Length; i++)
+        // Only --json and --csv need the results once all are done: a few numbers per image, not the images.
+        var kept = json || csv is not null ? new List<Prediction>(images.Count) : null;
+        foreach (var batch in ImageBatches.Read(images, c, h, w, batchSize))
         {
-            var row = scores.Span.Slice(i * outputCount, outputCount).ToArray();
-            var best = Enumerable.Range(0, outputCount).OrderByDescending(j => row[j]).Take(top).ToArray();
-            if (cl.Has("json"))
+            if (cl.Has("invert")) foreach (ref float v in batch.Images.Span) v = 1f - v;
+            var scores = classScores ? engine.PredictProbabilities(batch.Images) : engine.Predict(batch.Images);
+            var text = new StringBuilder();
+            for (int i = 0; i < batch.Files.Count; i++)
             {
-                results.Add(new JsonObject
-                {
-                    ["image"] = images[i],
-                    ["class_scores"] = classScores,
-                    ["top"] = new JsonArray(best.Select(j => (JsonNode)(classScores
-                        ? new JsonObject { ["class"] = ClassName(model.ClassNames, j), ["index"] = j, ["probability"] = row[j] }
-                        : new JsonObject { ["output"] = j, ["value"] = row[j] })).ToArray()),
-                });
-                continue;
+                var row = scores.Span.Slice(i * outputCount, outputCount).ToArray();
+                var best = Enumerable.Range(0, outputCount).OrderByDescending(j => row[j]).Take(top).ToArray();
+                var prediction = new Prediction(batch.Files[i], best, best.Select(j => row[j]).ToArray());
+                kept?.Add(prediction);
+                if (!json) AppendText(text, prediction, classScores, model.ClassNames);
             }
-            Console.WriteLine(images[i]);
-            foreach (int j in best)
-                Console.WriteLine(classScores ? $"  {ClassName(model.ClassNames, j),-16} {row[j],8:P2}" : $"  output {j,-9} {row[j],10:G5}");
+            Console.Out.Write(text); // a batch at a time, so a long run shows its progress
         }
-        if (cl.Has("json")) JsonOutput.Write(results);
+        if (csv is not null)
+        {
+            AtomicWrite.Text(csv, ToCsv(kept!, top, classScores, model.ClassNames));
+            if (!json) Console.WriteLine($"Wrote {csv} ({kept!.Count:N0} image{(kept.Count == 1 ? "" : "s")})");
+        }
+        if (json) JsonOutput.Write(ToJson(kept!, classScores, model.ClassNames));
         return 0;
     }
 
-    private static string ClassName(IReadOnlyList<string> names, int index) => index < names.Count ? names[index] : index.ToString();
+    private static void AppendText(StringBuilder text, Prediction p, bool classScores, IReadOnlyList<string> names)
+    {
+        text.Append(p.Image).Append('\n');
+        for (int k = 0; k < p.Best.Length; k++)
+            text.Append(classScores ? $"  {ClassName(names, p.Best[k]),-16} {p.Values[k],8:P2}" : $"  output {p.Best[k],-9} {p.Values[k],10:G5}").Append('\n');
+    }
+
+    private static JsonArray ToJson(List<Prediction> predictions, bool classScores, IReadOnlyList<string> names) =>
+        new(predictions.Select(p => (JsonNode)new JsonObject
+        {
+            ["image"] = p.Image,
+            ["class_scores"] = classScores,
+            ["top"] = new JsonArray(p.Best.Select((j, k) => (JsonNode)(classScores
+                ? new JsonObject { ["class"] = ClassName(names, j), ["index"] = j, ["probability"] = p.Values[k] }
+                : new JsonObject { ["output"] = j, ["value"] = p.Values[k] })).ToArray()),
+        }).ToArray());
+
+    /// <summary>Header, then one row per image: path, the best class and its probability, then all top-k pairs.</summary>
+    private static string ToCsv(List<Prediction> predictions, int top, bool classScores, IReadOnlyList<string> names)
+    {
+        var (label, value) = classScores ? ("class", "probability") : ("output", "value");
+        var csv = new StringBuilder($"image,{label},{value}");
+        for (int k = 1; k <= top; k++) csv.Append($",{label}_{k},{value}_{k}");
+        csv.Append('\n');
+        foreach (var p in predictions)
+        {
+            csv.Append(CsvField(p.Image));
+            AppendPair(p, 0); // the best again in columns of its own, so a script needs no top-k parsing
+            for (int k = 0; k < p.Best.Length; k++) AppendPair(p, k);
+            csv.Append('\n');
+        }
+        return csv.ToString();
+
+        void AppendPair(Prediction p, int k)
+        {
+            int j = p.Best[k];
+            csv.Append(',').Append(CsvField(classScores ? ClassName(names, j) : j.ToString(CultureInfo.InvariantCulture)));
+            csv.Append(',').Append(p.Values[k].ToString(CultureInfo.InvariantCulture));
+        }
+    }
+
+    /// <summary>RFC 4180: a field holding a comma, quote or line break is quoted, its quotes doubled.</summary>
+    private static string CsvField(string field) =>
+        field.AsSpan().IndexOfAny(",\"\r\n") < 0 ? field : $"\"{field.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
+
+    private static string ClassName(IReadOnlyList<string> names, int index) => index < names.Count ? names[index] : index.ToString(CultureInfo.InvariantCulture);
 }

@@ -58,7 +58,8 @@ public class CliFileSafetyTests : IDisposable
     [Fact]
     public void FoldersGivenAsFilesAreNamedAsFolders()
     {
-        CliTests.AssertUsageError(CliTests.Fovea("predict", _model, _dir), $"{_dir} is a folder");
+        // predict takes folders of images: one holding none is named as such.
+        CliProcess.AssertUsageError(CliTests.Fovea("predict", _model, _dir), $"Folder {_dir} has no images", "(it holds 1 other file)");
         CliTests.AssertUsageError(CliTests.Fovea("summary", _dir), $"{_dir} is a folder");
         string onnxFolder = Directory.CreateDirectory(Path.Combine(_dir, "x.onnx")).FullName;
         CliTests.AssertUsageError(CliTests.Fovea("summary", onnxFolder), "x.onnx is a folder");
