@@ -38,6 +38,8 @@ public sealed class Batch
 /// <para><b>Order:</b> epoch e (counting from 0) shuffles with a generator seeded by (seed, e), so the same seed gives the same
 /// sequence of orders, and successive epochs differ. Enumerating the loader itself starts the next epoch
 /// (<see cref="EpochsStarted"/> counts them); <see cref="ForEpoch(int)"/> replays a given epoch.</para>
+/// <para><b>Reading:</b> a batch is read image by image with <see cref="IDataset.CopyImage"/>, or in one call of
+/// <see cref="IBatchReadDataset.CopyImages"/> when the dataset implements it (e.g. image files decoded in parallel).</para>
 /// <para><b>Threads:</b> the dataset is read from the background task only; only one epoch of a loader may be enumerated at a
 /// time. An exception while preparing a batch is rethrown by the MoveNext that would have returned it. Disposing the enumerator
 /// (foreach does this, also on break) or the loader stops and waits for the background task.</para>
@@ -171,11 +173,14 @@ public sealed class DataLoader : IEnumerable<Batch>, IDisposable
         // A short last batch gets its own small views over the slot's storage: once per epoch, not per batch.
         var batch = count == BatchSize ? full : new Batch(new Tensor([count, _channels, _height, _width], full.Images.Buffer), new int[count]);
         var images = batch.Images.Span;
+        // A data set that reads a batch at once (decoding files on several threads) gets the batch's indices in one call.
+        var bulk = _dataset as IBatchReadDataset;
+        bulk?.CopyImages(_order.AsSpan(start, count), images[..(count * _sampleSize)]);
         for (int i = 0; i < count; i++)
         {
             int sample = _order[start + i];
             var dest = images.Slice(i * _sampleSize, _sampleSize);
-            _dataset.CopyImage(sample, dest);
+            if (bulk is null) _dataset.CopyImage(sample, dest);
             batch.Labels[i] = _dataset.GetLabel(sample);
             if (Augmentation is not null)
             {

@@ -18,11 +18,13 @@ public static partial class TransferLearning
     /// (<see cref="Model.CopyUntil"/>), over every image of <paramref name="images"/> in inference mode, and returns the
     /// outputs as a data set: sample i is the cut layer's output for image i (e.g. [256, 14, 14] after ResNet-18's third
     /// stage: 200 KB per image), with image i's label and the same class names. This is what
-    /// <see cref="FineTuneOnHeadOutputs"/> trains on.
+    /// <see cref="FineTuneOnHeadOutputs"/> trains on. The images are read a batch at a time as in
+    /// <see cref="ExtractFeatures"/>, so with an <see cref="IBatchReadDataset"/> (image files decoded on demand) the memory
+    /// needed is that of the outputs, which is what the check against free memory counts.
     /// </summary>
     /// <param name="model">The network to cut; its input shape equals the images' shape.</param>
     /// <param name="cutAfter">Name of the last layer of the head; its output must be a map [C, H, W].</param>
-    /// <param name="images">Images of the model's input shape.</param>
+    /// <param name="images">Images of the model's input shape, e.g. files decoded on demand.</param>
     /// <param name="batchSize">Images per forward pass of the head; default 4 (see <see cref="ExtractFeatures"/>).</param>
     /// <param name="progress">Called after each batch with (images done, total), on the calling thread; optional.</param>
     /// <exception cref="ArgumentException">No such layer, its output is not [C, H, W], the shapes do not fit, or the outputs

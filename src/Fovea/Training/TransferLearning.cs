@@ -26,10 +26,14 @@ public static partial class TransferLearning
     /// top) over every sample of <paramref name="data"/> in inference mode, in batches (each batch uses every core set by
     /// <see cref="Parallelism.Degree"/>). Returns the features as a data set: sample i holds the base output of image i
     /// (shape <c>model.BaseOutput.OutputShape</c>, e.g. [512, 1, 1] for ResNet-18), with image i's label and the same
-    /// class names. Memory: 4 bytes per feature value, 2 KB per image for ResNet-18.
+    /// class names. Memory: 4 bytes per feature value, 2 KB per image for ResNet-18, plus three batches of images in
+    /// float32: the images are read a batch ahead on a background task (<see cref="DataLoader"/>), so a data set that reads
+    /// them on demand (<see cref="IBatchReadDataset"/>, e.g. Fovea.Vision's <c>ImageFileDataset</c>, which decodes image
+    /// files) is never held in memory whole: its next batch is decoded while the base runs on the current one. The same
+    /// values in the same batches give the same features bit for bit, however the images are stored.
     /// </summary>
     /// <param name="model">A model whose input shape equals the samples' shape.</param>
-    /// <param name="data">Images to run through the base.</param>
+    /// <param name="data">Images to run through the base, read in order, <paramref name="batchSize"/> at a time.</param>
     /// <param name="batchSize">Images per forward pass; default 4. The activations of a whole batch are held during its pass
     /// (for ResNet-18 at 224 × 224 about 80 MB per image: peak memory of fovea train 0.6 GB at 4, 1.6 GB at 16, 2.8 GB at 32),
     /// while larger batches were not faster on a 2-core machine.</param>

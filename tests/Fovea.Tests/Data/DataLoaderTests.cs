@@ -246,6 +246,41 @@ public class DataLoaderTests
         Assert.Equal(2f, e.Current.Images.Span[0]);
     }
 
+    /// <summary>The numbered images read only a batch at a time, recording each batch's indices.</summary>
+    private sealed class BatchReadDataset(InMemoryDataset inner) : IBatchReadDataset
+    {
+        public readonly System.Collections.Concurrent.ConcurrentQueue<int[]> Batches = new();
+        public int Count => inner.Count;
+        public int[] SampleShape => inner.SampleShape;
+        public IReadOnlyList<string> ClassNames => inner.ClassNames;
+        public int GetLabel(int index) => inner.GetLabel(index);
+        public void CopyImage(int index, Span<float> destination) => throw new InvalidOperationException("read one by one");
+        public void CopyImages(ReadOnlySpan<int> indices, Span<float> destination)
+        {
+            Batches.Enqueue(indices.ToArray());
+            int size = SampleShape.Aggregate(1, (a, b) => a * b);
+            for (int k = 0; k < indices.Length; k++) inner.CopyImage(indices[k], destination.Slice(k * size, size));
+        }
+    }
+
+    [Fact]
+    public void A_batch_read_dataset_is_read_once_per_batch_and_gives_what_reading_image_by_image_gives()
+    {
+        var numbered = Numbered(23, [2, 5, 5]);
+        var data = new BatchReadDataset(numbered);
+        var augmentation = new Augmentation(0.5, 1);
+        using var byBatch = new DataLoader(data, 5, seed: 4, augmentation: augmentation);
+        using var byImage = new DataLoader(numbered, 5, seed: 4, augmentation: augmentation);
+        var expected = byImage.ForEpoch(1).Select(b => b.Images.ToArray()).ToList();
+        var batches = byBatch.ForEpoch(1).Select(b => b.Images.ToArray()).ToList();
+        Assert.Equal(expected, batches);   // the same samples, order and augmentation draws
+        // One call per batch, with that batch's indices: every value of image i is i or (shifted in) 0, so the largest is i.
+        Assert.Equal(batches.Select(b => b.Length / 50), data.Batches.Select(i => i.Length));
+        Assert.Equal(batches.SelectMany(b => b.Chunk(50).Select(image => (int)image.Max())), data.Batches.SelectMany(i => i));
+        Assert.Equal(Enumerable.Range(0, 23), data.Batches.SelectMany(i => i).Order());
+        Assert.NotEqual(Enumerable.Range(0, 23), data.Batches.SelectMany(i => i));
+    }
+
     [Fact]
     public void ValidatesArguments()
     {
