@@ -102,6 +102,19 @@ public class TransferLearningResNet18Tests(ResNet18FolderFixture fixture, ITestO
     }
 
     [Fact]
+    public void Features_of_the_files_decoded_batch_by_batch_equal_those_of_the_decoded_folder_bit_for_bit()
+    {
+        // What fovea train does with a pretrained base: the files decoded a batch at a time as ResNet-18 reaches them.
+        var files = ImageFileDataset.Open(fixture.Train.Root, 3, 224, 224);
+        var clock = Stopwatch.StartNew();
+        var streamed = TransferLearning.ExtractFeatures(fixture.Base, files);
+        output.WriteLine($"decoded and extracted {files.Count} images batch by batch in {clock.Elapsed.TotalSeconds:F1}s ({fixture.Timings})");
+        Assert.Equal(fixture.Train.Files, files.Files);
+        Assert.Equal(fixture.TrainFeatures.Labels.ToArray(), streamed.Labels.ToArray());
+        Assert.Equal(fixture.TrainFeatures.Images.ToArray(), streamed.Images.ToArray());
+    }
+
+    [Fact]
     public void The_combined_model_gives_on_raw_images_what_the_top_gives_on_the_base_output()
     {
         var images = Images(fixture.Test, 0, fixture.Test.Count);
