@@ -69,11 +69,13 @@ namespace Fovea.Cli
             }
             catch (Exception e) when (IsUserError(e))
             {
+                Commands.StatusLine.EndOpenLine();
                 Console.Error.WriteLine($"fovea: error: {OneLine(UserMessage(e))}");
                 return UsageError;
             }
             catch (Exception e)
             {
+                Commands.StatusLine.EndOpenLine();
                 Console.Error.WriteLine($"fovea: internal error ({e.GetType().Name}): {OneLine(e.Message)}");
                 if (Environment.GetEnvironmentVariable("FOVEA_DEBUG") == "1") Console.Error.WriteLine(e);
                 return 1;

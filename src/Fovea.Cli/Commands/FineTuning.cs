@@ -75,12 +75,15 @@ internal sealed record FineTuning(string Layer, int Epochs, float LearningRate)
                 $"name a convolution, pooling or block output of --base {baseOption}.");
     }
 
-    /// <summary>Runs the base up to <see cref="Layer"/> over each image set once, with a progress line per set.</summary>
-    public HeadOutputs ComputeHeadOutputs(Model baseModel, string baseName, ImageFolder train, ImageFolder? validation, ImageFolder? test, bool quiet)
+    /// <summary>
+    /// Runs the base up to <see cref="Layer"/> over each image set once, decoding the images a batch at a time on the way
+    /// (only the outputs are kept), with a progress line per set.
+    /// </summary>
+    public HeadOutputs ComputeHeadOutputs(Model baseModel, string baseName, IDataset train, IDataset? validation, IDataset? test, bool quiet)
     {
-        InMemoryDataset Run(ImageFolder images, string role)
+        InMemoryDataset Run(IDataset images, string role)
         {
-            var status = new StatusLine($"{baseName} up to {Layer} on the {role} images:", !quiet);
+            var status = new StatusLine($"Decoding the {role} images and running {baseName} up to {Layer}:", !quiet);
             var outputs = TransferLearning.ExtractHeadOutputs(baseModel, Layer, images, progress: status.Report);
             status.Finish($"{images.Count:N0} images");
             return outputs;

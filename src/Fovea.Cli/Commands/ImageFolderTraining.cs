@@ -12,9 +12,10 @@ using Fovea.Vision;
 namespace Fovea.Cli.Commands;
 
 /// <summary>
-/// fovea train --data DIR on an image folder (one subfolder per class): decode and resize every image once, hold out a
-/// stratified validation part (or read --test-data), then train a network from scratch (--base none) or a dense
-/// classifier on the cached features of the frozen pretrained ResNet-18 (--base resnet18), optionally followed by
+/// fovea train --data DIR on an image folder (one subfolder per class): hold out a stratified validation part (or read
+/// --test-data), then train a network from scratch (--base none; every image decoded and resized once, up front, and
+/// kept) or a dense classifier on the cached features of the frozen pretrained ResNet-18 (--base resnet18; images decoded
+/// a batch at a time on their way through the base, only the features kept), optionally followed by
 /// fine-tuning the base's last layers with it (--fine-tune, see <see cref="FineTuning"/>), and save one model that
 /// classifies image files, with the folder's class names.
 /// </summary>
@@ -48,11 +49,9 @@ internal static class ImageFolderTraining
         // A layer the base cannot be cut after is refused before the images are decoded.
         var baseModel = choice.FineTune is null ? null : choice.Base.Resolve(settings.Json);
         choice.FineTune?.Check(baseModel!, choice.Base.Option);
-        var all = Load(dir, choice.Channels, choice.Height, choice.Width, null, settings.Json);
-        (ImageFolder train, ImageFolder? validation) = settings.ValidationSplit > 0 ? all.Split(settings.ValidationSplit, settings.Seed) : (all, null);
-        if (validation is { Count: 0 })
-            throw new UsageException($"{dir}: no image can be held out for validation, as every class has a single image. Add images, or give --test-data DIR and --validation-split 0.");
-        var test = choice.TestDir is null ? null : Load(choice.TestDir, choice.Channels, choice.Height, choice.Width, all.ClassNames, settings.Json);
+        // With a pretrained base each image is decoded when the base reaches its batch, and only its features are kept;
+        // a network trained from scratch sees every image each epoch, so those are decoded once, up front.
+        var (all, train, validation, test) = choice.Pretrained ? List(dir, choice) : Load(dir, choice);
         if (!settings.Json)
             Console.Error.WriteLine($"{all.Count:N0} images in {all.ClassNames.Count} classes ({string.Join(", ", all.ClassNames)}): {train.Count:N0} for training" +
                 (validation is null ? "" : $", {validation.Count:N0} held out for validation ({settings.ValidationSplit:P0} of each class)") +
@@ -128,15 +127,46 @@ internal static class ImageFolderTraining
     private static bool IsSplitName(string name) =>
         name.ToLowerInvariant() is "train" or "training" or "test" or "testing" or "val" or "valid" or "validation" or "eval" or "dev";
 
-    private static ImageFolder Load(string dir, int channels, int height, int width, IReadOnlyList<string>? classNames, bool quiet)
+    /// <summary>The images of a run: the folder, its training and held-out parts (null without), the test folder (null without).</summary>
+    private sealed record Images(IDataset All, IDataset Train, IDataset? Validation, IDataset? Test);
+
+    /// <summary>Lists the images without decoding any, split as <see cref="Load"/> splits them (the same files in each part for a seed).</summary>
+    private static Images List(string dir, Choice choice)
     {
-        var status = new StatusLine($"Decoding images of {dir} at {channels} x {height} x {width}:", !quiet);
-        var folder = ImageFolder.Load(dir, channels, height, width, new ImageFolderOptions { ClassNames = classNames, Progress = status.Report });
+        var all = ImageFileDataset.Open(dir, choice.Channels, choice.Height, choice.Width);
+        var settings = choice.Settings;
+        (ImageFileDataset train, ImageFileDataset? validation) = settings.ValidationSplit > 0 ? all.Split(settings.ValidationSplit, settings.Seed) : (all, null);
+        CheckValidation(dir, validation);
+        var test = choice.TestDir is null ? null : ImageFileDataset.Open(choice.TestDir, choice.Channels, choice.Height, choice.Width, all.ClassNames);
+        return new Images(all, train, validation, test);
+    }
+
+    /// <summary>Decodes every image of the folder (and of --test-data) once, then splits.</summary>
+    private static Images Load(string dir, Choice choice)
+    {
+        var settings = choice.Settings;
+        var all = Decode(dir, choice, null, settings.Json);
+        (ImageFolder train, ImageFolder? validation) = settings.ValidationSplit > 0 ? all.Split(settings.ValidationSplit, settings.Seed) : (all, null);
+        CheckValidation(dir, validation);
+        var test = choice.TestDir is null ? null : Decode(choice.TestDir, choice, all.ClassNames, settings.Json);
+        return new Images(all, train, validation, test);
+    }
+
+    private static void CheckValidation(string dir, IDataset? validation)
+    {
+        if (validation is { Count: 0 })
+            throw new UsageException($"{dir}: no image can be held out for validation, as every class has a single image. Add images, or give --test-data DIR and --validation-split 0.");
+    }
+
+    private static ImageFolder Decode(string dir, Choice choice, IReadOnlyList<string>? classNames, bool quiet)
+    {
+        var status = new StatusLine($"Decoding images of {dir} at {choice.Channels} x {choice.Height} x {choice.Width}:", !quiet);
+        var folder = ImageFolder.Load(dir, choice.Channels, choice.Height, choice.Width, new ImageFolderOptions { ClassNames = classNames, Progress = status.Report });
         status.Finish($"{folder.Count:N0} images");
         return folder;
     }
 
-    private static Outcome TrainFromScratch(string modelName, ImageFolder train, ImageFolder? validation, ImageFolder? test, TrainSettings settings, TrainSession session)
+    private static Outcome TrainFromScratch(string modelName, IDataset train, IDataset? validation, IDataset? test, TrainSettings settings, TrainSession session)
     {
         int size = Math.Min(train.SampleShape[1], train.SampleShape[2]);
         var model = ModelZoo.Create(modelName, train.SampleShape, train.ClassNames.Count, settings.Seed);
@@ -159,7 +189,7 @@ internal static class ImageFolderTraining
         return new Outcome(model, history, validation is null ? null : trainer.Evaluate(validation), test is null ? null : trainer.Evaluate(test), trainSeconds, 0);
     }
 
-    private static Outcome TrainOnPretrainedFeatures(Model baseModel, string baseName, ImageFolder train, ImageFolder? validation, ImageFolder? test,
+    private static Outcome TrainOnPretrainedFeatures(Model baseModel, string baseName, IDataset train, IDataset? validation, IDataset? test,
         TrainSettings settings, TrainSession session, FineTuning? fineTune)
     {
         var clock = Stopwatch.StartNew();
@@ -167,9 +197,9 @@ internal static class ImageFolderTraining
         // fine-tuning, and the frozen features come from the rest of the base run on them.
         var heads = fineTune?.ComputeHeadOutputs(baseModel, baseName, train, validation, test, settings.Json);
         var featureModel = fineTune is null ? baseModel : baseModel.CopyAfter(fineTune.Layer);
-        var trainFeatures = Features(featureModel, baseName, heads?.Train ?? (IDataset)train, "training", settings.Json);
-        var validationFeatures = validation is null ? null : Features(featureModel, baseName, heads?.Validation ?? (IDataset)validation, "validation", settings.Json);
-        var testFeatures = test is null ? null : Features(featureModel, baseName, heads?.Test ?? (IDataset)test, "test", settings.Json);
+        var trainFeatures = Features(featureModel, baseName, heads?.Train ?? train, "training", settings.Json);
+        var validationFeatures = validation is null ? null : Features(featureModel, baseName, heads?.Validation ?? validation, "validation", settings.Json);
+        var testFeatures = test is null ? null : Features(featureModel, baseName, heads?.Test ?? test, "test", settings.Json);
         double featureSeconds = clock.Elapsed.TotalSeconds;
 
         var top = new Sequential(baseModel.BaseOutput.OutputShape, "classifier", settings.Seed)
@@ -205,9 +235,12 @@ internal static class ImageFolderTraining
         return new Outcome(model, history.Concat(tuned.History), tuned.Validation, tuned.Test, trainSeconds, featureSeconds, tuned);
     }
 
+    /// <summary>Features of image files (decoded a batch at a time on the way) or of head outputs already computed.</summary>
     private static InMemoryDataset Features(Model baseModel, string baseName, IDataset images, string role, bool quiet)
     {
-        var status = new StatusLine($"{baseName} features of the {role} images:", !quiet);
+        var status = new StatusLine(images is ImageFileDataset files
+            ? $"Decoding the {role} images of {files.Root} at {string.Join(" x ", files.SampleShape)} and computing {baseName} features:"
+            : $"{baseName} features of the {role} images:", !quiet);
         var features = TransferLearning.ExtractFeatures(baseModel, images, progress: status.Report);
         status.Finish($"{images.Count:N0} images");
         return features;

@@ -11,6 +11,16 @@ internal sealed class StatusLine(string label, bool enabled)
     private readonly bool _interactive = enabled && !Console.IsErrorRedirected;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private long _lastDraw = -1000;
+    // A line drawn without its end: an error reported meanwhile must start on a line of its own.
+    private static volatile bool s_lineOpen;
+
+    /// <summary>Ends a status line left unfinished (an error stopped its step), so what follows starts on a new line.</summary>
+    public static void EndOpenLine()
+    {
+        if (!s_lineOpen) return;
+        s_lineOpen = false;
+        Console.Error.WriteLine();
+    }
 
     /// <summary>Reports (done, total); thread-safe callers serialise their calls.</summary>
     public void Report(int done, int total)
@@ -20,12 +30,14 @@ internal sealed class StatusLine(string label, bool enabled)
         if (done < total && now - _lastDraw < 100) return;
         _lastDraw = now;
         Console.Error.Write($"\r{label} {done:N0}/{total:N0}");
+        s_lineOpen = true;
     }
 
     /// <summary>Ends the line with a summary such as "in 3.2s".</summary>
     public double Finish(string summary)
     {
         double seconds = _clock.Elapsed.TotalSeconds;
+        s_lineOpen = false;
         if (enabled) Console.Error.WriteLine($"{(_interactive ? "\r" : "")}{label} {summary} in {seconds:F1}s");
         return seconds;
     }
