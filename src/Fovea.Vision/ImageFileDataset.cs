@@ -12,7 +12,8 @@ namespace Fovea.Vision;
 /// batch's files decoded on <see cref="Parallelism.Degree"/> threads, while the base runs on the batch before), so memory
 /// holds the outputs kept plus three batches of images, whatever the folder's size; the values, and so the features, equal
 /// those of the same images loaded by <see cref="ImageFolder.Load"/>. Training a network on it directly would decode every
-/// image again each epoch: load an <see cref="ImageFolder"/> for that.</para>
+/// image again each epoch: load an <see cref="ImageFolder"/> for that. Files without labels, to predict on, are read
+/// batch by batch by <see cref="ImageBatches"/>.</para>
 /// </summary>
 public sealed class ImageFileDataset : IBatchReadDataset
 {
