@@ -83,7 +83,7 @@ internal sealed record FineTuning(string Layer, int Epochs, float LearningRate)
     {
         InMemoryDataset Run(IDataset images, string role)
         {
-            var status = new StatusLine($"Decoding the {role} images and running {baseName} up to {Layer}:", !quiet);
+            var status = new StatusLine($"Decoding the {role} images through {baseName} up to {Layer}:", !quiet);
             var outputs = TransferLearning.ExtractHeadOutputs(baseModel, Layer, images, progress: status.Report);
             status.Finish($"{images.Count:N0} images");
             return outputs;

@@ -238,8 +238,9 @@ internal static class ImageFolderTraining
     /// <summary>Features of image files (decoded a batch at a time on the way) or of head outputs already computed.</summary>
     private static InMemoryDataset Features(Model baseModel, string baseName, IDataset images, string role, bool quiet)
     {
-        var status = new StatusLine(images is ImageFileDataset files
-            ? $"Decoding the {role} images of {files.Root} at {string.Join(" x ", files.SampleShape)} and computing {baseName} features:"
+        // Short labels: the line is redrawn in place, which a line wider than the terminal would break.
+        var status = new StatusLine(images is ImageFileDataset
+            ? $"Decoding the {role} images into {baseName} features:"
             : $"{baseName} features of the {role} images:", !quiet);
         var features = TransferLearning.ExtractFeatures(baseModel, images, progress: status.Report);
         status.Finish($"{images.Count:N0} images");
