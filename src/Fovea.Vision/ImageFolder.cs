@@ -21,7 +21,7 @@ public sealed record ImageFolderOptions
 /// <para><b>Decoded once, up front, as 8-bit pixels.</b> Decoding a photo costs more than a training step of a small
 /// network on it, so decoding on the fly would pay that cost again every epoch: this is the data set to train a network
 /// on, augmentation included. Decoding runs on <see cref="Parallelism.Degree"/> threads. Memory is one byte per value:
-/// C × H × W bytes per image (147 KB at 3 × 224 × 224, so 1,000 photos take 147 MB; 12 KB at 3 × 64 × 64), at most 2 GB
+/// C × H × W bytes per image (147 KB at 3 × 224 × 224, so 1,000 photos take 147 MB; 12 KB at 3 × 64 × 64), at most 2.1 GB
 /// in all (14,266 images at 3 × 224 × 224; <see cref="Load"/> refuses more). With a frozen pretrained base each image
 /// goes through the base once and only its features are kept: use <see cref="ImageFileDataset"/> for that, which decodes
 /// a batch at a time and holds no more than a few batches of pixels, for a folder of any size.</para>
