@@ -73,15 +73,20 @@ internal static class EvalCommand
         return 0;
     }
 
-    /// <summary>Every image of an image folder, resized to the model's input and labelled by the model's class names.</summary>
-    private static ImageFolder LoadImageFolder(Model model, string modelPath, string dir, CommandLine cl)
+    /// <summary>
+    /// Every image of an image folder, resized to the model's input and labelled by the model's class names; decoded a
+    /// batch at a time during the evaluation (any number of images), every file's header checked first.
+    /// </summary>
+    private static ImageFileDataset LoadImageFolder(Model model, string modelPath, string dir, CommandLine cl)
     {
         if (cl.Has("dataset")) throw new UsageException($"Option --dataset applies to IDX data sets; {dir} is an image folder.");
         if (model.InputShape is not [1 or 3, var height, var width])
             throw new UsageException($"Model {modelPath} takes input {Tensors.Tensor.ShapeToString(model.InputShape)}, not images [1 or 3, H, W].");
         if (model.ClassNames.Count == 0)
             throw new UsageException($"Model {modelPath} has no class names, so the class folders of {dir} cannot be matched to its outputs.");
-        return ImageFolder.Load(dir, model.InputShape[0], height, width, new ImageFolderOptions { ClassNames = model.ClassNames });
+        var images = ImageFileDataset.Open(dir, model.InputShape[0], height, width, model.ClassNames);
+        ImageArguments.CheckHeaders(images.Files);
+        return images;
     }
 
     internal static string FormatConfusion(ConfusionMatrix m)

@@ -138,6 +138,10 @@ internal static class ImageFolderTraining
         (ImageFileDataset train, ImageFileDataset? validation) = settings.ValidationSplit > 0 ? all.Split(settings.ValidationSplit, settings.Seed) : (all, null);
         CheckValidation(dir, validation);
         var test = choice.TestDir is null ? null : ImageFileDataset.Open(choice.TestDir, choice.Channels, choice.Height, choice.Width, all.ClassNames);
+        // Images are decoded only when the base reaches them: a file that is no image should stop the run now, not after
+        // minutes of feature extraction (a file damaged past its header is still found only then).
+        ImageArguments.CheckHeaders(all.Files);
+        if (test is not null) ImageArguments.CheckHeaders(test.Files);
         return new Images(all, train, validation, test);
     }
 
