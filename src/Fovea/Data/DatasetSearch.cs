@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 namespace Fovea.Data;
 
 /// <summary>
-/// The steps every built-in data set loader (<see cref="MnistFamily"/>) shares: the places searched
+/// The steps every built-in data set loader (<see cref="MnistFamily"/>, <see cref="Cifar10"/>) shares: the places searched
 /// and their order, the offline switch, and checksum-verified downloads written atomically into the cache.
 /// </summary>
 internal static class DatasetSearch

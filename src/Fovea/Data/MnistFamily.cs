@@ -45,7 +45,8 @@ public sealed record MnistFamilyDataset(
         split == DatasetSplit.Train ? (TrainImages, TrainLabels) : (TestImages, TestLabels);
 }
 
-/// <summary>Where and how <see cref="MnistFamily.Load"/> looks for data. Every property has a default read from the environment.</summary>
+/// <summary>Where and how the built-in data set loaders (<see cref="MnistFamily.Load"/>, <see cref="Cifar10.Load(DatasetSplit, string?, MnistLoadOptions?)"/>)
+/// look for data. Every property has a default read from the environment.</summary>
 public sealed record MnistLoadOptions
 {
     /// <summary>When true, never download. Default null: true when the environment variable FOVEA_OFFLINE is 1, true or yes.</summary>
@@ -54,16 +55,19 @@ public sealed record MnistLoadOptions
     /// <summary>Folder searched after the explicit path. Default null: the environment variable FOVEA_DATA; "" disables it.</summary>
     public string? EnvironmentFolder { get; init; }
 
-    /// <summary>System folder searched. Default null: the dataset's <see cref="MnistFamilyDataset.SystemFolder"/>; "" disables it.</summary>
+    /// <summary>System folder searched. Default null: the data set's own (<see cref="MnistFamilyDataset.SystemFolder"/>,
+    /// <see cref="Cifar10Dataset.SystemFolder"/>); "" disables it.</summary>
     public string? SystemFolder { get; init; }
 
-    /// <summary>Cache folder searched and downloaded into. Default null: <see cref="MnistFamily.DefaultCacheFolder"/> for the dataset.</summary>
+    /// <summary>Cache folder searched and downloaded into. Default null: ~/.cache/fovea/datasets/&lt;name&gt;
+    /// (<see cref="MnistFamily.DefaultCacheFolder"/>, <see cref="Cifar10.DefaultCacheFolder"/>).</summary>
     public string? CacheFolder { get; init; }
 
     /// <summary>Give up on a download location after this long without a connection, response or data. Default 15 s.</summary>
     public TimeSpan DownloadTimeout { get; init; } = TimeSpan.FromSeconds(15);
 
-    /// <summary>Check local files against known content checksums (about 0.1 s for the training set). Default true.</summary>
+    /// <summary>Check local files against known checksums (MNIST family: content SHA-256, about 0.1 s for the training set;
+    /// CIFAR-10: the archive's MD5, about 0.3 s). Default true.</summary>
     public bool VerifyChecksums { get; init; } = true;
 
     /// <summary>Receives progress notes (which folder was used, downloads). Default null: silent.</summary>
