@@ -67,7 +67,7 @@ internal static class Cifar10Reader
     }
 
     private static string Remedy(Cifar10Dataset dataset) =>
-        $"delete it (it is downloaded again when online) or replace it with {dataset.BaseUrls[0]}{dataset.ArchiveName} (MD5 {dataset.ArchiveMd5}).";
+        $"replace it with a good copy of {dataset.BaseUrls[0]}{dataset.ArchiveName} (MD5 {dataset.ArchiveMd5}); one in the cache can simply be deleted, to be downloaded again when online.";
 
     /// <summary>Null when <paramref name="length"/> is a whole number of records, else what is wrong with the batch at <paramref name="where"/>.</summary>
     private static string? LengthProblem(string where, long length)
