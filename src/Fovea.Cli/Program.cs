@@ -23,8 +23,9 @@ namespace Fovea.Cli
             Usage: fovea <command> [arguments] [options]
 
             Commands:
-              train      Train a network and save it: on Fashion-MNIST (default), or on a folder of your own
-                         images, one subfolder per class (--data DIR), from scratch or on pretrained ResNet-18
+              train      Train a network and save it: on Fashion-MNIST (default), MNIST or CIFAR-10 (--dataset), or
+                         on a folder of your own images, one subfolder per class (--data DIR), from scratch or on
+                         pretrained ResNet-18
               eval       Evaluate a saved model on a data set's test split or on an image folder
               predict    Classify PNG/JPEG images, or every image under a folder, with a saved model
               summary    Print a model's layers, output shapes, parameters and FLOPs

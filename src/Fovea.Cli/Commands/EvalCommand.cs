@@ -18,9 +18,11 @@ internal static class EvalCommand
         Evaluates a saved model on the test split: loss, accuracy, top-5 accuracy, confusion matrix.
 
         Options:
-          --dataset NAME     fashion-mnist | mnist (default: fashion-mnist)
-          --data DIR         folder with the IDX files, or an image folder (one subfolder per class, named
-                             as the model's classes): every image in it is evaluated
+          --dataset NAME     fashion-mnist | mnist | cifar10 (default: cifar10 when --data holds its files,
+                             else the one whose classes the model has, else fashion-mnist)
+          --data DIR         folder with the data set's files (IDX files; CIFAR-10's cifar-10-binary.tar.gz or
+                             its extracted batches), or an image folder (one subfolder per class, named as the
+                             model's classes): every image in it is evaluated
           --batch-size N     images per forward pass (default: 256)
           --threads N        degree of parallelism (default: all cores)
           --json             print the result as JSON
@@ -49,7 +51,7 @@ internal static class EvalCommand
         var history = cl.Has("report") ? VisualizeCommand.ReadSaved(cl.Positionals[0], confusion: false).History : null;
         IDataset test = cl.Get("data") is { } dir && Directory.Exists(dir) && ImageFolderTraining.IsImageFolder(dir)
             ? LoadImageFolder(model, cl.Positionals[0], dir, cl)
-            : DatasetChoice.Load(cl, DatasetSplit.Test);
+            : DatasetChoice.Load(cl, DatasetChoice.Resolve(cl, model.ClassNames), DatasetSplit.Test);
         var result = new Trainer(model, new Sgd(0f)).Evaluate(test, batchSize);
         string confusionPath = VisualizeCommand.WriteConfusion(stem, result.Confusion);
         string? reportPath = cl.Has("report") ? VisualizeCommand.WriteModelReport(model, cl.Positionals[0], test, history, result.Confusion, reportStem: stem) : null;
@@ -79,7 +81,7 @@ internal static class EvalCommand
     /// </summary>
     private static ImageFileDataset LoadImageFolder(Model model, string modelPath, string dir, CommandLine cl)
     {
-        if (cl.Has("dataset")) throw new UsageException($"Option --dataset applies to IDX data sets; {dir} is an image folder.");
+        if (cl.Has("dataset")) throw new UsageException($"Option --dataset applies to the built-in data sets (Fashion-MNIST, MNIST, CIFAR-10); {dir} is an image folder.");
         if (model.InputShape is not [1 or 3, var height, var width])
             throw new UsageException($"Model {modelPath} takes input {Tensors.Tensor.ShapeToString(model.InputShape)}, not images [1 or 3, H, W].");
         if (model.ClassNames.Count == 0)

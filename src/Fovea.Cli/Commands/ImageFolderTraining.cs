@@ -29,13 +29,10 @@ internal static class ImageFolderTraining
         FineTuning.Outcome? FineTuned = null);
 
     /// <summary>
-    /// True for an existing folder without IDX files (at its top, or in a fashion-mnist or mnist subfolder, as the IDX
-    /// loader accepts): that is taken as an image folder, whose layout is checked when it is read.
+    /// True for an existing folder without a built-in data set's files (IDX files, CIFAR-10's batches or archive; see
+    /// <see cref="DatasetChoice.HoldsDatasetFiles"/>): that is taken as an image folder, whose layout is checked when it is read.
     /// </summary>
-    public static bool IsImageFolder(string dir) =>
-        Directory.Exists(dir) && !new[] { dir, Path.Combine(dir, MnistFamily.FashionMnist.Name), Path.Combine(dir, MnistFamily.Mnist.Name) }.Any(HasIdxFiles);
-
-    private static bool HasIdxFiles(string dir) => Directory.Exists(dir) && Directory.EnumerateFiles(dir, "*-ubyte*").Any();
+    public static bool IsImageFolder(string dir) => Directory.Exists(dir) && !DatasetChoice.HoldsDatasetFiles(dir);
 
     public static int Run(CommandLine cl, string dir, TrainSession session)
     {
@@ -80,7 +77,7 @@ internal static class ImageFolderTraining
     private static Choice ReadChoice(CommandLine cl, string dir)
     {
         foreach (var option in s_optionsOnlyForIdx)
-            if (cl.Has(option)) throw new UsageException($"Option --{option} applies to IDX data sets (Fashion-MNIST, MNIST); {dir} is an image folder.");
+            if (cl.Has(option)) throw new UsageException($"Option --{option} applies to the built-in data sets (Fashion-MNIST, MNIST, CIFAR-10); {dir} is an image folder.");
         var pretrainedBase = PretrainedBase.Read(cl);
         bool pretrained = pretrainedBase.Pretrained;
         if (pretrained && cl.Has("model"))

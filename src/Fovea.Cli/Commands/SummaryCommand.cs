@@ -14,8 +14,8 @@ internal static class SummaryCommand
         Prints layer, stage (base/top), output shape, parameter count and FLOPs per layer, plus totals.
 
         Options:
-          --model NAME     a zoo network (default | reference) instead of a file
-          --input C,H,W    input shape for --model (default: 1,28,28)
+          --model NAME     a zoo network (default | reference | compact | vgg-small) instead of a file
+          --input C,H,W    input shape for --model (default: 3,32,32 for vgg-small, else 1,28,28)
           --classes N      outputs for --model (default: 10)
           --json           print as JSON
         """;
@@ -27,10 +27,12 @@ internal static class SummaryCommand
         if (cl.Has("model"))
         {
             cl.RequirePositionals(0, "summary --model NAME [--input C,H,W] [--classes N]");
-            var input = ParseShape(cl.Get("input", "1,28,28")!);
+            // Each network on the images it is the default for: vgg-small on CIFAR-10's, the others on Fashion-MNIST's.
+            string defaultInput = cl.Get("model")!.Equals("vgg-small", StringComparison.OrdinalIgnoreCase) ? "3,32,32" : "1,28,28";
+            var input = ParseShape(cl.Get("input", defaultInput)!);
             int classes = cl.GetInt("classes", 10, 1, 100_000);
             try { model = ModelZoo.Create(cl.Get("model")!, input, classes); }
-            catch (ArgumentException e) { throw new UsageException($"--model {cl.Get("model")} with --input {cl.Get("input", "1,28,28")}: {Cli.UserMessage(e)}"); }
+            catch (ArgumentException e) { throw new UsageException($"--model {cl.Get("model")} with --input {cl.Get("input", defaultInput)}: {Cli.UserMessage(e)}"); }
         }
         else
         {

@@ -13,6 +13,10 @@ public sealed record Augmentation(double HorizontalFlipProbability = 0, int MaxT
     /// <summary>Mirror with probability 0.5 and shift by up to ±2 pixels: the usual recipe for 28 x 28 images.</summary>
     public static Augmentation ShiftAndFlip { get; } = new(0.5, 2);
 
+    /// <summary>Mirror with probability 0.5 and shift by up to ±4 pixels, filling with 0: the usual recipe for 32 x 32 colour
+    /// images such as CIFAR-10 (padding by 4 and cropping at random, as it is usually described).</summary>
+    public static Augmentation PaddedCropAndFlip { get; } = new(0.5, 4);
+
     /// <summary>Throws when a setting is out of range.</summary>
     internal void Validate(int height, int width)
     {

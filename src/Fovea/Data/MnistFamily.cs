@@ -1,6 +1,3 @@
-using System.Net;
-using System.Security.Cryptography;
-
 namespace Fovea.Data;
 
 /// <summary>One file of an MNIST-family dataset.</summary>
@@ -48,7 +45,8 @@ public sealed record MnistFamilyDataset(
         split == DatasetSplit.Train ? (TrainImages, TrainLabels) : (TestImages, TestLabels);
 }
 
-/// <summary>Where and how <see cref="MnistFamily.Load"/> looks for data. Every property has a default read from the environment.</summary>
+/// <summary>Where and how the built-in data set loaders (<see cref="MnistFamily.Load"/>, <see cref="Cifar10.Load(DatasetSplit, string?, MnistLoadOptions?)"/>)
+/// look for data. Every property has a default read from the environment.</summary>
 public sealed record MnistLoadOptions
 {
     /// <summary>When true, never download. Default null: true when the environment variable FOVEA_OFFLINE is 1, true or yes.</summary>
@@ -57,16 +55,19 @@ public sealed record MnistLoadOptions
     /// <summary>Folder searched after the explicit path. Default null: the environment variable FOVEA_DATA; "" disables it.</summary>
     public string? EnvironmentFolder { get; init; }
 
-    /// <summary>System folder searched. Default null: the dataset's <see cref="MnistFamilyDataset.SystemFolder"/>; "" disables it.</summary>
+    /// <summary>System folder searched. Default null: the data set's own (<see cref="MnistFamilyDataset.SystemFolder"/>,
+    /// <see cref="Cifar10Dataset.SystemFolder"/>); "" disables it.</summary>
     public string? SystemFolder { get; init; }
 
-    /// <summary>Cache folder searched and downloaded into. Default null: <see cref="MnistFamily.DefaultCacheFolder"/> for the dataset.</summary>
+    /// <summary>Cache folder searched and downloaded into. Default null: ~/.cache/fovea/datasets/&lt;name&gt;
+    /// (<see cref="MnistFamily.DefaultCacheFolder"/>, <see cref="Cifar10.DefaultCacheFolder"/>).</summary>
     public string? CacheFolder { get; init; }
 
     /// <summary>Give up on a download location after this long without a connection, response or data. Default 15 s.</summary>
     public TimeSpan DownloadTimeout { get; init; } = TimeSpan.FromSeconds(15);
 
-    /// <summary>Check local files against known content checksums (about 0.1 s for the training set). Default true.</summary>
+    /// <summary>Check local files against known checksums (MNIST family: content SHA-256, about 0.1 s for the training set;
+    /// CIFAR-10: the archive's MD5, about 0.3 s). Default true.</summary>
     public bool VerifyChecksums { get; init; } = true;
 
     /// <summary>Receives progress notes (which folder was used, downloads). Default null: silent.</summary>
@@ -119,14 +120,7 @@ public static class MnistFamily
     public static string DefaultCacheFolder(MnistFamilyDataset dataset)
     {
         ArgumentNullException.ThrowIfNull(dataset);
-        string? root = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        if (string.IsNullOrEmpty(root) || !Path.IsPathRooted(root))
-        {
-            root = OperatingSystem.IsWindows()
-                ? Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData)
-                : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
-        }
-        return Path.Combine(root, "fovea", "datasets", dataset.Name);
+        return DatasetSearch.DefaultCacheFolder(dataset.Name);
     }
 
     /// <summary>
@@ -188,7 +182,7 @@ public static class MnistFamily
         {
             // A folder the caller named is the only place to look: quietly using a copy found elsewhere would
             // evaluate or train on data the caller did not choose.
-            AddWithSubfolder(candidates, path, "path given", dataset);
+            DatasetSearch.AddWithSubfolder(candidates, path, "path given", dataset.Name);
             foreach (var (folder, origin) in candidates)
             {
                 string? images = FindFile(folder, imagesRes), labels = FindFile(folder, labelsRes);
@@ -202,14 +196,8 @@ public static class MnistFamily
                 $"{dataset.DisplayName} {split} files {imagesRes.FileName} and {labelsRes.FileName} (gzip-compressed or not) are not in " +
                 $"{path} or its subfolder {dataset.Name}; the folder given is the only place searched. Omit it to search the usual places.");
         }
-        string? envFolder = options.EnvironmentFolder ?? Environment.GetEnvironmentVariable("FOVEA_DATA");
-        if (!string.IsNullOrEmpty(envFolder)) AddWithSubfolder(candidates, envFolder, "FOVEA_DATA", dataset);
-        string systemFolder = options.SystemFolder ?? dataset.SystemFolder;
-        if (systemFolder.Length > 0) candidates.Add((systemFolder, "system folder"));
-        string cacheFolder = options.CacheFolder ?? DefaultCacheFolder(dataset);
-        candidates.Add((cacheFolder, "cache"));
-
-        foreach (var (folder, origin) in candidates)
+        var usualPlaces = DatasetSearch.UsualPlaces(dataset.Name, dataset.SystemFolder, options, out string cacheFolder);
+        foreach (var (folder, origin) in usualPlaces)
         {
             string? images = FindFile(folder, imagesRes);
             string? labels = FindFile(folder, labelsRes);
@@ -223,22 +211,16 @@ public static class MnistFamily
             searched.Add($"{folder} ({origin}: {why})");
         }
 
-        bool offline = options.Offline ?? IsOfflineByEnvironment();
         Exception? downloadError = null;
-        string downloadNote;
-        if (offline)
-        {
-            downloadNote = options.Offline is null ? "download skipped because FOVEA_OFFLINE is set" : "download skipped because offline mode is on";
-        }
-        else
+        if (!DatasetSearch.IsOffline(options, out string downloadNote))
         {
             try
             {
-                string images = FindFile(cacheFolder, imagesRes) ?? Download(dataset, imagesRes, cacheFolder, options);
-                string labels = FindFile(cacheFolder, labelsRes) ?? Download(dataset, labelsRes, cacheFolder, options);
+                string images = FindFile(cacheFolder, imagesRes) ?? DatasetSearch.Download(dataset.BaseUrls, imagesRes.FileName, imagesRes.GzipMd5, cacheFolder, options);
+                string labels = FindFile(cacheFolder, labelsRes) ?? DatasetSearch.Download(dataset.BaseUrls, labelsRes.FileName, labelsRes.GzipMd5, cacheFolder, options);
                 return (images, labels);
             }
-            catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException or InvalidDataException or UnauthorizedAccessException)
+            catch (Exception ex) when (DatasetSearch.IsDownloadFailure(ex))
             {
                 downloadError = ex;
                 downloadNote = $"download from {dataset.BaseUrls[0]} failed: {ex.Message}";
@@ -253,7 +235,7 @@ public static class MnistFamily
     public static string? VerifyFile(IdxResource resource, string path)
     {
         ArgumentNullException.ThrowIfNull(resource);
-        string md5 = FileMd5(path);
+        string md5 = DatasetSearch.FileMd5(path);
         if (md5 == resource.GzipMd5) return null;
         if (resource.ContentSha256 is null)
             return $"'{path}' has MD5 {md5}, not the official {resource.GzipMd5}, and no content checksum is known for {resource.FileName}.";
@@ -272,13 +254,6 @@ public static class MnistFamily
                 "Delete or replace it, or set MnistLoadOptions.VerifyChecksums = false to use it anyway.");
     }
 
-    private static void AddWithSubfolder(List<(string, string)> candidates, string folder, string origin, MnistFamilyDataset dataset)
-    {
-        // Accept both the folder holding the files and a parent holding one folder per dataset.
-        candidates.Add((folder, origin));
-        candidates.Add((Path.Combine(folder, dataset.Name), origin));
-    }
-
     private static string? FindFile(string folder, IdxResource resource)
     {
         foreach (string name in new[] { resource.FileName, resource.PlainName })
@@ -287,12 +262,6 @@ public static class MnistFamily
             if (File.Exists(p)) return Path.GetFullPath(p);
         }
         return null;
-    }
-
-    private static bool IsOfflineByEnvironment()
-    {
-        string? v = Environment.GetEnvironmentVariable("FOVEA_OFFLINE");
-        return v is not null && (v == "1" || v.Equals("true", StringComparison.OrdinalIgnoreCase) || v.Equals("yes", StringComparison.OrdinalIgnoreCase));
     }
 
     private static string BuildNotFoundMessage(MnistFamilyDataset dataset, DatasetSplit split, string cacheFolder, List<string> searched, string downloadNote)
@@ -304,67 +273,6 @@ public static class MnistFamily
                $"download the four files {files} from {dataset.BaseUrls[0]} into {cacheFolder}, " +
                $"or pass --data <folder> (or set FOVEA_DATA) naming a folder that holds them, gzip-compressed or not. " +
                $"Searched: {places}; {downloadNote}.";
-    }
-
-    private static string Download(MnistFamilyDataset dataset, IdxResource resource, string cacheFolder, MnistLoadOptions options)
-    {
-        Directory.CreateDirectory(cacheFolder);
-        string target = Path.Combine(cacheFolder, resource.FileName);
-        Exception? last = null;
-        foreach (string baseUrl in dataset.BaseUrls)
-        {
-            string url = baseUrl + resource.FileName;
-            // Unique temp name in the same folder, so the final rename is atomic and concurrent loaders do not collide.
-            string temp = Path.Combine(cacheFolder, $".{resource.FileName}.{Environment.ProcessId}.{Guid.NewGuid():N}.part");
-            try
-            {
-                options.Log?.Invoke($"Downloading {url} ...");
-                DownloadToFileAsync(url, temp, options.DownloadTimeout).GetAwaiter().GetResult();
-                string md5 = FileMd5(temp);
-                if (md5 != resource.GzipMd5)
-                    throw new InvalidDataException($"downloaded {url} has MD5 {md5}, expected {resource.GzipMd5}");
-                File.Move(temp, target, overwrite: true);
-                options.Log?.Invoke($"Saved {target}.");
-                return target;
-            }
-            catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException or InvalidDataException or UnauthorizedAccessException)
-            {
-                last = ex is TaskCanceledException ? new TimeoutException($"no progress from {url} within {options.DownloadTimeout.TotalSeconds:0} s", ex) : ex;
-                options.Log?.Invoke($"Download of {url} failed: {last.Message}");
-            }
-            finally
-            {
-                try { if (File.Exists(temp)) File.Delete(temp); } catch (IOException) { /* best effort: a stray .part file is harmless */ }
-            }
-        }
-        throw new IOException($"could not download {resource.FileName} from any of {string.Join(", ", dataset.BaseUrls)}: {last?.Message}", last);
-    }
-
-    private static async Task DownloadToFileAsync(string url, string file, TimeSpan timeout)
-    {
-        using var handler = new SocketsHttpHandler { ConnectTimeout = timeout, AutomaticDecompression = DecompressionMethods.None };
-        using var client = new HttpClient(handler) { Timeout = timeout };
-        using var response = await client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead).ConfigureAwait(false);
-        response.EnsureSuccessStatusCode();
-        await using var body = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
-        await using var output = new FileStream(file, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
-        var buffer = new byte[1 << 16];
-        // HttpClient.Timeout stops at the headers; a stall while reading the body is caught by a timer reset on every chunk.
-        using var stall = new CancellationTokenSource();
-        while (true)
-        {
-            stall.CancelAfter(timeout);
-            int n = await body.ReadAsync(buffer, stall.Token).ConfigureAwait(false);
-            if (n == 0) break;
-            await output.WriteAsync(buffer.AsMemory(0, n), stall.Token).ConfigureAwait(false);
-        }
-        await output.FlushAsync().ConfigureAwait(false);
-    }
-
-    private static string FileMd5(string path)
-    {
-        using var fs = File.OpenRead(path);
-        return Convert.ToHexStringLower(MD5.HashData(fs));
     }
 }
 

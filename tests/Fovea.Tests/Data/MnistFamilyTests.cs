@@ -177,54 +177,6 @@ public class MnistFamilyTests
         Assert.Empty(Directory.GetFiles(cache.Path));
     }
 
-    /// <summary>Serves the files of a folder over HTTP on 127.0.0.1 (a free port) and records the paths asked for.</summary>
-    private sealed class LocalFileServer : IDisposable
-    {
-        private readonly System.Net.HttpListener _listener = new();
-        private readonly Task _loop;
-        public readonly System.Collections.Concurrent.ConcurrentQueue<string> Requests = new();
-        public string BaseUrl { get; }
-
-        public LocalFileServer(string folder)
-        {
-            // Ask the system for a free port, then listen on it.
-            var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-            probe.Start();
-            int port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
-            probe.Stop();
-            BaseUrl = $"http://127.0.0.1:{port}/fashion/";
-            _listener.Prefixes.Add(BaseUrl);
-            _listener.Start();
-            _loop = Task.Run(async () =>
-            {
-                while (_listener.IsListening)
-                {
-                    System.Net.HttpListenerContext context;
-                    try { context = await _listener.GetContextAsync(); }
-                    catch (Exception e) when (e is System.Net.HttpListenerException or ObjectDisposedException or InvalidOperationException) { return; }
-                    string name = context.Request.Url!.Segments[^1];
-                    Requests.Enqueue(name);
-                    string file = System.IO.Path.Combine(folder, name);
-                    if (File.Exists(file))
-                    {
-                        var bytes = await File.ReadAllBytesAsync(file);
-                        context.Response.ContentLength64 = bytes.Length;
-                        await context.Response.OutputStream.WriteAsync(bytes);
-                    }
-                    else context.Response.StatusCode = 404;
-                    context.Response.Close();
-                }
-            });
-        }
-
-        public void Dispose()
-        {
-            _listener.Stop();
-            _listener.Close();
-            _loop.Wait(TimeSpan.FromSeconds(5));
-        }
-    }
-
     private static string Md5(string path) => Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(File.ReadAllBytes(path)));
 
     /// <summary>Two test images and labels as .gz files in <paramref name="folder"/>; a descriptor that downloads them from
@@ -252,7 +204,7 @@ public class MnistFamilyTests
     {
         using var served = new TempFolder();
         using var cache = new TempFolder();
-        using var server = new LocalFileServer(served.Path);
+        using var server = new LocalFileServer(served.Path, "fashion");
         var dataset = ServedTestSplit(served.Path, server.BaseUrl);
         var log = new List<string>();
         var options = DownloadInto(cache.Path) with { Log = log.Add };
@@ -274,7 +226,7 @@ public class MnistFamilyTests
     {
         using var served = new TempFolder();
         using var cache = new TempFolder();
-        using var server = new LocalFileServer(served.Path);
+        using var server = new LocalFileServer(served.Path, "fashion");
         string wrong = new('0', 32);
         var dataset = ServedTestSplit(served.Path, server.BaseUrl, imagesMd5: wrong);
         var ex = Assert.Throws<DatasetNotFoundException>(() => MnistFamily.Load(dataset, DatasetSplit.Test, null, DownloadInto(cache.Path)));
@@ -288,7 +240,7 @@ public class MnistFamilyTests
     {
         using var served = new TempFolder();
         using var cache = new TempFolder();
-        using var server = new LocalFileServer(served.Path);
+        using var server = new LocalFileServer(served.Path, "fashion");
         var dataset = ServedTestSplit(served.Path, server.BaseUrl);
         File.Delete(served.File("t10k-labels-idx1-ubyte.gz"));
         var ex = Assert.Throws<DatasetNotFoundException>(() => MnistFamily.Load(dataset, DatasetSplit.Test, null, DownloadInto(cache.Path)));

@@ -68,6 +68,20 @@ public class ModelTests
     }
 
     [Fact]
+    public void VggSmallHasTheDocumentedShapesParametersAndFlopsOnCifarImages()
+    {
+        var model = ModelZoo.Create("vgg-small", [3, 32, 32], 10);
+        // Convolutions 3·32·9 + 32·32·9 + 32·64·9 + 64·64·9 + 64·128·9 + 128·128·9, BatchNorm scale and shift,
+        // Dense 2048·256 + 256 and 256·10 + 10.
+        Assert.Equal(286_560 + 2 * (32 + 32 + 64 + 64 + 128 + 128) + 524_544 + 2_570, model.ParameterCount);
+        Assert.Equal(814_570, model.ParameterCount);
+        Assert.Equal([128, 4, 4], model.BaseOutput.OutputShape);
+        Assert.Equal(6, model.Summary().Layers.Count(l => l.Type == "Conv2D"));
+        Assert.Equal(78_724_608, model.Summary().TotalFlops);
+        Assert.Contains("needs images of at least 8 × 8", Assert.Throws<ArgumentException>(() => ModelZoo.VggSmall([3, 7, 7], 10)).Message);
+    }
+
+    [Fact]
     public void GraphModelWithResidualConnectionTrainsAndRoundTrips()
     {
         var model = ResidualNet();
