@@ -105,7 +105,7 @@ public static class Cifar10
             if (md5 != dataset.ArchiveMd5)
                 throw new InvalidDataException(
                     $"CIFAR-10 archive '{found.Archive}' has MD5 {md5}, expected {dataset.ArchiveMd5} (the official {dataset.ArchiveName}): it is damaged or another file. " +
-                    "Delete or replace it, or set MnistLoadOptions.VerifyChecksums = false to use it anyway.");
+                    "Delete or replace it (or, from the library, load it with MnistLoadOptions.VerifyChecksums = false).");
         }
         return Cifar10Reader.ReadArchive(dataset, found.Archive, files);
     }

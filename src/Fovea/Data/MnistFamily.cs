@@ -251,7 +251,7 @@ public static class MnistFamily
         if (sha != resource.ContentSha256)
             throw new InvalidDataException(
                 $"IDX file '{file.Path}' does not match the official {resource.FileName}: its content SHA-256 is {sha}, expected {resource.ContentSha256}. " +
-                "Delete or replace it, or set MnistLoadOptions.VerifyChecksums = false to use it anyway.");
+                "Delete or replace it (or, from the library, load it with MnistLoadOptions.VerifyChecksums = false).");
     }
 
     private static string? FindFile(string folder, IdxResource resource)
