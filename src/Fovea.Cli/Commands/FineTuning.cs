@@ -88,6 +88,8 @@ internal sealed record FineTuning(string Layer, int Epochs, float LearningRate)
             status.Finish($"{images.Count:N0} images");
             return outputs;
         }
+        // All sets at once: a refusal after minutes spent on the training images would waste them.
+        TransferLearning.CheckHeadOutputsFit(baseModel, Layer, (long)train.Count + (validation?.Count ?? 0) + (test?.Count ?? 0));
         return new HeadOutputs(Run(train, "training"), validation is null ? null : Run(validation, "validation"), test is null ? null : Run(test, "test"));
     }
 

@@ -32,6 +32,20 @@ public static partial class TransferLearning
     public static InMemoryDataset ExtractHeadOutputs(Model model, string cutAfter, IDataset images, int batchSize = 4, Action<int, int>? progress = null) =>
         ExtractHeadOutputsWithin(model, cutAfter, images, batchSize, progress, availableBytes: null);
 
+    /// <summary>
+    /// Checks, before any work, that the outputs of <paramref name="model"/> up to <paramref name="cutAfter"/> for
+    /// <paramref name="images"/> images fit in half of the memory free — the check <see cref="ExtractHeadOutputs"/> makes
+    /// for one image set — so that a caller with several sets (training, validation, test) can check their total at once.
+    /// </summary>
+    /// <exception cref="ArgumentException">No such layer, its output is not [C, H, W], or the outputs would not fit (the
+    /// message names the layer, the sizes and how many images fit).</exception>
+    public static void CheckHeadOutputsFit(Model model, string cutAfter, long images)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(cutAfter);
+        CheckHeadOutputsFit(CheckCut(model, cutAfter), images, availableBytes: null);
+    }
+
     /// <summary>As <see cref="ExtractHeadOutputs"/>, planning against <paramref name="availableBytes"/> of free memory (null: what the GC reports).</summary>
     internal static InMemoryDataset ExtractHeadOutputsWithin(Model model, string cutAfter, IDataset images, int batchSize, Action<int, int>? progress, long? availableBytes)
     {

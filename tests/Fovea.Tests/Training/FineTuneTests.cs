@@ -230,6 +230,13 @@ public class FineTuneTests
             new FitOptions { ValidationData = data, MemoryLimitBytes = 30_000 }));
         Assert.Contains("20 images need", f.Message);
 
+        // The check alone, for the total of several image sets: 1 KB per image, far more images than memory holds.
+        TransferLearning.CheckHeadOutputsFit(model, "stem_relu", 1000);
+        var total = Assert.Throws<ArgumentException>(() => TransferLearning.CheckHeadOutputsFit(model, "stem_relu", 1L << 40));
+        Assert.Contains($"{1L << 40:N0} images need", total.Message);
+        Assert.Contains("after 'stem_relu'", total.Message);
+        Assert.Contains("'nope'", Assert.Throws<ArgumentException>(() => TransferLearning.CheckHeadOutputsFit(model, "nope", 1)).Message);
+
         var a = Assert.Throws<ArgumentException>(() => TransferLearning.FineTune(model, "stem_relu", data, new Adam(1e-3f), new FitOptions { Augmentation = Augmentation.ShiftAndFlip }));
         Assert.Contains("Augmentation", a.Message);
         var flat = Assert.Throws<ArgumentException>(() => TransferLearning.FineTune(model, "flatten", data, new Adam(1e-3f), new FitOptions()));
