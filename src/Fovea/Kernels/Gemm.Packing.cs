@@ -158,7 +158,7 @@ public static partial class Gemm
 
     /// <summary>Rows r0..r7 in, columns out: column p goes to dst + p * stride.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Transpose8x8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+    internal static unsafe void Transpose8x8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
         Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7, float* dst, int stride)
     {
         // Scalar gather through a small stack tile is portable; the x64 build replaces it with shuffles.

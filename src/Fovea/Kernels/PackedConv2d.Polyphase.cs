@@ -22,6 +22,8 @@ public sealed unsafe partial class PackedConv2d
     private sealed class PolyphasePlan
     {
         public int PlaneWidth, PlaneLength, Taps, FlatOutputs, BufferLength, FilterBlocks;
+        /// <summary>The largest tap offset within a plane: flat output q reads plane positions up to q + this.</summary>
+        public int MaxOffsetInPlane;
         public int[] Offsets = [];
         /// <summary>[filter block][tap][8 filters], zero for filters past K.</summary>
         public float[] Weights = [];
@@ -63,6 +65,7 @@ public sealed unsafe partial class PackedConv2d
                     int phase = (c * sh + dy % sh) * sw + dx % sw;
                     plan.Offsets[t] = phase * plan.PlaneLength + dy / sh * wq + dx / sw;
                 }
+        plan.MaxOffsetInPlane = plan.Offsets.Max(o => o % plan.PlaneLength);
         // Junk outputs past the last row read up to a full tile beyond the planes: room for that, kept zero.
         plan.BufferLength = Math.Max(s.InChannels * sh * sw * plan.PlaneLength, plan.Offsets.Max() + plan.FlatOutputs) + PolyTile;
         for (int k = 0; k < filters; k++)
@@ -75,26 +78,44 @@ public sealed unsafe partial class PackedConv2d
     private void PolyphaseImage(Buffers io, int n, int parts)
     {
         var plan = _polyphase!;
-        float* planes = SplitPhases(io, n);
         int tiles = plan.FlatOutputs / PolyTile;
         parts = Math.Min(parts, tiles);
-        if (parts <= 1) { PolyphaseRange(io, n, planes, 0, plan.FlatOutputs); return; }
-        nint shared = (nint)planes;
-        Parallelism.For(parts, part =>
-            PolyphaseRange(io, n, (float*)shared, tiles * part / parts * PolyTile, tiles * (part + 1) / parts * PolyTile));
+        if (parts <= 1) { PolyphasePart(io, n, 0, plan.FlatOutputs); return; }
+        Parallelism.For(parts, part => PolyphasePart(io, n, tiles * part / parts * PolyTile, tiles * (part + 1) / parts * PolyTile));
     }
 
-    /// <summary>Image n's padded phase planes, in this thread's buffer (valid until its next use).</summary>
-    private float* SplitPhases(Buffers io, int n)
+    /// <summary>
+    /// Flat outputs [q0, q1) of image n. The thread splits the plane rows these outputs read into its own buffer: one
+    /// shared split, made by one thread, would put what the other core reads in the wrong cache (and run serially).
+    /// </summary>
+    private void PolyphasePart(Buffers io, int n, int q0, int q1)
+    {
+        var plan = _polyphase!;
+        int wq = plan.PlaneWidth, hq = plan.PlaneLength / wq;
+        int firstRow = Math.Min(hq, q0 / wq), endRow = Math.Min(hq, (q1 - 1 + plan.MaxOffsetInPlane) / wq + 1);
+        PolyphaseRange(io, n, SplitPhases(io, n, firstRow, endRow), q0, q1);
+    }
+
+    /// <summary>
+    /// Rows [firstRow, endRow) of image n's padded phase planes, in this thread's buffer (valid until its next use). Other
+    /// rows keep whatever they held: only junk outputs (past a row's end or the last row) read them.
+    /// </summary>
+    private float* SplitPhases(Buffers io, int n, int firstRow, int endRow)
     {
         var s = _shape;
         var plan = _polyphase!;
         int sh = s.StrideHeight, sw = s.StrideWidth, H = s.InHeight, W = s.InWidth, wq = plan.PlaneWidth;
         float* planes = Scratch(ref t_planes, plan.BufferLength);
-        new Span<float>(planes, plan.BufferLength).Clear();
+        int planeCount = s.InChannels * sh * sw;
+        for (int plane = 0; plane < planeCount; plane++)
+            new Span<float>(planes + (long)plane * plan.PlaneLength + (long)firstRow * wq, (endRow - firstRow) * wq).Clear();
+        // The room past the planes that the last junk outputs read: zero, so no stale NaN or denormal slows the FMAs.
+        long planesEnd = (long)planeCount * plan.PlaneLength;
+        new Span<float>(planes + planesEnd, (int)(plan.BufferLength - planesEnd)).Clear();
         float* image = (float*)io.Input + (long)n * ImageLength;
+        int yFirst = Math.Max(0, firstRow * sh - s.PadTop), yEnd = Math.Min(H, endRow * sh - s.PadTop);
         for (int c = 0; c < s.InChannels; c++)
-            for (int y = 0; y < H; y++)
+            for (int y = yFirst; y < yEnd; y++)
             {
                 int py = (y + s.PadTop) % sh, i = (y + s.PadTop) / sh;
                 float* src = image + ((long)c * H + y) * W;

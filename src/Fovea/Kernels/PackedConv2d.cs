@@ -55,13 +55,14 @@ public sealed unsafe partial class PackedConv2d
         // Grouped convolutions and the few-channel shapes the direct kernel wins keep the general kernel (and only
         // then a plain copy of the filters: the packed forms are all the other paths need).
         if (UsePolyphase(_shape)) { PreparePolyphase(weight); return; }
+        if (UseImplicitGemm(_shape)) { PrepareImplicitGemm(weight); return; }
         if (_shape.Groups != 1 || Conv2d.UseDirectForward(_shape)) { _weight = weight.ToArray(); return; }
         if (Conv2d.UseTransposedProduct(_shape.OutChannels, _pixels)) _right = Gemm.PackRight(true, _rows, _shape.OutChannels, weight, _rows);
         else _left = Gemm.PackLeft(false, _shape.OutChannels, _rows, weight, _rows);
     }
 
     /// <summary>The algorithm chosen for this geometry: "winograd" (F(2x2, 3x3)), "winograd-4x4" (F(4x4, 3x3)), "gemm", "gemm-transposed", "polyphase" (few channels, strided or large kernels) or "general" (the training kernel).</summary>
-    public string Algorithm => _winograd is not null ? (_winograd.Size == 4 ? "winograd-4x4" : "winograd") : _polyphase is not null ? "polyphase" : _left is not null ? "gemm" : _right is not null ? "gemm-transposed" : "general";
+    public string Algorithm => _winograd is not null ? (_winograd.Size == 4 ? "winograd-4x4" : "winograd") : _polyphase is not null ? "polyphase" : _implicit is not null ? "implicit-gemm" : _left is not null ? "gemm" : _right is not null ? "gemm-transposed" : "general";
 
     /// <summary>The geometry for a batch of <paramref name="batch"/> images.</summary>
     public Conv2dShape Geometry(int batch) => _shape with { Batch = batch };
@@ -81,7 +82,7 @@ public sealed unsafe partial class PackedConv2d
         if (!residual.IsEmpty && residual.Length != output.Length)
             throw new ArgumentException($"Residual span has {residual.Length} elements but must be empty or match the output's {output.Length}.", nameof(residual));
         if (batch == 0) return;
-        if (_left is null && _right is null && _winograd is null && _polyphase is null)
+        if (_left is null && _right is null && _winograd is null && _polyphase is null && _implicit is null)
         {
             var s = Geometry(batch);
             Conv2d.Forward(s, input, _weight, _bias, output, relu && residual.IsEmpty);
@@ -117,6 +118,7 @@ public sealed unsafe partial class PackedConv2d
     {
         if (_winograd is not null) WinogradImage(io, n, 1);
         else if (_polyphase is not null) PolyphaseImage(io, n, 1);
+        else if (_implicit is not null) ImplicitGemmImage(io, n, 1);
         else if (_left is not null) OutputPixels(io, n, 0, _pixels);
         else
         {
@@ -129,6 +131,7 @@ public sealed unsafe partial class PackedConv2d
     {
         if (_winograd is not null) { WinogradImage(io, n, degree); return; }
         if (_polyphase is not null) { PolyphaseImage(io, n, degree); return; }
+        if (_implicit is not null) { ImplicitGemmImage(io, n, degree); return; }
         int filters = _shape.OutChannels;
         if (_left is not null && _pixels >= degree * MinChunkColumns)
         {

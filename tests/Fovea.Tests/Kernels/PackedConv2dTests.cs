@@ -6,7 +6,8 @@ namespace Fovea.Tests.Kernels;
 // PackedConv2d (filters packed once, fused bias + residual + ReLU) against the naive Conv2d.ForwardReference plus a
 // plain residual add and ReLU, for every way it splits the work: whole images per thread, an image's output rows
 // split between threads (many pixels), filters split over one shared unfolding (few pixels), the transposed product
-// (small map, many filters), and the general-kernel fallback (groups, few input channels).
+// (small map, many filters), the implicit GEMM (strided, many channels) and the general-kernel fallback (groups, few
+// input channels).
 [Collection(DegreeCollection.Name)]
 public class PackedConv2dTests
 {
@@ -29,7 +30,13 @@ public class PackedConv2dTests
         ("1x1 stride2 C24 14x14 K48 (downsample)", new Conv2dShape(1, 24, 14, 14, 48, 1, 1, 2, 2)),
         ("1x1 stride1 C20 9x9 K12", new Conv2dShape(1, 20, 9, 9, 12, 1, 1)),
         ("small map many filters 5x5 C8 K112 (transposed)", new Conv2dShape(1, 8, 5, 5, 112, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
-        ("7x7 map 3x3 stride2 C8 14x14 K64 (plain product, ragged last panel)", new Conv2dShape(1, 8, 14, 14, 64, 3, 3, 2, 2, 1, 1, 1, 1)),
+        ("7x7 map 3x3 stride1 C8 7x7 K64 (plain product, ragged last panel)", new Conv2dShape(1, 8, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1)),
+        // Strided, more than 4 channels: the implicit GEMM on AVX-512 (im2col + GEMM elsewhere), every panel width.
+        ("implicit 3x3 stride2 pad1 C8 14x14 K64 (7x7 map, 48 + 16 filters)", new Conv2dShape(1, 8, 14, 14, 64, 3, 3, 2, 2, 1, 1, 1, 1)),
+        ("implicit 3x3 stride2 pad1 C16 13x17 K40 (ragged pixel tile, 40 of 48 filters)", new Conv2dShape(1, 16, 13, 17, 40, 3, 3, 2, 2, 1, 1, 1, 1)),
+        ("implicit 3x3 stride2 dilation2 asym pad C6 19x16 K100 (48 + 48 + 4 filters)", new Conv2dShape(1, 6, 19, 16, 100, 3, 3, 2, 2, 2, 1, 0, 2, DilationHeight: 2, DilationWidth: 2)),
+        ("implicit 1x1 stride2 C12 9x11 K20 (no padding, 20 filters in two vectors)", new Conv2dShape(1, 12, 9, 11, 20, 1, 1, 2, 2)),
+        ("implicit 3x2 stride 3x2 pad C5 14x13 K16 (one vector)", new Conv2dShape(1, 5, 14, 13, 16, 3, 2, 3, 2, 1, 0, 1, 1)),
         ("polyphase stem 7x7 stride2 pad3 C3 38x35 K16", new Conv2dShape(1, 3, 38, 35, 16, 7, 7, 2, 2, 3, 3, 3, 3)),
         ("polyphase 5x5 stride2 asym pad C1 21x19 K12 (ragged filter block)", new Conv2dShape(1, 1, 21, 19, 12, 5, 5, 2, 2, 1, 2, 2, 0)),
         ("polyphase 3x3 stride3 dilation2 C2 23x26 K9", new Conv2dShape(1, 2, 23, 26, 9, 3, 3, 3, 3, 2, 1, 0, 2, DilationHeight: 2, DilationWidth: 2)),
@@ -83,6 +90,7 @@ public class PackedConv2dTests
             if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
             {
                 if (name.StartsWith("polyphase", StringComparison.Ordinal)) Assert.Equal("polyphase", packed.Algorithm);
+                if (name.StartsWith("implicit", StringComparison.Ordinal)) Assert.Equal("implicit-gemm", packed.Algorithm);
             }
             if (name.Contains("(transposed)", StringComparison.Ordinal)) Assert.Equal("gemm-transposed", packed.Algorithm);
             if (name.Contains("(plain product", StringComparison.Ordinal)) Assert.Equal("gemm", packed.Algorithm);

@@ -1,0 +1,258 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Fovea.Kernels;
+
+// Legend as in PackedConv2d.cs; Hp Wp the padded input, sh sw strides, dh dw dilations.
+// Strided convolutions with many input channels (ResNet's 3x3 stride-2 and 1x1 stride-2 layers). im2col + GEMM copies
+// the input into columns and the GEMM copies those again into its panels; at ~2 inputs per output both copies cost a
+// quarter of the product. Here the product reads the image itself: a register tile is 8 output pixels x 48 filters, and
+// for each tap t = (c, r, x) the 8 pixels' inputs, at padded offsets pixel(q) + tap(t), are broadcast against one row
+// of the filters, packed once as [tap][48]. The strides only change the offset tables, so a stride-2 layer runs as fast
+// as a stride-1 one. The tile comes out pixel-major and is transposed 8x8 at a time into the NCHW output, with bias,
+// residual and ReLU. Padding is materialised once per image (a copy of the input with zero borders); a layer without
+// padding reads its input in place. 512-bit vectors only: other hardware keeps im2col + GEMM.
+
+public sealed unsafe partial class PackedConv2d
+{
+    private const int ImplicitPixels = 8, ImplicitPanel = 48;
+
+    private sealed class ImplicitPlan
+    {
+        public int PaddedHeight, PaddedWidth, PaddedLength, Taps, PixelTiles, Panels;
+        public bool NeedsPadding;
+        /// <summary>Padded-image offset of tap t = (c·R + r)·S + x, the order of a filter's weights.</summary>
+        public int[] TapOffsets = [];
+        /// <summary>Padded-image offset of output pixel q's window corner; 0 for the junk pixels that fill the last tile.</summary>
+        public int[] PixelOffsets = [];
+        /// <summary>Panel j holds filters [48j, 48j + width): [tap][width], width = 48 or, in the last panel, the filters left rounded up to 16.</summary>
+        public float[] Weights = [];
+    }
+
+    private ImplicitPlan? _implicit;
+
+    [ThreadStatic] private static float[]? t_padded, t_implicitTile;
+
+    /// <summary>Strided convolutions with more than 4 input channels, one group, on hardware with 512-bit vectors.</summary>
+    internal static bool UseImplicitGemm(in Conv2dShape s) =>
+        Avx512F.IsSupported && s.Groups == 1 && s.InChannels > 4 && (s.StrideHeight > 1 || s.StrideWidth > 1);
+
+    private void PrepareImplicitGemm(ReadOnlySpan<float> weight)
+    {
+        var s = _shape;
+        int hp = s.InHeight + s.PadTop + s.PadBottom, wp = s.InWidth + s.PadLeft + s.PadRight, taps = _rows;
+        int tiles = (_pixels + ImplicitPixels - 1) / ImplicitPixels, filters = s.OutChannels;
+        var plan = new ImplicitPlan
+        {
+            PaddedHeight = hp, PaddedWidth = wp, PaddedLength = s.InChannels * hp * wp, Taps = taps, PixelTiles = tiles,
+            Panels = (filters + ImplicitPanel - 1) / ImplicitPanel,
+            NeedsPadding = s.PadTop + s.PadBottom + s.PadLeft + s.PadRight > 0,
+            TapOffsets = new int[taps], PixelOffsets = new int[tiles * ImplicitPixels],
+        };
+        for (int c = 0, t = 0; c < s.InChannels; c++)
+            for (int r = 0; r < s.KernelHeight; r++)
+                for (int x = 0; x < s.KernelWidth; x++, t++)
+                    plan.TapOffsets[t] = (c * hp + r * s.DilationHeight) * wp + x * s.DilationWidth;
+        for (int q = 0; q < _pixels; q++)
+            plan.PixelOffsets[q] = q / s.OutWidth * s.StrideHeight * wp + q % s.OutWidth * s.StrideWidth;
+        plan.Weights = new float[(long)taps * plan.Panels * ImplicitPanel];
+        for (int j = 0; j < plan.Panels; j++)
+        {
+            int first = j * ImplicitPanel, width = ImplicitPanelWidth(j);
+            long start = (long)first * taps;
+            for (int t = 0; t < taps; t++)
+                for (int f = 0; f < width && first + f < filters; f++)
+                    plan.Weights[start + (long)t * width + f] = weight[(first + f) * taps + t];
+        }
+        _implicit = plan;
+    }
+
+    /// <summary>Floats per tap of panel j: 48, or the last panel's filters rounded up to whole 16-float vectors.</summary>
+    private int ImplicitPanelWidth(int panel) => Math.Min(ImplicitPanel, (_shape.OutChannels - panel * ImplicitPanel + 15) / 16 * 16);
+
+    /// <summary>
+    /// Image n through the implicit GEMM on <paramref name="parts"/> threads: each takes a share of the pixel tiles, or, on
+    /// small maps with few tiles (ResNet's 7x7 outputs: 7 tiles), a share of the filter panels.
+    /// </summary>
+    private void ImplicitGemmImage(Buffers io, int n, int parts)
+    {
+        var plan = _implicit!;
+        int tiles = plan.PixelTiles, panels = plan.Panels;
+        if (parts <= 1) { ImplicitGemmPart(io, n, 0, panels, 0, tiles); return; }
+        if (tiles < 4 * parts && panels >= parts)
+            Parallelism.For(parts, part => ImplicitGemmPart(io, n, panels * part / parts, panels * (part + 1) / parts, 0, tiles));
+        else
+        {
+            parts = Math.Min(parts, tiles);
+            Parallelism.For(parts, part => ImplicitGemmPart(io, n, 0, panels, tiles * part / parts, tiles * (part + 1) / parts));
+        }
+    }
+
+    /// <summary>
+    /// Filter panels [firstPanel, endPanel) x pixel tiles [firstTile, endTile) of image n. With padding, the thread pads
+    /// the input rows these tiles read into its own buffer: a shared padded copy would put half of what each core reads
+    /// in the other core's cache.
+    /// </summary>
+    private void ImplicitGemmPart(Buffers io, int n, int firstPanel, int endPanel, int firstTile, int endTile)
+    {
+        var plan = _implicit!;
+        float* image = (float*)io.Input + (long)n * ImageLength;
+        if (plan.NeedsPadding)
+        {
+            var s = _shape;
+            int lastPixel = Math.Min(_pixels, endTile * ImplicitPixels) - 1;
+            int firstRow = firstTile * ImplicitPixels / s.OutWidth * s.StrideHeight;
+            int endRow = lastPixel / s.OutWidth * s.StrideHeight + (s.KernelHeight - 1) * s.DilationHeight + 1;
+            float* padded = Scratch(ref t_padded, plan.PaddedLength);
+            PadRows(image, padded, firstRow, endRow);
+            image = padded;
+        }
+        ImplicitGemmTiles(io, n, image, firstPanel, endPanel, firstTile, endTile);
+    }
+
+    /// <summary>Padded rows [firstRow, endRow) of every channel of one image into the layout [C×Hp×Wp], zero borders.</summary>
+    private void PadRows(float* image, float* padded, int firstRow, int endRow)
+    {
+        var s = _shape;
+        var plan = _implicit!;
+        int H = s.InHeight, W = s.InWidth, wp = plan.PaddedWidth, hp = plan.PaddedHeight;
+        for (int c = 0; c < s.InChannels; c++)
+            for (int py = firstRow; py < endRow; py++)
+            {
+                float* row = padded + ((long)c * hp + py) * wp;
+                int y = py - s.PadTop;
+                if ((uint)y >= (uint)H) { new Span<float>(row, wp).Clear(); continue; }
+                new Span<float>(row, s.PadLeft).Clear();
+                new ReadOnlySpan<float>(image + ((long)c * H + y) * W, W).CopyTo(new Span<float>(row + s.PadLeft, W));
+                new Span<float>(row + s.PadLeft + W, s.PadRight).Clear();
+            }
+    }
+
+    /// <summary>Panels [firstPanel, endPanel) x tiles [firstTile, endTile) of image n; a panel's filters stay in cache across the tiles.</summary>
+    private void ImplicitGemmTiles(Buffers io, int n, float* image, int firstPanel, int endPanel, int firstTile, int endTile)
+    {
+        var plan = _implicit!;
+        float* tile = Scratch(ref t_implicitTile, ImplicitPixels * ImplicitPanel);
+        fixed (float* weights = plan.Weights)
+        fixed (int* taps = plan.TapOffsets, pixels = plan.PixelOffsets)
+        {
+            for (int j = firstPanel; j < endPanel; j++)
+            {
+                int width = ImplicitPanelWidth(j);
+                float* w = weights + (long)j * ImplicitPanel * plan.Taps;
+                for (int q = firstTile; q < endTile; q++)
+                {
+                    int* offsets = pixels + q * ImplicitPixels;
+                    switch (width)
+                    {
+                        case 48: ImplicitTile<ThreeVectors>(image, offsets, taps, plan.Taps, w, tile); break;
+                        case 32: ImplicitTile<TwoVectors>(image, offsets, taps, plan.Taps, w, tile); break;
+                        default: ImplicitTile<OneVector>(image, offsets, taps, plan.Taps, w, tile); break;
+                    }
+                    ImplicitStore(io, n, tile, q * ImplicitPixels, j * ImplicitPanel);
+                }
+            }
+        }
+    }
+
+    private interface IPanelVectors { static abstract int Count { get; } }
+    private readonly struct OneVector : IPanelVectors { public static int Count => 1; }
+    private readonly struct TwoVectors : IPanelVectors { public static int Count => 2; }
+    private readonly struct ThreeVectors : IPanelVectors { public static int Count => 3; }
+
+    /// <summary>
+    /// tile[i·48 + f] = Σ_t image[pixels[i] + taps[t]] · w[t·width + f] for 8 pixels i and width = 16·V filters f. The JIT
+    /// compiles one body per V with the unused accumulators gone.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ImplicitTile<TV>(float* image, int* pixels, int* taps, int tapCount, float* w, float* tile)
+        where TV : struct, IPanelVectors
+    {
+        int o0 = pixels[0], o1 = pixels[1], o2 = pixels[2], o3 = pixels[3], o4 = pixels[4], o5 = pixels[5], o6 = pixels[6], o7 = pixels[7];
+        int v = TV.Count, stride = 16 * v;
+        var zero = Vector512<float>.Zero;
+        Vector512<float> c00 = zero, c01 = zero, c02 = zero, c10 = zero, c11 = zero, c12 = zero;
+        Vector512<float> c20 = zero, c21 = zero, c22 = zero, c30 = zero, c31 = zero, c32 = zero;
+        Vector512<float> c40 = zero, c41 = zero, c42 = zero, c50 = zero, c51 = zero, c52 = zero;
+        Vector512<float> c60 = zero, c61 = zero, c62 = zero, c70 = zero, c71 = zero, c72 = zero;
+        for (int t = 0; t < tapCount; t++, w += stride)
+        {
+            float* x = image + taps[t];
+            var b0 = Vector512.Load(w);
+            var b1 = v > 1 ? Vector512.Load(w + 16) : zero;
+            var b2 = v > 2 ? Vector512.Load(w + 32) : zero;
+            var a = Vector512.Create(x[o0]);
+            c00 = Avx512F.FusedMultiplyAdd(a, b0, c00); if (v > 1) c01 = Avx512F.FusedMultiplyAdd(a, b1, c01); if (v > 2) c02 = Avx512F.FusedMultiplyAdd(a, b2, c02);
+            a = Vector512.Create(x[o1]);
+            c10 = Avx512F.FusedMultiplyAdd(a, b0, c10); if (v > 1) c11 = Avx512F.FusedMultiplyAdd(a, b1, c11); if (v > 2) c12 = Avx512F.FusedMultiplyAdd(a, b2, c12);
+            a = Vector512.Create(x[o2]);
+            c20 = Avx512F.FusedMultiplyAdd(a, b0, c20); if (v > 1) c21 = Avx512F.FusedMultiplyAdd(a, b1, c21); if (v > 2) c22 = Avx512F.FusedMultiplyAdd(a, b2, c22);
+            a = Vector512.Create(x[o3]);
+            c30 = Avx512F.FusedMultiplyAdd(a, b0, c30); if (v > 1) c31 = Avx512F.FusedMultiplyAdd(a, b1, c31); if (v > 2) c32 = Avx512F.FusedMultiplyAdd(a, b2, c32);
+            a = Vector512.Create(x[o4]);
+            c40 = Avx512F.FusedMultiplyAdd(a, b0, c40); if (v > 1) c41 = Avx512F.FusedMultiplyAdd(a, b1, c41); if (v > 2) c42 = Avx512F.FusedMultiplyAdd(a, b2, c42);
+            a = Vector512.Create(x[o5]);
+            c50 = Avx512F.FusedMultiplyAdd(a, b0, c50); if (v > 1) c51 = Avx512F.FusedMultiplyAdd(a, b1, c51); if (v > 2) c52 = Avx512F.FusedMultiplyAdd(a, b2, c52);
+            a = Vector512.Create(x[o6]);
+            c60 = Avx512F.FusedMultiplyAdd(a, b0, c60); if (v > 1) c61 = Avx512F.FusedMultiplyAdd(a, b1, c61); if (v > 2) c62 = Avx512F.FusedMultiplyAdd(a, b2, c62);
+            a = Vector512.Create(x[o7]);
+            c70 = Avx512F.FusedMultiplyAdd(a, b0, c70); if (v > 1) c71 = Avx512F.FusedMultiplyAdd(a, b1, c71); if (v > 2) c72 = Avx512F.FusedMultiplyAdd(a, b2, c72);
+        }
+        StoreTileRow(tile + 0 * ImplicitPanel, v, c00, c01, c02); StoreTileRow(tile + 1 * ImplicitPanel, v, c10, c11, c12);
+        StoreTileRow(tile + 2 * ImplicitPanel, v, c20, c21, c22); StoreTileRow(tile + 3 * ImplicitPanel, v, c30, c31, c32);
+        StoreTileRow(tile + 4 * ImplicitPanel, v, c40, c41, c42); StoreTileRow(tile + 5 * ImplicitPanel, v, c50, c51, c52);
+        StoreTileRow(tile + 6 * ImplicitPanel, v, c60, c61, c62); StoreTileRow(tile + 7 * ImplicitPanel, v, c70, c71, c72);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreTileRow(float* row, int vectors, Vector512<float> x0, Vector512<float> x1, Vector512<float> x2)
+    {
+        x0.Store(row);
+        if (vectors > 1) x1.Store(row + 16);
+        if (vectors > 2) x2.Store(row + 32);
+    }
+
+    /// <summary>
+    /// The valid part of a tile (pixels [pixel0, pixel0 + 8), filters [filter0, filter0 + 48)) into image n's output:
+    /// y = relu?(tile + bias + residual). Whole 8x8 blocks go through an in-register transpose, the ragged rest one by one.
+    /// </summary>
+    private void ImplicitStore(Buffers io, int n, float* tile, int pixel0, int filter0)
+    {
+        int p = _pixels, pixels = Math.Min(ImplicitPixels, p - pixel0), filters = Math.Min(ImplicitPanel, _shape.OutChannels - filter0);
+        long plane0 = ((long)n * _shape.OutChannels + filter0) * p + pixel0;
+        float* y = (float*)io.Output + plane0;
+        float* r = io.Residual != 0 ? (float*)io.Residual + plane0 : null;
+        float* block = stackalloc float[64];
+        int f = 0;
+        if (pixels == ImplicitPixels)
+        {
+            for (; f + 8 <= filters; f += 8)
+            {
+                float* t = tile + f;
+                Gemm.Transpose8x8(Vector256.Load(t), Vector256.Load(t + ImplicitPanel), Vector256.Load(t + 2 * ImplicitPanel),
+                    Vector256.Load(t + 3 * ImplicitPanel), Vector256.Load(t + 4 * ImplicitPanel), Vector256.Load(t + 5 * ImplicitPanel),
+                    Vector256.Load(t + 6 * ImplicitPanel), Vector256.Load(t + 7 * ImplicitPanel), block, 8);
+                var floor = io.Relu ? Vector256<float>.Zero : Vector256.Create(float.NegativeInfinity);
+                for (int k = 0; k < 8; k++)
+                {
+                    long at = (long)(f + k) * p;
+                    var value = Vector256.Load(block + 8 * k) + Vector256.Create(_bias[filter0 + f + k]);
+                    if (r != null) value += Vector256.Load(r + at);
+                    Vector256.Max(value, floor).Store(y + at);
+                }
+            }
+        }
+        for (; f < filters; f++)
+        {
+            float bias = _bias[filter0 + f];
+            long at = (long)f * p;
+            for (int i = 0; i < pixels; i++)
+            {
+                float value = tile[i * ImplicitPanel + f] + bias;
+                if (r != null) value += r[at + i];
+                y[at + i] = io.Relu ? MathF.Max(value, 0f) : value;
+            }
+        }
+    }
+}
