@@ -125,6 +125,38 @@ public sealed class PredictCliTests : IDisposable
     }
 
     [Fact]
+    public void A_csv_neutralises_paths_and_class_names_a_spreadsheet_would_run_as_formulas()
+    {
+        // Class names and (relative) image paths that begin like formulas, beside ordinary ones.
+        var model = ModelFile.Load(_model);
+        model.ClassNames = ["=HYPERLINK(\"http://example.com\",\"click\")", "-1", "round"];
+        string dangerous = Path.Combine(_dir, "dangerous.fovea");
+        ModelFile.Save(model, dangerous);
+        string work = Directory.CreateDirectory(Path.Combine(_dir, "work")).FullName;
+        string[] images = ["=1+2.png", "@SUM(A1).png", "-1.png", "+x/a.png", "plain.png"];
+        for (int i = 0; i < images.Length; i++) WriteImage(Path.Combine(work, images[i]), i);
+        string csv = Path.Combine(_dir, "formulas.csv");
+
+        var r = CliProcess.Run(null, work, ["predict", dangerous, .. images[..3], "+x", images[4], "--csv", csv]);
+        Assert.True(r.Code == 0, r.Err);
+        var rows = File.ReadAllText(csv).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(6, rows.Length);
+        var cells = rows.Skip(1).Select(ParseCsvRow).ToList();
+        Assert.All(cells, row => Assert.Equal(9, row.Count));
+        // The first column names the image as given, neutralised when it would run; an ordinary path is unchanged.
+        Assert.Equal(["'=1+2.png", "'@SUM(A1).png", "'-1.png", "'" + Path.Combine("+x", "a.png"), "plain.png"], cells.Select(row => row[0]));
+        foreach (var row in cells)
+        {
+            // Every row names all three classes; each class cell is one cell, neutralised; probabilities stay numbers.
+            var classes = new[] { row[3], row[5], row[7] };
+            Assert.Equal(["'-1", "'=HYPERLINK(\"http://example.com\",\"click\")", "round"], classes.Order(StringComparer.Ordinal));
+            Assert.Equal(row[3], row[1]);
+            foreach (int k in new[] { 2, 4, 6, 8 }) Assert.InRange(Parse(row[k]), 0f, 1f);
+        }
+        Assert.DoesNotContain(rows, row => row.StartsWith('=') || row.Contains(",=", StringComparison.Ordinal) || row.Contains(",-1,", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Results_are_printed_batch_by_batch_and_a_damaged_file_is_named_with_nothing_written()
     {
         // Truncated after its header: found only when its batch (the third of 3, 3, 1) is decoded.

@@ -7,8 +7,8 @@ namespace Fovea.Cli.Commands;
 /// <param name="DisplayName">Human name, e.g. "CIFAR-10".</param>
 /// <param name="DefaultModel">The network --model defaults to.</param>
 /// <param name="Augmentation">What --augment does on it.</param>
-/// <param name="NormalizeInput">True to store the training images' channel mean and deviation in the model as its input
-/// normalisation (colour photos); false leaves the input as it is (the MNIST family, as before there was a choice).</param>
+/// <param name="NormalizeInput">True to store the training images' channel mean and deviation (of the images trained on, not
+/// those held out for validation) in the model as its input normalisation (colour photos); false leaves the input as it is (the MNIST family, as before there was a choice).</param>
 /// <param name="ClassNames">Its class names, by which eval recognises a model trained on it.</param>
 /// <param name="Load">Loads a split from the folder given (or the usual places when null) with the options given.</param>
 internal sealed record BuiltInDataset(string Name, string DisplayName, string DefaultModel, Augmentation Augmentation, bool NormalizeInput,

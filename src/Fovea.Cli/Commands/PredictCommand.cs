@@ -27,7 +27,9 @@ internal static class PredictCommand
           --batch-size N   images decoded and predicted together (default: 32)
           --csv FILE       also write FILE (when all images are done): a header row, then per image
                            image,class,probability,class_1,probability_1,...,class_K,probability_K
-                           (output,value,... for raw outputs); paths with commas or quotes are quoted
+                           (output,value,... for raw outputs); paths and class names with commas or quotes
+                           are quoted, and those beginning with =, +, -, @, a tab or a carriage return get a
+                           leading ' so spreadsheet programs show them instead of running them as formulas
           --invert         invert grey levels first (Fashion-MNIST items are light on black)
           --json           print every result as one JSON array, at the end
           --threads N      degree of parallelism (default: all cores)
@@ -39,7 +41,7 @@ internal static class PredictCommand
     private const int MaxBatchSize = 4096;
 
     /// <summary>One image's top-k outputs: flat indices, best first, and their probabilities (or raw values).</summary>
-    private sealed record Prediction(string Image, int[] Best, float[] Values);
+    internal sealed record Prediction(string Image, int[] Best, float[] Values);
 
     public static int Run(string[] args)
     {
@@ -105,8 +107,11 @@ internal static class PredictCommand
                 : new JsonObject { ["output"] = j, ["value"] = p.Values[k] })).ToArray()),
         }).ToArray());
 
-    /// <summary>Header, then one row per image: path, the best class and its probability, then all top-k pairs.</summary>
-    private static string ToCsv(List<Prediction> predictions, int top, bool classScores, IReadOnlyList<string> names)
+    /// <summary>
+    /// Header, then one row per image: path, the best class and its probability, then all top-k pairs. Paths and class
+    /// names are text cells (<see cref="Csv.Text"/>: quoted, formulas neutralised), indices and values numbers.
+    /// </summary>
+    internal static string ToCsv(List<Prediction> predictions, int top, bool classScores, IReadOnlyList<string> names)
     {
         var (label, value) = classScores ? ("class", "probability") : ("output", "value");
         var csv = new StringBuilder($"image,{label},{value}");
@@ -114,7 +119,7 @@ internal static class PredictCommand
         csv.Append('\n');
         foreach (var p in predictions)
         {
-            csv.Append(CsvField(p.Image));
+            csv.Append(Csv.Text(p.Image));
             AppendPair(p, 0); // the best again in columns of its own, so a script needs no top-k parsing
             for (int k = 0; k < p.Best.Length; k++) AppendPair(p, k);
             csv.Append('\n');
@@ -124,14 +129,10 @@ internal static class PredictCommand
         void AppendPair(Prediction p, int k)
         {
             int j = p.Best[k];
-            csv.Append(',').Append(CsvField(classScores ? ClassName(names, j) : j.ToString(CultureInfo.InvariantCulture)));
-            csv.Append(',').Append(p.Values[k].ToString(CultureInfo.InvariantCulture));
+            csv.Append(',').Append(classScores ? Csv.Text(ClassName(names, j)) : Csv.Number(j));
+            csv.Append(',').Append(Csv.Number(p.Values[k]));
         }
     }
-
-    /// <summary>RFC 4180: a field holding a comma, quote or line break is quoted, its quotes doubled.</summary>
-    private static string CsvField(string field) =>
-        field.AsSpan().IndexOfAny(",\"\r\n") < 0 ? field : $"\"{field.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
 
     private static string ClassName(IReadOnlyList<string> names, int index) => index < names.Count ? names[index] : index.ToString(CultureInfo.InvariantCulture);
 }

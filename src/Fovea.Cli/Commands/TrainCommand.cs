@@ -129,22 +129,25 @@ internal static class TrainCommand
         var test = DatasetChoice.Load(cl, datasetInfo, DatasetSplit.Test);
         if (cl.Has("limit")) train = train.Take(cl.GetInt("limit", train.Count, 1, train.Count));
 
-        var model = ModelZoo.Create(modelName, train.SampleShape, train.ClassNames.Count, settings.Seed);
-        model.ClassNames = train.ClassNames.ToArray();
-        // Stored with the model, so predict normalises a photo exactly as training did.
-        if (datasetInfo.NormalizeInput) model.Normalization = ChannelStatistics.Normalization(train);
-        var trainer = new Trainer(model, settings.Optimizer, new SoftmaxCrossEntropyLoss(settings.LabelSmoothing));
-        trainer.CheckStepFits(settings.BatchSize, train.Count - (int)Math.Round(train.Count * settings.ValidationSplit, MidpointRounding.AwayFromZero));
-        foreach (var line in loadLog) Console.Error.WriteLine(line);
-        if (!settings.Json)
-            Console.Error.WriteLine($"Training '{modelName}' ({model.ParameterCount:N0} parameters) on {datasetInfo.DisplayName}: {train.Count:N0} images, {settings.Describe()}");
-        if (!settings.Json && session.Describe() is { } resuming) Console.Error.WriteLine(resuming);
         var options = new FitOptions
         {
             Epochs = settings.Epochs, BatchSize = settings.BatchSize, Seed = settings.Seed, ValidationSplit = settings.ValidationSplit,
             Schedule = settings.Schedule, Augmentation = settings.Augment ? datasetInfo.Augmentation : null,
             Callbacks = settings.Json ? [] : [ConsoleProgress.ForStandardError()],
         };
+        // The images Fit will train on: the validation images it holds out are not the training data's.
+        var fitted = options.SplitIndices(train).Training;
+        var model = ModelZoo.Create(modelName, train.SampleShape, train.ClassNames.Count, settings.Seed);
+        model.ClassNames = train.ClassNames.ToArray();
+        // Stored with the model, so predict normalises a photo exactly as training did; measured on the training images
+        // only, so nothing of the validation images reaches the model before it is validated on them.
+        if (datasetInfo.NormalizeInput) model.Normalization = ChannelStatistics.Normalization(train, fitted);
+        var trainer = new Trainer(model, settings.Optimizer, new SoftmaxCrossEntropyLoss(settings.LabelSmoothing));
+        trainer.CheckStepFits(settings.BatchSize, fitted.Length);
+        foreach (var line in loadLog) Console.Error.WriteLine(line);
+        if (!settings.Json)
+            Console.Error.WriteLine($"Training '{modelName}' ({model.ParameterCount:N0} parameters) on {datasetInfo.DisplayName}: {train.Count:N0} images, {settings.Describe()}");
+        if (!settings.Json && session.Describe() is { } resuming) Console.Error.WriteLine(resuming);
         var clock = Stopwatch.StartNew();
         var history = session.Fit(trainer, train, options);
         double trainSeconds = clock.Elapsed.TotalSeconds;

@@ -15,14 +15,39 @@ public static class ChannelStatistics
     {
         ArgumentNullException.ThrowIfNull(data);
         if (data.Count == 0) throw new ArgumentException("Cannot measure the channels of an empty data set.", nameof(data));
+        return Measure(data, data.Count, i => i);
+    }
+
+    /// <summary>
+    /// The same statistics over only the images of <paramref name="data"/> at <paramref name="indices"/>, taken in that
+    /// order: the value <see cref="Normalization(IDataset)"/> gives for a data set of those images (to the bit, as the
+    /// sums run in the same order), without copying them. With the training indices of
+    /// <see cref="Training.FitOptions.SplitIndices"/> it measures exactly the images a Fit trains on, leaving out the ones
+    /// it holds out for validation.
+    /// </summary>
+    /// <param name="data">Images [C, H, W].</param>
+    /// <param name="indices">Indices into <paramref name="data"/>; at least one.</param>
+    public static InputNormalization Normalization(IDataset data, IReadOnlyList<int> indices)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(indices);
+        if (indices.Count == 0) throw new ArgumentException("Cannot measure the channels of no images: the list of indices is empty.", nameof(indices));
+        for (int k = 0; k < indices.Count; k++)
+            if ((uint)indices[k] >= (uint)data.Count)
+                throw new ArgumentOutOfRangeException(nameof(indices), $"Index {indices[k]} at position {k} is outside [0, {data.Count}).");
+        return Measure(data, indices.Count, k => indices[k]);
+    }
+
+    private static InputNormalization Measure(IDataset data, int count, Func<int, int> index)
+    {
         var shape = data.SampleShape;
         int channels = shape[0], plane = shape[1] * shape[2];
         var sum = new double[channels];
         var sumOfSquares = new double[channels];
         var image = new float[channels * plane];
-        for (int i = 0; i < data.Count; i++)
+        for (int i = 0; i < count; i++)
         {
-            data.CopyImage(i, image);
+            data.CopyImage(index(i), image);
             for (int c = 0; c < channels; c++)
             {
                 double s = 0, s2 = 0;
@@ -31,13 +56,13 @@ public static class ChannelStatistics
                 sumOfSquares[c] += s2;
             }
         }
-        double count = (double)data.Count * plane;
+        double values = (double)count * plane;
         var mean = new float[channels];
         var std = new float[channels];
         for (int c = 0; c < channels; c++)
         {
-            double m = sum[c] / count;
-            double deviation = Math.Sqrt(Math.Max(0, sumOfSquares[c] / count - m * m));
+            double m = sum[c] / values;
+            double deviation = Math.Sqrt(Math.Max(0, sumOfSquares[c] / values - m * m));
             mean[c] = (float)m;
             std[c] = deviation > 1e-6 ? (float)deviation : 1f;
         }

@@ -154,9 +154,19 @@ public sealed class InMemoryDataset : IDataset
     /// <param name="seed">Seed of the shuffle.</param>
     public (InMemoryDataset Train, InMemoryDataset Validation) Split(double validationFraction, int seed)
     {
+        var (train, validation) = SplitIndices(Count, validationFraction, seed);
+        return (Subset(train), Subset(validation));
+    }
+
+    /// <summary>
+    /// The indices <see cref="Split"/> takes for each part of <paramref name="count"/> samples, in the order it puts them:
+    /// a seeded shuffle whose first round(count * validationFraction) indices are validation, the rest training.
+    /// </summary>
+    internal static (int[] Train, int[] Validation) SplitIndices(int count, double validationFraction, int seed)
+    {
         if (!(validationFraction >= 0 && validationFraction < 1))
             throw new ArgumentOutOfRangeException(nameof(validationFraction), $"Validation fraction must be in [0, 1); got {validationFraction}.");
-        var order = new int[Count];
+        var order = new int[count];
         for (int i = 0; i < order.Length; i++) order[i] = i;
         // Own Fisher-Yates over a seeded Random: the order is fixed by the seed alone, on any runtime version.
         var rng = new Random(seed);
@@ -165,8 +175,8 @@ public sealed class InMemoryDataset : IDataset
             int j = rng.Next(i + 1);
             (order[i], order[j]) = (order[j], order[i]);
         }
-        int validationCount = (int)Math.Round(Count * validationFraction, MidpointRounding.AwayFromZero);
-        return (Subset(order[validationCount..]), Subset(order[..validationCount]));
+        int validationCount = (int)Math.Round(count * validationFraction, MidpointRounding.AwayFromZero);
+        return (order[validationCount..], order[..validationCount]);
     }
 
     private void CheckIndex(int index)

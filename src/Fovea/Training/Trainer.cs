@@ -41,6 +41,30 @@ public sealed record FitOptions
     /// <summary>Memory to plan against instead of what the GC reports as available (tests use a small one).</summary>
     internal long? MemoryLimitBytes { get; init; }
 
+    /// <summary>
+    /// Which samples of <paramref name="train"/> a <see cref="Trainer.Fit(IDataset, FitOptions, CancellationToken)"/> with
+    /// these options trains on, and which it holds out for validation, as indices into <paramref name="train"/>. With
+    /// <see cref="ValidationData"/> or a <see cref="ValidationSplit"/> of 0 it trains on all of them, in order, and holds
+    /// none out. Otherwise (an <see cref="InMemoryDataset"/> only) a shuffle seeded by <see cref="Seed"/> holds out
+    /// round(Count × ValidationSplit) samples, as <see cref="InMemoryDataset.Split"/> does, and Fit trains on the rest in
+    /// the order given here; when that rounds to none it trains on all of them in that order, without validation. For
+    /// example, input statistics such as <see cref="ChannelStatistics.Normalization(IDataset, IReadOnlyList{int})"/>
+    /// computed over <c>Training</c> see exactly the images Fit trains on, none of those it validates on.
+    /// </summary>
+    /// <exception cref="ArgumentException">A validation split of data that is not an <see cref="InMemoryDataset"/>, or one
+    /// that leaves no sample to train on; the options are out of range (<see cref="ArgumentOutOfRangeException"/>).</exception>
+    public (int[] Training, int[] Validation) SplitIndices(IDataset train)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        Validate();
+        if (ValidationData is not null || ValidationSplit == 0) return (Enumerable.Range(0, train.Count).ToArray(), []);
+        if (train is not InMemoryDataset) throw new ArgumentException($"ValidationSplit needs an InMemoryDataset; received a {train.GetType().Name}. Pass ValidationData instead.", nameof(train));
+        var (training, validation) = InMemoryDataset.SplitIndices(train.Count, ValidationSplit, Seed);
+        if (training.Length == 0)
+            throw new ArgumentException($"ValidationSplit {ValidationSplit} of {train.Count} sample(s) leaves none to train on.", nameof(train));
+        return (training, validation);
+    }
+
     internal void Validate()
     {
         if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, $"Epochs must be at least 1. Received: {Epochs}.");
@@ -110,12 +134,10 @@ public sealed class Trainer
         IDataset? validation = options.ValidationData;
         if (validation is null && options.ValidationSplit > 0)
         {
-            if (train is not InMemoryDataset mem) throw new ArgumentException($"ValidationSplit needs an InMemoryDataset; received a {train.GetType().Name}. Pass ValidationData instead.", nameof(options));
-            (var t, var v) = mem.Split(options.ValidationSplit, options.Seed);
-            if (t.Count == 0)
-                throw new ArgumentException($"ValidationSplit {options.ValidationSplit} of {train.Count} sample(s) leaves none to train on.", nameof(options));
-            // Too few samples to hold one out (e.g. a split of 0.1 of 4): train on all, without validation.
-            trainSet = t; validation = v.Count > 0 ? v : null;
+            var (t, v) = options.SplitIndices(train);
+            var mem = (InMemoryDataset)train;
+            // Too few samples to hold one out (e.g. a split of 0.1 of 4): train on all (shuffled), without validation.
+            trainSet = mem.Subset(t); validation = v.Length > 0 ? mem.Subset(v) : null;
         }
         if (validation is not null) CheckDataset(validation, "validation");
         CheckStepFits(options.BatchSize, trainSet.Count, options.MemoryLimitBytes);

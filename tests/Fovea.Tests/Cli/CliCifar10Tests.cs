@@ -49,14 +49,19 @@ public class CliCifar10Tests : IDisposable
         string model = Path.Combine(_dir, "runs", "cifar10-vgg-small.fovea");
         Assert.True(File.Exists(model), train.Out);
 
-        // RGB 32 x 32 with CIFAR-10's class names, and the channel statistics of the training images as its input normalisation.
+        // RGB 32 x 32 with CIFAR-10's class names, and as its input normalisation the channel statistics of the images it
+        // trained on: the 54 left when the default 10% (seed 0) is held out for validation, as InMemoryDataset.Split does.
         var saved = ModelFile.Load(model);
         Assert.Equal([3, 32, 32], saved.InputShape);
         Assert.Equal(Cifar10.ClassNames, saved.ClassNames);
         var options = new MnistLoadOptions { Offline = true, EnvironmentFolder = "", SystemFolder = "", CacheFolder = Path.Combine(_dir, "none") };
-        var expected = ChannelStatistics.Normalization(Cifar10.Load(DatasetSplit.Train, data, options).Take(60));
+        var loaded = Cifar10.Load(DatasetSplit.Train, data, options).Take(60);
+        var (trainedOn, heldOut) = loaded.Split(0.1, seed: 0);
+        Assert.Equal(6, heldOut.Count);
+        var expected = ChannelStatistics.Normalization(trainedOn);
         Assert.Equal(expected.Mean, saved.Normalization!.Mean);
         Assert.Equal(expected.Std, saved.Normalization.Std);
+        Assert.NotEqual(ChannelStatistics.Normalization(loaded).Mean, saved.Normalization.Mean);
 
         // eval needs no --dataset: the folder holds CIFAR-10's files; --dataset cifar-10 is the same data set.
         var eval = CliProcess.Run(EmptyCache(), null, "eval", model, "--data", data, "--json", "--threads", "1");

@@ -88,6 +88,32 @@ public class Cifar10Tests
     }
 
     [Fact]
+    public void BatchesOfManyChunksLoadInOrderFromFilesAndFromAnArchiveThatHoldsThemInAnotherOrder()
+    {
+        // 50 records a batch: the reader takes 21 at a time, so a batch ends in a part-chunk.
+        using var dir = new TempFolder();
+        using var cache = new TempFolder();
+        WriteFolder(Path.Combine(dir.Path, Folder), recordsPerFile: 50);
+        AssertHolds(Cifar10.Load(DatasetSplit.Train, dir.Path, Isolated(cache)), TrainOrder, 50);
+
+        using var other = new TempFolder();
+        string archive = other.File(Archive);
+        WriteArchive(archive, files: Release(50).AsEnumerable().Reverse());
+        AssertHolds(Cifar10.Load(DatasetSplit.Train, other.Path, Isolated(cache, verify: false)), TrainOrder, 50);
+
+        // A label out of range in a later chunk is named by its record; so is an entry shorter than the first one read.
+        string test = Path.Combine(dir.Path, Folder, TestFile);
+        var bytes = File.ReadAllBytes(test);
+        bytes[45 * 3073] = 200;
+        File.WriteAllBytes(test, bytes);
+        var ex = Assert.Throws<InvalidDataException>(() => Cifar10.Load(DatasetSplit.Test, dir.Path, Isolated(cache)));
+        Assert.Contains($"'{test}' has label 200 in record 45 (byte 138,285); labels are 0-9", ex.Message);
+        WriteArchive(archive, files: Release(50).Select(f => f.Name == "data_batch_1.bin" ? (f.Name, f.Bytes[..(49 * 3073)]) : f).Reverse());
+        ex = Assert.Throws<InvalidDataException>(() => Cifar10.Load(DatasetSplit.Train, other.Path, Isolated(cache, verify: false)));
+        Assert.Contains($"'{archive}' entry cifar-10-batches-bin/data_batch_1.bin holds 49 records but '{archive}' entry cifar-10-batches-bin/data_batch_5.bin holds 50", ex.Message);
+    }
+
+    [Fact]
     public void ExtractedFilesAreTakenBeforeTheArchiveBesideThem()
     {
         using var dir = new TempFolder();
