@@ -13,14 +13,24 @@ namespace Fovea.Kernels;
 // as a stride-1 one. The tile comes out pixel-major and is transposed 8x8 at a time into the NCHW output, with bias,
 // residual and ReLU. Padding is materialised once per image (a copy of the input with zero borders); a layer without
 // padding reads its input in place. 512-bit vectors only: other hardware keeps im2col + GEMM.
+// Small maps with many channels (ResNet's 7x7 layers, 512 filters of 512x3x3) also take it below 4 images, beside their
+// Winograd plan: there one image cannot amortise Winograd's filters (16/9 of the plain ones: 16.8 MB a layer, streamed
+// from memory every call), while the plain filters are read once and used by every pixel. A 7x7 map is tiled by 7
+// pixels, not 8, so no lane is wasted; long filters (4,608 taps) are read in chunks that stay in L2 across the tiles.
 
 public sealed unsafe partial class PackedConv2d
 {
-    private const int ImplicitPixels = 8, ImplicitPanel = 48;
+    private const int ImplicitPixels = 8, ImplicitPanel = 48, ImplicitTapChunk = 1024;
+    /// <summary>Below this many images a layer with both plans runs the implicit GEMM, from it on Winograd.</summary>
+    internal const int ImplicitBatchLimit = 4;
 
     private sealed class ImplicitPlan
     {
         public int PaddedHeight, PaddedWidth, PaddedLength, Taps, PixelTiles, Panels;
+        /// <summary>Pixels per tile: 8, or 7 when that tiles the map exactly and 8 would not (7x7, 14x14).</summary>
+        public int TilePixels;
+        /// <summary>Taps per pass over the tiles: all of them, or balanced chunks of at most 1,024.</summary>
+        public int TapChunk;
         public bool NeedsPadding;
         /// <summary>Padded-image offset of tap t = (c·R + r)·S + x, the order of a filter's weights.</summary>
         public int[] TapOffsets = [];
@@ -34,21 +44,27 @@ public sealed unsafe partial class PackedConv2d
 
     [ThreadStatic] private static float[]? t_padded, t_implicitTile;
 
-    /// <summary>Strided convolutions with more than 4 input channels, one group, on hardware with 512-bit vectors.</summary>
+    /// <summary>
+    /// Strided convolutions with more than 4 input channels, one group, on hardware with 512-bit vectors; and (beside
+    /// their Winograd plan, for small batches) Winograd layers with at most 64 output pixels and 64 or more channels in.
+    /// </summary>
     internal static bool UseImplicitGemm(in Conv2dShape s) =>
-        Avx512F.IsSupported && s.Groups == 1 && s.InChannels > 4 && (s.StrideHeight > 1 || s.StrideWidth > 1);
+        Avx512F.IsSupported && s.Groups == 1 && s.InChannels > 4 &&
+        (s.StrideHeight > 1 || s.StrideWidth > 1 || (WinogradTileSize(s) == 2 && s.OutHeight * s.OutWidth <= 64 && s.InChannels >= 64));
 
     private void PrepareImplicitGemm(ReadOnlySpan<float> weight)
     {
         var s = _shape;
         int hp = s.InHeight + s.PadTop + s.PadBottom, wp = s.InWidth + s.PadLeft + s.PadRight, taps = _rows;
-        int tiles = (_pixels + ImplicitPixels - 1) / ImplicitPixels, filters = s.OutChannels;
+        int tilePixels = _pixels % 8 != 0 && _pixels % 7 == 0 ? 7 : ImplicitPixels;
+        int tiles = (_pixels + tilePixels - 1) / tilePixels, filters = s.OutChannels, chunks = (taps + ImplicitTapChunk - 1) / ImplicitTapChunk;
         var plan = new ImplicitPlan
         {
             PaddedHeight = hp, PaddedWidth = wp, PaddedLength = s.InChannels * hp * wp, Taps = taps, PixelTiles = tiles,
+            TilePixels = tilePixels, TapChunk = (taps + chunks - 1) / chunks,
             Panels = (filters + ImplicitPanel - 1) / ImplicitPanel,
             NeedsPadding = s.PadTop + s.PadBottom + s.PadLeft + s.PadRight > 0,
-            TapOffsets = new int[taps], PixelOffsets = new int[tiles * ImplicitPixels],
+            TapOffsets = new int[taps], PixelOffsets = new int[tiles * tilePixels],
         };
         for (int c = 0, t = 0; c < s.InChannels; c++)
             for (int r = 0; r < s.KernelHeight; r++)
@@ -101,8 +117,8 @@ public sealed unsafe partial class PackedConv2d
         if (plan.NeedsPadding)
         {
             var s = _shape;
-            int lastPixel = Math.Min(_pixels, endTile * ImplicitPixels) - 1;
-            int firstRow = firstTile * ImplicitPixels / s.OutWidth * s.StrideHeight;
+            int lastPixel = Math.Min(_pixels, endTile * plan.TilePixels) - 1;
+            int firstRow = firstTile * plan.TilePixels / s.OutWidth * s.StrideHeight;
             int endRow = lastPixel / s.OutWidth * s.StrideHeight + (s.KernelHeight - 1) * s.DilationHeight + 1;
             float* padded = Scratch(ref t_padded, plan.PaddedLength);
             PadRows(image, padded, firstRow, endRow);
@@ -129,29 +145,57 @@ public sealed unsafe partial class PackedConv2d
             }
     }
 
-    /// <summary>Panels [firstPanel, endPanel) x tiles [firstTile, endTile) of image n; a panel's filters stay in cache across the tiles.</summary>
+    /// <summary>
+    /// Panels [firstPanel, endPanel) x tiles [firstTile, endTile) of image n. A panel's filters are read a chunk of taps
+    /// at a time, each chunk once for all the tiles (partial sums kept in a tile buffer per pixel tile between chunks).
+    /// </summary>
     private void ImplicitGemmTiles(Buffers io, int n, float* image, int firstPanel, int endPanel, int firstTile, int endTile)
     {
         var plan = _implicit!;
-        float* tile = Scratch(ref t_implicitTile, ImplicitPixels * ImplicitPanel);
+        int tilePixels = plan.TilePixels, tileFloats = ImplicitPixels * ImplicitPanel;
+        bool chunked = plan.TapChunk < plan.Taps;
+        float* tiles = Scratch(ref t_implicitTile, (chunked ? endTile - firstTile : 1) * tileFloats);
         fixed (float* weights = plan.Weights)
         fixed (int* taps = plan.TapOffsets, pixels = plan.PixelOffsets)
         {
             for (int j = firstPanel; j < endPanel; j++)
             {
                 int width = ImplicitPanelWidth(j);
-                float* w = weights + (long)j * ImplicitPanel * plan.Taps;
-                for (int q = firstTile; q < endTile; q++)
+                float* panel = weights + (long)j * ImplicitPanel * plan.Taps;
+                for (int t0 = 0; t0 < plan.Taps; t0 += plan.TapChunk)
                 {
-                    int* offsets = pixels + q * ImplicitPixels;
-                    switch (width)
+                    int count = Math.Min(plan.TapChunk, plan.Taps - t0);
+                    bool last = t0 + count == plan.Taps;
+                    for (int q = firstTile; q < endTile; q++)
                     {
-                        case 48: ImplicitTile<ThreeVectors>(image, offsets, taps, plan.Taps, w, tile); break;
-                        case 32: ImplicitTile<TwoVectors>(image, offsets, taps, plan.Taps, w, tile); break;
-                        default: ImplicitTile<OneVector>(image, offsets, taps, plan.Taps, w, tile); break;
+                        float* tile = chunked ? tiles + (long)(q - firstTile) * tileFloats : tiles;
+                        ImplicitTile(width, tilePixels, image, pixels + q * tilePixels, taps + t0, count, panel + (long)t0 * width, tile, t0 > 0);
+                        // The tile after this one overwrites the 8th row that a 7-pixel tile stores: allowed but at a part's end.
+                        if (last) ImplicitStore(io, n, tile, q * tilePixels, j * ImplicitPanel, spill: q + 1 < endTile);
                     }
-                    ImplicitStore(io, n, tile, q * ImplicitPixels, j * ImplicitPanel);
                 }
+            }
+        }
+    }
+
+    private static void ImplicitTile(int width, int tilePixels, float* image, int* pixels, int* taps, int count, float* w, float* tile, bool accumulate)
+    {
+        if (tilePixels == 8)
+        {
+            switch (width)
+            {
+                case 48: ImplicitTile<ThreeVectors, EightPixels>(image, pixels, taps, count, w, tile, accumulate); break;
+                case 32: ImplicitTile<TwoVectors, EightPixels>(image, pixels, taps, count, w, tile, accumulate); break;
+                default: ImplicitTile<OneVector, EightPixels>(image, pixels, taps, count, w, tile, accumulate); break;
+            }
+        }
+        else
+        {
+            switch (width)
+            {
+                case 48: ImplicitTile<ThreeVectors, SevenPixels>(image, pixels, taps, count, w, tile, accumulate); break;
+                case 32: ImplicitTile<TwoVectors, SevenPixels>(image, pixels, taps, count, w, tile, accumulate); break;
+                default: ImplicitTile<OneVector, SevenPixels>(image, pixels, taps, count, w, tile, accumulate); break;
             }
         }
     }
@@ -160,22 +204,34 @@ public sealed unsafe partial class PackedConv2d
     private readonly struct OneVector : IPanelVectors { public static int Count => 1; }
     private readonly struct TwoVectors : IPanelVectors { public static int Count => 2; }
     private readonly struct ThreeVectors : IPanelVectors { public static int Count => 3; }
+    private readonly struct SevenPixels : IPanelVectors { public static int Count => 7; }
+    private readonly struct EightPixels : IPanelVectors { public static int Count => 8; }
 
     /// <summary>
-    /// tile[i·48 + f] = Σ_t image[pixels[i] + taps[t]] · w[t·width + f] for 8 pixels i and width = 16·V filters f. The JIT
-    /// compiles one body per V with the unused accumulators gone.
+    /// tile[i·48 + f] (+)= Σ_t image[pixels[i] + taps[t]] · w[t·width + f] for P pixels i (7 or 8) and width = 16·V
+    /// filters f, added to the tile's sums when <paramref name="accumulate"/>. The JIT compiles one body per (V, P) with
+    /// the unused accumulators gone.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ImplicitTile<TV>(float* image, int* pixels, int* taps, int tapCount, float* w, float* tile)
-        where TV : struct, IPanelVectors
+    private static void ImplicitTile<TV, TP>(float* image, int* pixels, int* taps, int tapCount, float* w, float* tile, bool accumulate)
+        where TV : struct, IPanelVectors where TP : struct, IPanelVectors
     {
-        int o0 = pixels[0], o1 = pixels[1], o2 = pixels[2], o3 = pixels[3], o4 = pixels[4], o5 = pixels[5], o6 = pixels[6], o7 = pixels[7];
-        int v = TV.Count, stride = 16 * v;
+        int v = TV.Count, stride = 16 * v, pixelCount = TP.Count;
+        int o0 = pixels[0], o1 = pixels[1], o2 = pixels[2], o3 = pixels[3], o4 = pixels[4], o5 = pixels[5], o6 = pixels[6];
+        int o7 = pixelCount > 7 ? pixels[7] : 0;
         var zero = Vector512<float>.Zero;
         Vector512<float> c00 = zero, c01 = zero, c02 = zero, c10 = zero, c11 = zero, c12 = zero;
         Vector512<float> c20 = zero, c21 = zero, c22 = zero, c30 = zero, c31 = zero, c32 = zero;
         Vector512<float> c40 = zero, c41 = zero, c42 = zero, c50 = zero, c51 = zero, c52 = zero;
         Vector512<float> c60 = zero, c61 = zero, c62 = zero, c70 = zero, c71 = zero, c72 = zero;
+        if (accumulate)
+        {
+            LoadTileRow(tile + 0 * ImplicitPanel, v, ref c00, ref c01, ref c02); LoadTileRow(tile + 1 * ImplicitPanel, v, ref c10, ref c11, ref c12);
+            LoadTileRow(tile + 2 * ImplicitPanel, v, ref c20, ref c21, ref c22); LoadTileRow(tile + 3 * ImplicitPanel, v, ref c30, ref c31, ref c32);
+            LoadTileRow(tile + 4 * ImplicitPanel, v, ref c40, ref c41, ref c42); LoadTileRow(tile + 5 * ImplicitPanel, v, ref c50, ref c51, ref c52);
+            LoadTileRow(tile + 6 * ImplicitPanel, v, ref c60, ref c61, ref c62);
+            if (pixelCount > 7) LoadTileRow(tile + 7 * ImplicitPanel, v, ref c70, ref c71, ref c72);
+        }
         for (int t = 0; t < tapCount; t++, w += stride)
         {
             float* x = image + taps[t];
@@ -196,13 +252,25 @@ public sealed unsafe partial class PackedConv2d
             c50 = Avx512F.FusedMultiplyAdd(a, b0, c50); if (v > 1) c51 = Avx512F.FusedMultiplyAdd(a, b1, c51); if (v > 2) c52 = Avx512F.FusedMultiplyAdd(a, b2, c52);
             a = Vector512.Create(x[o6]);
             c60 = Avx512F.FusedMultiplyAdd(a, b0, c60); if (v > 1) c61 = Avx512F.FusedMultiplyAdd(a, b1, c61); if (v > 2) c62 = Avx512F.FusedMultiplyAdd(a, b2, c62);
-            a = Vector512.Create(x[o7]);
-            c70 = Avx512F.FusedMultiplyAdd(a, b0, c70); if (v > 1) c71 = Avx512F.FusedMultiplyAdd(a, b1, c71); if (v > 2) c72 = Avx512F.FusedMultiplyAdd(a, b2, c72);
+            if (pixelCount > 7)
+            {
+                a = Vector512.Create(x[o7]);
+                c70 = Avx512F.FusedMultiplyAdd(a, b0, c70); if (v > 1) c71 = Avx512F.FusedMultiplyAdd(a, b1, c71); if (v > 2) c72 = Avx512F.FusedMultiplyAdd(a, b2, c72);
+            }
         }
         StoreTileRow(tile + 0 * ImplicitPanel, v, c00, c01, c02); StoreTileRow(tile + 1 * ImplicitPanel, v, c10, c11, c12);
         StoreTileRow(tile + 2 * ImplicitPanel, v, c20, c21, c22); StoreTileRow(tile + 3 * ImplicitPanel, v, c30, c31, c32);
         StoreTileRow(tile + 4 * ImplicitPanel, v, c40, c41, c42); StoreTileRow(tile + 5 * ImplicitPanel, v, c50, c51, c52);
-        StoreTileRow(tile + 6 * ImplicitPanel, v, c60, c61, c62); StoreTileRow(tile + 7 * ImplicitPanel, v, c70, c71, c72);
+        StoreTileRow(tile + 6 * ImplicitPanel, v, c60, c61, c62);
+        if (pixelCount > 7) StoreTileRow(tile + 7 * ImplicitPanel, v, c70, c71, c72);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LoadTileRow(float* row, int vectors, ref Vector512<float> x0, ref Vector512<float> x1, ref Vector512<float> x2)
+    {
+        x0 = Vector512.Load(row);
+        if (vectors > 1) x1 = Vector512.Load(row + 16);
+        if (vectors > 2) x2 = Vector512.Load(row + 32);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -214,18 +282,20 @@ public sealed unsafe partial class PackedConv2d
     }
 
     /// <summary>
-    /// The valid part of a tile (pixels [pixel0, pixel0 + 8), filters [filter0, filter0 + 48)) into image n's output:
+    /// The valid part of a tile (pixels [pixel0, pixel0 + 7 or 8), filters [filter0, filter0 + 48)) into image n's output:
     /// y = relu?(tile + bias + residual). Whole 8x8 blocks go through an in-register transpose, the ragged rest one by one.
+    /// With <paramref name="spill"/>, a 7-pixel tile is stored as 8, its 8th value landing on the next tile's first pixel,
+    /// which that tile then overwrites: whole-vector stores instead of one value at a time.
     /// </summary>
-    private void ImplicitStore(Buffers io, int n, float* tile, int pixel0, int filter0)
+    private void ImplicitStore(Buffers io, int n, float* tile, int pixel0, int filter0, bool spill)
     {
-        int p = _pixels, pixels = Math.Min(ImplicitPixels, p - pixel0), filters = Math.Min(ImplicitPanel, _shape.OutChannels - filter0);
+        int p = _pixels, pixels = Math.Min(_implicit!.TilePixels, p - pixel0), filters = Math.Min(ImplicitPanel, _shape.OutChannels - filter0);
         long plane0 = ((long)n * _shape.OutChannels + filter0) * p + pixel0;
         float* y = (float*)io.Output + plane0;
         float* r = io.Residual != 0 ? (float*)io.Residual + plane0 : null;
         float* block = stackalloc float[64];
         int f = 0;
-        if (pixels == ImplicitPixels)
+        if (pixels == ImplicitPixels || (pixels == 7 && spill))
         {
             for (; f + 8 <= filters; f += 8)
             {

@@ -50,7 +50,10 @@ public sealed unsafe partial class PackedConv2d
         switch (WinogradTileSize(_shape))
         {
             case 4: PrepareWinograd4(weight); return;
-            case 2: PrepareWinograd(weight); return;
+            case 2:
+                PrepareWinograd(weight);
+                if (UseImplicitGemm(_shape)) PrepareImplicitGemm(weight); // for batches below ImplicitBatchLimit
+                return;
         }
         // Grouped convolutions and the few-channel shapes the direct kernel wins keep the general kernel (and only
         // then a plain copy of the filters: the packed forms are all the other paths need).
@@ -61,8 +64,13 @@ public sealed unsafe partial class PackedConv2d
         else _left = Gemm.PackLeft(false, _shape.OutChannels, _rows, weight, _rows);
     }
 
-    /// <summary>The algorithm chosen for this geometry: "winograd" (F(2x2, 3x3)), "winograd-4x4" (F(4x4, 3x3)), "gemm", "gemm-transposed", "polyphase" (few channels, strided or large kernels) or "general" (the training kernel).</summary>
-    public string Algorithm => _winograd is not null ? (_winograd.Size == 4 ? "winograd-4x4" : "winograd") : _polyphase is not null ? "polyphase" : _implicit is not null ? "implicit-gemm" : _left is not null ? "gemm" : _right is not null ? "gemm-transposed" : "general";
+    /// <summary>
+    /// The algorithm chosen for this geometry: "winograd" (F(2x2, 3x3)), "winograd-4x4" (F(4x4, 3x3)), "gemm",
+    /// "gemm-transposed", "polyphase" (few channels, strided or large kernels), "implicit-gemm" (strided, many channels),
+    /// "implicit-gemm/winograd" (small maps with many channels: the first below 4 images, the second from 4) or
+    /// "general" (the training kernel).
+    /// </summary>
+    public string Algorithm => _winograd is not null && _implicit is not null ? "implicit-gemm/winograd" : _winograd is not null ? (_winograd.Size == 4 ? "winograd-4x4" : "winograd") : _polyphase is not null ? "polyphase" : _implicit is not null ? "implicit-gemm" : _left is not null ? "gemm" : _right is not null ? "gemm-transposed" : "general";
 
     /// <summary>The geometry for a batch of <paramref name="batch"/> images.</summary>
     public Conv2dShape Geometry(int batch) => _shape with { Batch = batch };
@@ -95,7 +103,7 @@ public sealed unsafe partial class PackedConv2d
         }
         fixed (float* pIn = input, pOut = output, pRes = residual)
         {
-            var io = new Buffers((nint)pIn, (nint)pOut, residual.IsEmpty ? 0 : (nint)pRes, relu);
+            var io = new Buffers((nint)pIn, (nint)pOut, residual.IsEmpty ? 0 : (nint)pRes, relu, batch < ImplicitBatchLimit);
             int degree = Parallelism.InsideParallelRegion ? 1 : Parallelism.Degree;
             // Small images are not worth sharing: threads would cost more than they save (the GEMM's own threshold).
             if (degree > 1 && batch < degree && MacsPerImage < Gemm.ParallelThreshold) degree = 1;
@@ -105,8 +113,13 @@ public sealed unsafe partial class PackedConv2d
         }
     }
 
-    /// <summary>Addresses of one call's tensors (spans cannot be captured by worker lambdas; the caller keeps them pinned).</summary>
-    private readonly record struct Buffers(nint Input, nint Output, nint Residual, bool Relu);
+    /// <summary>
+    /// Addresses of one call's tensors (spans cannot be captured by worker lambdas; the caller keeps them pinned), and
+    /// whether the batch is small enough for the implicit GEMM where Winograd is the other choice.
+    /// </summary>
+    private readonly record struct Buffers(nint Input, nint Output, nint Residual, bool Relu, bool SmallBatch);
+
+    private bool UsesImplicitGemm(Buffers io) => _implicit is not null && (_winograd is null || io.SmallBatch);
 
     private void WholeImagesParallel(Buffers io, int batch, int parts) =>
         Parallelism.For(parts, part =>
@@ -116,9 +129,9 @@ public sealed unsafe partial class PackedConv2d
 
     private void WholeImage(Buffers io, int n)
     {
-        if (_winograd is not null) WinogradImage(io, n, 1);
+        if (UsesImplicitGemm(io)) ImplicitGemmImage(io, n, 1);
+        else if (_winograd is not null) WinogradImage(io, n, 1);
         else if (_polyphase is not null) PolyphaseImage(io, n, 1);
-        else if (_implicit is not null) ImplicitGemmImage(io, n, 1);
         else if (_left is not null) OutputPixels(io, n, 0, _pixels);
         else
         {
@@ -129,9 +142,9 @@ public sealed unsafe partial class PackedConv2d
 
     private void SharedImage(Buffers io, int n, int degree)
     {
+        if (UsesImplicitGemm(io)) { ImplicitGemmImage(io, n, degree); return; }
         if (_winograd is not null) { WinogradImage(io, n, degree); return; }
         if (_polyphase is not null) { PolyphaseImage(io, n, degree); return; }
-        if (_implicit is not null) { ImplicitGemmImage(io, n, degree); return; }
         int filters = _shape.OutChannels;
         if (_left is not null && _pixels >= degree * MinChunkColumns)
         {
