@@ -125,4 +125,54 @@ public sealed class ImageClassifierTests : IDisposable
         Assert.Contains("Received: 0", Assert.Throws<ArgumentOutOfRangeException>(() => classifier.Classify(paths[0], top: 0)).Message);
         Assert.Contains("Received: 0", Assert.Throws<ArgumentOutOfRangeException>(() => classifier.ClassifyMany(paths, batchSize: 0)).Message);
     }
+
+    [Fact]
+    public void Explain_gives_the_grad_cam_of_the_predicted_or_chosen_class_on_the_prepared_image()
+    {
+        var classifier = new ImageClassifier(_model);
+        string path = _folder.Files[0].Path;
+        var image = ImageLoader.Load(path, 3, 24, 24);
+        using var best = classifier.Explain(path);
+        Assert.Equal(classifier.Classify(path, top: 1)[0].ClassIndex, best.Class.ClassIndex);
+        Assert.Equal(SyntheticFolder.ClassNames[best.Class.ClassIndex], best.Class.ClassName);
+        var expected = GradCam.Compute(_model, image);
+        Assert.Equal(expected.LayerName, best.GradCam.LayerName);
+        Assert.Equal(expected.Upsampled, best.GradCam.Upsampled);
+        Assert.Equal(expected.Probability, best.Class.Probability);
+        Assert.Equal((24, 24), (best.GradCam.Upsampled.GetLength(0), best.GradCam.Upsampled.GetLength(1)));
+        Assert.True(best.Picture.Width > 3 * 24 && best.Picture.EncodePng().Length > 0);
+
+        int other = (best.Class.ClassIndex + 1) % SyntheticFolder.ClassNames.Length;
+        using var chosen = classifier.Explain(File.ReadAllBytes(path), "upload", classIndex: other);
+        Assert.Equal(other, chosen.Class.ClassIndex);
+        Assert.Equal(GradCam.Compute(_model, image, other).Upsampled, chosen.GradCam.Upsampled);
+    }
+
+    [Fact]
+    public void Explanations_from_many_threads_equal_one_at_a_time()
+    {
+        var classifier = new ImageClassifier(_model);
+        var paths = _folder.Files.Select(f => f.Path).Take(6).ToArray();
+        var serial = paths.Select(p => { using var e = classifier.Explain(p); return e.GradCam.Map; }).ToArray();
+        var parallel = new float[paths.Length][,];
+        Parallel.For(0, paths.Length * 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+        {
+            using var e = classifier.Explain(paths[i % paths.Length]);
+            if (i < paths.Length) parallel[i] = e.GradCam.Map;
+            else Assert.Equal(serial[i % paths.Length], e.GradCam.Map);
+        });
+        Assert.Equal(serial, parallel);
+    }
+
+    [Fact]
+    public void Explain_names_a_bad_class_or_layer()
+    {
+        var classifier = new ImageClassifier(_model);
+        string path = _folder.Files[0].Path;
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => classifier.Explain(path, classIndex: 7));
+        Assert.Contains("Received: 7", e.Message);
+        Assert.Contains(SyntheticFolder.ClassNames[0], e.Message);
+        Assert.Contains("no-such-layer", Assert.ThrowsAny<ArgumentException>(() => classifier.Explain(path, layerName: "no-such-layer")).Message);
+        Assert.Contains("upload 9", Assert.Throws<ImageLoadException>(() => classifier.Explain([1, 2, 3], "upload 9")).Message);
+    }
 }
