@@ -50,6 +50,8 @@ public sealed unsafe partial class PackedConv2d
     /// </summary>
     internal static bool UseImplicitGemm(in Conv2dShape s) =>
         Avx512F.IsSupported && s.Groups == 1 && s.InChannels > 4 &&
+        // The offset tables are 32-bit: the padded image must be addressable by them.
+        (long)s.InChannels * (s.InHeight + s.PadTop + s.PadBottom) * (s.InWidth + s.PadLeft + s.PadRight) < int.MaxValue &&
         (s.StrideHeight > 1 || s.StrideWidth > 1 || (WinogradTileSize(s) == 2 && s.OutHeight * s.OutWidth <= 64 && s.InChannels >= 64));
 
     private void PrepareImplicitGemm(ReadOnlySpan<float> weight)
