@@ -20,7 +20,10 @@ namespace Fovea.Kernels;
 
 public sealed unsafe partial class PackedConv2d
 {
-    private const int ImplicitPixels = 8, ImplicitPanel = 48, ImplicitTapChunk = 1024;
+    /// <summary>Floats of one panel's filters read per pass over the tiles: 1,024 taps of 48 filters, 192 KB, stays in L2.</summary>
+    private const int ImplicitChunkFloats = 1024 * 48;
+    /// <summary>Row stride of a tile in its buffer, whatever the panel width: the widest panel's 48 filters.</summary>
+    private const int TileRow = 48;
     /// <summary>Below this many images a layer with both plans runs the implicit GEMM, from it on Winograd.</summary>
     internal const int ImplicitBatchLimit = 4;
 
@@ -29,14 +32,16 @@ public sealed unsafe partial class PackedConv2d
         public int PaddedHeight, PaddedWidth, PaddedLength, Taps, PixelTiles, Panels;
         /// <summary>Pixels per tile: 8, or 7 when that tiles the map exactly and 8 would not (7x7, 14x14).</summary>
         public int TilePixels;
-        /// <summary>Taps per pass over the tiles: all of them, or balanced chunks of at most 1,024.</summary>
+        /// <summary>Filters per panel (48) and floats per vector (16).</summary>
+        public int Panel, Lanes;
+        /// <summary>Taps per pass over the tiles: all of them, or balanced chunks of at most 1,024 (48 filters).</summary>
         public int TapChunk;
         public bool NeedsPadding;
         /// <summary>Padded-image offset of tap t = (c·R + r)·S + x, the order of a filter's weights.</summary>
         public int[] TapOffsets = [];
         /// <summary>Padded-image offset of output pixel q's window corner; 0 for the junk pixels that fill the last tile.</summary>
         public int[] PixelOffsets = [];
-        /// <summary>Panel j holds filters [48j, 48j + width): [tap][width], width = 48 or, in the last panel, the filters left rounded up to 16.</summary>
+        /// <summary>Panel j holds filters [Panel·j, Panel·j + width): [tap][width], width = Panel or, in the last panel, the filters left rounded up to whole vectors.</summary>
         public float[] Weights = [];
     }
 
@@ -56,13 +61,14 @@ public sealed unsafe partial class PackedConv2d
     {
         var s = _shape;
         int hp = s.InHeight + s.PadTop + s.PadBottom, wp = s.InWidth + s.PadLeft + s.PadRight, taps = _rows;
-        int tilePixels = _pixels % 8 != 0 && _pixels % 7 == 0 ? 7 : ImplicitPixels;
-        int tiles = (_pixels + tilePixels - 1) / tilePixels, filters = s.OutChannels, chunks = (taps + ImplicitTapChunk - 1) / ImplicitTapChunk;
+        var (tilePixels, panelFilters, lanes) = ImplicitTileGeometry(_pixels);
+        int tiles = (_pixels + tilePixels - 1) / tilePixels, filters = s.OutChannels, maxChunk = ImplicitChunkFloats / panelFilters;
+        int chunks = (taps + maxChunk - 1) / maxChunk;
         var plan = new ImplicitPlan
         {
             PaddedHeight = hp, PaddedWidth = wp, PaddedLength = s.InChannels * hp * wp, Taps = taps, PixelTiles = tiles,
-            TilePixels = tilePixels, TapChunk = (taps + chunks - 1) / chunks,
-            Panels = (filters + ImplicitPanel - 1) / ImplicitPanel,
+            TilePixels = tilePixels, Panel = panelFilters, Lanes = lanes, TapChunk = (taps + chunks - 1) / chunks,
+            Panels = (filters + panelFilters - 1) / panelFilters,
             NeedsPadding = s.PadTop + s.PadBottom + s.PadLeft + s.PadRight > 0,
             TapOffsets = new int[taps], PixelOffsets = new int[tiles * tilePixels],
         };
@@ -72,31 +78,41 @@ public sealed unsafe partial class PackedConv2d
                     plan.TapOffsets[t] = (c * hp + r * s.DilationHeight) * wp + x * s.DilationWidth;
         for (int q = 0; q < _pixels; q++)
             plan.PixelOffsets[q] = q / s.OutWidth * s.StrideHeight * wp + q % s.OutWidth * s.StrideWidth;
-        plan.Weights = new float[(long)taps * plan.Panels * ImplicitPanel];
+        plan.Weights = new float[(long)taps * plan.Panels * panelFilters];
+        _implicit = plan;
         for (int j = 0; j < plan.Panels; j++)
         {
-            int first = j * ImplicitPanel, width = ImplicitPanelWidth(j);
+            int first = j * panelFilters, width = ImplicitPanelWidth(j);
             long start = (long)first * taps;
             for (int t = 0; t < taps; t++)
                 for (int f = 0; f < width && first + f < filters; f++)
                     plan.Weights[start + (long)t * width + f] = weight[(first + f) * taps + t];
         }
-        _implicit = plan;
     }
 
-    /// <summary>Floats per tap of panel j: 48, or the last panel's filters rounded up to whole 16-float vectors.</summary>
-    private int ImplicitPanelWidth(int panel) => Math.Min(ImplicitPanel, (_shape.OutChannels - panel * ImplicitPanel + 15) / 16 * 16);
+    /// <summary>
+    /// The register tile for this hardware: (pixels, filters per panel, floats per vector). 512-bit: 8 pixels x 48
+    /// filters, or 7 pixels where 7 tiles the map exactly and 8 does not.
+    /// </summary>
+    private static (int Pixels, int Panel, int Lanes) ImplicitTileGeometry(int pixels) => (pixels % 8 != 0 && pixels % 7 == 0 ? 7 : 8, 48, 16);
+
+    /// <summary>Floats per tap of panel j: the panel's filters, or the last panel's filters rounded up to whole vectors.</summary>
+    private int ImplicitPanelWidth(int panel)
+    {
+        var plan = _implicit!;
+        return Math.Min(plan.Panel, (_shape.OutChannels - panel * plan.Panel + plan.Lanes - 1) / plan.Lanes * plan.Lanes);
+    }
 
     /// <summary>
     /// Image n through the implicit GEMM on <paramref name="parts"/> threads: each takes a share of the pixel tiles, or, on
-    /// small maps with few tiles (ResNet's 7x7 outputs: 7 tiles), a share of the filter panels.
+    /// small maps (fewer than 32 pixels a thread: ResNet's 7x7 outputs), a share of the filter panels.
     /// </summary>
     private void ImplicitGemmImage(Buffers io, int n, int parts)
     {
         var plan = _implicit!;
         int tiles = plan.PixelTiles, panels = plan.Panels;
         if (parts <= 1) { ImplicitGemmPart(io, n, 0, panels, 0, tiles); return; }
-        if (tiles < 4 * parts && panels >= parts)
+        if (_pixels < 32 * parts && panels >= parts)
             Parallelism.For(parts, part => ImplicitGemmPart(io, n, panels * part / parts, panels * (part + 1) / parts, 0, tiles));
         else
         {
@@ -152,16 +168,22 @@ public sealed unsafe partial class PackedConv2d
     private void ImplicitGemmTiles(Buffers io, int n, float* image, int firstPanel, int endPanel, int firstTile, int endTile)
     {
         var plan = _implicit!;
-        int tilePixels = plan.TilePixels, tileFloats = ImplicitPixels * ImplicitPanel;
+        // Tiles are stored with 8 rows whatever their pixel count: the epilogue transposes 8 rows at a time.
+        int tilePixels = plan.TilePixels, tileFloats = 8 * TileRow;
         bool chunked = plan.TapChunk < plan.Taps;
-        float* tiles = Scratch(ref t_implicitTile, (chunked ? endTile - firstTile : 1) * tileFloats);
+        int buffered = chunked ? endTile - firstTile : 1;
+        float* tiles = Scratch(ref t_implicitTile, buffered * tileFloats);
+        // The rows past a tile's pixels go through the epilogue's transpose unused: zeros, not whatever the buffer held
+        // (denormals there would slow the epilogue's adds).
+        for (int k = 0; k < buffered && tilePixels < 8; k++)
+            new Span<float>(tiles + (long)k * tileFloats + tilePixels * TileRow, (8 - tilePixels) * TileRow).Clear();
         fixed (float* weights = plan.Weights)
         fixed (int* taps = plan.TapOffsets, pixels = plan.PixelOffsets)
         {
             for (int j = firstPanel; j < endPanel; j++)
             {
                 int width = ImplicitPanelWidth(j);
-                float* panel = weights + (long)j * ImplicitPanel * plan.Taps;
+                float* panel = weights + (long)j * plan.Panel * plan.Taps;
                 for (int t0 = 0; t0 < plan.Taps; t0 += plan.TapChunk)
                 {
                     int count = Math.Min(plan.TapChunk, plan.Taps - t0);
@@ -169,33 +191,33 @@ public sealed unsafe partial class PackedConv2d
                     for (int q = firstTile; q < endTile; q++)
                     {
                         float* tile = chunked ? tiles + (long)(q - firstTile) * tileFloats : tiles;
-                        ImplicitTile(width, tilePixels, image, pixels + q * tilePixels, taps + t0, count, panel + (long)t0 * width, tile, t0 > 0);
-                        // The tile after this one overwrites the 8th row that a 7-pixel tile stores: allowed but at a part's end.
-                        if (last) ImplicitStore(io, n, tile, q * tilePixels, j * ImplicitPanel, spill: q + 1 < endTile);
+                        ImplicitTile(plan, width, image, pixels + q * tilePixels, taps + t0, count, panel + (long)t0 * width, tile, t0 > 0);
+                        if (last) ImplicitStore(io, n, tile, q * tilePixels, j * plan.Panel, Math.Min(_pixels, endTile * tilePixels));
                     }
                 }
             }
         }
     }
 
-    private static void ImplicitTile(int width, int tilePixels, float* image, int* pixels, int* taps, int count, float* w, float* tile, bool accumulate)
+    /// <summary>One tile's sums over a chunk of taps: the kernel for the plan's vector width and pixel count and this panel's width.</summary>
+    private static void ImplicitTile(ImplicitPlan plan, int width, float* image, int* pixels, int* taps, int count, float* w, float* tile, bool accumulate)
     {
-        if (tilePixels == 8)
+        if (plan.TilePixels == 8)
         {
             switch (width)
             {
-                case 48: ImplicitTile<ThreeVectors, EightPixels>(image, pixels, taps, count, w, tile, accumulate); break;
-                case 32: ImplicitTile<TwoVectors, EightPixels>(image, pixels, taps, count, w, tile, accumulate); break;
-                default: ImplicitTile<OneVector, EightPixels>(image, pixels, taps, count, w, tile, accumulate); break;
+                case 48: ImplicitTile512<ThreeVectors, EightPixels>(image, pixels, taps, count, w, tile, accumulate); break;
+                case 32: ImplicitTile512<TwoVectors, EightPixels>(image, pixels, taps, count, w, tile, accumulate); break;
+                default: ImplicitTile512<OneVector, EightPixels>(image, pixels, taps, count, w, tile, accumulate); break;
             }
         }
         else
         {
             switch (width)
             {
-                case 48: ImplicitTile<ThreeVectors, SevenPixels>(image, pixels, taps, count, w, tile, accumulate); break;
-                case 32: ImplicitTile<TwoVectors, SevenPixels>(image, pixels, taps, count, w, tile, accumulate); break;
-                default: ImplicitTile<OneVector, SevenPixels>(image, pixels, taps, count, w, tile, accumulate); break;
+                case 48: ImplicitTile512<ThreeVectors, SevenPixels>(image, pixels, taps, count, w, tile, accumulate); break;
+                case 32: ImplicitTile512<TwoVectors, SevenPixels>(image, pixels, taps, count, w, tile, accumulate); break;
+                default: ImplicitTile512<OneVector, SevenPixels>(image, pixels, taps, count, w, tile, accumulate); break;
             }
         }
     }
@@ -213,7 +235,7 @@ public sealed unsafe partial class PackedConv2d
     /// the unused accumulators gone.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ImplicitTile<TV, TP>(float* image, int* pixels, int* taps, int tapCount, float* w, float* tile, bool accumulate)
+    private static void ImplicitTile512<TV, TP>(float* image, int* pixels, int* taps, int tapCount, float* w, float* tile, bool accumulate)
         where TV : struct, IPanelVectors where TP : struct, IPanelVectors
     {
         int v = TV.Count, stride = 16 * v, pixelCount = TP.Count;
@@ -226,11 +248,11 @@ public sealed unsafe partial class PackedConv2d
         Vector512<float> c60 = zero, c61 = zero, c62 = zero, c70 = zero, c71 = zero, c72 = zero;
         if (accumulate)
         {
-            LoadTileRow(tile + 0 * ImplicitPanel, v, ref c00, ref c01, ref c02); LoadTileRow(tile + 1 * ImplicitPanel, v, ref c10, ref c11, ref c12);
-            LoadTileRow(tile + 2 * ImplicitPanel, v, ref c20, ref c21, ref c22); LoadTileRow(tile + 3 * ImplicitPanel, v, ref c30, ref c31, ref c32);
-            LoadTileRow(tile + 4 * ImplicitPanel, v, ref c40, ref c41, ref c42); LoadTileRow(tile + 5 * ImplicitPanel, v, ref c50, ref c51, ref c52);
-            LoadTileRow(tile + 6 * ImplicitPanel, v, ref c60, ref c61, ref c62);
-            if (pixelCount > 7) LoadTileRow(tile + 7 * ImplicitPanel, v, ref c70, ref c71, ref c72);
+            LoadTileRow(tile + 0 * TileRow, v, ref c00, ref c01, ref c02); LoadTileRow(tile + 1 * TileRow, v, ref c10, ref c11, ref c12);
+            LoadTileRow(tile + 2 * TileRow, v, ref c20, ref c21, ref c22); LoadTileRow(tile + 3 * TileRow, v, ref c30, ref c31, ref c32);
+            LoadTileRow(tile + 4 * TileRow, v, ref c40, ref c41, ref c42); LoadTileRow(tile + 5 * TileRow, v, ref c50, ref c51, ref c52);
+            LoadTileRow(tile + 6 * TileRow, v, ref c60, ref c61, ref c62);
+            if (pixelCount > 7) LoadTileRow(tile + 7 * TileRow, v, ref c70, ref c71, ref c72);
         }
         for (int t = 0; t < tapCount; t++, w += stride)
         {
@@ -258,11 +280,11 @@ public sealed unsafe partial class PackedConv2d
                 c70 = Avx512F.FusedMultiplyAdd(a, b0, c70); if (v > 1) c71 = Avx512F.FusedMultiplyAdd(a, b1, c71); if (v > 2) c72 = Avx512F.FusedMultiplyAdd(a, b2, c72);
             }
         }
-        StoreTileRow(tile + 0 * ImplicitPanel, v, c00, c01, c02); StoreTileRow(tile + 1 * ImplicitPanel, v, c10, c11, c12);
-        StoreTileRow(tile + 2 * ImplicitPanel, v, c20, c21, c22); StoreTileRow(tile + 3 * ImplicitPanel, v, c30, c31, c32);
-        StoreTileRow(tile + 4 * ImplicitPanel, v, c40, c41, c42); StoreTileRow(tile + 5 * ImplicitPanel, v, c50, c51, c52);
-        StoreTileRow(tile + 6 * ImplicitPanel, v, c60, c61, c62);
-        if (pixelCount > 7) StoreTileRow(tile + 7 * ImplicitPanel, v, c70, c71, c72);
+        StoreTileRow(tile + 0 * TileRow, v, c00, c01, c02); StoreTileRow(tile + 1 * TileRow, v, c10, c11, c12);
+        StoreTileRow(tile + 2 * TileRow, v, c20, c21, c22); StoreTileRow(tile + 3 * TileRow, v, c30, c31, c32);
+        StoreTileRow(tile + 4 * TileRow, v, c40, c41, c42); StoreTileRow(tile + 5 * TileRow, v, c50, c51, c52);
+        StoreTileRow(tile + 6 * TileRow, v, c60, c61, c62);
+        if (pixelCount > 7) StoreTileRow(tile + 7 * TileRow, v, c70, c71, c72);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -282,27 +304,29 @@ public sealed unsafe partial class PackedConv2d
     }
 
     /// <summary>
-    /// The valid part of a tile (pixels [pixel0, pixel0 + 7 or 8), filters [filter0, filter0 + 48)) into image n's output:
-    /// y = relu?(tile + bias + residual). Whole 8x8 blocks go through an in-register transpose, the ragged rest one by one.
-    /// With <paramref name="spill"/>, a 7-pixel tile is stored as 8, its 8th value landing on the next tile's first pixel,
-    /// which that tile then overwrites: whole-vector stores instead of one value at a time.
+    /// The valid part of a tile (pixels [pixel0, pixel0 + TilePixels), filters [filter0, filter0 + Panel)) into image n's
+    /// output: y = relu?(tile + bias + residual), 8 filters x 8 pixels at a time through an in-register transpose of the
+    /// tile's 8 rows. Where the part's pixels reach pixel0 + 8 (<paramref name="limit"/>), a tile of fewer than 8 pixels
+    /// is stored as 8: the values past it land on the next tiles' pixels, which those tiles (later in the same thread)
+    /// overwrite; whole-vector stores instead of one value at a time. Otherwise, and for the ragged filters, one by one.
     /// </summary>
-    private void ImplicitStore(Buffers io, int n, float* tile, int pixel0, int filter0, bool spill)
+    private void ImplicitStore(Buffers io, int n, float* tile, int pixel0, int filter0, int limit)
     {
-        int p = _pixels, pixels = Math.Min(_implicit!.TilePixels, p - pixel0), filters = Math.Min(ImplicitPanel, _shape.OutChannels - filter0);
+        var plan = _implicit!;
+        int p = _pixels, pixels = Math.Min(plan.TilePixels, p - pixel0), filters = Math.Min(plan.Panel, _shape.OutChannels - filter0);
         long plane0 = ((long)n * _shape.OutChannels + filter0) * p + pixel0;
         float* y = (float*)io.Output + plane0;
         float* r = io.Residual != 0 ? (float*)io.Residual + plane0 : null;
         float* block = stackalloc float[64];
         int f = 0;
-        if (pixels == ImplicitPixels || (pixels == 7 && spill))
+        if (pixel0 + 8 <= limit)
         {
             for (; f + 8 <= filters; f += 8)
             {
                 float* t = tile + f;
-                Gemm.Transpose8x8(Vector256.Load(t), Vector256.Load(t + ImplicitPanel), Vector256.Load(t + 2 * ImplicitPanel),
-                    Vector256.Load(t + 3 * ImplicitPanel), Vector256.Load(t + 4 * ImplicitPanel), Vector256.Load(t + 5 * ImplicitPanel),
-                    Vector256.Load(t + 6 * ImplicitPanel), Vector256.Load(t + 7 * ImplicitPanel), block, 8);
+                Gemm.Transpose8x8(Vector256.Load(t), Vector256.Load(t + TileRow), Vector256.Load(t + 2 * TileRow),
+                    Vector256.Load(t + 3 * TileRow), Vector256.Load(t + 4 * TileRow), Vector256.Load(t + 5 * TileRow),
+                    Vector256.Load(t + 6 * TileRow), Vector256.Load(t + 7 * TileRow), block, 8);
                 var floor = io.Relu ? Vector256<float>.Zero : Vector256.Create(float.NegativeInfinity);
                 for (int k = 0; k < 8; k++)
                 {
@@ -319,7 +343,7 @@ public sealed unsafe partial class PackedConv2d
             long at = (long)f * p;
             for (int i = 0; i < pixels; i++)
             {
-                float value = tile[i * ImplicitPanel + f] + bias;
+                float value = tile[i * TileRow + f] + bias;
                 if (r != null) value += r[at + i];
                 y[at + i] = io.Relu ? MathF.Max(value, 0f) : value;
             }
