@@ -12,7 +12,13 @@ namespace Fovea.Kernels;
 // of the filters, packed once as [tap][48]. The strides only change the offset tables, so a stride-2 layer runs as fast
 // as a stride-1 one. The tile comes out pixel-major and is transposed 8x8 at a time into the NCHW output, with bias,
 // residual and ReLU. Padding is materialised once per image (a copy of the input with zero borders); a layer without
-// padding reads its input in place. 512-bit vectors only: other hardware keeps im2col + GEMM.
+// padding reads its input in place.
+// With 256-bit vectors (AVX2 + FMA, 16 registers) the tile is 6 pixels x 16 filters: 12 accumulators, 2 filter vectors
+// and one broadcast, the GEMM micro-kernel's shape (Gemm.Avx2.cs). Same plan, offset tables and driver; the epilogue
+// still transposes 8 rows, a tile of 6 lending its 2 junk rows to the next tile's first pixels (see ImplicitStore).
+// Measured alone with AVX-512 disabled (ResNet-18's strided layers, 1 thread): 3x3 stride 2 1.00-1.09 ms -> 0.88-0.98 ms.
+// 4 pixels x 24 filters was 1-2% faster on 7x7 outputs (49 pixels fill 6-pixel
+// tiles worst) but 4-7% slower on the larger maps; 5 x 16 slower on all but 7x7.
 // Small maps with many channels (ResNet's 7x7 layers, 512 filters of 512x3x3) also take it below 4 images, beside their
 // Winograd plan: there one image cannot amortise Winograd's filters (16/9 of the plain ones: 16.8 MB a layer, streamed
 // from memory every call), while the plain filters are read once and used by every pixel. A 7x7 map is tiled by 7
@@ -30,11 +36,11 @@ public sealed unsafe partial class PackedConv2d
     private sealed class ImplicitPlan
     {
         public int PaddedHeight, PaddedWidth, PaddedLength, Taps, PixelTiles, Panels;
-        /// <summary>Pixels per tile: 8, or 7 when that tiles the map exactly and 8 would not (7x7, 14x14).</summary>
+        /// <summary>Pixels per tile: 8, or 7 when that tiles the map exactly and 8 would not (7x7, 14x14); 6 with 256-bit vectors.</summary>
         public int TilePixels;
-        /// <summary>Filters per panel (48) and floats per vector (16).</summary>
+        /// <summary>Filters per panel (48, or 16 with 256-bit vectors) and floats per vector (16 or 8).</summary>
         public int Panel, Lanes;
-        /// <summary>Taps per pass over the tiles: all of them, or balanced chunks of at most 1,024 (48 filters).</summary>
+        /// <summary>Taps per pass over the tiles: all of them, or balanced chunks of at most 1,024 (48 filters) or 3,072 (16).</summary>
         public int TapChunk;
         public bool NeedsPadding;
         /// <summary>Padded-image offset of tap t = (c·R + r)·S + x, the order of a filter's weights.</summary>
@@ -50,12 +56,14 @@ public sealed unsafe partial class PackedConv2d
     [ThreadStatic] private static float[]? t_padded, t_implicitTile;
 
     /// <summary>
-    /// Strided convolutions with more than 4 input channels, one group, on hardware with 512-bit vectors; and (beside
-    /// their Winograd plan, for small batches) Winograd layers with at most 64 output pixels and 64 or more channels in.
+    /// Strided convolutions with more than 4 input channels, one group, on x64 with AVX2 and FMA or 512-bit vectors; and,
+    /// with 512-bit vectors (beside their Winograd plan, for small batches), Winograd layers with at most 64 output pixels
+    /// and 64 or more channels in.
     /// </summary>
     internal static bool UseImplicitGemm(in Conv2dShape s) =>
-        Avx512F.IsSupported && s.Groups == 1 && s.InChannels > 4 &&
-        (s.StrideHeight > 1 || s.StrideWidth > 1 || (WinogradTileSize(s) == 2 && s.OutHeight * s.OutWidth <= 64 && s.InChannels >= 64));
+        (Avx512F.IsSupported || (Avx2.IsSupported && Fma.IsSupported)) && s.Groups == 1 && s.InChannels > 4 &&
+        (s.StrideHeight > 1 || s.StrideWidth > 1 ||
+         (Avx512F.IsSupported && WinogradTileSize(s) == 2 && s.OutHeight * s.OutWidth <= 64 && s.InChannels >= 64));
 
     private void PrepareImplicitGemm(ReadOnlySpan<float> weight)
     {
@@ -92,9 +100,10 @@ public sealed unsafe partial class PackedConv2d
 
     /// <summary>
     /// The register tile for this hardware: (pixels, filters per panel, floats per vector). 512-bit: 8 pixels x 48
-    /// filters, or 7 pixels where 7 tiles the map exactly and 8 does not.
+    /// filters, or 7 pixels where 7 tiles the map exactly and 8 does not. 256-bit: 6 pixels x 16 filters.
     /// </summary>
-    private static (int Pixels, int Panel, int Lanes) ImplicitTileGeometry(int pixels) => (pixels % 8 != 0 && pixels % 7 == 0 ? 7 : 8, 48, 16);
+    private static (int Pixels, int Panel, int Lanes) ImplicitTileGeometry(int pixels) =>
+        Avx512F.IsSupported ? (pixels % 8 != 0 && pixels % 7 == 0 ? 7 : 8, 48, 16) : (6, 16, 8);
 
     /// <summary>Floats per tap of panel j: the panel's filters, or the last panel's filters rounded up to whole vectors.</summary>
     private int ImplicitPanelWidth(int panel)
@@ -105,7 +114,8 @@ public sealed unsafe partial class PackedConv2d
 
     /// <summary>
     /// Image n through the implicit GEMM on <paramref name="parts"/> threads: each takes a share of the pixel tiles, or, on
-    /// small maps (fewer than 32 pixels a thread: ResNet's 7x7 outputs), a share of the filter panels.
+    /// small maps (fewer than 32 pixels a thread: ResNet's 7x7 outputs), a share of the filter panels. With 256-bit tiles
+    /// a 7x7 map is 9 tiles, 4 and 5 a thread: the panel split measured 0.65 ms against 0.73 (3x3 stride 2, 256 -> 512).
     /// </summary>
     private void ImplicitGemmImage(Buffers io, int n, int parts)
     {
@@ -202,7 +212,12 @@ public sealed unsafe partial class PackedConv2d
     /// <summary>One tile's sums over a chunk of taps: the kernel for the plan's vector width and pixel count and this panel's width.</summary>
     private static void ImplicitTile(ImplicitPlan plan, int width, float* image, int* pixels, int* taps, int count, float* w, float* tile, bool accumulate)
     {
-        if (plan.TilePixels == 8)
+        if (plan.Lanes == 8)
+        {
+            if (width == 16) ImplicitTile256<TwoVectors>(image, pixels, taps, count, w, tile, accumulate);
+            else ImplicitTile256<OneVector>(image, pixels, taps, count, w, tile, accumulate);
+        }
+        else if (plan.TilePixels == 8)
         {
             switch (width)
             {
@@ -301,6 +316,64 @@ public sealed unsafe partial class PackedConv2d
         x0.Store(row);
         if (vectors > 1) x1.Store(row + 16);
         if (vectors > 2) x2.Store(row + 32);
+    }
+
+    /// <summary>
+    /// The 256-bit tile (AVX2 + FMA, 16 registers): tile[i·48 + f] (+)= Σ_t image[pixels[i] + taps[t]] ·
+    /// w[t·width + f] for 6 pixels i and width = 8·V filters f (V = 1 or 2): 12 accumulators, 2 filter vectors and one
+    /// broadcast.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ImplicitTile256<TV>(float* image, int* pixels, int* taps, int tapCount, float* w, float* tile, bool accumulate)
+        where TV : struct, IPanelVectors
+    {
+        int v = TV.Count, stride = 8 * v;
+        // Native-sized offsets: no sign extension before each broadcast in the loop.
+        nint o0 = pixels[0], o1 = pixels[1], o2 = pixels[2], o3 = pixels[3], o4 = pixels[4], o5 = pixels[5];
+        var zero = Vector256<float>.Zero;
+        Vector256<float> c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero;
+        Vector256<float> c30 = zero, c31 = zero, c40 = zero, c41 = zero, c50 = zero, c51 = zero;
+        if (accumulate)
+        {
+            LoadTileRow(tile, v, ref c00, ref c01); LoadTileRow(tile + TileRow, v, ref c10, ref c11);
+            LoadTileRow(tile + 2 * TileRow, v, ref c20, ref c21); LoadTileRow(tile + 3 * TileRow, v, ref c30, ref c31);
+            LoadTileRow(tile + 4 * TileRow, v, ref c40, ref c41); LoadTileRow(tile + 5 * TileRow, v, ref c50, ref c51);
+        }
+        for (int* end = taps + tapCount; taps < end; taps++, w += stride)
+        {
+            float* x = image + *taps;
+            var b0 = Vector256.Load(w);
+            var b1 = v > 1 ? Vector256.Load(w + 8) : zero;
+            var a = Vector256.Create(x[o0]);
+            c00 = Fma.MultiplyAdd(a, b0, c00); if (v > 1) c01 = Fma.MultiplyAdd(a, b1, c01);
+            a = Vector256.Create(x[o1]);
+            c10 = Fma.MultiplyAdd(a, b0, c10); if (v > 1) c11 = Fma.MultiplyAdd(a, b1, c11);
+            a = Vector256.Create(x[o2]);
+            c20 = Fma.MultiplyAdd(a, b0, c20); if (v > 1) c21 = Fma.MultiplyAdd(a, b1, c21);
+            a = Vector256.Create(x[o3]);
+            c30 = Fma.MultiplyAdd(a, b0, c30); if (v > 1) c31 = Fma.MultiplyAdd(a, b1, c31);
+            a = Vector256.Create(x[o4]);
+            c40 = Fma.MultiplyAdd(a, b0, c40); if (v > 1) c41 = Fma.MultiplyAdd(a, b1, c41);
+            a = Vector256.Create(x[o5]);
+            c50 = Fma.MultiplyAdd(a, b0, c50); if (v > 1) c51 = Fma.MultiplyAdd(a, b1, c51);
+        }
+        StoreTileRow(tile, v, c00, c01); StoreTileRow(tile + TileRow, v, c10, c11);
+        StoreTileRow(tile + 2 * TileRow, v, c20, c21); StoreTileRow(tile + 3 * TileRow, v, c30, c31);
+        StoreTileRow(tile + 4 * TileRow, v, c40, c41); StoreTileRow(tile + 5 * TileRow, v, c50, c51);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LoadTileRow(float* row, int vectors, ref Vector256<float> x0, ref Vector256<float> x1)
+    {
+        x0 = Vector256.Load(row);
+        if (vectors > 1) x1 = Vector256.Load(row + 8);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreTileRow(float* row, int vectors, Vector256<float> x0, Vector256<float> x1)
+    {
+        x0.Store(row);
+        if (vectors > 1) x1.Store(row + 8);
     }
 
     /// <summary>
