@@ -16,9 +16,16 @@ namespace Fovea.Kernels;
 // With 256-bit vectors (AVX2 + FMA, 16 registers) the tile is 6 pixels x 16 filters: 12 accumulators, 2 filter vectors
 // and one broadcast, the GEMM micro-kernel's shape (Gemm.Avx2.cs). Same plan, offset tables and driver; the epilogue
 // still transposes 8 rows, a tile of 6 lending its 2 junk rows to the next tile's first pixels (see ImplicitStore).
-// Measured alone with AVX-512 disabled (ResNet-18's strided layers, 1 thread): 3x3 stride 2 1.00-1.09 ms -> 0.88-0.98 ms.
-// 4 pixels x 24 filters was 1-2% faster on 7x7 outputs (49 pixels fill 6-pixel
-// tiles worst) but 4-7% slower on the larger maps; 5 x 16 slower on all but 7x7.
+// Measured with AVX-512 disabled, ResNet-18 at batch 1 layer by layer (resnet-profile), 3x3 stride-2 layers against
+// im2col + GEMM: 1 thread 1.07 / 1.08 / 1.28 ms -> 0.94 / 0.93-0.97 / 1.10-1.15; 2 threads 0.55 / 0.64-0.67 / 0.73-0.75
+// -> 0.51 / 0.49-0.51 / 0.58-0.61. Its 1x1 stride-2 layers were 11-15% slower on 1 thread (0.155 -> 0.175, 0.133 ->
+// 0.149, 0.167 -> 0.192 ms; level on 2): C taps a tile instead of 9C leave the tile's fixed costs (setup, the spilled
+// 8-wide epilogue) less to amortise over, so 1x1 kernels keep im2col + GEMM there. 4 pixels x 24 filters (alone, 1 thread)
+// was 3-4% faster on the 7x7 output (49 pixels fill 6-pixel tiles worst: 0.97 against 1.00 ms), level on 14x14, 6-9%
+// slower on 28x28 (1.01-1.04 against 0.95); 5 x 16 was slower everywhere but on 7x7 (level). One tile, one kernel.
+// Beside Winograd (7x7 maps below 4 images, below) it lost with 256-bit vectors: ResNet-18's 512 -> 512 layers at batch
+// 1 took 2.10-2.29 ms against Winograd's 2.02-2.06 on 1 thread, 1.08-1.15 against 1.03-1.08 on 2; there Winograd keeps
+// every batch.
 // Small maps with many channels (ResNet's 7x7 layers, 512 filters of 512x3x3) also take it below 4 images, beside their
 // Winograd plan: there one image cannot amortise Winograd's filters (16/9 of the plain ones: 16.8 MB a layer, streamed
 // from memory every call), while the plain filters are read once and used by every pixel. A 7x7 map is tiled by 7
@@ -56,14 +63,18 @@ public sealed unsafe partial class PackedConv2d
     [ThreadStatic] private static float[]? t_padded, t_implicitTile;
 
     /// <summary>
-    /// Strided convolutions with more than 4 input channels, one group, on x64 with AVX2 and FMA or 512-bit vectors; and,
-    /// with 512-bit vectors (beside their Winograd plan, for small batches), Winograd layers with at most 64 output pixels
-    /// and 64 or more channels in.
+    /// Strided convolutions with more than 4 input channels and one group: on hardware with 512-bit vectors, all of them,
+    /// and (beside their Winograd plan, for small batches) Winograd layers with at most 64 output pixels and 64 or more
+    /// channels in; with AVX2 and FMA only, those with more than one tap per channel (not 1x1 kernels).
     /// </summary>
-    internal static bool UseImplicitGemm(in Conv2dShape s) =>
-        (Avx512F.IsSupported || (Avx2.IsSupported && Fma.IsSupported)) && s.Groups == 1 && s.InChannels > 4 &&
-        (s.StrideHeight > 1 || s.StrideWidth > 1 ||
-         (Avx512F.IsSupported && WinogradTileSize(s) == 2 && s.OutHeight * s.OutWidth <= 64 && s.InChannels >= 64));
+    internal static bool UseImplicitGemm(in Conv2dShape s)
+    {
+        if (s.Groups != 1 || s.InChannels <= 4) return false;
+        bool strided = s.StrideHeight > 1 || s.StrideWidth > 1;
+        if (Avx512F.IsSupported)
+            return strided || (WinogradTileSize(s) == 2 && s.OutHeight * s.OutWidth <= 64 && s.InChannels >= 64);
+        return Avx2.IsSupported && Fma.IsSupported && strided && s.KernelHeight * s.KernelWidth > 1;
+    }
 
     private void PrepareImplicitGemm(ReadOnlySpan<float> weight)
     {
