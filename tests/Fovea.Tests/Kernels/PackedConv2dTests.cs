@@ -31,7 +31,8 @@ public class PackedConv2dTests
         ("1x1 stride1 C20 9x9 K12", new Conv2dShape(1, 20, 9, 9, 12, 1, 1)),
         ("small map many filters 5x5 C8 K112 (transposed)", new Conv2dShape(1, 8, 5, 5, 112, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
         ("7x7 map 3x3 stride1 C8 7x7 K64 (plain product, ragged last panel)", new Conv2dShape(1, 8, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1)),
-        // Strided, more than 4 channels: the implicit GEMM on AVX-512 (im2col + GEMM elsewhere), every panel width.
+        // Strided, more than 4 channels: the implicit GEMM on x64 with AVX-512, or AVX2 + FMA for kernels larger than 1x1
+        // (im2col + GEMM elsewhere), every panel width of both tiles (48, 32 or 16 filters; 16 or 8).
         ("implicit 3x3 stride2 pad1 C8 14x14 K64 (7x7 map, 48 + 16 filters)", new Conv2dShape(1, 8, 14, 14, 64, 3, 3, 2, 2, 1, 1, 1, 1)),
         ("implicit 3x3 stride2 pad1 C16 13x17 K40 (ragged pixel tile, 40 of 48 filters)", new Conv2dShape(1, 16, 13, 17, 40, 3, 3, 2, 2, 1, 1, 1, 1)),
         ("implicit 3x3 stride2 dilation2 asym pad C6 19x16 K100 (48 + 48 + 4 filters)", new Conv2dShape(1, 6, 19, 16, 100, 3, 3, 2, 2, 2, 1, 0, 2, DilationHeight: 2, DilationWidth: 2)),
@@ -39,6 +40,10 @@ public class PackedConv2dTests
         ("implicit 3x2 stride 3x2 pad C5 14x13 K16 (one vector)", new Conv2dShape(1, 5, 14, 13, 16, 3, 2, 3, 2, 1, 0, 1, 1)),
         ("implicit 1x1 stride2 C16 13x5 K32 (21 pixels in 7-pixel tiles, split between threads)", new Conv2dShape(1, 16, 13, 5, 32, 1, 1, 2, 2)),
         ("implicit 3x3 stride2 pad1 C120 9x9 K24 (1,080 taps in two chunks)", new Conv2dShape(1, 120, 9, 9, 24, 3, 3, 2, 2, 1, 1, 1, 1)),
+        ("implicit 3x3 stride2 pad1 C344 9x9 K24 (3,096 taps: two chunks of the 256-bit tile's 16-filter panels)", new Conv2dShape(1, 344, 9, 9, 24, 3, 3, 2, 2, 1, 1, 1, 1)),
+        // Above Gemm.ParallelThreshold (4M multiply-adds an image), so that one image is shared by 2 threads: smaller ones run on one.
+        ("implicit 3x3 stride2 pad1 C84 22x26 K40 (11x13: ragged pixel tiles split between threads, 16 + 16 + 8 filters)", new Conv2dShape(1, 84, 22, 26, 40, 3, 3, 2, 2, 1, 1, 1, 1)),
+        ("implicit 3x3 stride2 pad1 C256 14x14 K64 (7x7: filter panels split between threads)", new Conv2dShape(1, 256, 14, 14, 64, 3, 3, 2, 2, 1, 1, 1, 1)),
         // Small maps with many channels: the implicit GEMM below 4 images, Winograd from 4 (batch 4 is added below).
         ("dual 3x3 pad1 C64 7x7 K56 (7-pixel tiles, 48 + 8 filters)", new Conv2dShape(1, 64, 7, 7, 56, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
         ("dual 3x3 pad1 C128 7x7 K40 (1,152 taps in two chunks)", new Conv2dShape(1, 128, 7, 7, 40, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
@@ -95,9 +100,14 @@ public class PackedConv2dTests
             if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
             {
                 if (name.StartsWith("polyphase", StringComparison.Ordinal)) Assert.Equal("polyphase", packed.Algorithm);
-                if (name.StartsWith("implicit", StringComparison.Ordinal)) Assert.Equal("implicit-gemm", packed.Algorithm);
                 if (name.StartsWith("dual", StringComparison.Ordinal)) Assert.Equal("implicit-gemm/winograd", packed.Algorithm);
             }
+            // With AVX2 + FMA only (DOTNET_EnableAVX512=0 on this machine), the implicit GEMM takes the strided kernels
+            // larger than 1x1; the 1x1 ones keep im2col + GEMM.
+            bool implicit256 = System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported &&
+                               s.KernelHeight * s.KernelWidth > 1;
+            if (name.StartsWith("implicit", StringComparison.Ordinal) && (System.Runtime.Intrinsics.X86.Avx512F.IsSupported || implicit256))
+                Assert.Equal("implicit-gemm", packed.Algorithm);
             if (name.Contains("(transposed)", StringComparison.Ordinal)) Assert.Equal("gemm-transposed", packed.Algorithm);
             if (name.Contains("(plain product", StringComparison.Ordinal)) Assert.Equal("gemm", packed.Algorithm);
             foreach (bool withResidual in new[] { false, true })
