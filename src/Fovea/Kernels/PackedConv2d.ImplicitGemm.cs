@@ -23,13 +23,15 @@ namespace Fovea.Kernels;
 // 8-wide epilogue) less to amortise over, so 1x1 kernels keep im2col + GEMM there. 4 pixels x 24 filters (alone, 1 thread)
 // was 3-4% faster on the 7x7 output (49 pixels fill 6-pixel tiles worst: 0.97 against 1.00 ms), level on 14x14, 6-9%
 // slower on 28x28 (1.01-1.04 against 0.95); 5 x 16 was slower everywhere but on 7x7 (level). One tile, one kernel.
-// Beside Winograd (7x7 maps below 4 images, below) it lost with 256-bit vectors: ResNet-18's 512 -> 512 layers at batch
-// 1 took 2.10-2.29 ms against Winograd's 2.02-2.06 on 1 thread, 1.08-1.15 against 1.03-1.08 on 2; there Winograd keeps
-// every batch.
-// Small maps with many channels (ResNet's 7x7 layers, 512 filters of 512x3x3) also take it below 4 images, beside their
-// Winograd plan: there one image cannot amortise Winograd's filters (16/9 of the plain ones: 16.8 MB a layer, streamed
-// from memory every call), while the plain filters are read once and used by every pixel. A 7x7 map is tiled by 7
-// pixels, not 8, so no lane is wasted; long filters (4,608 taps) are read in chunks that stay in L2 across the tiles.
+// Against Winograd on 7x7 maps (below) it lost with 256-bit vectors: ResNet-18's 512 -> 512 layers at batch 1 took
+// 2.10-2.29 ms against Winograd's 2.02-2.06 on 1 thread, 1.08-1.15 against 1.03-1.08 on 2; there Winograd stays.
+// With AVX-512, small maps with many channels (ResNet's 7x7 layers, 512 filters of 512x3x3) take it instead of Winograd:
+// at one image Winograd's filters (16/9 of the plain ones: 16.8 MB a layer) come from memory on every call and cannot be
+// amortised, while the plain filters are read once and used by every pixel. ResNet-18, 1 thread, batch 1: these layers
+// 1.16-1.22 ms against Winograd's 1.27-1.31; at batches of 8 and 32 the whole network took the same time either way
+// (15.4-15.6 ms per image at 32 on 1 thread, 8.05-8.29 against 8.37-8.50 on 2), so Winograd's plan is not kept beside it.
+// A 7x7 map is tiled by 7 pixels, not 8, so no lane is wasted; long filters (4,608 taps) are read in chunks that stay in
+// L2 across the tiles.
 
 public sealed unsafe partial class PackedConv2d
 {
@@ -37,8 +39,6 @@ public sealed unsafe partial class PackedConv2d
     private const int ImplicitChunkFloats = 1024 * 48;
     /// <summary>Row stride of a tile in its buffer, whatever the panel width: the widest panel's 48 filters.</summary>
     private const int TileRow = 48;
-    /// <summary>Below this many images a layer with both plans runs the implicit GEMM, from it on Winograd.</summary>
-    internal const int ImplicitBatchLimit = 4;
 
     private sealed class ImplicitPlan
     {
@@ -64,8 +64,8 @@ public sealed unsafe partial class PackedConv2d
 
     /// <summary>
     /// Strided convolutions with more than 4 input channels and one group: on hardware with 512-bit vectors, all of them,
-    /// and (beside their Winograd plan, for small batches) Winograd layers with at most 64 output pixels and 64 or more
-    /// channels in; with AVX2 and FMA only, those with more than one tap per channel (not 1x1 kernels).
+    /// and the Winograd F(2x2) layers with at most 64 output pixels and 64 or more channels in (in Winograd's place); with
+    /// AVX2 and FMA only, the strided ones with more than one tap per channel (not 1x1 kernels).
     /// </summary>
     internal static bool UseImplicitGemm(in Conv2dShape s)
     {

@@ -47,18 +47,16 @@ public sealed unsafe partial class PackedConv2d
         _rows = _shape.InChannels * _shape.KernelHeight * _shape.KernelWidth;
         _pixels = _shape.OutHeight * _shape.OutWidth;
         _chunk = Math.Max(MinChunkColumns, ChunkFloats / _rows / MinChunkColumns * MinChunkColumns);
+        // Before Winograd: with AVX-512 the implicit GEMM also takes the small maps with many channels.
+        if (UseImplicitGemm(_shape)) { PrepareImplicitGemm(weight); return; }
         switch (WinogradTileSize(_shape))
         {
             case 4: PrepareWinograd4(weight); return;
-            case 2:
-                PrepareWinograd(weight);
-                if (UseImplicitGemm(_shape)) PrepareImplicitGemm(weight); // for batches below ImplicitBatchLimit
-                return;
+            case 2: PrepareWinograd(weight); return;
         }
         // Grouped convolutions and the few-channel shapes the direct kernel wins keep the general kernel (and only
         // then a plain copy of the filters: the packed forms are all the other paths need).
         if (UsePolyphase(_shape)) { PreparePolyphase(weight); return; }
-        if (UseImplicitGemm(_shape)) { PrepareImplicitGemm(weight); return; }
         if (_shape.Groups != 1 || Conv2d.UseDirectForward(_shape)) { _weight = weight.ToArray(); return; }
         if (Conv2d.UseTransposedProduct(_shape.OutChannels, _pixels)) _right = Gemm.PackRight(true, _rows, _shape.OutChannels, weight, _rows);
         else _left = Gemm.PackLeft(false, _shape.OutChannels, _rows, weight, _rows);
@@ -66,11 +64,10 @@ public sealed unsafe partial class PackedConv2d
 
     /// <summary>
     /// The algorithm chosen for this geometry: "winograd" (F(2x2, 3x3)), "winograd-4x4" (F(4x4, 3x3)), "gemm",
-    /// "gemm-transposed", "polyphase" (few channels, strided or large kernels), "implicit-gemm" (strided, many channels),
-    /// "implicit-gemm/winograd" (small maps with many channels: the first below 4 images, the second from 4) or
-    /// "general" (the training kernel).
+    /// "gemm-transposed", "polyphase" (few channels, strided or large kernels), "implicit-gemm" (strided, many channels;
+    /// with AVX-512 also small maps with many channels) or "general" (the training kernel).
     /// </summary>
-    public string Algorithm => _winograd is not null && _implicit is not null ? "implicit-gemm/winograd" : _winograd is not null ? (_winograd.Size == 4 ? "winograd-4x4" : "winograd") : _polyphase is not null ? "polyphase" : _implicit is not null ? "implicit-gemm" : _left is not null ? "gemm" : _right is not null ? "gemm-transposed" : "general";
+    public string Algorithm => _winograd is not null ? (_winograd.Size == 4 ? "winograd-4x4" : "winograd") : _polyphase is not null ? "polyphase" : _implicit is not null ? "implicit-gemm" : _left is not null ? "gemm" : _right is not null ? "gemm-transposed" : "general";
 
     /// <summary>The geometry for a batch of <paramref name="batch"/> images.</summary>
     public Conv2dShape Geometry(int batch) => _shape with { Batch = batch };
@@ -103,7 +100,7 @@ public sealed unsafe partial class PackedConv2d
         }
         fixed (float* pIn = input, pOut = output, pRes = residual)
         {
-            var io = new Buffers((nint)pIn, (nint)pOut, residual.IsEmpty ? 0 : (nint)pRes, relu, batch < ImplicitBatchLimit);
+            var io = new Buffers((nint)pIn, (nint)pOut, residual.IsEmpty ? 0 : (nint)pRes, relu);
             int degree = Parallelism.InsideParallelRegion ? 1 : Parallelism.Degree;
             // Small images are not worth sharing: threads would cost more than they save (the GEMM's own threshold).
             if (degree > 1 && batch < degree && MacsPerImage < Gemm.ParallelThreshold) degree = 1;
@@ -113,13 +110,8 @@ public sealed unsafe partial class PackedConv2d
         }
     }
 
-    /// <summary>
-    /// Addresses of one call's tensors (spans cannot be captured by worker lambdas; the caller keeps them pinned), and
-    /// whether the batch is small enough for the implicit GEMM where Winograd is the other choice.
-    /// </summary>
-    private readonly record struct Buffers(nint Input, nint Output, nint Residual, bool Relu, bool SmallBatch);
-
-    private bool UsesImplicitGemm(Buffers io) => _implicit is not null && (_winograd is null || io.SmallBatch);
+    /// <summary>Addresses of one call's tensors (spans cannot be captured by worker lambdas; the caller keeps them pinned).</summary>
+    private readonly record struct Buffers(nint Input, nint Output, nint Residual, bool Relu);
 
     private void WholeImagesParallel(Buffers io, int batch, int parts) =>
         Parallelism.For(parts, part =>
@@ -129,7 +121,7 @@ public sealed unsafe partial class PackedConv2d
 
     private void WholeImage(Buffers io, int n)
     {
-        if (UsesImplicitGemm(io)) ImplicitGemmImage(io, n, 1);
+        if (_implicit is not null) ImplicitGemmImage(io, n, 1);
         else if (_winograd is not null) WinogradImage(io, n, 1);
         else if (_polyphase is not null) PolyphaseImage(io, n, 1);
         else if (_left is not null) OutputPixels(io, n, 0, _pixels);
@@ -142,7 +134,7 @@ public sealed unsafe partial class PackedConv2d
 
     private void SharedImage(Buffers io, int n, int degree)
     {
-        if (UsesImplicitGemm(io)) { ImplicitGemmImage(io, n, degree); return; }
+        if (_implicit is not null) { ImplicitGemmImage(io, n, degree); return; }
         if (_winograd is not null) { WinogradImage(io, n, degree); return; }
         if (_polyphase is not null) { PolyphaseImage(io, n, degree); return; }
         int filters = _shape.OutChannels;
