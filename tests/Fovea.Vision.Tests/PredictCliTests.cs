@@ -1,4 +1,4 @@
-using System.Text;
+using Fovea.TestSupport;
 using System.Text.Json.Nodes;
 using Fovea.Layers;
 using Fovea.Models;
@@ -108,7 +108,7 @@ public sealed class PredictCliTests : IDisposable
         Assert.Equal(8, rows.Count(r => r.Contains(",\"say \"\"x\"\"\",", StringComparison.Ordinal)));
         for (int i = 0; i < 8; i++)
         {
-            var fields = ParseCsvRow(rows[i + 1]);
+            var fields = CsvRows.Parse(rows[i + 1]);
             var expected = json[i]!;
             var top = (JsonArray)expected["top"]!;
             Assert.Equal(9, fields.Count);
@@ -141,7 +141,7 @@ public sealed class PredictCliTests : IDisposable
         Assert.True(r.Code == 0, r.Err);
         var rows = File.ReadAllText(csv).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(6, rows.Length);
-        var cells = rows.Skip(1).Select(ParseCsvRow).ToList();
+        var cells = rows.Skip(1).Select(CsvRows.Parse).ToList();
         Assert.All(cells, row => Assert.Equal(9, row.Count));
         // The first column names the image as given, neutralised when it would run; an ordinary path is unchanged.
         Assert.Equal(["'=1+2.png", "'@SUM(A1).png", "'-1.png", "'" + Path.Combine("+x", "a.png"), "plain.png"], cells.Select(row => row[0]));
@@ -212,22 +212,4 @@ public sealed class PredictCliTests : IDisposable
     }
 
     private static float Parse(string s) => float.Parse(s, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture);
-
-    /// <summary>Fields of one RFC 4180 row (no line breaks inside fields).</summary>
-    private static List<string> ParseCsvRow(string row)
-    {
-        var fields = new List<string>();
-        var field = new StringBuilder();
-        bool quoted = false;
-        for (int i = 0; i < row.Length; i++)
-        {
-            char ch = row[i];
-            if (quoted && ch == '"' && i + 1 < row.Length && row[i + 1] == '"') { field.Append('"'); i++; }
-            else if (ch == '"') quoted = !quoted;
-            else if (ch == ',' && !quoted) { fields.Add(field.ToString()); field.Clear(); }
-            else field.Append(ch);
-        }
-        fields.Add(field.ToString());
-        return fields;
-    }
 }

@@ -1,4 +1,4 @@
-using System.Text;
+using Fovea.TestSupport;
 using Fovea.Cli.Commands;
 
 namespace Fovea.Tests.Cli;
@@ -18,7 +18,7 @@ public class CsvTests
     {
         Assert.Equal(cell, Csv.Text(text));
         // One cell between two others, read back as the neutralised text.
-        Assert.Equal(["a", "'" + text, "b"], ParseRow($"a,{Csv.Text(text)},b"));
+        Assert.Equal(["a", "'" + text, "b"], CsvRows.Parse($"a,{Csv.Text(text)},b"));
     }
 
     [Theory]
@@ -38,7 +38,7 @@ public class CsvTests
     public void Commas_quotes_and_line_breaks_are_quoted_as_before(string text, string cell)
     {
         Assert.Equal(cell, Csv.Text(text));
-        Assert.Equal(["a", text, "b"], ParseRow($"a,{cell},b"));
+        Assert.Equal(["a", text, "b"], CsvRows.Parse($"a,{cell},b"));
     }
 
     [Fact]
@@ -61,31 +61,12 @@ public class CsvTests
         };
         var rows = PredictCommand.ToCsv(predictions, 2, classScores: true, names).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("image,class,probability,class_1,probability_1,class_2,probability_2", rows[0]);
-        Assert.Equal(["'=cmd|' /C calc'!A0.png", "'" + names[0], "0.75", "'" + names[0], "0.75", "'-1", "0.25"], ParseRow(rows[1]));
+        Assert.Equal(["'=cmd|' /C calc'!A0.png", "'" + names[0], "0.75", "'" + names[0], "0.75", "'-1", "0.25"], CsvRows.Parse(rows[1]));
         Assert.Equal("photos/cat.png,cat,0.5,cat,0.5,'-1,0.5", rows[2]);
 
         // Raw outputs (no class scores): the output index and negative values are numbers, written as they are.
         var raw = PredictCommand.ToCsv([new("-x.png", [3, 0], [-0.5f, -2f])], 2, classScores: false, []).Split('\n');
         Assert.Equal("image,output,value,output_1,value_1,output_2,value_2", raw[0]);
         Assert.Equal("'-x.png,3,-0.5,3,-0.5,0,-2", raw[1]);
-    }
-
-    /// <summary>Fields of one RFC 4180 row: quoted fields may hold commas, doubled quotes and line breaks.</summary>
-    internal static List<string> ParseRow(string row)
-    {
-        var fields = new List<string>();
-        var field = new StringBuilder();
-        bool quoted = false;
-        for (int i = 0; i < row.Length; i++)
-        {
-            char ch = row[i];
-            if (quoted && ch == '"' && i + 1 < row.Length && row[i + 1] == '"') { field.Append('"'); i++; }
-            else if (ch == '"') quoted = !quoted;
-            else if (ch == ',' && !quoted) { fields.Add(field.ToString()); field.Clear(); }
-            else field.Append(ch);
-        }
-        Assert.False(quoted, $"unterminated quoted field in {row}");
-        fields.Add(field.ToString());
-        return fields;
     }
 }
