@@ -121,7 +121,7 @@ public class MaxPoolBench
 /// <summary>
 /// ResNet-18's convolution shapes at batch 1, as inference runs them: the general kernel (<see cref="Conv2d.Forward"/>,
 /// im2col + GEMM) against <see cref="PackedConv2d"/> (filters packed once; Winograd for the 3x3 stride-1 layers, the
-/// polyphase kernel for the stem on AVX-512).
+/// polyphase kernel for the stem on AVX-512 or AVX2 + FMA).
 /// </summary>
 public class ResNetConvBench
 {

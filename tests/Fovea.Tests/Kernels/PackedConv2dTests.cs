@@ -6,8 +6,8 @@ namespace Fovea.Tests.Kernels;
 // PackedConv2d (filters packed once, fused bias + residual + ReLU) against the naive Conv2d.ForwardReference plus a
 // plain residual add and ReLU, for every way it splits the work: whole images per thread, an image's output rows
 // split between threads (many pixels), filters split over one shared unfolding (few pixels), the transposed product
-// (small map, many filters), the implicit GEMM (strided, many channels) and the general-kernel fallback (groups, few
-// input channels).
+// (small map, many filters), the implicit GEMM (strided, many channels), the polyphase kernel (few channels, strided or
+// large kernels; both register tiles) and the general-kernel fallback (groups, few input channels).
 [Collection(DegreeCollection.Name)]
 public class PackedConv2dTests
 {
@@ -97,15 +97,14 @@ public class PackedConv2dTests
                 else if (name.StartsWith("winograd", StringComparison.Ordinal)) Assert.Equal("winograd", packed.Algorithm);
                 if (name.Contains("fallback", StringComparison.Ordinal)) Assert.Equal("general", packed.Algorithm);
             }
-            if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
-            {
-                if (name.StartsWith("polyphase", StringComparison.Ordinal)) Assert.Equal("polyphase", packed.Algorithm);
-                if (name.StartsWith("many channels", StringComparison.Ordinal)) Assert.Equal("implicit-gemm", packed.Algorithm);
-            }
-            // With AVX2 + FMA only (DOTNET_EnableAVX512=0 on this machine), the implicit GEMM takes the strided kernels
-            // larger than 1x1; the 1x1 ones keep im2col + GEMM.
-            bool implicit256 = System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported &&
-                               s.KernelHeight * s.KernelWidth > 1;
+            if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported && name.StartsWith("many channels", StringComparison.Ordinal))
+                Assert.Equal("implicit-gemm", packed.Algorithm);
+            // With AVX2 + FMA only (DOTNET_EnableAVX512=0 on this machine), the polyphase kernel runs its 4 x 24 tile and the
+            // implicit GEMM takes the strided kernels larger than 1x1; the 1x1 ones keep im2col + GEMM.
+            bool avx2Fma = System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+            if (name.StartsWith("polyphase", StringComparison.Ordinal) && (System.Runtime.Intrinsics.X86.Avx512F.IsSupported || avx2Fma))
+                Assert.Equal("polyphase", packed.Algorithm);
+            bool implicit256 = avx2Fma && s.KernelHeight * s.KernelWidth > 1;
             if (name.StartsWith("implicit", StringComparison.Ordinal) && (System.Runtime.Intrinsics.X86.Avx512F.IsSupported || implicit256))
                 Assert.Equal("implicit-gemm", packed.Algorithm);
             if (name.Contains("(transposed)", StringComparison.Ordinal)) Assert.Equal("gemm-transposed", packed.Algorithm);
