@@ -19,7 +19,9 @@ namespace Fovea.Kernels;
 // 1 / 2 threads, batch 1, against im2col + GEMM: the stem (3 -> 64, 224x224) 2.44 / 1.21 ms -> 1.99 / 1.03; 5x5 stride 2
 // on 1 channel (224x224, 32 filters) 0.301 / 0.153 -> 0.212 / 0.115; 3x3 stride 2 on 3 channels (32x32, 16 filters)
 // 5.5 -> 4.5 us; 7x7 stride 1 on 1 channel (64x64, 16 filters) 0.123 -> 0.063 ms. 6 filters x 16 outputs (2.12 ms on
-// the stem) and 3 x 32 (2.08) were slower. Other hardware (128-bit vectors) keeps im2col + GEMM for these shapes.
+// the stem) and 3 x 32 (2.08) were slower. In ResNet-18 at batch 1 on 1 thread (resnet-profile) the stem took 2.07-2.09
+// ms against 2.49-2.59; alone at batch 32, 2.04-2.12 ms an image against 2.48 (1 thread), 1.05 against 1.24-1.26 (2).
+// Other hardware (128-bit vectors) keeps im2col + GEMM for these shapes.
 
 public sealed unsafe partial class PackedConv2d
 {
@@ -49,7 +51,8 @@ public sealed unsafe partial class PackedConv2d
     internal static bool UsePolyphase(in Conv2dShape s)
     {
         int taps = s.InChannels * s.KernelHeight * s.KernelWidth;
-        return (Avx512F.IsSupported || (Avx2.IsSupported && Fma.IsSupported)) && s.Groups == 1 && s.InChannels <= 4 && s.OutChannels >= 8 && taps <= 1024 &&
+        return (Avx512F.IsSupported || (Avx2.IsSupported && Fma.IsSupported)) &&
+               s.Groups == 1 && s.InChannels <= 4 && s.OutChannels >= 8 && taps <= 1024 &&
                (s.StrideHeight > 1 || s.StrideWidth > 1 || taps > 32);
     }
 
