@@ -79,30 +79,61 @@ public sealed class FineTuneCliTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void Ctrl_C_during_fine_tuning_stops_it_and_resume_repeats_it_from_the_trained_classifier()
+    public void Ctrl_C_during_fine_tuning_keeps_its_checkpoint_and_resume_continues_it_to_the_uninterrupted_model()
     {
         using var train = new SyntheticFolder(imagesPerClass: 10, seed: 73, minSide: 20, maxSide: 40);
         string basePath = SaveResidualBase();
-        string model = Path.Combine(_dir, "tuned.fovea"), checkpoint = model + ".checkpoint";
-        string[] args = ["train", "--data", train.Root, "--base", basePath, "--fine-tune", "stem_relu", "--epochs", "4", "--fine-tune-epochs", "200",
-            "--threads", "1", "--out", model];
-        var (code, err) = CliProcess.RunAndInterrupt(args, line => line.StartsWith("Fine-tuning the layers after", StringComparison.Ordinal));
+        string model = Path.Combine(_dir, "tuned.fovea"), checkpoint = model + ".checkpoint", fineTuneCheckpoint = Path.Combine(_dir, "tuned.fovea.fine-tune.checkpoint");
+        string[] settings = ["--data", train.Root, "--base", basePath, "--fine-tune", "stem_relu", "--epochs", "4", "--fine-tune-epochs", "150", "--threads", "1"];
+        // Signalled once fine-tuning has finished a few epochs of its own, so its checkpoint holds progress to continue.
+        bool fineTuning = false;
+        var (code, err) = CliProcess.RunAndInterrupt(["train", .. settings, "--out", model], line =>
+        {
+            fineTuning |= line.StartsWith("Fine-tuning the layers after", StringComparison.Ordinal);
+            return fineTuning && line.StartsWith("epoch 3:", StringComparison.Ordinal);
+        });
         Assert.True(code == 130, $"exit {code}: {err}");
         var last = err.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1];
         var m = System.Text.RegularExpressions.Regex.Match(last, @"^fovea: interrupted at epoch (\d+), batch (\d+); resume with \./fovea train --resume (\S+)$");
         Assert.True(m.Success, last);
-        Assert.InRange(int.Parse(m.Groups[1].Value), 5, 204);          // numbered on from the classifier's 4 epochs
-        Assert.Equal(checkpoint, m.Groups[3].Value);
+        Assert.InRange(int.Parse(m.Groups[1].Value), 4 + 3, 4 + 150);    // numbered on from the classifier's 4 epochs
+        Assert.Equal(checkpoint, m.Groups[3].Value);                       // the run's checkpoint, which holds the command line
         Assert.True(File.Exists(checkpoint));
-        Assert.False(File.Exists(model));                               // nothing half fine-tuned is saved
+        Assert.True(File.Exists(fineTuneCheckpoint));
+        Assert.False(File.Exists(model));                                  // nothing half fine-tuned is saved
 
-        var resumed = Fovea("train", "--resume", checkpoint, "--json");
+        // The fine-tuning's checkpoint is not the one to resume, and a new run does not start over an unfinished one.
+        AssertOneLineError(["train", "--resume", fineTuneCheckpoint], $"holds the fine-tuning of the run in {checkpoint}; continue it with ./fovea train --resume {checkpoint}");
+        AssertOneLineError(["train", .. settings, "--out", model], $"{checkpoint} holds an unfinished run");
+
+        var resumed = Fovea("train", "--resume", checkpoint);
         Assert.True(resumed.Code == 0, resumed.Err);
-        var result = JsonNode.Parse(resumed.Out)!;
-        Assert.Equal(200, result["fine_tune"]!["epochs"]!.GetValue<int>());
-        Assert.Equal(204, result["epochs"]!.GetValue<int>());
+        Assert.Contains($"Resuming the fine-tuning from {fineTuneCheckpoint}: ", resumed.Err);
         Assert.True(File.Exists(model));
         Assert.False(File.Exists(checkpoint));
+        Assert.False(File.Exists(fineTuneCheckpoint));
+        var history = File.ReadAllLines(Path.Combine(_dir, "tuned.history.csv"));
+        Assert.Equal(1 + 4 + 150, history.Length);
+
+        // The same run without the interruption ends with the same weights, bit for bit.
+        string whole = Path.Combine(_dir, "whole.fovea");
+        var uninterrupted = Fovea(["train", .. settings, "--out", whole, "--json"]);
+        Assert.True(uninterrupted.Code == 0, uninterrupted.Err);
+        var a = ModelFile.Load(model);
+        var b = ModelFile.Load(whole);
+        foreach (var layer in b.Layers) Assert.Equal(Weights(b, layer.Name), Weights(a, layer.Name));
+    }
+
+    [Fact]
+    public void A_fine_tuning_checkpoint_left_without_its_run_is_named_instead_of_replaced()
+    {
+        using var train = new SyntheticFolder(imagesPerClass: 3, seed: 74, minSide: 20, maxSide: 30);
+        string basePath = SaveResidualBase();
+        string model = Path.Combine(_dir, "tuned.fovea"), orphan = Path.Combine(_dir, "tuned.fovea.fine-tune.checkpoint");
+        File.WriteAllText(orphan, "left over");
+        AssertOneLineError(["train", "--data", train.Root, "--base", basePath, "--fine-tune", "stem_relu", "--out", model],
+            $"{orphan} holds the fine-tuning of an unfinished run whose checkpoint {model}.checkpoint is gone; delete it to start afresh");
+        Assert.Equal("left over", File.ReadAllText(orphan));
     }
 
     [Fact]

@@ -95,17 +95,22 @@ internal sealed record FineTuning(string Layer, int Epochs, float LearningRate)
 
     /// <summary>
     /// Fine-tunes <paramref name="model"/> (base and trained classifier, one model) on the head outputs, in place, with the
-    /// optimizer of the first step at <see cref="LearningRate"/>, and evaluates it on the held-out head outputs.
+    /// optimizer of the first step at <see cref="LearningRate"/>, and evaluates it on the held-out head outputs. It writes
+    /// the session's fine-tuning checkpoint after every epoch, and continues it when the session resumes a run that has one.
     /// </summary>
-    public Outcome Run(Model model, HeadOutputs heads, TrainSettings settings, EvaluationResult? frozenValidation, EvaluationResult? frozenTest)
+    public Outcome Run(Model model, HeadOutputs heads, TrainSettings settings, TrainSession session, EvaluationResult? frozenValidation, EvaluationResult? frozenTest)
     {
         var tail = new TailTrainer(this, settings);
         var clock = Stopwatch.StartNew();
-        var history = TransferLearning.FineTuneOnHeadOutputs(model, Layer, heads.Train, Optimizer.Create(settings.Optimizer.Name, LearningRate), new FitOptions
+        var (options, resume) = session.ForFineTuning(new FitOptions
         {
             Epochs = Epochs, BatchSize = settings.BatchSize, Seed = settings.Seed, ValidationData = heads.Validation,
             Callbacks = settings.Json ? [tail] : [tail, ConsoleProgress.ForStandardError()],
-        }, new SoftmaxCrossEntropyLoss(settings.LabelSmoothing), Interruption.Token);
+        });
+        if (resume is not null && !settings.Json)
+            Console.Error.WriteLine($"Resuming the fine-tuning from {session.FineTuneCheckpointPath}: {TrainSession.Progress(resume)}");
+        var history = TransferLearning.FineTuneOnHeadOutputs(model, Layer, heads.Train, Optimizer.Create(settings.Optimizer.Name, LearningRate), options,
+            new SoftmaxCrossEntropyLoss(settings.LabelSmoothing), Interruption.Token, resume);
         double seconds = clock.Elapsed.TotalSeconds;
         // The trained tail on the cached outputs gives what the fine-tuned model gives on the images, without the head again.
         var trainer = tail.Trainer!;

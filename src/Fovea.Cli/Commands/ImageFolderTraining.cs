@@ -225,11 +225,11 @@ internal static class ImageFolderTraining
         if (!settings.Json && (frozenTest ?? frozenValidation) is { } frozen)
             Console.Error.WriteLine($"On the frozen features: {(frozenTest is null ? "validation" : "test")} accuracy {frozen.Accuracy:P2} (loss {frozen.Loss:F4})");
         FineTuning.Outcome tuned;
-        try { tuned = fineTune.Run(model, heads!, settings, frozenValidation, frozenTest); }
-        catch (TrainingInterruptedException e) when (e.CheckpointPath is null)
+        try { tuned = fineTune.Run(model, heads!, settings, session, frozenValidation, frozenTest); }
+        catch (TrainingInterruptedException e)
         {
-            // Fine-tuning keeps no checkpoint of its own: the run's checkpoint holds the trained classifier, and a resume
-            // repeats the fine-tuning from it. Its epochs are numbered on from the classifier's, as in the history.
+            // The fine-tuning's checkpoint holds where it stopped and the run's the trained classifier; --resume names the
+            // run's and continues the fine-tuning. Its epochs are numbered on from the classifier's, as in the history.
             throw new TrainingInterruptedException(e.Message, settings.Epochs + e.Epoch, e.Batch, session.CheckpointPath, e.CancellationToken);
         }
         // One history: the classifier's epochs, then the fine-tuning's numbered on (101-105 after 100), so the charts show both.

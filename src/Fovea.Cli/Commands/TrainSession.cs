@@ -8,11 +8,15 @@ namespace Fovea.Cli.Commands;
 /// The checkpoint side of one <c>fovea train</c>: &lt;out&gt;.checkpoint is written after every epoch and on Ctrl-C, and
 /// deleted once the model and the files beside it are saved, so the file exists exactly while a run is unfinished.
 /// <c>--resume PATH</c> reruns the command line stored in the checkpoint (paths made absolute), to which only
-/// <see cref="s_perInvocation"/> options may be added, and continues the run from the checkpoint.
+/// <see cref="s_perInvocation"/> options may be added, and continues the run from the checkpoint. Fine-tuning
+/// (--fine-tune) keeps its own checkpoint beside it, &lt;out&gt;.fine-tune.checkpoint, as it trains another network (the
+/// base's tail with the classifier); the run's checkpoint then holds the trained classifier, and a resumed run
+/// continues the fine-tuning where it stopped.
 /// </summary>
 internal sealed class TrainSession
 {
     private const string ArgsKey = "fovea.train.args";
+    private const string RunCheckpointKey = "fovea.train.run-checkpoint";   // in the fine-tuning's checkpoint: the run's
     // Options that change how a run is shown or how fast it goes, not what it computes (--threads changes the last bits of
     // the sums only; without it a resumed run takes the thread count stored in the checkpoint, to continue bit for bit).
     private static readonly string[] s_perInvocation = ["resume", "threads", "json", "report"];
@@ -31,6 +35,8 @@ internal sealed class TrainSession
     public TrainingCheckpoint? Resume { get; }
     /// <summary>Where this run keeps its checkpoint (set by <see cref="Prepare"/>).</summary>
     public string? CheckpointPath { get; private set; }
+    /// <summary>Where fine-tuning keeps its checkpoint, beside the run's (set by <see cref="Prepare"/>).</summary>
+    public string? FineTuneCheckpointPath { get; private set; }
 
     /// <summary>Parses the command line; with --resume, the run's own command line plus the per-invocation options given now.</summary>
     public static (CommandLine, TrainSession) Open(string[] args, Func<IReadOnlyList<string>, CommandLine> parse)
@@ -61,6 +67,8 @@ internal sealed class TrainSession
 
     private static string[] StoredArgs(TrainingCheckpoint checkpoint, string path)
     {
+        if (checkpoint.Metadata.TryGetValue(RunCheckpointKey, out var run))
+            throw new UsageException($"{path} holds the fine-tuning of the run in {run}; continue it with ./fovea train --resume {Shell.Quote(run)}.");
         if (!checkpoint.Metadata.TryGetValue(ArgsKey, out var json))
             throw new UsageException($"{path} was not written by fovea train (it holds no command line); resume it with the library's Trainer.Fit(data, options, checkpoint).");
         try { return JsonNode.Parse(json)!.AsArray().Select(a => a!.GetValue<string>()).ToArray(); }
@@ -92,6 +100,11 @@ internal sealed class TrainSession
             catch (Exception e) when (e is FormatException or IOException) { state = "a training checkpoint"; }
             throw new UsageException($"{CheckpointPath} holds {state}; continue it with ./fovea train --resume {Shell.Quote(CheckpointPath)}, or delete that file to start afresh.");
         }
+        FineTuneCheckpointPath = (CheckpointPath.EndsWith(".checkpoint", StringComparison.Ordinal) ? CheckpointPath[..^".checkpoint".Length] : CheckpointPath) +
+            ".fine-tune.checkpoint";
+        // Left over from a run whose own checkpoint is gone: it cannot be resumed, and this run would replace it.
+        if (Resume is null && File.Exists(FineTuneCheckpointPath))
+            throw new UsageException($"{FineTuneCheckpointPath} holds the fine-tuning of an unfinished run whose checkpoint {CheckpointPath} is gone; delete it to start afresh.");
         // As --name=value, which the parser reads back whatever the value looks like.
         var stored = new JsonArray();
         foreach (var (name, value) in _commandLine.Given)
@@ -110,10 +123,28 @@ internal sealed class TrainSession
         return Resume is null ? trainer.Fit(train, options, Interruption.Token) : trainer.Fit(train, options, Resume, Interruption.Token);
     }
 
+    /// <summary>
+    /// The fine-tuning's options with its checkpoint, and, when this run resumes and the fine-tuning had written one, that
+    /// checkpoint to continue (else null: a resumed run interrupted before fine-tuning began starts it).
+    /// </summary>
+    public (FitOptions Options, TrainingCheckpoint? Resume) ForFineTuning(FitOptions options)
+    {
+        if (FineTuneCheckpointPath is null || CheckpointPath is null) throw new InvalidOperationException("Prepare the session before training.");
+        options = options with
+        {
+            CheckpointPath = FineTuneCheckpointPath,
+            CheckpointMetadata = new Dictionary<string, string> { [RunCheckpointKey] = Path.GetFullPath(CheckpointPath) },
+        };
+        return (options, Resume is not null && File.Exists(FineTuneCheckpointPath) ? TrainingCheckpoint.Load(FineTuneCheckpointPath) : null);
+    }
+
     /// <summary>One line for the console when resuming, else null.</summary>
-    public string? Describe() => Resume is null ? null
-        : $"Resuming {_resumePath}: {Resume.EpochsCompleted} of {Resume.Settings.Epochs} epochs done" +
-          (Resume.BatchesIntoEpoch > 0 ? $", and {Resume.BatchesIntoEpoch} batches of epoch {Resume.EpochsCompleted + 1}" : "");
+    public string? Describe() => Resume is null ? null : $"Resuming {_resumePath}: {Progress(Resume)}";
+
+    /// <summary>"3 of 10 epochs done, and 40 batches of epoch 4".</summary>
+    public static string Progress(TrainingCheckpoint checkpoint) =>
+        $"{checkpoint.EpochsCompleted} of {checkpoint.Settings.Epochs} epochs done" +
+        (checkpoint.BatchesIntoEpoch > 0 ? $", and {checkpoint.BatchesIntoEpoch} batches of epoch {checkpoint.EpochsCompleted + 1}" : "");
 
     /// <summary>
     /// After the model and its files are saved: deletes the checkpoint; returns the exit code, 130 (SIGINT) or 143 (SIGTERM)
@@ -121,6 +152,8 @@ internal sealed class TrainSession
     /// </summary>
     public int Finish()
     {
+        // The fine-tuning's first: a run's checkpoint is what --resume names, so it goes last.
+        if (FineTuneCheckpointPath is not null && File.Exists(FineTuneCheckpointPath)) File.Delete(FineTuneCheckpointPath);
         if (CheckpointPath is not null && File.Exists(CheckpointPath)) File.Delete(CheckpointPath);
         if (!Interruption.EndGraceful()) return 0;
         Console.Error.WriteLine("fovea: interrupted after the last batch; the model and the files beside it were saved first.");

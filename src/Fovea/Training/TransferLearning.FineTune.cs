@@ -77,11 +77,12 @@ public static partial class TransferLearning
     /// <param name="loss">Objective; default softmax cross-entropy.</param>
     /// <param name="headBatchSize">Images per forward pass of the head; default 4.</param>
     /// <param name="cancellation">Stops the fine-tuning after the current batch (see <see cref="FineTuneOnHeadOutputs"/>).</param>
+    /// <param name="resumeFrom">A checkpoint the fine-tuning wrote (see <see cref="FineTuneOnHeadOutputs"/>) to continue; default none.</param>
     /// <returns>The per-epoch history of the fine-tuning.</returns>
     /// <exception cref="ArgumentException">A bad cut (see <see cref="Model.CopyAfter"/>), outputs that do not fit in memory
-    /// (see <see cref="ExtractHeadOutputs"/>), or augmentation.</exception>
+    /// (see <see cref="ExtractHeadOutputs"/>), augmentation, or a checkpoint of another run.</exception>
     public static History FineTune(Model model, string cutAfter, IDataset train, Optimizer optimizer, FitOptions options, Loss? loss = null, int headBatchSize = 4,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default, TrainingCheckpoint? resumeFrom = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(cutAfter);
@@ -94,7 +95,7 @@ public static partial class TransferLearning
         CheckHeadOutputsFit(cut, train.Count + (options.ValidationData?.Count ?? 0), options.MemoryLimitBytes);
         var head = ExtractHeadOutputsWithin(model, cutAfter, train, headBatchSize, null, long.MaxValue);
         var validation = options.ValidationData is null ? null : ExtractHeadOutputsWithin(model, cutAfter, options.ValidationData, headBatchSize, null, long.MaxValue);
-        return FineTuneOnHeadOutputs(model, cutAfter, head, optimizer, options with { ValidationData = validation }, loss, cancellation);
+        return FineTuneOnHeadOutputs(model, cutAfter, head, optimizer, options with { ValidationData = validation }, loss, cancellation, resumeFrom);
     }
 
     /// <summary>
@@ -106,6 +107,9 @@ public static partial class TransferLearning
     /// fine-tuning set would give poor statistics and change what the following pretrained layers see. The trained weights
     /// are then copied into <paramref name="model"/>; the head's weights and the frozen state of every layer of
     /// <paramref name="model"/> are left as they were. Callbacks receive a trainer of the tail alone.
+    /// With <see cref="FitOptions.CheckpointPath"/> the checkpoints written are the tail's (its weights, the optimizer's
+    /// moments, the position in the run); <paramref name="resumeFrom"/> continues one, on the same head outputs, and the
+    /// result equals an uninterrupted fine-tuning's bit for bit at the same <see cref="Parallelism.Degree"/>.
     /// </summary>
     /// <param name="model">The network to fine-tune (see <see cref="FineTune"/>).</param>
     /// <param name="cutAfter">Last layer of the frozen head.</param>
@@ -115,10 +119,13 @@ public static partial class TransferLearning
     /// <param name="loss">Objective; default softmax cross-entropy.</param>
     /// <param name="cancellation">Stops the fine-tuning after the current batch with a <see cref="TrainingInterruptedException"/>;
     /// <paramref name="model"/> then keeps the weights it had (the tail's are copied back only when every epoch is done).</param>
-    /// <returns>The per-epoch history of the fine-tuning.</returns>
-    /// <exception cref="ArgumentException">A bad cut, head outputs of another shape than the cut layer's, or augmentation.</exception>
+    /// <param name="resumeFrom">A checkpoint of this fine-tuning (written through <see cref="FitOptions.CheckpointPath"/>) to
+    /// continue, as <see cref="Trainer.Fit(IDataset, FitOptions, TrainingCheckpoint, CancellationToken)"/> does; default none.</param>
+    /// <returns>The per-epoch history of the fine-tuning (with <paramref name="resumeFrom"/>, the checkpoint's epochs first).</returns>
+    /// <exception cref="ArgumentException">A bad cut, head outputs of another shape than the cut layer's, augmentation, or a
+    /// checkpoint of another run (the message names each mismatch).</exception>
     public static History FineTuneOnHeadOutputs(Model model, string cutAfter, IDataset headOutputs, Optimizer optimizer, FitOptions options, Loss? loss = null,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default, TrainingCheckpoint? resumeFrom = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(cutAfter);
@@ -136,7 +143,8 @@ public static partial class TransferLearning
             if (layer is BatchNorm2D) layer.Freeze();
             else layer.Unfreeze();
         }
-        var history = new Trainer(tail, optimizer, loss).Fit(headOutputs, options, cancellation);
+        var trainer = new Trainer(tail, optimizer, loss);
+        var history = resumeFrom is null ? trainer.Fit(headOutputs, options, cancellation) : trainer.Fit(headOutputs, options, resumeFrom, cancellation);
         model.LoadLayerWeights(tail);
         return history;
     }

@@ -192,6 +192,33 @@ public class FineTuneTests
         for (int i = 0; i < before.Length; i++) Assert.Equal(before[i], after[i]);
     }
 
+    [Fact]
+    public void A_fine_tuning_stopped_with_a_checkpoint_resumes_to_the_uninterrupted_weights()
+    {
+        var outputs = TransferLearning.ExtractHeadOutputs(Net(seed: 16), "stem_relu", Data(24, seed: 17));
+        var options = new FitOptions { Epochs = 3, BatchSize = 8, Seed = 5 };
+        var whole = Net(seed: 16);
+        TransferLearning.FineTuneOnHeadOutputs(whole, "stem_relu", outputs, new Adam(0.01f), options);
+
+        string path = Path.Combine(Path.GetTempPath(), $"fovea-finetune-{Guid.NewGuid():N}.checkpoint");
+        try
+        {
+            var model = Net(seed: 16);
+            using var stop = new CancellationTokenSource();
+            var e = Assert.Throws<TrainingInterruptedException>(() => TransferLearning.FineTuneOnHeadOutputs(model, "stem_relu", outputs, new Adam(0.01f),
+                options with { CheckpointPath = path, Callbacks = [new StopAfter(stop, batches: 4)] }, cancellation: stop.Token));
+            Assert.Equal((2, 1), (e.Epoch, e.Batch));
+            Assert.Equal(path, e.CheckpointPath);
+            var history = TransferLearning.FineTuneOnHeadOutputs(model, "stem_relu", outputs, new Adam(0.01f), options with { CheckpointPath = path },
+                resumeFrom: TrainingCheckpoint.Load(path));
+            Assert.Equal(3, history.Epochs.Count);
+            var expected = whole.Parameters.Select(p => p.Value.ToArray()).ToArray();
+            var actual = model.Parameters.Select(p => p.Value.ToArray()).ToArray();
+            for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], actual[i]);
+        }
+        finally { File.Delete(path); }
+    }
+
     private sealed class StopAfter(CancellationTokenSource stop, int batches) : ITrainingCallback
     {
         private int _seen;
