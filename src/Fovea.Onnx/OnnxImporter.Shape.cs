@@ -154,7 +154,7 @@ public static partial class OnnxImporter
             if (_opset < 8) throw Error($"Expand exists from opset 8; this model declares opset {_opset}.");
             var target = Const(1, "shape").Longs();
             if (target.Any(d => d < 0 && d != BatchDimension)) throw Error($"shape [{string.Join(", ", target)}] has a negative dimension.");
-            if (target.Any(d => d == 0)) throw Error($"shape [{string.Join(", ", target)}] has a zero dimension; Fovea tensors need positive sizes.");
+            if (target.Any(d => d == 0)) throw Error($"shape [{string.Join(", ", target)}] has a zero dimension; Fovea does not expand to empty tensors.");
             if (target.Any(d => d > int.MaxValue)) throw Error($"shape [{string.Join(", ", target)}] has a dimension above {int.MaxValue}.");
             bool batchFirst = target.Length > 0 && target[0] == BatchDimension;
             RefuseBatchDimension(target, "an Expand dimension", allowedAt: 0);
