@@ -1,10 +1,13 @@
 using Fovea.Autograd;
 using Fovea.Layers;
 using Fovea.Losses;
+using Fovea.Data;
 using Fovea.Models;
+using Fovea.Optimizers;
 using Fovea.Serialization;
 using Fovea.Tensors;
 using Fovea.Tests.Autograd;
+using Fovea.Training;
 
 namespace Fovea.Tests.Models;
 
@@ -44,6 +47,16 @@ public class ZeroSizeTests
         Assert.Equal([0, 8, 6, 6], model.Predict(empty, model.Nodes[4]).Shape);
         // The same model still answers a real batch afterwards.
         Assert.Equal([2, 10], fast.Predict(TestTensors.Random(new Random(3), 2, 3, 12, 12)).Shape);
+    }
+
+    [Fact]
+    public void PredictingAnEmptyDataSetGivesNoRowsAndTrainingOnOneIsRefused()
+    {
+        var model = SmallCnn();
+        var trainer = new Trainer(model, new Sgd(0.1f));
+        var none = new InMemoryDataset([], [], [3, 12, 12], Enumerable.Range(0, 10).Select(i => $"c{i}").ToArray());
+        Assert.Equal([0, 10], trainer.Predict(none).Shape);
+        Assert.Contains("empty", Assert.Throws<ArgumentException>(() => trainer.Fit(none, new FitOptions { Epochs = 1 })).Message);
     }
 
     [Fact]
