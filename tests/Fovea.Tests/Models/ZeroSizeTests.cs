@@ -141,6 +141,7 @@ public class ZeroSizeTests
         new("maxpool-indices", [0, 4, 4], () => new MaxPoolIndices2D(new MaxPool2D(2)), null),
         new("global-avg-empty-image", [3, 0, 4], () => new GlobalAvgPool2D(), null),
         new("global-max-empty-image", [3, 4, 0], () => new GlobalMaxPool2D(), null),
+        new("pad-edge-empty-axis", [0, 3], () => new Pad([1, 0], [0, 0], PadMode.Edge), null),
         new("dense-no-features", [0], () => new Dense(3), null),
         new("reduce-max-over-empty", [0, 4], () => new Reduce(ReduceKind.Max, [0]), null),
         new("in-sample-moment", [0, 2, 3], () => new InSampleBatchMoment(variance: false), null),
