@@ -93,6 +93,34 @@ public class ZeroSizeImportTests
         Assert.Equal([0, 4], OnnxImporter.Import(G.Bytes(empty.Build("y", -1, 0, 4)), "empty.onnx").OutputShape);
     }
 
+    [Theory]
+    [InlineData(14)]
+    [InlineData(OnnxExporter.MaxOpset)]
+    public void AReshapeToEmptySamplesExportsWithAllowZeroAndImportsBack(int opset)
+    {
+        // [0, 3, 4] per sample to [3, 4, 0]: a 0 in the target would copy an input axis without allowzero = 1.
+        var m = new Model([0, 3, 4], "empty-samples");
+        m.Add(new Reshape([3, 4, 0]));
+        var bytes = OnnxExporter.ToBytes(m, opset);
+        var x = new Tensor(2, 0, 3, 4);
+        Assert.Equal([2, 3, 4, 0], RuntimeShape(bytes, x));
+        var back = OnnxImporter.Import(bytes, "empty-samples.onnx");
+        Assert.Equal([3, 4, 0], back.OutputShape);
+        Assert.Equal([2, 3, 4, 0], back.Predict(x).Shape);
+        Assert.Equal([0, 3, 4, 0], back.Predict(new Tensor(0, 0, 3, 4)).Shape);
+    }
+
+    [Fact]
+    public void AReshapeToEmptySamplesBeforeOpset14IsRefusedNamingTheLayer()
+    {
+        var m = new Model([0, 3, 4], "empty-samples");
+        m.Add(new Reshape([3, 4, 0], name: "to_empty"));
+        var e = Assert.Throws<NotSupportedException>(() => OnnxExporter.ToBytes(m, 13));
+        Assert.Contains("'to_empty'", e.Message);
+        Assert.Contains("opset 14", e.Message);
+        Assert.Contains("(3, 4, 0)", e.Message);
+    }
+
     [Fact]
     public void AnImportedNetworkRunsAnEmptyBatch()
     {
