@@ -263,10 +263,10 @@ public static partial class OnnxExporter
                     string r = b.Length < rank || s1.Length == 1 ? Lift(x[1], b, rank, name + "_lift_b") : x[1];
                     if (l == x[0] && r == x[1]) { Add("MatMul", [l, r], name, name); break; }
                     Add("MatMul", [l, r], name + "_product", name + "_product");
-                    Add("Reshape", [name + "_product", InitLongs(name + ".shape", [0, .. node.OutputShape.Select(d => (long)d)])], name, name);
+                    ReshapeSamples(name + "_product", node.OutputShape.Select(d => (long)d).ToArray(), name);
                     break;
                 }
-                case Layers.Reshape rs: Add("Reshape", [x[0], InitLongs(name + ".shape", [0, .. rs.TargetShape.Select(d => (long)d)])], name, name); break;
+                case Layers.Reshape rs: ReshapeSamples(x[0], rs.TargetShape.Select(d => (long)d).ToArray(), name); break;
                 case Layers.Transpose tr: Add("Transpose", [x[0]], name, name, Ints("perm", [0, .. tr.Permutation.Select(p => (long)p + 1)])); break;
                 case Concat cc:
                 {
@@ -328,10 +328,9 @@ public static partial class OnnxExporter
             {
                 // All axes from `axis` on as one: [N, leading..., rest] → softmax over the last axis → the original shape.
                 long rest = inShape[axis..].Aggregate(1L, (p, d) => p * d);
-                long[] flat = [0, .. inShape[..axis].Select(d => (long)d), rest];
-                Add("Reshape", [x, InitLongs(name + "_flat.shape", flat)], name + "_flat", name + "_flat");
+                ReshapeSamples(x, [.. inShape[..axis].Select(d => (long)d), rest], name + "_flat");
                 Add(op, [name + "_flat"], name + "_soft", name + "_soft", IntAttr("axis", axis + 1));
-                Add("Reshape", [name + "_soft", InitLongs(name + ".shape", [0, .. inShape.Select(d => (long)d)])], name, name);
+                ReshapeSamples(name + "_soft", inShape.Select(d => (long)d).ToArray(), name);
                 return;
             }
             // One inner axis before opset 13: move it last, where the 2-D coercion is exactly that axis, and back.
@@ -367,8 +366,7 @@ public static partial class OnnxExporter
 
         private string Lift(string value, int[] shape, int rank, string name)
         {
-            long[] target = [0, .. Enumerable.Repeat(1L, rank - shape.Length), .. shape.Select(d => (long)d)];
-            Add("Reshape", [value, InitLongs(name + ".shape", target)], name, name);
+            ReshapeSamples(value, [.. Enumerable.Repeat(1L, rank - shape.Length), .. shape.Select(d => (long)d)], name);
             return name;
         }
 

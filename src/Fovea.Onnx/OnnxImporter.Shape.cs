@@ -37,9 +37,11 @@ public static partial class OnnxImporter
         {
             var target = Const(1, "shape").Longs();
             bool allowZero = Int("allowzero", 0) != 0;
-            // A folded Shape's batch size in the first position keeps the batch, like 0 does.
+            // A folded Shape's batch size in the first position keeps the batch, whatever allowzero says of the other 0s
+            // (Fovea's export of an empty sample shape writes exactly that, with allowzero = 1).
             RefuseBatchDimension(target, "a target dimension", allowedAt: Batched && !IsConst(0) ? 0 : -1);
-            if (target.Length > 0 && target[0] == BatchDimension) { target = (long[])target.Clone(); target[0] = 0; allowZero = false; }
+            bool batchFirst = target.Length > 0 && target[0] == BatchDimension;
+            if (batchFirst) { target = (long[])target.Clone(); target[0] = 0; }
             if (IsConst(0))
             {
                 var c = Const(0, "data");
@@ -57,7 +59,7 @@ public static partial class OnnxImporter
                 // 0 at position i copies the full tensor's axis i, which is sample axis i - 1: resolved first, so that
                 // [-1, 0, 12] is seen to keep the batch like [-1, C, 12].
                 var rest = target.Skip(1).Select((d, i) => d == 0 && !allowZero ? (i < s.Length ? s[i] : throw Error($"shape copies axis {i + 1}, which the input lacks.")) : d).ToArray();
-                bool keepsBatch = (target[0] == 0 && !allowZero)
+                bool keepsBatch = batchFirst || (target[0] == 0 && !allowZero)
                     || (target[0] == -1 && !rest.Contains(-1) && !rest.Contains(0) && rest.Aggregate(1L, (p, d) => p * d) == count)
                     || (target[0] == _declaredBatch && _declaredBatch > 0);
                 if (!keepsBatch) throw BatchError($"shape [{string.Join(", ", target)}]");
@@ -154,7 +156,7 @@ public static partial class OnnxImporter
             if (_opset < 8) throw Error($"Expand exists from opset 8; this model declares opset {_opset}.");
             var target = Const(1, "shape").Longs();
             if (target.Any(d => d < 0 && d != BatchDimension)) throw Error($"shape [{string.Join(", ", target)}] has a negative dimension.");
-            if (target.Any(d => d == 0)) throw Error($"shape [{string.Join(", ", target)}] has a zero dimension; Fovea tensors need positive sizes.");
+            if (target.Any(d => d == 0)) throw Error($"shape [{string.Join(", ", target)}] has a zero dimension; Fovea does not expand to empty tensors.");
             if (target.Any(d => d > int.MaxValue)) throw Error($"shape [{string.Join(", ", target)}] has a dimension above {int.MaxValue}.");
             bool batchFirst = target.Length > 0 && target[0] == BatchDimension;
             RefuseBatchDimension(target, "an Expand dimension", allowedAt: 0);

@@ -191,7 +191,7 @@ public static partial class OnnxImporter
                 throw new OnnxImportException($"'{_source}': input '{info.Name}' has element type {OnnxTensor.TypeName(tt.ElemType)}; Fovea models take float32 input.");
             if (tt.Shape is null) throw new OnnxImportException($"'{_source}': input '{info.Name}' has no declared shape; Fovea needs the per-sample shape.");
             var dims = tt.Shape.Dim.Select(d => d.ValueCase != TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue ? -1
-                : d.DimValue > int.MaxValue ? 0 : (int)d.DimValue).ToArray(); // too large for int: reported with the shape below
+                : d.DimValue > int.MaxValue || d.DimValue < 0 ? -2 : (int)d.DimValue).ToArray(); // out of int range: reported with the shape below
             // Taken whole, a graph exported with a dynamic batch axis is one sample of one: its symbolic first axis is 1.
             if (!Batched && dims.Length > 1 && dims[0] == -1) dims[0] = 1;
             int[] sample;
@@ -202,8 +202,9 @@ public static partial class OnnxImporter
                 sample = dims[1..];
             }
             else sample = dims;
-            if (sample.Length == 0 || sample.Any(d => d <= 0))
-                throw new OnnxImportException($"'{_source}': input '{info.Name}' has shape [{string.Join(", ", tt.Shape.Dim.Select(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue ? d.DimValue.ToString() : d.DimParam))}]; Fovea needs fixed, positive sample dimensions{(Batched ? " after the batch axis" : "")}.");
+            // A 0 is a real size (an empty tensor, which layers that only move values take); symbolic sizes are not.
+            if (sample.Length == 0 || sample.Any(d => d < 0))
+                throw new OnnxImportException($"'{_source}': input '{info.Name}' has shape [{string.Join(", ", tt.Shape.Dim.Select(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue ? d.DimValue.ToString() : d.DimParam))}]; Fovea needs fixed, non-negative sample dimensions{(Batched ? " after the batch axis" : "")}.");
             long count = sample.Aggregate(1L, (p, d) => p * d);
             if (count > int.MaxValue)
                 throw new OnnxImportException($"'{_source}': input '{info.Name}' has {count} values per sample ({Tensor.ShapeToString(sample)}); Fovea's limit is {int.MaxValue}.");

@@ -14,6 +14,7 @@ public static partial class Ops
         if (logits.Rank != 2) throw new ArgumentException($"Cross-entropy expects logits [N, classes]; received shape {Tensor.ShapeToString(logits.Shape)}.");
         int rows = logits.Dim(0), classes = logits.Dim(1);
         if (labels.Length != rows) throw new ArgumentException($"Got {labels.Length} labels for a batch of {rows} rows.");
+        RequireValues(logits, "Cross-entropy");
         var probs = new Tensor(rows, classes);
         float value = CrossEntropy.SoftmaxCrossEntropyForward(rows, classes, logits.Span, labels, labelSmoothing, probs.Span);
         var loss = Tensor.FromArray([value]);
@@ -35,6 +36,7 @@ public static partial class Ops
     public static Tensor MeanSquaredError(Tensor prediction, Tensor target)
     {
         RequireSameShape(prediction, target, "Mean squared error");
+        RequireValues(prediction, "Mean squared error");
         var loss = Tensor.FromArray([CrossEntropy.MeanSquaredErrorForward(prediction.Span, target.Span)]);
         RecordLoss(prediction, loss, g => CrossEntropy.MeanSquaredErrorBackward(prediction.Span, target.Span, g, prediction.GradOrCreate().Span));
         return loss;
@@ -47,9 +49,20 @@ public static partial class Ops
     public static Tensor BinaryCrossEntropy(Tensor probabilities, Tensor target)
     {
         RequireSameShape(probabilities, target, "Binary cross-entropy");
+        RequireValues(probabilities, "Binary cross-entropy");
         var loss = Tensor.FromArray([CrossEntropy.BinaryCrossEntropyForward(probabilities.Span, target.Span)]);
         RecordLoss(probabilities, loss, g => CrossEntropy.BinaryCrossEntropyBackward(probabilities.Span, target.Span, g, probabilities.GradOrCreate().Span));
         return loss;
+    }
+
+    /// <summary>
+    /// A mean over no values (an empty batch, or samples without values) is undefined: refused rather than reported as
+    /// 0 or NaN, which would pass for a real loss (or stop training as a divergence) and give gradients of nothing.
+    /// </summary>
+    private static void RequireValues(Tensor input, string what)
+    {
+        if (input.Length == 0)
+            throw new ArgumentException($"{what} over an empty batch is undefined: received {Tensor.ShapeToString(input.Shape)} (zero values). A loss, and so a training step, needs at least one sample.");
     }
 
     private static void RecordLoss(Tensor input, Tensor loss, Action<float> backward)

@@ -14,8 +14,11 @@ public static partial class Ops
         bool training, float epsilon, float momentum)
     {
         if (x.Rank < 2) throw new ArgumentException($"BatchNorm expects input [N, C, ...]; received shape {Tensor.ShapeToString(x.Shape)}.");
-        int n = x.Dim(0), c = x.Dim(1), hw = x.Length / Math.Max(1, n * c);
+        int n = x.Dim(0), c = x.Dim(1), hw = x.Shape.Skip(2).Aggregate(1, (p, d) => p * d);
         if (gamma.Length != c) throw new ArgumentException($"BatchNorm was built for {gamma.Length} channels; received input with {c} channels (shape {Tensor.ShapeToString(x.Shape)}).");
+        // Batch statistics of no values would be NaN and would spoil the running statistics for good.
+        if (training && c > 0 && (long)n * hw == 0)
+            throw new ArgumentException($"BatchNorm in training mode needs at least one value per channel for the batch statistics; received input of shape {Tensor.ShapeToString(x.Shape)}. Run an empty batch in inference mode instead.");
         var y = Tensor.Uninitialized(x.Shape);
         if (!training)
         {

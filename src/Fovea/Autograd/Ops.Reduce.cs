@@ -34,7 +34,9 @@ public static partial class Ops
         if (kind == ReduceKind.Sum) for (int i = 0; i < map.Length; i++) ys[map[i]] += xs[i];
         else
         {
-            if (x.Length == 0) throw new ArgumentException("ReduceMax of an empty tensor has no value.");
+            // An empty output (e.g. an empty batch) needs no value; a non-empty one reduced over an empty axis has none.
+            if (x.Length == 0 && y.Length > 0)
+                throw new ArgumentException($"ReduceMax over an empty axis has no value: input {Tensor.ShapeToString(x.Shape)} reduced over axes [{string.Join(", ", axes.ToArray())}].");
             argmax = new int[y.Length];
             Array.Fill(argmax, -1);
             for (int i = 0; i < map.Length; i++)

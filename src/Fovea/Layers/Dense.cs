@@ -38,6 +38,9 @@ public sealed class Dense : UnaryLayer
     {
         if (inputShape.Length != 1)
             throw new ArgumentException($"Layer '{Name}' (Dense) expects a flat input [features] per sample; received {Tensor.ShapeToString(inputShape)}. Add a Flatten or GlobalAvgPool2D layer before it.");
+        // Without features every output would be its bias: refused as almost certainly a wrongly shaped model.
+        if (inputShape[0] == 0)
+            throw new ArgumentException($"Layer '{Name}' (Dense) needs at least one input feature per sample; received {Tensor.ShapeToString(inputShape)}.");
         return [Units];
     }
 

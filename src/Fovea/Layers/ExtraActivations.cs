@@ -108,6 +108,7 @@ public sealed class GlobalMaxPool2D : UnaryLayer
     public override int[] ComputeOutputShape(int[] inputShape)
     {
         var s = RequireRank([inputShape], 3, "[C, H, W]");
+        GlobalAvgPool2D.RequireImage(this, s);
         return KeepDims ? [s[0], 1, 1] : [s[0]];
     }
 

@@ -17,7 +17,7 @@ public sealed class Flatten : UnaryLayer
     public override int[] ComputeOutputShape(int[] inputShape) => [inputShape.Aggregate(1, (a, b) => a * b)];
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input, bool training) => Ops.Reshape(input, input.Dim(0), input.Length / Math.Max(1, input.Dim(0)));
+    public override Tensor Forward(Tensor input, bool training) => Ops.Reshape(input, input.Dim(0), input.SampleLength);
 
     /// <inheritdoc/>
     public override JsonObject GetConfig() => new();

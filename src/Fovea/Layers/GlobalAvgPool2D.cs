@@ -20,7 +20,15 @@ public sealed class GlobalAvgPool2D : UnaryLayer
     public override int[] ComputeOutputShape(int[] inputShape)
     {
         var s = RequireRank([inputShape], 3, "[C, H, W]");
+        RequireImage(this, s);
         return KeepDims ? [s[0], 1, 1] : [s[0]];
+    }
+
+    /// <summary>A global pool of an image without pixels has no value (a mean of nothing, a maximum of nothing).</summary>
+    internal static void RequireImage(Layer layer, int[] shape)
+    {
+        if (shape[1] == 0 || shape[2] == 0)
+            throw new ArgumentException($"Layer '{layer.Name}' ({layer.TypeName}) pools over each channel's H × W values; samples {Tensor.ShapeToString(shape)} have none.");
     }
 
     /// <inheritdoc/>

@@ -83,7 +83,8 @@ public sealed class InSampleBatchMoment : UnaryLayer
     /// <inheritdoc/>
     public override int[] ComputeOutputShape(int[] inputShape)
     {
-        CheckSample(this, inputShape);
+        if (CheckSample(this, inputShape) == 0 && inputShape[1] > 0)
+            throw new ArgumentException($"Layer '{Name}' (InSampleBatchMoment) needs at least one value per channel of a sample to take its {(Variance ? "variance" : "mean")}; {Tensor.ShapeToString(inputShape)} has none.");
         return [inputShape[1]];
     }
 
@@ -101,6 +102,7 @@ public sealed class InSampleBatchMoment : UnaryLayer
     {
         if (inputShape.Length < 2)
             throw new ArgumentException($"Layer '{layer.Name}' ({layer.TypeName}) expects samples [N, C, ...] (a whole batch per sample); received {Tensor.ShapeToString(inputShape)}.");
-        return inputShape.Aggregate(1L, (a, b) => a * b) / inputShape[1];
+        // Every axis but the channels' (not the total divided by C, which is 0 for samples without channels).
+        return inputShape.Where((_, i) => i != 1).Aggregate(1L, (a, b) => a * b);
     }
 }

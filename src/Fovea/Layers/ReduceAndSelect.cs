@@ -52,6 +52,8 @@ public sealed class Reduce : UnaryLayer
     public override int[] ComputeOutputShape(int[] inputShape)
     {
         var axes = Resolve(inputShape.Length);
+        if (Kind == ReduceKind.Max && axes.FirstOrDefault(a => inputShape[a] == 0, -1) is var empty and >= 0)
+            throw new ArgumentException($"Layer '{Name}' (Reduce): the maximum over axis {empty}, of size 0 in samples {Tensor.ShapeToString(inputShape)}, has no value.");
         return KeepDims ? inputShape.Select((d, i) => axes.Contains(i) ? 1 : d).ToArray() : inputShape.Where((_, i) => !axes.Contains(i)).ToArray();
     }
 

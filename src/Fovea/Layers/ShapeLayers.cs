@@ -141,6 +141,10 @@ public sealed class Pad : UnaryLayer
             throw new ArgumentException($"Layer '{Name}' (Pad) has amounts for {Before.Length} axes; received {Tensor.ShapeToString(inputShape)}.");
         var s = inputShape.Select((d, i) => d + Before[i] + After[i]).ToArray();
         if (s.Any(d => d < 0)) throw new ArgumentException($"Layer '{Name}' (Pad) crops {Tensor.ShapeToString(inputShape)} below zero.");
+        // Only a constant can fill an axis that has no values to repeat.
+        for (int d = 0; d < s.Length; d++)
+            if (Mode != PadMode.Constant && inputShape[d] == 0 && s[d] > 0)
+                throw new ArgumentException($"Layer '{Name}' (Pad): {Mode} padding has no values to repeat along axis {d} of samples {Tensor.ShapeToString(inputShape)}.");
         return s;
     }
 

@@ -38,7 +38,7 @@ public abstract class Loss
     }
 
     /// <summary>Outputs as [N, features].</summary>
-    protected static Tensor AsMatrix(Tensor outputs) => outputs.Rank == 2 ? outputs : Ops.Reshape(outputs, outputs.Dim(0), outputs.Length / Math.Max(1, outputs.Dim(0)));
+    protected static Tensor AsMatrix(Tensor outputs) => outputs.Rank == 2 ? outputs : Ops.Reshape(outputs, outputs.Dim(0), outputs.SampleLength);
 }
 
 /// <summary>Softmax cross-entropy on logits (no Softmax layer needed), with optional label smoothing ε ∈ [0, 1):

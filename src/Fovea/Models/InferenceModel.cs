@@ -64,7 +64,7 @@ public sealed class InferenceModel
     {
         var y = Predict(x);
         if (_output.Layer is Layers.Softmax || _output.Layer is Layers.Sigmoid) return y;
-        return Tape.NoGrad(() => Ops.Softmax(y.Rank == 2 ? y : y.View(y.Dim(0), y.Length / Math.Max(1, y.Dim(0)))));
+        return Tape.NoGrad(() => Ops.Softmax(y.Rank == 2 ? y : y.View(y.Dim(0), y.SampleLength)));
     }
 
     /// <summary>

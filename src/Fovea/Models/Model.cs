@@ -51,11 +51,15 @@ public partial class Model
     private readonly Dictionary<string, int> _typeCounts = new(StringComparer.Ordinal);
     private int _outputIndex;
 
-    /// <summary>Creates an empty model for per-sample inputs of <paramref name="inputShape"/> (e.g. [1, 28, 28]); the seed fixes initial weights.</summary>
+    /// <summary>
+    /// Creates an empty model for per-sample inputs of <paramref name="inputShape"/> (e.g. [1, 28, 28]); the seed fixes
+    /// initial weights. A dimension may be 0 (samples without values, as in ONNX graphs of empty tensors): layers that
+    /// only move values take it, layers that compute over a sample's values refuse it when added.
+    /// </summary>
     public Model(int[] inputShape, string name = "model", int seed = 0)
     {
-        if (inputShape is null || inputShape.Length == 0 || inputShape.Any(d => d <= 0))
-            throw new ArgumentException($"Model input shape must have positive dimensions. Received: {(inputShape is null ? "null" : Tensor.ShapeToString(inputShape))}.");
+        if (inputShape is null || inputShape.Length == 0 || inputShape.Any(d => d < 0))
+            throw new ArgumentException($"Model input shape must have at least one axis and no negative dimension. Received: {(inputShape is null ? "null" : Tensor.ShapeToString(inputShape))}.");
         Name = name; Seed = seed; InputShape = (int[])inputShape.Clone();
         var input = new Node(0, null, [], ModelStage.Base) { OutputShape = InputShape };
         _nodes.Add(input);
@@ -302,7 +306,7 @@ public partial class Model
     {
         var y = Predict(x);
         if (Output.Layer is Layers.Softmax || Output.Layer is Layers.Sigmoid) return y;
-        return Tape.NoGrad(() => Ops.Softmax(y.Rank == 2 ? y : y.View(y.Dim(0), y.Length / Math.Max(1, y.Dim(0)))));
+        return Tape.NoGrad(() => Ops.Softmax(y.Rank == 2 ? y : y.View(y.Dim(0), y.SampleLength)));
     }
 
     private void CheckInput(Tensor x)

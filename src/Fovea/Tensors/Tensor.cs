@@ -89,6 +89,20 @@ public sealed class Tensor
     /// <summary>Number of dimensions.</summary>
     public int Rank => Shape.Length;
 
+    /// <summary>
+    /// Values per sample: the product of every axis after the first (the batch). Not Length / Dim(0), which loses the
+    /// sample's size when the batch is empty.
+    /// </summary>
+    internal int SampleLength
+    {
+        get
+        {
+            int n = 1;
+            for (int i = 1; i < Shape.Length; i++) n *= Shape[i];
+            return n;
+        }
+    }
+
     /// <summary>Size of dimension <paramref name="axis"/>; negative axes count from the end.</summary>
     public int Dim(int axis) => Shape[axis < 0 ? Shape.Length + axis : axis];
 

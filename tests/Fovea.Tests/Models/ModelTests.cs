@@ -223,6 +223,6 @@ public class ModelTests
         Assert.Equal(-1f, new LeakyReLU(-1f).Alpha);
         Assert.Contains("top=-1", Assert.Throws<ArgumentException>(() => Padding.Of(-1, 0, 0, 0)).Message);
         Assert.Contains("'a.b'", Assert.Throws<ArgumentException>(() => new ReLU("a.b")).Message);
-        Assert.Contains("(0, 28)", Assert.Throws<ArgumentException>(() => new Model([0, 28])).Message);
+        Assert.Contains("(-1, 28)", Assert.Throws<ArgumentException>(() => new Model([-1, 28])).Message);
     }
 }
