@@ -61,7 +61,7 @@ public static class PeerRun
 
     private static void RunCnn(PeerOptions o, JsonObject result)
     {
-        var loadOptions = new MnistLoadOptions { Offline = true };
+        var loadOptions = new DatasetLoadOptions { Offline = true };
         var train = FashionMnist.Load(DatasetSplit.Train, o.DataDir, loadOptions);
         var test = FashionMnist.Load(DatasetSplit.Test, o.DataDir, loadOptions);
 

@@ -12,7 +12,7 @@ namespace Fovea.Cli.Commands;
 /// <param name="ClassNames">Its class names, by which eval recognises a model trained on it.</param>
 /// <param name="Load">Loads a split from the folder given (or the usual places when null) with the options given.</param>
 internal sealed record BuiltInDataset(string Name, string DisplayName, string DefaultModel, Augmentation Augmentation, bool NormalizeInput,
-    IReadOnlyList<string> ClassNames, Func<DatasetSplit, string?, MnistLoadOptions, InMemoryDataset> Load);
+    IReadOnlyList<string> ClassNames, Func<DatasetSplit, string?, DatasetLoadOptions, InMemoryDataset> Load);
 
 /// <summary>The --dataset / --data options shared by train and eval.</summary>
 internal static class DatasetChoice
@@ -54,7 +54,7 @@ internal static class DatasetChoice
         string? path = cl.Get("data");
         if (path is not null && !Directory.Exists(path))
             throw new DirectoryNotFoundException(File.Exists(path) ? $"--data {path} is a file; expected a folder." : $"Data folder not found: {path} (--data).");
-        return dataset.Load(split, path, new MnistLoadOptions { Log = log });
+        return dataset.Load(split, path, new DatasetLoadOptions { Log = log });
     }
 
     /// <summary>

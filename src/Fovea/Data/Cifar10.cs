@@ -7,7 +7,7 @@ namespace Fovea.Data;
 /// <param name="BaseUrls">Download locations, tried in order; the archive's URL is base + <paramref name="ArchiveName"/>.</param>
 /// <param name="ArchiveName">The gzip'd tar holding the batches, "cifar-10-binary.tar.gz".</param>
 /// <param name="ArchiveMd5">MD5 (lowercase hex) of the archive as published; checked on every download and, unless
-/// <see cref="MnistLoadOptions.VerifyChecksums"/> is off, on an archive found locally.</param>
+/// <see cref="DatasetLoadOptions.VerifyChecksums"/> is off, on an archive found locally.</param>
 /// <param name="FolderName">The folder the archive holds the batches in, "cifar-10-batches-bin".</param>
 /// <param name="TrainFiles">Training batches in order, data_batch_1.bin .. data_batch_5.bin (10,000 records each).</param>
 /// <param name="TestFiles">Test batches, test_batch.bin (10,000 records).</param>
@@ -75,10 +75,10 @@ public static class Cifar10
 
     /// <summary>Loads a split of the official release: sample shape [3, 32, 32] (CHW, RGB), pixels in [0, 1], labels 0..9.</summary>
     /// <param name="split">Train (50,000 images, data_batch_1.bin .. data_batch_5.bin in order) or test (10,000, test_batch.bin).</param>
-    /// <param name="path">A folder holding the archive or the extracted files (see <see cref="Load(Cifar10Dataset, DatasetSplit, string?, MnistLoadOptions?)"/>);
+    /// <param name="path">A folder holding the archive or the extracted files (see <see cref="Load(Cifar10Dataset, DatasetSplit, string?, DatasetLoadOptions?)"/>);
     /// when given, the only place searched. Null to search FOVEA_DATA, the system folder, the cache, then download.</param>
     /// <param name="options">Search and download settings; null for defaults.</param>
-    public static InMemoryDataset Load(DatasetSplit split, string? path = null, MnistLoadOptions? options = null) => Load(Descriptor, split, path, options);
+    public static InMemoryDataset Load(DatasetSplit split, string? path = null, DatasetLoadOptions? options = null) => Load(Descriptor, split, path, options);
 
     /// <summary>
     /// Loads one split of <paramref name="dataset"/> as an <see cref="InMemoryDataset"/> of 8-bit pixels: sample shape
@@ -92,10 +92,10 @@ public static class Cifar10
     /// <param name="options">Search and download settings; null for defaults.</param>
     /// <exception cref="DatasetNotFoundException">The data is nowhere searched and could not be downloaded; the message says how to get it.</exception>
     /// <exception cref="InvalidDataException">A file was found but is truncated, damaged or fails its checksum; the message names it and what was expected.</exception>
-    public static InMemoryDataset Load(Cifar10Dataset dataset, DatasetSplit split, string? path = null, MnistLoadOptions? options = null)
+    public static InMemoryDataset Load(Cifar10Dataset dataset, DatasetSplit split, string? path = null, DatasetLoadOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(dataset);
-        options ??= new MnistLoadOptions();
+        options ??= new DatasetLoadOptions();
         var found = Locate(dataset, split, path, options);
         var files = dataset.FilesOf(split);
         if (found.Archive is null) return Cifar10Reader.ReadFolder(dataset, found.Folder, files);
@@ -105,7 +105,7 @@ public static class Cifar10
             if (md5 != dataset.ArchiveMd5)
                 throw new InvalidDataException(
                     $"CIFAR-10 archive '{found.Archive}' has MD5 {md5}, expected {dataset.ArchiveMd5} (the official {dataset.ArchiveName}): it is damaged or another file. " +
-                    "Delete or replace it (or, from the library, load it with MnistLoadOptions.VerifyChecksums = false).");
+                    "Delete or replace it (or, from the library, load it with DatasetLoadOptions.VerifyChecksums = false).");
         }
         return Cifar10Reader.ReadArchive(dataset, found.Archive, files);
     }
@@ -127,7 +127,7 @@ public static class Cifar10
     /// is already known good when it was <see cref="Verified"/> on download.</summary>
     private sealed record Found(string Folder, string? Archive, bool Verified = false);
 
-    private static Found Locate(Cifar10Dataset dataset, DatasetSplit split, string? path, MnistLoadOptions options)
+    private static Found Locate(Cifar10Dataset dataset, DatasetSplit split, string? path, DatasetLoadOptions options)
     {
         var files = dataset.FilesOf(split);
         var searched = new List<string>();

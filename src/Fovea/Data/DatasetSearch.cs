@@ -34,7 +34,7 @@ internal static class DatasetSearch
     /// The places searched when the caller named no folder, in order: FOVEA_DATA (and its &lt;name&gt; subfolder), the system
     /// folder, the cache. <paramref name="cacheFolder"/> is the cache, where a download goes.
     /// </summary>
-    public static List<(string Folder, string Origin)> UsualPlaces(string name, string defaultSystemFolder, MnistLoadOptions options, out string cacheFolder)
+    public static List<(string Folder, string Origin)> UsualPlaces(string name, string defaultSystemFolder, DatasetLoadOptions options, out string cacheFolder)
     {
         var candidates = new List<(string Folder, string Origin)>();
         string? envFolder = options.EnvironmentFolder ?? Environment.GetEnvironmentVariable("FOVEA_DATA");
@@ -47,7 +47,7 @@ internal static class DatasetSearch
     }
 
     /// <summary>True when downloads are off; <paramref name="note"/> then says why, for the not-found message.</summary>
-    public static bool IsOffline(MnistLoadOptions options, out string note)
+    public static bool IsOffline(DatasetLoadOptions options, out string note)
     {
         bool offline = options.Offline ?? IsOfflineByEnvironment();
         note = !offline ? "" : options.Offline is null ? "download skipped because FOVEA_OFFLINE is set" : "download skipped because offline mode is on";
@@ -70,7 +70,7 @@ internal static class DatasetSearch
     /// written to a unique temporary name beside the target and renamed once its checksum matches. Returns its path.
     /// </summary>
     /// <exception cref="IOException">No location served the file with the right checksum; the message has the last failure.</exception>
-    public static string Download(IReadOnlyList<string> baseUrls, string fileName, string md5, string cacheFolder, MnistLoadOptions options)
+    public static string Download(IReadOnlyList<string> baseUrls, string fileName, string md5, string cacheFolder, DatasetLoadOptions options)
     {
         Directory.CreateDirectory(cacheFolder);
         string target = Path.Combine(cacheFolder, fileName);

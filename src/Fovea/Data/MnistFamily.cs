@@ -45,35 +45,6 @@ public sealed record MnistFamilyDataset(
         split == DatasetSplit.Train ? (TrainImages, TrainLabels) : (TestImages, TestLabels);
 }
 
-/// <summary>Where and how the built-in data set loaders (<see cref="MnistFamily.Load"/>, <see cref="Cifar10.Load(DatasetSplit, string?, MnistLoadOptions?)"/>)
-/// look for data. Every property has a default read from the environment.</summary>
-public sealed record MnistLoadOptions
-{
-    /// <summary>When true, never download. Default null: true when the environment variable FOVEA_OFFLINE is 1, true or yes.</summary>
-    public bool? Offline { get; init; }
-
-    /// <summary>Folder searched after the explicit path. Default null: the environment variable FOVEA_DATA; "" disables it.</summary>
-    public string? EnvironmentFolder { get; init; }
-
-    /// <summary>System folder searched. Default null: the data set's own (<see cref="MnistFamilyDataset.SystemFolder"/>,
-    /// <see cref="Cifar10Dataset.SystemFolder"/>); "" disables it.</summary>
-    public string? SystemFolder { get; init; }
-
-    /// <summary>Cache folder searched and downloaded into. Default null: ~/.cache/fovea/datasets/&lt;name&gt;
-    /// (<see cref="MnistFamily.DefaultCacheFolder"/>, <see cref="Cifar10.DefaultCacheFolder"/>).</summary>
-    public string? CacheFolder { get; init; }
-
-    /// <summary>Give up on a download location after this long without a connection, response or data. Default 15 s.</summary>
-    public TimeSpan DownloadTimeout { get; init; } = TimeSpan.FromSeconds(15);
-
-    /// <summary>Check local files against known checksums (MNIST family: content SHA-256, about 0.1 s for the training set;
-    /// CIFAR-10: the archive's MD5, about 0.3 s). Default true.</summary>
-    public bool VerifyChecksums { get; init; } = true;
-
-    /// <summary>Receives progress notes (which folder was used, downloads). Default null: silent.</summary>
-    public Action<string>? Log { get; init; }
-}
-
 /// <summary>
 /// Finds, downloads and loads MNIST-family datasets (MNIST, Fashion-MNIST): 28 x 28 grey images in 10 classes,
 /// stored as four IDX files. Search order: explicit path, FOVEA_DATA, the system folder (/usr/share/datasets/&lt;name&gt;),
@@ -134,9 +105,9 @@ public static class MnistFamily
     /// <param name="options">Search and download settings; null for defaults.</param>
     /// <exception cref="DatasetNotFoundException">The files are nowhere searched and could not be downloaded.</exception>
     /// <exception cref="InvalidDataException">A file was found but is damaged or fails its checksum; the message names it.</exception>
-    public static InMemoryDataset Load(MnistFamilyDataset dataset, DatasetSplit split, string? path = null, MnistLoadOptions? options = null)
+    public static InMemoryDataset Load(MnistFamilyDataset dataset, DatasetSplit split, string? path = null, DatasetLoadOptions? options = null)
     {
-        options ??= new MnistLoadOptions();
+        options ??= new DatasetLoadOptions();
         var (imagesPath, labelsPath) = Locate(dataset, split, path, options);
         var (imagesRes, labelsRes) = dataset.FilesOf(split);
         var images = IdxReader.ReadImages(imagesPath);
@@ -170,10 +141,10 @@ public static class MnistFamily
     /// Returns full paths; each may be gzip-compressed or plain.
     /// </summary>
     /// <exception cref="DatasetNotFoundException">Not found anywhere and not downloadable.</exception>
-    public static (string Images, string Labels) Locate(MnistFamilyDataset dataset, DatasetSplit split, string? path = null, MnistLoadOptions? options = null)
+    public static (string Images, string Labels) Locate(MnistFamilyDataset dataset, DatasetSplit split, string? path = null, DatasetLoadOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(dataset);
-        options ??= new MnistLoadOptions();
+        options ??= new DatasetLoadOptions();
         var (imagesRes, labelsRes) = dataset.FilesOf(split);
         var searched = new List<string>();
 
@@ -251,7 +222,7 @@ public static class MnistFamily
         if (sha != resource.ContentSha256)
             throw new InvalidDataException(
                 $"IDX file '{file.Path}' does not match the official {resource.FileName}: its content SHA-256 is {sha}, expected {resource.ContentSha256}. " +
-                "Delete or replace it (or, from the library, load it with MnistLoadOptions.VerifyChecksums = false).");
+                "Delete or replace it (or, from the library, load it with DatasetLoadOptions.VerifyChecksums = false).");
     }
 
     private static string? FindFile(string folder, IdxResource resource)
@@ -287,7 +258,7 @@ public static class FashionMnist
     public static IReadOnlyList<string> ClassNames => MnistFamily.FashionMnist.ClassNames;
 
     /// <summary>Loads a split: shape [1, 28, 28], pixels in [0, 1]. See <see cref="MnistFamily.Load"/> for the search order.</summary>
-    public static InMemoryDataset Load(DatasetSplit split, string? path = null, MnistLoadOptions? options = null) =>
+    public static InMemoryDataset Load(DatasetSplit split, string? path = null, DatasetLoadOptions? options = null) =>
         MnistFamily.Load(MnistFamily.FashionMnist, split, path, options);
 }
 
@@ -301,6 +272,6 @@ public static class Mnist
     public static IReadOnlyList<string> ClassNames => MnistFamily.Mnist.ClassNames;
 
     /// <summary>Loads a split: shape [1, 28, 28], pixels in [0, 1]. See <see cref="MnistFamily.Load"/> for the search order.</summary>
-    public static InMemoryDataset Load(DatasetSplit split, string? path = null, MnistLoadOptions? options = null) =>
+    public static InMemoryDataset Load(DatasetSplit split, string? path = null, DatasetLoadOptions? options = null) =>
         MnistFamily.Load(MnistFamily.Mnist, split, path, options);
 }

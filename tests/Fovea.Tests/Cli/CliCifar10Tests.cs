@@ -54,7 +54,7 @@ public class CliCifar10Tests : IDisposable
         var saved = ModelFile.Load(model);
         Assert.Equal([3, 32, 32], saved.InputShape);
         Assert.Equal(Cifar10.ClassNames, saved.ClassNames);
-        var options = new MnistLoadOptions { Offline = true, EnvironmentFolder = "", SystemFolder = "", CacheFolder = Path.Combine(_dir, "none") };
+        var options = new DatasetLoadOptions { Offline = true, EnvironmentFolder = "", SystemFolder = "", CacheFolder = Path.Combine(_dir, "none") };
         var loaded = Cifar10.Load(DatasetSplit.Train, data, options).Take(60);
         var (trainedOn, heldOut) = loaded.Split(0.1, seed: 0);
         Assert.Equal(6, heldOut.Count);

@@ -10,7 +10,7 @@ public class Cifar10Tests
     private static readonly int[] TrainOrder = [0, 1, 2, 3, 4];
 
     /// <summary>Options that search nothing but the folder given (or the cache named), never the network.</summary>
-    private static MnistLoadOptions Isolated(TempFolder cache, bool verify = true) =>
+    private static DatasetLoadOptions Isolated(TempFolder cache, bool verify = true) =>
         new() { Offline = true, EnvironmentFolder = "", SystemFolder = "", CacheFolder = cache.Path, VerifyChecksums = verify };
 
     [Fact]
@@ -196,7 +196,7 @@ public class Cifar10Tests
         WriteFolder(Path.Combine(env.Path, "cifar10"), recordsPerFile: 1);   // FOVEA_DATA/<name>
         WriteArchive(system.File(Archive), recordsPerFile: 2);
         WriteFolder(cache.Path, recordsPerFile: 3);
-        var options = new MnistLoadOptions { Offline = true, EnvironmentFolder = env.Path, SystemFolder = system.Path, CacheFolder = cache.Path, VerifyChecksums = false };
+        var options = new DatasetLoadOptions { Offline = true, EnvironmentFolder = env.Path, SystemFolder = system.Path, CacheFolder = cache.Path, VerifyChecksums = false };
         Assert.Equal(1, Cifar10.Load(DatasetSplit.Test, null, options).Count);
         Assert.Equal(2, Cifar10.Load(DatasetSplit.Test, null, options with { EnvironmentFolder = "" }).Count);
         Assert.Equal(3, Cifar10.Load(DatasetSplit.Test, null, options with { EnvironmentFolder = "", SystemFolder = "" }).Count);
@@ -226,7 +226,7 @@ public class Cifar10Tests
         Environment.SetEnvironmentVariable("FOVEA_OFFLINE", "1");
         try
         {
-            var ex = Assert.Throws<DatasetNotFoundException>(() => Cifar10.Load(DatasetSplit.Train, null, new MnistLoadOptions
+            var ex = Assert.Throws<DatasetNotFoundException>(() => Cifar10.Load(DatasetSplit.Train, null, new DatasetLoadOptions
             {
                 EnvironmentFolder = empty.Path, SystemFolder = Path.Combine(empty.Path, "no-system"), CacheFolder = cache.Path,
             }));
@@ -248,7 +248,7 @@ public class Cifar10Tests
         }
     }
 
-    private static MnistLoadOptions DownloadInto(string cache) => new()
+    private static DatasetLoadOptions DownloadInto(string cache) => new()
     {
         Offline = false, EnvironmentFolder = "", SystemFolder = "", CacheFolder = cache, DownloadTimeout = TimeSpan.FromSeconds(20),
     };

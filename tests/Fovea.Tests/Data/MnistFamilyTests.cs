@@ -19,7 +19,7 @@ public class MnistFamilyTests
     }
 
     /// <summary>Options that search nothing but the system folder, so results do not depend on the developer's cache or FOVEA_DATA.</summary>
-    private static MnistLoadOptions SystemOnly(TempFolder emptyCache) =>
+    private static DatasetLoadOptions SystemOnly(TempFolder emptyCache) =>
         new() { Offline = true, EnvironmentFolder = "", CacheFolder = emptyCache.Path };
 
     [Fact]
@@ -89,7 +89,7 @@ public class MnistFamilyTests
         IdxTestFiles.Write(dir.File("t10k-images-idx3-ubyte"), [3, 28, 28], IdxTestFiles.Pattern(3 * 784), gzip: false);
         IdxTestFiles.Write(dir.File("t10k-labels-idx1-ubyte"), [3], [7, 0, 9], gzip: false);
         var ds = FashionMnist.Load(DatasetSplit.Test, dir.Path,
-            new MnistLoadOptions { Offline = true, EnvironmentFolder = "", CacheFolder = cache.Path, VerifyChecksums = false });
+            new DatasetLoadOptions { Offline = true, EnvironmentFolder = "", CacheFolder = cache.Path, VerifyChecksums = false });
         Assert.Equal(3, ds.Count);
         Assert.Equal([7, 0, 9], ds.Labels.ToArray());
         Assert.Equal(IdxReader.Read(dir.File("t10k-images-idx3-ubyte")).Data[5] / 255f, ds.GetImage(0)[5]);
@@ -103,7 +103,7 @@ public class MnistFamilyTests
         IdxTestFiles.Write(dir.File("t10k-images-idx3-ubyte.gz"), [1, 28, 28], new byte[784], gzip: true);
         IdxTestFiles.Write(dir.File("t10k-labels-idx1-ubyte.gz"), [1], [0], gzip: true);
         var ex = Assert.Throws<InvalidDataException>(() => FashionMnist.Load(DatasetSplit.Test, dir.Path,
-            new MnistLoadOptions { Offline = true, EnvironmentFolder = "", CacheFolder = cache.Path }));
+            new DatasetLoadOptions { Offline = true, EnvironmentFolder = "", CacheFolder = cache.Path }));
         Assert.Contains(dir.File("t10k-images-idx3-ubyte.gz"), ex.Message);
         Assert.Contains("VerifyChecksums", ex.Message);
     }
@@ -117,8 +117,8 @@ public class MnistFamilyTests
         Environment.SetEnvironmentVariable("FOVEA_OFFLINE", "1");
         try
         {
-            var options = new MnistLoadOptions { EnvironmentFolder = "", SystemFolder = Path.Combine(empty.Path, "no-system"), CacheFolder = cache.Path };
-            var ex = Assert.Throws<DatasetNotFoundException>(() => FashionMnist.Load(DatasetSplit.Train, null, new MnistLoadOptions
+            var options = new DatasetLoadOptions { EnvironmentFolder = "", SystemFolder = Path.Combine(empty.Path, "no-system"), CacheFolder = cache.Path };
+            var ex = Assert.Throws<DatasetNotFoundException>(() => FashionMnist.Load(DatasetSplit.Train, null, new DatasetLoadOptions
             {
                 EnvironmentFolder = empty.Path, SystemFolder = Path.Combine(empty.Path, "no-system"), CacheFolder = cache.Path,
             }));
@@ -149,7 +149,7 @@ public class MnistFamilyTests
         // The cache holds the test split, the folder the caller named does not: no quiet fallback to the cache.
         IdxTestFiles.Write(Path.Combine(cache.Path, "t10k-images-idx3-ubyte"), [2, 28, 28], IdxTestFiles.Pattern(2 * 784), gzip: false);
         IdxTestFiles.Write(Path.Combine(cache.Path, "t10k-labels-idx1-ubyte"), [2], [1, 2], gzip: false);
-        var options = new MnistLoadOptions { EnvironmentFolder = "", SystemFolder = "", CacheFolder = cache.Path, Offline = true, VerifyChecksums = false };
+        var options = new DatasetLoadOptions { EnvironmentFolder = "", SystemFolder = "", CacheFolder = cache.Path, Offline = true, VerifyChecksums = false };
         var ex = Assert.Throws<DatasetNotFoundException>(() => FashionMnist.Load(DatasetSplit.Test, given.Path, options));
         Assert.Contains(given.Path, ex.Message);
         Assert.Contains("t10k-images-idx3-ubyte", ex.Message);
@@ -165,7 +165,7 @@ public class MnistFamilyTests
         using var cache = new TempFolder();
         // An unroutable mirror (reserved TEST-NET address) stands in for "no internet"; the short timeout keeps the test fast.
         var unreachable = FashionMnist.Descriptor with { BaseUrls = ["http://192.0.2.1/fashion/"] };
-        var options = new MnistLoadOptions
+        var options = new DatasetLoadOptions
         {
             Offline = false, EnvironmentFolder = "", SystemFolder = "", CacheFolder = cache.Path, DownloadTimeout = TimeSpan.FromSeconds(1),
         };
@@ -194,7 +194,7 @@ public class MnistFamilyTests
         };
     }
 
-    private static MnistLoadOptions DownloadInto(string cache) => new()
+    private static DatasetLoadOptions DownloadInto(string cache) => new()
     {
         Offline = false, EnvironmentFolder = "", SystemFolder = "", CacheFolder = cache, DownloadTimeout = TimeSpan.FromSeconds(20),
     };
