@@ -203,9 +203,7 @@ internal static class ImageFolderTraining
         var testFeatures = test is null ? null : Features(featureModel, baseName, heads?.Test ?? test, "test", settings.Json);
         double featureSeconds = clock.Elapsed.TotalSeconds;
 
-        var top = new Sequential(baseModel.BaseOutput.OutputShape, "classifier", settings.Seed)
-            .Top(new Flatten(), new Dropout(0.2f), new Dense(train.ClassNames.Count));
-        top.ClassNames = train.ClassNames.ToArray();
+        var top = TransferLearning.ClassifierTop(baseModel.BaseOutput.OutputShape, train.ClassNames, settings.Seed);
         if (!settings.Json)
             Console.Error.WriteLine($"Training a dense classifier ({top.ParameterCount:N0} parameters) on the {baseName} features: {settings.Describe()}");
         if (!settings.Json && session.Describe() is { } resuming) Console.Error.WriteLine(resuming);

@@ -70,6 +70,26 @@ public static partial class TransferLearning
     }
 
     /// <summary>
+    /// The classifier that <c>fovea train</c> and <c>ImageClassifier.Train</c> put on frozen features: Flatten, Dropout 0.2
+    /// (against the overfitting a few hundred images invite), and a Dense layer with one output per class; 512 × K + K
+    /// weights on ResNet-18's [512, 1, 1] features.
+    /// </summary>
+    /// <param name="featureShape">Shape of one sample of features, e.g. <c>baseModel.BaseOutput.OutputShape</c>.</param>
+    /// <param name="classNames">The classes, in label order; at least 2.</param>
+    /// <param name="seed">Seed of the Dense layer's initial weights and of dropout.</param>
+    /// <exception cref="ArgumentException">Fewer than 2 classes.</exception>
+    public static Sequential ClassifierTop(int[] featureShape, IReadOnlyList<string> classNames, int seed = 0)
+    {
+        ArgumentNullException.ThrowIfNull(featureShape);
+        ArgumentNullException.ThrowIfNull(classNames);
+        if (classNames.Count < 2)
+            throw new ArgumentException($"A classifier needs at least 2 classes. Received: {classNames.Count}.", nameof(classNames));
+        var top = new Sequential(featureShape, "classifier", seed).Top(new Layers.Flatten(), new Layers.Dropout(0.2f), new Layers.Dense(classNames.Count));
+        top.ClassNames = classNames.ToArray();
+        return top;
+    }
+
+    /// <summary>
     /// Trains the top stage of <paramref name="model"/> on features of <paramref name="train"/> computed once by its frozen
     /// base, then copies the trained weights into the model's top layers. Validation data (<see cref="FitOptions.ValidationData"/>,
     /// images) also goes through the base once; <see cref="FitOptions.ValidationSplit"/> splits the features as it would the images.
