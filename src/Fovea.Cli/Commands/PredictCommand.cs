@@ -28,8 +28,9 @@ internal static class PredictCommand
           --csv FILE       also write FILE (when all images are done): a header row, then per image
                            image,class,probability,class_1,probability_1,...,class_K,probability_K
                            (output,value,... for raw outputs); paths and class names with commas or quotes
-                           are quoted, and those beginning with =, +, -, @, a tab or a carriage return get a
-                           leading ' so spreadsheet programs show them instead of running them as formulas
+                           are quoted, and those beginning with =, +, -, @ (or their full-width forms), a tab
+                           or a carriage return, also after spaces, get a leading ' so spreadsheet programs
+                           show them instead of running them as formulas
           --invert         invert grey levels first (Fashion-MNIST items are light on black)
           --json           print every result as one JSON array, at the end
           --threads N      degree of parallelism (default: all cores)
