@@ -149,9 +149,11 @@ public static class ImageLoader
     private static SKCodec OpenCodec(string path)
     {
         if (Directory.Exists(path)) throw new ImageLoadException($"{path} is a folder; expected an image file ({Expected}).");
-        if (!File.Exists(path)) throw new ImageLoadException($"Image file not found: {path}");
-        // Pipes and devices report 0 bytes too: refusing them here is what keeps a FIFO from blocking the open forever.
-        if (new FileInfo(path).Length == 0) throw new ImageLoadException($"{path} is empty (0 bytes) or not a regular file; expected an image file ({Expected}).");
+        // Followed through symbolic links: pipes and devices report 0 bytes too, and refusing them here is what keeps a
+        // FIFO (or a link to one) from blocking the open forever.
+        long? length = Fovea.Serialization.LinkedFile.Length(path);
+        if (length is null) throw new ImageLoadException($"Image file not found: {path}{Fovea.Serialization.LinkedFile.DanglingNote(path)}");
+        if (length == 0) throw new ImageLoadException($"{path} is empty (0 bytes) or not a regular file; expected an image file ({Expected}).");
         return SKCodec.Create(path, out var status)
             ?? throw new ImageLoadException($"{path}: not a readable image ({Expected} expected; the decoder reports {status}).");
     }
