@@ -89,7 +89,8 @@ internal static class CliFiles
         return SpecialTrees.Any(t => full.StartsWith(t, StringComparison.Ordinal) || real.StartsWith(t, StringComparison.Ordinal));
     }
 
-    private static bool SameFile(string full, string other)
+    /// <summary>True when both paths exist and name the same file (symbolic links followed).</summary>
+    public static bool SameFile(string full, string other)
     {
         if (!File.Exists(other) || !File.Exists(full)) return false;
         static string Real(string p) => new FileInfo(p).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? Path.GetFullPath(p);
