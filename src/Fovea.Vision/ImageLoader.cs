@@ -70,6 +70,7 @@ public static class ImageLoader
         // The codec owns the stream it reads from and disposes it with itself.
         using var codec = SKCodec.Create(new MemoryStream(encoded, writable: false), out var status)
             ?? throw new ImageLoadException($"{name}: not a readable image ({Expected} expected; the decoder reports {status}).");
+        EncodedSizeCheck.Check(codec, () => new MemoryStream(encoded, writable: false), encoded.Length, name);
         using var decoded = Decode(codec, name, height, width);
         ResizeToPixels(decoded, channels, height, width, pixels);
         return ToTensor(pixels, channels, height, width);
@@ -154,8 +155,11 @@ public static class ImageLoader
         long? length = Fovea.Serialization.LinkedFile.Length(path);
         if (length is null) throw new ImageLoadException($"Image file not found: {path}{Fovea.Serialization.LinkedFile.DanglingNote(path)}");
         if (length == 0) throw new ImageLoadException($"{path} is empty (0 bytes) or not a regular file; expected an image file ({Expected}).");
-        return SKCodec.Create(path, out var status)
+        var codec = SKCodec.Create(path, out var status)
             ?? throw new ImageLoadException($"{path}: not a readable image ({Expected} expected; the decoder reports {status}).");
+        try { EncodedSizeCheck.Check(codec, () => File.OpenRead(path), length.Value, path); }
+        catch { codec.Dispose(); throw; }
+        return codec;
     }
 
     /// <summary>Redraws a bitmap stored in EXIF orientation <paramref name="origin"/> as it is meant to be seen (disposes the input).</summary>
