@@ -20,7 +20,7 @@ public static class ImageLoader
     /// <exception cref="ImageLoadException">The file is missing, not an image, or damaged; the message names it.</exception>
     public static Tensor Load(string path, int channels, int height, int width)
     {
-        var pixels = new byte[channels * height * width];
+        var pixels = new byte[PixelCount(channels, height, width)];
         LoadPixels(path, channels, height, width, pixels);
         return ToTensor(pixels, channels, height, width);
     }
@@ -64,8 +64,7 @@ public static class ImageLoader
     public static Tensor LoadEncoded(byte[] encoded, string name, int channels, int height, int width)
     {
         ArgumentNullException.ThrowIfNull(encoded);
-        var pixels = new byte[channels * height * width];
-        CheckSize(channels, height, width, pixels.Length);
+        var pixels = new byte[PixelCount(channels, height, width)];
         if (encoded.Length == 0) throw new ImageLoadException($"{name} is empty (0 bytes); expected {Expected}.");
         // The codec owns the stream it reads from and disposes it with itself.
         using var codec = SKCodec.Create(new MemoryStream(encoded, writable: false), out var status)
@@ -80,18 +79,27 @@ public static class ImageLoader
     public static Tensor FromBitmap(SKBitmap bitmap, int channels, int height, int width)
     {
         ArgumentNullException.ThrowIfNull(bitmap);
-        var pixels = new byte[channels * height * width];
-        CheckSize(channels, height, width, pixels.Length);
+        var pixels = new byte[PixelCount(channels, height, width)];
         ResizeToPixels(bitmap, channels, height, width, pixels);
         return ToTensor(pixels, channels, height, width);
     }
 
     private static void CheckSize(int channels, int height, int width, int destinationLength)
     {
+        int needed = PixelCount(channels, height, width);
+        if (destinationLength < needed)
+            throw new ArgumentException($"Destination holds {destinationLength} bytes but a {channels} x {height} x {width} image needs {needed}.");
+    }
+
+    /// <summary>Channels × height × width of a valid target size, checked before anything is allocated for it (the product
+    /// of large sizes overflowed an int and allocated a wrong-sized buffer).</summary>
+    private static int PixelCount(int channels, int height, int width)
+    {
         if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, $"Images can be loaded with 1 or 3 channels. Received: {channels}.");
         if (height < 1 || width < 1) throw new ArgumentOutOfRangeException(nameof(height), $"Image size must be positive. Received: {height} x {width}.");
-        if (destinationLength < channels * height * width)
-            throw new ArgumentException($"Destination holds {destinationLength} bytes but a {channels} x {height} x {width} image needs {channels * height * width}.");
+        if ((long)height * width > MaxDecodedPixels)
+            throw new ArgumentOutOfRangeException(nameof(height), $"Image size {height} x {width} is more than Fovea resizes to ({MaxDecodedPixels / 1_000_000} megapixels).");
+        return channels * height * width;
     }
 
     private static Tensor ToTensor(byte[] pixels, int channels, int height, int width)

@@ -121,6 +121,23 @@ public sealed class ImageHeaderSizeTests : IDisposable
     }
 
     [Fact]
+    public void A_target_size_too_large_is_refused_before_anything_is_allocated()
+    {
+        // 3 x 40000 x 40000 overflowed an int to 505,032,704: a buffer of the wrong size was allocated and decoding went on.
+        string path = Path.Combine(_dir, "small.jpg");
+        File.WriteAllBytes(path, JpegClaiming(8));
+        byte[] encoded = File.ReadAllBytes(path);
+        using var bitmap = new SKBitmap(4, 4);
+        foreach (var call in new Action[]
+        {
+            () => ImageLoader.Load(path, 3, 40000, 40000), () => ImageLoader.LoadEncoded(encoded, "upload", 3, 40000, 40000),
+            () => ImageLoader.FromBitmap(bitmap, 1, 20000, 20000), () => ImageLoader.LoadPixels(path, 3, 40000, 40000, new byte[16]),
+        })
+            Assert.Contains("more than Fovea resizes to (100 megapixels)", Assert.Throws<ArgumentOutOfRangeException>(call).Message);
+        Assert.Equal(3 * 10 * 10, ImageLoader.Load(path, 3, 10, 10).Length);
+    }
+
+    [Fact]
     public void Predict_names_the_file_at_the_header_check()
     {
         var model = new Fovea.Models.Sequential([1, 8, 8]).Top(new Fovea.Layers.Flatten(), new Fovea.Layers.Dense(2));
