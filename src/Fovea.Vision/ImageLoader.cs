@@ -259,8 +259,7 @@ public static class ImageLoader
             px[4 * i] = r; px[4 * i + 1] = g; px[4 * i + 2] = b; px[4 * i + 3] = 255;
         }
         using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
-        string temp = path + ".tmp";
-        using (var f = File.Create(temp)) data.SaveTo(f);
-        File.Move(temp, path, overwrite: true);
+        // Through a temporary file of its own: a fixed "path.tmp" replaced, then moved away, a user's file of that name.
+        AtomicWrite.Bytes(path, data.ToArray());
     }
 }

@@ -138,6 +138,17 @@ public sealed class ImageHeaderSizeTests : IDisposable
     }
 
     [Fact]
+    public void SavePng_leaves_a_file_named_like_its_temporary_file_alone()
+    {
+        string path = Path.Combine(_dir, "x.png");
+        File.WriteAllText(path + ".tmp", "the user's");
+        ImageLoader.SavePng(new Fovea.Tensors.Tensor(1, 4, 4), path);
+        Assert.Equal("the user's", File.ReadAllText(path + ".tmp"));
+        Assert.Equal((4, 4), ImageLoader.ReadSize(path));
+        Assert.Equal([path, path + ".tmp"], Directory.GetFiles(_dir).Order());
+    }
+
+    [Fact]
     public void Predict_names_the_file_at_the_header_check()
     {
         var model = new Fovea.Models.Sequential([1, 8, 8]).Top(new Fovea.Layers.Flatten(), new Fovea.Layers.Dense(2));
