@@ -56,6 +56,10 @@ public sealed class CommandLine
             {
                 string? value = inline ?? (i + 1 < args.Count ? args[++i] : null);
                 if (value is null) throw new UsageException($"Option --{name} needs a value.");
+                // "--csv --json" lost its value: taking the next option as one would write a file named "--json".
+                if (inline is null && value.StartsWith("--", StringComparison.Ordinal))
+                    throw new UsageException($"Option --{name} needs a value; received the option '{value}' instead " +
+                        $"(a value that begins with '--' is given as --{name}={value}).");
                 cl._options[name] = value;
             }
             else

@@ -9,8 +9,8 @@ internal static class OnnxFile
     public static ModelProto ReadModel(string path)
     {
         byte[] bytes;
-        // Pipes and devices report 0 bytes too: checked before reading, which would block on a FIFO.
-        if (File.Exists(path) && new FileInfo(path).Length == 0) throw new OnnxImportException($"'{path}' is empty (0 bytes) or not a regular file, not an ONNX model.");
+        // Pipes and devices report 0 bytes too (through symbolic links): checked before reading, which would block on a FIFO.
+        if (Fovea.Serialization.LinkedFile.Length(path) == 0) throw new OnnxImportException($"'{path}' is empty (0 bytes) or not a regular file, not an ONNX model.");
         try { bytes = File.ReadAllBytes(path); }
         catch (FileNotFoundException) { throw new FileNotFoundException($"ONNX file '{path}' does not exist.", path); }
         return ParseModel(bytes, path);

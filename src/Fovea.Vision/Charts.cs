@@ -68,7 +68,11 @@ public static partial class Charts
     public static Picture ConfusionMatrix(ConfusionMatrix m, string? title = null)
     {
         int n = m.Classes;
-        int cell = Math.Clamp(560 / n, 10, 64);
+        // Cells of 10 to 64 pixels, and below 10 (to a fraction of a pixel) past 400 classes, so that the grid stays within
+        // 4000 pixels a side: at 10 pixels, 5,000 classes asked for a 50,000 x 50,000 picture, which cannot be drawn.
+        const int maxGrid = 4000;
+        float cell = n * 10 <= maxGrid ? Math.Clamp(560 / n, 10, 64) : (float)maxGrid / n;
+        bool tiny = cell < 10; // no frames, and empty cells left to the white background
         bool counts = cell >= 22, labelEvery = cell >= 14;
         float labelSize = Math.Min(12, cell * 0.8f);
         // Names longer than their column are shortened with an ellipsis, never cut by the picture's edge.
@@ -95,11 +99,12 @@ public static partial class Charts
                 for (int j = 0; j < n; j++)
                 {
                     float frac = row == 0 ? 0 : (float)m.Counts[i, j] / row;
+                    if (tiny && i != j && m.Counts[i, j] == 0) continue;
                     var bg = i == j ? Blend(new SKColor(0xf4, 0xf8, 0xf4), new SKColor(0x1b, 0x7a, 0x3a), frac)
                                     : Blend(SKColors.White, new SKColor(0xc0, 0x39, 0x2b), Math.Min(1, frac * 3));
                     var rect = SKRect.Create(left + j * cell, top + i * cell, cell, cell);
                     Drawing.Fill(canvas, rect, bg);
-                    Drawing.Frame(canvas, rect, new SKColor(0xdd, 0xdd, 0xdd));
+                    if (!tiny) Drawing.Frame(canvas, rect, new SKColor(0xdd, 0xdd, 0xdd));
                     if (counts && m.Counts[i, j] != 0)
                         Drawing.Text(canvas, m.Counts[i, j].ToString(CultureInfo.InvariantCulture), rect.MidX, rect.MidY + 4, Math.Min(12, cell / 3.2f), Drawing.TextOn(bg), align: SKTextAlign.Center);
                 }

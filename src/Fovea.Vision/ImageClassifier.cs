@@ -103,14 +103,15 @@ public sealed class ImageClassifier
     /// </summary>
     /// <param name="imagePaths">The image files.</param>
     /// <param name="top">How many classes per image (default 5).</param>
-    /// <param name="batchSize">Images per batch (default <see cref="DefaultBatchSize"/>).</param>
+    /// <param name="batchSize">Images per batch at most (default <see cref="DefaultBatchSize"/>; fewer for large inputs when that
+    /// many would not fit in half of the memory).</param>
     /// <exception cref="ImageLoadException">A file cannot be read; the message names the first such file.</exception>
     public IReadOnlyList<IReadOnlyList<ClassProbability>> ClassifyMany(IReadOnlyList<string> imagePaths, int top = 5, int batchSize = DefaultBatchSize)
     {
         ArgumentNullException.ThrowIfNull(imagePaths);
         CheckTop(top);
         var results = new IReadOnlyList<ClassProbability>[imagePaths.Count];
-        foreach (var batch in ImageBatches.Read(imagePaths, Channels, Height, Width, batchSize))
+        foreach (var batch in ImageBatches.Read(imagePaths, Channels, Height, Width, Fovea.Training.Trainer.InferenceBatchSize(Model, batchSize)))
         {
             var probabilities = Probabilities(batch.Images);
             for (int i = 0; i < batch.Files.Count; i++) results[batch.Start + i] = Rank(probabilities, i, top);

@@ -20,7 +20,7 @@ public static class ImageLoader
     /// <exception cref="ImageLoadException">The file is missing, not an image, or damaged; the message names it.</exception>
     public static Tensor Load(string path, int channels, int height, int width)
     {
-        var pixels = new byte[channels * height * width];
+        var pixels = new byte[PixelCount(channels, height, width)];
         LoadPixels(path, channels, height, width, pixels);
         return ToTensor(pixels, channels, height, width);
     }
@@ -64,12 +64,12 @@ public static class ImageLoader
     public static Tensor LoadEncoded(byte[] encoded, string name, int channels, int height, int width)
     {
         ArgumentNullException.ThrowIfNull(encoded);
-        var pixels = new byte[channels * height * width];
-        CheckSize(channels, height, width, pixels.Length);
+        var pixels = new byte[PixelCount(channels, height, width)];
         if (encoded.Length == 0) throw new ImageLoadException($"{name} is empty (0 bytes); expected {Expected}.");
         // The codec owns the stream it reads from and disposes it with itself.
         using var codec = SKCodec.Create(new MemoryStream(encoded, writable: false), out var status)
             ?? throw new ImageLoadException($"{name}: not a readable image ({Expected} expected; the decoder reports {status}).");
+        EncodedSizeCheck.Check(codec, () => new MemoryStream(encoded, writable: false), encoded.Length, name);
         using var decoded = Decode(codec, name, height, width);
         ResizeToPixels(decoded, channels, height, width, pixels);
         return ToTensor(pixels, channels, height, width);
@@ -79,18 +79,27 @@ public static class ImageLoader
     public static Tensor FromBitmap(SKBitmap bitmap, int channels, int height, int width)
     {
         ArgumentNullException.ThrowIfNull(bitmap);
-        var pixels = new byte[channels * height * width];
-        CheckSize(channels, height, width, pixels.Length);
+        var pixels = new byte[PixelCount(channels, height, width)];
         ResizeToPixels(bitmap, channels, height, width, pixels);
         return ToTensor(pixels, channels, height, width);
     }
 
     private static void CheckSize(int channels, int height, int width, int destinationLength)
     {
+        int needed = PixelCount(channels, height, width);
+        if (destinationLength < needed)
+            throw new ArgumentException($"Destination holds {destinationLength} bytes but a {channels} x {height} x {width} image needs {needed}.");
+    }
+
+    /// <summary>Channels × height × width of a valid target size, checked before anything is allocated for it (the product
+    /// of large sizes overflowed an int and allocated a wrong-sized buffer).</summary>
+    private static int PixelCount(int channels, int height, int width)
+    {
         if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, $"Images can be loaded with 1 or 3 channels. Received: {channels}.");
         if (height < 1 || width < 1) throw new ArgumentOutOfRangeException(nameof(height), $"Image size must be positive. Received: {height} x {width}.");
-        if (destinationLength < channels * height * width)
-            throw new ArgumentException($"Destination holds {destinationLength} bytes but a {channels} x {height} x {width} image needs {channels * height * width}.");
+        if ((long)height * width > MaxDecodedPixels)
+            throw new ArgumentOutOfRangeException(nameof(height), $"Image size {height} x {width} is more than Fovea resizes to ({MaxDecodedPixels / 1_000_000} megapixels).");
+        return channels * height * width;
     }
 
     private static Tensor ToTensor(byte[] pixels, int channels, int height, int width)
@@ -149,11 +158,16 @@ public static class ImageLoader
     private static SKCodec OpenCodec(string path)
     {
         if (Directory.Exists(path)) throw new ImageLoadException($"{path} is a folder; expected an image file ({Expected}).");
-        if (!File.Exists(path)) throw new ImageLoadException($"Image file not found: {path}");
-        // Pipes and devices report 0 bytes too: refusing them here is what keeps a FIFO from blocking the open forever.
-        if (new FileInfo(path).Length == 0) throw new ImageLoadException($"{path} is empty (0 bytes) or not a regular file; expected an image file ({Expected}).");
-        return SKCodec.Create(path, out var status)
+        // Followed through symbolic links: pipes and devices report 0 bytes too, and refusing them here is what keeps a
+        // FIFO (or a link to one) from blocking the open forever.
+        long? length = Fovea.Serialization.LinkedFile.Length(path);
+        if (length is null) throw new ImageLoadException($"Image file not found: {path}{Fovea.Serialization.LinkedFile.DanglingNote(path)}");
+        if (length == 0) throw new ImageLoadException($"{path} is empty (0 bytes) or not a regular file; expected an image file ({Expected}).");
+        var codec = SKCodec.Create(path, out var status)
             ?? throw new ImageLoadException($"{path}: not a readable image ({Expected} expected; the decoder reports {status}).");
+        try { EncodedSizeCheck.Check(codec, () => File.OpenRead(path), length.Value, path); }
+        catch { codec.Dispose(); throw; }
+        return codec;
     }
 
     /// <summary>Redraws a bitmap stored in EXIF orientation <paramref name="origin"/> as it is meant to be seen (disposes the input).</summary>
@@ -245,8 +259,7 @@ public static class ImageLoader
             px[4 * i] = r; px[4 * i + 1] = g; px[4 * i + 2] = b; px[4 * i + 3] = 255;
         }
         using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
-        string temp = path + ".tmp";
-        using (var f = File.Create(temp)) data.SaveTo(f);
-        File.Move(temp, path, overwrite: true);
+        // Through a temporary file of its own: a fixed "path.tmp" replaced, then moved away, a user's file of that name.
+        AtomicWrite.Bytes(path, data.ToArray());
     }
 }

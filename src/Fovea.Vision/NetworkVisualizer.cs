@@ -91,17 +91,37 @@ public sealed class Visualization : IDisposable
     {
         Directory.CreateDirectory(directory);
         var pictures = All.ToArray();
-        var paths = pictures.Select((p, i) => Path.Combine(directory, $"{i:D2}-{p.Name}.png")).ToArray();
+        var paths = PicturePaths(directory);
         Parallel.For(0, pictures.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i => pictures[i].SavePng(paths[i]));
-        string listPath = Path.Combine(directory, PictureListName);
-        var written = paths.Select(Path.GetFileName).ToHashSet()!;
-        if (File.Exists(listPath))
-            foreach (var old in File.ReadAllLines(listPath))
-                // Only bare picture names this method wrote: a hand-edited list cannot reach outside the folder.
-                if (!written.Contains(old) && old.EndsWith(".png", StringComparison.Ordinal) && Path.GetFileName(old) == old)
-                    File.Delete(Path.Combine(directory, old));
-        AtomicWrite.Text(listPath, string.Join('\n', written) + "\n");
+        foreach (var stale in StalePictures(directory, paths)) File.Delete(stale);
+        AtomicWrite.Text(Path.Combine(directory, PictureListName), string.Join('\n', paths.Select(Path.GetFileName)) + "\n");
         return paths;
+    }
+
+    /// <summary>
+    /// The files <see cref="SaveAll"/> would replace or remove in <paramref name="directory"/>: every picture's path, then
+    /// the pictures an earlier call listed there that this one does not write. A caller checks them against its inputs
+    /// before saving (an image drawn from the folder it is drawn into must not be replaced by its own picture).
+    /// </summary>
+    public IReadOnlyList<string> FilesReplacedBySaveAll(string directory)
+    {
+        var paths = PicturePaths(directory);
+        return [.. paths, .. StalePictures(directory, paths)];
+    }
+
+    private string[] PicturePaths(string directory) => All.Select((p, i) => Path.Combine(directory, $"{i:D2}-{p.Name}.png")).ToArray();
+
+    private static List<string> StalePictures(string directory, string[] paths)
+    {
+        string listPath = Path.Combine(directory, PictureListName);
+        var stale = new List<string>();
+        if (!File.Exists(listPath)) return stale;
+        var written = paths.Select(Path.GetFileName).ToHashSet();
+        foreach (var old in File.ReadAllLines(listPath))
+            // Only bare picture names this method wrote: a hand-edited list cannot reach outside the folder.
+            if (!written.Contains(old) && old.EndsWith(".png", StringComparison.Ordinal) && Path.GetFileName(old) == old)
+                stale.Add(Path.Combine(directory, old));
+        return stale;
     }
 
     /// <summary>The file in a picture folder listing the pictures <see cref="SaveAll"/> wrote there.</summary>

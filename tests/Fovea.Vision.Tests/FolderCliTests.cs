@@ -100,6 +100,28 @@ public sealed class FolderCliTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void An_out_inside_a_class_folder_is_refused_before_anything_is_written()
+    {
+        using var train = new SyntheticFolder(imagesPerClass: 3, seed: 44);
+        using var test = new SyntheticFolder(imagesPerClass: 2, seed: 45);
+        var (image, _) = train.Files[0];
+        byte[] before = File.ReadAllBytes(image);
+        var listed = Directory.GetFiles(train.Root, "*", SearchOption.AllDirectories).Order().ToArray();
+        // The model over one of the images; the model and its charts among a class's images; a test folder's class.
+        AssertOneLineError(["train", "--data", train.Root, "--base", "none", "--epochs", "1", "--out", image], "is inside the class folder");
+        AssertOneLineError(["train", "--data", train.Root, "--base", "none", "--epochs", "1", "--out", Path.Combine(train.Root, "bars", "sub", "m.fovea")],
+            $"inside the class folder {Path.Combine(train.Root, "bars")}");
+        AssertOneLineError(["train", "--data", train.Root, "--test-data", test.Root, "--base", "none", "--epochs", "1", "--out", Path.Combine(test.Root, "disk", "m.fovea")],
+            $"inside the class folder {Path.Combine(test.Root, "disk")}");
+        Assert.Equal(before, File.ReadAllBytes(image));
+        Assert.Equal(listed, Directory.GetFiles(train.Root, "*", SearchOption.AllDirectories).Order());
+        // Beside the class folders, where no class is read, is allowed.
+        var run = Fovea("train", "--data", train.Root, "--base", "none", "--image-size", "16", "--epochs", "1", "--validation-split", "0.34",
+            "--out", Path.Combine(train.Root, "m.fovea"), "--json");
+        Assert.True(run.Code == 0, run.Err);
+    }
+
+    [Fact]
     public void A_model_file_or_an_inner_layer_of_it_is_a_base_for_a_new_classifier()
     {
         using var train = new SyntheticFolder(imagesPerClass: 20, seed: 51);

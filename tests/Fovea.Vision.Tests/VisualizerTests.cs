@@ -238,6 +238,21 @@ public class VisualizerTests
     }
 
     [Fact]
+    public void Confusion_matrix_of_thousands_of_classes_is_drawn_within_4000_pixels_of_grid()
+    {
+        // At 10 pixels a cell, 4,000 classes asked for a 40,000 x 40,000 surface: "Could not create a drawing surface",
+        // an internal error at the end of a training run.
+        var m = new Fovea.Training.ConfusionMatrix(4000);
+        for (int i = 0; i < 4000; i++) m.Add(i, i % 10 == 0 ? (i + 1) % 4000 : i);
+        using var picture = Charts.ConfusionMatrix(m);
+        Assert.InRange(picture.Width, 4000, 4500);
+        Assert.InRange(picture.Height, 4000, 4600);
+        // 400 classes still get cells of 10 pixels, as before.
+        using var four = Charts.ConfusionMatrix(new Fovea.Training.ConfusionMatrix(400));
+        Assert.InRange(four.Width, 4000, 4500);
+    }
+
+    [Fact]
     public void A_long_thin_map_keeps_a_readable_short_side()
     {
         using var picture = ActivationGrid.Render("wide", "Conv2D", new Tensor(3, 5, 300));

@@ -1,3 +1,5 @@
+using Fovea.Serialization;
+
 namespace Fovea.Cli.Commands;
 
 /// <summary>
@@ -14,10 +16,11 @@ internal static class CliFiles
     {
         if (string.IsNullOrWhiteSpace(path)) throw new UsageException($"{what}: the path is empty.");
         if (Directory.Exists(path)) throw new UsageException($"{what} {path} is a folder; expected a file.");
-        if (!File.Exists(path)) throw new FileNotFoundException($"{what} not found: {path}", path);
+        long? length = LinkedFile.Length(path); // through symbolic links, which .NET otherwise describes by themselves
+        if (length is null) throw new FileNotFoundException($"{what} not found: {path}{LinkedFile.DanglingNote(path)}", path);
         if (IsSpecial(path)) throw new UsageException($"{what} {path} is not a regular file.");
         // .NET cannot tell a pipe from a file, but a pipe reports 0 bytes: refused before an open that would wait forever.
-        if (new FileInfo(path).Length == 0) throw new UsageException($"{what} {path} is empty (0 bytes) or not a regular file.");
+        if (length == 0) throw new UsageException($"{what} {path} is empty (0 bytes) or not a regular file.");
         return path;
     }
 
@@ -86,7 +89,8 @@ internal static class CliFiles
         return SpecialTrees.Any(t => full.StartsWith(t, StringComparison.Ordinal) || real.StartsWith(t, StringComparison.Ordinal));
     }
 
-    private static bool SameFile(string full, string other)
+    /// <summary>True when both paths exist and name the same file (symbolic links followed).</summary>
+    public static bool SameFile(string full, string other)
     {
         if (!File.Exists(other) || !File.Exists(full)) return false;
         static string Real(string p) => new FileInfo(p).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? Path.GetFullPath(p);

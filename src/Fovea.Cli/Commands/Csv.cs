@@ -9,23 +9,26 @@ namespace Fovea.Cli.Commands;
 /// </summary>
 internal static class Csv
 {
-    /// <summary>First characters that make a spreadsheet program read a cell as a formula (tab and carriage return: ones it
-    /// may skip before such a character).</summary>
-    private static readonly SearchValues<char> FormulaStart = SearchValues.Create("=+-@\t\r");
+    /// <summary>Characters that make a spreadsheet program read a cell as a formula when they come first: = + - @, their
+    /// full-width forms (＝ ＋ － ＠, which some programs also take as formula starters), and tab and carriage return (ones
+    /// it may skip before such a character).</summary>
+    private static readonly SearchValues<char> FormulaStart = SearchValues.Create("=+-@\t\r\uFF1D\uFF0B\uFF0D\uFF20");
 
     /// <summary>Characters that a field has to be quoted for (RFC 4180).</summary>
     private static readonly SearchValues<char> NeedsQuotes = SearchValues.Create(",\"\r\n");
 
     /// <summary>
-    /// A text cell (a path, a class name): text beginning with <c>=</c>, <c>+</c>, <c>-</c>, <c>@</c>, a tab or a carriage
-    /// return gets a leading single quote, which spreadsheet programs show as text instead of running it as a formula
-    /// (<c>-1</c> becomes <c>'-1</c>); then a field holding a comma, double quote or line break is put in double quotes, its
-    /// double quotes doubled, so it reads back as one cell.
+    /// A text cell (a path, a class name): text beginning with <c>=</c>, <c>+</c>, <c>-</c>, <c>@</c>, their full-width
+    /// forms <c>＝</c>, <c>＋</c>, <c>－</c>, <c>＠</c>, a tab or a carriage return, also after leading spaces (which
+    /// spreadsheet programs may skip), gets a leading single quote, which they show as text instead of running it as a
+    /// formula (<c>-1</c> becomes <c>'-1</c>, <c>  =1</c> becomes <c>'  =1</c>); then a field holding a comma, double
+    /// quote or line break is put in double quotes, its double quotes doubled, so it reads back as one cell.
     /// </summary>
     public static string Text(string value)
     {
         ArgumentNullException.ThrowIfNull(value);
-        string cell = value.Length > 0 && FormulaStart.Contains(value[0]) ? "'" + value : value;
+        var afterSpaces = value.AsSpan().TrimStart(' ');
+        string cell = afterSpaces.Length > 0 && FormulaStart.Contains(afterSpaces[0]) ? "'" + value : value;
         return cell.AsSpan().IndexOfAny(NeedsQuotes) < 0 ? cell : $"\"{cell.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
     }
 

@@ -23,7 +23,8 @@ internal static class EvalCommand
           --data DIR         folder with the data set's files (IDX files; CIFAR-10's cifar-10-binary.tar.gz or
                              its extracted batches), or an image folder (one subfolder per class, named as the
                              model's classes): every image in it is evaluated
-          --batch-size N     images per forward pass (default: 256)
+          --batch-size N     images per forward pass, at most (default: 256; fewer for large images when
+                             that many would not fit in half of the memory)
           --threads N        degree of parallelism (default: all cores)
           --json             print the result as JSON
           --report           also write <model>.eval.report.html (summary, training charts if present,

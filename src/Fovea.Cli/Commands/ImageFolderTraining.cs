@@ -42,6 +42,7 @@ internal static class ImageFolderTraining
         RejectFolderOfSplits(dir);
         string outPath = cl.Get("out") ?? Path.Combine("runs", $"{FolderName(dir)}-{choice.ModelName}.fovea");
         TrainOutputs.Check(outPath, choice.Base.FilePath);
+        TrainOutputs.CheckOutsideClassFolders(outPath, dir, choice.TestDir);
         session.Prepare(outPath);
         // A layer the base cannot be cut after is refused before the images are decoded.
         var baseModel = choice.FineTune is null ? null : choice.Base.Resolve(settings.Json);

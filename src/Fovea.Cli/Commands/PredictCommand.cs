@@ -24,12 +24,14 @@ internal static class PredictCommand
 
         Options:
           --top K          classes to show per image (default: 3)
-          --batch-size N   images decoded and predicted together (default: 32)
+          --batch-size N   images decoded and predicted together, at most (default: 32; fewer for
+                           large inputs when that many would not fit in half of the memory)
           --csv FILE       also write FILE (when all images are done): a header row, then per image
                            image,class,probability,class_1,probability_1,...,class_K,probability_K
                            (output,value,... for raw outputs); paths and class names with commas or quotes
-                           are quoted, and those beginning with =, +, -, @, a tab or a carriage return get a
-                           leading ' so spreadsheet programs show them instead of running them as formulas
+                           are quoted, and those beginning with =, +, -, @ (or their full-width forms), a tab
+                           or a carriage return, also after spaces, get a leading ' so spreadsheet programs
+                           show them instead of running them as formulas
           --invert         invert grey levels first (Fashion-MNIST items are light on black)
           --json           print every result as one JSON array, at the end
           --threads N      degree of parallelism (default: all cores)
@@ -55,6 +57,8 @@ internal static class PredictCommand
         int c = model.InputShape[0], h = model.InputShape[1], w = model.InputShape[2];
         int outputCount = model.OutputShape.Aggregate(1, (a, b) => a * b);
         int top = cl.GetInt("top", 3, 1, outputCount);
+        // Large inputs take fewer images at a time: 32 of 1024 x 1024 held 17.8 GB, and 32 of 2048 x 2048 would not fit.
+        batchSize = Training.Trainer.InferenceBatchSize(model, batchSize);
         bool json = cl.Has("json");
         var images = ImageArguments.Expand(cl.Positionals.Skip(1));
         string? csv = cl.Get("csv") is { } csvPath ? CliFiles.Output(csvPath, "--csv", [modelPath, .. images]) : null;

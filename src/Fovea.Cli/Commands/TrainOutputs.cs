@@ -16,6 +16,27 @@ internal static class TrainOutputs
         CliFiles.Siblings(modelPath, "--out", ".checkpoint");
     }
 
+    /// <summary>
+    /// Refuses a model path inside a class folder of an image folder the run reads (<paramref name="imageFolders"/>; null
+    /// entries skipped): the model could replace one of the images, and the charts written beside it are PNG files that
+    /// the next run would take for images of that class. The folder itself (where no class is read) is allowed.
+    /// </summary>
+    public static void CheckOutsideClassFolders(string modelPath, params string?[] imageFolders)
+    {
+        string outFolder = Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
+        foreach (var folder in imageFolders)
+        {
+            if (folder is null) continue;
+            string relative = Path.GetRelativePath(Path.GetFullPath(folder), outFolder);
+            if (relative == "." || relative == ".." || relative.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal) || Path.IsPathRooted(relative))
+                continue;
+            string classFolder = relative.Split(Path.DirectorySeparatorChar)[0];
+            if (classFolder.StartsWith('.')) continue; // hidden folders are no classes
+            throw new UsageException($"--out {modelPath} is inside the class folder {Path.Combine(folder, classFolder)}: the model could replace one of " +
+                $"its images, and the charts saved beside it (PNG) would be read as images of class '{classFolder}'. Choose a path outside {folder}.");
+        }
+    }
+
     private static readonly string[] Suffixes = [".history.csv", ".history.json", ".loss.png", ".accuracy.png", ".confusion.png", ".confusion.json", ".report.html"];
 
     /// <summary>

@@ -68,6 +68,12 @@ internal static class VisualizeCommand
         var clock = Stopwatch.StartNew();
         var visualization = NetworkVisualizer.Visualize(model, image, options);
         using var _ = visualization;
+        // The image may have been drawn from the folder the pictures go to: its own picture must not replace it.
+        var replaced = visualization.FilesReplacedBySaveAll(outDir).Concat(cl.Has("report") ? [Path.Combine(outDir, "report.html")] : []);
+        foreach (var file in replaced)
+            foreach (var input in new[] { imagePath, modelPath })
+                if (CliFiles.SameFile(file, input))
+                    throw new UsageException($"--out {outDir}: writing the pictures there would replace the input {input} ({Path.GetFileName(file)} is one of them). Choose another folder.");
         var written = visualization.SaveAll(outDir).ToList();
         if (cl.Has("report"))
         {

@@ -169,9 +169,11 @@ public sealed class DataLoader : IEnumerable<Batch>, IDisposable
         int start = index * BatchSize;
         int count = Math.Min(BatchSize, _order.Length - start);
         int slot = index % BufferCount;
-        var full = _slots[slot] ??= new Batch(new Tensor(BatchSize, _channels, _height, _width), new int[BatchSize]);
+        // A slot holds no more samples than the data set has: 2 held-out images of 1024 x 1024 must not take 256 images' room.
+        int capacity = Math.Min(BatchSize, Math.Max(1, _order.Length));
+        var full = _slots[slot] ??= new Batch(new Tensor(capacity, _channels, _height, _width), new int[capacity]);
         // A short last batch gets its own small views over the slot's storage: once per epoch, not per batch.
-        var batch = count == BatchSize ? full : new Batch(new Tensor([count, _channels, _height, _width], full.Images.Buffer), new int[count]);
+        var batch = count == capacity ? full : new Batch(new Tensor([count, _channels, _height, _width], full.Images.Buffer), new int[count]);
         var images = batch.Images.Span;
         // A data set that reads a batch at once (decoding files on several threads) gets the batch's indices in one call.
         var bulk = _dataset as IBatchReadDataset;

@@ -50,7 +50,7 @@ public static class IdxReader
     // Pipes and devices report 0 bytes too: refusing them before opening is what keeps a FIFO from blocking forever.
     private static void RequireBytes(string path)
     {
-        if (File.Exists(path) && new FileInfo(path).Length == 0)
+        if (Serialization.LinkedFile.Length(path) == 0) // through symbolic links, which .NET describes by themselves
             throw new InvalidDataException($"IDX file {path} is empty (0 bytes) or not a regular file.");
     }
 

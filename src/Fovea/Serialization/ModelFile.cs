@@ -68,7 +68,10 @@ public static class ModelFile
     internal static (Dictionary<string, (int[] Shape, float[] Values)> Tensors, Dictionary<string, string> Metadata) ReadContainer(string path, string what)
     {
         if (Directory.Exists(path)) throw new FileNotFoundException($"{path} is a folder; expected a {what}.", path);
-        if (!File.Exists(path)) throw new FileNotFoundException($"{char.ToUpperInvariant(what[0])}{what[1..]} not found: {path}", path);
+        long? length = LinkedFile.Length(path);
+        if (length is null) throw new FileNotFoundException($"{char.ToUpperInvariant(what[0])}{what[1..]} not found: {path}{LinkedFile.DanglingNote(path)}", path);
+        // Pipes and devices report 0 bytes: refused before reading, which would wait for ever for a pipe's writer.
+        if (length == 0) throw new FormatException($"{path} is empty (0 bytes) or not a regular file; expected a {what}.");
         var (tensors, metadata) = SafeTensors.Read(File.ReadAllBytes(path), path);
         if (!metadata.TryGetValue("format", out var format) || format != "fovea")
             throw new FormatException($"{path}: a safetensors file, but not a Fovea {what} (metadata 'format' is '{format ?? "missing"}', expected 'fovea').");

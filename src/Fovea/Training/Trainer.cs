@@ -83,7 +83,7 @@ public sealed class TrainingDivergedException(string message) : Exception(messag
 /// Trains a model with an optimizer and a loss: <see cref="Fit(IDataset, FitOptions, CancellationToken)"/> (batched, shuffled,
 /// validated, with callbacks, checkpointed and resumable), <see cref="Evaluate"/> and <see cref="Predict"/>. Seeded runs are reproducible.
 /// </summary>
-public sealed class Trainer
+public sealed partial class Trainer
 {
     /// <summary>Creates a trainer.</summary>
     public Trainer(Model model, Optimizer optimizer, Loss? loss = null)
@@ -213,7 +213,10 @@ public sealed class Trainer
             double? valLoss = null, valAccuracy = null;
             if (validation is not null)
             {
-                var r = Evaluate(validation, Math.Max(options.BatchSize, 256));
+                // What a training step holds stays held: the validation batch must fit beside it.
+                int evaluationBatch = EvaluationBatchSize(Math.Max(options.BatchSize, 256), options.MemoryLimitBytes,
+                    reservedBytes: EstimateStepBytes(Model, Math.Max(1, Math.Min(options.BatchSize, trainSet.Count))));
+                var r = Evaluate(validation, evaluationBatch);
                 valLoss = r.Loss; valAccuracy = r.Accuracy;
             }
             var metrics = new EpochMetrics(epoch + 1, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), valLoss, valAccuracy,
@@ -237,10 +240,15 @@ public sealed class Trainer
             position.Epoch + 1, position.Batch, path, cancellation);
     }
 
-    /// <summary>Loss, accuracy, top-k accuracy (default k = 5, capped at the class count) and confusion matrix, in inference mode.</summary>
+    /// <summary>
+    /// Loss, accuracy, top-k accuracy (default k = 5, capped at the class count) and confusion matrix, in inference mode,
+    /// <paramref name="batchSize"/> samples at a time at most: fewer when that many large samples would not fit in memory
+    /// (see <see cref="EvaluationBatchSize"/>), which changes the results only by float rounding.
+    /// </summary>
     public EvaluationResult Evaluate(IDataset data, int batchSize = 256, int topK = 5)
     {
         CheckDataset(data, "evaluation");
+        batchSize = EvaluationBatchSize(batchSize);
         int classes = Model.OutputShape.Aggregate(1, (a, b) => a * b);
         int k = Math.Min(topK, classes);
         var confusion = new ConfusionMatrix(classes, data.ClassNames.Count == classes ? data.ClassNames : null);
@@ -260,9 +268,11 @@ public sealed class Trainer
         return new EvaluationResult(lossSum / n, confusion.Accuracy, (double)topKCorrect / n, k, confusion, (int)confusion.Total);
     }
 
-    /// <summary>Class probabilities [Count, classes] for every sample of <paramref name="data"/>.</summary>
+    /// <summary>Class probabilities [Count, classes] for every sample of <paramref name="data"/>, <paramref name="batchSize"/>
+    /// samples at a time at most (fewer when that many would not fit, as in <see cref="Evaluate"/>).</summary>
     public Tensor Predict(IDataset data, int batchSize = 256)
     {
+        batchSize = EvaluationBatchSize(batchSize);
         int classes = Model.OutputShape.Aggregate(1, (a, b) => a * b);
         var result = new Tensor(data.Count, classes);
         int offset = 0;

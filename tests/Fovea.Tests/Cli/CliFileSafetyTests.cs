@@ -121,6 +121,32 @@ public class CliFileSafetyTests : IDisposable
     }
 
     [Fact]
+    public void VisualizeRefusesToReplaceItsImageWithAPictureOfIt()
+    {
+        // An image drawn from the picture folder of an earlier run, under the name its own first picture gets.
+        string folder = Directory.CreateDirectory(Path.Combine(_dir, "pictures")).FullName;
+        string image = Path.Combine(folder, "00-input.png");
+        var pixels = new Tensor(1, 8, 8);
+        for (int i = 0; i < pixels.Length; i++) pixels.Span[i] = (i % 7) / 7f;
+        ImageLoader.SavePng(pixels, image);
+        byte[] before = File.ReadAllBytes(image);
+        CliProcess.AssertUsageError(CliTests.Fovea("visualize", _model, image, "--out", folder), "would replace the input", "00-input.png");
+        Assert.Equal(before, File.ReadAllBytes(image));
+        Assert.Equal([image], Directory.GetFiles(folder));
+
+        // One that an earlier run listed as its picture, which a run drawing other layers would remove.
+        string listed = Path.Combine(folder, "07-act-old_layer.png");
+        File.Move(image, listed);
+        File.WriteAllText(Path.Combine(folder, Visualization.PictureListName), "07-act-old_layer.png\n");
+        CliProcess.AssertUsageError(CliTests.Fovea("visualize", _model, listed, "--out", folder), "would replace the input", "07-act-old_layer.png");
+        Assert.Equal(before, File.ReadAllBytes(listed));
+
+        // Elsewhere it is drawn as before.
+        var r = CliTests.Fovea("visualize", _model, listed, "--out", Path.Combine(_dir, "other"));
+        Assert.True(r.Code == 0, r.Err);
+    }
+
+    [Fact]
     public void OptionsThatWouldBeSilentlyLostAreRefused()
     {
         CliTests.AssertUsageError(CliTests.Fovea("predict", _model, "x.png", "--top", "1", "--top", "2"), "--top is given twice");

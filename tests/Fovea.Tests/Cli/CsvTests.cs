@@ -14,6 +14,15 @@ public class CsvTests
     [InlineData("\t=1+1", "'\t=1+1")]
     [InlineData("\r=1+1", "\"'\r=1+1\"")]
     [InlineData("=1+1,2", "\"'=1+1,2\"")]
+    [InlineData("\uFF1D1+1", "'\uFF1D1+1")]             // full-width = + - @, which some spreadsheet programs also run
+    [InlineData("\uFF0B41 22", "'\uFF0B41 22")]
+    [InlineData("\uFF0D1", "'\uFF0D1")]
+    [InlineData("\uFF20SUM(A1:A9)", "'\uFF20SUM(A1:A9)")]
+    [InlineData(" =1+1", "' =1+1")]                      // spaces before a formula character, which they may skip
+    [InlineData("   -1", "'   -1")]
+    [InlineData("  \uFF1D1+1", "'  \uFF1D1+1")]
+    [InlineData("  \t=1+1", "'  \t=1+1")]
+    [InlineData("  @x,y", "\"'  @x,y\"")]
     public void Text_that_a_spreadsheet_would_run_gets_a_leading_quote_and_stays_one_cell(string text, string cell)
     {
         Assert.Equal(cell, Csv.Text(text));
@@ -29,6 +38,9 @@ public class CsvTests
     [InlineData("/photos/cat 1.png")]
     [InlineData("photos/x@2x.png")]
     [InlineData("'quoted already")]
+    [InlineData("   ")]
+    [InlineData("  cat")]
+    [InlineData("a\uFF1Db")]
     public void Ordinary_text_is_unchanged(string text) => Assert.Equal(text, Csv.Text(text));
 
     [Theory]
