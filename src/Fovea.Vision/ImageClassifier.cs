@@ -20,7 +20,7 @@ namespace Fovea.Vision;
 /// Console.WriteLine($"{best.ClassName} {best.Probability:P1}");
 /// </code>
 /// </example>
-public sealed class ImageClassifier
+public sealed partial class ImageClassifier
 {
     /// <summary>Images decoded and run through the model together by <see cref="ClassifyMany"/>.</summary>
     public const int DefaultBatchSize = ImageBatches.DefaultBatchSize;
