@@ -66,6 +66,21 @@ public class CliOnnxTests : IDisposable
     }
 
     [Fact]
+    public void OutputNamesOfTheOtherFormatAreRefusedBeforeWriting()
+    {
+        var onnx = Path.Combine(_dir, "model.onnx");
+        File.WriteAllBytes(onnx, OnnxExporter.ToBytes(RoundTripTests.ResidualModel()));
+        var fovea = Path.Combine(_dir, "model.fovea");
+        Assert.Equal(0, Fovea.Cli.Cli.Run(["import", onnx, "--out", fovea]));
+        var wrongImport = Path.Combine(_dir, "imported.ONNX");
+        var wrongExport = Path.Combine(_dir, "exported.fovea");
+        CliProcess.AssertOneLineError(["import", onnx, "--out", wrongImport], $"--out {wrongImport} ends in .onnx; name it .fovea");
+        CliProcess.AssertOneLineError(["export", fovea, "--out", wrongExport], $"--out {wrongExport} ends in .fovea; name it .onnx");
+        Assert.False(File.Exists(wrongImport));
+        Assert.False(File.Exists(wrongExport));
+    }
+
+    [Fact]
     public void ZeroStrideAndEmptyConstantFilesAreUsageErrors()
     {
         // Both used to escape as DivideByZeroException / NullReferenceException (exit 1).
