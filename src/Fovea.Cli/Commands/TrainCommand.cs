@@ -79,9 +79,8 @@ internal static class TrainCommand
         current batch, writes the checkpoint and prints the command that resumes it (exit code 130; SIGTERM, as sent
         by kill or docker stop, does the same with exit code 143); a second Ctrl-C,
         or one before training starts, ends at once. No file is ever left half-written. A new run does not start
-        over the checkpoint of an unfinished one: resume it, or delete it. Fine-tuning (--fine-tune) keeps no
-        checkpoint of its own: Ctrl-C during it stops after the current batch, and --resume repeats it from the
-        trained classifier in the checkpoint.
+        over the checkpoint of an unfinished one: resume it, or delete it. Fine-tuning (--fine-tune) writes its own,
+        <model>.fine-tune.checkpoint, after every epoch; --resume with the run's checkpoint continues it.
         """;
 
     private static readonly HashSet<string> s_values = ["model", "dataset", "data", "epochs", "batch-size", "lr", "optimizer", "schedule",
