@@ -22,11 +22,11 @@ internal static class ExportCommand
         var cl = CommandLine.Parse("export", args, ["out", "opset"], []);
         cl.RequirePositionals(1, "export MODEL --out FILE.onnx [--opset N]");
         var output = cl.Get("out") ?? throw new UsageException("export needs --out FILE.onnx.");
-        if (output.EndsWith(".fovea", StringComparison.OrdinalIgnoreCase))
-            throw new UsageException($"export writes ONNX, but --out {output} ends in .fovea; name it .onnx (a .fovea model is already a Fovea file).");
         int opset = cl.GetInt("opset", OnnxExporter.DefaultOpset, OnnxExporter.MinOpset, OnnxExporter.MaxOpset);
         CliFiles.Input(cl.Positionals[0], "Model file");
         CliFiles.Output(output, "--out", cl.Positionals[0]);
+        if (output.EndsWith(".fovea", StringComparison.OrdinalIgnoreCase))
+            throw new UsageException($"export writes ONNX, but --out {output} ends in .fovea; name it .onnx (a .fovea model is already a Fovea file).");
         var model = ModelSource.Load(cl.Positionals[0]);
         byte[] bytes;
         try { bytes = OnnxExporter.ToBytes(model, opset); }

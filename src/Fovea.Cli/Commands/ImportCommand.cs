@@ -30,10 +30,10 @@ internal static class ImportCommand
         cl.RequirePositionals(1, "import SOURCE --out FILE.fovea");
         var output = cl.Get("out") ?? throw new UsageException("import needs --out FILE.fovea.");
         var source = cl.Positionals[0];
+        CliFiles.Output(output, "--out", source);
         // A Fovea file named .onnx would be refused by ONNX tools (and read as Fovea only because Fovea looks inside).
         if (output.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
             throw new UsageException($"import writes a Fovea model file, but --out {output} ends in .onnx; name it .fovea (to write ONNX, use fovea export).");
-        CliFiles.Output(output, "--out", source);
         Model model;
         if (PretrainedModels.Names.Contains(source.ToLowerInvariant()) && !File.Exists(source))
         {
