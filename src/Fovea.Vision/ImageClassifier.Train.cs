@@ -30,8 +30,21 @@ public sealed record ImageClassifierTrainingOptions
     /// <summary>Called as the images go through the feature extractor, with (images done, total), on the calling thread.</summary>
     public Action<int, int>? FeatureProgress { get; init; }
 
-    /// <summary>Callbacks of the classifier's training (e.g. <see cref="ConsoleProgress"/>). Default none.</summary>
+    /// <summary>Callbacks of the classifier's training and of fine-tuning (e.g. <see cref="ConsoleProgress"/>). Default none.</summary>
     public IReadOnlyList<ITrainingCallback> Callbacks { get; init; } = [];
+
+    /// <summary>
+    /// When set, the second step of transfer learning: after the classifier, the feature extractor's layers after this one
+    /// train with it (<see cref="TransferLearning.FineTuneOnHeadOutputs"/>, BatchNorm frozen), e.g. "ReLU347" for
+    /// ResNet-18's last stage (<c>PretrainedModels.ResNet18LastStageInput</c>). Default null: the extractor stays frozen.
+    /// </summary>
+    public string? FineTuneAfter { get; init; }
+
+    /// <summary>Epochs of fine-tuning. Default 5.</summary>
+    public int FineTuneEpochs { get; init; } = 5;
+
+    /// <summary>Adam's learning rate while fine-tuning. Default null: a tenth of <see cref="LearningRate"/>.</summary>
+    public float? FineTuneLearningRate { get; init; }
 
     internal void Validate()
     {
@@ -41,7 +54,14 @@ public sealed record ImageClassifierTrainingOptions
             throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, $"The learning rate must be a positive number. Received: {LearningRate}.");
         if (!(ValidationFraction >= 0 && ValidationFraction < 1))
             throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, $"The validation fraction must be in [0, 1). Received: {ValidationFraction}.");
+        if (FineTuneEpochs < 1) throw new ArgumentOutOfRangeException(nameof(FineTuneEpochs), FineTuneEpochs, $"Fine-tuning epochs must be at least 1. Received: {FineTuneEpochs}.");
+        if (FineTuneLearningRate is { } rate && (!(rate > 0) || float.IsInfinity(rate)))
+            throw new ArgumentOutOfRangeException(nameof(FineTuneLearningRate), rate, $"The fine-tuning learning rate must be a positive number. Received: {rate}.");
     }
+
+    /// <summary>A tenth of the classifier's rate, as the user wrote it (the tenth of the float 0.001f would print as 0.000100000005).</summary>
+    internal float FineTuneRate => FineTuneLearningRate ??
+        (float)(double.Parse(LearningRate.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture) / 10);
 }
 
 /// <summary>What <see cref="ImageClassifier.Train"/> made: the classifier, its training history, and its accuracy on the images held out.</summary>
@@ -57,8 +77,10 @@ public sealed partial class ImageClassifier
     /// JPEG files of any size, as <see cref="ImageFileDataset"/> reads them) on the features of a pretrained network, in
     /// one call: the images are decoded a batch at a time and go through <paramref name="featureExtractor"/>'s base once
     /// (only their features are kept), a dense classifier (<see cref="TransferLearning.ClassifierTop"/>) trains on the
-    /// features with Adam, and the two become one model, image in, class out, its base frozen. This is what
-    /// <c>fovea train --data DIR</c> does without <c>--fine-tune</c>; the same folder, base and settings give the same model.
+    /// features with Adam, and the two become one model, image in, class out, its base frozen; with
+    /// <see cref="ImageClassifierTrainingOptions.FineTuneAfter"/> the extractor's last layers then train with the
+    /// classifier. This is what <c>fovea train --data DIR [--fine-tune LAYER]</c> does; the same folder, base and settings
+    /// give the same model.
     /// </summary>
     /// <example>
     /// <code>
@@ -73,7 +95,9 @@ public sealed partial class ImageClassifier
     /// <param name="options">Epochs, batch size, learning rate, split and seed; default <see cref="ImageClassifierTrainingOptions"/>'s.</param>
     /// <param name="cancellation">Stops the training after the current batch with a <see cref="TrainingInterruptedException"/>.</param>
     /// <exception cref="ImageFolderException">The folder is not laid out as class folders of images (e.g. fewer than 2 classes).</exception>
-    /// <exception cref="ArgumentException">No image can be held out (every class has one), or the network takes no images.</exception>
+    /// <exception cref="ArgumentException">No image can be held out (every class has one), the network takes no images, or
+    /// <see cref="ImageClassifierTrainingOptions.FineTuneAfter"/> names no layer, one a residual connection crosses, or
+    /// one whose outputs for every image would not fit in memory.</exception>
     /// <exception cref="ImageLoadException">An image cannot be decoded; the message names it.</exception>
     public static ImageClassifierTraining Train(string folder, Model featureExtractor, ImageClassifierTrainingOptions? options = null,
         CancellationToken cancellation = default)
@@ -92,8 +116,20 @@ public sealed partial class ImageClassifier
 
         // One count over both parts, as the user sees one folder.
         Action<int, int>? Report(int offset) => options.FeatureProgress is { } progress ? (n, _) => progress(offset + n, images.Count) : null;
-        var trainFeatures = TransferLearning.ExtractFeatures(featureExtractor, train, progress: Report(0));
-        var validationFeatures = validation is null ? null : TransferLearning.ExtractFeatures(featureExtractor, validation, progress: Report(train.Count));
+        string? cut = options.FineTuneAfter;
+        // Fine-tuning runs the extractor up to the cut once per image and keeps those outputs; the features come from them.
+        InMemoryDataset? trainHeads = null, validationHeads = null;
+        if (cut is not null)
+        {
+            TransferLearning.CheckHeadOutputsFit(featureExtractor, cut, images.Count);
+            featureExtractor.CopyAfter(cut);   // refuses a cut that a residual connection crosses, before any image is decoded
+            trainHeads = TransferLearning.ExtractHeadOutputs(featureExtractor, cut, train, progress: Report(0));
+            validationHeads = validation is null ? null : TransferLearning.ExtractHeadOutputs(featureExtractor, cut, validation, progress: Report(train.Count));
+        }
+        var featureModel = cut is null ? featureExtractor : featureExtractor.CopyAfter(cut);
+        var trainFeatures = TransferLearning.ExtractFeatures(featureModel, trainHeads ?? (IDataset)train, progress: cut is null ? Report(0) : null);
+        var validationFeatures = validation is null ? null
+            : TransferLearning.ExtractFeatures(featureModel, validationHeads ?? (IDataset)validation, progress: cut is null ? Report(train.Count) : null);
 
         var top = TransferLearning.ClassifierTop(featureExtractor.BaseOutput.OutputShape, images.ClassNames, options.Seed);
         var trainer = new Trainer(top, new Adam(options.LearningRate));
@@ -104,8 +140,26 @@ public sealed partial class ImageClassifier
         }, cancellation);
         var evaluation = validationFeatures is null ? null : trainer.Evaluate(validationFeatures);
         var model = Model.Combine(featureExtractor, top, $"{featureExtractor.Name}-classifier");
+        if (cut is not null)
+        {
+            var tail = new TailCapture();
+            var tuning = TransferLearning.FineTuneOnHeadOutputs(model, cut, trainHeads!, new Adam(options.FineTuneRate), new FitOptions
+            {
+                Epochs = options.FineTuneEpochs, BatchSize = options.BatchSize, Seed = options.Seed, ValidationData = validationHeads,
+                Callbacks = [tail, .. options.Callbacks],
+            }, cancellation: cancellation);
+            history = history.Concat(tuning);
+            evaluation = validationHeads is null ? null : tail.Trainer!.Evaluate(validationHeads);
+        }
         model.Freeze(ModelStage.Base);
         return new ImageClassifierTraining(new ImageClassifier(model), history, evaluation);
+    }
+
+    /// <summary>Keeps the trainer of the fine-tuned tail, to evaluate it on the held-out head outputs.</summary>
+    private sealed class TailCapture : ITrainingCallback
+    {
+        public Trainer? Trainer { get; private set; }
+        public void OnTrainBegin(Trainer trainer) => Trainer = trainer;
     }
 
     /// <summary>Saves the model (feature extractor and classifier, class names, input normalisation) to a Fovea model file, atomically.</summary>

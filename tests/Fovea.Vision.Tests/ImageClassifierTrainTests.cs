@@ -63,6 +63,39 @@ public sealed class ImageClassifierTrainTests(ITestOutputHelper output) : IDispo
     }
 
     [Fact]
+    public void Train_with_fine_tuning_makes_the_model_fovea_train_fine_tune_saves()
+    {
+        using var folder = new SyntheticFolder(imagesPerClass: 10, seed: 84, minSide: 20, maxSide: 40);
+        var net = new Sequential([3, 16, 16], "tiny-base", seed: 6)
+            .Base(new Conv2D(8, 3, stride: 2, padding: 1, name: "stem"), new ReLU(name: "stem_relu"),
+                  new Conv2D(8, 3, padding: 1, name: "block"), new ReLU(name: "block_relu"), new MaxPool2D(2, name: "pool"));
+        string basePath = Path.Combine(_dir, "base.fovea");
+        ModelFile.Save(net, basePath);
+        Parallelism.Degree = 1;
+        var result = ImageClassifier.Train(folder.Root, ModelFile.Load(basePath), new ImageClassifierTrainingOptions
+        {
+            Epochs = 4, FineTuneAfter = "stem_relu", FineTuneEpochs = 3,
+        });
+        Assert.Equal(4 + 3, result.History.Epochs.Count);
+        var cli = CliProcess.Run(TimeSpan.FromMinutes(5), output, "train", "--data", folder.Root, "--base", basePath, "--epochs", "4",
+            "--fine-tune", "stem_relu", "--fine-tune-epochs", "3", "--threads", "1", "--out", Path.Combine(_dir, "cli.fovea"), "--json");
+        Assert.True(cli.Code == 0, cli.Err);
+        Assert.Equal((double)JsonNode.Parse(cli.Out)!["validation"]!["accuracy"]!, result.Validation!.Accuracy, 12);
+        var a = result.Classifier.Model.Parameters.Select(p => p.Value.ToArray()).ToArray();
+        var b = ModelFile.Load(Path.Combine(_dir, "cli.fovea")).Parameters.Select(p => p.Value.ToArray()).ToArray();
+        Assert.Equal(b.Length, a.Length);
+        for (int i = 0; i < a.Length; i++) Assert.Equal(b[i], a[i]);
+        // The layer after the cut trained; the one before it kept the extractor's weights.
+        Assert.Equal(net.GetLayer("stem").Parameters.Select(p => p.Value.ToArray()), result.Classifier.Model.GetLayer("stem").Parameters.Select(p => p.Value.ToArray()));
+        Assert.NotEqual(net.GetLayer("block").Parameters.Select(p => p.Value.ToArray()), result.Classifier.Model.GetLayer("block").Parameters.Select(p => p.Value.ToArray()));
+
+        var bad = Assert.Throws<ArgumentException>(() => ImageClassifier.Train(folder.Root, net, new ImageClassifierTrainingOptions { FineTuneAfter = "nope" }));
+        Assert.Contains("has no layer named 'nope'", bad.Message);
+        var epochs = Assert.Throws<ArgumentOutOfRangeException>(() => ImageClassifier.Train(folder.Root, net, new ImageClassifierTrainingOptions { FineTuneEpochs = 0 }));
+        Assert.Contains("Received: 0", epochs.Message);
+    }
+
+    [Fact]
     public void Train_refuses_a_folder_of_one_class_or_one_image_each_bad_settings_and_a_network_that_takes_no_images()
     {
         using var folder = new SyntheticFolder(imagesPerClass: 2, seed: 82, minSide: 20, maxSide: 30);
