@@ -119,14 +119,14 @@ public sealed partial class ImageClassifier
         string? cut = options.FineTuneAfter;
         // Fine-tuning runs the extractor up to the cut once per image and keeps those outputs; the features come from them.
         InMemoryDataset? trainHeads = null, validationHeads = null;
+        var featureModel = featureExtractor;
         if (cut is not null)
         {
             TransferLearning.CheckHeadOutputsFit(featureExtractor, cut, images.Count);
-            featureExtractor.CopyAfter(cut);   // refuses a cut that a residual connection crosses, before any image is decoded
+            featureModel = featureExtractor.CopyAfter(cut);   // refuses a cut that a residual connection crosses, before any image is decoded
             trainHeads = TransferLearning.ExtractHeadOutputs(featureExtractor, cut, train, progress: Report(0));
             validationHeads = validation is null ? null : TransferLearning.ExtractHeadOutputs(featureExtractor, cut, validation, progress: Report(train.Count));
         }
-        var featureModel = cut is null ? featureExtractor : featureExtractor.CopyAfter(cut);
         var trainFeatures = TransferLearning.ExtractFeatures(featureModel, trainHeads ?? (IDataset)train, progress: cut is null ? Report(0) : null);
         var validationFeatures = validation is null ? null
             : TransferLearning.ExtractFeatures(featureModel, validationHeads ?? (IDataset)validation, progress: cut is null ? Report(train.Count) : null);
