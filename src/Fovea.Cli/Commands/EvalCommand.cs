@@ -29,14 +29,16 @@ internal static class EvalCommand
           --json             print the result as JSON
           --report           also write <model>.eval.report.html (summary, training charts if present,
                              confusion matrix, and the visualisation of the first test image)
+          --out DIR          folder for these files (default: the model's folder)
 
-        Writes the confusion matrix next to the model: <model>.eval.confusion.png and .eval.confusion.json
-        (the files train wrote, <model>.confusion.*, stay as they were); for m.onnx: m.onnx.eval.confusion.png, ...
+        Writes the confusion matrix next to the model (or in --out DIR): <model>.eval.confusion.png and
+        .eval.confusion.json (the files train wrote, <model>.confusion.*, stay as they were); for m.onnx:
+        m.onnx.eval.confusion.png, ...
         """;
 
     public static int Run(string[] args)
     {
-        var cl = CommandLine.Parse("eval", args, ["dataset", "data", "batch-size", "threads"], ["json", "report"]);
+        var cl = CommandLine.Parse("eval", args, ["dataset", "data", "batch-size", "threads", "out"], ["json", "report"]);
         cl.RequirePositionals(1, "eval MODEL [--dataset NAME] [--data DIR] [--json]");
         Parallelism.Degree = cl.GetInt("threads", Environment.ProcessorCount, 1, 1024);
         int batchSize = cl.GetInt("batch-size", 256, 1, 65_536);
@@ -46,7 +48,17 @@ internal static class EvalCommand
         // An .onnx file keeps its extension in the names: evaluating m.onnx, the export of m.fovea beside it, must
         // not replace m.fovea's evaluation.
         string stem = (ModelSource.IsOnnx(cl.Positionals[0]) ? Path.GetFullPath(cl.Positionals[0]) : VisualizeCommand.Stem(cl.Positionals[0])) + ".eval";
-        CliFiles.FolderTakesFiles(Path.GetDirectoryName(Path.GetFullPath(stem))!, $"confusion matrix beside {cl.Positionals[0]}");
+        if (cl.Get("out") is { } outDir)
+        {
+            if (File.Exists(outDir)) throw new UsageException($"--out {outDir} is a file; expected a folder for the confusion matrix.");
+            stem = Path.Combine(Path.GetFullPath(outDir), Path.GetFileName(stem));
+            CliFiles.FolderTakesFiles(Path.GetFullPath(outDir), $"--out {outDir}");
+        }
+        else
+        {
+            // A model shipped in a read-only folder can still be evaluated: the message names the way out.
+            CliFiles.FolderTakesFiles(Path.GetDirectoryName(stem)!, $"confusion matrix beside {cl.Positionals[0]} (choose another folder with --out DIR)");
+        }
         CliFiles.Siblings(stem, "eval", ".confusion.png", ".confusion.json", ".report.html");
         // The report also charts the training history saved beside the model: a corrupt one stops eval before it writes anything.
         var history = cl.Has("report") ? VisualizeCommand.ReadSaved(cl.Positionals[0], confusion: false).History : null;

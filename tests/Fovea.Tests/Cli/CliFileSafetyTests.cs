@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Fovea.Layers;
 using Fovea.Models;
 using Fovea.Serialization;
@@ -157,5 +158,25 @@ public class CliFileSafetyTests : IDisposable
         string image = Path.Combine(_dir, "x.png");
         ImageLoader.SavePng(new Tensor(1, 8, 8), image);
         CliTests.AssertUsageError(CliTests.Fovea("visualize", _model, image, "--out", Path.Combine(_dir, "v"), "--class", ","), "--class ',' names no class");
+    }
+
+    [Fact]
+    public void EvalWritesItsFilesIntoTheOutFolderAndNothingBesideTheModel()
+    {
+        string images = Path.Combine(_dir, "images");
+        foreach (var (name, i) in new[] { "a", "b", "c" }.Select((n, i) => (n, i)))
+        {
+            var pixels = new Tensor(1, 8, 8);
+            pixels.Span.Fill(i / 2f);
+            ImageLoader.SavePng(pixels, Path.Combine(Directory.CreateDirectory(Path.Combine(images, name)).FullName, "0.png"));
+        }
+        string outDir = Path.Combine(_dir, "eval-out");
+        var r = CliTests.Fovea("eval", _model, "--data", images, "--out", outDir, "--json");
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Equal(Path.Combine(outDir, "small.eval.confusion.png"), (string)JsonNode.Parse(r.Out)!["confusion_png"]!);
+        Assert.True(File.Exists(Path.Combine(outDir, "small.eval.confusion.json")));
+        Assert.False(File.Exists(Path.Combine(_dir, "small.eval.confusion.png")));
+
+        CliProcess.AssertUsageError(CliTests.Fovea("eval", _model, "--data", images, "--out", _model), "--out", "is a file; expected a folder");
     }
 }
