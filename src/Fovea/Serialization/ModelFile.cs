@@ -5,8 +5,9 @@ namespace Fovea.Serialization;
 
 /// <summary>
 /// The Fovea model file (*.fovea): one safetensors container holding every weight and buffer as F32 tensors named
-/// "layer.param", with metadata "format" = "fovea", "format_version", and "architecture" (JSON: layers, class names,
-/// input normalisation). Saves are atomic: a crash never leaves a half-written file in place of a good one.
+/// "layer.param", with metadata "format" = "fovea", "format_version", "architecture" (JSON: layers, class names,
+/// input normalisation) and "checksum" (SHA-256 of weights and metadata: a damaged file is refused, naming it).
+/// Saves are atomic: a crash never leaves a half-written file in place of a good one.
 /// </summary>
 public static class ModelFile
 {
@@ -32,6 +33,7 @@ public static class ModelFile
             ["architecture"] = ModelArchitecture.ToJson(model).ToJsonString(),
         };
         foreach (var (key, value) in extraMetadata) metadata[key] = value;
+        metadata[ModelChecksum.MetadataKey] = ModelChecksum.Compute(tensors, metadata);
         WriteAtomically(path, stream => SafeTensors.Write(stream, tensors, metadata));
     }
 
@@ -72,13 +74,15 @@ public static class ModelFile
         if (length is null) throw new FileNotFoundException($"{char.ToUpperInvariant(what[0])}{what[1..]} not found: {path}{LinkedFile.DanglingNote(path)}", path);
         // Pipes and devices report 0 bytes: refused before reading, which would wait for ever for a pipe's writer.
         if (length == 0) throw new FormatException($"{path} is empty (0 bytes) or not a regular file; expected a {what}.");
-        var (tensors, metadata) = SafeTensors.Read(File.ReadAllBytes(path), path);
+        byte[] file = File.ReadAllBytes(path);
+        var (tensors, metadata) = SafeTensors.Read(file, path);
         if (!metadata.TryGetValue("format", out var format) || format != "fovea")
             throw new FormatException($"{path}: a safetensors file, but not a Fovea {what} (metadata 'format' is '{format ?? "missing"}', expected 'fovea').");
         if (!metadata.TryGetValue("format_version", out var versionText) || !int.TryParse(versionText, out int version) || version < 1)
             throw new FormatException($"{path}: missing or invalid format_version '{versionText}'.");
         if (version > FormatVersion)
             throw new FormatException($"{path} was written by a newer Fovea (model format version {version}); this build reads versions up to {FormatVersion}. Upgrade Fovea to load it.");
+        ModelChecksum.Verify(file, metadata, path);
         return (tensors, metadata);
     }
 

@@ -55,6 +55,42 @@ public class ModelFileTests : IDisposable
     }
 
     [Fact]
+    public void AByteChangedInTheWeightsOrTheClassNamesIsRefusedAsDamaged()
+    {
+        string path = SaveReference(out _);
+        var good = File.ReadAllBytes(path);
+        long dataStart = 8 + (long)BinaryPrimitives.ReadUInt64LittleEndian(good);
+
+        // A weight's low mantissa bit: still a finite float, a slightly different network without the checksum.
+        var flipped = (byte[])good.Clone();
+        flipped[dataStart + 1000] ^= 1;
+        File.WriteAllBytes(path, flipped);
+        var e = Assert.Throws<FormatException>(() => ModelFile.Load(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("is damaged", e.Message);
+
+        // A class name in the header: "class 3" read as "class 2" would label predictions wrongly.
+        var renamed = (byte[])good.Clone();
+        int at = renamed.AsSpan(0, (int)dataStart).IndexOf(Encoding.UTF8.GetBytes("class 3"));
+        Assert.True(at > 0);
+        renamed[at + 6] = (byte)'2';
+        File.WriteAllBytes(path, renamed);
+        Assert.Contains("is damaged", Assert.Throws<FormatException>(() => ModelFile.Load(path)).Message);
+
+        File.WriteAllBytes(path, good);
+        Assert.Equal(10, ModelFile.Load(path).ClassNames.Count);
+    }
+
+    [Fact]
+    public void AFileWithoutAChecksumLoads()
+    {
+        // Files saved before the checksum existed, or written by another safetensors tool, carry none.
+        string path = WriteArchitecture("unchecked.fovea", j => j.ToJsonString());
+        Assert.DoesNotContain("checksum", Encoding.UTF8.GetString(File.ReadAllBytes(path)));
+        Assert.Equal(3, ModelFile.Load(path).OutputShape[^1]);
+    }
+
+    [Fact]
     public void TruncatedFileNamesTheFile()
     {
         string path = SaveReference(out _);

@@ -180,8 +180,11 @@ public sealed class TrainingCheckpointTests : IDisposable
     {
         var (tensors, metadata) = SafeTensors.Read(File.ReadAllBytes(path), path);
         metadata[key] = change(metadata[key]);
+        var list = tensors.Select(t => (t.Key, t.Value.Shape, t.Value.Values)).ToList();
+        // Checksummed again, as a Fovea that wrote this metadata would: the test is about the field, not the checksum.
+        metadata[ModelChecksum.MetadataKey] = ModelChecksum.Compute(list, metadata);
         using (var stream = File.Create(path))
-            SafeTensors.Write(stream, tensors.Select(t => (t.Key, t.Value.Shape, t.Value.Values)).ToList(), metadata);
+            SafeTensors.Write(stream, list, metadata);
         return path;
     }
 
