@@ -96,7 +96,7 @@ public static class ActivationGrid
 
     /// <summary>
     /// The input as the network sees it ([C, H, W] or [1, C, H, W] after normalisation): 1 channel in grey, 3 as RGB, the
-    /// values mapped from their min..max to black..white; enlarged so the short side is at least <paramref name="minSide"/>.
+    /// values mapped from their min..max to black..white; enlarged so the short side is at least <paramref name="minSide"/> (the long side at most 1,024 pixels).
     /// </summary>
     public static Picture RenderInput(Tensor networkInput, int minSide = 224)
     {
@@ -108,7 +108,7 @@ public static class ActivationGrid
         var scaled = t.Clone();
         foreach (ref float v in scaled.Span) v = range > 0 ? (v - lo) / range : 0.5f;
         if (c != 1 && c != 3) scaled = Tensor.FromArray(scaled.Span[..(h * w)], 1, h, w);
-        int scale = Math.Max(1, (int)Math.Ceiling((double)minSide / Math.Min(h, w)));
+        int scale = Drawing.Enlargement(h, w, minSide);
         using var bmp = GradCam.ImageBitmap(scaled);
         string title = $"Input as the network sees it {Drawing.Shape(t.Shape)}", note = $"values {Drawing.Number(lo)}..{Drawing.Number(hi)} shown as black..white";
         int width = (int)Math.Ceiling(Math.Max(w * scale, Math.Max(Drawing.TextWidth(title, 14, bold: true), Drawing.TextWidth(note, 11)) + 4)) + 16;

@@ -85,6 +85,14 @@ internal static class Drawing
         return surface.Snapshot();
     }
 
+    /// <summary>
+    /// The whole-number enlargement that makes an h×w map's short side at least <paramref name="minSide"/> pixels, held
+    /// back so its long side stays within <paramref name="maxSide"/> (a 5×300 strip would otherwise be 13,500 pixels
+    /// wide); never below 1.
+    /// </summary>
+    public static int Enlargement(int h, int w, int minSide, int maxSide = 1024) =>
+        Math.Max(1, Math.Min((int)Math.Ceiling((double)minSide / Math.Min(h, w)), maxSide / Math.Max(h, w)));
+
     /// <summary>A bitmap of <paramref name="h"/>×<paramref name="w"/> pixels coloured by <paramref name="color"/>(y, x).</summary>
     public static SKBitmap Pixels(int h, int w, Func<int, int, SKColor> color)
     {

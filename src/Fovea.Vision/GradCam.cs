@@ -51,12 +51,16 @@ public static class GradCam
     /// block (BatchNorm, activation, residual Add — same shape, single consumer), as Grad-CAM is usually applied to a
     /// block's output. For ResNet-18 this is the last block's final ReLU.
     /// </summary>
-    public static string DefaultLayer(Model model)
+    public static string DefaultLayer(Model model) =>
+        FindDefaultLayer(model) ?? throw new ArgumentException($"Model '{model.Name}' has no convolution layer to explain with Grad-CAM.");
+
+    /// <summary>As <see cref="DefaultLayer"/>, or null for a model without a convolution layer (a dense network).</summary>
+    public static string? FindDefaultLayer(Model model)
     {
         var nodes = model.Nodes;
         int scoreIndex = model.Output.Index;
-        var conv = nodes.Take(scoreIndex).LastOrDefault(n => n.Layer is Conv2D && n.OutputShape.Length == 3)
-            ?? throw new ArgumentException($"Model '{model.Name}' has no convolution layer to explain with Grad-CAM.");
+        var conv = nodes.Take(scoreIndex).LastOrDefault(n => n.Layer is Conv2D && n.OutputShape.Length == 3);
+        if (conv is null) return null;
         var current = conv;
         while (true)
         {
@@ -143,7 +147,7 @@ public static class GradCam
 
     /// <summary>
     /// The heat map over the input image (<paramref name="input"/> [C, H, W] in [0, 1], 1 or 3 channels), enlarged so the
-    /// short side is at least <paramref name="minSide"/> pixels, next to the plain heat map and the input, with the peak marked.
+    /// short side is at least <paramref name="minSide"/> pixels (the long side at most 1,024), next to the plain heat map and the input, with the peak marked.
     /// With <paramref name="strongest"/> (the largest <see cref="GradCamResult.Strength"/> among maps shown together) the
     /// colours are on that common scale, so weak evidence for an unlikely class looks weak; else the map fills the scale.
     /// </summary>
@@ -152,7 +156,7 @@ public static class GradCam
         int h = cam.Upsampled.GetLength(0), w = cam.Upsampled.GetLength(1);
         float relative = strongest is > 0 ? Math.Clamp(cam.Strength / strongest.Value, 0, 1) : 1;
         float Heat(int y, int x) => relative * cam.Upsampled[y, x];
-        int scale = Math.Max(1, (int)Math.Ceiling((double)minSide / Math.Min(h, w)));
+        int scale = Drawing.Enlargement(h, w, minSide);
         int pw = w * scale, ph = h * scale, gap = 16, top = 44, bottom = 30;
         using var rgb = ImageBitmap(input);
         using var heat = Drawing.Pixels(h, w, (y, x) => ColorMaps.Heat(Heat(y, x)));

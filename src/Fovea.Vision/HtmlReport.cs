@@ -94,7 +94,7 @@ public sealed class HtmlReport
     {
         AddPredictions(v.TopK, imageName, v.ClassScores);
         AddPictures(v.ClassScores ? "Prediction chart" : "Output chart", null, [v.Predictions]);
-        AddPictures("Grad-CAM", v.ClassScores
+        if (v.GradCams.Count > 0) AddPictures("Grad-CAM", v.ClassScores
             ? "Which part of the image made the network choose each class: the last convolution block's activations weighted by the gradient of the class score."
             : "Which part of the image raised each output: a convolution block's activations weighted by the gradient of the output's raw value.", v.GradCams);
         AddPictures("Input", "The image after resizing to the model's input and its normalisation.", [v.Input]);

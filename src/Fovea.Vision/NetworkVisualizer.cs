@@ -56,7 +56,7 @@ public sealed class Visualization : IDisposable
     public Picture? FirstLayerFilters { get; init; }
     /// <summary>Per-filter weight statistics of every other convolution.</summary>
     public required IReadOnlyList<Picture> WeightStatistics { get; init; }
-    /// <summary>Grad-CAM of the predicted class, then of each extra class.</summary>
+    /// <summary>Grad-CAM of the predicted class, then of each extra class; empty for a model without a convolution layer.</summary>
     public required IReadOnlyList<Picture> GradCams { get; init; }
     /// <summary>The numbers behind <see cref="GradCams"/>.</summary>
     public required IReadOnlyList<GradCamResult> GradCamResults { get; init; }
@@ -191,9 +191,11 @@ public static class NetworkVisualizer
             : model.Nodes.Skip(1).Where(n => n.Index <= model.Output.Index && IsConvOrPool(n.Layer!)).ToList();
         var convs = model.Nodes.Skip(1).Where(n => n.Index <= model.Output.Index && n.Layer is Conv2D).Select(n => (Conv2D)n.Layer!).ToList();
         var firstConv = FilterSource(model, convs, options.FilterLayer);
-        string camLayer = options.GradCamLayer ?? GradCam.DefaultLayer(model);
-        model.GetNode(camLayer); // fail early, naming the layers, before any drawing
-        var camClasses = new[] { top[0].ClassIndex }.Concat(options.ExtraClasses).Distinct().ToList();
+        // A network without convolutions (a dense one) has no map for Grad-CAM: everything else is still drawn, unless
+        // classes to explain were asked for.
+        string? camLayer = options.GradCamLayer ?? (options.ExtraClasses.Count > 0 ? GradCam.DefaultLayer(model) : GradCam.FindDefaultLayer(model));
+        if (camLayer is not null) model.GetNode(camLayer); // fail early, naming the layers, before any drawing
+        var camClasses = camLayer is null ? [] : new[] { top[0].ClassIndex }.Concat(options.ExtraClasses).Distinct().ToList();
 
         // Gradients run here (cheap, sequential); drawing runs in parallel below.
         var cams = camClasses.Select(c => GradCam.Compute(trace, c, camLayer, camTarget)).ToList();

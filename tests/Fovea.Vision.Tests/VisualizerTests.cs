@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Fovea.Models;
 using Fovea.Tensors;
+using Fovea.Layers;
 using Fovea.Training;
 using SkiaSharp;
 
@@ -13,6 +14,41 @@ public class VisualizerTests
         using var bitmap = SKBitmap.Decode(p.EncodePng());
         Assert.NotNull(bitmap);
         Assert.True(bitmap.Width >= 100 && bitmap.Height >= 50, $"{p.Name} is only {bitmap.Width}×{bitmap.Height}");
+    }
+
+    [Fact]
+    public void A_network_without_convolutions_gets_every_other_picture()
+    {
+        // A pooling layer and dense layers: activation maps and predictions, but no map for Grad-CAM to weight.
+        var model = new Sequential([1, 12, 12]).Base(new AvgPool2D(2)).Top(new Flatten(), new Dense(8), new ReLU(), new Dense(3));
+        var image = new Tensor(1, 12, 12);
+        for (int i = 0; i < image.Length; i++) image.Span[i] = (i % 5) / 5f;
+        using var v = NetworkVisualizer.Visualize(model, image);
+        Assert.Empty(v.GradCams);
+        Assert.Equal(["act-avgpool2d"], v.ActivationMaps.Select(p => p.Name));
+        Assert.Null(v.FirstLayerFilters);
+        var report = new HtmlReport("dense").AddVisualization(v).ToHtml();
+        Assert.DoesNotContain("Grad-CAM", report);
+
+        // Asking to explain a class is a request Grad-CAM cannot serve: refused, naming the model.
+        var e = Assert.Throws<ArgumentException>(() => NetworkVisualizer.Visualize(model, image, new VisualizationOptions { ExtraClasses = [1] }));
+        Assert.Contains("has no convolution layer to explain with Grad-CAM", e.Message);
+    }
+
+    [Fact]
+    public void A_long_thin_input_is_enlarged_within_bounds()
+    {
+        // 5×300: enlarging the short side to 224 pixels would make the long one 13,500; the long side caps the enlargement.
+        var model = new Sequential([1, 5, 300]).Base(new Conv2D(3, 3, padding: 1), new ReLU()).Top(new Flatten(), new Dense(2));
+        var image = new Tensor(1, 5, 300);
+        for (int i = 0; i < image.Length; i++) image.Span[i] = (i % 7) / 7f;
+        using var v = NetworkVisualizer.Visualize(model, image);
+        Assert.InRange(v.Input.Width, 900, 1024 + 64);
+        Assert.InRange(v.GradCams[0].Width, 3 * 900, 3 * 1024 + 64);
+        // A square input is enlarged as before: 28×28 to 224×224 (8x).
+        Assert.Equal(8, Drawing.Enlargement(28, 28, 224));
+        Assert.Equal(1, Drawing.Enlargement(224, 224, 224));
+        Assert.Equal(1, Drawing.Enlargement(3, 2000, 224));
     }
 
     [Fact]

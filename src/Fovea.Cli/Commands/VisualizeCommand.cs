@@ -98,9 +98,10 @@ internal static class VisualizeCommand
             return 0;
         }
         var best = visualization.TopK[0];
+        string camAt = visualization.GradCamResults.Count > 0 ? $"Grad-CAM at {visualization.GradCamResults[0].LayerName}" : "no Grad-CAM (the model has no convolution layer)";
         Console.WriteLine(visualization.ClassScores
-            ? $"{Path.GetFileName(imagePath)}: {best.ClassName} ({best.Probability:P1}); Grad-CAM at {visualization.GradCamResults[0].LayerName}"
-            : $"{Path.GetFileName(imagePath)}: the model's outputs are not class scores; largest is {best.ClassName} (value {best.Score:G4}); Grad-CAM at {visualization.GradCamResults[0].LayerName}");
+            ? $"{Path.GetFileName(imagePath)}: {best.ClassName} ({best.Probability:P1}); {camAt}"
+            : $"{Path.GetFileName(imagePath)}: the model's outputs are not class scores; largest is {best.ClassName} (value {best.Score:G4}); {camAt}");
         Console.WriteLine($"Wrote {written.Count} files to {outDir} in {seconds:F2}s:");
         foreach (var f in written) Console.WriteLine($"  {Path.GetFileName(f)}");
         return 0;
@@ -198,7 +199,9 @@ internal static class VisualizeCommand
     {
         var image = new Tensor(data.SampleShape);
         data.CopyImage(0, image.Span);
-        using var visualization = NetworkVisualizer.Visualize(model, image, new VisualizationOptions { ExtraClasses = [data.GetLabel(0)] });
+        // The image's true class is explained too, when the model has a convolution layer to explain it at.
+        int[] trueClass = GradCam.FindDefaultLayer(model) is null ? [] : [data.GetLabel(0)];
+        using var visualization = NetworkVisualizer.Visualize(model, image, new VisualizationOptions { ExtraClasses = trueClass });
         string path = (reportStem ?? Stem(modelPath)) + ".report.html";
         BuildReport(model, modelPath, visualization, $"{dataName} image 0 (true class: {data.ClassNames[data.GetLabel(0)]})", history, confusion).Save(path);
         return path;
