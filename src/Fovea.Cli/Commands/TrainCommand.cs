@@ -33,7 +33,8 @@ internal static class TrainCommand
                                  vgg-small and for image folders from scratch, 100 for a classifier on pretrained features)
           --batch-size N         samples per step (default: 64; 128 for vgg-small; 32 for image folders, any model)
           --lr X                 learning rate (default: 0.001 for reference and on pretrained features, else 0.002)
-          --optimizer NAME       adam | adamw | sgd (default: adamw; adam for reference and on pretrained features)
+          --optimizer NAME       adam | adamw | sgd (momentum 0.9) (default: adamw; adam for reference and on pretrained
+                                 features)
           --schedule NAME        constant | step | cosine | plateau (default: cosine; constant for reference and on
                                  pretrained features)
           --label-smoothing X    cross-entropy label smoothing (default: 0)
