@@ -29,16 +29,17 @@ internal static class TrainCommand
           --dataset NAME         fashion-mnist | mnist | cifar10 (default: cifar10 when --data holds its files, else
                                  fashion-mnist; not for image folders)
           --data DIR             data set folder or image folder (see above)
-          --epochs N             passes over the data (default: 24 for default, 3 for reference, 30 for vgg-small and
-                                 for image folders from scratch, 100 for a classifier on pretrained features)
-          --batch-size N         samples per step (default: 64; 128 for vgg-small; 32 for image folders)
-          --lr X                 learning rate (default: 0.002 for default and image folders from scratch, 0.001 for
-                                 reference and on pretrained features)
-          --optimizer NAME       adam | adamw | sgd (default: adamw; adam for reference and on pretrained features)
-          --schedule NAME        constant | step | cosine | plateau (default: cosine; constant for reference)
+          --epochs N             passes over the data (default: 24 for default and compact, 3 for reference, 30 for
+                                 vgg-small and for image folders from scratch, 100 for a classifier on pretrained features)
+          --batch-size N         samples per step (default: 64; 128 for vgg-small; 32 for image folders, any model)
+          --lr X                 learning rate (default: 0.001 for reference and on pretrained features, else 0.002)
+          --optimizer NAME       adam | adamw | sgd (momentum 0.9) (default: adamw; adam for reference and on pretrained
+                                 features)
+          --schedule NAME        constant | step | cosine | plateau (default: cosine; constant for reference and on
+                                 pretrained features)
           --label-smoothing X    cross-entropy label smoothing (default: 0)
-          --augment / --no-augment   random shifts (up to 2 pixels; 4 on cifar10) and horizontal flips (default: on
-                                 for default, vgg-small and image folders from scratch, off for reference; not available
+          --augment / --no-augment   random shifts (up to 2 pixels; 4 on cifar10; 1/16 of the image size for image
+                                 folders) and horizontal flips (default: on, except for reference; not available
                                  with a pretrained base, whose features are computed once per image, without augmentation)
           --validation-split F   hold out this fraction of the training images (built-in data sets: default 0.1, reference 0;
                                  0.2 of every class for an image folder without --test-data, and its accuracy is the one reported)
@@ -65,8 +66,10 @@ internal static class TrainCommand
           --base-layer NAME      take the features from this layer of the base instead (e.g. an inner block)
           --base-normalization imagenet|none   normalise images with ImageNet's channel mean and std before a base
                                  from a file (torchvision networks expect it; default: none, or the file's own)
-          --image-size N         images are resized to N x N (default: 224 for resnet18, which needs 224; else 64)
-          --channels C           3 (RGB) or 1 (grey) (default: 3; resnet18 needs 3)
+          --image-size N         images are resized to N x N (default: 64 with --base none; else the base's own input
+                                 size, which it needs: 224 for resnet18)
+          --channels C           3 (RGB) or 1 (grey) (default: 3 with --base none; else the base's own, which it
+                                 needs: 3 for resnet18)
           --test-data DIR        a second image folder with the same class names, to report accuracy on
           --fine-tune [LAYER]    after the classifier, train the base's layers after LAYER together with it (default
                                  for resnet18: ReLU347, the start of its last residual stage; required for a base from

@@ -77,7 +77,7 @@ public abstract class Optimizer
         return s;
     }
 
-    /// <summary>Creates an optimizer by name ("sgd", "adam", "adamw") with default hyperparameters.</summary>
+    /// <summary>Creates an optimizer by name ("sgd", "adam", "adamw") with default hyperparameters, except SGD's momentum: 0.9 (the <see cref="Sgd"/> constructor's default is 0).</summary>
     public static Optimizer Create(string name, float learningRate) => (name ?? throw new ArgumentNullException(nameof(name))).ToLowerInvariant() switch
     {
         "sgd" => new Sgd(learningRate, momentum: 0.9f),

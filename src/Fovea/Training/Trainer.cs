@@ -18,7 +18,7 @@ public sealed record FitOptions
     public int BatchSize { get; init; } = 64;
     /// <summary>Shuffle the training data every epoch (seeded).</summary>
     public bool Shuffle { get; init; } = true;
-    /// <summary>Seed of shuffling and augmentation.</summary>
+    /// <summary>Seed of shuffling, augmentation and the samples <see cref="ValidationSplit"/> holds out (see <see cref="SplitIndices"/>).</summary>
     public int Seed { get; init; }
     /// <summary>Fraction of the training data held out for validation when <see cref="ValidationData"/> is null (0 = none; a fraction
     /// that rounds to no sample holds none out).</summary>
