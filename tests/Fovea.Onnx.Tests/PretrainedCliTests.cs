@@ -49,6 +49,10 @@ public sealed class PretrainedCliTests : IDisposable
     }
 
     [Fact]
+    public void WholeInputIsRefusedForAPretrainedName() =>
+        CliProcess.AssertUsageError(CliProcess.Run("import", "resnet18", "--out", Path.Combine(_dir, "w.fovea"), "--whole-input"), "--whole-input applies to an .onnx file");
+
+    [Fact]
     public void AGlobalPackagesFolderFromNuGetConfigIsFound()
     {
         var cache = PackageCache();

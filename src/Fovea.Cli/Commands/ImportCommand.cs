@@ -37,6 +37,8 @@ internal static class ImportCommand
         Model model;
         if (PretrainedModels.Names.Contains(source.ToLowerInvariant()) && !File.Exists(source))
         {
+            if (cl.Has("whole-input"))
+                throw new UsageException($"Option --whole-input applies to an .onnx file; the pretrained {source} has a batch axis of its own.");
             if (PretrainedModels.FindResNet18() is null && !cl.Has("no-restore"))
                 Console.Error.WriteLine($"Restoring {PretrainedModels.ResNet18Package} {PretrainedModels.ResNet18Version} into {PretrainedModels.NuGetCache}...");
             try { model = PretrainedModels.Load(source, restore: !cl.Has("no-restore")); }
