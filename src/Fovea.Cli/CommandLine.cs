@@ -108,6 +108,8 @@ public sealed class CommandLine
     /// <summary>Exactly <paramref name="count"/> positionals (or at least, when <paramref name="orMore"/>).</summary>
     public void RequirePositionals(int count, string usage, bool orMore = false)
     {
+        // The usage line names the common options; the help names them all.
+        usage += $" (fovea {usage.Split(' ')[0]} --help lists every option)";
         if (!orMore && Positionals.Count > count)
         {
             // Name what was not expected: a bare usage line leaves the user guessing which word was wrong.

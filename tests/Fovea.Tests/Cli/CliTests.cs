@@ -130,7 +130,10 @@ public class CliTests : IDisposable
     public void AnUnexpectedArgumentIsNamed() => AssertUsageError(Fovea("train", "extra-positional"), "Unexpected argument 'extra-positional'. Usage: fovea train");
 
     [Fact]
-    public void AMissingArgumentIsCounted() => AssertUsageError(Fovea("export"), "Expected 1 argument, received 0. Usage: fovea export");
+    public void AMissingArgumentIsCounted() => AssertUsageError(Fovea("export"), "Expected 1 argument, received 0. Usage: fovea export MODEL");
+
+    [Fact]
+    public void TheUsageLinePointsToTheHelp() => AssertUsageError(Fovea("eval"), "(fovea eval --help lists every option)");
 
     [Fact]
     public void UnknownCommand() => AssertUsageError(Fovea("fly"), "'fly'");
