@@ -32,6 +32,7 @@ namespace Fovea.Cli
               export     Write a model as ONNX
               import     Import an ONNX model (or the pretrained resnet18) as a Fovea model
               visualize  Draw activation maps, filters, Grad-CAM and pooling for one image (PNG, HTML report)
+              bench      Time a model's predictions on this machine: latency, images/s, the cost of each layer
 
             Run 'fovea <command> --help' for a command's options.
             """;
@@ -58,6 +59,7 @@ namespace Fovea.Cli
                     "export" => ExportCommand.Run(rest),
                     "import" => ImportCommand.Run(rest),
                     "visualize" => VisualizeCommand.Run(rest),
+                    "bench" => BenchCommand.Run(rest),
                     _ => throw UnknownCommand(args[0]),
                 };
             }
@@ -118,6 +120,7 @@ namespace Fovea.Cli
         {
             "train" => TrainCommand.Help,
             "eval" => EvalCommand.Help,
+            "bench" => BenchCommand.Help,
             "predict" => PredictCommand.Help,
             "summary" => SummaryCommand.Help,
             "export" => ExportCommand.Help,

@@ -23,24 +23,7 @@ internal static class SummaryCommand
     public static int Run(string[] args)
     {
         var cl = CommandLine.Parse("summary", args, ["model", "input", "classes"], ["json"]);
-        Model model;
-        if (cl.Has("model"))
-        {
-            cl.RequirePositionals(0, "summary --model NAME [--input C,H,W] [--classes N]");
-            // Each network on the images it is the default for: vgg-small on CIFAR-10's, the others on Fashion-MNIST's.
-            string defaultInput = cl.Get("model")!.Equals("vgg-small", StringComparison.OrdinalIgnoreCase) ? "3,32,32" : "1,28,28";
-            var input = ParseShape(cl.Get("input", defaultInput)!);
-            int classes = cl.GetInt("classes", 10, 1, 100_000);
-            try { model = ModelZoo.Create(cl.Get("model")!, input, classes); }
-            catch (ArgumentException e) { throw new UsageException($"--model {cl.Get("model")} with --input {cl.Get("input", defaultInput)}: {Cli.UserMessage(e)}"); }
-        }
-        else
-        {
-            cl.RequirePositionals(1, "summary MODEL_FILE  (or: fovea summary --model NAME)");
-            foreach (var only in new[] { "input", "classes" })
-                if (cl.Has(only)) throw new UsageException($"--{only} applies to --model NAME; a model file has its own input and classes.");
-            model = ModelSource.Load(cl.Positionals[0]);
-        }
+        var model = LoadModelOrZoo(cl, "summary");
         var summary = model.Summary();
         if (!cl.Has("json")) { Console.Write(summary.ToString()); return 0; }
         JsonOutput.Write(new JsonObject
@@ -54,6 +37,25 @@ internal static class SummaryCommand
             }).ToArray()),
         });
         return 0;
+    }
+
+    /// <summary>The model file of the one positional argument, or the zoo network of --model NAME (with --input and --classes).</summary>
+    internal static Model LoadModelOrZoo(CommandLine cl, string command)
+    {
+        if (cl.Has("model"))
+        {
+            cl.RequirePositionals(0, $"{command} --model NAME [--input C,H,W] [--classes N]");
+            // Each network on the images it is the default for: vgg-small on CIFAR-10's, the others on Fashion-MNIST's.
+            string defaultInput = cl.Get("model")!.Equals("vgg-small", StringComparison.OrdinalIgnoreCase) ? "3,32,32" : "1,28,28";
+            var input = ParseShape(cl.Get("input", defaultInput)!);
+            int classes = cl.GetInt("classes", 10, 1, 100_000);
+            try { return ModelZoo.Create(cl.Get("model")!, input, classes); }
+            catch (ArgumentException e) { throw new UsageException($"--model {cl.Get("model")} with --input {cl.Get("input", defaultInput)}: {Cli.UserMessage(e)}"); }
+        }
+        cl.RequirePositionals(1, $"{command} MODEL_FILE  (or: fovea {command} --model NAME)");
+        foreach (var only in new[] { "input", "classes" })
+            if (cl.Has(only)) throw new UsageException($"--{only} applies to --model NAME; a model file has its own input and classes.");
+        return ModelSource.Load(cl.Positionals[0]);
     }
 
     private static int[] ParseShape(string text)
