@@ -74,6 +74,12 @@ internal static class EvalCommand
             {
                 ["model"] = Path.GetFullPath(cl.Positionals[0]), ["images"] = result.Count, ["loss"] = result.Loss,
                 ["accuracy"] = result.Accuracy, [$"top{result.K}_accuracy"] = result.TopKAccuracy,
+                ["balanced_accuracy"] = result.Confusion.BalancedAccuracy, ["macro_f1"] = result.Confusion.MacroF1,
+                ["per_class"] = new JsonArray(Enumerable.Range(0, result.Confusion.Classes).Select(c => (JsonNode)new JsonObject
+                {
+                    ["class"] = result.Confusion.ClassNames[c], ["support"] = result.Confusion.Support(c),
+                    ["precision"] = result.Confusion.Precision(c), ["recall"] = result.Confusion.Recall(c), ["f1"] = result.Confusion.F1(c),
+                }).ToArray()),
                 ["class_names"] = JsonOutput.Array(result.Confusion.ClassNames),
                 ["confusion_matrix"] = new JsonArray(result.Confusion.ToRows().Select(r => (JsonNode)JsonOutput.Array(r)).ToArray()),
                 ["confusion_png"] = confusionPath, ["report"] = reportPath,
@@ -81,6 +87,7 @@ internal static class EvalCommand
             return 0;
         }
         Console.WriteLine($"{result.Count:N0} test images: accuracy {result.Accuracy:P2}, top-{result.K} {result.TopKAccuracy:P2}, loss {result.Loss:F4}");
+        Console.WriteLine($"Balanced accuracy (mean recall of the classes) {result.Confusion.BalancedAccuracy:P2}, macro F1 {result.Confusion.MacroF1:F3}");
         Console.WriteLine();
         Console.WriteLine(FormatConfusion(result.Confusion));
         Console.WriteLine($"Wrote {confusionPath}");
@@ -110,13 +117,13 @@ internal static class EvalCommand
         int nameWidth = Math.Min(14, m.ClassNames.Max(n => n.Length));
         sb.Append(new string(' ', nameWidth + 1));
         for (int j = 0; j < m.Classes; j++) sb.Append($"{j,6}");
-        sb.AppendLine("  recall");
+        sb.AppendLine("  recall  precision      F1");
         for (int i = 0; i < m.Classes; i++)
         {
             string name = m.ClassNames[i].Length > nameWidth ? m.ClassNames[i][..nameWidth] : m.ClassNames[i];
             sb.Append(name.PadRight(nameWidth + 1));
             for (int j = 0; j < m.Classes; j++) sb.Append($"{m.Counts[i, j],6}");
-            sb.AppendLine($"  {m.Recall(i):P1}");
+            sb.AppendLine($"  {m.Recall(i),6:P1}  {m.Precision(i),9:P1}  {m.F1(i),6:F3}");
         }
         return sb.ToString();
     }

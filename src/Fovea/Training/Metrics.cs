@@ -55,7 +55,7 @@ public static class Metrics
     }
 }
 
-/// <summary>Counts[true, predicted] over a data set, with accuracy and per-class recall/precision.</summary>
+/// <summary>Counts[true, predicted] over a data set, with accuracy, per-class precision, recall and F1, and their balanced averages.</summary>
 public sealed class ConfusionMatrix
 {
     /// <summary>Creates an empty matrix for <paramref name="classes"/> classes.</summary>
@@ -138,6 +138,45 @@ public sealed class ConfusionMatrix
         long col = 0;
         for (int i = 0; i < Classes; i++) col += Counts[i, c];
         return col == 0 ? 0 : (double)Counts[c, c] / col;
+    }
+
+    /// <summary>Harmonic mean of <see cref="Precision"/> and <see cref="Recall"/> of class <paramref name="c"/> (0 when both are 0).</summary>
+    public double F1(int c)
+    {
+        double p = Precision(c), r = Recall(c);
+        return p + r == 0 ? 0 : 2 * p * r / (p + r);
+    }
+
+    /// <summary>Samples whose true class is <paramref name="c"/> (also those without a prediction).</summary>
+    public long Support(int c)
+    {
+        CheckClass(c);
+        long row = _unpredicted[c];
+        for (int j = 0; j < Classes; j++) row += Counts[c, j];
+        return row;
+    }
+
+    /// <summary>
+    /// Mean <see cref="Recall"/> over the classes that have samples: accuracy as if every class were equally common, the
+    /// figure to read when a few classes dominate the data (a model that always answers the largest class scores 1/classes).
+    /// </summary>
+    public double BalancedAccuracy
+    {
+        get
+        {
+            var present = Enumerable.Range(0, Classes).Where(c => Support(c) > 0).ToList();
+            return present.Count == 0 ? 0 : present.Average(Recall);
+        }
+    }
+
+    /// <summary>Mean <see cref="F1"/> over the classes that have samples (macro average).</summary>
+    public double MacroF1
+    {
+        get
+        {
+            var present = Enumerable.Range(0, Classes).Where(c => Support(c) > 0).ToList();
+            return present.Count == 0 ? 0 : present.Average(F1);
+        }
     }
 
     private void CheckClass(int c)

@@ -180,6 +180,11 @@ public class CliTests : IDisposable
         var eval = JsonNode.Parse(Fovea("eval", model, "--json").Out)!;
         Assert.Equal((double)trained["test_accuracy"]!, (double)eval["accuracy"]!, 6);
         Assert.Equal(10, ((JsonArray)eval["confusion_matrix"]!).Count);
+        // Per class: support adds up to the images, recall averages to the balanced accuracy.
+        var perClass = ((JsonArray)eval["per_class"]!).Select(n => n!).ToList();
+        Assert.Equal((long)eval["images"]!, perClass.Sum(n => (long)n["support"]!));
+        Assert.Equal(perClass.Where(n => (long)n["support"]! > 0).Average(n => (double)n["recall"]!), (double)eval["balanced_accuracy"]!, 9);
+        Assert.InRange((double)eval["macro_f1"]!, 0.0, 1.0);
 
         // A colour image of another size: converted to grey and resized to 28x28 by predict.
         string image = Path.Combine(_dir, "colour.png");

@@ -371,6 +371,28 @@ public class TrainerTests
     }
 
     [Fact]
+    public void PerClassF1AndTheBalancedAveragesOfAnImbalancedSet()
+    {
+        // 8 of class 0, all predicted 0; 2 of class 1: one right, one predicted 0; class 2 absent, predicted once (wrongly).
+        var m = new ConfusionMatrix(3);
+        for (int i = 0; i < 8; i++) m.Add(0, 0);
+        m.Add(1, 1); m.Add(1, 0);
+        m.Add(0, 2);
+        Assert.Equal(9, m.Support(0));
+        Assert.Equal(0, m.Support(2));
+        Assert.Equal(8.0 / 9, m.Precision(0), 12);                 // 8 right of 9 predicted 0
+        Assert.Equal(8.0 / 9, m.Recall(0), 12);
+        Assert.Equal(8.0 / 9, m.F1(0), 12);
+        Assert.Equal(2 * 1.0 * 0.5 / 1.5, m.F1(1), 12);          // precision 1, recall 1/2
+        Assert.Equal(0, m.F1(2));                                 // no true samples, one wrong prediction
+        // Averages over the classes that have samples: class 2 would otherwise drag them down for nothing.
+        Assert.Equal((8.0 / 9 + 0.5) / 2, m.BalancedAccuracy, 12);
+        Assert.Equal((8.0 / 9 + 2.0 / 3) / 2, m.MacroF1, 12);
+        Assert.Equal(9.0 / 11, m.Accuracy, 12);
+        Assert.Equal(0, new ConfusionMatrix(2).BalancedAccuracy);
+    }
+
+    [Fact]
     public void NaNScoresCountAsWrong()
     {
         // Label 0's score is NaN: every comparison with it is false, which used to rank it first.
