@@ -61,6 +61,12 @@ public class ValidationMessageTests
     public void LossesAndMetrics()
     {
         Names("Received: 1", () => new SoftmaxCrossEntropyLoss(1f));
+        Names("Class weight 1 is NaN", () => new SoftmaxCrossEntropyLoss(classWeights: [1f, float.NaN]));
+        Names("Class weight 0 is -1", () => new SoftmaxCrossEntropyLoss(classWeights: [-1f]));
+        Names("all 0", () => new SoftmaxCrossEntropyLoss(classWeights: [0f, 0f]));
+        Names("the list is empty", () => new SoftmaxCrossEntropyLoss(classWeights: []));
+        Names("3 class weights but the model gives 2 outputs", () => new SoftmaxCrossEntropyLoss(classWeights: [1f, 1f, 1f]).Compute(new Tensor(1, 2), [0]));
+        Names("Label 5 is outside [0, 2)", () => SoftmaxCrossEntropyLoss.BalancedClassWeights([0, 5], 2));
         Names("Label 7 at row 1", () => new MeanSquaredErrorLoss().Compute(new Tensor(2, 3), [0, 7]));
         Names("Label 2 at row 0", () => new BinaryCrossEntropyLoss().Compute(new Tensor(1, 1), [2]));
         Names("'hinge'", () => Loss.Create("hinge"));

@@ -9,14 +9,21 @@ public static partial class Ops
     /// Mean softmax cross-entropy of logits [N, classes] against integer labels [N], with optional label smoothing
     /// (target = (1 - s)·onehot + s/classes). Returns a scalar tensor; <paramref name="probabilities"/> receives the softmax.
     /// </summary>
-    public static Tensor SoftmaxCrossEntropy(Tensor logits, ReadOnlySpan<int> labels, float labelSmoothing, out Tensor probabilities)
+    public static Tensor SoftmaxCrossEntropy(Tensor logits, ReadOnlySpan<int> labels, float labelSmoothing, out Tensor probabilities) =>
+        SoftmaxCrossEntropy(logits, labels, labelSmoothing, null, out probabilities);
+
+    /// <summary>
+    /// As above, each sample's loss multiplied by its class's weight, <paramref name="classWeights"/>[label] (null: all 1),
+    /// then averaged over the samples.
+    /// </summary>
+    public static Tensor SoftmaxCrossEntropy(Tensor logits, ReadOnlySpan<int> labels, float labelSmoothing, float[]? classWeights, out Tensor probabilities)
     {
         if (logits.Rank != 2) throw new ArgumentException($"Cross-entropy expects logits [N, classes]; received shape {Tensor.ShapeToString(logits.Shape)}.");
         int rows = logits.Dim(0), classes = logits.Dim(1);
         if (labels.Length != rows) throw new ArgumentException($"Got {labels.Length} labels for a batch of {rows} rows.");
         RequireValues(logits, "Cross-entropy");
         var probs = new Tensor(rows, classes);
-        float value = CrossEntropy.SoftmaxCrossEntropyForward(rows, classes, logits.Span, labels, labelSmoothing, probs.Span);
+        float value = CrossEntropy.SoftmaxCrossEntropyForward(rows, classes, logits.Span, labels, labelSmoothing, probs.Span, classWeights);
         var loss = Tensor.FromArray([value]);
         probabilities = probs;
         if (Tape.ShouldRecord(logits))
@@ -26,7 +33,7 @@ public static partial class Ops
             Tape.Current!.Add(() =>
             {
                 if (loss.Grad is null) return;
-                CrossEntropy.SoftmaxCrossEntropyBackward(rows, classes, probs.Span, labelCopy, labelSmoothing, loss.Grad.Span[0], logits.GradOrCreate().Span);
+                CrossEntropy.SoftmaxCrossEntropyBackward(rows, classes, probs.Span, labelCopy, labelSmoothing, loss.Grad.Span[0], logits.GradOrCreate().Span, classWeights);
             });
         }
         return loss;

@@ -23,9 +23,14 @@ public static class CrossEntropy
     /// Mean over rows of −Σ_k target_k · log softmax(logits)_k with target = (1 − ε)·onehot(label) + ε/K (label smoothing ε in [0, 1]).
     /// Writes softmax(logits) into <paramref name="probabilities"/>: that is what <see cref="SoftmaxCrossEntropyBackward"/> needs.
     /// </summary>
-    public static float SoftmaxCrossEntropyForward(int rows, int classes, ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, float labelSmoothing, Span<float> probabilities)
+    /// <remarks>
+    /// With <paramref name="classWeights"/> (one per class; empty: all 1) each row's loss is multiplied by its label's weight,
+    /// then averaged over the rows (not over the weights, so a batch of a rare class counts for more).
+    /// </remarks>
+    public static float SoftmaxCrossEntropyForward(int rows, int classes, ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, float labelSmoothing, Span<float> probabilities,
+        ReadOnlySpan<float> classWeights = default)
     {
-        CheckSoftmaxCe(rows, classes, logits.Length, "Logits", labels, labelSmoothing, probabilities.Length);
+        CheckSoftmaxCe(rows, classes, logits.Length, "Logits", labels, labelSmoothing, probabilities.Length, classWeights: classWeights);
         if (rows == 0) return 0f;
         double total = 0;
         float smooth = labelSmoothing / classes;
@@ -41,21 +46,23 @@ public static class CrossEntropy
             TensorPrimitives.Multiply(p, 1f / sum, p);
             // −log p_k = log(sum) − (x_k − max)
             double logSum = Math.Log(sum);
-            total += logSum - (1.0 - labelSmoothing) * (x[labels[r]] - max) - smooth * centredSum;
+            double weight = classWeights.IsEmpty ? 1.0 : classWeights[labels[r]];
+            total += weight * (logSum - (1.0 - labelSmoothing) * (x[labels[r]] - max) - smooth * centredSum);
         }
         return (float)(total / rows);
     }
 
-    /// <summary>gradLogits += gradLoss · (probabilities − target) / rows, from the probabilities cached by the forward.</summary>
-    public static void SoftmaxCrossEntropyBackward(int rows, int classes, ReadOnlySpan<float> probabilities, ReadOnlySpan<int> labels, float labelSmoothing, float gradLoss, Span<float> gradLogits)
+    /// <summary>gradLogits += gradLoss · weight[label] · (probabilities − target) / rows, from the probabilities cached by the forward (weights as in the forward).</summary>
+    public static void SoftmaxCrossEntropyBackward(int rows, int classes, ReadOnlySpan<float> probabilities, ReadOnlySpan<int> labels, float labelSmoothing, float gradLoss, Span<float> gradLogits,
+        ReadOnlySpan<float> classWeights = default)
     {
-        CheckSoftmaxCe(rows, classes, probabilities.Length, "Probabilities", labels, labelSmoothing, gradLogits.Length, "Logits gradient");
+        CheckSoftmaxCe(rows, classes, probabilities.Length, "Probabilities", labels, labelSmoothing, gradLogits.Length, "Logits gradient", classWeights);
         if (rows == 0) return;
-        float scale = gradLoss / rows;
-        float offset = -scale * labelSmoothing / classes;
-        float hit = scale * (1f - labelSmoothing);
         for (int r = 0; r < rows; r++)
         {
+            float scale = gradLoss / rows * (classWeights.IsEmpty ? 1f : classWeights[labels[r]]);
+            float offset = -scale * labelSmoothing / classes;
+            float hit = scale * (1f - labelSmoothing);
             Span<float> g = gradLogits.Slice(r * classes, classes);
             TensorPrimitives.MultiplyAdd(probabilities.Slice(r * classes, classes), scale, g, g);
             TensorPrimitives.Add(g, offset, g);
@@ -64,9 +71,10 @@ public static class CrossEntropy
     }
 
     /// <summary>Naive twin of <see cref="SoftmaxCrossEntropyForward"/> (double precision).</summary>
-    public static float SoftmaxCrossEntropyForwardReference(int rows, int classes, ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, float labelSmoothing, Span<float> probabilities)
+    public static float SoftmaxCrossEntropyForwardReference(int rows, int classes, ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, float labelSmoothing, Span<float> probabilities,
+        ReadOnlySpan<float> classWeights = default)
     {
-        CheckSoftmaxCe(rows, classes, logits.Length, "Logits", labels, labelSmoothing, probabilities.Length);
+        CheckSoftmaxCe(rows, classes, logits.Length, "Logits", labels, labelSmoothing, probabilities.Length, classWeights: classWeights);
         if (rows == 0) return 0f;
         double total = 0;
         for (int r = 0; r < rows; r++)
@@ -79,21 +87,23 @@ public static class CrossEntropy
                 double logP = logits[r * classes + k] - max - Math.Log(sum);
                 probabilities[r * classes + k] = (float)Math.Exp(logP);
                 double target = (k == labels[r] ? 1.0 - labelSmoothing : 0.0) + (double)labelSmoothing / classes;
-                total -= target * logP;
+                total -= (classWeights.IsEmpty ? 1.0 : classWeights[labels[r]]) * target * logP;
             }
         }
         return (float)(total / rows);
     }
 
     /// <summary>Naive twin of <see cref="SoftmaxCrossEntropyBackward"/>.</summary>
-    public static void SoftmaxCrossEntropyBackwardReference(int rows, int classes, ReadOnlySpan<float> probabilities, ReadOnlySpan<int> labels, float labelSmoothing, float gradLoss, Span<float> gradLogits)
+    public static void SoftmaxCrossEntropyBackwardReference(int rows, int classes, ReadOnlySpan<float> probabilities, ReadOnlySpan<int> labels, float labelSmoothing, float gradLoss, Span<float> gradLogits,
+        ReadOnlySpan<float> classWeights = default)
     {
-        CheckSoftmaxCe(rows, classes, probabilities.Length, "Probabilities", labels, labelSmoothing, gradLogits.Length, "Logits gradient");
+        CheckSoftmaxCe(rows, classes, probabilities.Length, "Probabilities", labels, labelSmoothing, gradLogits.Length, "Logits gradient", classWeights);
         for (int r = 0; r < rows; r++)
             for (int k = 0; k < classes; k++)
             {
                 double target = (k == labels[r] ? 1.0 - labelSmoothing : 0.0) + (double)labelSmoothing / classes;
-                gradLogits[r * classes + k] += (float)(gradLoss * (probabilities[r * classes + k] - target) / rows);
+                double weight = classWeights.IsEmpty ? 1.0 : classWeights[labels[r]];
+                gradLogits[r * classes + k] += (float)(gradLoss * weight * (probabilities[r * classes + k] - target) / rows);
             }
     }
 
@@ -333,8 +343,11 @@ public static class CrossEntropy
             gradPrediction[i] += (float)(2.0 * gradLoss * ((double)prediction[i] - target[i]) / prediction.Length);
     }
 
-    private static void CheckSoftmaxCe(int rows, int classes, int inputLength, string inputName, ReadOnlySpan<int> labels, float labelSmoothing, int outputLength, string outputName = "Probabilities")
+    private static void CheckSoftmaxCe(int rows, int classes, int inputLength, string inputName, ReadOnlySpan<int> labels, float labelSmoothing, int outputLength, string outputName = "Probabilities",
+        ReadOnlySpan<float> classWeights = default)
     {
+        if (!classWeights.IsEmpty && classWeights.Length != classes)
+            throw new ArgumentException($"{classWeights.Length} class weights for {classes} classes; give one weight per class.");
         if (rows < 0 || classes <= 0)
             throw new ArgumentException($"Cross-entropy needs rows >= 0 and classes > 0. Received: rows={rows}, classes={classes}.");
         KernelChecks.Matrix(rows, classes, inputLength, inputName);

@@ -42,24 +42,70 @@ public abstract class Loss
 }
 
 /// <summary>Softmax cross-entropy on logits (no Softmax layer needed), with optional label smoothing ε ∈ [0, 1):
-/// target = (1 - ε)·onehot + ε/classes.</summary>
+/// target = (1 - ε)·onehot + ε/classes, and optional class weights (each sample's loss times its class's weight).</summary>
 public sealed class SoftmaxCrossEntropyLoss : Loss
 {
-    /// <summary>Creates the loss. Default: no smoothing.</summary>
-    public SoftmaxCrossEntropyLoss(float labelSmoothing = 0f)
+    /// <summary>
+    /// Creates the loss. Default: no smoothing, every class weighing 1. <paramref name="classWeights"/>: one finite weight
+    /// ≥ 0 per class (see <see cref="BalancedClassWeights"/>); the mean over a batch stays a mean over its samples.
+    /// </summary>
+    public SoftmaxCrossEntropyLoss(float labelSmoothing = 0f, IReadOnlyList<float>? classWeights = null)
     {
         if (!(labelSmoothing >= 0f && labelSmoothing < 1f)) throw new ArgumentOutOfRangeException(nameof(labelSmoothing), labelSmoothing, $"Label smoothing must be in [0, 1). Received: {labelSmoothing}.");
+        if (classWeights is not null)
+        {
+            if (classWeights.Count == 0) throw new ArgumentException("Class weights: the list is empty; give one weight per class, or none.", nameof(classWeights));
+            for (int c = 0; c < classWeights.Count; c++)
+                if (!(float.IsFinite(classWeights[c]) && classWeights[c] >= 0))
+                    throw new ArgumentOutOfRangeException(nameof(classWeights), classWeights[c], $"Class weight {c} is {classWeights[c]}; weights must be finite and >= 0.");
+            if (classWeights.All(w => w == 0)) throw new ArgumentException("Class weights are all 0: nothing would be learned.", nameof(classWeights));
+        }
         LabelSmoothing = labelSmoothing;
+        _classWeights = classWeights?.ToArray();
     }
+
+    private readonly float[]? _classWeights;
 
     /// <summary>Smoothing ε.</summary>
     public float LabelSmoothing { get; }
+    /// <summary>Weight of each class's samples (null: all 1).</summary>
+    public IReadOnlyList<float>? ClassWeights => _classWeights;
     /// <inheritdoc/>
     public override string Name => "cross_entropy";
     /// <inheritdoc/>
-    public override JsonObject GetConfig() => new() { ["label_smoothing"] = LabelSmoothing };
+    public override JsonObject GetConfig()
+    {
+        var config = new JsonObject { ["label_smoothing"] = LabelSmoothing };
+        if (_classWeights is not null) config["class_weights"] = new JsonArray(_classWeights.Select(w => (JsonNode)w).ToArray());
+        return config;
+    }
     /// <inheritdoc/>
-    public override Tensor Compute(Tensor outputs, ReadOnlySpan<int> labels) => Ops.SoftmaxCrossEntropy(AsMatrix(outputs), labels, LabelSmoothing, out _);
+    public override Tensor Compute(Tensor outputs, ReadOnlySpan<int> labels)
+    {
+        var logits = AsMatrix(outputs);
+        if (_classWeights is not null && logits.Dim(1) != _classWeights.Length)
+            throw new ArgumentException($"The loss has {_classWeights.Length} class weights but the model gives {logits.Dim(1)} outputs.");
+        return Ops.SoftmaxCrossEntropy(logits, labels, LabelSmoothing, _classWeights, out _);
+    }
+
+    /// <summary>
+    /// Weights that make every class count as much in total: count / (classes · count of class c) for each class present,
+    /// from the data's labels, so they average 1 over the samples; a class without samples gets 0. For data where a few
+    /// classes dominate (the "balanced" weighting of scikit-learn and Keras users).
+    /// </summary>
+    public static float[] BalancedClassWeights(ReadOnlySpan<int> labels, int classes)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
+        var counts = new long[classes];
+        foreach (int label in labels)
+        {
+            if ((uint)label >= (uint)classes) throw new ArgumentOutOfRangeException(nameof(labels), label, $"Label {label} is outside [0, {classes}).");
+            counts[label]++;
+        }
+        int present = counts.Count(n => n > 0);
+        double total = labels.Length;
+        return counts.Select(n => n == 0 ? 0f : (float)(total / (present * n))).ToArray();
+    }
 }
 
 /// <summary>Binary cross-entropy on probabilities (end the model in Sigmoid) against one-hot targets (one column per class; a

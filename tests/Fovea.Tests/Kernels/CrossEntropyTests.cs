@@ -33,6 +33,33 @@ public class CrossEntropyTests : TwoThreadKernelTests
         Close(g2, g1, 1e-6, 1e-5, "gradient");
     }
 
+    [Theory, MemberData(nameof(Cases))]
+    public void ClassWeightedSoftmaxCrossEntropyMatchesReference(int rows, int classes, float eps)
+    {
+        var x = Uniform(rows * classes, classes + 1, -4, 4);
+        var labels = Labels(rows, classes, rows + 5);
+        var weights = Uniform(classes, 7, 0, 3);
+        var p1 = new float[x.Length]; var p2 = new float[x.Length];
+        float l1 = CrossEntropy.SoftmaxCrossEntropyForward(rows, classes, x, labels, eps, p1, weights);
+        float l2 = CrossEntropy.SoftmaxCrossEntropyForwardReference(rows, classes, x, labels, eps, p2, weights);
+        Assert.Equal(l2, l1, 1e-5);
+        var g1 = Uniform(x.Length, 3); var g2 = (float[])g1.Clone();
+        CrossEntropy.SoftmaxCrossEntropyBackward(rows, classes, p2, labels, eps, 1.7f, g1, weights);
+        CrossEntropy.SoftmaxCrossEntropyBackwardReference(rows, classes, p2, labels, eps, 1.7f, g2, weights);
+        Close(g2, g1, 1e-6, 1e-5, "gradient");
+    }
+
+    [Fact]
+    public void ClassWeightsScaleEachRowsLossAndMustCountTheClasses()
+    {
+        // Two rows of uniform logits over 4 classes: each loses log 4; weights 3 and 0 for their labels → mean 1.5·log 4.
+        var p = new float[8];
+        float loss = CrossEntropy.SoftmaxCrossEntropyForward(2, 4, new float[8], [1, 2], 0f, p, [1f, 3f, 0f, 1f]);
+        Assert.Equal(1.5 * Math.Log(4), loss, 5);
+        var e = Assert.Throws<ArgumentException>(() => CrossEntropy.SoftmaxCrossEntropyForward(2, 4, new float[8], [1, 2], 0f, p, [1f, 2f]));
+        Assert.Contains("2 class weights for 4 classes", e.Message);
+    }
+
     [Fact]
     public void UniformLogitsGiveLogK()
     {

@@ -1,3 +1,4 @@
+using Fovea.Losses;
 using Fovea.Data;
 using Fovea.Layers;
 using Fovea.Models;
@@ -390,6 +391,18 @@ public class TrainerTests
         Assert.Equal((8.0 / 9 + 2.0 / 3) / 2, m.MacroF1, 12);
         Assert.Equal(9.0 / 11, m.Accuracy, 12);
         Assert.Equal(0, new ConfusionMatrix(2).BalancedAccuracy);
+    }
+
+    [Fact]
+    public void BalancedClassWeightsMakeEveryClassCountAlike()
+    {
+        // 6 of class 0, 2 of class 1, none of class 2: weights 8/(2·6) and 8/(2·2), 0 for the absent class.
+        var w = SoftmaxCrossEntropyLoss.BalancedClassWeights([0, 0, 1, 0, 0, 1, 0, 0], 3);
+        Assert.Equal([8f / 12, 2f, 0f], w);
+        Assert.Equal(6 * w[0], 2 * w[1], 6);                       // the two classes' totals are equal
+        Assert.Equal(8, 6 * w[0] + 2 * w[1], 5);                   // and the weights average 1 over the samples
+        var loss = new SoftmaxCrossEntropyLoss(0.1f, w);
+        Assert.Equal("{\"label_smoothing\":0.1,\"class_weights\":[0.6666667,2,0]}", loss.GetConfig().ToJsonString());
     }
 
     [Fact]

@@ -156,6 +156,15 @@ public class ElementwiseDoubleGradientTests
     }
 
     [Fact]
+    public void ClassWeightedSoftmaxCrossEntropy()
+    {
+        int[] labels = [2, 0, 4, 1, 2];
+        float[] weights = [0.5f, 2f, 1.25f, 0f, 3f];
+        Check(t => Ops.SoftmaxCrossEntropy(t[0], labels, 0.1f, weights, out _),
+            d => [LossTwins.SoftmaxCrossEntropy(d[0], 5, 5, labels, 0.1f, weights)], [Uniform(new Random(15), -2f, 2f, 5, 5)]);
+    }
+
+    [Fact]
     public void BinaryCrossEntropyAndMeanSquaredError()
     {
         var target = Uniform(new Random(17), 0f, 1f, 3, 4);

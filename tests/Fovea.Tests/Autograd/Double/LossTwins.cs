@@ -3,8 +3,8 @@ namespace Fovea.Tests.Autograd.Double;
 /// <summary>Double-precision twins of the losses (each the mean over its rows or elements).</summary>
 internal static class LossTwins
 {
-    /// <summary>Mean over rows of −Σ_k t_k·log softmax(z)_k, t = (1 − s)·onehot(label) + s/K.</summary>
-    public static double SoftmaxCrossEntropy(double[] logits, int rows, int classes, int[] labels, double smoothing)
+    /// <summary>Mean over rows of −w[label]·Σ_k t_k·log softmax(z)_k, t = (1 − s)·onehot(label) + s/K (w: all 1 when null).</summary>
+    public static double SoftmaxCrossEntropy(double[] logits, int rows, int classes, int[] labels, double smoothing, float[]? classWeights = null)
     {
         double total = 0;
         var logp = ElementwiseTwins.Softmax(logits, [rows, classes], 1, log: true);
@@ -12,7 +12,7 @@ internal static class LossTwins
             for (int k = 0; k < classes; k++)
             {
                 double target = (k == labels[r] ? 1 - smoothing : 0) + smoothing / classes;
-                total -= target * logp[r * classes + k];
+                total -= (classWeights is null ? 1 : classWeights[labels[r]]) * target * logp[r * classes + k];
             }
         return total / rows;
     }
