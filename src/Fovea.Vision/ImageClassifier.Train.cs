@@ -1,4 +1,5 @@
 using Fovea.Data;
+using Fovea.Losses;
 using Fovea.Models;
 using Fovea.Optimizers;
 using Fovea.Tensors;
@@ -26,6 +27,12 @@ public sealed record ImageClassifierTrainingOptions
 
     /// <summary>Seed of the split, the classifier's initial weights, dropout and the order of the batches. Default 0.</summary>
     public int Seed { get; init; }
+
+    /// <summary>
+    /// Weigh each image's loss by images / (classes · images of its class), counted on the images trained on, so a class
+    /// with few images counts as much as a common one (<c>fovea train --class-weights balanced</c>). Default false.
+    /// </summary>
+    public bool BalanceClasses { get; init; }
 
     /// <summary>Called as the images go through the feature extractor, with (images done, total), on the calling thread.</summary>
     public Action<int, int>? FeatureProgress { get; init; }
@@ -132,7 +139,10 @@ public sealed partial class ImageClassifier
             : TransferLearning.ExtractFeatures(featureModel, validationHeads ?? (IDataset)validation, progress: cut is null ? Report(train.Count) : null);
 
         var top = TransferLearning.ClassifierTop(featureExtractor.BaseOutput.OutputShape, images.ClassNames, options.Seed);
-        var trainer = new Trainer(top, new Adam(options.LearningRate));
+        var loss = new SoftmaxCrossEntropyLoss(classWeights: options.BalanceClasses
+            ? SoftmaxCrossEntropyLoss.BalancedClassWeights(Enumerable.Range(0, train.Count).Select(train.GetLabel).ToArray(), images.ClassNames.Count)
+            : null);
+        var trainer = new Trainer(top, new Adam(options.LearningRate), loss);
         var history = trainer.Fit(trainFeatures, new FitOptions
         {
             Epochs = options.Epochs, BatchSize = options.BatchSize, Seed = options.Seed, ValidationData = validationFeatures,
@@ -147,7 +157,7 @@ public sealed partial class ImageClassifier
             {
                 Epochs = options.FineTuneEpochs, BatchSize = options.BatchSize, Seed = options.Seed, ValidationData = validationHeads,
                 Callbacks = [tail, .. options.Callbacks],
-            }, cancellation: cancellation);
+            }, loss, cancellation: cancellation);
             history = history.Concat(tuning);
             evaluation = validationHeads is null ? null : tail.Trainer!.Evaluate(validationHeads);
         }

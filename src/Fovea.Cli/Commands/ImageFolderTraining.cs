@@ -178,7 +178,7 @@ internal static class ImageFolderTraining
         if (!settings.Json)
             Console.Error.WriteLine($"Training '{modelName}' from scratch ({model.ParameterCount:N0} parameters): {settings.Describe()}");
         if (!settings.Json && session.Describe() is { } resuming) Console.Error.WriteLine(resuming);
-        var trainer = new Trainer(model, settings.Optimizer, new SoftmaxCrossEntropyLoss(settings.LabelSmoothing));
+        var trainer = new Trainer(model, settings.Optimizer, settings.CreateLoss(train));
         var clock = Stopwatch.StartNew();
         var history = session.Fit(trainer, train, new FitOptions
         {
@@ -208,7 +208,7 @@ internal static class ImageFolderTraining
         if (!settings.Json)
             Console.Error.WriteLine($"Training a dense classifier ({top.ParameterCount:N0} parameters) on the {baseName} features: {settings.Describe()}");
         if (!settings.Json && session.Describe() is { } resuming) Console.Error.WriteLine(resuming);
-        var trainer = new Trainer(top, settings.Optimizer, new SoftmaxCrossEntropyLoss(settings.LabelSmoothing));
+        var trainer = new Trainer(top, settings.Optimizer, settings.CreateLoss(train));
         clock.Restart();
         var history = session.Fit(trainer, trainFeatures, new FitOptions
         {

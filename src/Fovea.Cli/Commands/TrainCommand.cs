@@ -38,6 +38,9 @@ internal static class TrainCommand
           --schedule NAME        constant | step | cosine | plateau (default: cosine; constant for reference and on
                                  pretrained features)
           --label-smoothing X    cross-entropy label smoothing (default: 0)
+          --class-weights W      balanced | none (default: none). balanced weighs each image's loss by
+                                 images / (classes x images of its class), counted on the images trained
+                                 on, so a class with few images counts as much as a common one
           --augment / --no-augment   random shifts (up to 2 pixels; 4 on cifar10; 1/16 of the image size for image
                                  folders) and horizontal flips (default: on, except for reference; not available
                                  with a pretrained base, whose features are computed once per image, without augmentation)
@@ -87,7 +90,7 @@ internal static class TrainCommand
         """;
 
     private static readonly HashSet<string> s_values = ["model", "dataset", "data", "epochs", "batch-size", "lr", "optimizer", "schedule",
-        "label-smoothing", "validation-split", "limit", "seed", "threads", "out", "base", "base-layer", "base-normalization", "image-size", "channels", "test-data",
+        "label-smoothing", "class-weights", "validation-split", "limit", "seed", "threads", "out", "base", "base-layer", "base-normalization", "image-size", "channels", "test-data",
         "resume"];
     private static readonly HashSet<string> s_flags = ["json", "augment", "no-augment", "report"];
 
@@ -144,7 +147,7 @@ internal static class TrainCommand
         // Stored with the model, so predict normalises a photo exactly as training did; measured on the training images
         // only, so nothing of the validation images reaches the model before it is validated on them.
         if (datasetInfo.NormalizeInput) model.Normalization = ChannelStatistics.Normalization(train, fitted);
-        var trainer = new Trainer(model, settings.Optimizer, new SoftmaxCrossEntropyLoss(settings.LabelSmoothing));
+        var trainer = new Trainer(model, settings.Optimizer, settings.CreateLoss(train, fitted));
         trainer.CheckStepFits(settings.BatchSize, fitted.Length);
         foreach (var line in loadLog) Console.Error.WriteLine(line);
         if (!settings.Json)

@@ -1,3 +1,5 @@
+using Fovea.Data;
+using Fovea.Losses;
 using Fovea.Optimizers;
 
 namespace Fovea.Cli.Commands;
@@ -7,7 +9,7 @@ internal sealed record TrainDefaults(int Epochs, double LearningRate, string Opt
 
 /// <summary>The options every kind of <c>fovea train</c> shares, read from the command line over <see cref="TrainDefaults"/>.</summary>
 internal sealed record TrainSettings(int Epochs, int BatchSize, float LearningRate, Optimizer Optimizer, string ScheduleName,
-    LearningRateSchedule Schedule, float LabelSmoothing, bool Augment, double ValidationSplit, int Seed, int Threads, bool Json)
+    LearningRateSchedule Schedule, float LabelSmoothing, bool BalanceClasses, bool Augment, double ValidationSplit, int Seed, int Threads, bool Json)
 {
     public static TrainSettings Read(CommandLine cl, TrainDefaults defaults)
     {
@@ -26,6 +28,12 @@ internal sealed record TrainSettings(int Epochs, int BatchSize, float LearningRa
             ScheduleName: schedule,
             Schedule: LearningRateSchedule.Parse(schedule),
             LabelSmoothing: (float)cl.GetDouble("label-smoothing", 0, 0, 0.99),
+            BalanceClasses: cl.Get("class-weights", "none") switch
+            {
+                "balanced" => true,
+                "none" => false,
+                var other => throw new UsageException($"Option --class-weights expects balanced or none; received '{other}'."),
+            },
             Augment: cl.Has("augment") && cl.Has("no-augment")
                 ? throw new UsageException("--augment and --no-augment contradict each other; give one.")
                 : cl.Has("augment") || (defaults.Augment && !cl.Has("no-augment")),
@@ -35,7 +43,18 @@ internal sealed record TrainSettings(int Epochs, int BatchSize, float LearningRa
             Json: cl.Has("json"));
     }
 
+    /// <summary>
+    /// The cross-entropy of these settings; with --class-weights balanced, weighted by the class counts of the images
+    /// trained on: <paramref name="train"/>'s, or those at <paramref name="indices"/> when given (held-out ones excluded).
+    /// </summary>
+    public SoftmaxCrossEntropyLoss CreateLoss(IDataset train, int[]? indices = null)
+    {
+        if (!BalanceClasses) return new SoftmaxCrossEntropyLoss(LabelSmoothing);
+        var labels = indices is null ? Enumerable.Range(0, train.Count).Select(train.GetLabel).ToArray() : indices.Select(train.GetLabel).ToArray();
+        return new SoftmaxCrossEntropyLoss(LabelSmoothing, SoftmaxCrossEntropyLoss.BalancedClassWeights(labels, train.ClassNames.Count));
+    }
+
     /// <summary>One line describing the run, for the console.</summary>
     public string Describe() => $"{Epochs} epochs, batch {BatchSize}, {Optimizer.Name} lr {LearningRate}, {ScheduleName} schedule, " +
-        $"augmentation {(Augment ? "on" : "off")}, {Threads} thread(s), seed {Seed}";
+        $"augmentation {(Augment ? "on" : "off")}, {(BalanceClasses ? "balanced class weights, " : "")}{Threads} thread(s), seed {Seed}";
 }

@@ -168,6 +168,15 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void ClassWeightsAreBalancedOrNone()
+    {
+        AssertUsageError(Fovea("train", "--class-weights", "inverse"), "--class-weights expects balanced or none; received 'inverse'");
+        var r = Fovea("train", "--model", "reference", "--epochs", "1", "--limit", "300", "--class-weights", "balanced", "--out", Path.Combine(_dir, "w.fovea"));
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Contains("balanced class weights", r.Err);
+    }
+
+    [Fact]
     public void TrainEvalPredictEndToEnd()
     {
         string model = Path.Combine(_dir, "small.fovea");

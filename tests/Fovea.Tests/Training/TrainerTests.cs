@@ -406,6 +406,36 @@ public class TrainerTests
     }
 
     [Fact]
+    public void BalancedClassWeightsRaiseTheRareClassesRecall()
+    {
+        // One feature; 190 samples of class 0 around 0, 10 of class 1 around 1.5 (overlapping). Unweighted, the boundary
+        // sits far into class 1 (few of its samples are worth moving it for); balanced, near the midpoint.
+        static InMemoryDataset Samples(int common, int rare, int seed)
+        {
+            var rng = new Random(seed);
+            float Normal() => (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
+            var x = new float[common + rare]; var y = new int[common + rare];
+            for (int i = 0; i < x.Length; i++) { y[i] = i < common ? 0 : 1; x[i] = Normal() + 1.5f * y[i]; }
+            return new InMemoryDataset(x, y, [1, 1, 1], ["common", "rare"]);
+        }
+        var train = Samples(190, 10, seed: 1);
+        var test = Samples(500, 500, seed: 2);
+        ConfusionMatrix Fit(Loss loss)
+        {
+            var model = new Sequential([1, 1, 1], seed: 3).Top(new Fovea.Layers.Flatten(), new Fovea.Layers.Dense(2));
+            var trainer = new Trainer(model, new Adam(0.05f), loss);
+            trainer.Fit(train, new FitOptions { Epochs = 60, BatchSize = 20, Seed = 4 });
+            return trainer.Evaluate(test).Confusion;
+        }
+        var weights = SoftmaxCrossEntropyLoss.BalancedClassWeights(Enumerable.Range(0, train.Count).Select(train.GetLabel).ToArray(), 2);
+        var plain = Fit(new SoftmaxCrossEntropyLoss());
+        var balanced = Fit(new SoftmaxCrossEntropyLoss(classWeights: weights));
+        Assert.True(plain.Recall(1) < 0.4, $"unweighted recall of the rare class {plain.Recall(1):P1}");
+        Assert.True(balanced.Recall(1) > 0.6, $"balanced recall of the rare class {balanced.Recall(1):P1}");
+        Assert.True(balanced.BalancedAccuracy > plain.BalancedAccuracy + 0.1, $"{balanced.BalancedAccuracy:P1} vs {plain.BalancedAccuracy:P1}");
+    }
+
+    [Fact]
     public void NaNScoresCountAsWrong()
     {
         // Label 0's score is NaN: every comparison with it is false, which used to rank it first.
