@@ -14,7 +14,9 @@ public sealed partial class CliResumeTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static string[] Args(string model) => ["train", "--limit", "500", "--epochs", "4", "--threads", "1", "--seed", "3", "--out", model];
+    // 8 epochs of 500 images: after the first epoch's line, time for the signal to arrive on a busy machine (with 4, the
+    // run once ended before it did when other builds kept both cores busy).
+    private static string[] Args(string model) => ["train", "--limit", "500", "--epochs", "8", "--threads", "1", "--seed", "3", "--out", model];
 
     /// <summary>Starts fovea and sends SIGINT once the first epoch's line is printed (one line per epoch when stderr is not a terminal).</summary>
     private static (int Code, string Err) RunAndInterrupt(string[] args) =>
@@ -42,7 +44,7 @@ public sealed partial class CliResumeTests : IDisposable
         CliProcess.AssertUsageError(CliProcess.Run(Args(model)), checkpoint, "--resume");
         // The run's settings are the checkpoint's; other ones are refused, each named.
         CliProcess.AssertUsageError(CliProcess.Run("train", "--resume", checkpoint, "--epochs", "9", "--lr", "0.1"),
-            "--epochs 9 (the run has 4)", "--lr 0.1 (the run did not set it)");
+            "--epochs 9 (the run has 8)", "--lr 0.1 (the run did not set it)");
 
         var resumed = CliProcess.Run("train", "--resume", checkpoint, "--json");
         Assert.True(resumed.Code == 0, resumed.Err);
@@ -58,7 +60,7 @@ public sealed partial class CliResumeTests : IDisposable
         static string[] Figures(string json) => JsonNode.Parse(json)!["history"]!.AsArray()
             .Select(e => $"{e!["loss"]} {e["accuracy"]} {e["validation_loss"]} {e["learning_rate"]}").ToArray();
         Assert.Equal(Figures(uninterrupted.Out), Figures(resumed.Out));
-        Assert.Equal(4, Figures(resumed.Out).Length);
+        Assert.Equal(8, Figures(resumed.Out).Length);
     }
 
     [Fact]
