@@ -61,6 +61,8 @@ public sealed class FolderCliTests(ITestOutputHelper output) : IDisposable
         var result = JsonNode.Parse(run.Out)!;
         Assert.Equal("resnet18", (string)result["model"]!);
         Assert.Equal(6, (int)result["validation"]!["images"]!);      // 2 of each class's 6
+        // Equal classes: the balanced accuracy (mean recall) is the accuracy.
+        Assert.Equal((double)result["validation"]!["accuracy"]!, (double)result["validation"]!["balanced_accuracy"]!, 9);
         Assert.Equal([3, 224, 224], ((JsonArray)result["input_shape"]!).Select(n => (int)n!));
         output.WriteLine($"features {(double)result["feature_seconds"]!}s, top {(double)result["train_seconds"]!}s, validation accuracy {(double)result["validation"]!["accuracy"]!:P0}");
 

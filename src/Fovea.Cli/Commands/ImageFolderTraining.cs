@@ -270,10 +270,10 @@ internal static class ImageFolderTraining
         string after = ft is null ? $"after {outcome.TrainSeconds:F1}s of training"
             : $"after {outcome.TrainSeconds:F1}s of training the classifier and {ft.Seconds:F1}s of fine-tuning after {ft.Options.Layer}";
         if (outcome.Validation is { } v)
-            Console.WriteLine($"Validation accuracy {v.Accuracy:P2} (top-{v.K} {v.TopKAccuracy:P2}, loss {v.Loss:F4}) on {v.Count:N0} held-out images {after}" +
+            Console.WriteLine($"Validation accuracy {v.Accuracy:P2} ({Balanced(v)}top-{v.K} {v.TopKAccuracy:P2}, loss {v.Loss:F4}) on {v.Count:N0} held-out images {after}" +
                 (ft?.FrozenValidation is { } fv ? $" (frozen features alone: {fv.Accuracy:P2})." : "."));
         if (outcome.Test is { } t)
-            Console.WriteLine($"Test accuracy {t.Accuracy:P2} (top-{t.K} {t.TopKAccuracy:P2}, loss {t.Loss:F4}) on {t.Count:N0} test images {after}" +
+            Console.WriteLine($"Test accuracy {t.Accuracy:P2} ({Balanced(t)}top-{t.K} {t.TopKAccuracy:P2}, loss {t.Loss:F4}) on {t.Count:N0} test images {after}" +
                 (ft?.FrozenTest is { } ftest ? $" (frozen features alone: {ftest.Accuracy:P2})." : "."));
         Console.WriteLine($"Saved {outPath} (classes: {string.Join(", ", outcome.Model.ClassNames)}; history, charts and confusion matrix next to it)");
         if (reportPath is not null) Console.WriteLine($"Report {reportPath}");
@@ -281,8 +281,16 @@ internal static class ImageFolderTraining
 
     private static JsonNode? Describe(EvaluationResult? r) => r is null ? null : new JsonObject
     {
-        ["images"] = r.Count, ["accuracy"] = r.Accuracy, ["loss"] = r.Loss, [$"top{r.K}_accuracy"] = r.TopKAccuracy,
+        ["images"] = r.Count, ["accuracy"] = r.Accuracy, ["balanced_accuracy"] = r.Confusion.BalancedAccuracy,
+        ["loss"] = r.Loss, [$"top{r.K}_accuracy"] = r.TopKAccuracy,
     };
+
+    /// <summary>"balanced 81.25 %, " when the classes have unequal numbers of images (then accuracy favours the large ones), else "".</summary>
+    private static string Balanced(EvaluationResult r)
+    {
+        var supports = Enumerable.Range(0, r.Confusion.Classes).Select(r.Confusion.Support).Where(n => n > 0).Distinct().Count();
+        return supports > 1 ? $"balanced {r.Confusion.BalancedAccuracy:P2}, " : "";
+    }
 
     /// <summary>Passes every batch to <paramref name="inner"/> but only every n-th epoch line (and the last): a classifier on features runs many short epochs.</summary>
     private sealed class EveryNthEpoch(ITrainingCallback inner, int n, int epochs) : ITrainingCallback
