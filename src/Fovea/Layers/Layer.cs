@@ -29,6 +29,9 @@ public abstract class Layer
 
     internal bool HasName => _name is not null;
 
+    /// <summary>The model the layer was added to: its weights belong to that model, so no other may take (and rebuild) it.</summary>
+    internal Models.Model? Owner { get; set; }
+
     /// <summary>Type name used in model files, e.g. "Conv2D".</summary>
     public abstract string TypeName { get; }
 

@@ -113,15 +113,20 @@ public partial class Model
     public Node Add(Layer layer, ModelStage stage, params Node[] inputs)
     {
         ArgumentNullException.ThrowIfNull(layer);
-        if (_nodes.Any(n => ReferenceEquals(n.Layer, layer)))
+        if (ReferenceEquals(layer.Owner, this))
             throw new ArgumentException($"Layer '{layer.Name}' is already in model '{Name}'; create a new layer to apply it again.");
-        if (inputs.Length == 0) inputs = [Output];
+        // Adding it here would rebuild it for this model's shapes, silently replacing the weights the other model uses.
+        if (layer.Owner is { } owner)
+            throw new ArgumentException($"Layer '{layer.Name}' ({layer.TypeName}) already belongs to model '{owner.Name}'; a layer can be in one model only. " +
+                "Create a new layer, or copy a model's layers with CopyUntil, CopyAfter, CopyTop or Combine.");
+        if (inputs is null || inputs.Length == 0) inputs = [Output];
         foreach (var i in inputs) CheckOwnNode(i);
         if (!layer.HasName) layer.Name = UniqueName(layer.TypeName.ToLowerInvariant());
         else if (_byName.ContainsKey(layer.Name))
             throw new ArgumentException($"Model '{Name}' already has a layer named '{layer.Name}'.");
         var shapes = inputs.Select(n => n.OutputShape).ToArray();
         layer.Build(shapes, new Random(LayerSeed(Seed, _nodes.Count)));
+        layer.Owner = this;
         var node = new Node(_nodes.Count, layer, inputs.Select(n => n.Index).ToArray(), stage) { OutputShape = layer.OutputShape };
         _nodes.Add(node);
         _byName[layer.Name] = node;
