@@ -72,8 +72,31 @@ public partial class Model
     public int Seed { get; }
     /// <summary>Per-sample input shape [C, H, W].</summary>
     public int[] InputShape { get; }
-    /// <summary>Class names of the outputs (optional, saved with the model).</summary>
-    public IReadOnlyList<string> ClassNames { get; set; } = [];
+    /// <summary>
+    /// Class names of the outputs (optional, saved with the model): none, or one per output value. The count is checked
+    /// when the model is saved, as layers may still be added after the names are set.
+    /// </summary>
+    public IReadOnlyList<string> ClassNames
+    {
+        get => _classNames;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            for (int i = 0; i < value.Count; i++)
+                if (value[i] is null) throw new ArgumentException($"Class name {i} of {value.Count} is null; every class needs a name.", nameof(value));
+            _classNames = value;
+        }
+    }
+    private IReadOnlyList<string> _classNames = [];
+
+    /// <summary>Throws naming both counts unless there are no class names or one per output value (what a model file may hold).</summary>
+    internal void CheckClassNamesFitOutputs()
+    {
+        long outputs = OutputShape.Aggregate(1L, (a, b) => a * b);
+        if (_classNames.Count != 0 && _classNames.Count != outputs)
+            throw new ArgumentException($"Model '{Name}' has {_classNames.Count} class name(s) for {outputs} output(s) {Tensor.ShapeToString(OutputShape)}; " +
+                "set one name per output, or none.");
+    }
     /// <summary>
     /// Normalisation applied to inputs before the first layer (optional, saved with the model): one mean and one
     /// positive, finite deviation per input channel (InputShape[0]).

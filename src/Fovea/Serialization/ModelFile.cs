@@ -24,6 +24,8 @@ public static class ModelFile
         IReadOnlyDictionary<string, string> extraMetadata)
     {
         ArgumentNullException.ThrowIfNull(model);
+        // Load refuses such a file: better to say so now than to write a model that cannot be read back.
+        model.CheckClassNamesFitOutputs();
         var tensors = model.Parameters.Select(p => (p.Name, p.Value.Shape, p.Value.ToArray())).Concat(extraTensors).ToList();
         var metadata = new Dictionary<string, string>
         {
