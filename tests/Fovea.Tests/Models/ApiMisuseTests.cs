@@ -1,5 +1,6 @@
 using Fovea.Layers;
 using Fovea.Models;
+using Fovea.Serialization;
 using Fovea.Tensors;
 using Fovea.Tests.Autograd;
 
@@ -34,5 +35,47 @@ public class ApiMisuseTests
         var model = new Model([2], "net");
         var node = model.Add(new ReLU(), (Node[])null!);
         Assert.Equal([0], node.InputIndices);
+    }
+
+    [Fact]
+    public void SaveRefusesClassNamesThatLoadWouldRefuse()
+    {
+        var model = new Sequential([4], "net").Top(new Dense(3));
+        model.ClassNames = ["cat", "dog"];
+        string path = Path.Combine(Path.GetTempPath(), $"fovea-names-{Guid.NewGuid():N}.fovea");
+        var e = Assert.Throws<ArgumentException>(() => ModelFile.Save(model, path));
+        Assert.Contains("2 class name(s) for 3 output(s) (3)", e.Message);
+        Assert.False(File.Exists(path));
+        model.ClassNames = ["cat", "dog", "bird"];
+        try
+        {
+            ModelFile.Save(model, path);
+            Assert.Equal(["cat", "dog", "bird"], ModelFile.Load(path).ClassNames);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void ClassNamesRefuseNullAndNullNames()
+    {
+        var model = new Sequential([4], "net").Top(new Dense(2));
+        Assert.Throws<ArgumentNullException>(() => model.ClassNames = null!);
+        Assert.Contains("Class name 1 of 2 is null", Assert.Throws<ArgumentException>(() => model.ClassNames = ["a", null!]).Message);
+        Assert.Empty(model.ClassNames);
+    }
+
+    [Fact]
+    public void CombineDoesNotGiveTheNewTopTheNamesOfTheBasesOldTop()
+    {
+        var trained = new Sequential([1, 4, 4], "trained").Base(new Conv2D(2, 3)).Top(new Flatten(), new Dense(3));
+        trained.ClassNames = ["cat", "dog", "bird"];
+        var fiveClasses = Model.Combine(trained, new Sequential([2, 2, 2], "new-top").Top(new Flatten(), new Dense(5)));
+        Assert.Empty(fiveClasses.ClassNames);
+        string path = Path.Combine(Path.GetTempPath(), $"fovea-combined-{Guid.NewGuid():N}.fovea");
+        try { ModelFile.Save(fiveClasses, path); Assert.Equal([5], ModelFile.Load(path).OutputShape); }
+        finally { File.Delete(path); }
+        // As many outputs as the base's names: they are kept, as before.
+        var threeClasses = Model.Combine(trained, new Sequential([2, 2, 2], "same-top").Top(new Flatten(), new Dense(3)));
+        Assert.Equal(["cat", "dog", "bird"], threeClasses.ClassNames);
     }
 }
