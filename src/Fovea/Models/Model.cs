@@ -109,6 +109,8 @@ public partial class Model
             if (value is not null)
             {
                 int channels = InputShape.Length > 0 ? InputShape[0] : 1;
+                if (value.Mean is null || value.Std is null)
+                    throw new ArgumentException($"Normalization needs {channels} means and {channels} deviations; received {(value.Mean is null ? "null" : value.Mean.Length.ToString())} means and {(value.Std is null ? "null" : value.Std.Length.ToString())} deviations.", nameof(value));
                 if (value.Mean.Length != channels || value.Std.Length != channels)
                     throw new ArgumentException($"Normalization has {value.Mean.Length} means and {value.Std.Length} deviations but the input {Tensors.Tensor.ShapeToString(InputShape)} has {channels} channels.", nameof(value));
                 foreach (float d in value.Std)
@@ -339,6 +341,7 @@ public partial class Model
 
     private void CheckInput(Tensor x)
     {
+        ArgumentNullException.ThrowIfNull(x);
         if (x.Rank != InputShape.Length + 1 || !x.Shape.AsSpan(1).SequenceEqual(InputShape))
             throw new ArgumentException($"Model '{Name}' expects input [N, {string.Join(", ", InputShape)}]; received {Tensor.ShapeToString(x.Shape)}.");
     }

@@ -2,6 +2,7 @@ using Fovea.Layers;
 using Fovea.Models;
 using Fovea.Serialization;
 using Fovea.Tensors;
+using Fovea.Training;
 using Fovea.Tests.Autograd;
 
 namespace Fovea.Tests.Models;
@@ -77,5 +78,24 @@ public class ApiMisuseTests
         // As many outputs as the base's names: they are kept, as before.
         var threeClasses = Model.Combine(trained, new Sequential([2, 2, 2], "same-top").Top(new Flatten(), new Dense(3)));
         Assert.Equal(["cat", "dog", "bird"], threeClasses.ClassNames);
+    }
+
+    [Fact]
+    public void NullArgumentsAreNamedNotANullReference()
+    {
+        var model = new Sequential([1, 4, 4], "net").Top(new Flatten(), new Dense(2));
+        var trainer = new Trainer(model, new Fovea.Optimizers.Adam());
+        var data = new Fovea.Data.InMemoryDataset(new float[2 * 16], [0, 1], [1, 4, 4], ["a", "b"]);
+        Assert.Contains("training data set is null", Assert.Throws<ArgumentNullException>(() => trainer.Fit(null!, new FitOptions())).Message);
+        Assert.Contains("evaluation data set is null", Assert.Throws<ArgumentNullException>(() => trainer.Evaluate(null!)).Message);
+        Assert.Throws<ArgumentNullException>(() => trainer.Predict(null!));
+        Assert.Throws<ArgumentNullException>(() => model.Predict(null!));
+        Assert.Throws<ArgumentNullException>(() => model.Forward(null!));
+        Assert.Contains("Received: null", Assert.Throws<ArgumentNullException>(() => trainer.Fit(data, new FitOptions { Callbacks = null! })).Message);
+        Assert.Contains("Callback 1 of 2 is null", Assert.Throws<ArgumentException>(
+            () => trainer.Fit(data, new FitOptions { Callbacks = [new EarlyStopping(), null!] })).Message);
+        Assert.Throws<ArgumentNullException>(() => trainer.Fit(data, new FitOptions { CheckpointMetadata = null! }));
+        Assert.Contains("received null means and 1 deviations", Assert.Throws<ArgumentException>(
+            () => model.Normalization = new InputNormalization(null!, [1f])).Message);
     }
 }
