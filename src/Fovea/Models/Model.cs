@@ -227,10 +227,19 @@ public partial class Model
 
     /// <summary>
     /// Runs the network on a batch x [N, ...InputShape]. training = true uses dropout and batch statistics (and, with a
-    /// recording tape, records gradients). Named activations listed in <paramref name="capture"/> are handed back in it.
+    /// recording tape, records gradients). Named activations listed in <paramref name="capture"/> (its keys: layer names,
+    /// or "input" for the normalised input) are handed back in it.
     /// </summary>
-    public Tensor Forward(Tensor x, bool training = false, IDictionary<string, Tensor>? capture = null) =>
-        ForwardTo(x, _outputIndex, training, capture);
+    /// <exception cref="ArgumentException">A key of <paramref name="capture"/> names no node of the model.</exception>
+    public Tensor Forward(Tensor x, bool training = false, IDictionary<string, Tensor>? capture = null)
+    {
+        // A misspelt name would otherwise come back as null, to fail far from the mistake.
+        if (capture is not null)
+            foreach (var key in capture.Keys)
+                if (!_byName.ContainsKey(key))
+                    throw new ArgumentException($"Cannot capture '{key}': model '{Name}' has no layer of that name. Layers: input, {string.Join(", ", Layers.Select(l => l.Name))}.", nameof(capture));
+        return ForwardTo(x, _outputIndex, training, capture);
+    }
 
     /// <summary>Runs the nodes in order up to <paramref name="outputIndex"/> (further when capturing) and returns its value.</summary>
     private Tensor ForwardTo(Tensor x, int outputIndex, bool training, IDictionary<string, Tensor>? capture)

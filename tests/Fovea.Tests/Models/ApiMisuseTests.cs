@@ -98,4 +98,19 @@ public class ApiMisuseTests
         Assert.Contains("received null means and 1 deviations", Assert.Throws<ArgumentException>(
             () => model.Normalization = new InputNormalization(null!, [1f])).Message);
     }
+
+    [Fact]
+    public void CapturingANameTheModelDoesNotHaveIsRefusedListingTheLayers()
+    {
+        var model = new Sequential([1, 4, 4], "net").Base(new Conv2D(2, 3, name: "features")).Top(new Flatten(), new Dense(2));
+        var x = TestTensors.Random(new Random(2), 1, 1, 4, 4);
+        var capture = new Dictionary<string, Tensor> { ["feature"] = null! };
+        var e = Assert.Throws<ArgumentException>(() => model.Forward(x, capture: capture));
+        Assert.Contains("Cannot capture 'feature'", e.Message);
+        Assert.Contains("Layers: input, features, flatten, dense", e.Message);
+        capture = new() { ["features"] = null!, ["input"] = null! };
+        model.Forward(x, capture: capture);
+        Assert.Equal([1, 2, 2, 2], capture["features"].Shape);
+        Assert.Equal([1, 1, 4, 4], capture["input"].Shape);
+    }
 }
