@@ -57,6 +57,10 @@ public sealed record ImageClassifierTrainingOptions
         if (FineTuneEpochs < 1) throw new ArgumentOutOfRangeException(nameof(FineTuneEpochs), FineTuneEpochs, $"Fine-tuning epochs must be at least 1. Received: {FineTuneEpochs}.");
         if (FineTuneLearningRate is { } rate && (!(rate > 0) || float.IsInfinity(rate)))
             throw new ArgumentOutOfRangeException(nameof(FineTuneLearningRate), rate, $"The fine-tuning learning rate must be a positive number. Received: {rate}.");
+        // Checked here, before the feature pass, rather than by the Fit that follows it.
+        if (Callbacks is null) throw new ArgumentNullException(nameof(Callbacks), "Callbacks must be a list (empty for none). Received: null.");
+        for (int i = 0; i < Callbacks.Count; i++)
+            if (Callbacks[i] is null) throw new ArgumentException($"Callback {i} of {Callbacks.Count} is null.", nameof(Callbacks));
     }
 
     /// <summary>A tenth of the classifier's rate, as the user wrote it (the tenth of the float 0.001f would print as 0.000100000005).</summary>
