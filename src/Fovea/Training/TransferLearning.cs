@@ -108,6 +108,8 @@ public static partial class TransferLearning
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
+        // Bad options are refused now, not by the Fit after the whole feature pass.
+        options.Validate();
         if (options.Augmentation is not null)
             throw new ArgumentException("Augmentation cannot be used with cached features: it changes the images, and so the features, every epoch. " +
                 "Set FitOptions.Augmentation to null, or train the whole model with Trainer.Fit.", nameof(options));
