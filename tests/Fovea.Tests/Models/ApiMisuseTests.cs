@@ -91,6 +91,8 @@ public class ApiMisuseTests
         Assert.Throws<ArgumentNullException>(() => trainer.Predict(null!));
         Assert.Throws<ArgumentNullException>(() => model.Predict(null!));
         Assert.Throws<ArgumentNullException>(() => model.Forward(null!));
+        Assert.Throws<ArgumentNullException>(() => new Sequential([2]).Base(null!));
+        Assert.Throws<ArgumentNullException>(() => new Sequential([2]).Top(null!));
         Assert.Contains("Received: null", Assert.Throws<ArgumentNullException>(() => trainer.Fit(data, new FitOptions { Callbacks = null! })).Message);
         Assert.Contains("Callback 1 of 2 is null", Assert.Throws<ArgumentException>(
             () => trainer.Fit(data, new FitOptions { Callbacks = [new EarlyStopping(), null!] })).Message);
