@@ -28,6 +28,10 @@ public class ApiMisuseTests
         var conv = new Conv2D(2, 5);
         Assert.ThrowsAny<ArgumentException>(() => new Model([1, 3, 3], "small").Add(conv));
         new Model([1, 6, 6], "large").Add(conv);
+        // Nor can a layer be rebuilt under its model.
+        var rebuild = Assert.Throws<InvalidOperationException>(() => dense.Build([[7]], new Random(0)));
+        Assert.Contains("Layer 'scores' (Dense) is in model 'first'", rebuild.Message);
+        Assert.Equal(expected, first.Predict(x).ToArray());
     }
 
     [Fact]
