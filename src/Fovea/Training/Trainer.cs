@@ -144,6 +144,8 @@ public sealed partial class Trainer
             trainSet = mem.Subset(t); validation = v.Length > 0 ? mem.Subset(v) : null;
         }
         if (validation is not null) CheckDataset(validation, "validation");
+        // The checkpoint is a model file: a model that cannot be saved is refused before training, not after an epoch.
+        if (options.CheckpointPath is not null) Model.CheckClassNamesFitOutputs();
         CheckStepFits(options.BatchSize, trainSet.Count, options.MemoryLimitBytes);
         var run = new FitRun(options, Optimizer.LearningRate, trainSet.Count, validation?.Count);
         resumeFrom?.CheckCanResume(this, run);

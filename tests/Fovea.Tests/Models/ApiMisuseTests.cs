@@ -119,4 +119,31 @@ public class ApiMisuseTests
         Assert.Equal([1, 2, 2, 2], capture["features"].Shape);
         Assert.Equal([1, 1, 4, 4], capture["input"].Shape);
     }
+
+    [Fact]
+    public void AModelThatCannotBeSavedIsRefusedBeforeTrainingThatWouldSaveIt()
+    {
+        var model = new Sequential([1, 4, 4], "net").Top(new Flatten(), new Dense(3));
+        model.ClassNames = ["a", "b"];
+        var data = new Fovea.Data.InMemoryDataset(new float[2 * 16], [0, 1], [1, 4, 4], ["a", "b"]);
+        string dir = Path.Combine(Path.GetTempPath(), $"fovea-unsaveable-{Guid.NewGuid():N}");
+        int batches = 0;
+        var counter = new BatchCounter(() => batches++);
+        try
+        {
+            var e = Assert.Throws<ArgumentException>(() => new Trainer(model, new Fovea.Optimizers.Adam())
+                .Fit(data, new FitOptions { Epochs = 1, Callbacks = [counter, new ModelCheckpoint(Path.Combine(dir, "best.fovea"), "loss")] }));
+            Assert.Contains("2 class name(s) for 3 output(s)", e.Message);
+            e = Assert.Throws<ArgumentException>(() => new Trainer(model, new Fovea.Optimizers.Adam())
+                .Fit(data, new FitOptions { Epochs = 1, Callbacks = [counter], CheckpointPath = Path.Combine(dir, "run.checkpoint") }));
+            Assert.Contains("2 class name(s) for 3 output(s)", e.Message);
+            Assert.Equal(0, batches);
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+    }
+
+    private sealed class BatchCounter(Action onBatch) : ITrainingCallback
+    {
+        public void OnBatchEnd(Trainer trainer, in BatchProgress progress) => onBatch();
+    }
 }
