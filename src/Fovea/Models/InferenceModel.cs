@@ -65,11 +65,12 @@ public sealed class InferenceModel
 
     [ThreadStatic] private static TensorArena? t_arena;
 
-    /// <summary>Class probabilities [N, classes]: softmax of the outputs, unless the model already ends in Softmax or Sigmoid.</summary>
+    /// <summary>Class probabilities [N, classes]: softmax of the outputs, unless the model already ends in Softmax or Sigmoid
+    /// (or an AxisSoftmax over all of a sample's values).</summary>
     public Tensor PredictProbabilities(Tensor x)
     {
         var y = Predict(x);
-        if (_output.Layer is Layers.Softmax || _output.Layer is Layers.Sigmoid) return y;
+        if (Model.EndsInProbabilities(_output)) return y.Rank == 2 ? y : y.View(y.Dim(0), y.SampleLength);
         return Tape.NoGrad(() => Ops.Softmax(y.Rank == 2 ? y : y.View(y.Dim(0), y.SampleLength)));
     }
 

@@ -340,13 +340,21 @@ public partial class Model
         return new(this, output);
     }
 
-    /// <summary>Class probabilities [N, classes]: softmax of the outputs, unless the model already ends in Softmax.</summary>
+    /// <summary>Class probabilities [N, classes]: softmax of the outputs, unless the model already ends in Softmax or Sigmoid
+    /// (or an AxisSoftmax over all of a sample's values).</summary>
     public Tensor PredictProbabilities(Tensor x)
     {
         var y = Predict(x);
-        if (Output.Layer is Layers.Softmax || Output.Layer is Layers.Sigmoid) return y;
+        if (EndsInProbabilities(Output)) return y.Rank == 2 ? y : y.View(y.Dim(0), y.SampleLength);
         return Tape.NoGrad(() => Ops.Softmax(y.Rank == 2 ? y : y.View(y.Dim(0), y.SampleLength)));
     }
+
+    /// <summary>
+    /// Whether <paramref name="output"/>'s values are already probabilities, which a second softmax would flatten towards
+    /// uniform: a Softmax or Sigmoid, or an AxisSoftmax (e.g. imported from ONNX) over all of a sample's values.
+    /// </summary>
+    internal static bool EndsInProbabilities(Node output) => output.Layer is Fovea.Layers.Softmax or Fovea.Layers.Sigmoid
+        || (output.Layer is Fovea.Layers.AxisSoftmax softmax && softmax.GivesOneDistribution(softmax.InputShapes[0]));
 
     private void CheckInput(Tensor x)
     {

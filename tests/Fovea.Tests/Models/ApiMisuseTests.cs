@@ -142,6 +142,28 @@ public class ApiMisuseTests
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ProbabilitiesOfAModelEndingInAnAxisSoftmaxAreItsOutputsNotASecondSoftmax(bool mapsOfOne)
+    {
+        // As ONNX import makes them: a softmax layer over the class axis of [K] or [K, 1, 1] scores.
+        var model = mapsOfOne
+            ? new Sequential([2, 3, 3], "net").Base(new Conv2D(4, 3)).Top(new AxisSoftmax(0))
+            : new Sequential([4], "net").Top(new Dense(3), new AxisSoftmax(0));
+        var x = TestTensors.Random(new Random(5), [2, .. model.InputShape]);
+        var outputs = model.Predict(x).ToArray();
+        var probabilities = model.PredictProbabilities(x);
+        Assert.Equal([2, outputs.Length / 2], probabilities.Shape);
+        Assert.Equal(outputs, probabilities.ToArray());
+        var fast = model.ToInference().PredictProbabilities(x).ToArray();
+        for (int i = 0; i < outputs.Length; i++) Assert.Equal(outputs[i], fast[i], 1e-6f);
+        // A log-softmax, or a softmax over one axis of several, is not one distribution: the softmax is still applied.
+        var log = new Sequential([4], "log").Top(new Dense(3), new AxisSoftmax(0, log: true));
+        var v = TestTensors.Random(new Random(6), 2, 4);
+        Assert.NotEqual(log.Predict(v).ToArray(), log.PredictProbabilities(v).ToArray());
+    }
+
     private sealed class BatchCounter(Action onBatch) : ITrainingCallback
     {
         public void OnBatchEnd(Trainer trainer, in BatchProgress progress) => onBatch();
