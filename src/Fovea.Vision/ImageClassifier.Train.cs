@@ -112,6 +112,8 @@ public sealed partial class ImageClassifier
         options.Validate();
         if (featureExtractor.InputShape is not [1 or 3, > 0, > 0])
             throw new ArgumentException($"Model '{featureExtractor.Name}' takes input {Tensor.ShapeToString(featureExtractor.InputShape)}; a feature extractor of images takes [C, H, W] with C = 1 or 3.", nameof(featureExtractor));
+        // Features (and so the classifier's input) are maps [C, H, W]: refused before any image is decoded otherwise.
+        TransferLearning.CheckFeatureShape(featureExtractor);
         int[] shape = featureExtractor.InputShape;
         var images = ImageFileDataset.Open(folder, shape[0], shape[1], shape[2]);
         var (train, validation) = options.ValidationFraction > 0 ? images.Split(options.ValidationFraction, options.Seed) : (images, null);

@@ -185,6 +185,19 @@ public class TransferLearningTests
         Assert.Contains("Received: -2", e.Message);
     }
 
+    [Fact]
+    public void A_base_that_ends_in_vectors_is_refused_before_any_image_goes_through_it()
+    {
+        var net = new Sequential([3, 8, 8], "pooled").Base(new Conv2D(4, 3), new GlobalAvgPool2D()).Top(new Dense(3));
+        net.Freeze(ModelStage.Base);
+        var images = new UnreadDataset(Data(6, 1));
+        var e = Assert.Throws<ArgumentException>(() => TransferLearning.ExtractFeatures(net, images));
+        Assert.Contains("outputs (4) per sample (at 'globalavgpool2d')", e.Message);
+        Assert.Contains("GlobalAvgPool2D(keepDims: true)", e.Message);
+        Assert.Contains("outputs (4) per sample", Assert.Throws<ArgumentException>(
+            () => TransferLearning.FitTop(net, images, new Adam(), new FitOptions { Epochs = 1 })).Message);
+    }
+
     /// <summary>Fails the test if an image is read.</summary>
     private sealed class UnreadDataset(IDataset inner) : IDataset
     {
