@@ -99,7 +99,8 @@ public sealed partial class ImageClassifier
     /// <param name="options">Epochs, batch size, learning rate, split and seed; default <see cref="ImageClassifierTrainingOptions"/>'s.</param>
     /// <param name="cancellation">Stops the training after the current batch with a <see cref="TrainingInterruptedException"/>.</param>
     /// <exception cref="ImageFolderException">The folder is not laid out as class folders of images (e.g. fewer than 2 classes).</exception>
-    /// <exception cref="ArgumentException">No image can be held out (every class has one), the network takes no images, or
+    /// <exception cref="ArgumentException">No image can be held out (every class has one), the network takes no images or its
+    /// base ends in vectors rather than maps [C, H, W] (see <see cref="TransferLearning.ExtractFeatures"/>), or
     /// <see cref="ImageClassifierTrainingOptions.FineTuneAfter"/> names no layer, one a residual connection crosses, or
     /// one whose outputs for every image would not fit in memory.</exception>
     /// <exception cref="ImageLoadException">An image cannot be decoded; the message names it.</exception>
