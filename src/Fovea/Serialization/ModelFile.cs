@@ -74,7 +74,15 @@ public static class ModelFile
         if (length is null) throw new FileNotFoundException($"{char.ToUpperInvariant(what[0])}{what[1..]} not found: {path}{LinkedFile.DanglingNote(path)}", path);
         // Pipes and devices report 0 bytes: refused before reading, which would wait for ever for a pipe's writer.
         if (length == 0) throw new FormatException($"{path} is empty (0 bytes) or not a regular file; expected a {what}.");
-        var (tensors, metadata) = SafeTensors.Read(File.ReadAllBytes(path), path);
+        var bytes = File.ReadAllBytes(path);
+        Dictionary<string, (int[] Shape, float[] Values)> tensors;
+        Dictionary<string, string> metadata;
+        try { (tensors, metadata) = SafeTensors.Read(bytes, path); }
+        catch (FormatException e) when (LooksLikeOnnx(path, bytes))
+        {
+            // ONNX files are the other model files an app holds; their reader is in another package.
+            throw new FormatException($"{e.Message} It looks like an ONNX model: import it with Fovea.Onnx's OnnxImporter.Import(path).", e);
+        }
         if (!metadata.TryGetValue("format", out var format) || format != "fovea")
             throw new FormatException($"{path}: a safetensors file, but not a Fovea {what} (metadata 'format' is '{format ?? "missing"}', expected 'fovea').");
         if (!metadata.TryGetValue("format_version", out var versionText) || !int.TryParse(versionText, out int version) || version < 1)
@@ -118,6 +126,10 @@ public static class ModelFile
             throw new FormatException($"{path}: {model.ClassNames.Count} class names for {outputs} outputs.");
         return model;
     }
+
+    /// <summary>A name ending in .onnx, or a first byte that is the tag of ONNX's ir_version, which every exporter writes first.</summary>
+    private static bool LooksLikeOnnx(string path, byte[] bytes) =>
+        path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || (bytes.Length > 0 && bytes[0] == 0x08);
 
     private static int IndexOfInvalid(ReadOnlySpan<float> values, bool allowInfinity)
     {
