@@ -19,6 +19,9 @@ internal static class OnnxFile
     public static ModelProto ParseModel(byte[] bytes, string source)
     {
         if (bytes.Length == 0) throw new OnnxImportException($"'{source}' is empty, not an ONNX model.");
+        // A safetensors file (a Fovea model) starts with its header's length and then the header's '{'.
+        if (bytes.Length > 8 && bytes[8] == (byte)'{' && System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(bytes) < (ulong)bytes.Length)
+            throw new OnnxImportException($"'{source}' is a Fovea model file (safetensors), not an ONNX model: load it with Fovea.Serialization.ModelFile.Load.");
         ModelProto model;
         try { model = ModelProto.Parser.ParseFrom(bytes); }
         catch (InvalidProtocolBufferException e)

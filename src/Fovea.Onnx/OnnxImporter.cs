@@ -249,6 +249,7 @@ public static partial class OnnxImporter
                 if (p.Key != OnnxMetadata.ClassNames) continue;
                 try { _model.ClassNames = JsonSerializer.Deserialize<string[]>(p.Value) ?? []; }
                 catch (JsonException) { _model.ClassNames = p.Value.Split(',').Select(s => s.Trim()).ToArray(); }
+                catch (ArgumentException e) { throw new OnnxImportException($"'{_source}': metadata '{OnnxMetadata.ClassNames}' is {p.Value}: {e.Message}", e); }
             }
         }
 

@@ -64,6 +64,10 @@ public sealed record ImageClassifierTrainingOptions
         if (FineTuneEpochs < 1) throw new ArgumentOutOfRangeException(nameof(FineTuneEpochs), FineTuneEpochs, $"Fine-tuning epochs must be at least 1. Received: {FineTuneEpochs}.");
         if (FineTuneLearningRate is { } rate && (!(rate > 0) || float.IsInfinity(rate)))
             throw new ArgumentOutOfRangeException(nameof(FineTuneLearningRate), rate, $"The fine-tuning learning rate must be a positive number. Received: {rate}.");
+        // Checked here, before the feature pass, rather than by the Fit that follows it.
+        if (Callbacks is null) throw new ArgumentNullException(nameof(Callbacks), "Callbacks must be a list (empty for none). Received: null.");
+        for (int i = 0; i < Callbacks.Count; i++)
+            if (Callbacks[i] is null) throw new ArgumentException($"Callback {i} of {Callbacks.Count} is null.", nameof(Callbacks));
     }
 
     /// <summary>A tenth of the classifier's rate, as the user wrote it (the tenth of the float 0.001f would print as 0.000100000005).</summary>
@@ -102,7 +106,8 @@ public sealed partial class ImageClassifier
     /// <param name="options">Epochs, batch size, learning rate, split and seed; default <see cref="ImageClassifierTrainingOptions"/>'s.</param>
     /// <param name="cancellation">Stops the training after the current batch with a <see cref="TrainingInterruptedException"/>.</param>
     /// <exception cref="ImageFolderException">The folder is not laid out as class folders of images (e.g. fewer than 2 classes).</exception>
-    /// <exception cref="ArgumentException">No image can be held out (every class has one), the network takes no images, or
+    /// <exception cref="ArgumentException">No image can be held out (every class has one), the network takes no images or its
+    /// base ends in vectors rather than maps [C, H, W] (see <see cref="TransferLearning.ExtractFeatures"/>), or
     /// <see cref="ImageClassifierTrainingOptions.FineTuneAfter"/> names no layer, one a residual connection crosses, or
     /// one whose outputs for every image would not fit in memory.</exception>
     /// <exception cref="ImageLoadException">An image cannot be decoded; the message names it.</exception>
@@ -115,6 +120,8 @@ public sealed partial class ImageClassifier
         options.Validate();
         if (featureExtractor.InputShape is not [1 or 3, > 0, > 0])
             throw new ArgumentException($"Model '{featureExtractor.Name}' takes input {Tensor.ShapeToString(featureExtractor.InputShape)}; a feature extractor of images takes [C, H, W] with C = 1 or 3.", nameof(featureExtractor));
+        // Features (and so the classifier's input) are maps [C, H, W]: refused before any image is decoded otherwise.
+        TransferLearning.CheckFeatureShape(featureExtractor);
         int[] shape = featureExtractor.InputShape;
         var images = ImageFileDataset.Open(folder, shape[0], shape[1], shape[2]);
         var (train, validation) = options.ValidationFraction > 0 ? images.Split(options.ValidationFraction, options.Seed) : (images, null);

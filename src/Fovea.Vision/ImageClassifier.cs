@@ -38,6 +38,11 @@ public sealed partial class ImageClassifier
         ArgumentNullException.ThrowIfNull(model);
         if (model.InputShape is not [1 or 3, > 0, > 0])
             throw new ArgumentException($"Model '{model.Name}' takes input {Tensor.ShapeToString(model.InputShape)}; an image classifier takes images [C, H, W] with C = 1 (grey) or 3 (RGB).", nameof(model));
+        // Scores shaped as classes but named wrongly: say so, rather than call the model a feature extractor.
+        var scoreShape = NetworkVisualizer.ScoreShape(model);
+        if (scoreShape is [_] or [_, 1, 1] && scoreShape[0] is var k && model.ClassNames.Count > 0 && model.ClassNames.Count != k)
+            throw new ArgumentException($"Model '{model.Name}' outputs {Tensor.ShapeToString(model.OutputShape)}, {k} score(s), but has {model.ClassNames.Count} class name(s) " +
+                $"({string.Join(", ", model.ClassNames.Take(5))}{(model.ClassNames.Count > 5 ? ", ..." : "")}); set one name per score, or none.", nameof(model));
         if (!NetworkVisualizer.HasClassScores(model))
             throw new ArgumentException($"Model '{model.Name}' outputs {Tensor.ShapeToString(model.OutputShape)}, which are not class scores " +
                 $"(a vector [K] or [K, 1, 1] from a Dense or Softmax layer, or with K class names); a feature extractor needs a classifier on top (see TransferLearning).", nameof(model));

@@ -78,4 +78,14 @@ public class MetadataTests
         Assert.Contains(OnnxMetadata.TopNodes, e.Message);
         Assert.Contains("meta.onnx", e.Message);
     }
+
+    [Fact]
+    public void AClassNameListWithANullNameIsAnImportErrorNamingTheMetadata()
+    {
+        var proto = OnnxExporter.Build(ModelZoo.Reference([1, 28, 28], 2, seed: 1), 13);
+        proto.MetadataProps.Add(new StringStringEntryProto { Key = OnnxMetadata.ClassNames, Value = "[\"cat\", null]" });
+        var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(proto.ToByteArray(), "pets"));
+        Assert.Contains("'pets': metadata 'class_names' is [\"cat\", null]", e.Message);
+        Assert.Contains("Class name 1 of 2 is null", e.Message);
+    }
 }

@@ -57,4 +57,27 @@ public sealed class ModelFormatDetectionTests : IDisposable
         CliProcess.AssertUsageError(CliProcess.Run("import", fovea, "--out", Path.Combine(_dir, "back.fovea")), fovea, "already a Fovea model file");
         Assert.False(File.Exists(Path.Combine(_dir, "back.fovea")));
     }
+
+    [Fact]
+    public void TheLibraryReadersNameTheOtherFormatsReader()
+    {
+        var onnx = Path.Combine(_dir, "m.onnx");
+        OnnxExporter.Export(SmallModel(), onnx);
+        var unnamed = Path.Combine(_dir, "m.bin");
+        File.Copy(onnx, unnamed);
+        foreach (var file in new[] { onnx, unnamed })
+        {
+            var e = Assert.Throws<FormatException>(() => ModelFile.Load(file));
+            Assert.Contains(file, e.Message);
+            Assert.Contains("looks like an ONNX model: import it with Fovea.Onnx's OnnxImporter.Import", e.Message);
+        }
+        var fovea = Path.Combine(_dir, "m.fovea");
+        ModelFile.Save(SmallModel(), fovea);
+        var notOnnx = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(fovea));
+        Assert.Contains($"'{fovea}' is a Fovea model file (safetensors), not an ONNX model: load it with Fovea.Serialization.ModelFile.Load", notOnnx.Message);
+        // Neither: no hint.
+        var text = Path.Combine(_dir, "notes.txt");
+        File.WriteAllText(text, "hello, this is not a model at all");
+        Assert.DoesNotContain("ONNX", Assert.Throws<FormatException>(() => ModelFile.Load(text)).Message);
+    }
 }

@@ -127,6 +127,15 @@ public class ValidationMessageTests
     }
 
     [Fact]
+    public void DatasetSplits()
+    {
+        // Refused before any folder is searched or anything downloaded.
+        var offline = new Fovea.Data.DatasetLoadOptions { EnvironmentFolder = "", SystemFolder = "/nonexistent", CacheFolder = "/nonexistent", Offline = true };
+        Names("Received: 7", () => Fovea.Data.FashionMnist.Load((Fovea.Data.DatasetSplit)7, null, offline));
+        Names("Received: -1", () => Fovea.Data.Cifar10.Load((Fovea.Data.DatasetSplit)(-1), null, offline));
+    }
+
+    [Fact]
     public void LayerArguments()
     {
         Names("kernelSize=(0, 0)", () => new Fovea.Layers.Conv2D(4, 0));

@@ -112,6 +112,16 @@ public sealed class ImageClassifierTests : IDisposable
     }
 
     [Fact]
+    public void A_classifier_with_too_few_class_names_is_refused_naming_both_counts()
+    {
+        var model = Synthetic.TinyCnn(3, 24, 4);
+        model.ClassNames = ["cat", "dog"];
+        var e = Assert.Throws<ArgumentException>(() => new ImageClassifier(model));
+        Assert.Contains("outputs (4), 4 score(s), but has 2 class name(s) (cat, dog)", e.Message);
+        Assert.DoesNotContain("feature extractor", e.Message);
+    }
+
+    [Fact]
     public void Unreadable_images_and_bad_arguments_are_named()
     {
         var classifier = new ImageClassifier(_model);

@@ -116,4 +116,31 @@ public sealed class ImageClassifierTrainTests(ITestOutputHelper output) : IDispo
         var shape = Assert.Throws<ArgumentException>(() => ImageClassifier.Train(folder.Root, vectors));
         Assert.Contains("takes input (12)", shape.Message);
     }
+
+    [Fact]
+    public void Train_refuses_null_callbacks_before_decoding_any_image()
+    {
+        using var folder = new SyntheticFolder(imagesPerClass: 2, seed: 84, minSide: 20, maxSide: 30);
+        var baseModel = ModelFile.Load(SaveBase());
+        int decoded = 0;
+        var none = Assert.Throws<ArgumentNullException>(() => ImageClassifier.Train(folder.Root, baseModel,
+            new ImageClassifierTrainingOptions { Callbacks = null!, FeatureProgress = (n, _) => decoded = n }));
+        Assert.Contains("Received: null", none.Message);
+        var oneNull = Assert.Throws<ArgumentException>(() => ImageClassifier.Train(folder.Root, baseModel,
+            new ImageClassifierTrainingOptions { Callbacks = [null!], FeatureProgress = (n, _) => decoded = n }));
+        Assert.Contains("Callback 0 of 1 is null", oneNull.Message);
+        Assert.Equal(0, decoded);
+    }
+
+    [Fact]
+    public void Train_refuses_a_base_that_ends_in_vectors_before_decoding_any_image()
+    {
+        using var folder = new SyntheticFolder(imagesPerClass: 2, seed: 85, minSide: 20, maxSide: 30);
+        var pooled = new Sequential([3, 16, 16], "pooled").Base(new Conv2D(4, 3), new GlobalAvgPool2D());
+        int decoded = 0;
+        var e = Assert.Throws<ArgumentException>(() => ImageClassifier.Train(folder.Root, pooled,
+            new ImageClassifierTrainingOptions { FeatureProgress = (n, _) => decoded = n }));
+        Assert.Contains("outputs (4) per sample (at 'globalavgpool2d')", e.Message);
+        Assert.Equal(0, decoded);
+    }
 }

@@ -40,7 +40,7 @@ public sealed record Cifar10Dataset(
     public const int OfficialRecordsPerFile = 10_000;
 
     /// <summary>The batch files of a split, in the order their records are loaded.</summary>
-    public IReadOnlyList<string> FilesOf(DatasetSplit split) => split == DatasetSplit.Train ? TrainFiles : TestFiles;
+    public IReadOnlyList<string> FilesOf(DatasetSplit split) => DatasetSplits.Check(split) == DatasetSplit.Train ? TrainFiles : TestFiles;
 }
 
 /// <summary>
@@ -173,7 +173,7 @@ public static class Cifar10
         throw new DatasetNotFoundException(dataset.Name, searched,
             $"{dataset.DisplayName} ({split.ToString().ToLowerInvariant()} split) was not found. To get it, download {url} (MD5 {dataset.ArchiveMd5}) " +
             $"and put it, as it is, into {cacheFolder} (e.g. curl --create-dirs -o {Path.Combine(cacheFolder, dataset.ArchiveName)} {url}); Fovea reads the " +
-            $"archive without extracting it. Or pass --data <folder> (or set FOVEA_DATA) naming a folder that holds the archive or its extracted " +
+            $"archive without extracting it. Or name a folder (Load's path argument, --data <folder> on the command line, or FOVEA_DATA) that holds the archive or its extracted " +
             $"{dataset.FolderName} files. Searched: {places}; {downloadNote}.",
             downloadError);
 

@@ -42,7 +42,7 @@ public sealed record MnistFamilyDataset(
 
     /// <summary>The (images, labels) files of a split.</summary>
     public (IdxResource Images, IdxResource Labels) FilesOf(DatasetSplit split) =>
-        split == DatasetSplit.Train ? (TrainImages, TrainLabels) : (TestImages, TestLabels);
+        DatasetSplits.Check(split) == DatasetSplit.Train ? (TrainImages, TrainLabels) : (TestImages, TestLabels);
 }
 
 /// <summary>
@@ -242,7 +242,7 @@ public static class MnistFamily
         string places = string.Join("; ", searched.Select((s, i) => $"{i + 1}) {s}"));
         return $"{dataset.DisplayName} ({split.ToString().ToLowerInvariant()} split) was not found. To get it, {install}" +
                $"download the four files {files} from {dataset.BaseUrls[0]} into {cacheFolder}, " +
-               $"or pass --data <folder> (or set FOVEA_DATA) naming a folder that holds them, gzip-compressed or not. " +
+               $"or name a folder (Load's path argument, --data <folder> on the command line, or FOVEA_DATA) that holds them, gzip-compressed or not. " +
                $"Searched: {places}; {downloadNote}.";
     }
 }

@@ -91,6 +91,19 @@ public sealed class AxisSoftmax : ActivationLayer
     public override Tensor Forward(Tensor input, bool training) => Ops.SoftmaxAlong(input, ResolveAxis(input.Rank - 1) + 1, Log, FlattenFrom);
     /// <inheritdoc/>
     public override JsonObject GetConfig() => new() { ["axis"] = Axis, ["log"] = Log, ["flatten_from"] = FlattenFrom };
+
+    /// <summary>
+    /// Whether, for a per-sample input of <paramref name="inputShape"/>, the output is one probability distribution over
+    /// all of a sample's values: a softmax (not log) whose normalised axes leave only axes of size 1 outside them.
+    /// </summary>
+    internal bool GivesOneDistribution(int[] inputShape)
+    {
+        if (Log) return false;
+        int axis = ResolveAxis(inputShape.Length);
+        for (int i = 0; i < inputShape.Length; i++)
+            if (inputShape[i] != 1 && i != axis && !(FlattenFrom && i > axis)) return false;
+        return true;
+    }
 }
 
 /// <summary>Maximum over each channel's plane: [C, H, W] → [C, 1, 1] (or [C] without <see cref="KeepDims"/>).</summary>

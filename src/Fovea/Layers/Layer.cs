@@ -29,6 +29,9 @@ public abstract class Layer
 
     internal bool HasName => _name is not null;
 
+    /// <summary>The model the layer was added to: its weights belong to that model, so no other may take (and rebuild) it.</summary>
+    internal Models.Model? Owner { get; set; }
+
     /// <summary>Type name used in model files, e.g. "Conv2D".</summary>
     public abstract string TypeName { get; }
 
@@ -50,9 +53,17 @@ public abstract class Layer
     /// <summary>Number of inputs the layer takes (1 except for merge layers).</summary>
     public virtual int InputCount => 1;
 
-    /// <summary>Creates the weights for the given per-sample input shapes, drawing initial values from <paramref name="random"/>.</summary>
+    /// <summary>
+    /// Creates the weights for the given per-sample input shapes, drawing initial values from <paramref name="random"/>.
+    /// A model builds the layers added to it; a layer in a model cannot be built again.
+    /// </summary>
     public void Build(IReadOnlyList<int[]> inputShapes, Random random)
     {
+        ArgumentNullException.ThrowIfNull(inputShapes);
+        ArgumentNullException.ThrowIfNull(random);
+        // New weights for other shapes under a model that still routes the old shapes through it: the model would break.
+        if (Owner is not null)
+            throw new InvalidOperationException($"Layer '{Name}' ({TypeName}) is in model '{Owner.Name}', which built it; building it again would replace the model's weights. Create a new layer instead.");
         if (inputShapes.Count != InputCount && InputCount >= 0)
             throw new ArgumentException($"Layer '{Name}' ({TypeName}) takes {InputCount} input(s); received {inputShapes.Count}.");
         OutputShape = ComputeOutputShape(inputShapes);

@@ -9,7 +9,9 @@ namespace Fovea.Models;
 /// A model prepared for fast inference (<see cref="Model.ToInference()"/>): every BatchNorm2D that directly follows a
 /// convolution is folded into its filters and bias, a following residual Add and ReLU run inside the convolution's
 /// output pass, and the filters are packed once for the matrix-product kernel. Layers without a fused form run as in
-/// <see cref="Model.Predict(Tensors.Tensor)"/>. A snapshot: weights are copied when it is created, so re-create it after training.
+/// <see cref="Model.Predict(Tensors.Tensor)"/>. A snapshot: weights, BatchNorm statistics and the input normalisation are
+/// copied when it is created (a custom layer that <see cref="LayerRegistry"/> cannot rebuild runs on the model's own
+/// weights), so training the model meanwhile does not change its results; re-create it to use the new weights.
 /// Outputs equal the model's own up to float rounding; <see cref="Predict"/> is safe to call from many threads.
 /// </summary>
 public sealed class InferenceModel
@@ -28,7 +30,11 @@ public sealed class InferenceModel
         _outputIndex = output.Index;
         FusedConvolutions = _steps.Count(s => s is FusedConvolutionStep);
         FoldedBatchNorms = plan.FoldedBatchNorms;
+        // Part of the snapshot too: setting the model's normalisation later does not change this one's.
+        if (model.Normalization is { } n) _normalization = new InputNormalization([.. n.Mean], [.. n.Std]);
     }
+
+    private readonly InputNormalization? _normalization;
 
     /// <summary>The model this was prepared from.</summary>
     public Model Source { get; }
@@ -59,11 +65,12 @@ public sealed class InferenceModel
 
     [ThreadStatic] private static TensorArena? t_arena;
 
-    /// <summary>Class probabilities [N, classes]: softmax of the outputs, unless the model already ends in Softmax or Sigmoid.</summary>
+    /// <summary>Class probabilities [N, classes]: softmax of the outputs, unless the model already ends in Softmax or Sigmoid
+    /// (or an AxisSoftmax over all of a sample's values).</summary>
     public Tensor PredictProbabilities(Tensor x)
     {
         var y = Predict(x);
-        if (_output.Layer is Layers.Softmax || _output.Layer is Layers.Sigmoid) return y;
+        if (Model.EndsInProbabilities(_output)) return y.Rank == 2 ? y : y.View(y.Dim(0), y.SampleLength);
         return Tape.NoGrad(() => Ops.Softmax(y.Rank == 2 ? y : y.View(y.Dim(0), y.SampleLength)));
     }
 
@@ -99,7 +106,7 @@ public sealed class InferenceModel
     private Tensor Run(Tensor x, Action<int, double>? timing = null)
     {
         var values = new Tensor?[_valueCount];
-        var norm = Source.Normalization;
+        var norm = _normalization;
         values[0] = norm is null ? x : Ops.NormalizeChannels(x, norm.Mean, norm.Std);
         for (int s = 0; s < _steps.Length; s++)
         {
@@ -125,15 +132,15 @@ public sealed class InferenceModel
         public abstract Tensor Run(Tensor?[] values);
     }
 
-    /// <summary>A layer run as is.</summary>
-    internal sealed class LayerStep(Node node) : Step(node.Index)
+    /// <summary>A layer run as is: <paramref name="layer"/> is the node's layer or a copy of it made with the snapshot.</summary>
+    internal sealed class LayerStep(Node node, Layer layer) : Step(node.Index)
     {
         public override IEnumerable<int> Inputs => node.InputIndices;
         public override Tensor Run(Tensor?[] values)
         {
             var inputs = new Tensor[node.InputIndices.Count];
             for (int j = 0; j < inputs.Length; j++) inputs[j] = values[node.InputIndices[j]]!;
-            return node.Layer!.Forward(inputs, training: false);
+            return layer.Forward(inputs, training: false);
         }
     }
 

@@ -54,13 +54,30 @@ internal static class InferencePlanner
         for (int i = 1; i <= outputIndex; i++)
         {
             if (!needed[i] || absorbed[i]) continue;
-            steps.Add(fusedAt.TryGetValue(i, out var fused) ? fused : new InferenceModel.LayerStep(nodes[i]) { Name = nodes[i].Name, Kind = nodes[i].Layer!.TypeName });
+            steps.Add(fusedAt.TryGetValue(i, out var fused) ? fused
+                : new InferenceModel.LayerStep(nodes[i], Snapshot(nodes[i].Layer!)) { Name = nodes[i].Name, Kind = nodes[i].Layer!.TypeName });
         }
         SetReleases(steps, outputIndex);
         return new Result(steps.ToArray(), folded);
 
         // The single consumer of value v, when v may disappear into a fused step.
         int? Next(int v) => v != outputIndex && consumers[v].Count == 1 && !claimed[consumers[v][0]] ? consumers[v][0] : null;
+    }
+
+    /// <summary>
+    /// A copy of a layer with weights, so that training the model later does not change (or tear, mid-update) what the
+    /// snapshot computes. Layers without weights have nothing that changes; a custom type that
+    /// <see cref="LayerRegistry"/> cannot rebuild runs as it is.
+    /// </summary>
+    private static Layer Snapshot(Layer layer)
+    {
+        if (layer.Parameters.Count == 0) return layer;
+        Layer copy;
+        try { copy = LayerRegistry.Create(layer.TypeName, layer.GetConfig(), layer.Name); }
+        catch (FormatException) { return layer; }
+        copy.Build(layer.InputShapes, new Random(0));
+        for (int p = 0; p < copy.Parameters.Count; p++) copy.Parameters[p].Value.CopyFrom(layer.Parameters[p].Value.Span);
+        return copy;
     }
 
     /// <summary>Nodes the output depends on.</summary>

@@ -118,7 +118,8 @@ public partial class Model
     /// One model made of copies of <paramref name="baseModel"/>'s base stage (its layers up to <see cref="BaseOutput"/>,
     /// weights and frozen state kept, all in the base stage) followed by copies of every layer of <paramref name="top"/>
     /// (in the top stage). The result takes <paramref name="baseModel"/>'s input and normalisation and
-    /// <paramref name="top"/>'s class names. A top layer whose name is already taken by a base layer is renamed.
+    /// <paramref name="top"/>'s class names (when it has none, <paramref name="baseModel"/>'s if they are as many as the
+    /// outputs). A top layer whose name is already taken by a base layer is renamed.
     /// </summary>
     /// <param name="baseModel">Feature extractor, e.g. a pretrained network; any top stage it has is left out.</param>
     /// <param name="top">Classifier whose input shape equals the base's feature shape (<c>baseModel.BaseOutput.OutputShape</c>).</param>
@@ -138,7 +139,7 @@ public partial class Model
         var result = new Model(baseModel.InputShape, name ?? baseModel.Name, baseModel.Seed)
         {
             Normalization = baseModel.Normalization,
-            ClassNames = top.ClassNames.Count > 0 ? top.ClassNames : baseModel.ClassNames,
+            ClassNames = top.ClassNames,
         };
         var fromBase = new Dictionary<int, Node> { [0] = result.Input };
         foreach (var node in baseModel._nodes.Skip(1).Take(boundary.Index).Where(n => n.Stage == ModelStage.Base))
@@ -147,6 +148,9 @@ public partial class Model
         foreach (var node in top._nodes.Skip(1))
             fromTop[node.Index] = result.AddCopy(node.Layer!, ModelStage.Top, node.InputIndices.Select(i => fromTop[i]).ToArray());
         result.SetOutput(fromTop[top._outputIndex]);
+        // The base's names name the outputs of its own top, left out here: kept only when they still count the outputs.
+        if (top.ClassNames.Count == 0 && baseModel.ClassNames.Count == result.OutputShape.Aggregate(1L, (a, b) => a * b))
+            result.ClassNames = baseModel.ClassNames;
         return result;
     }
 

@@ -72,8 +72,31 @@ public partial class Model
     public int Seed { get; }
     /// <summary>Per-sample input shape [C, H, W].</summary>
     public int[] InputShape { get; }
-    /// <summary>Class names of the outputs (optional, saved with the model).</summary>
-    public IReadOnlyList<string> ClassNames { get; set; } = [];
+    /// <summary>
+    /// Class names of the outputs (optional, saved with the model): none, or one per output value. The count is checked
+    /// when the model is saved, as layers may still be added after the names are set.
+    /// </summary>
+    public IReadOnlyList<string> ClassNames
+    {
+        get => _classNames;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            for (int i = 0; i < value.Count; i++)
+                if (value[i] is null) throw new ArgumentException($"Class name {i} of {value.Count} is null; every class needs a name.", nameof(value));
+            _classNames = value;
+        }
+    }
+    private IReadOnlyList<string> _classNames = [];
+
+    /// <summary>Throws naming both counts unless there are no class names or one per output value (what a model file may hold).</summary>
+    internal void CheckClassNamesFitOutputs()
+    {
+        long outputs = OutputShape.Aggregate(1L, (a, b) => a * b);
+        if (_classNames.Count != 0 && _classNames.Count != outputs)
+            throw new ArgumentException($"Model '{Name}' has {_classNames.Count} class name(s) for {outputs} output(s) {Tensor.ShapeToString(OutputShape)}; " +
+                "set one name per output, or none.");
+    }
     /// <summary>
     /// Normalisation applied to inputs before the first layer (optional, saved with the model): one mean and one
     /// positive, finite deviation per input channel (InputShape[0]).
@@ -86,6 +109,8 @@ public partial class Model
             if (value is not null)
             {
                 int channels = InputShape.Length > 0 ? InputShape[0] : 1;
+                if (value.Mean is null || value.Std is null)
+                    throw new ArgumentException($"Normalization needs {channels} means and {channels} deviations; received {(value.Mean is null ? "null" : value.Mean.Length.ToString())} means and {(value.Std is null ? "null" : value.Std.Length.ToString())} deviations.", nameof(value));
                 if (value.Mean.Length != channels || value.Std.Length != channels)
                     throw new ArgumentException($"Normalization has {value.Mean.Length} means and {value.Std.Length} deviations but the input {Tensors.Tensor.ShapeToString(InputShape)} has {channels} channels.", nameof(value));
                 foreach (float d in value.Std)
@@ -113,15 +138,20 @@ public partial class Model
     public Node Add(Layer layer, ModelStage stage, params Node[] inputs)
     {
         ArgumentNullException.ThrowIfNull(layer);
-        if (_nodes.Any(n => ReferenceEquals(n.Layer, layer)))
+        if (ReferenceEquals(layer.Owner, this))
             throw new ArgumentException($"Layer '{layer.Name}' is already in model '{Name}'; create a new layer to apply it again.");
-        if (inputs.Length == 0) inputs = [Output];
+        // Adding it here would rebuild it for this model's shapes, silently replacing the weights the other model uses.
+        if (layer.Owner is { } owner)
+            throw new ArgumentException($"Layer '{layer.Name}' ({layer.TypeName}) already belongs to model '{owner.Name}'; a layer can be in one model only. " +
+                "Create a new layer, or copy a model's layers with CopyUntil, CopyAfter, CopyTop or Combine.");
+        if (inputs is null || inputs.Length == 0) inputs = [Output];
         foreach (var i in inputs) CheckOwnNode(i);
         if (!layer.HasName) layer.Name = UniqueName(layer.TypeName.ToLowerInvariant());
         else if (_byName.ContainsKey(layer.Name))
             throw new ArgumentException($"Model '{Name}' already has a layer named '{layer.Name}'.");
         var shapes = inputs.Select(n => n.OutputShape).ToArray();
         layer.Build(shapes, new Random(LayerSeed(Seed, _nodes.Count)));
+        layer.Owner = this;
         var node = new Node(_nodes.Count, layer, inputs.Select(n => n.Index).ToArray(), stage) { OutputShape = layer.OutputShape };
         _nodes.Add(node);
         _byName[layer.Name] = node;
@@ -197,10 +227,19 @@ public partial class Model
 
     /// <summary>
     /// Runs the network on a batch x [N, ...InputShape]. training = true uses dropout and batch statistics (and, with a
-    /// recording tape, records gradients). Named activations listed in <paramref name="capture"/> are handed back in it.
+    /// recording tape, records gradients). Named activations listed in <paramref name="capture"/> (its keys: layer names,
+    /// or "input" for the normalised input) are handed back in it.
     /// </summary>
-    public Tensor Forward(Tensor x, bool training = false, IDictionary<string, Tensor>? capture = null) =>
-        ForwardTo(x, _outputIndex, training, capture);
+    /// <exception cref="ArgumentException">A key of <paramref name="capture"/> names no node of the model.</exception>
+    public Tensor Forward(Tensor x, bool training = false, IDictionary<string, Tensor>? capture = null)
+    {
+        // A misspelt name would otherwise come back as null, to fail far from the mistake.
+        if (capture is not null)
+            foreach (var key in capture.Keys)
+                if (!_byName.ContainsKey(key))
+                    throw new ArgumentException($"Cannot capture '{key}': model '{Name}' has no layer of that name. Layers: input, {string.Join(", ", Layers.Select(l => l.Name))}.", nameof(capture));
+        return ForwardTo(x, _outputIndex, training, capture);
+    }
 
     /// <summary>Runs the nodes in order up to <paramref name="outputIndex"/> (further when capturing) and returns its value.</summary>
     private Tensor ForwardTo(Tensor x, int outputIndex, bool training, IDictionary<string, Tensor>? capture)
@@ -301,16 +340,25 @@ public partial class Model
         return new(this, output);
     }
 
-    /// <summary>Class probabilities [N, classes]: softmax of the outputs, unless the model already ends in Softmax.</summary>
+    /// <summary>Class probabilities [N, classes]: softmax of the outputs, unless the model already ends in Softmax or Sigmoid
+    /// (or an AxisSoftmax over all of a sample's values).</summary>
     public Tensor PredictProbabilities(Tensor x)
     {
         var y = Predict(x);
-        if (Output.Layer is Layers.Softmax || Output.Layer is Layers.Sigmoid) return y;
+        if (EndsInProbabilities(Output)) return y.Rank == 2 ? y : y.View(y.Dim(0), y.SampleLength);
         return Tape.NoGrad(() => Ops.Softmax(y.Rank == 2 ? y : y.View(y.Dim(0), y.SampleLength)));
     }
 
+    /// <summary>
+    /// Whether <paramref name="output"/>'s values are already probabilities, which a second softmax would flatten towards
+    /// uniform: a Softmax or Sigmoid, or an AxisSoftmax (e.g. imported from ONNX) over all of a sample's values.
+    /// </summary>
+    internal static bool EndsInProbabilities(Node output) => output.Layer is Fovea.Layers.Softmax or Fovea.Layers.Sigmoid
+        || (output.Layer is Fovea.Layers.AxisSoftmax softmax && softmax.GivesOneDistribution(softmax.InputShapes[0]));
+
     private void CheckInput(Tensor x)
     {
+        ArgumentNullException.ThrowIfNull(x);
         if (x.Rank != InputShape.Length + 1 || !x.Shape.AsSpan(1).SequenceEqual(InputShape))
             throw new ArgumentException($"Model '{Name}' expects input [N, {string.Join(", ", InputShape)}]; received {Tensor.ShapeToString(x.Shape)}.");
     }

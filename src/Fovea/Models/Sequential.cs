@@ -19,6 +19,7 @@ public sealed class Sequential : Model
     /// <summary>Appends feature-extractor layers.</summary>
     public Sequential Base(params Layer[] layers)
     {
+        ArgumentNullException.ThrowIfNull(layers);
         var top = StageLayers(ModelStage.Top).Select(l => l.Name).ToList();
         if (top.Count > 0)
             throw new InvalidOperationException($"Base layers must come before top layers in Sequential model '{Name}'; received base layer(s) " +
@@ -30,6 +31,7 @@ public sealed class Sequential : Model
     /// <summary>Appends classifier layers.</summary>
     public Sequential Top(params Layer[] layers)
     {
+        ArgumentNullException.ThrowIfNull(layers);
         foreach (var l in layers) AddTop(l);
         return this;
     }

@@ -25,6 +25,8 @@ public static class ModelFile
         IReadOnlyDictionary<string, string> extraMetadata)
     {
         ArgumentNullException.ThrowIfNull(model);
+        // Load refuses such a file: better to say so now than to write a model that cannot be read back.
+        model.CheckClassNamesFitOutputs();
         var tensors = model.Parameters.Select(p => (p.Name, p.Value.Shape, p.Value.ToArray())).Concat(extraTensors).ToList();
         var metadata = new Dictionary<string, string>
         {
@@ -75,7 +77,14 @@ public static class ModelFile
         // Pipes and devices report 0 bytes: refused before reading, which would wait for ever for a pipe's writer.
         if (length == 0) throw new FormatException($"{path} is empty (0 bytes) or not a regular file; expected a {what}.");
         byte[] file = File.ReadAllBytes(path);
-        var (tensors, metadata) = SafeTensors.Read(file, path);
+        Dictionary<string, (int[] Shape, float[] Values)> tensors;
+        Dictionary<string, string> metadata;
+        try { (tensors, metadata) = SafeTensors.Read(file, path); }
+        catch (FormatException e) when (LooksLikeOnnx(path, file))
+        {
+            // ONNX files are the other model files an app holds; their reader is in another package.
+            throw new FormatException($"{e.Message} It looks like an ONNX model: import it with Fovea.Onnx's OnnxImporter.Import(path).", e);
+        }
         if (!metadata.TryGetValue("format", out var format) || format != "fovea")
             throw new FormatException($"{path}: a safetensors file, but not a Fovea {what} (metadata 'format' is '{format ?? "missing"}', expected 'fovea').");
         if (!metadata.TryGetValue("format_version", out var versionText) || !int.TryParse(versionText, out int version) || version < 1)
@@ -120,6 +129,10 @@ public static class ModelFile
             throw new FormatException($"{path}: {model.ClassNames.Count} class names for {outputs} outputs.");
         return model;
     }
+
+    /// <summary>A name ending in .onnx, or a first byte that is the tag of ONNX's ir_version, which every exporter writes first.</summary>
+    private static bool LooksLikeOnnx(string path, byte[] bytes) =>
+        path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || (bytes.Length > 0 && bytes[0] == 0x08);
 
     private static int IndexOfInvalid(ReadOnlySpan<float> values, bool allowInfinity)
     {

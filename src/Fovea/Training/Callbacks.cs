@@ -158,6 +158,8 @@ public sealed class ModelCheckpoint(string path, string monitor = "val_loss", bo
     public void OnTrainBegin(Trainer trainer)
     {
         EarlyStopping.RequireValidation(trainer, Monitor, nameof(ModelCheckpoint));
+        // A model that cannot be saved is refused now, not after the first epoch.
+        trainer.Model.CheckClassNamesFitOutputs();
         _best = EpochMetrics.HigherIsBetter(Monitor) ? double.NegativeInfinity : double.PositiveInfinity;
     }
 

@@ -70,6 +70,10 @@ public sealed record FitOptions
         if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, $"Epochs must be at least 1. Received: {Epochs}.");
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, $"Batch size must be at least 1. Received: {BatchSize}.");
         if (!(ValidationSplit >= 0 && ValidationSplit < 1)) throw new ArgumentOutOfRangeException(nameof(ValidationSplit), ValidationSplit, $"Validation split must be in [0, 1). Received: {ValidationSplit}.");
+        if (Callbacks is null) throw new ArgumentNullException(nameof(Callbacks), "Callbacks must be a list (empty for none). Received: null.");
+        for (int i = 0; i < Callbacks.Count; i++)
+            if (Callbacks[i] is null) throw new ArgumentException($"Callback {i} of {Callbacks.Count} is null.", nameof(Callbacks));
+        if (CheckpointMetadata is null) throw new ArgumentNullException(nameof(CheckpointMetadata), "Checkpoint metadata must be a dictionary (empty for none). Received: null.");
     }
 }
 
@@ -140,6 +144,8 @@ public sealed partial class Trainer
             trainSet = mem.Subset(t); validation = v.Length > 0 ? mem.Subset(v) : null;
         }
         if (validation is not null) CheckDataset(validation, "validation");
+        // The checkpoint is a model file: a model that cannot be saved is refused before training, not after an epoch.
+        if (options.CheckpointPath is not null) Model.CheckClassNamesFitOutputs();
         CheckStepFits(options.BatchSize, trainSet.Count, options.MemoryLimitBytes);
         var run = new FitRun(options, Optimizer.LearningRate, trainSet.Count, validation?.Count);
         resumeFrom?.CheckCanResume(this, run);
@@ -272,6 +278,7 @@ public sealed partial class Trainer
     /// samples at a time at most (fewer when that many would not fit, as in <see cref="Evaluate"/>).</summary>
     public Tensor Predict(IDataset data, int batchSize = 256)
     {
+        ArgumentNullException.ThrowIfNull(data);
         batchSize = EvaluationBatchSize(batchSize);
         int classes = Model.OutputShape.Aggregate(1, (a, b) => a * b);
         var result = new Tensor(data.Count, classes);
@@ -355,6 +362,7 @@ public sealed partial class Trainer
 
     private void CheckDataset(IDataset data, string role)
     {
+        if (data is null) throw new ArgumentNullException(nameof(data), $"The {role} data set is null.");
         if (data.Count == 0) throw new ArgumentException($"The {role} data set is empty.");
         if (!data.SampleShape.AsSpan().SequenceEqual(Model.InputShape))
             throw new ArgumentException($"The {role} images have shape {Tensor.ShapeToString(data.SampleShape)} but model '{Model.Name}' expects {Tensor.ShapeToString(Model.InputShape)}.");

@@ -89,7 +89,8 @@ public static partial class TransferLearning
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(options);
         CheckNoAugmentation(options);
-        // Refused before any image goes through the head: a bad cut, or outputs that cannot all be kept.
+        // Refused before any image goes through the head: bad options, a bad cut, or outputs that cannot all be kept.
+        options.Validate();
         var cut = CheckCut(model, cutAfter);
         model.CopyAfter(cutAfter);
         CheckHeadOutputsFit(cut, train.Count + (options.ValidationData?.Count ?? 0), options.MemoryLimitBytes);

@@ -38,6 +38,8 @@ public static partial class TransferLearning
     /// (for ResNet-18 at 224 × 224 about 80 MB per image: peak memory of fovea train 0.6 GB at 4, 1.6 GB at 16, 2.8 GB at 32),
     /// while larger batches were not faster on a 2-core machine.</param>
     /// <param name="progress">Called after each batch with (images done, total), on the calling thread; optional.</param>
+    /// <exception cref="ArgumentException">The images do not fit the model, or its base outputs no maps [C, H, W] (e.g. it ends
+    /// in a Flatten or in a GlobalAvgPool2D without keepDims), refused before any image is read.</exception>
     public static InMemoryDataset ExtractFeatures(Model model, IDataset data, int batchSize = 4, Action<int, int>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -46,7 +48,7 @@ public static partial class TransferLearning
         if (!data.SampleShape.AsSpan().SequenceEqual(model.InputShape))
             throw new ArgumentException($"The images have shape {Tensors.Tensor.ShapeToString(data.SampleShape)} but model '{model.Name}' expects {Tensors.Tensor.ShapeToString(model.InputShape)}.");
         if (data.Count == 0) throw new ArgumentException("There are no images to extract features from.", nameof(data));
-        var boundary = model.BaseOutput;
+        var boundary = CheckFeatureShape(model);
         int featureSize = boundary.OutputShape.Aggregate(1, (a, b) => a * b);
         long total = (long)data.Count * featureSize;
         if (total > Array.MaxLength)
@@ -67,6 +69,19 @@ public static partial class TransferLearning
             progress?.Invoke(done, data.Count);
         }
         return new InMemoryDataset(features, labels, boundary.OutputShape, data.ClassNames);
+    }
+
+    /// <summary>
+    /// The node whose outputs <see cref="ExtractFeatures"/> keeps (<see cref="Model.BaseOutput"/>), checked before any image
+    /// goes through the base: a data set holds maps [C, H, W], so a base that ends in vectors is refused, naming its end.
+    /// </summary>
+    internal static Node CheckFeatureShape(Model model)
+    {
+        var boundary = model.BaseOutput;
+        if (boundary.OutputShape is not [> 0, > 0, > 0])
+            throw new ArgumentException($"The base of model '{model.Name}' outputs {Tensors.Tensor.ShapeToString(boundary.OutputShape)} per sample (at '{boundary.Name}'); " +
+                "features are kept as maps [C, H, W], so end the base with a convolution or pooling layer, e.g. GlobalAvgPool2D(keepDims: true), and put Flatten in the top.", nameof(model));
+        return boundary;
     }
 
     /// <summary>
@@ -108,6 +123,8 @@ public static partial class TransferLearning
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
+        // Bad options are refused now, not by the Fit after the whole feature pass.
+        options.Validate();
         if (options.Augmentation is not null)
             throw new ArgumentException("Augmentation cannot be used with cached features: it changes the images, and so the features, every epoch. " +
                 "Set FitOptions.Augmentation to null, or train the whole model with Trainer.Fit.", nameof(options));

@@ -234,6 +234,7 @@ public class Cifar10Tests
                 $"(MD5 c32a1d4ab5d03f1284b67883e8d87530) and put it, as it is, into {cache.Path}", ex.Message);
             Assert.Contains($"curl --create-dirs -o {cache.File(Archive)} https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz", ex.Message);
             Assert.Contains("--data <folder>", ex.Message);
+            Assert.Contains("Load's path argument", ex.Message);   // a library user has no command line
             Assert.Contains("cifar-10-batches-bin", ex.Message);
             Assert.Contains($"{empty.Path} (FOVEA_DATA: no cifar-10-binary.tar.gz; missing data_batch_1.bin", ex.Message);
             Assert.Contains($"{Path.Combine(empty.Path, "no-system")} (system folder: folder does not exist)", ex.Message);

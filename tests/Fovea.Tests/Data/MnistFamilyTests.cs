@@ -128,6 +128,7 @@ public class MnistFamilyTests
             Assert.Contains("t10k-labels-idx1-ubyte.gz", ex.Message);
             Assert.Contains(cache.Path, ex.Message);
             Assert.Contains("--data <folder>", ex.Message);
+            Assert.Contains("Load's path argument", ex.Message);   // a library user has no command line
             Assert.Contains(empty.Path, ex.Message);
             Assert.Contains(Path.Combine(empty.Path, "no-system"), ex.Message);
             Assert.Contains("FOVEA_OFFLINE", ex.Message);

@@ -146,6 +146,23 @@ public class InferenceModelTests
     }
 
     [Fact]
+    public void IsASnapshotOfUnfusedLayersAndTheNormalizationToo()
+    {
+        // The classifier (Dense) runs unfused: it must not read the model's later weights either.
+        var model = ModelTests.ResidualNet();
+        var x = RandomInput(model.InputShape, 2, 8);
+        var fast = model.ToInference();
+        var before = fast.Predict(x).Span.ToArray();
+        ((Dense)model.GetLayer("classifier")).Weight.Span.Fill(0.5f);
+        model.Normalization = new InputNormalization([0.1f, 0.2f, 0.3f], [2f, 3f, 4f]);
+        Assert.Equal(before, fast.Predict(x).Span.ToArray());
+        AssertSameOutputs(model, x, model.ToInference());
+        var normalized = model.ToInference();
+        model.Normalization!.Mean[0] = 5f; // the arrays of the record the model holds
+        Assert.NotEqual(model.Predict(x).Span.ToArray(), normalized.Predict(x).Span.ToArray());
+    }
+
+    [Fact]
     public void ConcurrentPredictionsAgree()
     {
         var model = ResNetLike();

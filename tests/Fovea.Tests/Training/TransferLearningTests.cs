@@ -172,4 +172,39 @@ public class TransferLearningTests
         var a = Assert.Throws<ArgumentException>(() => TransferLearning.FitTop(frozen, data, new Adam(0.01f), new FitOptions { Augmentation = Augmentation.ShiftAndFlip }));
         Assert.Contains("Augmentation", a.Message);
     }
+
+    [Fact]
+    public void Bad_fit_options_are_refused_before_any_image_goes_through_the_base()
+    {
+        var net = Net();
+        net.Freeze(ModelStage.Base);
+        var images = new UnreadDataset(Data(6, 1));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => TransferLearning.FitTop(net, images, new Adam(), new FitOptions { BatchSize = 0 }));
+        Assert.Contains("Received: 0", e.Message);
+        e = Assert.Throws<ArgumentOutOfRangeException>(() => TransferLearning.FineTune(net, "batchnorm2d", images, new Adam(), new FitOptions { Epochs = -2 }));
+        Assert.Contains("Received: -2", e.Message);
+    }
+
+    [Fact]
+    public void A_base_that_ends_in_vectors_is_refused_before_any_image_goes_through_it()
+    {
+        var net = new Sequential([3, 8, 8], "pooled").Base(new Conv2D(4, 3), new GlobalAvgPool2D()).Top(new Dense(3));
+        net.Freeze(ModelStage.Base);
+        var images = new UnreadDataset(Data(6, 1));
+        var e = Assert.Throws<ArgumentException>(() => TransferLearning.ExtractFeatures(net, images));
+        Assert.Contains("outputs (4) per sample (at 'globalavgpool2d')", e.Message);
+        Assert.Contains("GlobalAvgPool2D(keepDims: true)", e.Message);
+        Assert.Contains("outputs (4) per sample", Assert.Throws<ArgumentException>(
+            () => TransferLearning.FitTop(net, images, new Adam(), new FitOptions { Epochs = 1 })).Message);
+    }
+
+    /// <summary>Fails the test if an image is read.</summary>
+    private sealed class UnreadDataset(IDataset inner) : IDataset
+    {
+        public int Count => inner.Count;
+        public int[] SampleShape => inner.SampleShape;
+        public IReadOnlyList<string> ClassNames => inner.ClassNames;
+        public void CopyImage(int index, Span<float> destination) => throw new InvalidOperationException("an image was read");
+        public int GetLabel(int index) => inner.GetLabel(index);
+    }
 }
