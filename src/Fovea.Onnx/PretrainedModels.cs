@@ -122,6 +122,7 @@ public static class PretrainedModels
     /// </summary>
     public static Model Load(string name, bool restore = true)
     {
+        ArgumentNullException.ThrowIfNull(name);
         if (!string.Equals(name, "resnet18", StringComparison.OrdinalIgnoreCase))
             throw new ArgumentException($"Unknown pretrained model '{name}'. Known: {string.Join(", ", Names)}.");
         var path = LocateResNet18(restore);

@@ -147,6 +147,7 @@ public class ValidationMessageTests
         Names("epsilon=0", () => new Fovea.Layers.BatchNorm2D(epsilon: 0f));
         Names("epsilon=-1", () => new Fovea.Layers.BatchNorm2D(epsilon: -1f));
         Names("epsilon=NaN", () => new Fovea.Layers.BatchNorm2D(epsilon: float.NaN));
+        Names("positive and finite", () => new Fovea.Layers.BatchNorm2D(epsilon: float.PositiveInfinity));
         Names("momentum=2", () => new Fovea.Layers.BatchNorm2D(momentum: 2f));
         Names("stride=(0, 0)", () => new Fovea.Layers.MaxPool2D(2, stride: 0));
         Names("stride=(-2, -2)", () => new Fovea.Layers.AvgPool2D(2, stride: -2));

@@ -18,7 +18,7 @@ public sealed class BatchNorm2D : UnaryLayer
     public BatchNorm2D(float momentum = 0.1f, float epsilon = 1e-5f, string? name = null) : base(name)
     {
         if (!(momentum >= 0f && momentum <= 1f)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, $"BatchNorm momentum must be in [0, 1]. Received: momentum={momentum}.");
-        if (!(epsilon > 0f)) throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, $"BatchNorm epsilon must be positive. Received: epsilon={epsilon}.");
+        if (!(epsilon > 0f && float.IsFinite(epsilon))) throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, $"BatchNorm epsilon must be positive and finite. Received: epsilon={epsilon}.");
         Momentum = momentum; Epsilon = epsilon;
     }
 

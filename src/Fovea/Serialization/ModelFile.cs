@@ -43,6 +43,8 @@ public static class ModelFile
     internal static void WriteAtomically(string path, Action<Stream> write)
     {
         string full = Path.GetFullPath(path);
+        if (Directory.Exists(full))
+            throw new ArgumentException($"{path} is a folder; give the file's path, e.g. {Path.Combine(path, "model.fovea")}.", nameof(path));
         string? dir = Path.GetDirectoryName(full);
         if (dir is not null) Directory.CreateDirectory(dir);
         string temp = full + $".tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";

@@ -112,6 +112,15 @@ public class ModelFileTests : IDisposable
     }
 
     [Fact]
+    public void SavingToAFolderPathNamesTheFolder()
+    {
+        SaveReference(out var model);
+        var e = Assert.Throws<ArgumentException>(() => ModelFile.Save(model, _dir));
+        Assert.Contains($"{_dir} is a folder; give the file's path", e.Message);
+        Assert.Empty(Directory.GetFiles(_dir, "*.tmp*"));
+    }
+
+    [Fact]
     public void SavingOverAnExistingModelReplacesItWhole()
     {
         string path = SaveReference(out _);
