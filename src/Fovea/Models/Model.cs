@@ -241,6 +241,13 @@ public partial class Model
         return ForwardTo(x, _outputIndex, training, capture);
     }
 
+    /// <summary>As <see cref="Forward"/>, returning the value of <paramref name="node"/> (nodes after it do not run).</summary>
+    internal Tensor ForwardTo(Tensor x, Node node, bool training)
+    {
+        CheckOwnNode(node);
+        return ForwardTo(x, node.Index, training, null);
+    }
+
     /// <summary>Runs the nodes in order up to <paramref name="outputIndex"/> (further when capturing) and returns its value.</summary>
     private Tensor ForwardTo(Tensor x, int outputIndex, bool training, IDictionary<string, Tensor>? capture)
     {

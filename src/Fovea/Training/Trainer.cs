@@ -99,6 +99,15 @@ public sealed partial class Trainer
 
     /// <summary>The model being trained.</summary>
     public Model Model { get; }
+
+    /// <summary>
+    /// The node whose value the loss reads: the model's output, or, when the model ends in Softmax and the loss is a
+    /// <see cref="SoftmaxCrossEntropyLoss"/> (which applies softmax itself), that Softmax's input, so softmax is not
+    /// applied twice: a classifier written as Dense then Softmax trains as it would without the Softmax. Its argmax, and
+    /// so accuracy, is the output's.
+    /// </summary>
+    internal Node LossNode => Loss is SoftmaxCrossEntropyLoss && Model.Output.Layer is Layers.Softmax && Model.Output.InputIndices.Count == 1
+        ? Model.Nodes[Model.Output.InputIndices[0]] : Model.Output;
     /// <summary>The optimizer.</summary>
     public Optimizer Optimizer { get; }
     /// <summary>The objective.</summary>
@@ -173,6 +182,7 @@ public sealed partial class Trainer
         using var loader = new DataLoader(trainSet, options.BatchSize, options.Shuffle, options.Seed, dropLast: false, options.Augmentation);
         int batches = (trainSet.Count + options.BatchSize - 1) / options.BatchSize;
         var parameters = Model.TrainableParameters.ToArray();
+        var lossNode = LossNode;
         var tape = new Tape();
         var arena = new TensorArena();
         for (int epoch = start.Epoch; epoch < options.Epochs && !StopRequested; epoch++)
@@ -194,7 +204,7 @@ public sealed partial class Trainer
                     Tensor outputs, loss;
                     using (tape.Record())
                     {
-                        outputs = Model.Forward(batch.Images, training: true);
+                        outputs = Model.ForwardTo(batch.Images, lossNode, training: true);
                         loss = Loss.Compute(outputs, batch.Labels);
                     }
                     lossValue = loss.Span[0];
@@ -259,7 +269,7 @@ public sealed partial class Trainer
         int k = Math.Min(topK, classes);
         var confusion = new ConfusionMatrix(classes, data.ClassNames.Count == classes ? data.ClassNames : null);
         double lossSum = 0; long topKCorrect = 0;
-        var inference = Model.ToInference(); // the weights do not change during an evaluation
+        var inference = Model.ToInference(LossNode); // the weights do not change during an evaluation
         using var loader = new DataLoader(data, batchSize, shuffle: false, seed: 0, dropLast: false, augmentation: null);
         foreach (var batch in loader.ForEpoch(0))
         {

@@ -436,6 +436,34 @@ public class TrainerTests
     }
 
     [Fact]
+    public void AFinalSoftmaxIsNotAppliedTwiceByTheCrossEntropy()
+    {
+        // Written the Keras way, Dense then Softmax: the loss reads the logits, so training equals that of the same
+        // network without the Softmax, bit for bit, instead of learning from the softmax of probabilities.
+        static Sequential Net(bool softmax)
+        {
+            var model = new Sequential([1, 6, 6], seed: 2).Top(new Fovea.Layers.Flatten(), new Fovea.Layers.Dense(3));
+            if (softmax) model.Add(new Fovea.Layers.Softmax(), ModelStage.Top);
+            return model;
+        }
+        var withSoftmax = Net(softmax: true);
+        var plain = Net(softmax: false);
+        var data = Blobs(60, 1);
+        var options = new FitOptions { Epochs = 3, BatchSize = 16, Seed = 5 };
+        var a = new Trainer(withSoftmax, new Adam(0.01f));
+        var b = new Trainer(plain, new Adam(0.01f));
+        var historyA = a.Fit(data, options);
+        var historyB = b.Fit(data, options);
+        Assert.Equal(plain.Parameters.SelectMany(p => p.Value.ToArray()), withSoftmax.Parameters.SelectMany(p => p.Value.ToArray()));
+        Assert.Equal(historyB.Epochs.Select(e => e.Loss), historyA.Epochs.Select(e => e.Loss));
+        var test = Blobs(30, 2);
+        Assert.Equal(b.Evaluate(test).Loss, a.Evaluate(test).Loss, 5);
+        // Predictions are still the Softmax's: probabilities.
+        var probabilities = withSoftmax.Predict(Fovea.Tensors.Tensor.FromArray(test.Take(4).Images.ToArray(), 4, 1, 6, 6));
+        for (int r = 0; r < 4; r++) Assert.Equal(1f, probabilities.Span.Slice(r * 3, 3).ToArray().Sum(), 5);
+    }
+
+    [Fact]
     public void NaNScoresCountAsWrong()
     {
         // Label 0's score is NaN: every comparison with it is false, which used to rank it first.
