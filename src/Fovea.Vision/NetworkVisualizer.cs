@@ -157,11 +157,12 @@ public static class NetworkVisualizer
         int k = shape[0];
         if (model.ClassNames.Count > 0) return model.ClassNames.Count == k;
         var scoreNode = ScoreNode(model);
-        return scoreNode.Layer is Dense || model.Output.Layer is Softmax;
+        return scoreNode.Layer is Dense || Model.IsSoftmaxOverSample(model.Output);
     }
 
     /// <summary>The node whose output Grad-CAM and the top-k list read: the output, or the input of a final Softmax/Sigmoid.</summary>
-    internal static Node ScoreNode(Model model) => model.Output.Layer is Softmax or Sigmoid && model.Output.InputIndices.Count == 1
+    internal static Node ScoreNode(Model model) =>
+        (model.Output.Layer is Sigmoid && model.Output.InputIndices.Count == 1) || Model.IsSoftmaxOverSample(model.Output)
         ? model.Nodes[model.Output.InputIndices[0]] : model.Output;
 
     internal static int[] ScoreShape(Model model) => ScoreNode(model).OutputShape;

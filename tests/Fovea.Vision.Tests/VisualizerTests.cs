@@ -36,6 +36,15 @@ public class VisualizerTests
     }
 
     [Fact]
+    public void An_imported_style_axis_softmax_is_explained_through_its_logits()
+    {
+        // Grad-CAM of a probability saturates; like a final Softmax, an AxisSoftmax over the sample hands over its input.
+        var model = new Sequential([1, 8, 8]).Base(new Conv2D(2, 3, padding: 1), new ReLU()).Top(new Flatten(), new Dense(3, name: "logits"), new AxisSoftmax(-1));
+        Assert.Equal("logits", NetworkVisualizer.ScoreNode(model).Name);
+        Assert.True(NetworkVisualizer.HasClassScores(model));
+    }
+
+    [Fact]
     public void A_long_thin_input_is_enlarged_within_bounds()
     {
         // 5×300: enlarging the short side to 224 pixels would make the long one 13,500; the long side caps the enlargement.

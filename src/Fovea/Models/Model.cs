@@ -360,8 +360,11 @@ public partial class Model
     /// Whether <paramref name="output"/>'s values are already probabilities, which a second softmax would flatten towards
     /// uniform: a Softmax or Sigmoid, or an AxisSoftmax (e.g. imported from ONNX) over all of a sample's values.
     /// </summary>
-    internal static bool EndsInProbabilities(Node output) => output.Layer is Fovea.Layers.Softmax or Fovea.Layers.Sigmoid
-        || (output.Layer is Fovea.Layers.AxisSoftmax softmax && softmax.GivesOneDistribution(softmax.InputShapes[0]));
+    internal static bool EndsInProbabilities(Node output) => output.Layer is Fovea.Layers.Sigmoid || IsSoftmaxOverSample(output);
+
+    /// <summary>A Softmax, or an AxisSoftmax (e.g. imported from ONNX) over all of a sample's values, of one input.</summary>
+    internal static bool IsSoftmaxOverSample(Node node) => node.InputIndices.Count == 1 && (node.Layer is Fovea.Layers.Softmax
+        || (node.Layer is Fovea.Layers.AxisSoftmax softmax && softmax.GivesOneDistribution(softmax.InputShapes[0])));
 
     private void CheckInput(Tensor x)
     {

@@ -101,12 +101,13 @@ public sealed partial class Trainer
     public Model Model { get; }
 
     /// <summary>
-    /// The node whose value the loss reads: the model's output, or, when the model ends in Softmax and the loss is a
+    /// The node whose value the loss reads: the model's output, or, when the model ends in Softmax (or an AxisSoftmax over
+    /// the whole sample) and the loss is a
     /// <see cref="SoftmaxCrossEntropyLoss"/> (which applies softmax itself), that Softmax's input, so softmax is not
     /// applied twice: a classifier written as Dense then Softmax trains as it would without the Softmax. Its argmax, and
     /// so accuracy, is the output's.
     /// </summary>
-    internal Node LossNode => Loss is SoftmaxCrossEntropyLoss && Model.Output.Layer is Layers.Softmax && Model.Output.InputIndices.Count == 1
+    internal Node LossNode => Loss is SoftmaxCrossEntropyLoss && Model.IsSoftmaxOverSample(Model.Output)
         ? Model.Nodes[Model.Output.InputIndices[0]] : Model.Output;
     /// <summary>The optimizer.</summary>
     public Optimizer Optimizer { get; }

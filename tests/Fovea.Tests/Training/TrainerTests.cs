@@ -435,15 +435,18 @@ public class TrainerTests
         Assert.True(balanced.BalancedAccuracy > plain.BalancedAccuracy + 0.1, $"{balanced.BalancedAccuracy:P1} vs {plain.BalancedAccuracy:P1}");
     }
 
-    [Fact]
-    public void AFinalSoftmaxIsNotAppliedTwiceByTheCrossEntropy()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AFinalSoftmaxIsNotAppliedTwiceByTheCrossEntropy(bool axisSoftmax)
     {
         // Written the Keras way, Dense then Softmax: the loss reads the logits, so training equals that of the same
         // network without the Softmax, bit for bit, instead of learning from the softmax of probabilities.
-        static Sequential Net(bool softmax)
+        Sequential Net(bool softmax)
         {
             var model = new Sequential([1, 6, 6], seed: 2).Top(new Fovea.Layers.Flatten(), new Fovea.Layers.Dense(3));
-            if (softmax) model.Add(new Fovea.Layers.Softmax(), ModelStage.Top);
+            // AxisSoftmax over the sample's one axis: what an imported ONNX classifier ends in.
+            if (softmax) model.Add(axisSoftmax ? new Fovea.Layers.AxisSoftmax(-1) : new Fovea.Layers.Softmax(), ModelStage.Top);
             return model;
         }
         var withSoftmax = Net(softmax: true);
