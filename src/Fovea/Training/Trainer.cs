@@ -377,5 +377,18 @@ public sealed partial class Trainer
         if (data.Count == 0) throw new ArgumentException($"The {role} data set is empty.");
         if (!data.SampleShape.AsSpan().SequenceEqual(Model.InputShape))
             throw new ArgumentException($"The {role} images have shape {Tensor.ShapeToString(data.SampleShape)} but model '{Model.Name}' expects {Tensor.ShapeToString(Model.InputShape)}.");
+        // Labels are class indices: data whose classes are another list (another order, another folder's subset) would be
+        // scored against the wrong outputs without any error.
+        if (Model.ClassNames.Count > 0 && data.ClassNames.Count > 0 && !Model.ClassNames.SequenceEqual(data.ClassNames))
+        {
+            int at = Enumerable.Range(0, Math.Min(Model.ClassNames.Count, data.ClassNames.Count)).FirstOrDefault(i => Model.ClassNames[i] != data.ClassNames[i], -1);
+            string where = at >= 0 ? $"label {at} is '{data.ClassNames[at]}' there and '{Model.ClassNames[at]}' here"
+                : $"{data.ClassNames.Count} classes there, {Model.ClassNames.Count} here";
+            throw new ArgumentException($"The {role} data's classes ({Names(data.ClassNames)}) are not those of model '{Model.Name}' ({Names(Model.ClassNames)}): {where}. " +
+                "Give the data the model's class list (e.g. ImageFileDataset.Open(folder, C, H, W, model.ClassNames)).");
+        }
     }
+
+    private static string Names(IReadOnlyList<string> names) =>
+        names.Count <= 6 ? string.Join(", ", names) : string.Join(", ", names.Take(6)) + $", ... ({names.Count} in all)";
 }
