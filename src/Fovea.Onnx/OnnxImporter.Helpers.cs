@@ -14,7 +14,7 @@ public static partial class OnnxImporter
     private sealed partial class GraphImport
     {
 
-        private OnnxImportException Error(string message) => new($"'{_source}', node '{_current.Name}' ({_current.OpType}): {message}");
+        private OnnxImportException Error(string message, Exception? inner = null) => new($"'{_source}', node '{_current.Name}' ({_current.OpType}): {message}", inner);
 
         private OnnxBatchAxisException BatchError(string what) =>
             new($"'{_source}', node '{_current.Name}' ({_current.OpType}): {what} mixes values across the first (batch) axis, which Fovea keeps per sample. Import with FirstAxisIsBatch = false (command line: fovea import --whole-input) to treat the whole input as one sample.");

@@ -126,7 +126,8 @@ public static partial class OnnxImporter
         public OnnxImportResult Run()
         {
             _opset = ReadOpset();
-            foreach (var init in _graph.Initializer) _consts[init.Name] = OnnxTensor.Read(init, "Initializer");
+            try { foreach (var init in _graph.Initializer) _consts[init.Name] = OnnxTensor.Read(init, "initializer"); }
+            catch (OnnxTensorException e) { throw new OnnxImportException($"'{_source}': {e.Message}", e); }
             var input = CreateModel();
             _nodes[input] = _model.Input;
             var skipped = RestoreNormalization(input);
@@ -136,6 +137,7 @@ public static partial class OnnxImporter
                 if (skipped.Contains(node)) continue;
                 _current = node;
                 try { ImportNode(node); }
+                catch (OnnxTensorException e) { throw Error(e.Message, e); }
                 catch (OnnxImportException) { throw; }
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {
