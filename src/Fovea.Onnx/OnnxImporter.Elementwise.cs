@@ -332,8 +332,32 @@ public static partial class OnnxImporter
             return node;
         }
 
-        private static OnnxConst Fold(OnnxConst a, OnnxConst b, BinaryOp op)
+        /// <summary>
+        /// Most values a constant folded at import may hold (64 MB as float32). Its size comes from a few shape values,
+        /// not from data in the file, so without a bound a small file could ask for gigabytes.
+        /// </summary>
+        private const long MaxFoldedValues = 1 << 24;
+
+        /// <summary>The NumPy broadcast of two shapes, checked against <see cref="MaxFoldedValues"/> before anything is allocated.</summary>
+        private int[] FoldedShape(int[] a, int[] b)
         {
+            var shape = new int[Math.Max(a.Length, b.Length)];
+            for (int i = 1; i <= shape.Length; i++)
+            {
+                int da = i <= a.Length ? a[^i] : 1, db = i <= b.Length ? b[^i] : 1;
+                if (da != db && da != 1 && db != 1)
+                    throw Error($"shapes [{string.Join(", ", a)}] and [{string.Join(", ", b)}] do not broadcast together.");
+                shape[^i] = da == 1 ? db : da;
+            }
+            long count = shape.Aggregate(1L, (p, d) => p * d);
+            if (count > MaxFoldedValues)
+                throw Error($"folding constants gives shape [{string.Join(", ", shape)}] ({count} values); Fovea folds constants of at most {MaxFoldedValues} values at import.");
+            return shape;
+        }
+
+        private OnnxConst Fold(OnnxConst a, OnnxConst b, BinaryOp op)
+        {
+            FoldedShape(a.Shape, b.Shape);
             var ta = new Tensor(a.Shape, a.Floats()); var tb = new Tensor(b.Shape, b.Floats());
             var y = Tape.NoGrad(() => Ops.Broadcast(ta, tb, op));
             return new OnnxConst(y.Shape, y.ToArray().Select(v => (double)v).ToArray(), a.DataType);

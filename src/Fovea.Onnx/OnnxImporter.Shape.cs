@@ -198,6 +198,7 @@ public static partial class OnnxImporter
         /// <summary>A constant broadcast (NumPy rules) against <paramref name="shape"/>.</summary>
         private OnnxConst Broadcast(OnnxConst c, int[] shape)
         {
+            FoldedShape(c.Shape, shape);
             try { return Fold(c, new OnnxConst(shape, new double[shape.Aggregate(1, (p, d) => p * d)], OnnxTensor.Float), BinaryOp.Add) with { DataType = c.DataType }; }
             catch (ArgumentException) { throw Error($"a constant of shape [{string.Join(", ", c.Shape)}] cannot be expanded to [{string.Join(", ", shape)}]."); }
         }

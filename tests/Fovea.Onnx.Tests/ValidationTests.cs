@@ -124,6 +124,26 @@ public class ValidationTests
         Assert.Equal([3], OnnxImporter.Import(G.Bytes(ok.Build("y", -1, 3)), "ok.onnx").OutputShape);
     }
 
+    /// <summary>
+    /// Constants folded at import (Expand of a constant, arithmetic of two constants) are sized by a few shape values, not
+    /// by the file: a 100000 x 100000 Expand of one value took 14 s and 17 GB before it failed.
+    /// </summary>
+    [Theory]
+    [InlineData("Expand")]
+    [InlineData("Add")]
+    public void HugeFoldedConstantsAreRefusedBeforeAllocating(string op)
+    {
+        var g = new G(13, -1, 3).Floats("one", [1f], 1).Longs("shape", 100000, 100000)
+            .Floats("column", new float[40000], 40000, 1).Floats("row", new float[40000], 1, 40000);
+        g.Node(op, op == "Expand" ? ["one", "shape"] : ["column", "row"], "big");
+        g.Node("Add", ["x", "big"], "y");
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Refused(g.Build("y", -1, 3), "big.onnx");
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 100_000_000, $"{(GC.GetAllocatedBytesForCurrentThread() - before) / 1e6:F0} MB allocated");
+        Assert.StartsWith($"'big.onnx', node '{op.ToLowerInvariant()}_0' ({op}): ", e.Message);
+        Assert.Contains(op == "Expand" ? "[100000, 100000] (10000000000 values)" : "[40000, 40000] (1600000000 values)", e.Message);
+    }
+
     /// <summary>Every attribute of every node of real exported models set to hostile values: a format error or a model, never a crash.</summary>
     [Fact]
     public void HostileAttributeValuesNeverEscapeAsOtherExceptions()
