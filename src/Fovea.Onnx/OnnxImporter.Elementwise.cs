@@ -96,6 +96,7 @@ public static partial class OnnxImporter
             {
                 if (transA) throw BatchError("transA = 1");
                 if (x.OutputShape.Length != 1) throw Error($"A must be a matrix; a sample has shape {Tensor.ShapeToString(x.OutputShape)}.");
+                RequireInnerSize(x, k);
                 bool vectorBias = c is null || c.Length == 1 || (c.Shape.Length >= 1 && c.Shape[^1] == n && c.Length == n);
                 if (!vectorBias) throw BatchError($"a bias C of shape [{string.Join(", ", c!.Shape)}]");
                 var dense = new Dense(n, useBias: c is not null, name: LayerName());
@@ -152,6 +153,13 @@ public static partial class OnnxImporter
             Output(AddLayer(new Arithmetic(BinaryOp.Add, name), y, computedC));
         }
 
+        /// <summary>A Dense layer takes its input size from the input, so a B of another K must be refused here.</summary>
+        private void RequireInnerSize(FoveaNode x, int k)
+        {
+            if (x.OutputShape[^1] != k)
+                throw Error($"B has {k} rows (K) but the input has {x.OutputShape[^1]} columns; they must match.");
+        }
+
         private FoveaNode Scale(FoveaNode x, float factor, string? name)
         {
             var scale = new ConstantArithmetic(BinaryOp.Multiply, [], name: name);
@@ -181,6 +189,7 @@ public static partial class OnnxImporter
             {
                 // [K] · [K, N]: exactly a Dense layer without bias.
                 int k = b.Shape[0], n = b.Shape[1];
+                RequireInnerSize(x, k);
                 var dense = new Dense(n, useBias: false, name: LayerName());
                 var node = AddLayer(dense, x);
                 for (int i = 0; i < k; i++) for (int j = 0; j < n; j++) dense.Weight.Span[j * k + i] = (float)b.Values[i * n + j];

@@ -144,6 +144,21 @@ public class ValidationTests
         Assert.Contains(op == "Expand" ? "[100000, 100000] (10000000000 values)" : "[40000, 40000] (1600000000 values)", e.Message);
     }
 
+    /// <summary>A constant B whose K does not match the input's last axis is refused (its values were spread over the wrong weights).</summary>
+    [Theory]
+    [InlineData("Gemm", 0)]
+    [InlineData("Gemm", 1)]
+    [InlineData("MatMul", 0)]
+    public void ProductWithMismatchedInnerSizeIsRefused(string op, int transB)
+    {
+        var g = new G(13, -1, 6).Floats("B", new float[4 * 3], transB == 1 ? [3, 4] : [4, 3]);
+        g.Node(op, ["x", "B"], "y", op == "Gemm" ? [G.Int("transB", transB)] : []);
+        var e = Refused(g.Build("y", -1, 3), "k.onnx");
+        Assert.StartsWith($"'k.onnx', node '{op.ToLowerInvariant()}_0' ({op}): ", e.Message);
+        Assert.Contains("B has 4 rows", e.Message);
+        Assert.Contains("the input has 6 columns", e.Message);
+    }
+
     /// <summary>Every attribute of every node of real exported models set to hostile values: a format error or a model, never a crash.</summary>
     [Fact]
     public void HostileAttributeValuesNeverEscapeAsOtherExceptions()
