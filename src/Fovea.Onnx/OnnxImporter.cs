@@ -132,10 +132,15 @@ public static partial class OnnxImporter
             _nodes[input] = _model.Input;
             var skipped = RestoreNormalization(input);
             ReadTopNodes();
+            var defined = DefinedNames();
             foreach (var node in _graph.Node)
             {
-                if (skipped.Contains(node)) continue;
                 _current = node;
+                // Checked for every node, the normalisation ones too: a later definition would silently replace a value.
+                foreach (var name in node.Output)
+                    if (name.Length > 0 && !defined.TryAdd(name, $"node '{node.Name}'"))
+                        throw Error($"output '{name}' is already defined by {defined[name]}; ONNX names each value once.");
+                if (skipped.Contains(node)) continue;
                 try { ImportNode(node); }
                 catch (OnnxTensorException e) { throw Error(e.Message, e); }
                 catch (OnnxImportException) { throw; }
@@ -148,6 +153,16 @@ public static partial class OnnxImporter
             _model.SetOutput(outputs[0].Node);
             ReadMetadata();
             return new OnnxImportResult(_model, outputs);
+        }
+
+        /// <summary>The values defined before any node runs, each with what defines it.</summary>
+        private Dictionary<string, string> DefinedNames()
+        {
+            var defined = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var init in _graph.Initializer) defined.TryAdd(init.Name, "an initializer");
+            // Old opsets list initializers among the inputs too: those names stay initializers.
+            foreach (var input in _graph.Input) defined.TryAdd(input.Name, "the graph input");
+            return defined;
         }
 
         /// <summary>Every graph output as a node of the model; each must be computed from the input.</summary>

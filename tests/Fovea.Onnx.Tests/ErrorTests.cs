@@ -75,6 +75,22 @@ public class ErrorTests
         Assert.Contains("min must hold a single value; it has shape [2]", e.Message);
     }
 
+    /// <summary>ONNX names each value once; a second definition replaced the first without a word (and a reader saw either).</summary>
+    [Theory]
+    [InlineData("y", "node 'relu_0'")]
+    [InlineData("x", "the graph input")]
+    [InlineData("w", "an initializer")]
+    public void AValueDefinedTwiceIsRefused(string name, string first)
+    {
+        var g = new GraphBuilder(13, -1, 3).Floats("w", [1f, 2f, 3f], 3);
+        g.Node("Relu", ["x"], "y");
+        g.Node("Sigmoid", ["x"], name);
+        g.Node("Add", ["y", "w"], "z");
+        var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(GraphBuilder.Bytes(g.Build("z", -1, 3)), "twice.onnx"));
+        Assert.StartsWith("'twice.onnx', node 'sigmoid_1' (Sigmoid): ", e.Message);
+        Assert.Contains($"output '{name}' is already defined by {first}", e.Message);
+    }
+
     [Fact]
     public void MissingFileIsFileNotFound() =>
         Assert.Throws<FileNotFoundException>(() => OnnxImporter.Import(Path.Combine(Path.GetTempPath(), "no-such-model.onnx")));
