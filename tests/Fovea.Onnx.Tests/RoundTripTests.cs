@@ -188,6 +188,26 @@ public class RoundTripTests(ITestOutputHelper output)
     [InlineData(18)]
     public void ReductionsAndSelectMatchOnnxRuntime(int opset) => Compare(ReductionsAndSelect(), opset, batch: 3, seed: 13);
 
+    /// <summary>
+    /// Wrap padding on an axis cropped at its other end repeats the values that are kept (ONNX Runtime crops, then wraps):
+    /// [1..6] cropped by 2 at the start and wrapped by 2 at the end is 3 4 5 6 3 4, not 3 4 5 6 1 2.
+    /// </summary>
+    [Theory]
+    [InlineData(19)]
+    [InlineData(26)]
+    public void WrapPaddingBesideACropMatchesOnnxRuntime(int opset)
+    {
+        var model = new Model([2, 5, 6], "wrap_crop");
+        model.Add(new Layers.Pad([0, -2, 3], [1, 2, -1], PadMode.Wrap));
+        Compare(model, opset, batch: 2, seed: 31);
+        var row = new Model([6], "wrap_row");
+        row.Add(new Layers.Pad([-2], [2], PadMode.Wrap));
+        Assert.Equal([3f, 4f, 5f, 6f, 3f, 4f], row.Predict(new Tensor([1, 6], [1f, 2f, 3f, 4f, 5f, 6f])).ToArray());
+        // Cropped to nothing, there is nothing to repeat: refused when the layer is added, not when it runs.
+        var e = Assert.Throws<ArgumentException>(() => new Model([3]).Add(new Layers.Pad([-3], [2], PadMode.Wrap, name: "pad")));
+        Assert.Contains("once cropped by 3 and 0", e.Message);
+    }
+
     public static TheoryData<int> ExportOpsets() => new(Enumerable.Range(OnnxExporter.MinOpset, OnnxExporter.MaxOpset - OnnxExporter.MinOpset + 1));
 
     /// <summary>Both softmax meanings (one axis; all axes from one on, as before opset 13), every axis, at every export opset.</summary>

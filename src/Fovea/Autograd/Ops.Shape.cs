@@ -113,9 +113,14 @@ public static partial class Ops
         return y;
     }
 
+    /// <summary>The range of an axis of size <paramref name="n"/> left after negative amounts crop it.</summary>
+    private static (int Start, int Count) Kept(int n, int before, int after) =>
+        (Math.Max(0, -before), n - Math.Max(0, -before) - Math.Max(0, -after));
+
     /// <summary>
     /// Pads (or, with negative amounts, crops) every axis: <paramref name="before"/>[d] and <paramref name="after"/>[d] elements
     /// are added at the start and end of axis d, filled per <paramref name="mode"/>.
+    /// Wrap repeats the values left after cropping.
     /// </summary>
     public static Tensor Pad(Tensor x, ReadOnlySpan<int> before, ReadOnlySpan<int> after, PadMode mode = PadMode.Constant, float value = 0f)
     {
@@ -128,6 +133,8 @@ public static partial class Ops
             shape[d] = x.Shape[d] + before[d] + after[d];
             if (shape[d] < 0) throw new ArgumentException($"Pad: axis {d} of size {x.Shape[d]} cannot be cropped by {-before[d]} and {-after[d]}.");
             if (mode != PadMode.Constant && shape[d] > 0 && x.Shape[d] == 0) throw new ArgumentException($"Pad: {mode} padding needs a non-empty axis {d}.");
+            if (mode == PadMode.Wrap && (before[d] > 0 || after[d] > 0) && Kept(x.Shape[d], before[d], after[d]).Count <= 0)
+                throw new ArgumentException($"Pad: wrap padding of axis {d} (size {x.Shape[d]}) cropped by {Math.Max(0, -before[d])} and {Math.Max(0, -after[d])} has no values left to repeat.");
             if (mode == PadMode.Reflect && (before[d] >= x.Shape[d] || after[d] >= x.Shape[d]) && (before[d] > 0 || after[d] > 0))
                 throw new ArgumentException($"Pad: reflect padding of axis {d} (size {x.Shape[d]}) must be smaller than the axis.");
         }
@@ -149,7 +156,13 @@ public static partial class Ops
                     {
                         case PadMode.Constant: off = -1; continue;
                         case PadMode.Edge: i = Math.Clamp(i, 0, n - 1); break;
-                        case PadMode.Wrap: i = ((i % n) + n) % n; break;
+                        case PadMode.Wrap:
+                        {
+                            // The torus is the part kept after cropping (as ONNX Runtime does), not the whole axis.
+                            var (start, count) = Kept(n, b[d], after[d]);
+                            i = start + (((i - start) % count) + count) % count;
+                            break;
+                        }
                         default:
                             int period = 2 * (n - 1);
                             i = period == 0 ? 0 : ((i % period) + period) % period;

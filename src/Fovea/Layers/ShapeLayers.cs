@@ -145,6 +145,9 @@ public sealed class Pad : UnaryLayer
         for (int d = 0; d < s.Length; d++)
             if (Mode != PadMode.Constant && inputShape[d] == 0 && s[d] > 0)
                 throw new ArgumentException($"Layer '{Name}' (Pad): {Mode} padding has no values to repeat along axis {d} of samples {Tensor.ShapeToString(inputShape)}.");
+            // Wrap repeats only what the crop at the other end leaves.
+            else if (Mode == PadMode.Wrap && (Before[d] > 0 || After[d] > 0) && inputShape[d] + Math.Min(0, Before[d]) + Math.Min(0, After[d]) <= 0)
+                throw new ArgumentException($"Layer '{Name}' (Pad): wrap padding has no values to repeat along axis {d} of samples {Tensor.ShapeToString(inputShape)} once cropped by {-Math.Min(0, Before[d])} and {-Math.Min(0, After[d])}.");
         return s;
     }
 

@@ -52,7 +52,10 @@ internal static class ShapeTwins
                 {
                     case PadMode.Constant: constant = true; break;
                     case PadMode.Edge: i = Math.Clamp(i, 0, n - 1); break;
-                    case PadMode.Wrap: i = ((i % n) + n) % n; break;
+                    case PadMode.Wrap: // over the values left after cropping
+                        int start = Math.Max(0, -before[d]), kept = n - start - Math.Max(0, -after[d]);
+                        i = start + ((i - start) % kept + kept) % kept;
+                        break;
                     default: // reflect: ... c b | a b c d | c b ...
                         while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i;
                         break;
