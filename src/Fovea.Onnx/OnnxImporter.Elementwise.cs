@@ -226,6 +226,7 @@ public static partial class OnnxImporter
             int ps = x.OutputShape.Length;
             if (Batched)
             {
+                RefuseAxesBeforeBatch(c, ps + 1);
                 // A constant spanning the batch axis must be 1 there (it is then the same for every sample).
                 while (shape.Length > ps)
                 {
@@ -325,10 +326,21 @@ public static partial class OnnxImporter
             Output(AddLayer(new Where(LayerName()), nodes));
         }
 
+        /// <summary>
+        /// A constant with more axes than the whole input makes the result gain axes in front of the batch axis, which
+        /// then is not first: later axis numbers would name other axes than in the graph.
+        /// </summary>
+        private void RefuseAxesBeforeBatch(OnnxConst c, int fullRank)
+        {
+            if (c.Shape.Length > fullRank)
+                throw Error($"the constant [{string.Join(", ", c.Shape)}] has more axes than the input (rank {fullRank} with the batch axis), so the result's batch axis would not be first; Fovea keeps it first.");
+        }
+
         /// <summary>A constant operand as a per-sample layer output; ONNX right-aligns it against the whole tensor.</summary>
         private FoveaNode ConstantOperand(OnnxConst c, FoveaNode anchor, int fullRank)
         {
             var shape = c.Shape;
+            if (Batched) RefuseAxesBeforeBatch(c, fullRank);
             if (Batched)
                 while (shape.Length >= fullRank)
                 {

@@ -159,6 +159,25 @@ public class ValidationTests
         Assert.Contains("the input has 6 columns", e.Message);
     }
 
+    /// <summary>
+    /// A constant operand with more axes than the whole input puts axes in front of the batch axis (x [N, 3] + c [1, 1, 3]
+    /// is [1, N, 3]); it was imported as [N, 3], so a later Softmax over axis 1 normalised features instead of the batch.
+    /// </summary>
+    [Theory]
+    [InlineData("Add", true)]
+    [InlineData("Mul", false)]
+    [InlineData("Where", true)]
+    public void ConstantsWithMoreAxesThanTheInputAreRefused(string op, bool constantFirst)
+    {
+        var g = new G(13, -1, 3).Floats("c", [0.5f, 1f, 2f], 1, 1, 3).Floats("t", [1f], 1);
+        if (op == "Where") g.Node("Where", ["t", "x", "c"], "s");
+        else g.Node(op, constantFirst ? ["c", "x"] : ["x", "c"], "s");
+        g.Node("Softmax", ["s"], "y", G.Int("axis", 1));
+        var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(G.Bytes(g.Build("y", 1, -1, 3)), "rank.onnx"));
+        Assert.StartsWith($"'rank.onnx', node '{op.ToLowerInvariant()}_0' ({op}): ", e.Message);
+        Assert.Contains("[1, 1, 3]", e.Message);
+    }
+
     /// <summary>Every attribute of every node of real exported models set to hostile values: a format error or a model, never a crash.</summary>
     [Fact]
     public void HostileAttributeValuesNeverEscapeAsOtherExceptions()
