@@ -91,6 +91,25 @@ public class ErrorTests
         Assert.Contains($"output '{name}' is already defined by {first}", e.Message);
     }
 
+    /// <summary>
+    /// Protobuf caps a message at 2 GB, so a larger .onnx file is not a model (larger models keep their weights in external
+    /// data). It failed with .NET's "The file is too long" IOException, which named neither the file nor the problem.
+    /// </summary>
+    [Fact]
+    public void FilesOverTwoGigabytesAreRefusedByNameWithoutReading()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"fovea-huge-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            // Sparse: no disk space is used.
+            using (var f = new FileStream(path, FileMode.CreateNew)) f.SetLength(3L << 30);
+            var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(path));
+            Assert.Contains($"'{path}' is 3221225472 bytes", e.Message);
+            Assert.Contains("2 GB", e.Message);
+        }
+        finally { File.Delete(path); }
+    }
+
     [Fact]
     public void MissingFileIsFileNotFound() =>
         Assert.Throws<FileNotFoundException>(() => OnnxImporter.Import(Path.Combine(Path.GetTempPath(), "no-such-model.onnx")));
