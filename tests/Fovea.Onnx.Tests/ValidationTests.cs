@@ -178,6 +178,25 @@ public class ValidationTests
         Assert.Contains("[1, 1, 3]", e.Message);
     }
 
+    /// <summary>
+    /// Imported whole (FirstAxisIsBatch = false), a rank-3 tensor is [N, C, L], not a sample [C, H, W]: BatchNormalization
+    /// normalised the N axis as channels and the global pools averaged over C (ONNX Runtime: [N, C, 1], Fovea: [N, 1, 1]).
+    /// Fovea's layers for these work per sample, so a whole-input import refuses them.
+    /// </summary>
+    [Theory]
+    [InlineData("BatchNormalization")]
+    [InlineData("GlobalAveragePool")]
+    [InlineData("GlobalMaxPool")]
+    public void ChannelOperatorsOnAWholeInputAreRefused(string op)
+    {
+        var g = new G(13, 2, 3, 4).Floats("s", [1f, 2f, 3f], 3).Floats("b", [0f, 1f, 2f], 3).Floats("m", [0f, 0.5f, 1f], 3).Floats("v", [1f, 2f, 3f], 3);
+        g.Node(op, op == "BatchNormalization" ? ["x", "s", "b", "m", "v"] : ["x"], "y");
+        var bytes = G.Bytes(g.Build("y", 2, 3, op == "BatchNormalization" ? 4 : 1));
+        var e = Assert.ThrowsAny<OnnxImportException>(() => OnnxImporter.Import(bytes, "whole.onnx", new OnnxImportOptions { FirstAxisIsBatch = false }));
+        Assert.StartsWith($"'whole.onnx', node '{op.ToLowerInvariant()}_0' ({op}): ", e.Message);
+        Assert.Contains("(2, 3, 4)", e.Message);
+    }
+
     /// <summary>Every attribute of every node of real exported models set to hostile values: a format error or a model, never a crash.</summary>
     [Fact]
     public void HostileAttributeValuesNeverEscapeAsOtherExceptions()
