@@ -264,9 +264,18 @@ public static partial class OnnxImporter
             foreach (var p in _proto.MetadataProps)
             {
                 if (p.Key != OnnxMetadata.ClassNames) continue;
+                if (string.IsNullOrWhiteSpace(p.Value)) { _model.ClassNames = []; continue; }
                 try { _model.ClassNames = JsonSerializer.Deserialize<string[]>(p.Value) ?? []; }
                 catch (JsonException) { _model.ClassNames = p.Value.Split(',').Select(s => s.Trim()).ToArray(); }
             }
+            // Checked as a saved model is when loaded, so that fovea import never writes a file its loader refuses.
+            var names = _model.ClassNames;
+            int outputs = _model.OutputShape.Aggregate(1, (a, b) => a * b);
+            string where = $"'{_source}': metadata '{OnnxMetadata.ClassNames}'";
+            for (int i = 0; i < names.Count; i++)
+                if (names[i] is null) throw new OnnxImportException($"{where}: class name {i} is null.");
+            if (names.Count != 0 && names.Count != outputs)
+                throw new OnnxImportException($"{where} has {names.Count} class names for {outputs} outputs ({Tensor.ShapeToString(_model.OutputShape)}); one per output expected.");
         }
 
         // ---------------- operators ----------------

@@ -78,4 +78,24 @@ public class MetadataTests
         Assert.Contains(OnnxMetadata.TopNodes, e.Message);
         Assert.Contains("meta.onnx", e.Message);
     }
+
+    /// <summary>
+    /// Class names that do not fit the model (a null name, more or fewer names than outputs) were taken as they were, and
+    /// fovea import then wrote a .fovea file its own loader refuses ("1 class names for 10 outputs").
+    /// </summary>
+    [Theory]
+    [InlineData("[\"a\", \"b\"]", "2 class names for 10 outputs")]
+    [InlineData("a, b, c", "3 class names for 10 outputs")]
+    [InlineData("[null, \"b\", \"c\", \"d\", \"e\", \"f\", \"g\", \"h\", \"i\", \"j\"]", "class name 0 is null")]
+    public void ClassNamesThatDoNotFitTheOutputsAreRefused(string value, string message)
+    {
+        var proto = OnnxExporter.Build(Reference(), 13);
+        proto.MetadataProps.Add(new StringStringEntryProto { Key = "class_names", Value = value });
+        var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(proto.ToByteArray(), "names.onnx"));
+        Assert.StartsWith("'names.onnx': metadata 'class_names'", e.Message);
+        Assert.Contains(message, e.Message);
+        // An empty value names no classes.
+        proto.MetadataProps[^1].Value = " ";
+        Assert.Empty(OnnxImporter.Import(proto.ToByteArray(), "names.onnx").ClassNames);
+    }
 }
