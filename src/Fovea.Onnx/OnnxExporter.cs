@@ -91,7 +91,8 @@ public static partial class OnnxExporter
                 Graph = _graph,
             };
             proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
-            if (model.ClassNames.Count > 0)
+            // Names describe the outputs one by one; a model cut before its classifier keeps names that no longer do.
+            if (model.ClassNames.Count > 0 && model.ClassNames.Count == model.OutputShape.Aggregate(1, (a, b) => a * b))
                 proto.MetadataProps.Add(new StringStringEntryProto { Key = "class_names", Value = JsonSerializer.Serialize(model.ClassNames) });
             // Fovea's own keys, so a re-import restores what the graph alone cannot say (other tools ignore them).
             if (model.Normalization is { } n)

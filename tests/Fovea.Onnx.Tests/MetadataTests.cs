@@ -98,4 +98,21 @@ public class MetadataTests
         proto.MetadataProps[^1].Value = " ";
         Assert.Empty(OnnxImporter.Import(proto.ToByteArray(), "names.onnx").ClassNames);
     }
+
+    /// <summary>
+    /// A model whose output was moved off its classifier (features for transfer learning) keeps class names that no longer
+    /// describe its outputs: they are left out of the export, which the import would refuse (or, before, carry into a
+    /// .fovea file its loader refuses).
+    /// </summary>
+    [Fact]
+    public void ClassNamesThatDoNotFitTheOutputAreNotExported()
+    {
+        var model = RoundTripTests.ResidualModel();
+        model.SetOutput(model.Nodes.Single(n => n.Layer is Layers.GlobalAvgPool2D));
+        var proto = OnnxExporter.Build(model, 13);
+        Assert.DoesNotContain(proto.MetadataProps, p => p.Key == OnnxMetadata.ClassNames);
+        Assert.Empty(OnnxImporter.Import(proto.ToByteArray(), "features.onnx").ClassNames);
+        model.SetOutput(model.Nodes[^1]);
+        Assert.Equal(model.ClassNames, OnnxImporter.Import(OnnxExporter.ToBytes(model), "classes.onnx").ClassNames);
+    }
 }
