@@ -253,7 +253,7 @@ public static partial class OnnxImporter
         private void ImportCastLike()
         {
             // Fovea computes in float32: a float target makes CastLike an identity; constants take the target's type.
-            int target = _nodes.ContainsKey(_current.Input[1]) ? OnnxTensor.Float : Const(1, "target_type").DataType;
+            int target = _nodes.ContainsKey(InputName(1, "target_type")) ? OnnxTensor.Float : Const(1, "target_type").DataType;
             if (target != OnnxTensor.Float && target != (int)Proto.TensorProto.Types.DataType.Double)
                 throw Error($"casting to {OnnxTensor.TypeName(target)} is not supported; Fovea computes in float32.");
             if (IsConst(0))

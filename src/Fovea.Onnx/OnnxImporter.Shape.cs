@@ -206,6 +206,7 @@ public static partial class OnnxImporter
         private void ImportConcat()
         {
             var inputs = Enumerable.Range(0, _current.Input.Count).Where(Has).ToArray();
+            if (inputs.Length == 0) throw Error("has no inputs; Concat needs at least one.");
             if (inputs.All(IsConst)) { FoldConcat(inputs); return; }
             var anchor = In(inputs.First(i => !IsConst(i)));
             var nodes = inputs.Select(i => IsConst(i) ? ConstantNode(Const(i, $"input {i}"), anchor) : In(i)).ToArray();

@@ -284,6 +284,8 @@ public static partial class OnnxImporter
         {
             if (!string.IsNullOrEmpty(node.Domain) && node.Domain != "ai.onnx")
                 throw Error($"operators of domain '{node.Domain}' are not supported (only the default ai.onnx domain). Supported operators: {string.Join(", ", SupportedOperators)}.");
+            // Every operator read here has a first output (later ones may be optional, written as "").
+            if (node.Output.Count == 0 || node.Output[0].Length == 0) throw Error("has no output; its first output is required.");
             switch (node.OpType)
             {
                 case "Constant": ImportConstant(); break;

@@ -197,6 +197,24 @@ public class ValidationTests
         Assert.Contains("(2, 3, 4)", e.Message);
     }
 
+    /// <summary>A node with fewer inputs or outputs than its operator needs: the message said only "Specified argument was out of the range of valid values".</summary>
+    [Theory]
+    [InlineData("Relu", 0, true, "input 0 is missing; the node has 0 inputs")]
+    [InlineData("Conv", 1, true, "weight W (input 1) is missing; the node has 1 input")]
+    [InlineData("Add", 1, true, "input 1 is missing; the node has 1 input")]
+    [InlineData("Reshape", 1, true, "shape (input 1) is missing; the node has 1 input")]
+    [InlineData("Pad", 1, true, "pads (input 1) is missing; the node has 1 input")]
+    [InlineData("Concat", 0, true, "has no inputs; Concat needs at least one")]
+    [InlineData("Relu", 1, false, "has no output; its first output is required")]
+    public void MissingInputsAndOutputsAreNamed(string op, int inputs, bool output, string message)
+    {
+        var g = new G(13, -1, 2, 4, 4).Floats("w", new float[2 * 2 * 9], 2, 2, 3, 3);
+        var n = g.Node(op, new[] { "x", "w" }.Take(inputs).ToArray(), "y");
+        if (!output) n.Output.Clear();
+        var e = Refused(g.Build("y", -1, 2, 4, 4), "arity.onnx");
+        Assert.Equal($"'arity.onnx', node '{op.ToLowerInvariant()}_0' ({op}): {message}.", e.Message);
+    }
+
     /// <summary>Every attribute of every node of real exported models set to hostile values: a format error or a model, never a crash.</summary>
     [Fact]
     public void HostileAttributeValuesNeverEscapeAsOtherExceptions()
