@@ -191,7 +191,14 @@ public static partial class OnnxImporter
                 sampleTarget = (target.Length == x.OutputShape.Length + 1 ? target[1..] : target).Select(d => (int)d).ToArray();
             }
             else sampleTarget = target.Select(d => (int)d).ToArray();
-            var zeros = AddLayer(new ConstantTensor(sampleTarget), x);
+            // Zeros only along the axes the input does not already fill (1 elsewhere): the stored constant stays small.
+            var xs = x.OutputShape;
+            int offset = sampleTarget.Length - xs.Length;
+            var zerosShape = sampleTarget.Select((d, i) => i >= offset && xs[i - offset] == d ? 1 : d).ToArray();
+            long count = zerosShape.Aggregate(1L, (p, d) => p * d);
+            if (count > MaxFoldedValues)
+                throw Error($"expanding {Tensor.ShapeToString(xs)} needs zeros of shape [{string.Join(", ", zerosShape)}] ({count} values); Fovea makes constants of at most {MaxFoldedValues} values at import.");
+            var zeros = AddLayer(new ConstantTensor(zerosShape), x);
             Output(AddLayer(new Arithmetic(BinaryOp.Add, LayerName()), x, zeros));
         }
 
