@@ -340,13 +340,15 @@ public static partial class OnnxImporter
         private FoveaNode ConstantOperand(OnnxConst c, FoveaNode anchor, int fullRank)
         {
             var shape = c.Shape;
-            if (Batched) RefuseAxesBeforeBatch(c, fullRank);
             if (Batched)
+            {
+                RefuseAxesBeforeBatch(c, fullRank);
                 while (shape.Length >= fullRank)
                 {
                     if (shape[0] != 1) throw BatchError($"a constant of shape [{string.Join(", ", c.Shape)}]");
                     shape = shape[1..];
                 }
+            }
             var layer = new ConstantTensor(shape);
             var node = AddLayer(layer, anchor);
             Copy(c, layer.Value, "constant");
