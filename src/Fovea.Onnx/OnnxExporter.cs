@@ -46,13 +46,13 @@ public static partial class OnnxExporter
         ArgumentNullException.ThrowIfNull(model);
         if (opset < MinOpset || opset > MaxOpset)
             throw new ArgumentOutOfRangeException(nameof(opset), opset, $"Fovea exports ONNX opsets {MinOpset} to {MaxOpset}. Received: {opset}.");
-        return new Writer(model, opset).Run();
+        return WriteUniquelyNamed(model, opset);
     }
 
     // The IR version released with each opset (IR 11 came with opset 23); Fovea uses no IR feature newer than that.
     private static int IrVersion(int opset) => opset switch { <= 14 => 7, <= 18 => 8, <= 20 => 9, <= 22 => 10, _ => 11 };
 
-    private sealed partial class Writer(Model model, int opset)
+    private sealed partial class Writer(Model model, int opset, IReadOnlyDictionary<int, string> renamed)
     {
         private readonly GraphProto _graph = new() { Name = model.Name };
         private readonly string[] _names = new string[model.Nodes.Count];
@@ -63,21 +63,25 @@ public static partial class OnnxExporter
             _graph.Input.Add(ValueInfo("input", model.InputShape));
             _names[0] = "input";
             if (model.Normalization is { } norm) _names[0] = Normalize(norm);
+            Own(-1);
             var needed = Needed();
             for (int i = 1; i < model.Nodes.Count; i++)
             {
                 if (!needed[i]) continue;
                 var node = model.Nodes[i];
-                _names[i] = node.Name;
+                string name = renamed.GetValueOrDefault(i, node.Name);
+                _names[i] = name;
                 var inputs = node.InputIndices.Select(j => _names[j]).ToArray();
                 int first = _graph.Node.Count;
-                try { Emit(node.Layer!, inputs, node.Name, node); }
+                try { Emit(node.Layer!, inputs, name, node); }
                 catch (ArgumentException e) { throw new NotSupportedException($"Layer '{node.Name}' ({node.Layer!.TypeName}) cannot be exported to ONNX opset {opset}: {e.Message}", e); }
+                Own(i);
                 if (node.Stage == ModelStage.Top) _topNodes.AddRange(_graph.Node.Skip(first).Select(n => n.Name));
             }
             var outName = _names[model.Output.Index];
             // The graph output needs its own name; an Identity also covers a model whose output is its input.
             _graph.Node.Add(Node("Identity", [outName], ["output"], "output_identity"));
+            Own(-1);
             _graph.Output.Add(ValueInfo("output", model.OutputShape));
             var proto = new ModelProto
             {
@@ -87,7 +91,8 @@ public static partial class OnnxExporter
                 Graph = _graph,
             };
             proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
-            if (model.ClassNames.Count > 0)
+            // Names describe the outputs one by one; a model cut before its classifier keeps names that no longer do.
+            if (model.ClassNames.Count > 0 && model.ClassNames.Count == model.OutputShape.Aggregate(1, (a, b) => a * b))
                 proto.MetadataProps.Add(new StringStringEntryProto { Key = "class_names", Value = JsonSerializer.Serialize(model.ClassNames) });
             // Fovea's own keys, so a re-import restores what the graph alone cannot say (other tools ignore them).
             if (model.Normalization is { } n)

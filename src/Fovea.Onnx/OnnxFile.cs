@@ -10,7 +10,11 @@ internal static class OnnxFile
     {
         byte[] bytes;
         // Pipes and devices report 0 bytes too (through symbolic links): checked before reading, which would block on a FIFO.
-        if (Fovea.Serialization.LinkedFile.Length(path) == 0) throw new OnnxImportException($"'{path}' is empty (0 bytes) or not a regular file, not an ONNX model.");
+        long? length = Fovea.Serialization.LinkedFile.Length(path);
+        if (length == 0) throw new OnnxImportException($"'{path}' is empty (0 bytes) or not a regular file, not an ONNX model.");
+        // Protobuf caps a message at 2 GB; refused before reading, which .NET refuses too, naming neither file nor cause.
+        if (length > int.MaxValue)
+            throw new OnnxImportException($"'{path}' is {length} bytes, over the 2 GB an ONNX model file can hold (protobuf's limit); larger models keep their weights in external data files, which Fovea does not read.");
         try { bytes = File.ReadAllBytes(path); }
         catch (FileNotFoundException) { throw new FileNotFoundException($"ONNX file '{path}' does not exist.", path); }
         return ParseModel(bytes, path);

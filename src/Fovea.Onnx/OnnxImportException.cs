@@ -16,3 +16,9 @@ public sealed class OnnxBatchAxisException : OnnxImportException
     /// <summary>Creates the exception.</summary>
     public OnnxBatchAxisException(string message) : base(message) { }
 }
+
+/// <summary>
+/// A tensor's own data is bad (raw_data length, element type, a bound that is not a scalar). Thrown where only the
+/// tensor is known; the importer adds the file and the node before it reaches the caller.
+/// </summary>
+internal sealed class OnnxTensorException(string message) : OnnxImportException(message);

@@ -96,6 +96,7 @@ public static partial class OnnxImporter
             {
                 if (transA) throw BatchError("transA = 1");
                 if (x.OutputShape.Length != 1) throw Error($"A must be a matrix; a sample has shape {Tensor.ShapeToString(x.OutputShape)}.");
+                RequireInnerSize(x, k);
                 bool vectorBias = c is null || c.Length == 1 || (c.Shape.Length >= 1 && c.Shape[^1] == n && c.Length == n);
                 if (!vectorBias) throw BatchError($"a bias C of shape [{string.Join(", ", c!.Shape)}]");
                 var dense = new Dense(n, useBias: c is not null, name: LayerName());
@@ -152,6 +153,13 @@ public static partial class OnnxImporter
             Output(AddLayer(new Arithmetic(BinaryOp.Add, name), y, computedC));
         }
 
+        /// <summary>A Dense layer takes its input size from the input, so a B of another K must be refused here.</summary>
+        private void RequireInnerSize(FoveaNode x, int k)
+        {
+            if (x.OutputShape[^1] != k)
+                throw Error($"B has {k} rows (K) but the input has {x.OutputShape[^1]} columns; they must match.");
+        }
+
         private FoveaNode Scale(FoveaNode x, float factor, string? name)
         {
             var scale = new ConstantArithmetic(BinaryOp.Multiply, [], name: name);
@@ -181,6 +189,7 @@ public static partial class OnnxImporter
             {
                 // [K] · [K, N]: exactly a Dense layer without bias.
                 int k = b.Shape[0], n = b.Shape[1];
+                RequireInnerSize(x, k);
                 var dense = new Dense(n, useBias: false, name: LayerName());
                 var node = AddLayer(dense, x);
                 for (int i = 0; i < k; i++) for (int j = 0; j < n; j++) dense.Weight.Span[j * k + i] = (float)b.Values[i * n + j];
@@ -217,6 +226,7 @@ public static partial class OnnxImporter
             int ps = x.OutputShape.Length;
             if (Batched)
             {
+                RefuseAxesBeforeBatch(c, ps + 1);
                 // A constant spanning the batch axis must be 1 there (it is then the same for every sample).
                 while (shape.Length > ps)
                 {
@@ -243,7 +253,7 @@ public static partial class OnnxImporter
         private void ImportCastLike()
         {
             // Fovea computes in float32: a float target makes CastLike an identity; constants take the target's type.
-            int target = _nodes.ContainsKey(_current.Input[1]) ? OnnxTensor.Float : Const(1, "target_type").DataType;
+            int target = _nodes.ContainsKey(InputName(1, "target_type")) ? OnnxTensor.Float : Const(1, "target_type").DataType;
             if (target != OnnxTensor.Float && target != (int)Proto.TensorProto.Types.DataType.Double)
                 throw Error($"casting to {OnnxTensor.TypeName(target)} is not supported; Fovea computes in float32.");
             if (IsConst(0))
@@ -316,24 +326,61 @@ public static partial class OnnxImporter
             Output(AddLayer(new Where(LayerName()), nodes));
         }
 
+        /// <summary>
+        /// A constant with more axes than the whole input makes the result gain axes in front of the batch axis, which
+        /// then is not first: later axis numbers would name other axes than in the graph.
+        /// </summary>
+        private void RefuseAxesBeforeBatch(OnnxConst c, int fullRank)
+        {
+            if (c.Shape.Length > fullRank)
+                throw Error($"the constant [{string.Join(", ", c.Shape)}] has more axes than the input (rank {fullRank} with the batch axis), so the result's batch axis would not be first; Fovea keeps it first.");
+        }
+
         /// <summary>A constant operand as a per-sample layer output; ONNX right-aligns it against the whole tensor.</summary>
         private FoveaNode ConstantOperand(OnnxConst c, FoveaNode anchor, int fullRank)
         {
             var shape = c.Shape;
             if (Batched)
+            {
+                RefuseAxesBeforeBatch(c, fullRank);
                 while (shape.Length >= fullRank)
                 {
                     if (shape[0] != 1) throw BatchError($"a constant of shape [{string.Join(", ", c.Shape)}]");
                     shape = shape[1..];
                 }
+            }
             var layer = new ConstantTensor(shape);
             var node = AddLayer(layer, anchor);
             Copy(c, layer.Value, "constant");
             return node;
         }
 
-        private static OnnxConst Fold(OnnxConst a, OnnxConst b, BinaryOp op)
+        /// <summary>
+        /// Most values a constant folded at import may hold (64 MB as float32). Its size comes from a few shape values,
+        /// not from data in the file, so without a bound a small file could ask for gigabytes.
+        /// </summary>
+        private const long MaxFoldedValues = 1 << 24;
+
+        /// <summary>The NumPy broadcast of two shapes, checked against <see cref="MaxFoldedValues"/> before anything is allocated.</summary>
+        private int[] FoldedShape(int[] a, int[] b)
         {
+            var shape = new int[Math.Max(a.Length, b.Length)];
+            for (int i = 1; i <= shape.Length; i++)
+            {
+                int da = i <= a.Length ? a[^i] : 1, db = i <= b.Length ? b[^i] : 1;
+                if (da != db && da != 1 && db != 1)
+                    throw Error($"shapes [{string.Join(", ", a)}] and [{string.Join(", ", b)}] do not broadcast together.");
+                shape[^i] = da == 1 ? db : da;
+            }
+            long count = shape.Aggregate(1L, (p, d) => p * d);
+            if (count > MaxFoldedValues)
+                throw Error($"folding constants gives shape [{string.Join(", ", shape)}] ({count} values); Fovea folds constants of at most {MaxFoldedValues} values at import.");
+            return shape;
+        }
+
+        private OnnxConst Fold(OnnxConst a, OnnxConst b, BinaryOp op)
+        {
+            FoldedShape(a.Shape, b.Shape);
             var ta = new Tensor(a.Shape, a.Floats()); var tb = new Tensor(b.Shape, b.Floats());
             var y = Tape.NoGrad(() => Ops.Broadcast(ta, tb, op));
             return new OnnxConst(y.Shape, y.ToArray().Select(v => (double)v).ToArray(), a.DataType);

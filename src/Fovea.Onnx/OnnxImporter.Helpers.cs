@@ -14,16 +14,20 @@ public static partial class OnnxImporter
     private sealed partial class GraphImport
     {
 
-        private OnnxImportException Error(string message) => new($"'{_source}', node '{_current.Name}' ({_current.OpType}): {message}");
+        private OnnxImportException Error(string message, Exception? inner = null) => new($"'{_source}', node '{_current.Name}' ({_current.OpType}): {message}", inner);
 
         private OnnxBatchAxisException BatchError(string what) =>
             new($"'{_source}', node '{_current.Name}' ({_current.OpType}): {what} mixes values across the first (batch) axis, which Fovea keeps per sample. Import with FirstAxisIsBatch = false (command line: fovea import --whole-input) to treat the whole input as one sample.");
 
         private bool Has(int i) => i < _current.Input.Count && _current.Input[i].Length > 0;
 
+        /// <summary>The name of input <paramref name="i"/>, or a clear error when the node has fewer inputs.</summary>
+        private string InputName(int i, string? what = null) => i < _current.Input.Count ? _current.Input[i]
+            : throw Error($"{(what is null ? $"input {i}" : $"{what} (input {i})")} is missing; the node has {_current.Input.Count} input{(_current.Input.Count == 1 ? "" : "s")}.");
+
         private FoveaNode In(int i)
         {
-            var name = _current.Input[i];
+            var name = InputName(i);
             if (_nodes.TryGetValue(name, out var n)) return n;
             if (_consts.ContainsKey(name)) throw Error($"input {i} ('{name}') is a constant; Fovea needs it computed from the model input.");
             throw Error($"input {i} ('{name}') is not produced by any earlier node.");
@@ -31,7 +35,7 @@ public static partial class OnnxImporter
 
         private OnnxConst Const(int i, string what)
         {
-            var name = _current.Input[i];
+            var name = InputName(i, what);
             if (_consts.TryGetValue(name, out var c)) return c;
             if (_nodes.ContainsKey(name)) throw Error($"{what} ('{name}') must be a constant (initializer), not computed from the input.");
             throw Error($"{what} ('{name}') is not defined.");

@@ -191,13 +191,21 @@ public static partial class OnnxImporter
                 sampleTarget = (target.Length == x.OutputShape.Length + 1 ? target[1..] : target).Select(d => (int)d).ToArray();
             }
             else sampleTarget = target.Select(d => (int)d).ToArray();
-            var zeros = AddLayer(new ConstantTensor(sampleTarget), x);
+            // Zeros only along the axes the input does not already fill (1 elsewhere): the stored constant stays small.
+            var xs = x.OutputShape;
+            int offset = sampleTarget.Length - xs.Length;
+            var zerosShape = sampleTarget.Select((d, i) => i >= offset && xs[i - offset] == d ? 1 : d).ToArray();
+            long count = zerosShape.Aggregate(1L, (p, d) => p * d);
+            if (count > MaxFoldedValues)
+                throw Error($"expanding {Tensor.ShapeToString(xs)} needs zeros of shape [{string.Join(", ", zerosShape)}] ({count} values); Fovea makes constants of at most {MaxFoldedValues} values at import.");
+            var zeros = AddLayer(new ConstantTensor(zerosShape), x);
             Output(AddLayer(new Arithmetic(BinaryOp.Add, LayerName()), x, zeros));
         }
 
         /// <summary>A constant broadcast (NumPy rules) against <paramref name="shape"/>.</summary>
         private OnnxConst Broadcast(OnnxConst c, int[] shape)
         {
+            FoldedShape(c.Shape, shape);
             try { return Fold(c, new OnnxConst(shape, new double[shape.Aggregate(1, (p, d) => p * d)], OnnxTensor.Float), BinaryOp.Add) with { DataType = c.DataType }; }
             catch (ArgumentException) { throw Error($"a constant of shape [{string.Join(", ", c.Shape)}] cannot be expanded to [{string.Join(", ", shape)}]."); }
         }
@@ -205,6 +213,7 @@ public static partial class OnnxImporter
         private void ImportConcat()
         {
             var inputs = Enumerable.Range(0, _current.Input.Count).Where(Has).ToArray();
+            if (inputs.Length == 0) throw Error("has no inputs; Concat needs at least one.");
             if (inputs.All(IsConst)) { FoldConcat(inputs); return; }
             var anchor = In(inputs.First(i => !IsConst(i)));
             var nodes = inputs.Select(i => IsConst(i) ? ConstantNode(Const(i, $"input {i}"), anchor) : In(i)).ToArray();

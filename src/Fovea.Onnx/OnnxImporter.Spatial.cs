@@ -15,10 +15,13 @@ public static partial class OnnxImporter
     {
         private FoveaNode Spatial(FoveaNode x)
         {
+            // Whole, a tensor includes its N axis: [N, C, H, W] spans the batch, and a rank-3 one is [N, C, L], not [C, H, W].
+            if (!Batched)
+                throw x.OutputShape.Length == 4
+                    ? BatchError("a spatial operator on a whole-tensor import")
+                    : Error($"only 2-D (NCHW) inputs are supported; received a tensor of shape {Tensor.ShapeToString(x.OutputShape)} (whole tensor).");
             if (x.OutputShape.Length != 3)
-                throw Batched || x.OutputShape.Length != 4
-                    ? Error($"only 2-D (NCHW) inputs are supported; received a sample of shape {Tensor.ShapeToString(x.OutputShape)}{(Batched ? "" : " (whole tensor)")}.")
-                    : BatchError("a spatial operator on a whole-tensor import");
+                throw Error($"only 2-D (NCHW) inputs are supported; received a sample of shape {Tensor.ShapeToString(x.OutputShape)}.");
             return x;
         }
 
@@ -111,8 +114,11 @@ public static partial class OnnxImporter
             RequireUnusedExtraOutputs("statistics of a training step; from opset 14 they come with training_mode = 1");
             var x = In(0);
             if (Int("spatial", 1) == 0) { ImportPerActivationBatchNorm(x); return; }
+            // Whole, the tensor's axis 0 is N, which BatchNorm2D would take for the channels.
+            if (!Batched)
+                throw Error($"BatchNormalization works on samples [C, H, W] or [C], so it needs the batch axis first; a whole-tensor import gives it {Tensor.ShapeToString(x.OutputShape)}.");
             if (x.OutputShape.Length != 3 && x.OutputShape.Length != 1)
-                throw Batched ? Error($"BatchNormalization needs samples [C, H, W] or [C]; received {Tensor.ShapeToString(x.OutputShape)}.") : BatchError("BatchNormalization on a whole-tensor import");
+                throw Error($"BatchNormalization needs samples [C, H, W] or [C]; received {Tensor.ShapeToString(x.OutputShape)}.");
             float momentum = Float("momentum", 0.9f);
             // ONNX: running = running·momentum + batch·(1 - momentum); Fovea (PyTorch): running·(1 - m) + batch·m.
             var bn = new BatchNorm2D(Math.Clamp(1f - momentum, 0f, 1f), Float("epsilon", 1e-5f), LayerName());

@@ -126,16 +126,23 @@ public static partial class OnnxImporter
         public OnnxImportResult Run()
         {
             _opset = ReadOpset();
-            foreach (var init in _graph.Initializer) _consts[init.Name] = OnnxTensor.Read(init, "Initializer");
+            try { foreach (var init in _graph.Initializer) _consts[init.Name] = OnnxTensor.Read(init, "initializer"); }
+            catch (OnnxTensorException e) { throw new OnnxImportException($"'{_source}': {e.Message}", e); }
             var input = CreateModel();
             _nodes[input] = _model.Input;
             var skipped = RestoreNormalization(input);
             ReadTopNodes();
+            var defined = DefinedNames();
             foreach (var node in _graph.Node)
             {
-                if (skipped.Contains(node)) continue;
                 _current = node;
+                // Checked for every node, the normalisation ones too: a later definition would silently replace a value.
+                foreach (var name in node.Output)
+                    if (name.Length > 0 && !defined.TryAdd(name, $"node '{node.Name}'"))
+                        throw Error($"output '{name}' is already defined by {defined[name]}; ONNX names each value once.");
+                if (skipped.Contains(node)) continue;
                 try { ImportNode(node); }
+                catch (OnnxTensorException e) { throw Error(e.Message, e); }
                 catch (OnnxImportException) { throw; }
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {
@@ -146,6 +153,16 @@ public static partial class OnnxImporter
             _model.SetOutput(outputs[0].Node);
             ReadMetadata();
             return new OnnxImportResult(_model, outputs);
+        }
+
+        /// <summary>The values defined before any node runs, each with what defines it.</summary>
+        private Dictionary<string, string> DefinedNames()
+        {
+            var defined = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var init in _graph.Initializer) defined.TryAdd(init.Name, "an initializer");
+            // Old opsets list initializers among the inputs too: those names stay initializers.
+            foreach (var input in _graph.Input) defined.TryAdd(input.Name, "the graph input");
+            return defined;
         }
 
         /// <summary>Every graph output as a node of the model; each must be computed from the input.</summary>
@@ -247,10 +264,18 @@ public static partial class OnnxImporter
             foreach (var p in _proto.MetadataProps)
             {
                 if (p.Key != OnnxMetadata.ClassNames) continue;
+                if (string.IsNullOrWhiteSpace(p.Value)) { _model.ClassNames = []; continue; }
                 try { _model.ClassNames = JsonSerializer.Deserialize<string[]>(p.Value) ?? []; }
                 catch (JsonException) { _model.ClassNames = p.Value.Split(',').Select(s => s.Trim()).ToArray(); }
                 catch (ArgumentException e) { throw new OnnxImportException($"'{_source}': metadata '{OnnxMetadata.ClassNames}' is {p.Value}: {e.Message}", e); }
             }
+            // Checked as a saved model is when loaded, so that fovea import never writes a file its loader refuses (a null
+            // name is refused by the ClassNames setter above).
+            var names = _model.ClassNames;
+            int outputs = _model.OutputShape.Aggregate(1, (a, b) => a * b);
+            string where = $"'{_source}': metadata '{OnnxMetadata.ClassNames}'";
+            if (names.Count != 0 && names.Count != outputs)
+                throw new OnnxImportException($"{where} has {names.Count} class names for {outputs} outputs ({Tensor.ShapeToString(_model.OutputShape)}); one per output expected.");
         }
 
         // ---------------- operators ----------------
@@ -259,6 +284,8 @@ public static partial class OnnxImporter
         {
             if (!string.IsNullOrEmpty(node.Domain) && node.Domain != "ai.onnx")
                 throw Error($"operators of domain '{node.Domain}' are not supported (only the default ai.onnx domain). Supported operators: {string.Join(", ", SupportedOperators)}.");
+            // Every operator read here has a first output (later ones may be optional, written as "").
+            if (node.Output.Count == 0 || node.Output[0].Length == 0) throw Error("has no output; its first output is required.");
             switch (node.OpType)
             {
                 case "Constant": ImportConstant(); break;

@@ -12,7 +12,7 @@ internal sealed record OnnxConst(int[] Shape, double[] Values, int DataType)
     public long[] Longs() => Values.Select(v => (long)v).ToArray();
     public float Scalar(string what)
     {
-        if (Values.Length != 1) throw new OnnxImportException($"{what} must hold a single value; it has shape [{string.Join(", ", Shape)}].");
+        if (Values.Length != 1) throw new OnnxTensorException($"{what} must hold a single value; it has shape [{string.Join(", ", Shape)}].");
         return (float)Values[0];
     }
 
@@ -31,15 +31,15 @@ internal static class OnnxTensor
     public static OnnxConst Read(TensorProto t, string what)
     {
         if (t.DataLocation == TensorProto.Types.DataLocation.External)
-            throw new OnnxImportException($"{what} '{t.Name}' keeps its data in an external file, which Fovea does not read; save the model with the data inside.");
+            throw new OnnxTensorException($"{what} '{t.Name}' keeps its data in an external file, which Fovea does not read; save the model with the data inside.");
         var shape = new int[t.Dims.Count];
         long count = 1;
         for (int i = 0; i < shape.Length; i++)
         {
-            if (t.Dims[i] < 0 || t.Dims[i] > int.MaxValue) throw new OnnxImportException($"{what} '{t.Name}' has an invalid dimension {t.Dims[i]}.");
+            if (t.Dims[i] < 0 || t.Dims[i] > int.MaxValue) throw new OnnxTensorException($"{what} '{t.Name}' has an invalid dimension {t.Dims[i]}.");
             shape[i] = (int)t.Dims[i]; count *= shape[i];
         }
-        if (count > int.MaxValue) throw new OnnxImportException($"{what} '{t.Name}' is too large ({count} values).");
+        if (count > int.MaxValue) throw new OnnxTensorException($"{what} '{t.Name}' is too large ({count} values).");
         var raw = t.RawData.Span;
         double[] values;
         int n = (int)count;
@@ -65,7 +65,7 @@ internal static class OnnxTensor
                 values = t.HasRawData ? Raw(raw, n, 1, what, t.Name, b => (sbyte)b[0]) : Field(t.Int32Data.Select(v => (double)v), n, what, t.Name);
                 break;
             default:
-                throw new OnnxImportException($"{what} '{t.Name}' has element type {TypeName(t.DataType)}; Fovea reads float, double, int64, int32, int8, uint8 and bool tensors.");
+                throw new OnnxTensorException($"{what} '{t.Name}' has element type {TypeName(t.DataType)}; Fovea reads float, double, int64, int32, int8, uint8 and bool tensors.");
         }
         return new OnnxConst(shape, values, t.DataType);
     }
@@ -75,7 +75,7 @@ internal static class OnnxTensor
     private static double[] Raw(ReadOnlySpan<byte> raw, int n, int size, string what, string name, Decode decode)
     {
         if (raw.Length != (long)n * size)
-            throw new OnnxImportException($"{what} '{name}' should hold {n} values ({(long)n * size} bytes) but has {raw.Length} bytes (truncated or corrupt).");
+            throw new OnnxTensorException($"{what} '{name}' should hold {n} values ({(long)n * size} bytes) but has {raw.Length} bytes (truncated or corrupt).");
         var v = new double[n];
         for (int i = 0; i < n; i++) v[i] = decode(raw.Slice(i * size, size));
         return v;
@@ -84,7 +84,7 @@ internal static class OnnxTensor
     private static double[] Field(IEnumerable<double> data, int n, string what, string name)
     {
         var v = data.ToArray();
-        if (v.Length != n) throw new OnnxImportException($"{what} '{name}' should hold {n} values but has {v.Length} (truncated or corrupt).");
+        if (v.Length != n) throw new OnnxTensorException($"{what} '{name}' should hold {n} values but has {v.Length} (truncated or corrupt).");
         return v;
     }
 

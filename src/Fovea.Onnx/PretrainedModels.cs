@@ -131,8 +131,16 @@ public static class PretrainedModels
         // conv(W, bgr(255·x) − M) = conv(W', x − rgb(M)/255) with W'[o, c] = 255·W[o, 2 − c]: so the base model takes RGB
         // images in [0, 1], as Fovea's image loader gives, through one mean-image layer, and its first filters are in RGB
         // order, which is how they are drawn and what a user fine-tunes.
-        var prep = OnnxFile.ReadModel(Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(path)!)!, "ResNetPrepOnnx", "ResNetPreprocess.onnx"));
-        var mean = OnnxTensor.Read(prep.Graph.Initializer.Single(t => t.Name == "MeanImage"), "MeanImage");
+        var prepPath = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(path)!)!, "ResNetPrepOnnx", "ResNetPreprocess.onnx");
+        var prep = OnnxFile.ReadModel(prepPath);
+        // A damaged or changed package is reported with its file, never as an index or LINQ error.
+        var meanTensor = prep.Graph.Initializer.LastOrDefault(t => t.Name == "MeanImage")
+            ?? throw new InvalidDataException($"{prepPath} has no initializer 'MeanImage' (the mean image ResNet-18 subtracts); the package is damaged or has changed.");
+        OnnxConst mean;
+        try { mean = OnnxTensor.Read(meanTensor, "MeanImage"); }
+        catch (OnnxImportException e) { throw new InvalidDataException($"{prepPath}: {e.Message}", e); }
+        if (mean.Shape.Length != 4 || mean.Shape[0] != 1 || !mean.Shape[1..].SequenceEqual(network.InputShape))
+            throw new InvalidDataException($"{prepPath}: its mean image has shape [{string.Join(", ", mean.Shape)}]; [1, {string.Join(", ", network.InputShape)}] expected, the input of {path}.");
         int plane = mean.Shape[^2] * mean.Shape[^1];
         if (mean.Shape[^3] != 3 || network.Layers.FirstOrDefault() is not Conv2D { Groups: 1 } first || first.Weight.Shape[1] != 3)
             throw new InvalidDataException($"{path}: expected a mean image of 3 channels and a first convolution over 3 channels; the package has changed.");

@@ -50,6 +50,66 @@ public class ErrorTests
         }
     }
 
+    /// <summary>Bad tensor data (an initializer, a Constant's value, a non-scalar Clip bound) is reported with the file, and the node when there is one.</summary>
+    [Fact]
+    public void BadTensorDataNamesTheFileAndTheNode()
+    {
+        var proto = OnnxExporter.Build(RoundTripTests.ResidualModel(), 13);
+        var weight = proto.Graph.Initializer.First(t => t.Name == "dense.weight");
+        weight.RawData = ByteString.CopyFrom(weight.RawData.Span[..600]);
+        var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(proto.ToByteArray(), "short.onnx"));
+        Assert.StartsWith("'short.onnx': ", e.Message);
+        Assert.Contains("'dense.weight' should hold 160 values (640 bytes) but has 600 bytes", e.Message);
+
+        var g = new GraphBuilder(13, -1, 3);
+        g.Node("Constant", [], "c", new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = new TensorProto { Name = "k", DataType = 10 } });
+        g.Node("Add", ["x", "c"], "y");
+        e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(GraphBuilder.Bytes(g.Build("y", -1, 3)), "half.onnx"));
+        Assert.StartsWith("'half.onnx', node 'constant_0' (Constant): ", e.Message);
+        Assert.Contains("element type float16", e.Message);
+
+        g = new GraphBuilder(13, -1, 3).Floats("lo", [0f, 1f], 2);
+        g.Node("Clip", ["x", "lo"], "y");
+        e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(GraphBuilder.Bytes(g.Build("y", -1, 3)), "clip.onnx"));
+        Assert.StartsWith("'clip.onnx', node 'clip_0' (Clip): ", e.Message);
+        Assert.Contains("min must hold a single value; it has shape [2]", e.Message);
+    }
+
+    /// <summary>ONNX names each value once; a second definition replaced the first without a word (and a reader saw either).</summary>
+    [Theory]
+    [InlineData("y", "node 'relu_0'")]
+    [InlineData("x", "the graph input")]
+    [InlineData("w", "an initializer")]
+    public void AValueDefinedTwiceIsRefused(string name, string first)
+    {
+        var g = new GraphBuilder(13, -1, 3).Floats("w", [1f, 2f, 3f], 3);
+        g.Node("Relu", ["x"], "y");
+        g.Node("Sigmoid", ["x"], name);
+        g.Node("Add", ["y", "w"], "z");
+        var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(GraphBuilder.Bytes(g.Build("z", -1, 3)), "twice.onnx"));
+        Assert.StartsWith("'twice.onnx', node 'sigmoid_1' (Sigmoid): ", e.Message);
+        Assert.Contains($"output '{name}' is already defined by {first}", e.Message);
+    }
+
+    /// <summary>
+    /// Protobuf caps a message at 2 GB, so a larger .onnx file is not a model (larger models keep their weights in external
+    /// data). It failed with .NET's "The file is too long" IOException, which named neither the file nor the problem.
+    /// </summary>
+    [Fact]
+    public void FilesOverTwoGigabytesAreRefusedByNameWithoutReading()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"fovea-huge-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            // Sparse: no disk space is used.
+            using (var f = new FileStream(path, FileMode.CreateNew)) f.SetLength(3L << 30);
+            var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(path));
+            Assert.Contains($"'{path}' is 3221225472 bytes", e.Message);
+            Assert.Contains("2 GB", e.Message);
+        }
+        finally { File.Delete(path); }
+    }
+
     [Fact]
     public void MissingFileIsFileNotFound() =>
         Assert.Throws<FileNotFoundException>(() => OnnxImporter.Import(Path.Combine(Path.GetTempPath(), "no-such-model.onnx")));

@@ -88,4 +88,41 @@ public class MetadataTests
         Assert.Contains("'pets': metadata 'class_names' is [\"cat\", null]", e.Message);
         Assert.Contains("Class name 1 of 2 is null", e.Message);
     }
+
+    /// <summary>
+    /// Class names that do not fit the model (a null name, more or fewer names than outputs) were taken as they were, and
+    /// fovea import then wrote a .fovea file its own loader refuses ("1 class names for 10 outputs").
+    /// </summary>
+    [Theory]
+    [InlineData("[\"a\", \"b\"]", "2 class names for 10 outputs")]
+    [InlineData("a, b, c", "3 class names for 10 outputs")]
+    [InlineData("[null, \"b\", \"c\", \"d\", \"e\", \"f\", \"g\", \"h\", \"i\", \"j\"]", "Class name 0 of 10 is null")]
+    public void ClassNamesThatDoNotFitTheOutputsAreRefused(string value, string message)
+    {
+        var proto = OnnxExporter.Build(Reference(), 13);
+        proto.MetadataProps.Add(new StringStringEntryProto { Key = "class_names", Value = value });
+        var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(proto.ToByteArray(), "names.onnx"));
+        Assert.StartsWith("'names.onnx': metadata 'class_names'", e.Message);
+        Assert.Contains(message, e.Message);
+        // An empty value names no classes.
+        proto.MetadataProps[^1].Value = " ";
+        Assert.Empty(OnnxImporter.Import(proto.ToByteArray(), "names.onnx").ClassNames);
+    }
+
+    /// <summary>
+    /// A model whose output was moved off its classifier (features for transfer learning) keeps class names that no longer
+    /// describe its outputs: they are left out of the export, which the import would refuse (or, before, carry into a
+    /// .fovea file its loader refuses).
+    /// </summary>
+    [Fact]
+    public void ClassNamesThatDoNotFitTheOutputAreNotExported()
+    {
+        var model = RoundTripTests.ResidualModel();
+        model.SetOutput(model.Nodes.Single(n => n.Layer is Layers.GlobalAvgPool2D));
+        var proto = OnnxExporter.Build(model, 13);
+        Assert.DoesNotContain(proto.MetadataProps, p => p.Key == OnnxMetadata.ClassNames);
+        Assert.Empty(OnnxImporter.Import(proto.ToByteArray(), "features.onnx").ClassNames);
+        model.SetOutput(model.Nodes[^1]);
+        Assert.Equal(model.ClassNames, OnnxImporter.Import(OnnxExporter.ToBytes(model), "classes.onnx").ClassNames);
+    }
 }

@@ -90,6 +90,32 @@ public sealed class PretrainedCliTests : IDisposable
         Assert.False(File.Exists(output));
     }
 
+    /// <summary>
+    /// A damaged package (its preprocessing model without the mean image, or with one of another shape) is reported with
+    /// the file and what is wrong; it ended in "Sequence contains no matching element" or an index error.
+    /// </summary>
+    [Theory]
+    [InlineData("none", "has no initializer 'MeanImage'")]
+    [InlineData("flat", "its mean image has shape [150528]")]
+    public void ADamagedPreprocessingModelNamesTheFile(string mean, string message)
+    {
+        var real = PretrainedModels.LocateResNet18(restore: true);
+        var models = Path.Combine(_dir, "cache", PretrainedModels.ResNet18Package.ToLowerInvariant(), PretrainedModels.ResNet18Version, "tools", "DnnImageModels");
+        Directory.CreateDirectory(Path.Combine(models, "ResNet18Onnx"));
+        File.CreateSymbolicLink(Path.Combine(models, "ResNet18Onnx", "ResNet18.onnx"), real);
+        var prepDir = Directory.CreateDirectory(Path.Combine(models, "ResNetPrepOnnx")).FullName;
+        var prep = Onnx.Proto.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(real)!)!, "ResNetPrepOnnx", "ResNetPreprocess.onnx")));
+        var image = prep.Graph.Initializer.Single(t => t.Name == "MeanImage");
+        if (mean == "none") image.Name = "Other";
+        else { image.Dims.Clear(); image.Dims.Add(3 * 224 * 224); }
+        var prepPath = Path.Combine(prepDir, "ResNetPreprocess.onnx");
+        File.WriteAllBytes(prepPath, Google.Protobuf.MessageExtensions.ToByteArray(prep));
+        var env = BareEnvironment();
+        env["NUGET_PACKAGES"] = Path.Combine(_dir, "cache");
+        var r = CliProcess.Run(env, _dir, "import", "resnet18", "--out", Path.Combine(_dir, "r.fovea"), "--no-restore");
+        CliProcess.AssertUsageError(r, prepPath, message);
+    }
+
     [Theory]
     [InlineData("global-packages: /home/me/.nuget/packages/\n", "/home/me/.nuget/packages/")]
     [InlineData("info : global-packages: C:\\Users\\me\\.nuget\\packages\\\r\n", "C:\\Users\\me\\.nuget\\packages\\")]

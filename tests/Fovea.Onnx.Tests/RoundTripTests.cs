@@ -188,6 +188,51 @@ public class RoundTripTests(ITestOutputHelper output)
     [InlineData(18)]
     public void ReductionsAndSelectMatchOnnxRuntime(int opset) => Compare(ReductionsAndSelect(), opset, batch: 3, seed: 13);
 
+    /// <summary>
+    /// Wrap padding on an axis cropped at its other end repeats the values that are kept (ONNX Runtime crops, then wraps):
+    /// [1..6] cropped by 2 at the start and wrapped by 2 at the end is 3 4 5 6 3 4, not 3 4 5 6 1 2.
+    /// </summary>
+    [Theory]
+    [InlineData(19)]
+    [InlineData(26)]
+    public void WrapPaddingBesideACropMatchesOnnxRuntime(int opset)
+    {
+        foreach (var mode in new[] { PadMode.Wrap, PadMode.Edge, PadMode.Reflect })
+        {
+            var model = new Model([2, 5, 6], "pad_crop_" + mode);
+            model.Add(new Layers.Pad([0, -2, 2], [1, 2, -1], mode));
+            Compare(model, opset, batch: 2, seed: 31);
+        }
+        var row = new Model([6], "wrap_row");
+        row.Add(new Layers.Pad([-2], [2], PadMode.Wrap));
+        Assert.Equal([3f, 4f, 5f, 6f, 3f, 4f], row.Predict(new Tensor([1, 6], [1f, 2f, 3f, 4f, 5f, 6f])).ToArray());
+        // Cropped to nothing, there is nothing to repeat: refused when the layer is added, not when it runs.
+        var e = Assert.Throws<ArgumentException>(() => new Model([3]).Add(new Layers.Pad([-3], [2], PadMode.Wrap, name: "pad")));
+        Assert.Contains("once cropped by 3 and 0", e.Message);
+    }
+
+    /// <summary>
+    /// Edge and reflect padding fill from the values a crop at the other end keeps too. Where none (edge) or too few
+    /// (reflect) are kept, ONNX Runtime fails when it runs the model; Fovea filled from the cropped-away values, so it
+    /// exported models ONNX Runtime cannot run and imported such graphs. Both are now refused with the layer's name.
+    /// </summary>
+    [Theory]
+    [InlineData("edge", -3L, 2L, "no values to repeat")]
+    [InlineData("reflect", -2L, 1L, "must be smaller than the 1 values left after cropping")]
+    [InlineData("reflect", 2L, -1L, "must be smaller than the 2 values left after cropping")]
+    public void PaddingFromACroppedAwayAxisIsRefused(string mode, long before, long after, string message)
+    {
+        var g = new GraphBuilder(13, -1, 3).Longs("pads", 0, before, 0, after);
+        g.Node("Pad", ["x", "pads"], "y", GraphBuilder.Str("mode", mode));
+        var bytes = GraphBuilder.Bytes(g.Build("y", -1, 3 + before + after));
+        Assert.ThrowsAny<OnnxRuntimeException>(() => Run(bytes, RandomInput(1, 2, 3)));
+        var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(bytes, "crop.onnx"));
+        Assert.StartsWith("'crop.onnx', node 'pad_0' (Pad): ", e.Message);
+        Assert.Contains(message, e.Message);
+        var m = new Model([3]);
+        Assert.Contains(message, Assert.Throws<ArgumentException>(() => m.Add(new Layers.Pad([(int)before], [(int)after], Enum.Parse<PadMode>(mode, true)))).Message);
+    }
+
     public static TheoryData<int> ExportOpsets() => new(Enumerable.Range(OnnxExporter.MinOpset, OnnxExporter.MaxOpset - OnnxExporter.MinOpset + 1));
 
     /// <summary>Both softmax meanings (one axis; all axes from one on, as before opset 13), every axis, at every export opset.</summary>

@@ -124,6 +124,122 @@ public class ValidationTests
         Assert.Equal([3], OnnxImporter.Import(G.Bytes(ok.Build("y", -1, 3)), "ok.onnx").OutputShape);
     }
 
+    /// <summary>
+    /// Constants folded at import (Expand of a constant, arithmetic of two constants) are sized by a few shape values, not
+    /// by the file: a 100000 x 100000 Expand of one value took 14 s and 17 GB before it failed.
+    /// </summary>
+    [Theory]
+    [InlineData("Expand")]
+    [InlineData("Add")]
+    public void HugeFoldedConstantsAreRefusedBeforeAllocating(string op)
+    {
+        var g = new G(13, -1, 3).Floats("one", [1f], 1).Longs("shape", 100000, 100000)
+            .Floats("column", new float[40000], 40000, 1).Floats("row", new float[40000], 1, 40000);
+        g.Node(op, op == "Expand" ? ["one", "shape"] : ["column", "row"], "big");
+        g.Node("Add", ["x", "big"], "y");
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Refused(g.Build("y", -1, 3), "big.onnx");
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 100_000_000, $"{(GC.GetAllocatedBytesForCurrentThread() - before) / 1e6:F0} MB allocated");
+        Assert.StartsWith($"'big.onnx', node '{op.ToLowerInvariant()}_0' ({op}): ", e.Message);
+        Assert.Contains(op == "Expand" ? "[100000, 100000] (10000000000 values)" : "[40000, 40000] (1600000000 values)", e.Message);
+    }
+
+    /// <summary>
+    /// Expand of a computed value adds zeros of the target shape; they were stored whole, so a 200-byte file expanding
+    /// [1, 1] to [30000, 30000] took 3.6 GB to import (and would save as a 3.6 GB model). The zeros now span only the
+    /// axes the input does not already fill, and are bounded like other constants made at import.
+    /// </summary>
+    [Fact]
+    public void ExpandStoresZerosOnlyAlongExpandedAxes()
+    {
+        var small = new G(13, -1, 3, 1, 1).Longs("shape", 3, 5, 7);
+        small.Node("Expand", ["x", "shape"], "y");
+        var bytes = G.Bytes(small.Build("y", -1, 3, 5, 7));
+        var x = RoundTripTests.RandomInput(4, 2, 3, 1, 1);
+        var model = OnnxImporter.Import(bytes, "expand.onnx");
+        Assert.True(RoundTripTests.MaxAbsDiff(RoundTripTests.Run(bytes, x), model.Predict(x).Span) == 0);
+        Assert.Equal(5 * 7, model.Layers.OfType<Layers.ConstantTensor>().Single().Value.Length);
+
+        var huge = new G(13, -1, 1, 1).Longs("shape", 1, 30000, 30000);
+        huge.Node("Expand", ["x", "shape"], "y");
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Refused(huge.Build("y", -1, 30000, 30000), "huge.onnx");
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 100_000_000);
+        Assert.StartsWith("'huge.onnx', node 'expand_0' (Expand): ", e.Message);
+        Assert.Contains("[30000, 30000] (900000000 values)", e.Message);
+    }
+
+    /// <summary>A constant B whose K does not match the input's last axis is refused (its values were spread over the wrong weights).</summary>
+    [Theory]
+    [InlineData("Gemm", 0)]
+    [InlineData("Gemm", 1)]
+    [InlineData("MatMul", 0)]
+    public void ProductWithMismatchedInnerSizeIsRefused(string op, int transB)
+    {
+        var g = new G(13, -1, 6).Floats("B", new float[4 * 3], transB == 1 ? [3, 4] : [4, 3]);
+        g.Node(op, ["x", "B"], "y", op == "Gemm" ? [G.Int("transB", transB)] : []);
+        var e = Refused(g.Build("y", -1, 3), "k.onnx");
+        Assert.StartsWith($"'k.onnx', node '{op.ToLowerInvariant()}_0' ({op}): ", e.Message);
+        Assert.Contains("B has 4 rows", e.Message);
+        Assert.Contains("the input has 6 columns", e.Message);
+    }
+
+    /// <summary>
+    /// A constant operand with more axes than the whole input puts axes in front of the batch axis (x [N, 3] + c [1, 1, 3]
+    /// is [1, N, 3]); it was imported as [N, 3], so a later Softmax over axis 1 normalised features instead of the batch.
+    /// </summary>
+    [Theory]
+    [InlineData("Add", true)]
+    [InlineData("Mul", false)]
+    [InlineData("Where", true)]
+    public void ConstantsWithMoreAxesThanTheInputAreRefused(string op, bool constantFirst)
+    {
+        var g = new G(13, -1, 3).Floats("c", [0.5f, 1f, 2f], 1, 1, 3).Floats("t", [1f], 1);
+        if (op == "Where") g.Node("Where", ["t", "x", "c"], "s");
+        else g.Node(op, constantFirst ? ["c", "x"] : ["x", "c"], "s");
+        g.Node("Softmax", ["s"], "y", G.Int("axis", 1));
+        var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(G.Bytes(g.Build("y", 1, -1, 3)), "rank.onnx"));
+        Assert.StartsWith($"'rank.onnx', node '{op.ToLowerInvariant()}_0' ({op}): ", e.Message);
+        Assert.Contains("[1, 1, 3]", e.Message);
+    }
+
+    /// <summary>
+    /// Imported whole (FirstAxisIsBatch = false), a rank-3 tensor is [N, C, L], not a sample [C, H, W]: BatchNormalization
+    /// normalised the N axis as channels and the global pools averaged over C (ONNX Runtime: [N, C, 1], Fovea: [N, 1, 1]).
+    /// Fovea's layers for these work per sample, so a whole-input import refuses them.
+    /// </summary>
+    [Theory]
+    [InlineData("BatchNormalization")]
+    [InlineData("GlobalAveragePool")]
+    [InlineData("GlobalMaxPool")]
+    public void ChannelOperatorsOnAWholeInputAreRefused(string op)
+    {
+        var g = new G(13, 2, 3, 4).Floats("s", [1f, 2f, 3f], 3).Floats("b", [0f, 1f, 2f], 3).Floats("m", [0f, 0.5f, 1f], 3).Floats("v", [1f, 2f, 3f], 3);
+        g.Node(op, op == "BatchNormalization" ? ["x", "s", "b", "m", "v"] : ["x"], "y");
+        var bytes = G.Bytes(g.Build("y", 2, 3, op == "BatchNormalization" ? 4 : 1));
+        var e = Assert.ThrowsAny<OnnxImportException>(() => OnnxImporter.Import(bytes, "whole.onnx", new OnnxImportOptions { FirstAxisIsBatch = false }));
+        Assert.StartsWith($"'whole.onnx', node '{op.ToLowerInvariant()}_0' ({op}): ", e.Message);
+        Assert.Contains("(2, 3, 4)", e.Message);
+    }
+
+    /// <summary>A node with fewer inputs or outputs than its operator needs: the message said only "Specified argument was out of the range of valid values".</summary>
+    [Theory]
+    [InlineData("Relu", 0, true, "input 0 is missing; the node has 0 inputs")]
+    [InlineData("Conv", 1, true, "weight W (input 1) is missing; the node has 1 input")]
+    [InlineData("Add", 1, true, "input 1 is missing; the node has 1 input")]
+    [InlineData("Reshape", 1, true, "shape (input 1) is missing; the node has 1 input")]
+    [InlineData("Pad", 1, true, "pads (input 1) is missing; the node has 1 input")]
+    [InlineData("Concat", 0, true, "has no inputs; Concat needs at least one")]
+    [InlineData("Relu", 1, false, "has no output; its first output is required")]
+    public void MissingInputsAndOutputsAreNamed(string op, int inputs, bool output, string message)
+    {
+        var g = new G(13, -1, 2, 4, 4).Floats("w", new float[2 * 2 * 9], 2, 2, 3, 3);
+        var n = g.Node(op, new[] { "x", "w" }.Take(inputs).ToArray(), "y");
+        if (!output) n.Output.Clear();
+        var e = Refused(g.Build("y", -1, 2, 4, 4), "arity.onnx");
+        Assert.Equal($"'arity.onnx', node '{op.ToLowerInvariant()}_0' ({op}): {message}.", e.Message);
+    }
+
     /// <summary>Every attribute of every node of real exported models set to hostile values: a format error or a model, never a crash.</summary>
     [Fact]
     public void HostileAttributeValuesNeverEscapeAsOtherExceptions()

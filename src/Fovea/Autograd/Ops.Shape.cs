@@ -113,9 +113,14 @@ public static partial class Ops
         return y;
     }
 
+    /// <summary>The range of an axis of size <paramref name="n"/> left after negative amounts crop it.</summary>
+    private static (int Start, int Count) Kept(int n, int before, int after) =>
+        (Math.Max(0, -before), n - Math.Max(0, -before) - Math.Max(0, -after));
+
     /// <summary>
     /// Pads (or, with negative amounts, crops) every axis: <paramref name="before"/>[d] and <paramref name="after"/>[d] elements
     /// are added at the start and end of axis d, filled per <paramref name="mode"/>.
+    /// Edge, reflect and wrap fill from the values left after cropping.
     /// </summary>
     public static Tensor Pad(Tensor x, ReadOnlySpan<int> before, ReadOnlySpan<int> after, PadMode mode = PadMode.Constant, float value = 0f)
     {
@@ -128,8 +133,12 @@ public static partial class Ops
             shape[d] = x.Shape[d] + before[d] + after[d];
             if (shape[d] < 0) throw new ArgumentException($"Pad: axis {d} of size {x.Shape[d]} cannot be cropped by {-before[d]} and {-after[d]}.");
             if (mode != PadMode.Constant && shape[d] > 0 && x.Shape[d] == 0) throw new ArgumentException($"Pad: {mode} padding needs a non-empty axis {d}.");
-            if (mode == PadMode.Reflect && (before[d] >= x.Shape[d] || after[d] >= x.Shape[d]) && (before[d] > 0 || after[d] > 0))
-                throw new ArgumentException($"Pad: reflect padding of axis {d} (size {x.Shape[d]}) must be smaller than the axis.");
+            if (mode == PadMode.Constant || (before[d] <= 0 && after[d] <= 0)) continue;
+            int kept = Kept(x.Shape[d], before[d], after[d]).Count;
+            if (kept <= 0)
+                throw new ArgumentException($"Pad: {mode} padding of axis {d} (size {x.Shape[d]}) cropped by {Math.Max(0, -before[d])} and {Math.Max(0, -after[d])} has no values left to repeat.");
+            if (mode == PadMode.Reflect && (before[d] >= kept || after[d] >= kept))
+                throw new ArgumentException($"Pad: reflect padding of axis {d} (size {x.Shape[d]}{(kept < x.Shape[d] ? $", {kept} after cropping" : "")}) must be smaller than the axis.");
         }
         var y = new Tensor(shape);
         // Source offset of each output element, or -1 for a constant fill.
@@ -145,17 +154,21 @@ public static partial class Ops
                 int i = idx[d] - b[d], n = x.Shape[d];
                 if (i < 0 || i >= n)
                 {
+                    if (mode == PadMode.Constant) { off = -1; continue; }
+                    // Filled from the part of the axis the crop at its other end keeps (as ONNX Runtime does), not the whole axis.
+                    var (start, count) = Kept(n, b[d], after[d]);
+                    int j = i - start;
                     switch (mode)
                     {
-                        case PadMode.Constant: off = -1; continue;
-                        case PadMode.Edge: i = Math.Clamp(i, 0, n - 1); break;
-                        case PadMode.Wrap: i = ((i % n) + n) % n; break;
+                        case PadMode.Edge: j = Math.Clamp(j, 0, count - 1); break;
+                        case PadMode.Wrap: j = ((j % count) + count) % count; break;
                         default:
-                            int period = 2 * (n - 1);
-                            i = period == 0 ? 0 : ((i % period) + period) % period;
-                            if (i >= n) i = period - i;
+                            int period = 2 * (count - 1);
+                            j = period == 0 ? 0 : ((j % period) + period) % period;
+                            if (j >= count) j = period - j;
                             break;
                     }
+                    i = start + j;
                 }
                 off += i * inStrides[d];
             }

@@ -145,6 +145,12 @@ public sealed class Pad : UnaryLayer
         for (int d = 0; d < s.Length; d++)
             if (Mode != PadMode.Constant && inputShape[d] == 0 && s[d] > 0)
                 throw new ArgumentException($"Layer '{Name}' (Pad): {Mode} padding has no values to repeat along axis {d} of samples {Tensor.ShapeToString(inputShape)}.");
+            // Edge, reflect and wrap repeat only what the crop at the other end leaves.
+            else if (Mode != PadMode.Constant && (Before[d] > 0 || After[d] > 0) && inputShape[d] + Math.Min(0, Before[d]) + Math.Min(0, After[d]) <= 0)
+                throw new ArgumentException($"Layer '{Name}' (Pad): {Mode} padding has no values to repeat along axis {d} of samples {Tensor.ShapeToString(inputShape)} once cropped by {-Math.Min(0, Before[d])} and {-Math.Min(0, After[d])}.");
+            else if (Mode == PadMode.Reflect && Math.Max(Before[d], After[d]) > 0
+                && Math.Max(Before[d], After[d]) >= inputShape[d] + Math.Min(0, Before[d]) + Math.Min(0, After[d]))
+                throw new ArgumentException($"Layer '{Name}' (Pad): reflect padding by {Math.Max(Before[d], After[d])} along axis {d} of samples {Tensor.ShapeToString(inputShape)} must be smaller than the {inputShape[d] + Math.Min(0, Before[d]) + Math.Min(0, After[d])} values left after cropping.");
         return s;
     }
 

@@ -48,16 +48,18 @@ internal static class ShapeTwins
             {
                 int i = idx[d] - before[d], n = shape[d];
                 if (i >= 0 && i < n) { idx[d] = i; continue; }
+                // Filled from the values the crop at the other end leaves: positions start .. start + kept - 1.
+                int start = Math.Max(0, -before[d]), kept = n - start - Math.Max(0, -after[d]), j = i - start;
                 switch (mode)
                 {
                     case PadMode.Constant: constant = true; break;
-                    case PadMode.Edge: i = Math.Clamp(i, 0, n - 1); break;
-                    case PadMode.Wrap: i = ((i % n) + n) % n; break;
+                    case PadMode.Edge: j = Math.Clamp(j, 0, kept - 1); break;
+                    case PadMode.Wrap: j = (j % kept + kept) % kept; break;
                     default: // reflect: ... c b | a b c d | c b ...
-                        while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i;
+                        while (j < 0 || j >= kept) j = j < 0 ? -j : 2 * (kept - 1) - j;
                         break;
                 }
-                idx[d] = i;
+                idx[d] = start + j;
             }
             y[o] = constant ? value : x[Nd.Ravel(idx, shape)];
         }
