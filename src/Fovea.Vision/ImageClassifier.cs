@@ -133,6 +133,8 @@ public sealed partial class ImageClassifier
     /// <remarks>
     /// Runs the model with gradients on the calling thread, a few times the cost of <see cref="Classify(string, int)"/>;
     /// calls on one classifier take turns (classifying goes on meanwhile). Dispose the result's picture when done.
+    /// It runs the model itself, while classifying runs the snapshot taken when the classifier was made: after changing
+    /// the model's weights, make a new classifier so the two agree.
     /// </remarks>
     /// <exception cref="ImageLoadException">The file is missing, not an image, or damaged; the message names it.</exception>
     /// <exception cref="ArgumentException">No such class or layer, or a model without convolutions; the message names it.</exception>
