@@ -137,6 +137,24 @@ public sealed class ImageClassifierTests : IDisposable
     }
 
     [Fact]
+    public void A_disposed_or_empty_bitmap_is_refused_naming_what_is_wrong()
+    {
+        // Skia does not check: the disposed bitmap crashed the test host (SIGSEGV), the empty one failed with
+        // "Value cannot be null (Parameter 'image')".
+        var classifier = new ImageClassifier(_model);
+        var disposed = new SKBitmap(new SKImageInfo(8, 8));
+        disposed.Dispose();
+        Assert.Contains("disposed", Assert.Throws<ObjectDisposedException>(() => classifier.Classify(disposed)).Message);
+        Assert.Throws<ObjectDisposedException>(() => classifier.Explain(disposed));
+        using var empty = new SKBitmap();
+        var e = Assert.Throws<ArgumentException>(() => classifier.Classify(empty));
+        Assert.Equal("bitmap", e.ParamName);
+        Assert.Contains("no pixels (0x0", e.Message);
+        Assert.Contains("no pixels", Assert.Throws<ArgumentException>(() => classifier.Explain(empty)).Message);
+        Assert.Contains("no pixels", Assert.Throws<ArgumentException>(() => ImageLoader.FromBitmap(empty, 1, 4, 4)).Message);
+    }
+
+    [Fact]
     public void Explain_gives_the_grad_cam_of_the_predicted_or_chosen_class_on_the_prepared_image()
     {
         var classifier = new ImageClassifier(_model);
