@@ -102,6 +102,27 @@ public sealed class FolderCliTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void A_test_folder_with_another_class_or_a_broken_image_is_refused_before_the_training_images_are_decoded()
+    {
+        using var train = new SyntheticFolder(imagesPerClass: 3, seed: 46);
+        using var test = new SyntheticFolder(imagesPerClass: 1, seed: 47);
+        // A class the model will not have: found only after every training image had been decoded (minutes for a large folder).
+        Directory.CreateDirectory(Path.Combine(test.Root, "bird"));
+        File.Copy(test.Files[0].Path, Path.Combine(test.Root, "bird", "b.png"));
+        string[] args = ["train", "--data", train.Root, "--test-data", test.Root, "--base", "none", "--image-size", "16", "--epochs", "1",
+            "--out", Path.Combine(_dir, "m.fovea")];
+        var r = Fovea(args);
+        CliProcess.AssertUsageError(r, "class folder 'bird'");
+        Assert.DoesNotContain("Decoding images", r.Err);
+        Directory.Delete(Path.Combine(test.Root, "bird"), recursive: true);
+        string broken = Path.Combine(test.Root, "disk", "z.jpg");
+        File.WriteAllText(broken, "not a picture");
+        r = Fovea(args);
+        CliProcess.AssertUsageError(r, broken);
+        Assert.DoesNotContain("Decoding images", r.Err);
+    }
+
+    [Fact]
     public void An_out_inside_a_class_folder_is_refused_before_anything_is_written()
     {
         using var train = new SyntheticFolder(imagesPerClass: 3, seed: 44);
