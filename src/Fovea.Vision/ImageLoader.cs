@@ -168,7 +168,7 @@ public static class ImageLoader
         // Followed through symbolic links: pipes and devices report 0 bytes too, and refusing them here is what keeps a
         // FIFO (or a link to one) from blocking the open forever.
         long? length = Fovea.Serialization.LinkedFile.Length(path);
-        if (length is null) throw new ImageLoadException($"Image file not found: {path}{Fovea.Serialization.LinkedFile.DanglingNote(path)}");
+        if (length is null) throw new ImageLoadException($"Image file not found: {path}{Fovea.Serialization.LinkedFile.NotFoundNote(path)}");
         if (length == 0) throw new ImageLoadException($"{path} is empty (0 bytes) or not a regular file; expected an image file ({Expected}).");
         var codec = SKCodec.Create(path, out var status)
             ?? throw new ImageLoadException($"{path}: not a readable image ({Expected} expected; the decoder reports {status}).");
