@@ -145,6 +145,31 @@ public sealed class FolderCliTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void An_out_inside_a_class_folder_is_refused_through_a_symbolic_link_too()
+    {
+        using var train = new SyntheticFolder(imagesPerClass: 3, seed: 48);
+        string elsewhere = Directory.CreateDirectory(Path.Combine(_dir, "elsewhere")).FullName;
+        string rootLink = Path.Combine(_dir, "photos-link");
+        Directory.CreateSymbolicLink(rootLink, train.Root);
+        var listed = Directory.GetFiles(train.Root, "*", SearchOption.AllDirectories).Order().ToArray();
+        // --data through a link, --out by the real path, and the other way round: the charts (PNG) went among the
+        // class's images, and the next run took them for images of that class.
+        AssertOneLineError(["train", "--data", rootLink, "--base", "none", "--epochs", "1", "--out", Path.Combine(train.Root, "disk", "m.fovea")],
+            $"inside the class folder {Path.Combine(rootLink, "disk")}");
+        AssertOneLineError(["train", "--data", train.Root, "--base", "none", "--epochs", "1", "--out", Path.Combine(rootLink, "bars", "new", "m.fovea")],
+            $"inside the class folder {Path.Combine(train.Root, "bars")}");
+        // A class folder that is a link to a folder elsewhere, and --out there.
+        foreach (var (path, _) in train.Files.Where(f => f.Label == 1)) File.Copy(path, Path.Combine(elsewhere, Path.GetFileName(path)));
+        Directory.Delete(Path.Combine(train.Root, "cross"), recursive: true);
+        Directory.CreateSymbolicLink(Path.Combine(train.Root, "cross"), elsewhere);
+        AssertOneLineError(["train", "--data", train.Root, "--base", "none", "--epochs", "1", "--out", Path.Combine(elsewhere, "m.fovea")],
+            $"inside the class folder {Path.Combine(train.Root, "cross")}");
+        Assert.Equal(listed.Where(f => !f.Contains($"{Path.DirectorySeparatorChar}cross{Path.DirectorySeparatorChar}")),
+            Directory.GetFiles(train.Root, "*", SearchOption.AllDirectories).Where(f => !f.Contains($"{Path.DirectorySeparatorChar}cross{Path.DirectorySeparatorChar}")).Order());
+        Assert.Empty(Directory.GetFiles(elsewhere, "m.*"));
+    }
+
+    [Fact]
     public void A_model_file_or_an_inner_layer_of_it_is_a_base_for_a_new_classifier()
     {
         using var train = new SyntheticFolder(imagesPerClass: 20, seed: 51);
