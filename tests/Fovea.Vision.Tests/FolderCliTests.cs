@@ -170,6 +170,26 @@ public sealed class FolderCliTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void Resuming_after_the_images_changed_says_so_and_resumes_once_they_are_back()
+    {
+        using var train = new SyntheticFolder(imagesPerClass: 4, seed: 49, minSide: 16, maxSide: 24);
+        string model = Path.Combine(_dir, "changed.fovea"), checkpoint = model + ".checkpoint";
+        var (code, err) = CliProcess.RunAndInterrupt(["train", "--data", train.Root, "--base", "none", "--image-size", "8", "--epochs", "500",
+            "--threads", "1", "--out", model], line => line.StartsWith("epoch 2:", StringComparison.Ordinal));
+        Assert.True(code == 130, $"exit {code}: {err}");
+        // One more image: the normalisation of the images differs. The message told a command-line user to "resume with
+        // the model the checkpoint was made from", which they do not choose.
+        string added = Path.Combine(train.Root, "disk", "added.png");
+        File.Copy(train.Files[0].Path, added);
+        var r = Fovea("train", "--resume", checkpoint, "--json");
+        CliProcess.AssertUsageError(r, checkpoint, $"the images in {train.Root} are not those the run began with", $"delete {checkpoint}");
+        Assert.DoesNotContain("Resume with the model", r.Err);
+        File.Delete(added);
+        var resumed = Fovea("train", "--resume", checkpoint, "--json");
+        Assert.True(resumed.Code == 0, resumed.Err);
+    }
+
+    [Fact]
     public void A_model_file_or_an_inner_layer_of_it_is_a_base_for_a_new_classifier()
     {
         using var train = new SyntheticFolder(imagesPerClass: 20, seed: 51);
