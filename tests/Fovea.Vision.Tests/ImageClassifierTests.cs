@@ -133,7 +133,9 @@ public sealed class ImageClassifierTests : IDisposable
         var paths = _folder.Files.Select(f => f.Path).Take(5).Append(broken).Append(_folder.Files[5].Path).ToArray();
         Assert.Contains(broken, Assert.Throws<ImageLoadException>(() => classifier.ClassifyMany(paths, batchSize: 3)).Message);
         Assert.Contains("Received: 0", Assert.Throws<ArgumentOutOfRangeException>(() => classifier.Classify(paths[0], top: 0)).Message);
-        Assert.Contains("Received: 0", Assert.Throws<ArgumentOutOfRangeException>(() => classifier.ClassifyMany(paths, batchSize: 0)).Message);
+        var batch = Assert.Throws<ArgumentOutOfRangeException>(() => classifier.ClassifyMany(paths, batchSize: 0));
+        Assert.Contains("Received: 0", batch.Message);
+        Assert.Equal("batchSize", batch.ParamName);   // was "requested", a parameter of an internal call
     }
 
     [Fact]
