@@ -36,7 +36,7 @@ internal static class TrainOutputs
                 classFolder = relative.Split(Path.DirectorySeparatorChar)[0];
             // A class folder may itself be a link to a folder elsewhere.
             else if (Directory.Exists(folder))
-                classFolder = Directory.GetDirectories(folder).Select(Path.GetFileName).FirstOrDefault(name =>
+                classFolder = Directory.GetDirectories(folder).Select(Path.GetFileName).Where(name => !name!.StartsWith('.')).FirstOrDefault(name =>
                     Path.GetRelativePath(RealPath(Path.Combine(folder, name!)), outFolder) is var r && (r == "." || !(r.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(r))));
             if (classFolder is null || classFolder.StartsWith('.')) continue; // hidden folders are no classes
             throw new UsageException($"--out {modelPath} is inside the class folder {Path.Combine(folder, classFolder)}: the model could replace one of " +
