@@ -115,6 +115,7 @@ public sealed partial class ImageClassifier
     {
         ArgumentNullException.ThrowIfNull(imagePaths);
         CheckTop(top);
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, $"Batch size must be at least 1. Received: {batchSize}.");
         var results = new IReadOnlyList<ClassProbability>[imagePaths.Count];
         foreach (var batch in ImageBatches.Read(imagePaths, Channels, Height, Width, Fovea.Training.Trainer.InferenceBatchSize(Model, batchSize)))
         {

@@ -76,10 +76,17 @@ public static class ImageLoader
     }
 
     /// <summary>Converts a decoded bitmap (any size) to a [channels, height, width] tensor in [0, 1].</summary>
+    /// <exception cref="ObjectDisposedException">The bitmap has been disposed.</exception>
+    /// <exception cref="ArgumentException">The bitmap has no pixels (0 x 0, or none allocated).</exception>
     public static Tensor FromBitmap(SKBitmap bitmap, int channels, int height, int width)
     {
         ArgumentNullException.ThrowIfNull(bitmap);
         var pixels = new byte[PixelCount(channels, height, width)];
+        // Skia itself does not check: a disposed bitmap crashed the process (SIGSEGV), and one without pixels failed
+        // deep inside with "Value cannot be null (Parameter 'image')".
+        if (bitmap.Handle == IntPtr.Zero) throw new ObjectDisposedException(nameof(SKBitmap), "The bitmap has been disposed; classify it before disposing it.");
+        if (bitmap.Width < 1 || bitmap.Height < 1 || bitmap.GetPixels() == IntPtr.Zero)
+            throw new ArgumentException($"The bitmap has no pixels ({bitmap.Width}x{bitmap.Height}, {bitmap.ColorType}); expected a decoded image of at least 1x1.", nameof(bitmap));
         ResizeToPixels(bitmap, channels, height, width, pixels);
         return ToTensor(pixels, channels, height, width);
     }
@@ -161,7 +168,7 @@ public static class ImageLoader
         // Followed through symbolic links: pipes and devices report 0 bytes too, and refusing them here is what keeps a
         // FIFO (or a link to one) from blocking the open forever.
         long? length = Fovea.Serialization.LinkedFile.Length(path);
-        if (length is null) throw new ImageLoadException($"Image file not found: {path}{Fovea.Serialization.LinkedFile.DanglingNote(path)}");
+        if (length is null) throw new ImageLoadException($"Image file not found: {path}{Fovea.Serialization.LinkedFile.NotFoundNote(path)}");
         if (length == 0) throw new ImageLoadException($"{path} is empty (0 bytes) or not a regular file; expected an image file ({Expected}).");
         var codec = SKCodec.Create(path, out var status)
             ?? throw new ImageLoadException($"{path}: not a readable image ({Expected} expected; the decoder reports {status}).");

@@ -7,6 +7,33 @@ namespace Fovea.Vision.Tests;
 public class CliTests
 {
     [Fact]
+    public void Visualize_explains_a_class_whose_name_holds_a_comma()
+    {
+        // Folder names become class names and may hold commas; --class split "cats, large" into "cats" and "large".
+        string dir = Directory.CreateTempSubdirectory("fovea-cli-comma-").FullName;
+        try
+        {
+            var model = ModelZoo.Default([1, 28, 28], 3);
+            model.ClassNames = ["cats, large", "dogs", "cats"];
+            string modelPath = Path.Combine(dir, "m.fovea"), imagePath = Path.Combine(dir, "x.png");
+            ModelFile.Save(model, modelPath);
+            ImageLoader.SavePng(new Tensor(1, 28, 28), imagePath);
+            foreach (var (classes, expected) in new[]
+            {
+                ("cats, large", new[] { "cats__large" }), ("cats, large,dogs", ["cats__large", "dogs"]), ("cats,1", ["cats", "dogs"]),
+            })
+            {
+                string outDir = Path.Combine(dir, "out" + expected.Length + classes.Length);
+                Assert.Equal(0, Fovea.Cli.Cli.Run(["visualize", modelPath, imagePath, "--out", outDir, "--class", classes]));
+                var cams = Directory.GetFiles(outDir, "*-gradcam-*.png").Select(f => Path.GetFileNameWithoutExtension(f).Split("-gradcam-")[1]).ToList();
+                foreach (var name in expected) Assert.Contains(name, cams);
+            }
+            Assert.Equal(2, Fovea.Cli.Cli.Run(["visualize", modelPath, imagePath, "--out", Path.Combine(dir, "bad"), "--class", "cats, larg"]));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
     public void Visualize_writes_pictures_and_report_and_reports_mistakes_in_one_line()
     {
         string dir = Path.Combine(Path.GetTempPath(), "fovea-cli-" + Guid.NewGuid().ToString("N"));

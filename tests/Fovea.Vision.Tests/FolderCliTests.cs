@@ -102,6 +102,27 @@ public sealed class FolderCliTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void A_test_folder_with_another_class_or_a_broken_image_is_refused_before_the_training_images_are_decoded()
+    {
+        using var train = new SyntheticFolder(imagesPerClass: 3, seed: 46);
+        using var test = new SyntheticFolder(imagesPerClass: 1, seed: 47);
+        // A class the model will not have: found only after every training image had been decoded (minutes for a large folder).
+        Directory.CreateDirectory(Path.Combine(test.Root, "bird"));
+        File.Copy(test.Files[0].Path, Path.Combine(test.Root, "bird", "b.png"));
+        string[] args = ["train", "--data", train.Root, "--test-data", test.Root, "--base", "none", "--image-size", "16", "--epochs", "1",
+            "--out", Path.Combine(_dir, "m.fovea")];
+        var r = Fovea(args);
+        CliProcess.AssertUsageError(r, "class folder 'bird'");
+        Assert.DoesNotContain("Decoding images", r.Err);
+        Directory.Delete(Path.Combine(test.Root, "bird"), recursive: true);
+        string broken = Path.Combine(test.Root, "disk", "z.jpg");
+        File.WriteAllText(broken, "not a picture");
+        r = Fovea(args);
+        CliProcess.AssertUsageError(r, broken);
+        Assert.DoesNotContain("Decoding images", r.Err);
+    }
+
+    [Fact]
     public void An_out_inside_a_class_folder_is_refused_before_anything_is_written()
     {
         using var train = new SyntheticFolder(imagesPerClass: 3, seed: 44);
@@ -121,6 +142,51 @@ public sealed class FolderCliTests(ITestOutputHelper output) : IDisposable
         var run = Fovea("train", "--data", train.Root, "--base", "none", "--image-size", "16", "--epochs", "1", "--validation-split", "0.34",
             "--out", Path.Combine(train.Root, "m.fovea"), "--json");
         Assert.True(run.Code == 0, run.Err);
+    }
+
+    [Fact]
+    public void An_out_inside_a_class_folder_is_refused_through_a_symbolic_link_too()
+    {
+        using var train = new SyntheticFolder(imagesPerClass: 3, seed: 48);
+        string elsewhere = Directory.CreateDirectory(Path.Combine(_dir, "elsewhere")).FullName;
+        string rootLink = Path.Combine(_dir, "photos-link");
+        Directory.CreateSymbolicLink(rootLink, train.Root);
+        var listed = Directory.GetFiles(train.Root, "*", SearchOption.AllDirectories).Order().ToArray();
+        // --data through a link, --out by the real path, and the other way round: the charts (PNG) went among the
+        // class's images, and the next run took them for images of that class.
+        AssertOneLineError(["train", "--data", rootLink, "--base", "none", "--epochs", "1", "--out", Path.Combine(train.Root, "disk", "m.fovea")],
+            $"inside the class folder {Path.Combine(rootLink, "disk")}");
+        AssertOneLineError(["train", "--data", train.Root, "--base", "none", "--epochs", "1", "--out", Path.Combine(rootLink, "bars", "new", "m.fovea")],
+            $"inside the class folder {Path.Combine(train.Root, "bars")}");
+        // A class folder that is a link to a folder elsewhere, and --out there.
+        foreach (var (path, _) in train.Files.Where(f => f.Label == 1)) File.Copy(path, Path.Combine(elsewhere, Path.GetFileName(path)));
+        Directory.Delete(Path.Combine(train.Root, "cross"), recursive: true);
+        Directory.CreateSymbolicLink(Path.Combine(train.Root, "cross"), elsewhere);
+        AssertOneLineError(["train", "--data", train.Root, "--base", "none", "--epochs", "1", "--out", Path.Combine(elsewhere, "m.fovea")],
+            $"inside the class folder {Path.Combine(train.Root, "cross")}");
+        Assert.Equal(listed.Where(f => !f.Contains($"{Path.DirectorySeparatorChar}cross{Path.DirectorySeparatorChar}")),
+            Directory.GetFiles(train.Root, "*", SearchOption.AllDirectories).Where(f => !f.Contains($"{Path.DirectorySeparatorChar}cross{Path.DirectorySeparatorChar}")).Order());
+        Assert.Empty(Directory.GetFiles(elsewhere, "m.*"));
+    }
+
+    [Fact]
+    public void Resuming_after_the_images_changed_says_so_and_resumes_once_they_are_back()
+    {
+        using var train = new SyntheticFolder(imagesPerClass: 4, seed: 49, minSide: 16, maxSide: 24);
+        string model = Path.Combine(_dir, "changed.fovea"), checkpoint = model + ".checkpoint";
+        var (code, err) = CliProcess.RunAndInterrupt(["train", "--data", train.Root, "--base", "none", "--image-size", "8", "--epochs", "500",
+            "--threads", "1", "--out", model], line => line.StartsWith("epoch 2:", StringComparison.Ordinal));
+        Assert.True(code == 130, $"exit {code}: {err}");
+        // One more image: the normalisation of the images differs. The message told a command-line user to "resume with
+        // the model the checkpoint was made from", which they do not choose.
+        string added = Path.Combine(train.Root, "disk", "added.png");
+        File.Copy(train.Files[0].Path, added);
+        var r = Fovea("train", "--resume", checkpoint, "--json");
+        CliProcess.AssertUsageError(r, checkpoint, $"the images in {train.Root} are not those the run began with", $"delete {checkpoint}");
+        Assert.DoesNotContain("Resume with the model", r.Err);
+        File.Delete(added);
+        var resumed = Fovea("train", "--resume", checkpoint, "--json");
+        Assert.True(resumed.Code == 0, resumed.Err);
     }
 
     [Fact]

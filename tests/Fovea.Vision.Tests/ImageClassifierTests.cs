@@ -133,7 +133,27 @@ public sealed class ImageClassifierTests : IDisposable
         var paths = _folder.Files.Select(f => f.Path).Take(5).Append(broken).Append(_folder.Files[5].Path).ToArray();
         Assert.Contains(broken, Assert.Throws<ImageLoadException>(() => classifier.ClassifyMany(paths, batchSize: 3)).Message);
         Assert.Contains("Received: 0", Assert.Throws<ArgumentOutOfRangeException>(() => classifier.Classify(paths[0], top: 0)).Message);
-        Assert.Contains("Received: 0", Assert.Throws<ArgumentOutOfRangeException>(() => classifier.ClassifyMany(paths, batchSize: 0)).Message);
+        var batch = Assert.Throws<ArgumentOutOfRangeException>(() => classifier.ClassifyMany(paths, batchSize: 0));
+        Assert.Contains("Received: 0", batch.Message);
+        Assert.Equal("batchSize", batch.ParamName);   // was "requested", a parameter of an internal call
+    }
+
+    [Fact]
+    public void A_disposed_or_empty_bitmap_is_refused_naming_what_is_wrong()
+    {
+        // Skia does not check: the disposed bitmap crashed the test host (SIGSEGV), the empty one failed with
+        // "Value cannot be null (Parameter 'image')".
+        var classifier = new ImageClassifier(_model);
+        var disposed = new SKBitmap(new SKImageInfo(8, 8));
+        disposed.Dispose();
+        Assert.Contains("disposed", Assert.Throws<ObjectDisposedException>(() => classifier.Classify(disposed)).Message);
+        Assert.Throws<ObjectDisposedException>(() => classifier.Explain(disposed));
+        using var empty = new SKBitmap();
+        var e = Assert.Throws<ArgumentException>(() => classifier.Classify(empty));
+        Assert.Equal("bitmap", e.ParamName);
+        Assert.Contains("no pixels (0x0", e.Message);
+        Assert.Contains("no pixels", Assert.Throws<ArgumentException>(() => classifier.Explain(empty)).Message);
+        Assert.Contains("no pixels", Assert.Throws<ArgumentException>(() => ImageLoader.FromBitmap(empty, 1, 4, 4)).Message);
     }
 
     [Fact]

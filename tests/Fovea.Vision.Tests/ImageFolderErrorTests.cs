@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
 namespace Fovea.Vision.Tests;
 
 /// <summary>Every mistake in an image folder is reported with the folder or file it concerns and what was expected.</summary>
@@ -157,5 +160,31 @@ public sealed class ImageFolderErrorTests : IDisposable
             for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320 : crc >> 1;
         }
         return ~crc;
+    }
+
+    [DllImport("libc", EntryPoint = "rename", SetLastError = true)]
+    private static extern int Rename(byte[] from, byte[] to);
+
+    [Fact]
+    public void An_image_whose_name_is_not_utf8_is_named_as_such_not_as_missing()
+    {
+        // A Latin-1 name ("caf\xe9.png", from an old archive): .NET lists it with U+FFFD and then cannot open it, which
+        // was reported as "Image file not found" for a file that is there.
+        WriteImage("cat/a.png");
+        WriteImage("dog/b.png", 1);
+        string written = WriteImage("cat/cafe.png");
+        byte[] latin1 = [.. Encoding.UTF8.GetBytes(Path.Combine(_root, "cat", "caf")), 0xE9, .. ".png"u8, 0];
+        Assert.Equal(0, Rename([.. Encoding.UTF8.GetBytes(written), 0], latin1));
+        try
+        {
+            var e = Assert.Throws<ImageLoadException>(() => ImageFolder.Load(_root, 3, 8, 8));
+            Assert.Contains(Path.Combine(_root, "cat", "caf\uFFFD.png"), e.Message);
+            Assert.Contains("not valid UTF-8", e.Message);
+            Assert.Contains("rename it", e.Message);
+        }
+        finally { Rename(latin1, [.. Encoding.UTF8.GetBytes(written), 0]); }   // .NET could not delete it by name either
+        // A name that is simply missing keeps the plain message.
+        string missing = Path.Combine(_root, "cat", "gone\uFFFD.png");
+        Assert.EndsWith($"not found: {missing}", Assert.Throws<ImageLoadException>(() => ImageLoader.Load(missing, 3, 8, 8)).Message);
     }
 }

@@ -211,5 +211,22 @@ public sealed class PredictCliTests : IDisposable
         Assert.Equal(0, Fovea("predict", _model, _images[2]).Code);
     }
 
+    [Fact]
+    public void A_csv_of_a_model_with_fewer_classes_than_the_default_top_has_a_header_as_wide_as_its_rows()
+    {
+        // Two classes, and --top left at its default of 3: the header named a third pair no row had.
+        var model = new Sequential([3, 12, 12], "pair").Base(new Conv2D(4, 3, padding: 1), new ReLU(), new MaxPool2D(2))
+            .Top(new Flatten(), new Dense(2));
+        model.ClassNames = ["yes", "no"];
+        string pair = Path.Combine(_dir, "pair.fovea"), csv = Path.Combine(_dir, "pair.csv");
+        ModelFile.Save(model, pair);
+        var r = Fovea("predict", pair, _photos, "--csv", csv);
+        Assert.True(r.Code == 0, r.Err);
+        var rows = File.ReadAllText(csv).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(CsvRows.Parse).ToList();
+        Assert.Equal(["image", "class", "probability", "class_1", "probability_1", "class_2", "probability_2"], rows[0]);
+        Assert.All(rows.Skip(1), row => Assert.Equal(rows[0].Count, row.Count));
+        Assert.Equal(2, ((JsonArray)Json(Fovea("predict", pair, _images[0], "--json"))[0]!["top"]!).Count);
+    }
+
     private static float Parse(string s) => float.Parse(s, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture);
 }

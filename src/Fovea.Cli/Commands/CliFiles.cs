@@ -17,7 +17,7 @@ internal static class CliFiles
         if (string.IsNullOrWhiteSpace(path)) throw new UsageException($"{what}: the path is empty.");
         if (Directory.Exists(path)) throw new UsageException($"{what} {path} is a folder; expected a file.");
         long? length = LinkedFile.Length(path); // through symbolic links, which .NET otherwise describes by themselves
-        if (length is null) throw new FileNotFoundException($"{what} not found: {path}{LinkedFile.DanglingNote(path)}", path);
+        if (length is null) throw new FileNotFoundException($"{what} not found: {path}{LinkedFile.NotFoundNote(path)}", path);
         if (IsSpecial(path)) throw new UsageException($"{what} {path} is not a regular file.");
         // .NET cannot tell a pipe from a file, but a pipe reports 0 bytes: refused before an open that would wait forever.
         if (length == 0) throw new UsageException($"{what} {path} is empty (0 bytes) or not a regular file.");

@@ -147,6 +147,9 @@ internal static class ImageFolderTraining
     private static Images Load(string dir, Choice choice)
     {
         var settings = choice.Settings;
+        // The test folder's classes and headers are checked first: decoding the training images can take minutes.
+        if (choice.TestDir is not null)
+            ImageArguments.CheckHeaders(ImageFolderListing.Scan(choice.TestDir, ImageFolderListing.Scan(dir).ClassNames).Files);
         var all = Decode(dir, choice, null, settings.Json);
         (ImageFolder train, ImageFolder? validation) = settings.ValidationSplit > 0 ? all.Split(settings.ValidationSplit, settings.Seed) : (all, null);
         CheckValidation(dir, validation);

@@ -23,7 +23,7 @@ internal static class PredictCommand
         is not an image stops the command at once; one damaged further in is named when its batch is decoded.
 
         Options:
-          --top K          classes to show per image (default: 3)
+          --top K          classes to show per image (default: 3, or all when the model has fewer)
           --batch-size N   images decoded and predicted together, at most (default: 32; fewer for
                            large inputs when that many would not fit in half of the memory)
           --csv FILE       also write FILE (when all images are done): a header row, then per image
@@ -56,7 +56,8 @@ internal static class PredictCommand
         if (model.InputShape.Length != 3) throw new UsageException($"Model {modelPath} takes input {Tensor.ShapeToString(model.InputShape)}, not images [C, H, W].");
         int c = model.InputShape[0], h = model.InputShape[1], w = model.InputShape[2];
         int outputCount = model.OutputShape.Aggregate(1, (a, b) => a * b);
-        int top = cl.GetInt("top", 3, 1, outputCount);
+        // The default never asks for more than there are: the CSV header has one pair of columns per top-k entry.
+        int top = cl.GetInt("top", Math.Min(3, outputCount), 1, outputCount);
         // Large inputs take fewer images at a time: 32 of 1024 x 1024 held 17.8 GB, and 32 of 2048 x 2048 would not fit.
         batchSize = Training.Trainer.InferenceBatchSize(model, batchSize);
         bool json = cl.Has("json");

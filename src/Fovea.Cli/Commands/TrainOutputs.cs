@@ -23,18 +23,42 @@ internal static class TrainOutputs
     /// </summary>
     public static void CheckOutsideClassFolders(string modelPath, params string?[] imageFolders)
     {
-        string outFolder = Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
+        // Compared where they really are: through a link to the folder (or from it) a lexical comparison saw no class
+        // folder, and the charts were written among the images.
+        string outFolder = RealPath(Path.GetDirectoryName(Path.GetFullPath(modelPath))!);
         foreach (var folder in imageFolders)
         {
             if (folder is null) continue;
-            string relative = Path.GetRelativePath(Path.GetFullPath(folder), outFolder);
-            if (relative == "." || relative == ".." || relative.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal) || Path.IsPathRooted(relative))
-                continue;
-            string classFolder = relative.Split(Path.DirectorySeparatorChar)[0];
-            if (classFolder.StartsWith('.')) continue; // hidden folders are no classes
+            string realFolder = RealPath(folder);
+            string? classFolder = null;
+            string relative = Path.GetRelativePath(realFolder, outFolder);
+            if (!(relative == "." || relative == ".." || relative.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal) || Path.IsPathRooted(relative)))
+                classFolder = relative.Split(Path.DirectorySeparatorChar)[0];
+            // A class folder may itself be a link to a folder elsewhere.
+            else if (Directory.Exists(folder))
+                classFolder = Directory.GetDirectories(folder).Select(Path.GetFileName).Where(name => !name!.StartsWith('.')).FirstOrDefault(name =>
+                    Path.GetRelativePath(RealPath(Path.Combine(folder, name!)), outFolder) is var r && (r == "." || !(r.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(r))));
+            if (classFolder is null || classFolder.StartsWith('.')) continue; // hidden folders are no classes
             throw new UsageException($"--out {modelPath} is inside the class folder {Path.Combine(folder, classFolder)}: the model could replace one of " +
                 $"its images, and the charts saved beside it (PNG) would be read as images of class '{classFolder}'. Choose a path outside {folder}.");
         }
+    }
+
+    /// <summary>The absolute path with every symbolic link along it resolved (the part that does not exist yet kept as written).</summary>
+    private static string RealPath(string path)
+    {
+        string full = Path.GetFullPath(path), current = Path.GetPathRoot(full)!;
+        foreach (var part in full[current.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries))
+        {
+            current = Path.Combine(current, part);
+            try
+            {
+                // The target may lie under other links: resolved in turn (a loop of links throws, and is left as it is).
+                if (new DirectoryInfo(current).ResolveLinkTarget(returnFinalTarget: true) is { } target) current = RealPath(target.FullName);
+            }
+            catch (IOException) { }
+        }
+        return Path.TrimEndingDirectorySeparator(current);
     }
 
     private static readonly string[] Suffixes = [".history.csv", ".history.json", ".loss.png", ".accuracy.png", ".confusion.png", ".confusion.json", ".report.html"];

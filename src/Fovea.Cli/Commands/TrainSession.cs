@@ -120,7 +120,18 @@ internal sealed class TrainSession
         if (CheckpointPath is null || _storedArgs is null) throw new InvalidOperationException("Prepare the session before training.");
         options = options with { CheckpointPath = CheckpointPath, CheckpointMetadata = new Dictionary<string, string> { [ArgsKey] = _storedArgs } };
         Interruption.BeginGraceful();
-        return Resume is null ? trainer.Fit(train, options, Interruption.Token) : trainer.Fit(train, options, Resume, Interruption.Token);
+        if (Resume is null) return trainer.Fit(train, options, Interruption.Token);
+        try { return trainer.Fit(train, options, Resume, Interruption.Token); }
+        catch (ArgumentException e) when (_commandLine.Get("data") is { } data && ImageFolderTraining.IsImageFolder(data))
+        {
+            // The command line is the run's own, so the network differs only through the images (its class names and input
+            // normalisation come from them; the number of images is a setting): say so, rather than the library's advice
+            // to resume with another model.
+            const string advice = " Resume with the model the checkpoint was made from.";
+            string test = _commandLine.Get("test-data") is { } testDir ? $" (or {testDir})" : "";
+            throw new UsageException($"{e.Message.Replace(advice, "", StringComparison.Ordinal).TrimEnd('.')}: the images in {data}{test} are not those the run began with; " +
+                $"put them back as they were, or delete {_resumePath} to start afresh.");
+        }
     }
 
     /// <summary>

@@ -111,13 +111,24 @@ internal static class VisualizeCommand
     {
         var result = new List<int>();
         if (text is null) return result;
-        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        // Class names may hold commas themselves (a folder "cats, large"): at each place the longest run of comma-separated
+        // parts that names a class is that class, else one part is a name or an index.
+        var parts = text.Split(',');
+        for (int i = 0; i < parts.Length;)
         {
-            int byName = model.ClassNames.ToList().FindIndex(n => string.Equals(n, part, StringComparison.OrdinalIgnoreCase));
-            if (byName >= 0) result.Add(byName);
-            else if (int.TryParse(part, out int index) && index >= 0 && index < classes) result.Add(index);
+            int end = -1, label = -1;
+            for (int j = parts.Length; j > i && end < 0; j--)
+            {
+                string candidate = string.Join(',', parts[i..j]).Trim();
+                int byName = model.ClassNames.ToList().FindIndex(n => string.Equals(n.Trim(), candidate, StringComparison.OrdinalIgnoreCase));
+                if (byName >= 0) (end, label) = (j, byName);
+            }
+            if (end > 0) { result.Add(label); i = end; continue; }
+            string part = parts[i++].Trim();
+            if (part.Length == 0) continue;
+            if (int.TryParse(part, out int index) && index >= 0 && index < classes) result.Add(index);
             else throw new UsageException($"Unknown class or output '{part}' (--class). Expected an index 0..{classes - 1}" +
-                (model.ClassNames.Count > 0 ? $" or one of: {string.Join(", ", model.ClassNames)}." : "."));
+                (model.ClassNames.Count > 0 ? $" or one of: {string.Join(", ", model.ClassNames.Select(n => n.Contains(',') ? $"'{n}'" : n))}." : "."));
         }
         if (result.Count == 0) throw new UsageException($"--class '{text}' names no class. Expected indices or names separated by commas.");
         return result;

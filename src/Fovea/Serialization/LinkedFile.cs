@@ -21,12 +21,21 @@ internal static class LinkedFile
         catch (IOException) { return null; } // too many levels of links: a loop
     }
 
-    /// <summary>" (a symbolic link to TARGET, which does not exist)" for a link that leads nowhere; "" otherwise.</summary>
-    public static string DanglingNote(string path)
+    /// <summary>
+    /// Why <paramref name="path"/>, not found, may still be listed: " (a symbolic link to TARGET, which does not exist)" for a
+    /// link that leads nowhere, a note on its name when that is not UTF-8; "" otherwise.
+    /// </summary>
+    public static string NotFoundNote(string path)
     {
         var info = new FileInfo(path);
-        return info.Exists && info.LinkTarget is { } target && Length(path) is null
-            ? $" (a symbolic link to {target}, which does not exist)"
-            : "";
+        if (info.Exists && info.LinkTarget is { } target && Length(path) is null)
+            return $" (a symbolic link to {target}, which does not exist)";
+        // .NET reads a name's bytes as UTF-8 and turns those that are not (a Latin-1 name from an old archive) into U+FFFD,
+        // so a file that a folder listing returns cannot be opened by that name: "not found" alone sends the user looking
+        // for a file that is there.
+        if (!info.Exists && path.Contains('\uFFFD') && Path.GetDirectoryName(Path.GetFullPath(path)) is { } parent && Directory.Exists(parent) &&
+            Directory.EnumerateFileSystemEntries(parent).Any(e => e == Path.GetFullPath(path)))
+            return " (its name is not valid UTF-8, shown with \uFFFD where the bytes are, so it cannot be opened by name; rename it)";
+        return "";
     }
 }

@@ -75,7 +75,7 @@ public static class ModelFile
     {
         if (Directory.Exists(path)) throw new FileNotFoundException($"{path} is a folder; expected a {what}.", path);
         long? length = LinkedFile.Length(path);
-        if (length is null) throw new FileNotFoundException($"{char.ToUpperInvariant(what[0])}{what[1..]} not found: {path}{LinkedFile.DanglingNote(path)}", path);
+        if (length is null) throw new FileNotFoundException($"{char.ToUpperInvariant(what[0])}{what[1..]} not found: {path}{LinkedFile.NotFoundNote(path)}", path);
         // Pipes and devices report 0 bytes: refused before reading, which would wait for ever for a pipe's writer.
         if (length == 0) throw new FormatException($"{path} is empty (0 bytes) or not a regular file; expected a {what}.");
         byte[] file = File.ReadAllBytes(path);
