@@ -170,11 +170,21 @@ public static class ImageLoader
         long? length = Fovea.Serialization.LinkedFile.Length(path);
         if (length is null) throw new ImageLoadException($"Image file not found: {path}{Fovea.Serialization.LinkedFile.NotFoundNote(path)}");
         if (length == 0) throw new ImageLoadException($"{path} is empty (0 bytes) or not a regular file; expected an image file ({Expected}).");
-        var codec = SKCodec.Create(path, out var status)
-            ?? throw new ImageLoadException($"{path}: not a readable image ({Expected} expected; the decoder reports {status}).");
+        var codec = SKCodec.Create(path, out var status) ?? throw new ImageLoadException(UnreadableReason(path) ??
+            $"{path}: not a readable image ({Expected} expected; the decoder reports {status}).");
         try { EncodedSizeCheck.Check(codec, () => File.OpenRead(path), length.Value, path); }
         catch { codec.Dispose(); throw; }
         return codec;
+    }
+
+    /// <summary>
+    /// Why the file cannot be opened at all (no permission to read it, an I/O error), for the decoder reports only a
+    /// generic failure then; null when it opens, so the failure is the content's.
+    /// </summary>
+    private static string? UnreadableReason(string path)
+    {
+        try { using var _ = File.OpenRead(path); return null; }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException) { return $"{path}: cannot be read ({e.Message.TrimEnd('.')})."; }
     }
 
     /// <summary>Redraws a bitmap stored in EXIF orientation <paramref name="origin"/> as it is meant to be seen (disposes the input).</summary>
