@@ -116,6 +116,38 @@ public class ActivationsTests : TwoThreadKernelTests
     }
 
     [Fact]
+    public void EluBackwardFromInputMatchesTheOutputBasedReferenceAndTheDefinition()
+    {
+        // The input-based backward (taken for a negative alpha) has no twin of its own: against the output-based reference
+        // where both apply (alpha ≥ 0: alpha·e^x = y + alpha), and against alpha·e^x in double for negative alphas.
+        foreach (float alpha in new[] { 0.7f, 0f, -0.6f, -1.5f })
+            foreach (int len in new[] { 0, 1, 7, 8, 9, 33, 67 })
+            {
+                var x = Uniform(len, 300 + len, -4f, 4f);
+                if (len > 3) { x[1] = 0f; x[2] = -0f; }
+                var gy = Uniform(len, 400 + len);
+                var start = Uniform(len, 500 + len);
+                var expected = (float[])start.Clone();
+                if (alpha >= 0)
+                {
+                    var y = new float[len];
+                    Activations.EluForwardReference(x, y, alpha);
+                    Activations.EluBackwardReference(y, gy, expected, alpha);
+                }
+                else
+                    for (int i = 0; i < len; i++) expected[i] += (float)((x[i] > 0 ? 1.0 : alpha * Math.Exp(x[i])) * gy[i]);
+                var accumulated = (float[])start.Clone();
+                Activations.EluBackwardFromInput(x, gy, accumulated, alpha);
+                Close(expected, accumulated, 1e-6, 1e-5, $"elu from input alpha={alpha} len={len}");
+                // Overwriting: what the gradient held (NaN) is ignored.
+                var overwritten = new float[len]; Array.Fill(overwritten, float.NaN);
+                Activations.EluBackwardFromInput(x, gy, overwritten, alpha, accumulate: false);
+                for (int i = 0; i < len; i++) accumulated[i] -= start[i];
+                Close(accumulated, overwritten, 1e-6, 1e-5, $"elu from input, overwriting, alpha={alpha} len={len}");
+            }
+    }
+
+    [Fact]
     public void BadArgumentsNameTheReceivedValues()
     {
         var ex = Assert.Throws<ArgumentException>(() => Activations.ReluForward(new float[5], new float[4]));

@@ -44,7 +44,22 @@ public class Conv2dTests : TwoThreadKernelTests
         // Stride-2 rows long enough for the vectorised every-other-column unfolding.
         ("3x3 stride2 pad1 wide rows N2 C3 K4", new Conv2dShape(2, 3, 9, 41, 4, 3, 3, 2, 2, 1, 1, 1, 1)),
         ("7x7 stride2 pad3 wide rows N1 C3 K8", new Conv2dShape(1, 3, 12, 52, 8, 7, 7, 2, 2, 3, 3, 3, 3)),
+        // The direct kernel split over threads (from 2M multiply-adds a call): by images and filter blocks, and by groups.
+        ("direct split C1 3x3 pad1 28x28 N32 K16", new Conv2dShape(32, 1, 28, 28, 16, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("direct split depthwise 3x3 pad1 C24 64x60 N3", new Conv2dShape(3, 24, 64, 60, 24, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 24)),
     ];
+
+    [Fact]
+    public void DirectSplitShapesTakeTheThreadedDirectKernel()
+    {
+        // Conv2d.ForwardDirect splits its (image, group, 4-filter block) units over threads from SmallItemMacs = 2^21.
+        foreach (var (name, s) in Shapes.Where(x => x.Name.StartsWith("direct split", StringComparison.Ordinal)))
+        {
+            Assert.True(!System.Numerics.Vector.IsHardwareAccelerated || Conv2d.UseDirectForward(s), name);
+            long macs = (long)s.Batch * s.OutChannels * s.OutHeight * s.OutWidth * s.InChannelsPerGroup * s.KernelHeight * s.KernelWidth;
+            Assert.True(macs >= 1L << 21, $"{name}: {macs} multiply-adds");
+        }
+    }
 
     public static TheoryData<int, string> ShapeCases()
     {

@@ -26,6 +26,7 @@ public class MaxPool2dTests : TwoThreadKernelTests
         new(1, 4, 23, 37, 3, 3, 2, 2, 1, 1, 1, 1),                         // ResNet stem pool; rows longer than a vector
         new(4, 8, 32, 32, 3, 3, 2, 2, 1, 1, 1, 1),                         // big enough to run in parallel
         new(4, 8, 64, 64, 2, 2, 2, 2),                                     // fast path in parallel
+        new(4, 8, 96, 96, 2, 2, 2, 2),                                     // backward in parallel too: 73,728 outputs ≥ 2 parts of KernelSplit.MinWorkPerPart
         new(3, 4, 14, 14, 2, 2, 2, 2),                                     // fast path, narrow rows (7 outputs) borrowing the next row
         new(2, 3, 9, 11, 2, 2, 2, 2),                                      // narrow rows (5 outputs), dropped last row/col
         new(1, 2, 3, 8, 2, 2, 2, 2),                                       // narrow rows, a single output row (padded copy only)

@@ -14,8 +14,8 @@ public class PackedConv2dTests
     private static readonly (string Name, Conv2dShape Shape)[] Shapes =
     [
         ("stem-like 7x7 stride2 pad3 C3 40x36", new Conv2dShape(1, 3, 40, 36, 16, 7, 7, 2, 2, 3, 3, 3, 3)),
-        ("3x3 pad1 C8 30x30 K24 (rows split)", new Conv2dShape(1, 8, 30, 30, 24, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
-        ("3x3 pad1 C8 12x12 K40 (filters split)", new Conv2dShape(1, 8, 12, 12, 40, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("3x3 pad1 C8 30x30 K24 (gemm, below the sharing threshold)", new Conv2dShape(1, 8, 30, 30, 24, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("3x3 pad1 C8 12x12 K40 (gemm, few pixels, below the sharing threshold)", new Conv2dShape(1, 8, 12, 12, 40, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
         // 3x3 stride 1 with at least 16 channels in and out: Winograd F(2x2, 3x3), or F(4x4, 3x3) from 96 tiles of 4x4.
         ("winograd pad1 C16 16x26 K24 (full tile vectors)", new Conv2dShape(1, 16, 16, 26, 24, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
         ("winograd valid C16 42x15 K18 (odd output, tile rows of 7)", new Conv2dShape(1, 16, 42, 15, 18, 3, 3)),
@@ -52,6 +52,13 @@ public class PackedConv2dTests
         ("polyphase 3x3 stride3 dilation2 C2 23x26 K9", new Conv2dShape(1, 2, 23, 26, 9, 3, 3, 3, 3, 2, 1, 0, 2, DilationHeight: 2, DilationWidth: 2)),
         ("polyphase 7x7 stride1 C1 20x17 K8 (49 taps)", new Conv2dShape(1, 1, 20, 17, 8, 7, 7, PadTop: 3, PadLeft: 3, PadBottom: 3, PadRight: 3)),
         ("polyphase stride 2x1 C4 15x22 K10", new Conv2dShape(1, 4, 15, 22, 10, 3, 3, 2, 1, 1, 1, 1, 1)),
+        // One image shared by 2 threads needs Gemm.ParallelThreshold (4M multiply-adds): each algorithm's split of an image.
+        ("shared gemm 3x3 pad1 C8 48x48 K48 (output pixels split)", new Conv2dShape(1, 8, 48, 48, 48, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("shared gemm 3x3 pad1 C12 16x16 K160 (256 pixels: filter panels split over one unfolding)", new Conv2dShape(1, 12, 16, 16, 160, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("shared gemm-transposed 5x5 pad2 C15 7x7 K240 (filters split)", new Conv2dShape(1, 15, 7, 7, 240, 5, 5, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2)),
+        ("shared winograd pad1 C32 24x24 K32 (144 tiles)", new Conv2dShape(1, 32, 24, 24, 32, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("shared winograd transposed pad1 C32 8x8 K240 (16 tiles)", new Conv2dShape(1, 32, 8, 8, 240, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
+        ("shared polyphase stem 7x7 stride2 pad3 C3 64x64 K64", new Conv2dShape(1, 3, 64, 64, 64, 7, 7, 2, 2, 3, 3, 3, 3)),
         ("dilation2 C6 13x11 K10", new Conv2dShape(1, 6, 13, 11, 10, 3, 3, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2, DilationHeight: 2, DilationWidth: 2)),
         ("groups2 (fallback)", new Conv2dShape(1, 4, 9, 8, 6, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: 2)),
         ("C1 3x3 stride1 (direct-kernel fallback)", new Conv2dShape(1, 1, 12, 12, 8, 3, 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1)),
@@ -89,6 +96,12 @@ public class PackedConv2dTests
         try
         {
             var packed = new PackedConv2d(s, weight, bias);
+            if (name.StartsWith("shared ", StringComparison.Ordinal))
+            {
+                // Above the threshold, a single image on 2 threads goes through the algorithm's shared split.
+                Assert.True((long)s.OutChannels * s.InChannels * s.KernelHeight * s.KernelWidth * s.OutHeight * s.OutWidth >= Gemm.ParallelThreshold, name);
+                name = name["shared ".Length..];
+            }
             // Winograd and the direct few-channel kernel need 256-bit vectors; 128-bit hardware (ARM64, or x64 run with
             // DOTNET_EnableAVX=0) takes the GEMM paths for those shapes, and must still match the reference below.
             if (Vector256.IsHardwareAccelerated)
@@ -108,7 +121,9 @@ public class PackedConv2dTests
             if (name.StartsWith("implicit", StringComparison.Ordinal) && (System.Runtime.Intrinsics.X86.Avx512F.IsSupported || implicit256))
                 Assert.Equal("implicit-gemm", packed.Algorithm);
             if (name.Contains("(transposed)", StringComparison.Ordinal)) Assert.Equal("gemm-transposed", packed.Algorithm);
-            if (name.Contains("(plain product", StringComparison.Ordinal)) Assert.Equal("gemm", packed.Algorithm);
+            if (name.Contains("(plain product", StringComparison.Ordinal) || name.StartsWith("gemm ", StringComparison.Ordinal)
+                || name.Contains("(gemm", StringComparison.Ordinal)) Assert.Equal("gemm", packed.Algorithm);
+            if (name.StartsWith("gemm-transposed", StringComparison.Ordinal)) Assert.Equal("gemm-transposed", packed.Algorithm);
             foreach (bool withResidual in new[] { false, true })
                 foreach (bool relu in new[] { false, true })
                 {

@@ -16,7 +16,7 @@ namespace Fovea.Tests.Layers;
 /// </summary>
 public class LayerContractTests
 {
-    public sealed record Case(string Id, Func<Layer> Create, int[] InputShape, int[] ExpectedOutput, long ExpectedParameters)
+    public sealed record Case(string Id, Func<Layer> Create, int[] InputShape, int[] ExpectedOutput, long ExpectedParameters, bool PositiveInput = false, float StepSize = 0.05f)
     {
         public override string ToString() => Id;
     }
@@ -43,9 +43,36 @@ public class LayerContractTests
         new("batchnorm", () => new BatchNorm2D(), [3, 4, 4], [3, 4, 4], 6),
         new("in-sample-batchnorm", () => new InSampleBatchNorm(), [3, 2, 4, 4], [3, 2, 4, 4], 4),
         new("in-sample-variance", () => new InSampleBatchMoment(variance: true), [3, 2, 4, 4], [2], 0),
+        new("in-sample-mean", () => new InSampleBatchMoment(variance: false), [3, 2, 4, 4], [2], 0),
+        new("global-max", () => new GlobalMaxPool2D(), [5, 3, 4], [5], 0),
+        new("global-max-keepdims", () => new GlobalMaxPool2D(keepDims: true), [5, 3, 4], [5, 1, 1], 0),
+        // Its outputs are flat indices over the whole batch (up to ~500 here) with no gradient: only the Dense on top learns, and
+        // from inputs that large only a small step stays below the loss's curvature.
+        new("maxpool-indices", () => new MaxPoolIndices2D(new MaxPool2D(2)), [2, 5, 6], [2, 2, 3], 0, StepSize: 1e-6f),
+        new("clip", () => new Clip(-0.5f, 0.25f), [3, 4], [3, 4], 0),
+        new("elu", () => new Elu(1.3f), [3, 4], [3, 4], 0),
+        new("elu-negative-alpha", () => new Elu(-0.4f), [3, 4], [3, 4], 0),
+        new("axis-softmax", () => new AxisSoftmax(0), [4, 2, 3], [4, 2, 3], 0),
+        new("axis-log-softmax-flatten", () => new AxisSoftmax(1, log: true, flattenFrom: true), [4, 2, 3], [4, 2, 3], 0),
+        new("exp", () => new Exp(), [3, 4], [3, 4], 0),
+        new("log", () => new Log(), [3, 4], [3, 4], 0, PositiveInput: true),
+        new("reduce-sum", () => new Reduce(ReduceKind.Sum, [1]), [3, 4, 5], [3, 1, 5], 0),
+        new("reduce-max-drop", () => new Reduce(ReduceKind.Max, [0, -1], keepDims: false), [3, 4, 5], [4], 0),
+        new("reshape", () => new Reshape([4, 6]), [2, 3, 4], [4, 6], 0),
+        new("transpose", () => new Transpose([2, 0, 1]), [2, 3, 4], [4, 2, 3], 0),
+        new("pad-reflect", () => new Pad([0, 1, 2], [0, 2, 1], PadMode.Reflect), [2, 4, 3], [2, 7, 6], 0),
+        new("pad-beside-crop", () => new Pad([0, -1, 2], [0, 2, -1], PadMode.Edge), [2, 4, 5], [2, 5, 6], 0),
+        new("constant-scale-learned", () => new ConstantArithmetic(BinaryOp.Multiply, [3, 1, 1], learnConstant: true), [3, 4, 4], [3, 4, 4], 3),
+        new("constant-divide-buffer", () => new ConstantArithmetic(BinaryOp.Divide, [4], constantFirst: true), [3, 4], [3, 4], 0, PositiveInput: true),
+        new("matmul-weight", () => new Fovea.Layers.MatMul([4, 2]), [3, 4], [3, 2], 8),
+        new("constant-tensor", () => new ConstantTensor([2, 3]), [4], [2, 3], 0),
     ];
 
     public static TheoryData<Case> Cases { get { var d = new TheoryData<Case>(); foreach (var c in s_cases) d.Add(c); return d; } }
+
+    /// <summary>A batch of <paramref name="n"/> random samples, in [0.5, 1.5] for layers that need positive values (log, a divisor).</summary>
+    private static Tensor Input(Case c, int seed, int n) =>
+        c.PositiveInput ? TestTensors.Random(new Random(seed), 0.5f, 1.5f, [n, .. c.InputShape]) : TestTensors.Random(new Random(seed), [n, .. c.InputShape]);
 
     private static Model Wrap(Case c, out Layer layer)
     {
@@ -64,7 +91,7 @@ public class LayerContractTests
         var model = Wrap(c, out var layer);
         Assert.Equal(c.ExpectedOutput, layer.OutputShape);
         Assert.Equal(c.ExpectedParameters, layer.ParameterCount);
-        var x = TestTensors.Random(new Random(1), [2, .. c.InputShape]);
+        var x = Input(c, 1, 2);
         var captured = new Dictionary<string, Tensor> { [layer.Name] = null! };
         model.Forward(x, training: true, captured);
         Assert.Equal([2, .. c.ExpectedOutput], captured[layer.Name].Shape);
@@ -75,7 +102,7 @@ public class LayerContractTests
     public void SaveLoadRoundTripGivesBitIdenticalPredictions(Case c)
     {
         var model = Wrap(c, out _);
-        var x = TestTensors.Random(new Random(2), [3, .. c.InputShape]);
+        var x = Input(c, 2, 3);
         // A training step first, so running statistics and weights differ from their initial values.
         new Trainer(model).Step(x);
         string path = Path.Combine(Path.GetTempPath(), $"fovea-contract-{c.Id}-{Guid.NewGuid():N}.fovea");
@@ -94,8 +121,8 @@ public class LayerContractTests
     public void OneOptimizerStepLowersTheLoss(Case c)
     {
         var model = Wrap(c, out _);
-        var x = TestTensors.Random(new Random(4), [8, .. c.InputShape]);
-        var trainer = new Trainer(model);
+        var x = Input(c, 4, 8);
+        var trainer = new Trainer(model, c.StepSize);
         // Batch statistics in both measurements (BatchNorm); dropout's random mask would blur the comparison, so inference for it.
         bool training = c.Id != "dropout";
         double before = trainer.LossOf(x, training);
@@ -167,9 +194,9 @@ public class LayerContractTests
     }
 
     /// <summary>Minimal training helper: cross-entropy against fixed labels.</summary>
-    private sealed class Trainer(Model model)
+    private sealed class Trainer(Model model, float learningRate = 0.05f)
     {
-        private readonly Optimizer _optimizer = new Sgd(0.05f);
+        private readonly Optimizer _optimizer = new Sgd(learningRate);
         private static int[] Labels(int n) => Enumerable.Range(0, n).Select(i => i % 3).ToArray();
 
         public double LossOf(Tensor x, bool training) => Tape.NoGrad(() => new SoftmaxCrossEntropyLoss().Compute(model.Forward(x, training), Labels(x.Dim(0))).Span[0]);
