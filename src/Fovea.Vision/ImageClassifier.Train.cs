@@ -146,9 +146,7 @@ public sealed partial class ImageClassifier
             : TransferLearning.ExtractFeatures(featureModel, validationHeads ?? (IDataset)validation, progress: cut is null ? Report(train.Count) : null);
 
         var top = TransferLearning.ClassifierTop(featureExtractor.BaseOutput.OutputShape, images.ClassNames, options.Seed);
-        var loss = new SoftmaxCrossEntropyLoss(classWeights: options.BalanceClasses
-            ? SoftmaxCrossEntropyLoss.BalancedClassWeights(Enumerable.Range(0, train.Count).Select(train.GetLabel).ToArray(), images.ClassNames.Count)
-            : null);
+        var loss = new SoftmaxCrossEntropyLoss(classWeights: options.BalanceClasses ? SoftmaxCrossEntropyLoss.BalancedClassWeights(train) : null);
         var trainer = new Trainer(top, new Adam(options.LearningRate), loss);
         var history = trainer.Fit(trainFeatures, new FitOptions
         {

@@ -47,12 +47,8 @@ internal sealed record TrainSettings(int Epochs, int BatchSize, float LearningRa
     /// The cross-entropy of these settings; with --class-weights balanced, weighted by the class counts of the images
     /// trained on: <paramref name="train"/>'s, or those at <paramref name="indices"/> when given (held-out ones excluded).
     /// </summary>
-    public SoftmaxCrossEntropyLoss CreateLoss(IDataset train, int[]? indices = null)
-    {
-        if (!BalanceClasses) return new SoftmaxCrossEntropyLoss(LabelSmoothing);
-        var labels = indices is null ? Enumerable.Range(0, train.Count).Select(train.GetLabel).ToArray() : indices.Select(train.GetLabel).ToArray();
-        return new SoftmaxCrossEntropyLoss(LabelSmoothing, SoftmaxCrossEntropyLoss.BalancedClassWeights(labels, train.ClassNames.Count));
-    }
+    public SoftmaxCrossEntropyLoss CreateLoss(IDataset train, int[]? indices = null) =>
+        new(LabelSmoothing, BalanceClasses ? SoftmaxCrossEntropyLoss.BalancedClassWeights(train, indices) : null);
 
     /// <summary>One line describing the run, for the console.</summary>
     public string Describe() => $"{Epochs} epochs, batch {BatchSize}, {Optimizer.Name} lr {LearningRate}, {ScheduleName} schedule, " +

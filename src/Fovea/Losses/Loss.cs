@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Fovea.Autograd;
+using Fovea.Data;
 using Fovea.Tensors;
 
 namespace Fovea.Losses;
@@ -47,7 +48,7 @@ public sealed class SoftmaxCrossEntropyLoss : Loss
 {
     /// <summary>
     /// Creates the loss. Default: no smoothing, every class weighing 1. <paramref name="classWeights"/>: one finite weight
-    /// ≥ 0 per class (see <see cref="BalancedClassWeights"/>); the mean over a batch stays a mean over its samples.
+    /// ≥ 0 per class (see <see cref="BalancedClassWeights(IDataset, IReadOnlyList{int})"/>); the mean over a batch stays a mean over its samples.
     /// </summary>
     public SoftmaxCrossEntropyLoss(float labelSmoothing = 0f, IReadOnlyList<float>? classWeights = null)
     {
@@ -90,9 +91,18 @@ public sealed class SoftmaxCrossEntropyLoss : Loss
 
     /// <summary>
     /// Weights that make every class count as much in total: count / (classes · count of class c) for each class present,
-    /// from the data's labels, so they average 1 over the samples; a class without samples gets 0. For data where a few
-    /// classes dominate (the "balanced" weighting of scikit-learn and Keras users).
+    /// from the labels of <paramref name="data"/> (only those at <paramref name="indices"/> when given: the samples trained
+    /// on), so they average 1 over the samples; a class without samples gets 0. For data where a few classes dominate
+    /// (the "balanced" weighting of scikit-learn and Keras users).
     /// </summary>
+    public static float[] BalancedClassWeights(IDataset data, IReadOnlyList<int>? indices = null)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var labels = indices is null ? Enumerable.Range(0, data.Count).Select(data.GetLabel).ToArray() : indices.Select(data.GetLabel).ToArray();
+        return BalancedClassWeights(labels, data.ClassNames.Count);
+    }
+
+    /// <summary>As above, from labels in [0, <paramref name="classes"/>).</summary>
     public static float[] BalancedClassWeights(ReadOnlySpan<int> labels, int classes)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);

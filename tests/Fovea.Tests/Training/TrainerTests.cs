@@ -401,6 +401,11 @@ public class TrainerTests
         Assert.Equal([8f / 12, 2f, 0f], w);
         Assert.Equal(6 * w[0], 2 * w[1], 6);                       // the two classes' totals are equal
         Assert.Equal(8, 6 * w[0] + 2 * w[1], 5);                   // and the weights average 1 over the samples
+        // From a data set, counted only on the samples at the given indices (those trained on): Blobs labels i % 3.
+        var blobs = Blobs(9, 1);
+        Assert.Equal([1f, 1f, 1f], SoftmaxCrossEntropyLoss.BalancedClassWeights(blobs));
+        // Labels 0, 0, 0, 1, 2, 2: counts 3, 1, 2 of 6, weights 6 / (3 · count).
+        Assert.Equal([6f / 9, 2f, 1f], SoftmaxCrossEntropyLoss.BalancedClassWeights(blobs, [0, 3, 6, 1, 2, 5]));
         var loss = new SoftmaxCrossEntropyLoss(0.1f, w);
         Assert.Equal("{\"label_smoothing\":0.1,\"class_weights\":[0.6666667,2,0]}", loss.GetConfig().ToJsonString());
     }
