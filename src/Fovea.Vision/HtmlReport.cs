@@ -89,7 +89,7 @@ public sealed class HtmlReport
         return this;
     }
 
-    /// <summary>Adds every picture of a visualisation, in the order: predictions, Grad-CAM, input, activation maps, pooling, filters.</summary>
+    /// <summary>Adds every picture of a visualisation, in the order: predictions, Grad-CAM, input, activation maps, pooling, filters, filter patterns.</summary>
     public HtmlReport AddVisualization(Visualization v, string? imageName = null)
     {
         AddPredictions(v.TopK, imageName, v.ClassScores);
@@ -102,6 +102,7 @@ public sealed class HtmlReport
         if (v.Pooling is not null) AddPictures("Pooling explained", null, [v.Pooling]);
         if (v.FirstLayerFilters is not null) AddPictures("First-layer filters", null, [v.FirstLayerFilters]);
         if (v.WeightStatistics.Count > 0) AddPictures("Weight statistics of deeper convolutions", null, v.WeightStatistics);
+        if (v.Patterns.Count > 0) AddPictures("What the channels look for", "For each channel, an input grown by gradient ascent to make it fire as strongly as it can: the pattern it detects (textures in convolution layers; for class scores, what the network takes for each class).", v.Patterns);
         return this;
     }
 

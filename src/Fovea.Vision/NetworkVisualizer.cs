@@ -30,6 +30,14 @@ public sealed record VisualizationOptions
     /// Every other convolution gets a weight-statistics chart.
     /// </summary>
     public string? FilterLayer { get; init; }
+    /// <summary>
+    /// Layers whose channels get filter patterns (<see cref="FilterPatterns"/>: the input each channel responds to most,
+    /// found by gradient ascent); null or empty: none (they cost many forward and backward passes: seconds on small
+    /// networks, a minute or more on ResNet-18). <see cref="FilterPatterns.DefaultLayers"/> gives a good pair.
+    /// </summary>
+    public IReadOnlyList<string>? PatternLayers { get; init; }
+    /// <summary>How the filter patterns are found (channels, steps, ...).</summary>
+    public FilterPatternOptions Patterns { get; init; } = new();
     /// <summary>Draw the pictures on this many threads (default: all cores). They are independent, so this only saves time.</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
 }
@@ -56,6 +64,10 @@ public sealed class Visualization : IDisposable
     public Picture? FirstLayerFilters { get; init; }
     /// <summary>Per-filter weight statistics of every other convolution.</summary>
     public required IReadOnlyList<Picture> WeightStatistics { get; init; }
+    /// <summary>Filter patterns of each of <see cref="VisualizationOptions.PatternLayers"/> (empty when none were asked for).</summary>
+    public IReadOnlyList<Picture> Patterns { get; init; } = [];
+    /// <summary>The numbers and images behind <see cref="Patterns"/>.</summary>
+    public IReadOnlyList<FilterPatternResult> PatternResults { get; init; } = [];
     /// <summary>Grad-CAM of the predicted class, then of each extra class; empty for a model without a convolution layer.</summary>
     public required IReadOnlyList<Picture> GradCams { get; init; }
     /// <summary>The numbers behind <see cref="GradCams"/>.</summary>
@@ -77,6 +89,7 @@ public sealed class Visualization : IDisposable
             foreach (var p in ActivationMaps) yield return p;
             if (FirstLayerFilters is not null) yield return FirstLayerFilters;
             foreach (var p in WeightStatistics) yield return p;
+            foreach (var p in Patterns) yield return p;
             foreach (var p in GradCams) yield return p;
             if (Pooling is not null) yield return Pooling;
         }
@@ -201,6 +214,9 @@ public static class NetworkVisualizer
         // Gradients run here (cheap, sequential); drawing runs in parallel below.
         var cams = camClasses.Select(c => GradCam.Compute(trace, c, camLayer, camTarget)).ToList();
         var pooling = PoolingSource(trace, options.PoolingLayer);
+        var patternLayers = options.PatternLayers ?? [];
+        foreach (var name in patternLayers) model.GetNode(name); // fail early, naming the layers
+        var patterns = patternLayers.Distinct().Select(name => FilterPatterns.Compute(model, name, options.Patterns)).ToList();
 
         var jobs = new List<Func<Picture>>();
         jobs.Add(() => ActivationGrid.RenderInput(trace.NetworkInput));
@@ -209,6 +225,7 @@ public static class NetworkVisualizer
         if (firstConv is not null) jobs.Add(() => FilterPictures.RenderFilters(firstConv));
         var statistics = convs.Where(c => !ReferenceEquals(c, firstConv)).ToList();
         jobs.AddRange(statistics.Select(c => (Func<Picture>)(() => FilterPictures.RenderStatistics(c))));
+        jobs.AddRange(patterns.Select(r => (Func<Picture>)(() => FilterPatterns.Render(r))));
         // Score maps of several classes share one colour scale: a class the network hardly sees must not glow like the
         // predicted one. Log-p maps cannot: d log p / d score = 1 − p is near 0 for a confident prediction, so the
         // predicted class's map is the faintest; each fills its own scale and is read with its probability.
@@ -229,6 +246,8 @@ public static class NetworkVisualizer
             ActivationMaps = pictures[k..(k += activationNodes.Count)],
             FirstLayerFilters = firstConv is not null ? pictures[k++] : null,
             WeightStatistics = pictures[k..(k += statistics.Count)],
+            Patterns = pictures[k..(k += patterns.Count)],
+            PatternResults = patterns,
             GradCams = pictures[k..(k += cams.Count)],
             GradCamResults = cams,
             Pooling = pooling is not null ? pictures[k++] : null,

@@ -27,6 +27,11 @@ internal static class VisualizeCommand
           --layer NAME       layer for Grad-CAM (default: the last convolution block)
           --layers A[,B...]  draw activations of these layers instead of every convolution and pooling layer
           --max-channels N   draw at most N channels per layer (default: all)
+          --patterns L[,L...]  also draw what each channel of these layers looks for (an input grown by
+                             gradient ascent; "auto": the last convolution block and the class scores);
+                             seconds on small networks, a minute or more on ResNet-18
+          --pattern-channels N  channels per pattern layer, the first N (default: 16)
+          --pattern-steps N  gradient-ascent steps per pattern (default: 128)
           --top K            predictions to list (default: 5)
           --invert           invert grey levels first (Fashion-MNIST items are light on black)
           --report           also write DIR/report.html (self-contained; includes the training charts and
@@ -37,7 +42,7 @@ internal static class VisualizeCommand
 
     public static int Run(string[] args)
     {
-        var cl = CommandLine.Parse("visualize", args, ["out", "class", "layer", "layers", "max-channels", "top", "threads"], ["invert", "report", "json"]);
+        var cl = CommandLine.Parse("visualize", args, ["out", "class", "layer", "layers", "max-channels", "top", "threads", "patterns", "pattern-channels", "pattern-steps"], ["invert", "report", "json"]);
         cl.RequirePositionals(2, "visualize MODEL IMAGE --out DIR [--class C] [--layer NAME] [--report]");
         string outDir = cl.Get("out") ?? throw new UsageException("Option --out DIR is required (the folder for the pictures).");
         int threads = cl.GetInt("threads", Environment.ProcessorCount, 1, 1024);
@@ -59,6 +64,8 @@ internal static class VisualizeCommand
             GradCamLayer = cl.Get("layer"),
             ActivationLayers = cl.Get("layers")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             Grid = new ActivationGridOptions { MaxChannels = cl.GetInt("max-channels", int.MaxValue, 1) },
+            PatternLayers = PatternLayers(cl.Get("patterns"), model),
+            Patterns = new FilterPatternOptions { MaxChannels = cl.GetInt("pattern-channels", 16, 1), Steps = cl.GetInt("pattern-steps", 128, 0, 100_000) },
             Threads = threads,
         };
         // The report's context beside the model is read before anything is drawn: a corrupt file stops the command with nothing written.
@@ -92,6 +99,11 @@ internal static class VisualizeCommand
                 ["top"] = new JsonArray(visualization.TopK.Select(p => (JsonNode)(visualization.ClassScores
                     ? new JsonObject { ["class"] = p.ClassName, ["index"] = p.ClassIndex, ["probability"] = p.Probability }
                     : new JsonObject { ["output"] = p.ClassName, ["index"] = p.ClassIndex, ["value"] = p.Score })).ToArray()),
+                ["patterns"] = new JsonArray(visualization.PatternResults.SelectMany(r => r.Patterns.Select(p => (JsonNode)new JsonObject
+                {
+                    ["layer"] = r.LayerName, ["channel"] = p.Channel, ["label"] = p.Label,
+                    ["start_activation"] = p.StartActivation, ["activation"] = p.Activation,
+                })).ToArray()),
                 ["gradcam"] = new JsonArray(visualization.GradCamResults.Select(c => (JsonNode)new JsonObject { ["class"] = c.ClassName, ["layer"] = c.LayerName, ["peak_x"] = c.Peak.X, ["peak_y"] = c.Peak.Y }).ToArray()),
                 ["files"] = JsonOutput.Array(written.Select(Path.GetFullPath)),
             });
@@ -105,6 +117,28 @@ internal static class VisualizeCommand
         Console.WriteLine($"Wrote {written.Count} files to {outDir} in {seconds:F2}s:");
         foreach (var f in written) Console.WriteLine($"  {Path.GetFileName(f)}");
         return 0;
+    }
+
+    /// <summary>--patterns: "auto" (<see cref="FilterPatterns.DefaultLayers"/>) or layer names separated by commas, each checked.</summary>
+    private static IReadOnlyList<string>? PatternLayers(string? text, Model model)
+    {
+        if (text is null) return null;
+        if (text.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase))
+        {
+            var layers = FilterPatterns.DefaultLayers(model);
+            if (layers.Count == 0) throw new UsageException($"--patterns auto: model '{model.Name}' has neither a convolution layer nor class scores to draw patterns of; name a layer.");
+            return layers;
+        }
+        var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (names.Length == 0) throw new UsageException($"--patterns '{text}' names no layer. Expected 'auto' or layer names separated by commas.");
+        foreach (var name in names)
+        {
+            var node = model.Nodes.FirstOrDefault(n => n.Name == name)
+                ?? throw new UsageException($"--patterns: model '{model.Name}' has no layer '{name}'. Its layers: {string.Join(", ", model.Nodes.Skip(1).Select(n => n.Name))}.");
+            if (node.Index == 0 || node.OutputShape.Length is not (1 or 3))
+                throw new UsageException($"--patterns: layer '{name}' gives {Tensor.ShapeToString(node.OutputShape)}; patterns need a layer with [C, H, W] or [C] output.");
+        }
+        return names;
     }
 
     private static List<int> ParseClasses(string? text, Model model, int classes)
