@@ -109,7 +109,7 @@ internal sealed record FineTuning(string Layer, int Epochs, float LearningRate)
         });
         if (resume is not null && !settings.Json)
             Console.Error.WriteLine($"Resuming the fine-tuning from {session.FineTuneCheckpointPath}: {TrainSession.Progress(resume)}");
-        var history = TransferLearning.FineTuneOnHeadOutputs(model, Layer, heads.Train, Optimizer.Create(settings.Optimizer.Name, LearningRate), options,
+        var history = TransferLearning.FineTuneOnHeadOutputs(model, Layer, heads.Train, settings.CreateOptimizer(LearningRate), options,
             settings.CreateLoss(heads.Train), Interruption.Token, resume);
         double seconds = clock.Elapsed.TotalSeconds;
         // The trained tail on the cached outputs gives what the fine-tuned model gives on the images, without the head again.

@@ -38,6 +38,7 @@ internal static class TrainCommand
           --schedule NAME        constant | step | cosine | plateau (default: cosine; constant for reference and on
                                  pretrained features)
           --label-smoothing X    cross-entropy label smoothing (default: 0)
+          --clip-norm X          scale each step's gradients down to a global L2 norm of at most X (default: off)
           --class-weights W      balanced | none (default: none). balanced weighs each image's loss by
                                  images / (classes x images of its class), counted on the images trained
                                  on, so a class with few images counts as much as a common one
@@ -90,7 +91,7 @@ internal static class TrainCommand
         """;
 
     private static readonly HashSet<string> s_values = ["model", "dataset", "data", "epochs", "batch-size", "lr", "optimizer", "schedule",
-        "label-smoothing", "class-weights", "validation-split", "limit", "seed", "threads", "out", "base", "base-layer", "base-normalization", "image-size", "channels", "test-data",
+        "label-smoothing", "clip-norm", "class-weights", "validation-split", "limit", "seed", "threads", "out", "base", "base-layer", "base-normalization", "image-size", "channels", "test-data",
         "resume"];
     private static readonly HashSet<string> s_flags = ["json", "augment", "no-augment", "report"];
 

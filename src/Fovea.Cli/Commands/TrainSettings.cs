@@ -24,7 +24,7 @@ internal sealed record TrainSettings(int Epochs, int BatchSize, float LearningRa
             Epochs: cl.GetInt("epochs", defaults.Epochs, 1, 100_000),
             BatchSize: cl.GetInt("batch-size", defaults.BatchSize, 1, 65_536),
             LearningRate: lr,
-            Optimizer: Optimizer.Create(cl.Get("optimizer", defaults.Optimizer)!, lr),
+            Optimizer: CreateOptimizer(cl.Get("optimizer", defaults.Optimizer)!, lr, ClipNorm(cl)),
             ScheduleName: schedule,
             Schedule: LearningRateSchedule.Parse(schedule),
             LabelSmoothing: (float)cl.GetDouble("label-smoothing", 0, 0, 0.99),
@@ -43,6 +43,26 @@ internal sealed record TrainSettings(int Epochs, int BatchSize, float LearningRa
             Json: cl.Has("json"));
     }
 
+    /// <summary>--clip-norm X: above 0 and finite, or null when not given.</summary>
+    private static float? ClipNorm(CommandLine cl)
+    {
+        if (!cl.Has("clip-norm")) return null;
+        double requested = cl.GetDouble("clip-norm", 0);
+        if (!(requested > 0 && requested <= 1e30) || (float)requested == 0)
+            throw new UsageException($"Option --clip-norm must be a number greater than 0 (the largest gradient norm a step may have); received {cl.Get("clip-norm")}.");
+        return (float)requested;
+    }
+
+    private static Optimizer CreateOptimizer(string name, float learningRate, float? clipNorm)
+    {
+        var optimizer = Optimizer.Create(name, learningRate);
+        optimizer.ClipNorm = clipNorm;
+        return optimizer;
+    }
+
+    /// <summary>A new optimizer of these settings (type and gradient clipping) at another learning rate, e.g. for fine-tuning.</summary>
+    public Optimizer CreateOptimizer(float learningRate) => CreateOptimizer(Optimizer.Name, learningRate, Optimizer.ClipNorm);
+
     /// <summary>
     /// The cross-entropy of these settings; with --class-weights balanced, weighted by the class counts of the images
     /// trained on: <paramref name="train"/>'s, or those at <paramref name="indices"/> when given (held-out ones excluded).
@@ -52,5 +72,5 @@ internal sealed record TrainSettings(int Epochs, int BatchSize, float LearningRa
 
     /// <summary>One line describing the run, for the console.</summary>
     public string Describe() => $"{Epochs} epochs, batch {BatchSize}, {Optimizer.Name} lr {LearningRate}, {ScheduleName} schedule, " +
-        $"augmentation {(Augment ? "on" : "off")}, {(BalanceClasses ? "balanced class weights, " : "")}{Threads} thread(s), seed {Seed}";
+        $"augmentation {(Augment ? "on" : "off")}, {(BalanceClasses ? "balanced class weights, " : "")}{(Optimizer.ClipNorm is float c ? $"gradient norm clipped at {c}, " : "")}{Threads} thread(s), seed {Seed}";
 }

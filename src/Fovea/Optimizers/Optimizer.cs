@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Text.Json.Nodes;
 using Fovea.Layers;
 
@@ -11,6 +12,8 @@ public abstract class Optimizer
 {
     private float _learningRate;
     private readonly SortedDictionary<string, Dictionary<Parameter, float[]>> _slots = new(StringComparer.Ordinal);
+    private readonly List<Parameter> _stepping = [];
+    private float? _clipNorm, _clipValue;
 
     /// <summary>Creates the optimizer with a positive learning rate.</summary>
     protected Optimizer(float learningRate) => LearningRate = learningRate;
@@ -26,6 +29,31 @@ public abstract class Optimizer
         }
     }
 
+    /// <summary>
+    /// Gradient clipping by global norm: before each <see cref="Step"/>, when the L2 norm of all the step's gradients taken
+    /// together exceeds this, every gradient is scaled by ClipNorm / norm, so the update keeps its direction but not its
+    /// size (PyTorch's clip_grad_norm_, Keras' global_clipnorm). Tames the occasional huge gradient of a bad batch or a
+    /// high learning rate. A norm that is NaN or infinite is left alone: that run has diverged, which training reports.
+    /// null (default): off. Saved with the settings in training checkpoints.
+    /// </summary>
+    public float? ClipNorm
+    {
+        get => _clipNorm;
+        set => _clipNorm = value is null || (value > 0 && float.IsFinite(value.Value)) ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, $"ClipNorm must be a positive finite number or null (off). Received: {value}.");
+    }
+
+    /// <summary>
+    /// Gradient clipping by value: before each <see cref="Step"/> (and before <see cref="ClipNorm"/>), every gradient
+    /// element is clamped to [−ClipValue, ClipValue] (Keras' clipvalue). null (default): off.
+    /// </summary>
+    public float? ClipValue
+    {
+        get => _clipValue;
+        set => _clipValue = value is null || (value > 0 && float.IsFinite(value.Value)) ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, $"ClipValue must be a positive finite number or null (off). Received: {value}.");
+    }
+
     /// <summary>Number of steps taken.</summary>
     public int Steps { get; protected internal set; }
 
@@ -38,6 +66,15 @@ public abstract class Optimizer
     /// </summary>
     public virtual JsonObject GetConfig() => new();
 
+    /// <summary><see cref="GetConfig"/> with the clipping settings when they are on: what training checkpoints save and compare.</summary>
+    internal JsonObject SavedConfig()
+    {
+        var config = GetConfig();
+        if (_clipNorm is float norm) config["clip_norm"] = norm;
+        if (_clipValue is float value) config["clip_value"] = value;
+        return config;
+    }
+
     /// <summary>The named per-parameter state stores (<see cref="Slot"/>), which training checkpoints save and restore.</summary>
     internal IReadOnlyDictionary<string, Dictionary<Parameter, float[]>> Slots => _slots;
 
@@ -45,8 +82,39 @@ public abstract class Optimizer
     public void Step(IEnumerable<Parameter> parameters)
     {
         Steps++;
+        if (_clipNorm is null && _clipValue is null)
+        {
+            foreach (var p in parameters)
+                if (p.IsTrainable && p.Value.Grad is not null) Update(p);
+            return;
+        }
+        // Clipping by norm needs every gradient before any update: collect them first (a reused list, no garbage per step).
+        _stepping.Clear();
         foreach (var p in parameters)
-            if (p.IsTrainable && p.Value.Grad is not null) Update(p);
+            if (p.IsTrainable && p.Value.Grad is not null) _stepping.Add(p);
+        ClipGradients(_stepping, _clipValue, _clipNorm);
+        foreach (var p in _stepping) Update(p);
+        _stepping.Clear();
+    }
+
+    /// <summary>
+    /// Clamps every gradient of <paramref name="parameters"/> to ±<paramref name="clipValue"/> (when given), then scales
+    /// them all by clipNorm / (norm + 1e-6) when their global L2 norm exceeds <paramref name="clipNorm"/>; returns that
+    /// norm (after the value clipping, before the scaling).
+    /// </summary>
+    internal static double ClipGradients(IReadOnlyList<Parameter> parameters, float? clipValue, float? clipNorm)
+    {
+        if (clipValue is float v)
+            foreach (var p in parameters) TensorPrimitives.Clamp(p.Value.Grad!.Span, -v, v, p.Value.Grad!.Span);
+        double sumOfSquares = 0;
+        foreach (var p in parameters) sumOfSquares += TensorPrimitives.SumOfSquares<float>(p.Value.Grad!.Span);
+        double norm = Math.Sqrt(sumOfSquares);
+        if (clipNorm is float max && norm > max && double.IsFinite(norm))
+        {
+            float scale = (float)(max / (norm + 1e-6));
+            foreach (var p in parameters) TensorPrimitives.Multiply(p.Value.Grad!.Span, scale, p.Value.Grad!.Span);
+        }
+        return norm;
     }
 
     /// <summary>Sets the gradients of <paramref name="parameters"/> to zero.</summary>

@@ -72,7 +72,7 @@ public sealed partial class TrainingCheckpoint
     {
         if (optimizer.Name != OptimizerName)
             throw new ArgumentException($"{Path} holds the state of optimizer '{OptimizerName}', but this trainer's optimizer is '{optimizer.Name}'. Resume with a '{OptimizerName}' optimizer of the same settings.");
-        var differences = ConfigDifferences(ConfigReader.Object(_optimizer, "config"), optimizer.GetConfig(), "this optimizer");
+        var differences = ConfigDifferences(ConfigReader.Object(_optimizer, "config"), optimizer.SavedConfig(), "this optimizer");
         float savedRate = ExactNumber.Float(_optimizer, "base_learning_rate");
         if (savedRate != baseRate) differences.Add($"learning rate {Show(savedRate)} (this optimizer: {Show(baseRate)})");
         foreach (var slot in _optimizerSlots.Keys.Where(s => !optimizer.Slots.ContainsKey(s)))

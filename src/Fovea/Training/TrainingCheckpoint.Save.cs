@@ -49,7 +49,7 @@ public sealed partial class TrainingCheckpoint
             ["loss"] = new JsonObject { ["name"] = trainer.Loss.Name, ["config"] = trainer.Loss.GetConfig().DeepClone() },
             ["optimizer"] = new JsonObject
             {
-                ["name"] = optimizer.Name, ["config"] = optimizer.GetConfig().DeepClone(), ["steps"] = optimizer.Steps,
+                ["name"] = optimizer.Name, ["config"] = optimizer.SavedConfig(), ["steps"] = optimizer.Steps,
                 ["base_learning_rate"] = ExactNumber.Text(run.BaseRate), ["learning_rate"] = ExactNumber.Text(optimizer.LearningRate),
             },
             ["schedule"] = schedule is null ? null

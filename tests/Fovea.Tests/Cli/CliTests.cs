@@ -177,6 +177,17 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void ClipNormIsAPositiveLimitThatTheRunReports()
+    {
+        AssertUsageError(Fovea("train", "--clip-norm", "0"), "--clip-norm must be a number greater than 0");
+        AssertUsageError(Fovea("train", "--clip-norm", "1e-60"), "received 1e-60");
+        AssertUsageError(Fovea("train", "--clip-norm", "-3"), "received -3");
+        var r = Fovea("train", "--model", "reference", "--epochs", "1", "--limit", "300", "--clip-norm", "0.5", "--out", Path.Combine(_dir, "c.fovea"));
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Contains("gradient norm clipped at 0.5", r.Err);
+    }
+
+    [Fact]
     public void TrainEvalPredictEndToEnd()
     {
         string model = Path.Combine(_dir, "small.fovea");
