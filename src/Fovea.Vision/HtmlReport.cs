@@ -89,7 +89,7 @@ public sealed class HtmlReport
         return this;
     }
 
-    /// <summary>Adds every picture of a visualisation, in the order: predictions, Grad-CAM, input, activation maps, pooling, filters, filter patterns.</summary>
+    /// <summary>Adds every picture of a visualisation, in the order: predictions, Grad-CAM, occlusion, input, activation maps, pooling, filters, filter patterns.</summary>
     public HtmlReport AddVisualization(Visualization v, string? imageName = null)
     {
         AddPredictions(v.TopK, imageName, v.ClassScores);
@@ -97,6 +97,7 @@ public sealed class HtmlReport
         if (v.GradCams.Count > 0) AddPictures("Grad-CAM", v.ClassScores
             ? "Which part of the image made the network choose each class: the last convolution block's activations weighted by the gradient of the class score."
             : "Which part of the image raised each output: a convolution block's activations weighted by the gradient of the output's raw value.", v.GradCams);
+        if (v.Occlusion is not null) AddPictures("Occlusion", "The same question asked from outside the network: cover one patch of the image at a time and see how much the top class's probability falls.", [v.Occlusion]);
         AddPictures("Input", "The image after resizing to the model's input and its normalisation.", [v.Input]);
         AddPictures("Activation maps", "Every convolution and pooling layer: one tile per channel, labelled with its index; the header gives the layer's output shape.", v.ActivationMaps);
         if (v.Pooling is not null) AddPictures("Pooling explained", null, [v.Pooling]);

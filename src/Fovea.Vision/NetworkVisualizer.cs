@@ -31,6 +31,11 @@ public sealed record VisualizationOptions
     /// </summary>
     public string? FilterLayer { get; init; }
     /// <summary>
+    /// Also explain the top class by occlusion (<see cref="Vision.Occlusion"/>: one inference per patch position, 49 by
+    /// default), which needs no convolution layer. Default true.
+    /// </summary>
+    public bool Occlusion { get; init; } = true;
+    /// <summary>
     /// Layers whose channels get filter patterns (<see cref="FilterPatterns"/>: the input each channel responds to most,
     /// found by gradient ascent); null or empty: none (they cost many forward and backward passes: seconds on small
     /// networks, a minute or more on ResNet-18). <see cref="FilterPatterns.DefaultLayers"/> gives a good pair.
@@ -72,6 +77,10 @@ public sealed class Visualization : IDisposable
     public required IReadOnlyList<Picture> GradCams { get; init; }
     /// <summary>The numbers behind <see cref="GradCams"/>.</summary>
     public required IReadOnlyList<GradCamResult> GradCamResults { get; init; }
+    /// <summary>The top class explained by occlusion (null when <see cref="VisualizationOptions.Occlusion"/> is off).</summary>
+    public Picture? Occlusion { get; init; }
+    /// <summary>The numbers behind <see cref="Occlusion"/>.</summary>
+    public OcclusionResult? OcclusionResult { get; init; }
     /// <summary>Max/average pooling explained on one activation map (null when no map is at least 2×2).</summary>
     public Picture? Pooling { get; init; }
     /// <summary>Top-k bar chart.</summary>
@@ -91,6 +100,7 @@ public sealed class Visualization : IDisposable
             foreach (var p in WeightStatistics) yield return p;
             foreach (var p in Patterns) yield return p;
             foreach (var p in GradCams) yield return p;
+            if (Occlusion is not null) yield return Occlusion;
             if (Pooling is not null) yield return Pooling;
         }
     }
@@ -216,6 +226,7 @@ public static class NetworkVisualizer
         var pooling = PoolingSource(trace, options.PoolingLayer);
         var patternLayers = options.PatternLayers ?? [];
         foreach (var name in patternLayers) model.GetNode(name); // fail early, naming the layers
+        var occlusion = options.Occlusion ? Vision.Occlusion.Compute(model, trace.RawInput, top[0].ClassIndex) : null;
         var patterns = patternLayers.Distinct().Select(name => FilterPatterns.Compute(model, name, options.Patterns)).ToList();
 
         var jobs = new List<Func<Picture>>();
@@ -231,6 +242,7 @@ public static class NetworkVisualizer
         // predicted class's map is the faintest; each fills its own scale and is read with its probability.
         float? strongest = cams.Count > 1 && camTarget == GradCamTarget.Score ? cams.Max(c => c.Strength) : null;
         jobs.AddRange(cams.Select(c => (Func<Picture>)(() => GradCam.Render(c, trace.RawInput, strongest: strongest))));
+        if (occlusion is not null) jobs.Add(() => Vision.Occlusion.Render(occlusion, trace.RawInput));
         if (pooling is not null) jobs.Add(() => PoolingExplainer.Render(PoolingExplainer.Explain(pooling.Value.Map, pooling.Value.Title)));
         var pictures = new Picture[jobs.Count];
         Parallel.For(0, jobs.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Threads) }, i => pictures[i] = jobs[i]());
@@ -250,6 +262,8 @@ public static class NetworkVisualizer
             PatternResults = patterns,
             GradCams = pictures[k..(k += cams.Count)],
             GradCamResults = cams,
+            Occlusion = occlusion is not null ? pictures[k++] : null,
+            OcclusionResult = occlusion,
             Pooling = pooling is not null ? pictures[k++] : null,
         };
         result.Seconds = clock.Elapsed.TotalSeconds;

@@ -56,8 +56,9 @@ public class CliTests
             Assert.Contains(files, f => f!.EndsWith("-gradcam-two.png"));
             Assert.Contains(files, f => f!.EndsWith("-pooling.png"));
             Assert.Contains(files, f => f!.EndsWith("-input.png"));
-            // input, predictions, 4 activation grids, filters, weights, pooling, and 1 or 2 Grad-CAMs (2 unless "two" is predicted)
-            Assert.InRange(files.Count(f => f!.EndsWith(".png")), 10, 11);
+            Assert.Contains(files, f => f!.Contains("-occlusion-"));
+            // input, predictions, 4 activation grids, filters, weights, occlusion, pooling, and 1 or 2 Grad-CAMs (2 unless "two" is predicted)
+            Assert.InRange(files.Count(f => f!.EndsWith(".png")), 11, 12);
 
             Assert.Equal(2, Fovea.Cli.Cli.Run(["visualize", modelPath, imagePath]));                                    // no --out
             Assert.Equal(2, Fovea.Cli.Cli.Run(["visualize", modelPath, imagePath, "--out", outDir, "--layer", "nope"]));

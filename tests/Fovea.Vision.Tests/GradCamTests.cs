@@ -25,6 +25,12 @@ public class GradCamTests
         // here: for two of the three classes this small network keeps a low, broad baseline over the noise texture.)
         double hottest = Synthetic.HottestPixelsInsideBox(model, test, boxes, margin: 2, out double boxArea);
         Assert.True(hottest >= 0.6, $"only {hottest:P0} of the hottest 5% of Grad-CAM pixels lie in the object box, which covers {boxArea:P0} of the image");
+
+        // Occlusion asks the same question from outside (8×8 patches of the mean colour, every 4 pixels) and finds the same place.
+        double occluded = Synthetic.OcclusionPeakInsideBox(model, test, boxes, margin: 2);
+        double occludedDistractor = Synthetic.OcclusionPeakInsideBox(model, test, distractors, margin: 0);
+        Assert.True(occluded >= 0.8, $"occlusion peak inside the object box for only {occluded:P0} of the images");
+        Assert.True(occludedDistractor <= 0.15, $"occlusion peak on the distractor for {occludedDistractor:P0} of the images");
     }
 
     [Fact]

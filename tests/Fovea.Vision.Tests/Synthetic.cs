@@ -201,6 +201,21 @@ internal static class Synthetic
         return (double)hits / data.Count;
     }
 
+    /// <summary>Share of the images whose occlusion peak (the largest fall of log p of the predicted class) lies in the box grown by <paramref name="margin"/>.</summary>
+    public static double OcclusionPeakInsideBox(Model model, InMemoryDataset data, (int Top, int Left, int Bottom, int Right)[] boxes, int margin)
+    {
+        int hits = 0;
+        var image = new Fovea.Tensors.Tensor(data.SampleShape);
+        for (int i = 0; i < data.Count; i++)
+        {
+            data.CopyImage(i, image.Span);
+            var map = Occlusion.Compute(model, image);
+            var b = boxes[i];
+            if (map.Peak.Y >= b.Top - margin && map.Peak.Y <= b.Bottom + margin && map.Peak.X >= b.Left - margin && map.Peak.X <= b.Right + margin) hits++;
+        }
+        return (double)hits / data.Count;
+    }
+
     /// <summary>
     /// Over all images: the mean fraction of the hottest 5% of Grad-CAM pixels that lie in the object box (grown by
     /// <paramref name="margin"/>). Heat spread without regard to the object would put the box's share of the area there.

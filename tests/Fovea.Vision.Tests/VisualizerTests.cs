@@ -25,6 +25,7 @@ public class VisualizerTests
         for (int i = 0; i < image.Length; i++) image.Span[i] = (i % 5) / 5f;
         using var v = NetworkVisualizer.Visualize(model, image);
         Assert.Empty(v.GradCams);
+        Assert.NotNull(v.Occlusion); // needs no convolution: the one explanation such a network gets
         Assert.Equal(["act-avgpool2d"], v.ActivationMaps.Select(p => p.Name));
         Assert.Null(v.FirstLayerFilters);
         var report = new HtmlReport("dense").AddVisualization(v).ToHtml();
@@ -179,7 +180,7 @@ public class VisualizerTests
             vis.SaveAll(dir);
             double total = clock.Elapsed.TotalSeconds;
             Assert.True(total < 5, $"visualising took {total:F2}s ({drawn:F2}s to compute and draw, the rest to encode and write)");
-            Assert.Equal(46, Directory.GetFiles(dir, "*.png").Length); // input, predictions, 22 grids, filters, 19 weight charts, Grad-CAM, pooling
+            Assert.Equal(47, Directory.GetFiles(dir, "*.png").Length); // input, predictions, 22 grids, filters, 19 weight charts, Grad-CAM, occlusion, pooling
         }
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
     }

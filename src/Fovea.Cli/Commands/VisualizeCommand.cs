@@ -17,7 +17,8 @@ internal static class VisualizeCommand
 
         Writes PNG pictures of one image going through a model: the input as the network sees it, the
         activation maps of every convolution and pooling layer, the first layer's filters, weight statistics
-        of deeper layers, Grad-CAM of the predicted class, a pooling explainer and the top-k predictions.
+        of deeper layers, Grad-CAM and occlusion of the predicted class, a pooling explainer and the top-k
+        predictions.
         A model whose outputs are not class scores (e.g. imported features without a classifier, or class
         names that do not match the outputs) shows its largest outputs by raw value, named "output channel N".
 
@@ -27,6 +28,7 @@ internal static class VisualizeCommand
           --layer NAME       layer for Grad-CAM (default: the last convolution block)
           --layers A[,B...]  draw activations of these layers instead of every convolution and pooling layer
           --max-channels N   draw at most N channels per layer (default: all)
+          --no-occlusion     skip the occlusion map (one inference per patch position, 49 by default)
           --patterns L[,L...]  also draw what each channel of these layers looks for (an input grown by
                              gradient ascent; "auto": the last convolution block and the class scores);
                              seconds on small networks, a minute or more on ResNet-18
@@ -42,7 +44,7 @@ internal static class VisualizeCommand
 
     public static int Run(string[] args)
     {
-        var cl = CommandLine.Parse("visualize", args, ["out", "class", "layer", "layers", "max-channels", "top", "threads", "patterns", "pattern-channels", "pattern-steps"], ["invert", "report", "json"]);
+        var cl = CommandLine.Parse("visualize", args, ["out", "class", "layer", "layers", "max-channels", "top", "threads", "patterns", "pattern-channels", "pattern-steps"], ["invert", "report", "json", "no-occlusion"]);
         cl.RequirePositionals(2, "visualize MODEL IMAGE --out DIR [--class C] [--layer NAME] [--report]");
         string outDir = cl.Get("out") ?? throw new UsageException("Option --out DIR is required (the folder for the pictures).");
         int threads = cl.GetInt("threads", Environment.ProcessorCount, 1, 1024);
@@ -64,6 +66,7 @@ internal static class VisualizeCommand
             GradCamLayer = cl.Get("layer"),
             ActivationLayers = cl.Get("layers")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             Grid = new ActivationGridOptions { MaxChannels = cl.GetInt("max-channels", int.MaxValue, 1) },
+            Occlusion = !cl.Has("no-occlusion"),
             PatternLayers = PatternLayers(cl.Get("patterns"), model),
             Patterns = new FilterPatternOptions { MaxChannels = cl.GetInt("pattern-channels", 16, 1), Steps = cl.GetInt("pattern-steps", 128, 0, 100_000) },
             Threads = threads,
@@ -105,6 +108,9 @@ internal static class VisualizeCommand
                     ["start_activation"] = p.StartActivation, ["activation"] = p.Activation,
                 })).ToArray()),
                 ["gradcam"] = new JsonArray(visualization.GradCamResults.Select(c => (JsonNode)new JsonObject { ["class"] = c.ClassName, ["layer"] = c.LayerName, ["peak_x"] = c.Peak.X, ["peak_y"] = c.Peak.Y }).ToArray()),
+                ["occlusion"] = visualization.OcclusionResult is { } o
+                    ? new JsonObject { ["class"] = o.ClassName, ["patch"] = o.Patch, ["stride"] = o.Stride, ["peak_x"] = o.Peak.X, ["peak_y"] = o.Peak.Y, ["largest_fall"] = o.LargestFall }
+                    : null,
                 ["files"] = JsonOutput.Array(written.Select(Path.GetFullPath)),
             });
             return 0;
