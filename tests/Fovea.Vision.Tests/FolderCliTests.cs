@@ -41,7 +41,15 @@ public sealed class FolderCliTests(ITestOutputHelper output) : IDisposable
         // eval on the test folder reads the images again and gets what training reported.
         var eval = Fovea("eval", model, "--data", test.Root, "--json");
         Assert.True(eval.Code == 0, eval.Err);
-        Assert.Equal((double)result["test"]!["accuracy"]!, (double)JsonNode.Parse(eval.Out)!["accuracy"]!, 6);
+        var evalJson = JsonNode.Parse(eval.Out)!;
+        Assert.Equal((double)result["test"]!["accuracy"]!, (double)evalJson["accuracy"]!, 6);
+        // Every wrong image is listed (fewer than the 24 asked by default), worst first, by its file.
+        var mistakes = ((JsonArray)evalJson["mistakes"]!).Select(n => n!).ToList();
+        Assert.Equal((int)Math.Round(18 * (1 - (double)evalJson["accuracy"]!)), mistakes.Count);
+        Assert.All(mistakes, m => Assert.StartsWith(Path.GetFullPath(test.Root), (string)m["file"]!));
+        Assert.All(mistakes, m => Assert.NotEqual((string)m["true"]!, (string)m["predicted"]!));
+        Assert.Equal(mistakes.Select(m => (double)m["true_probability"]!).Order(), mistakes.Select(m => (double)m["true_probability"]!));
+        Assert.True(File.Exists((string)evalJson["mistakes_png"]!));
         // ... and writes its confusion matrix under its own name, leaving train's in place.
         string trainConfusion = File.ReadAllText(Path.Combine(_dir, "shapes.confusion.json"));
         var evalOnTrain = Fovea("eval", model, "--data", train.Root, "--json");

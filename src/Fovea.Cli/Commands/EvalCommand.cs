@@ -26,22 +26,25 @@ internal static class EvalCommand
           --batch-size N     images per forward pass, at most (default: 256; fewer for large images when
                              that many would not fit in half of the memory)
           --threads N        degree of parallelism (default: all cores)
+          --mistakes N       draw (and list) the N worst mistakes: the wrong images the model was surest about,
+                             where mislabelled images show first (default: 24; 0: none)
           --json             print the result as JSON
           --report           also write <model>.eval.report.html (summary, training charts if present,
                              confusion matrix, and the visualisation of the first test image)
           --out DIR          folder for these files (default: the model's folder)
 
         Writes the confusion matrix next to the model (or in --out DIR): <model>.eval.confusion.png and
-        .eval.confusion.json (the files train wrote, <model>.confusion.*, stay as they were); for m.onnx:
-        m.onnx.eval.confusion.png, ...
+        .eval.confusion.json (the files train wrote, <model>.confusion.*, stay as they were), and the worst
+        mistakes as <model>.eval.mistakes.png; for m.onnx: m.onnx.eval.confusion.png, ...
         """;
 
     public static int Run(string[] args)
     {
-        var cl = CommandLine.Parse("eval", args, ["dataset", "data", "batch-size", "threads", "out"], ["json", "report"]);
+        var cl = CommandLine.Parse("eval", args, ["dataset", "data", "batch-size", "threads", "out", "mistakes"], ["json", "report"]);
         cl.RequirePositionals(1, "eval MODEL [--dataset NAME] [--data DIR] [--json]");
         Parallelism.Degree = cl.GetInt("threads", Environment.ProcessorCount, 1, 1024);
         int batchSize = cl.GetInt("batch-size", 256, 1, 65_536);
+        int mistakes = cl.GetInt("mistakes", 24, 0, 1000);
         var model = ModelSource.Load(cl.Positionals[0]);
         // The confusion matrix goes beside the model: find out now, not after the evaluation, if it cannot.
         // Its own names: evaluating on other data must not replace what train wrote beside the model.
@@ -59,15 +62,19 @@ internal static class EvalCommand
             // A model shipped in a read-only folder can still be evaluated: the message names the way out.
             CliFiles.FolderTakesFiles(Path.GetDirectoryName(stem)!, $"confusion matrix beside {cl.Positionals[0]} (choose another folder with --out DIR)");
         }
-        CliFiles.Siblings(stem, "eval", ".confusion.png", ".confusion.json", ".report.html");
+        CliFiles.Siblings(stem, "eval", ".confusion.png", ".confusion.json", ".mistakes.png", ".report.html");
         // The report also charts the training history saved beside the model: a corrupt one stops eval before it writes anything.
         var history = cl.Has("report") ? VisualizeCommand.ReadSaved(cl.Positionals[0], confusion: false).History : null;
         IDataset test = cl.Get("data") is { } dir && Directory.Exists(dir) && ImageFolderTraining.IsImageFolder(dir)
             ? LoadImageFolder(model, cl.Positionals[0], dir, cl)
             : DatasetChoice.Load(cl, DatasetChoice.Resolve(cl, model.ClassNames), DatasetSplit.Test);
-        var result = new Trainer(model, new Sgd(0f)).Evaluate(test, batchSize);
+        var result = new Trainer(model, new Sgd(0f)).Evaluate(test, batchSize, mistakes: mistakes);
         string confusionPath = VisualizeCommand.WriteConfusion(stem, result.Confusion);
-        string? reportPath = cl.Has("report") ? VisualizeCommand.WriteModelReport(model, cl.Positionals[0], test, history, result.Confusion, reportStem: stem) : null;
+        using var gallery = mistakes > 0 ? MistakeGallery.Render(test, result.Mistakes) : null;
+        string? mistakesPath = gallery is null ? null : stem + ".mistakes.png";
+        gallery?.SavePng(mistakesPath!);
+        string? reportPath = cl.Has("report") ? VisualizeCommand.WriteModelReport(model, cl.Positionals[0], test, history, result.Confusion, reportStem: stem, mistakes: gallery) : null;
+        var files = (test as ImageFileDataset)?.Files;
         if (cl.Has("json"))
         {
             JsonOutput.Write(new JsonObject
@@ -82,7 +89,13 @@ internal static class EvalCommand
                 }).ToArray()),
                 ["class_names"] = JsonOutput.Array(result.Confusion.ClassNames),
                 ["confusion_matrix"] = new JsonArray(result.Confusion.ToRows().Select(r => (JsonNode)JsonOutput.Array(r)).ToArray()),
-                ["confusion_png"] = confusionPath, ["report"] = reportPath,
+                ["mistakes"] = new JsonArray(result.Mistakes.Select(m => (JsonNode)new JsonObject
+                {
+                    ["index"] = m.Index, ["file"] = files is null ? null : Path.GetFullPath(files[m.Index]),
+                    ["true"] = result.Confusion.ClassNames[m.Label], ["predicted"] = result.Confusion.ClassNames[m.Predicted],
+                    ["true_probability"] = m.TrueProbability, ["predicted_probability"] = m.PredictedProbability,
+                }).ToArray()),
+                ["confusion_png"] = confusionPath, ["mistakes_png"] = mistakesPath, ["report"] = reportPath,
             });
             return 0;
         }
@@ -90,7 +103,15 @@ internal static class EvalCommand
         Console.WriteLine($"Balanced accuracy (mean recall of the classes) {result.Confusion.BalancedAccuracy:P2}, macro F1 {result.Confusion.MacroF1:F3}");
         Console.WriteLine();
         Console.WriteLine(FormatConfusion(result.Confusion));
+        if (result.Mistakes.Count > 0)
+        {
+            Console.WriteLine($"Worst mistakes (the model's probability of the true class, then of the class it said):");
+            foreach (var m in result.Mistakes.Take(5))
+                Console.WriteLine($"  {(files is null ? $"#{m.Index}" : files[m.Index])}: {result.Confusion.ClassNames[m.Label]} {m.TrueProbability:P1}, said {result.Confusion.ClassNames[m.Predicted]} {m.PredictedProbability:P1}");
+            Console.WriteLine();
+        }
         Console.WriteLine($"Wrote {confusionPath}");
+        if (mistakesPath is not null) Console.WriteLine($"Wrote {mistakesPath}");
         if (reportPath is not null) Console.WriteLine($"Report {reportPath}");
         return 0;
     }

@@ -202,7 +202,7 @@ internal static class VisualizeCommand
     /// of one image. Reads no files: callers pass what <see cref="ReadSaved(string, bool, bool)"/> found, before writing anything.
     /// </summary>
     internal static HtmlReport BuildReport(Model model, string modelPath, Visualization? visualization, string? imageName,
-        IReadOnlyList<EpochMetrics>? history = null, ConfusionMatrix? confusion = null)
+        IReadOnlyList<EpochMetrics>? history = null, ConfusionMatrix? confusion = null, Picture? mistakes = null)
     {
         var report = new HtmlReport($"Fovea report: {Path.GetFileName(modelPath)}");
         report.AddSummary(visualization?.Summary ?? model.Summary());
@@ -218,6 +218,7 @@ internal static class VisualizeCommand
             using var picture = Charts.ConfusionMatrix(confusion);
             report.AddPictures("Confusion matrix", null, [picture]);
         }
+        if (mistakes is not null) report.AddPictures("Worst mistakes", mistakes.Caption, [mistakes]);
         if (visualization is not null) report.AddVisualization(visualization, imageName);
         return report;
     }
@@ -246,7 +247,7 @@ internal static class VisualizeCommand
     /// the visualisation of the first image of <paramref name="data"/>, which the report calls "<paramref name="dataName"/> image 0".
     /// </summary>
     internal static string WriteModelReport(Model model, string modelPath, IDataset data, IReadOnlyList<EpochMetrics>? history, ConfusionMatrix? confusion,
-        string dataName = "test", string? reportStem = null)
+        string dataName = "test", string? reportStem = null, Picture? mistakes = null)
     {
         var image = new Tensor(data.SampleShape);
         data.CopyImage(0, image.Span);
@@ -254,7 +255,7 @@ internal static class VisualizeCommand
         int[] trueClass = GradCam.FindDefaultLayer(model) is null ? [] : [data.GetLabel(0)];
         using var visualization = NetworkVisualizer.Visualize(model, image, new VisualizationOptions { ExtraClasses = trueClass });
         string path = (reportStem ?? Stem(modelPath)) + ".report.html";
-        BuildReport(model, modelPath, visualization, $"{dataName} image 0 (true class: {data.ClassNames[data.GetLabel(0)]})", history, confusion).Save(path);
+        BuildReport(model, modelPath, visualization, $"{dataName} image 0 (true class: {data.ClassNames[data.GetLabel(0)]})", history, confusion, mistakes).Save(path);
         return path;
     }
 }

@@ -78,7 +78,11 @@ public sealed record FitOptions
 }
 
 /// <summary>Loss, accuracy, top-k accuracy and confusion matrix of a model on a data set.</summary>
-public sealed record EvaluationResult(double Loss, double Accuracy, double TopKAccuracy, int K, ConfusionMatrix Confusion, int Count);
+public sealed record EvaluationResult(double Loss, double Accuracy, double TopKAccuracy, int K, ConfusionMatrix Confusion, int Count)
+{
+    /// <summary>The worst wrong predictions (lowest probability of the true class first), as many as asked of <see cref="Trainer.Evaluate"/>; empty by default.</summary>
+    public IReadOnlyList<Mistake> Mistakes { get; init; } = [];
+}
 
 /// <summary>Thrown when the loss becomes NaN or infinite; names the epoch and batch, and the input batch, weights or first layer where non-finite values appear.</summary>
 public sealed class TrainingDivergedException(string message) : Exception(message);
@@ -260,17 +264,22 @@ public sealed partial class Trainer
     /// <summary>
     /// Loss, accuracy, top-k accuracy (default k = 5, capped at the class count) and confusion matrix, in inference mode,
     /// <paramref name="batchSize"/> samples at a time at most: fewer when that many large samples would not fit in memory
-    /// (see <see cref="EvaluationBatchSize"/>), which changes the results only by float rounding.
+    /// (see <see cref="EvaluationBatchSize"/>), which changes the results only by float rounding. With
+    /// <paramref name="mistakes"/> &gt; 0 the result also lists that many of the worst wrong predictions
+    /// (<see cref="EvaluationResult.Mistakes"/>): the samples to look at first for mislabelled data or blind spots.
     /// </summary>
-    public EvaluationResult Evaluate(IDataset data, int batchSize = 256, int topK = 5)
+    public EvaluationResult Evaluate(IDataset data, int batchSize = 256, int topK = 5, int mistakes = 0)
     {
         CheckDataset(data, "evaluation");
+        ArgumentOutOfRangeException.ThrowIfNegative(mistakes);
         batchSize = EvaluationBatchSize(batchSize);
         int classes = Model.OutputShape.Aggregate(1, (a, b) => a * b);
         int k = Math.Min(topK, classes);
         var confusion = new ConfusionMatrix(classes, data.ClassNames.Count == classes ? data.ClassNames : null);
         double lossSum = 0; long topKCorrect = 0;
         var inference = Model.ToInference(LossNode); // the weights do not change during an evaluation
+        var worst = new MistakeCollector(mistakes, Model.EndsInProbabilities(LossNode));
+        int seen = 0;
         using var loader = new DataLoader(data, batchSize, shuffle: false, seed: 0, dropLast: false, augmentation: null);
         foreach (var batch in loader.ForEpoch(0))
         {
@@ -280,9 +289,11 @@ public sealed partial class Trainer
             var predicted = Metrics.ArgMax(outputs.Span, classes);
             for (int i = 0; i < batch.Count; i++) confusion.Add(labels[i], predicted[i]);
             topKCorrect += Metrics.TopKCorrect(outputs.Span, classes, labels, k);
+            worst.Add(outputs.Span, classes, labels, predicted, seen);
+            seen += batch.Count;
         }
         long n = Math.Max(1, confusion.Total);
-        return new EvaluationResult(lossSum / n, confusion.Accuracy, (double)topKCorrect / n, k, confusion, (int)confusion.Total);
+        return new EvaluationResult(lossSum / n, confusion.Accuracy, (double)topKCorrect / n, k, confusion, (int)confusion.Total) { Mistakes = worst.Worst() };
     }
 
     /// <summary>Class probabilities [Count, classes] for every sample of <paramref name="data"/>, <paramref name="batchSize"/>
