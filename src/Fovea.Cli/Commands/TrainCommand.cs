@@ -157,10 +157,10 @@ internal static class TrainCommand
         var clock = Stopwatch.StartNew();
         var history = session.Fit(trainer, train, options);
         double trainSeconds = clock.Elapsed.TotalSeconds;
-        var result = trainer.Evaluate(test);
+        var result = trainer.Evaluate(test, mistakes: 24);
 
         ModelFile.Save(model, outPath);
-        string? reportPath = TrainOutputs.Write(model, outPath, history, result, cl.Has("report") ? test : null);
+        string? reportPath = TrainOutputs.Write(model, outPath, history, result, cl.Has("report") ? test : null, evaluatedImages: test);
 
         if (settings.Json)
         {
@@ -176,7 +176,7 @@ internal static class TrainCommand
         else
         {
             Console.WriteLine($"Test accuracy {result.Accuracy:P2} (top-{result.K} {result.TopKAccuracy:P2}, loss {result.Loss:F4}) on {result.Count:N0} images after {trainSeconds:F0}s of training.");
-            Console.WriteLine($"Saved {outPath} (history, charts and confusion matrix next to it)");
+            Console.WriteLine($"Saved {outPath} (history, charts, confusion matrix and worst mistakes next to it)");
             if (reportPath is not null) Console.WriteLine($"Report {reportPath}");
         }
         return session.Finish();

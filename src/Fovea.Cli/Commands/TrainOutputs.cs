@@ -61,20 +61,24 @@ internal static class TrainOutputs
         return Path.TrimEndingDirectorySeparator(current);
     }
 
-    private static readonly string[] Suffixes = [".history.csv", ".history.json", ".loss.png", ".accuracy.png", ".confusion.png", ".confusion.json", ".report.html"];
+    private static readonly string[] Suffixes = [".history.csv", ".history.json", ".loss.png", ".accuracy.png", ".confusion.png", ".confusion.json", ".mistakes.png", ".report.html"];
 
     /// <summary>
     /// Writes &lt;model&gt;.history.csv/.json, the loss and accuracy charts, the confusion matrix of <paramref name="evaluation"/>
-    /// and, when <paramref name="reportData"/> is given, the HTML report on its first image. Returns the report's path or null.
+    /// and, when <paramref name="reportData"/> is given, the HTML report on its first image. With <paramref name="evaluatedImages"/>
+    /// (the images <paramref name="evaluation"/> ran on, when they are images and not cached features) also the gallery of
+    /// its worst mistakes, &lt;model&gt;.mistakes.png. Returns the report's path or null.
     /// </summary>
     public static string? Write(Model model, string modelPath, History history, EvaluationResult evaluation, IDataset? reportData,
-        string reportDataName = "test")
+        string reportDataName = "test", IDataset? evaluatedImages = null)
     {
         string stem = VisualizeCommand.Stem(modelPath);
         AtomicWrite.Text(stem + ".history.csv", history.ToCsv());
         AtomicWrite.Text(stem + ".history.json", history.ToJson());
         VisualizeCommand.WriteHistoryCharts(stem, history.Epochs);
         VisualizeCommand.WriteConfusion(stem, evaluation.Confusion);
-        return reportData is null ? null : VisualizeCommand.WriteModelReport(model, modelPath, reportData, history.Epochs, evaluation.Confusion, reportDataName);
+        using var mistakes = evaluatedImages is null ? null : MistakeGallery.Render(evaluatedImages, evaluation.Mistakes);
+        mistakes?.SavePng(stem + ".mistakes.png");
+        return reportData is null ? null : VisualizeCommand.WriteModelReport(model, modelPath, reportData, history.Epochs, evaluation.Confusion, reportDataName, mistakes: mistakes);
     }
 }

@@ -196,8 +196,11 @@ public class CliTests : IDisposable
         var trained = JsonNode.Parse(train.Out)!;
         Assert.True((double)trained["test_accuracy"]! > 0.5, train.Out);
         Assert.True(File.Exists(Path.Combine(_dir, "small.history.csv")));
+        Assert.True(File.Exists(Path.Combine(_dir, "small.mistakes.png")));
 
         var eval = JsonNode.Parse(Fovea("eval", model, "--json").Out)!;
+        Assert.Equal(24, ((JsonArray)eval["mistakes"]!).Count); // 10,000 test images: far more than 24 wrong after one epoch on 1,000
+        Assert.True(File.Exists(Path.Combine(_dir, "small.eval.mistakes.png")));
         Assert.Equal((double)trained["test_accuracy"]!, (double)eval["accuracy"]!, 6);
         Assert.Equal(10, ((JsonArray)eval["confusion_matrix"]!).Count);
         // Per class: support adds up to the images, recall averages to the balanced accuracy.
