@@ -108,6 +108,23 @@ internal static class Drawing
         return bitmap;
     }
 
+    /// <summary>
+    /// Side-by-side panels of pw×ph pixels starting at (gap, top), each framed and labelled beneath, smoothed where
+    /// <paramref name="smooth"/> says; returns their rectangles (for marks drawn on top).
+    /// </summary>
+    public static SKRect[] PanelRow(SKCanvas canvas, IReadOnlyList<(SKBitmap Bitmap, string Label)> panels, float top, int pw, int ph, int gap, Func<int, bool> smooth)
+    {
+        var rects = new SKRect[panels.Count];
+        for (int i = 0; i < panels.Count; i++)
+        {
+            var rect = rects[i] = SKRect.Create(gap + i * (pw + gap), top, pw, ph);
+            Blit(canvas, panels[i].Bitmap, rect, smooth(i));
+            Frame(canvas, rect, Muted);
+            Text(canvas, panels[i].Label, rect.Left, rect.Bottom + 20, 13, Muted);
+        }
+        return rects;
+    }
+
     /// <summary>Draws <paramref name="bitmap"/> scaled into <paramref name="dest"/> with nearest-neighbour sampling (pixels stay crisp).</summary>
     public static void Blit(SKCanvas canvas, SKBitmap bitmap, SKRect dest, bool smooth = false)
     {

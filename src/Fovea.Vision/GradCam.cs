@@ -175,19 +175,11 @@ public static class GradCam
         var image = Drawing.Render(width, ph + top + bottom, canvas =>
         {
             Drawing.Text(canvas, title, gap, 26, 16, Drawing.Ink, bold: true);
-            var panels = new[] { (rgb, "input"), (heat, $"heat map ({cam.Map.GetLength(0)}×{cam.Map.GetLength(1)} → {h}×{w})"), (overlay, "overlay") };
-            for (int i = 0; i < 3; i++)
-            {
-                var rect = SKRect.Create(gap + i * (pw + gap), top, pw, ph);
-                Drawing.Blit(canvas, panels[i].Item1, rect, smooth: i > 0 && scale > 1);
-                Drawing.Frame(canvas, rect, Drawing.Muted);
-                Drawing.Text(canvas, panels[i].Item2, rect.Left, rect.Bottom + 20, 13, Drawing.Muted);
-                if (i > 0)
-                {
-                    using var marker = new SKPaint { Color = SKColors.White, Style = SKPaintStyle.Stroke, StrokeWidth = 2, IsAntialias = true };
-                    canvas.DrawCircle(rect.Left + (cam.Peak.X + 0.5f) * scale, rect.Top + (cam.Peak.Y + 0.5f) * scale, Math.Max(5, scale * 1.5f), marker);
-                }
-            }
+            var rects = Drawing.PanelRow(canvas, [(rgb, "input"), (heat, $"heat map ({cam.Map.GetLength(0)}×{cam.Map.GetLength(1)} → {h}×{w})"), (overlay, "overlay")],
+                top, pw, ph, gap, i => i > 0 && scale > 1);
+            using var marker = new SKPaint { Color = SKColors.White, Style = SKPaintStyle.Stroke, StrokeWidth = 2, IsAntialias = true };
+            foreach (var rect in rects[1..])
+                canvas.DrawCircle(rect.Left + (cam.Peak.X + 0.5f) * scale, rect.Top + (cam.Peak.Y + 0.5f) * scale, Math.Max(5, scale * 1.5f), marker);
         });
         string what = cam.ClassScores ? "this class's score" : "this output";
         string scaleNote = cam.Strength <= 0 ? $" Nothing in the image raised {what}: the map is empty."

@@ -143,18 +143,12 @@ public static class Occlusion
         });
         string what = result.ClassScores ? $"log p(\"{result.ClassName}\") (p = {result.Probability:P1})" : $"{result.ClassName} (value {GradCam.FormatValue(result.Probability)})";
         string title = $"Occlusion: how {what} falls when a {result.Patch}×{result.Patch} patch is covered";
-        int width = Math.Max(3 * pw + 4 * gap, (int)Drawing.TextWidth(title, 16, bold: true) + 2 * gap);
+        int width = Math.Max(3 * pw + 4 * gap, (int)Drawing.TextWidth(title, 16, bold: true) + 4 * gap);
         var image = Drawing.Render(width, ph + top + bottom, canvas =>
         {
             Drawing.Text(canvas, title, gap, 26, 16, Drawing.Ink, bold: true);
-            var panels = new[] { (rgb, "input"), (heat, $"fall (red) / rise (blue), ±{GradCam.FormatValue(range)}"), (overlay, "overlay") };
-            for (int i = 0; i < 3; i++)
-            {
-                var rect = SKRect.Create(gap + i * (pw + gap), top, pw, ph);
-                Drawing.Blit(canvas, panels[i].Item1, rect, smooth: false);
-                Drawing.Frame(canvas, rect, Drawing.Muted);
-                Drawing.Text(canvas, panels[i].Item2, rect.Left, rect.Bottom + 20, 13, Drawing.Muted);
-            }
+            Drawing.PanelRow(canvas, [(rgb, "input"), (heat, $"fall (red) / rise (blue), ±{GradCam.FormatValue(range)}"), (overlay, "overlay")],
+                top, pw, ph, gap, _ => false);
         });
         return new Picture($"occlusion-{Picture.SafeName(result.ClassName)}", $"Occlusion: {result.ClassName}", image,
             $"Each place covered by a {result.Patch}×{result.Patch} patch of the image's mean colour (every {result.Stride} pixels): red where that lowered " +
