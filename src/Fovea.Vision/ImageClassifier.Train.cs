@@ -104,7 +104,10 @@ public sealed partial class ImageClassifier
     /// <param name="featureExtractor">A network taking images [C, H, W] (C = 1 or 3), e.g. ResNet-18; its base stage gives
     /// the features (the whole network when it has no top). It is not changed.</param>
     /// <param name="options">Epochs, batch size, learning rate, split and seed; default <see cref="ImageClassifierTrainingOptions"/>'s.</param>
-    /// <param name="cancellation">Stops the training after the current batch with a <see cref="TrainingInterruptedException"/>.</param>
+    /// <param name="cancellation">Stops the call promptly: during the feature pass after the batch of images in hand, with an
+    /// <see cref="OperationCanceledException"/> (no image is decoded when it is cancelled already); during training after
+    /// the current batch, with a <see cref="TrainingInterruptedException"/> (an <see cref="OperationCanceledException"/> too).
+    /// No background work is left running either way.</param>
     /// <exception cref="ImageFolderException">The folder is not laid out as class folders of images (e.g. fewer than 2 classes).</exception>
     /// <exception cref="ArgumentException">No image can be held out (every class has one), the network takes no images or its
     /// base ends in vectors rather than maps [C, H, W] (see <see cref="TransferLearning.ExtractFeatures"/>), or
@@ -138,12 +141,17 @@ public sealed partial class ImageClassifier
         {
             TransferLearning.CheckHeadOutputsFit(featureExtractor, cut, images.Count);
             featureModel = featureExtractor.CopyAfter(cut);   // refuses a cut that a residual connection crosses, before any image is decoded
-            trainHeads = TransferLearning.ExtractHeadOutputs(featureExtractor, cut, train, progress: Report(0));
-            validationHeads = validation is null ? null : TransferLearning.ExtractHeadOutputs(featureExtractor, cut, validation, progress: Report(train.Count));
+            trainHeads = TransferLearning.ExtractHeadOutputs(featureExtractor, cut, train, progress: Report(0), cancellation: cancellation);
+            validationHeads = validation is null ? null
+                : TransferLearning.ExtractHeadOutputs(featureExtractor, cut, validation, progress: Report(train.Count), cancellation: cancellation);
         }
-        var trainFeatures = TransferLearning.ExtractFeatures(featureModel, trainHeads ?? (IDataset)train, progress: cut is null ? Report(0) : null);
+        // The feature pass decodes every image and runs it through the base, minutes for a large folder: it stops after
+        // the batch in hand when cancelled, not only the training after it.
+        var trainFeatures = TransferLearning.ExtractFeatures(featureModel, trainHeads ?? (IDataset)train, progress: cut is null ? Report(0) : null,
+            cancellation: cancellation);
         var validationFeatures = validation is null ? null
-            : TransferLearning.ExtractFeatures(featureModel, validationHeads ?? (IDataset)validation, progress: cut is null ? Report(train.Count) : null);
+            : TransferLearning.ExtractFeatures(featureModel, validationHeads ?? (IDataset)validation, progress: cut is null ? Report(train.Count) : null,
+                cancellation: cancellation);
 
         var top = TransferLearning.ClassifierTop(featureExtractor.BaseOutput.OutputShape, images.ClassNames, options.Seed);
         var loss = new SoftmaxCrossEntropyLoss(classWeights: options.BalanceClasses ? SoftmaxCrossEntropyLoss.BalancedClassWeights(train) : null);

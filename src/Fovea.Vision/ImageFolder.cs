@@ -10,7 +10,9 @@ public sealed record ImageFolderOptions
     /// this list and every subfolder must be one of them. Null (default): the subfolders define the classes.</summary>
     public IReadOnlyList<string>? ClassNames { get; init; }
 
-    /// <summary>Called with (images decoded, total) after each image. Calls come from the decoding threads, one at a time.</summary>
+    /// <summary>Called with (images decoded, total) after each image. Calls come from the decoding threads, one at a time.
+    /// An exception it throws (e.g. <see cref="OperationCanceledException"/> to stop the load) stops the decoding and
+    /// reaches the caller of <see cref="ImageFolder.Load"/> as it was thrown.</summary>
     public Action<int, int>? Progress { get; init; }
 }
 
@@ -95,25 +97,34 @@ public sealed class ImageFolder : IDataset
         var gate = new object();
         ImageLoadException? firstError = null;
         int firstErrorIndex = int.MaxValue;
-        Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism.Degree }, (i, loop) =>
+        try
         {
-            try
+            Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism.Degree }, (i, loop) =>
             {
-                ImageLoader.LoadPixels(files[i], channels, height, width, pixels.AsSpan(i * sampleSize, sampleSize));
-            }
-            catch (ImageLoadException e)
-            {
-                lock (gate)
+                try
                 {
-                    // Of the failures seen, report the first in file order, so a run with one bad file always names it.
-                    if (i < firstErrorIndex) (firstError, firstErrorIndex) = (e, i);
+                    ImageLoader.LoadPixels(files[i], channels, height, width, pixels.AsSpan(i * sampleSize, sampleSize));
                 }
-                loop.Stop();
-                return;
-            }
-            if (progress is null) return;
-            lock (gate) progress(++done, files.Count);
-        });
+                catch (ImageLoadException e)
+                {
+                    lock (gate)
+                    {
+                        // Of the failures seen, report the first in file order, so a run with one bad file always names it.
+                        if (i < firstErrorIndex) (firstError, firstErrorIndex) = (e, i);
+                    }
+                    loop.Stop();
+                    return;
+                }
+                if (progress is null) return;
+                lock (gate) progress(++done, files.Count);
+            });
+        }
+        catch (AggregateException e)
+        {
+            // Anything else a decoding thread throws (e.g. the progress callback's exception, a caller's way to stop a
+            // long load) reaches the caller as it was thrown, not wrapped by Parallel.For.
+            ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);
+        }
         if (firstError is not null) ExceptionDispatchInfo.Throw(firstError);
     }
 

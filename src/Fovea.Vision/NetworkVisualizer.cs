@@ -115,7 +115,7 @@ public sealed class Visualization : IDisposable
         Directory.CreateDirectory(directory);
         var pictures = All.ToArray();
         var paths = PicturePaths(directory);
-        Parallel.For(0, pictures.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i => pictures[i].SavePng(paths[i]));
+        InParallel(pictures.Length, Environment.ProcessorCount, i => pictures[i].SavePng(paths[i]));
         foreach (var stale in StalePictures(directory, paths)) File.Delete(stale);
         AtomicWrite.Text(Path.Combine(directory, PictureListName), string.Join('\n', paths.Select(Path.GetFileName)) + "\n");
         return paths;
@@ -130,6 +130,17 @@ public sealed class Visualization : IDisposable
     {
         var paths = PicturePaths(directory);
         return [.. paths, .. StalePictures(directory, paths)];
+    }
+
+    /// <summary>
+    /// body(i) for i in [0, count) on up to <paramref name="threads"/> threads; an exception of one (a picture that cannot
+    /// be written: a full disk, a folder in its place) reaches the caller as it was thrown, not wrapped by Parallel.For,
+    /// so callers that handle IOException see one.
+    /// </summary>
+    internal static void InParallel(int count, int threads, Action<int> body)
+    {
+        try { Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = threads }, body); }
+        catch (AggregateException e) { System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerExceptions[0]); }
     }
 
     private string[] PicturePaths(string directory) => All.Select((p, i) => Path.Combine(directory, $"{i:D2}-{p.Name}.png")).ToArray();
@@ -245,7 +256,7 @@ public static class NetworkVisualizer
         if (occlusion is not null) jobs.Add(() => Vision.Occlusion.Render(occlusion, trace.RawInput));
         if (pooling is not null) jobs.Add(() => PoolingExplainer.Render(PoolingExplainer.Explain(pooling.Value.Map, pooling.Value.Title)));
         var pictures = new Picture[jobs.Count];
-        Parallel.For(0, jobs.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Threads) }, i => pictures[i] = jobs[i]());
+        Visualization.InParallel(jobs.Count, Math.Max(1, options.Threads), i => pictures[i] = jobs[i]());
 
         int k = 2;
         var result = new Visualization

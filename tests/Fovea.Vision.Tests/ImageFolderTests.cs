@@ -88,6 +88,25 @@ public class ImageFolderTests
         finally { Parallelism.Degree = saved; }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void An_exception_of_the_progress_callback_reaches_the_caller_as_it_was_thrown(int threads)
+    {
+        // Throwing from Progress is how a caller stops a long load (it takes no token): it must come back as itself,
+        // not wrapped in the AggregateException of the decoding threads' loop.
+        using var folder = new SyntheticFolder(imagesPerClass: 4, seed: 5, maxSide: 48);
+        int saved = Parallelism.Degree;
+        try
+        {
+            Parallelism.Degree = threads;
+            var e = Assert.Throws<OperationCanceledException>(() => ImageFolder.Load(folder.Root, 3, 8, 8,
+                new ImageFolderOptions { Progress = (done, _) => { if (done == 3) throw new OperationCanceledException("stopped by the user"); } }));
+            Assert.Equal("stopped by the user", e.Message);
+        }
+        finally { Parallelism.Degree = saved; }
+    }
+
     [Fact]
     public void The_validation_split_takes_the_same_share_of_every_class_and_depends_only_on_the_seed()
     {

@@ -101,6 +101,23 @@ public class VisualizerTests
     }
 
     [Fact]
+    public void A_picture_that_cannot_be_written_reports_its_own_error_not_one_wrapped_by_the_writing_threads()
+    {
+        var model = ModelZoo.Default([1, 28, 28], 10);
+        using var v = NetworkVisualizer.Visualize(model, new Tensor(1, 28, 28), new VisualizationOptions { TopK = 3 });
+        var dir = Path.Combine(Path.GetTempPath(), "fovea-vis-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            // A folder where the second picture goes: the rename onto it fails on one of the writing threads.
+            string blocked = v.FilesReplacedBySaveAll(dir)[1];
+            Directory.CreateDirectory(blocked);
+            var e = Assert.ThrowsAny<IOException>(() => v.SaveAll(dir));
+            Assert.Contains(Path.GetFileName(blocked), e.Message);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
     public void One_by_one_maps_share_one_colour_scale_and_titles_fit()
     {
         // Global pooling gives [C, 1, 1]: a tile scaled to its own (empty) range would be flat for every channel.

@@ -4,8 +4,10 @@ namespace Fovea.Tensors;
 /// Recycles the buffers of short-lived tensors. While an arena is active on a thread, every new tensor (and the
 /// gradient of such a tensor) takes its buffer from the arena; <see cref="ReleaseAll"/> hands all of them back at once.
 /// Training steps and inference batches repeat the same shapes, so after the first step nothing is allocated:
-/// the buffers are reused, and the operating system never has to supply (and zero) fresh pages.
-/// Tensors made inside an arena are valid until its next <see cref="ReleaseAll"/>.
+/// the buffers are reused, and the operating system never has to supply (and zero) fresh pages. When the shapes vary
+/// (predictions of many batch sizes, e.g. the leftover last batch of every request to a web server, on every one of its
+/// threads) the arena keeps at most about twice the buffers of its largest step (see <see cref="ReleaseAll"/>), rather
+/// than every size's for ever. Tensors made inside an arena are valid until its next <see cref="ReleaseAll"/>.
 /// </summary>
 public sealed class TensorArena
 {
@@ -21,6 +23,9 @@ public sealed class TensorArena
 
     /// <summary>Bytes held by the arena (in use and free).</summary>
     public long CapacityBytes { get; private set; }
+
+    // Bytes handed out since the last ReleaseAll (a step), and the most any step has taken: the bound on what is kept.
+    private long _stepBytes, _largestStepBytes;
 
     /// <summary>Makes this arena the current one on this thread until the scope is disposed.</summary>
     public Scope Activate()
@@ -72,12 +77,27 @@ public sealed class TensorArena
             CapacityBytes += (long)length * elementBytes;
         }
         used.Add(buffer);
+        _stepBytes += (long)length * elementBytes;
         return buffer;
     }
 
-    /// <summary>Returns every buffer handed out since the last call; tensors made from them must no longer be used.</summary>
+    /// <summary>
+    /// Returns every buffer handed out since the last call; tensors made from them must no longer be used. When the arena
+    /// then holds more than twice what the largest step between two calls has taken, the buffers this step did not use
+    /// (left from steps of other shapes) are dropped, so memory stays bounded however many shapes go through it, while a
+    /// full batch alternating with a short last one keeps both sets.
+    /// </summary>
     public void ReleaseAll()
     {
+        _largestStepBytes = Math.Max(_largestStepBytes, _stepBytes);
+        if (CapacityBytes > 2 * _largestStepBytes)
+        {
+            // The free lists hold exactly the buffers this step did not take: the ones it took are in the used lists.
+            _freeFloats.Clear();
+            _freeInts.Clear();
+            CapacityBytes = _stepBytes;
+        }
+        _stepBytes = 0;
         Return(_freeFloats, _usedFloats);
         Return(_freeInts, _usedInts);
     }
@@ -97,6 +117,7 @@ public sealed class TensorArena
     {
         _freeFloats.Clear(); _freeInts.Clear(); _usedFloats.Clear(); _usedInts.Clear();
         CapacityBytes = 0;
+        _stepBytes = _largestStepBytes = 0;
     }
 
     /// <summary>Restores the previously active arena when disposed.</summary>

@@ -27,10 +27,14 @@ public static partial class TransferLearning
     /// <param name="images">Images of the model's input shape, e.g. files decoded on demand.</param>
     /// <param name="batchSize">Images per forward pass of the head; default 4 (see <see cref="ExtractFeatures"/>).</param>
     /// <param name="progress">Called after each batch with (images done, total), on the calling thread; optional.</param>
+    /// <param name="cancellation">Stops the pass after the batch in hand, with an <see cref="OperationCanceledException"/>
+    /// (see <see cref="ExtractFeatures"/>).</param>
     /// <exception cref="ArgumentException">No such layer, its output is not [C, H, W], the shapes do not fit, or the outputs
     /// would take more than half of the memory free (the message names the layer, the sizes and how many images fit).</exception>
-    public static InMemoryDataset ExtractHeadOutputs(Model model, string cutAfter, IDataset images, int batchSize = 4, Action<int, int>? progress = null) =>
-        ExtractHeadOutputsWithin(model, cutAfter, images, batchSize, progress, availableBytes: null);
+    /// <exception cref="OperationCanceledException"><paramref name="cancellation"/> was cancelled.</exception>
+    public static InMemoryDataset ExtractHeadOutputs(Model model, string cutAfter, IDataset images, int batchSize = 4, Action<int, int>? progress = null,
+        CancellationToken cancellation = default) =>
+        ExtractHeadOutputsWithin(model, cutAfter, images, batchSize, progress, availableBytes: null, cancellation);
 
     /// <summary>
     /// Checks, before any work, that the outputs of <paramref name="model"/> up to <paramref name="cutAfter"/> for
@@ -47,7 +51,8 @@ public static partial class TransferLearning
     }
 
     /// <summary>As <see cref="ExtractHeadOutputs"/>, planning against <paramref name="availableBytes"/> of free memory (null: what the GC reports).</summary>
-    internal static InMemoryDataset ExtractHeadOutputsWithin(Model model, string cutAfter, IDataset images, int batchSize, Action<int, int>? progress, long? availableBytes)
+    internal static InMemoryDataset ExtractHeadOutputsWithin(Model model, string cutAfter, IDataset images, int batchSize, Action<int, int>? progress, long? availableBytes,
+        CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(cutAfter);
@@ -55,7 +60,7 @@ public static partial class TransferLearning
         var cut = CheckCut(model, cutAfter);
         CheckHeadOutputsFit(cut, images.Count, availableBytes);
         var head = model.CopyUntil(cutAfter, $"{model.Name}-until-{cutAfter}");
-        return ExtractFeatures(head, images, batchSize, progress);
+        return ExtractFeatures(head, images, batchSize, progress, cancellation);
     }
 
     /// <summary>
@@ -76,7 +81,8 @@ public static partial class TransferLearning
     /// <param name="options">Epochs, batch size, seed, validation, schedule, callbacks; <see cref="FitOptions.Augmentation"/> must be null.</param>
     /// <param name="loss">Objective; default softmax cross-entropy.</param>
     /// <param name="headBatchSize">Images per forward pass of the head; default 4.</param>
-    /// <param name="cancellation">Stops the fine-tuning after the current batch (see <see cref="FineTuneOnHeadOutputs"/>).</param>
+    /// <param name="cancellation">Stops the fine-tuning after the current batch (see <see cref="FineTuneOnHeadOutputs"/>); while
+    /// the head runs over the images, after the batch in hand with an <see cref="OperationCanceledException"/>.</param>
     /// <param name="resumeFrom">A checkpoint the fine-tuning wrote (see <see cref="FineTuneOnHeadOutputs"/>) to continue; default none.</param>
     /// <returns>The per-epoch history of the fine-tuning.</returns>
     /// <exception cref="ArgumentException">A bad cut (see <see cref="Model.CopyAfter"/>), outputs that do not fit in memory
@@ -94,8 +100,8 @@ public static partial class TransferLearning
         var cut = CheckCut(model, cutAfter);
         model.CopyAfter(cutAfter);
         CheckHeadOutputsFit(cut, train.Count + (options.ValidationData?.Count ?? 0), options.MemoryLimitBytes);
-        var head = ExtractHeadOutputsWithin(model, cutAfter, train, headBatchSize, null, long.MaxValue);
-        var validation = options.ValidationData is null ? null : ExtractHeadOutputsWithin(model, cutAfter, options.ValidationData, headBatchSize, null, long.MaxValue);
+        var head = ExtractHeadOutputsWithin(model, cutAfter, train, headBatchSize, null, long.MaxValue, cancellation);
+        var validation = options.ValidationData is null ? null : ExtractHeadOutputsWithin(model, cutAfter, options.ValidationData, headBatchSize, null, long.MaxValue, cancellation);
         return FineTuneOnHeadOutputs(model, cutAfter, head, optimizer, options with { ValidationData = validation }, loss, cancellation, resumeFrom);
     }
 

@@ -38,9 +38,13 @@ public static partial class TransferLearning
     /// (for ResNet-18 at 224 × 224 about 80 MB per image: peak memory of fovea train 0.6 GB at 4, 1.6 GB at 16, 2.8 GB at 32),
     /// while larger batches were not faster on a 2-core machine.</param>
     /// <param name="progress">Called after each batch with (images done, total), on the calling thread; optional.</param>
+    /// <param name="cancellation">Stops the pass after the batch in hand (none when already cancelled), with an
+    /// <see cref="OperationCanceledException"/>; the background task reading the images has ended when it is thrown.</param>
     /// <exception cref="ArgumentException">The images do not fit the model, or its base outputs no maps [C, H, W] (e.g. it ends
     /// in a Flatten or in a GlobalAvgPool2D without keepDims), refused before any image is read.</exception>
-    public static InMemoryDataset ExtractFeatures(Model model, IDataset data, int batchSize = 4, Action<int, int>? progress = null)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellation"/> was cancelled.</exception>
+    public static InMemoryDataset ExtractFeatures(Model model, IDataset data, int batchSize = 4, Action<int, int>? progress = null,
+        CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
@@ -53,6 +57,8 @@ public static partial class TransferLearning
         long total = (long)data.Count * featureSize;
         if (total > Array.MaxLength)
             throw new ArgumentException($"{data.Count:N0} images × {featureSize:N0} features ({total:N0} values) do not fit in one array; extract in parts.");
+        // Before the loader starts reading: a cancelled call decodes nothing.
+        cancellation.ThrowIfCancellationRequested();
         var features = new float[total];
         var labels = new int[data.Count];
         int done = 0;
@@ -67,6 +73,9 @@ public static partial class TransferLearning
             batch.Labels.CopyTo(labels, done);
             done += batch.Count;
             progress?.Invoke(done, data.Count);
+            // Checked here rather than at the top of the loop: the next MoveNext would first wait for the next batch to
+            // be read (image files decoded). Leaving the loop disposes the loader, which waits for its background task.
+            cancellation.ThrowIfCancellationRequested();
         }
         return new InMemoryDataset(features, labels, boundary.OutputShape, data.ClassNames);
     }

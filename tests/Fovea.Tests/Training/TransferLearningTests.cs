@@ -198,6 +198,45 @@ public class TransferLearningTests
             () => TransferLearning.FitTop(net, images, new Adam(), new FitOptions { Epochs = 1 })).Message);
     }
 
+    [Fact]
+    public void Cancelling_the_feature_pass_stops_it_after_the_batch_in_hand_and_stops_the_reading()
+    {
+        var net = Net(seed: 4);
+        var images = new CountingDataset(Data(40, seed: 3));
+        using var stop = new CancellationTokenSource();
+        var reports = new List<int>();
+        var e = Assert.ThrowsAny<OperationCanceledException>(() => TransferLearning.ExtractFeatures(net, images, batchSize: 4,
+            progress: (done, _) => { reports.Add(done); stop.Cancel(); }, cancellation: stop.Token));
+        Assert.Equal(stop.Token, e.CancellationToken);
+        Assert.Equal([4], reports);
+        // The batch done and the one read ahead at most: the loader's background task has ended, so no more are read.
+        int read = images.Reads;
+        Assert.InRange(read, 4, 8);
+        Thread.Sleep(20);
+        Assert.Equal(read, images.Reads);
+
+        // A token cancelled before the call: nothing is read.
+        var untouched = new UnreadDataset(Data(6, 1));
+        Assert.ThrowsAny<OperationCanceledException>(() => TransferLearning.ExtractFeatures(net, untouched, cancellation: stop.Token));
+        Assert.ThrowsAny<OperationCanceledException>(() => TransferLearning.ExtractHeadOutputs(net, "relu", untouched, cancellation: stop.Token));
+    }
+
+    /// <summary>Counts the images read (on the loader's background task).</summary>
+    private sealed class CountingDataset(IDataset inner) : IDataset
+    {
+        private int _reads;
+        public int Reads => Volatile.Read(ref _reads);
+        public int Count => inner.Count;
+        public int[] SampleShape => inner.SampleShape;
+        public IReadOnlyList<string> ClassNames => inner.ClassNames;
+        public void CopyImage(int index, Span<float> destination)
+        {
+            Interlocked.Increment(ref _reads);
+            inner.CopyImage(index, destination);
+        }
+        public int GetLabel(int index) => inner.GetLabel(index);
+    }
+
     /// <summary>Fails the test if an image is read.</summary>
     private sealed class UnreadDataset(IDataset inner) : IDataset
     {
