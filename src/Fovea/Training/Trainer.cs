@@ -267,8 +267,10 @@ public sealed partial class Trainer
     /// (see <see cref="EvaluationBatchSize"/>), which changes the results only by float rounding. With
     /// <paramref name="mistakes"/> &gt; 0 the result also lists that many of the worst wrong predictions
     /// (<see cref="EvaluationResult.Mistakes"/>): the samples to look at first for mislabelled data or blind spots.
+    /// <paramref name="cancellation"/> is checked before each batch: a cancelled evaluation throws
+    /// <see cref="OperationCanceledException"/> after the batch in hand, its background reader stopped.
     /// </summary>
-    public EvaluationResult Evaluate(IDataset data, int batchSize = 256, int topK = 5, int mistakes = 0)
+    public EvaluationResult Evaluate(IDataset data, int batchSize = 256, int topK = 5, int mistakes = 0, CancellationToken cancellation = default)
     {
         CheckDataset(data, "evaluation");
         ArgumentOutOfRangeException.ThrowIfNegative(mistakes);
@@ -283,6 +285,7 @@ public sealed partial class Trainer
         using var loader = new DataLoader(data, batchSize, shuffle: false, seed: 0, dropLast: false, augmentation: null);
         foreach (var batch in loader.ForEpoch(0))
         {
+            cancellation.ThrowIfCancellationRequested();
             var labels = batch.Labels;
             var outputs = inference.Predict(batch.Images);
             lossSum += Tape.NoGrad(() => Loss.Compute(outputs, batch.Labels).Span[0]) * batch.Count;
@@ -297,8 +300,9 @@ public sealed partial class Trainer
     }
 
     /// <summary>Class probabilities [Count, classes] for every sample of <paramref name="data"/>, <paramref name="batchSize"/>
-    /// samples at a time at most (fewer when that many would not fit, as in <see cref="Evaluate"/>).</summary>
-    public Tensor Predict(IDataset data, int batchSize = 256)
+    /// samples at a time at most (fewer when that many would not fit, as in <see cref="Evaluate"/>); cancelled as
+    /// <see cref="Evaluate"/> is, between batches.</summary>
+    public Tensor Predict(IDataset data, int batchSize = 256, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(data);
         batchSize = EvaluationBatchSize(batchSize);
@@ -309,6 +313,7 @@ public sealed partial class Trainer
         using var loader = new DataLoader(data, batchSize, shuffle: false, seed: 0, dropLast: false, augmentation: null);
         foreach (var batch in loader.ForEpoch(0))
         {
+            cancellation.ThrowIfCancellationRequested();
             var p = inference.PredictProbabilities(batch.Images);
             p.Span.CopyTo(result.Span.Slice(offset * classes));
             offset += batch.Count;
