@@ -106,7 +106,7 @@ public sealed class Visualization : IDisposable
     }
 
     /// <summary>
-    /// Writes every picture as DIR/NN-name.png (atomically, two at a time) and returns the paths in order. The names are
+    /// Writes every picture as DIR/NN-name.png (atomically, encoded on all cores) and returns the paths in order. The names are
     /// listed in DIR/.fovea-pictures, so pictures an earlier call wrote there and this one does not (another model's
     /// layers) are removed afterwards, while other files in DIR are never touched.
     /// </summary>
