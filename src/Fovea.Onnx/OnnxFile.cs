@@ -28,9 +28,9 @@ internal static class OnnxFile
             throw new OnnxImportException($"'{source}' is a Fovea model file (safetensors), not an ONNX model: load it with Fovea.Serialization.ModelFile.Load.");
         ModelProto model;
         try { model = ModelProto.Parser.ParseFrom(bytes); }
-        catch (InvalidProtocolBufferException e)
+        catch (Exception e) when (IsParseFailure(e))
         {
-            throw new OnnxImportException($"'{source}' is not a valid ONNX model (malformed or truncated protobuf, {bytes.Length} bytes): {e.Message}", e);
+            throw new OnnxImportException($"'{source}' is not a valid ONNX model (malformed or truncated protobuf, {bytes.Length} bytes): {ParseFailure(e)}", e);
         }
         if (model.Graph is null || (model.Graph.Node.Count == 0 && model.Graph.Output.Count == 0))
             throw new OnnxImportException($"'{source}' holds no ONNX graph (is it an ONNX model? it parsed as protobuf but has no nodes or outputs).");
@@ -40,8 +40,17 @@ internal static class OnnxFile
     public static TensorProto ReadTensor(string path)
     {
         try { return TensorProto.Parser.ParseFrom(File.ReadAllBytes(path)); }
-        catch (InvalidProtocolBufferException e) { throw new OnnxImportException($"'{path}' is not a valid ONNX TensorProto: {e.Message}", e); }
+        catch (Exception e) when (IsParseFailure(e)) { throw new OnnxImportException($"'{path}' is not a valid ONNX TensorProto: {ParseFailure(e)}", e); }
     }
+
+    /// <summary>
+    /// What Google.Protobuf throws for malformed bytes: InvalidProtocolBufferException, or IndexOutOfRangeException when a
+    /// length near 2 GB overflows its limit arithmetic and it reads past the buffer (protocolbuffers/protobuf#26856).
+    /// </summary>
+    private static bool IsParseFailure(Exception e) => e is InvalidProtocolBufferException or IndexOutOfRangeException;
+
+    private static string ParseFailure(Exception e) =>
+        e is InvalidProtocolBufferException ? e.Message : "a field's length runs past the end of the data.";
 
     public static void WriteModel(ModelProto model, string path) => WriteAtomic(path, model.ToByteArray());
 

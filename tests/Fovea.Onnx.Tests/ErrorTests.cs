@@ -50,6 +50,19 @@ public class ErrorTests
         }
     }
 
+    [Theory]
+    [InlineData("42FFFFFFFF07")]                       // opset_import claiming 2^31 - 1 bytes
+    [InlineData("3A657912120A100801120C0AFFFFFFFF07")] // the same inside a graph's tensor
+    public void ALengthNearTwoGigabytesIsAFormatErrorNotAnIndexError(string hex)
+    {
+        // Found by fuzzing: Google.Protobuf (protocolbuffers/protobuf#26856) overflows its limit on such a length and
+        // reads past the buffer, throwing IndexOutOfRangeException instead of InvalidProtocolBufferException.
+        var e = Record.Exception(() => OnnxImporter.Import(Convert.FromHexString(hex), "huge-length.onnx"));
+        Assert.IsType<OnnxImportException>(e);
+        Assert.Contains("'huge-length.onnx' is not a valid ONNX model", e.Message);
+        Assert.Contains("length runs past the end", e.Message);
+    }
+
     /// <summary>Bad tensor data (an initializer, a Constant's value, a non-scalar Clip bound) is reported with the file, and the node when there is one.</summary>
     [Fact]
     public void BadTensorDataNamesTheFileAndTheNode()

@@ -140,14 +140,35 @@ public static class IdxReader
             if (total > Array.MaxLength) throw new InvalidDataException($"IDX file '{name}' declares {string.Join(" x ", dims[..(i + 1)])} values, more than one array can hold.");
         }
 
-        var data = GC.AllocateUninitializedArray<byte>((int)total);
-        got = stream.ReadAtLeast(data, data.Length, throwOnEndOfStream: false);
-        if (got < data.Length)
-            throw new InvalidDataException($"IDX file '{name}' is truncated: expected {data.Length} bytes of data after the header (dimensions {string.Join(" x ", dims)}), found {got}.");
+        var data = ReadData(stream, (int)total, out got);
+        if (got < total)
+            throw new InvalidDataException($"IDX file '{name}' is truncated: expected {total} bytes of data after the header (dimensions {string.Join(" x ", dims)}), found {got}.");
         Span<byte> extra = stackalloc byte[1];
         if (stream.Read(extra) != 0)
             throw new InvalidDataException($"IDX file '{name}' has bytes after the {data.Length} bytes of data its header declares (dimensions {string.Join(" x ", dims)}); the file is damaged or not what it seems.");
         return new IdxFile(name, dims, data);
+    }
+
+    /// <summary>
+    /// Reads up to <paramref name="size"/> bytes (<paramref name="got"/> of them there). The header's sizes are not trusted
+    /// with memory before the data is there: a damaged 16-byte file claiming 2 GB of pixels allocated them all before
+    /// finding it truncated. A seekable stream says how much follows; any other (gzip) grows its buffer as data arrives.
+    /// </summary>
+    private static byte[] ReadData(Stream stream, int size, out int got)
+    {
+        if (stream.CanSeek && stream.Length - stream.Position < size)
+        {
+            got = (int)Math.Max(0, stream.Length - stream.Position);
+            return [];
+        }
+        var data = GC.AllocateUninitializedArray<byte>(stream.CanSeek ? size : Math.Min(size, 1 << 24));
+        got = 0;
+        while (true)
+        {
+            got += stream.ReadAtLeast(data.AsSpan(got), data.Length - got, throwOnEndOfStream: false);
+            if (got < data.Length || data.Length == size) return data;
+            Array.Resize(ref data, (int)Math.Min(size, 2L * data.Length));
+        }
     }
 
     /// <summary>Reads an image file: rank 3, [N, H, W].</summary>

@@ -124,7 +124,9 @@ public static unsafe partial class MaxPool2d
             Span<float> outp = output.Slice(p * outPlane, outPlane);
             Span<int> arg = withArg ? argmax.Slice(p * outPlane, outPlane) : default;
             if (fast2x2) Plane2x2(inp, w, outp, oh, ow, arg, p * inPlane);
-            else if (!withArg) PlaneSeparable(s, rows, cols, inp, outp);
+            // The separable path splits a row into `stride` phases: for a stride wider than the row each phase holds one
+            // value at most, and its buffer size (row + stride − 1) overflowed for a stride near int.MaxValue.
+            else if (!withArg && s.StrideWidth <= w) PlaneSeparable(s, rows, cols, inp, outp);
             else PlaneGeneral(s, rows, cols, inp, outp, arg, p * inPlane);
         }
     }

@@ -80,6 +80,7 @@ public abstract class Layer
     /// <summary>Registers a learned weight of the given shape.</summary>
     protected Tensor AddWeight(string name, int[] shape, Initializer init, int fanIn, int fanOut, Random random)
     {
+        Serialization.WeightBudget.Claim(Name, name, shape); // a model file being loaded: its tensors bound the size
         var t = new Tensor(shape);
         Initializers.Fill(t.Span, init, Math.Max(1, fanIn), Math.Max(1, fanOut), random);
         _parameters.Add(new Parameter(this, name, t, isBuffer: false));
@@ -89,6 +90,7 @@ public abstract class Layer
     /// <summary>Registers saved, non-learned state (e.g. running statistics) filled with <paramref name="value"/>.</summary>
     protected Tensor AddBuffer(string name, int[] shape, float value)
     {
+        Serialization.WeightBudget.Claim(Name, name, shape);
         var t = new Tensor(shape);
         t.Span.Fill(value);
         _parameters.Add(new Parameter(this, name, t, isBuffer: true));

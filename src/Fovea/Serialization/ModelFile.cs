@@ -111,7 +111,11 @@ public static class ModelFile
         if (archNode is not JsonObject arch)
             throw new FormatException($"{path}: the model architecture is {archNode?.ToJsonString() ?? "null"}; expected a JSON object.");
         Model model;
-        try { model = ModelArchitecture.FromJson(arch); }
+        try
+        {
+            using var budget = WeightBudget.Limit(tensors.Values.Sum(t => (long)t.Values.Length));
+            model = ModelArchitecture.FromJson(arch);
+        }
         catch (FormatException e) { throw new FormatException($"{path}: invalid model architecture: {e.Message}", e); }
         foreach (var p in model.Parameters)
         {

@@ -83,12 +83,17 @@ public static class SafeTensors
                 if (node is JsonObject m) foreach (var (k, v) in m) metadata[k] = v?.GetValue<string>() ?? "";
                 continue;
             }
-            if (node is not JsonObject t || (string?)t["dtype"] != "F32" || t["shape"] is not JsonArray shapeJson || t["data_offsets"] is not JsonArray offs || offs.Count != 2)
+            // A null among the numbers would be dereferenced by the casts below (a NullReferenceException, not a format error).
+            if (node is not JsonObject t || (string?)t["dtype"] != "F32" || t["shape"] is not JsonArray shapeJson || t["data_offsets"] is not JsonArray offs
+                || offs.Count != 2 || shapeJson.Contains(null) || offs.Contains(null))
                 throw new FormatException($"{source}: tensor '{name}' must have dtype F32, a shape and two data offsets; received {node?.ToJsonString()}.");
             var shape = shapeJson.Select(d => (int)d!).ToArray();
             long begin = (long)offs[0]!, end = (long)offs[1]!;
-            long count = shape.Aggregate(1L, (a, b) => a * b);
-            if (begin < 0 || end < begin || end > dataLength || end - begin != count * 4)
+            // Negative sizes could multiply to a count that matches the bytes, and large ones wrap around a long: both refused (-1).
+            long count = 1;
+            foreach (int d in shape)
+                count = count < 0 || d < 0 || (d > 0 && count > Array.MaxLength / d) ? -1 : count * d;
+            if (count < 0 || begin < 0 || end < begin || end > dataLength || end - begin != count * 4)
                 throw new FormatException($"{source}: tensor '{name}' of shape ({string.Join(", ", shape)}) claims bytes [{begin}, {end}) but the data section has {dataLength} bytes (truncated or corrupt file).");
             var values = new float[count];
             var src = file.AsSpan((int)(dataStart + begin), (int)(end - begin));

@@ -137,14 +137,49 @@ public sealed partial class TrainingCheckpoint
         _dropoutStreams = ConfigReader.Object(state, "dropout_streams").ToDictionary(kv => kv.Key, kv =>
         {
             var o = kv.Value as JsonObject ?? throw new FormatException($"dropout stream '{kv.Key}' is not an object.");
-            return (ConfigReader.Int(o, "seed"), long.Parse(ConfigReader.String(o, "draws"), System.Globalization.CultureInfo.InvariantCulture));
+            string draws = ConfigReader.String(o, "draws");
+            // Restoring replays every draw: a damaged count of 10^10 kept Fit busy for minutes before its first batch.
+            return long.TryParse(draws, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long n) && n <= MaxDropoutDraws
+                ? (ConfigReader.Int(o, "seed"), n)
+                : throw new FormatException($"dropout stream '{kv.Key}' has drawn '{draws}' masks; expected a whole number from 0 to {MaxDropoutDraws:N0}.");
         });
+        CheckResumeState();
         (_optimizerSlots, var callbackArrays) = SplitStateTensors(tensors, model);
         _callbacks = ConfigReader.Array(state, "callbacks").Select((c, i) =>
         {
             var o = c as JsonObject ?? throw new FormatException($"callbacks[{i}] is not an object.");
             return (ConfigReader.String(o, "type"), new CallbackState(ConfigReader.Object(o, "values"), callbackArrays.GetValueOrDefault(i) ?? new(StringComparer.Ordinal)));
         }).ToArray();
+    }
+
+    /// <summary>One mask per training batch: more than any run trains (10^9 batches), so restoring a stream stays quick.</summary>
+    private const long MaxDropoutDraws = 1_000_000_000;
+
+    /// <summary>
+    /// Checks now what resuming reads later (<see cref="CheckCanResume"/>, <see cref="Restore"/>): a damaged value is then a
+    /// FormatException naming the file from Load, not an unnamed one, or an argument error deep in the optimizer or the data
+    /// loader, from Fit.
+    /// </summary>
+    private void CheckResumeState()
+    {
+        long batches = Settings.BatchSize < 1 || Settings.TrainingSamples < 1 ? -1 : (Settings.TrainingSamples + (long)Settings.BatchSize - 1) / Settings.BatchSize;
+        if (batches < 0 || _position.Batch > batches)
+            throw new FormatException($"position batch {_position.Batch} does not fit an epoch of {Settings.TrainingSamples} samples in batches of {Settings.BatchSize}.");
+        int steps = ConfigReader.Int(_optimizer, "steps");
+        if (steps < 0) throw new FormatException($"the optimizer has taken {steps} steps.");
+        foreach (var field in new[] { "learning_rate", "base_learning_rate" })
+        {
+            float rate = ExactNumber.Float(_optimizer, field);
+            if (!float.IsFinite(rate) || rate < 0) throw new FormatException($"field '{field}' is {rate}; expected a finite rate ≥ 0.");
+        }
+        ConfigReader.Object(_optimizer, "config");
+        ConfigReader.String(_loss, "name");
+        ConfigReader.Object(_loss, "config");
+        if (_schedule is not null)
+        {
+            ConfigReader.String(_schedule, "name");
+            ConfigReader.Object(_schedule, "config");
+        }
     }
 
     private static CheckpointSettings ReadSettings(JsonObject fit)
@@ -177,6 +212,9 @@ public sealed partial class TrainingCheckpoint
                 string slot = slash < 0 ? "" : name[OptimizerPrefix.Length..slash], parameter = slash < 0 ? "" : name[(slash + 1)..];
                 if (!sizes.TryGetValue(parameter, out int size) || size != values.Length)
                     throw new FormatException($"optimizer state '{name}' belongs to no weight of the model, or differs in size from it.");
+                // A NaN moment or velocity turns its weight into NaN at the first step: the run would "diverge" at once.
+                if (Array.FindIndex(values, float.IsNaN) is var nan and >= 0)
+                    throw new FormatException($"optimizer state '{name}' holds NaN at index {nan}.");
                 (slots.TryGetValue(slot, out var store) ? store : slots[slot] = new(StringComparer.Ordinal))[parameter] = values;
             }
             else if (name.StartsWith(CallbackPrefix, StringComparison.Ordinal))

@@ -111,6 +111,23 @@ public class IdxReaderTests
         Assert.Contains(path, ex.Message);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AHeaderClaimingGigabytesIsTruncationNotAnAllocation(bool gzip)
+    {
+        // Found by fuzzing: a damaged 11-byte file whose header says 2 billion labels allocated 2 GB before reading 3 bytes.
+        using var dir = new TempFolder();
+        string path = dir.File("huge-labels");
+        IdxTestFiles.WriteRaw(path, IdxTestFiles.Encode(0x08, [2_000_000_000], [1, 2, 3]), gzip);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var ex = Assert.Throws<InvalidDataException>(() => IdxReader.ReadLabels(path));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 64 << 20, "the read allocated what the header claims");
+        Assert.Contains(path, ex.Message);
+        Assert.Contains("expected 2000000000 bytes of data after the header", ex.Message);
+        Assert.Contains("found 3", ex.Message);
+    }
+
     [Fact]
     public void MissingFileIsFileNotFound()
     {

@@ -34,6 +34,20 @@ public class MaxPool2dTests : TwoThreadKernelTests
         new(1, 2, 7, 67, 3, 3, 2, 2),                                      // long odd rows: vector steps and an overlapping last step
     ];
 
+    [Theory]
+    [InlineData(65536, int.MaxValue)] // an imported ONNX MaxPool (found by fuzzing): IndexOutOfRangeException at inference
+    [InlineData(3, 7)]                // wider than the 5-wide rows: one output column
+    public void AStrideWiderThanTheInputMatchesTheReference(int strideHeight, int strideWidth)
+    {
+        var s = new Pool2dShape(1, 2, 5, 5, 2, 2, strideHeight, strideWidth);
+        var x = Uniform(s.InputLength, 3);
+        var fast = new float[s.OutputLength];
+        var reference = new float[s.OutputLength];
+        MaxPool2d.Forward(s, x, fast, []); // no argmax: the inference path
+        MaxPool2d.ForwardReference(s, x, reference, new int[s.OutputLength]);
+        Assert.Equal(reference, fast);
+    }
+
     [Fact]
     public void ForwardMatchesReferenceWithAndWithoutArgmax()
     {
