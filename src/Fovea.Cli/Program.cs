@@ -30,6 +30,7 @@ namespace Fovea.Cli
               predict    Classify PNG/JPEG images, or every image under a folder, with a saved model
               summary    Print a model's layers, output shapes, parameters and FLOPs
               export     Write a model as ONNX
+              compress   Write a smaller model file (float16 or int8 weights) and report what it changes
               import     Import an ONNX model (or the pretrained resnet18) as a Fovea model
               visualize  Draw activation maps, filters, Grad-CAM and pooling for one image (PNG, HTML report)
               bench      Time a model's predictions on this machine: latency, images/s, the cost of each layer
@@ -57,6 +58,7 @@ namespace Fovea.Cli
                     "predict" => PredictCommand.Run(rest),
                     "summary" => SummaryCommand.Run(rest),
                     "export" => ExportCommand.Run(rest),
+                    "compress" => CompressCommand.Run(rest),
                     "import" => ImportCommand.Run(rest),
                     "visualize" => VisualizeCommand.Run(rest),
                     "bench" => BenchCommand.Run(rest),
@@ -114,7 +116,7 @@ namespace Fovea.Cli
         private static string OneLine(string s) => string.Join(' ', s.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
         private static UsageException UnknownCommand(string command) =>
-            new($"Unknown command '{command}'. Commands: train, eval, predict, summary, export, import, visualize (fovea --help).");
+            new($"Unknown command '{command}'. Commands: train, eval, predict, summary, export, compress, import, visualize, bench (fovea --help).");
 
         private static string? CommandHelp(string command) => command switch
         {
@@ -124,6 +126,7 @@ namespace Fovea.Cli
             "predict" => PredictCommand.Help,
             "summary" => SummaryCommand.Help,
             "export" => ExportCommand.Help,
+            "compress" => CompressCommand.Help,
             "import" => ImportCommand.Help,
             "visualize" => VisualizeCommand.Help,
             _ => null,

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -18,10 +17,14 @@ internal static class ModelChecksum
     private const string Prefix = "sha256:";
 
     /// <summary>The checksum of tensors about to be written with <paramref name="metadata"/>.</summary>
-    public static string Compute(IReadOnlyList<(string Name, int[] Shape, float[] Values)> tensors, IReadOnlyDictionary<string, string> metadata)
+    public static string Compute(IReadOnlyList<(string Name, int[] Shape, float[] Values)> tensors, IReadOnlyDictionary<string, string> metadata) =>
+        Compute(tensors.Select(t => SafeTensors.Float32(t.Name, t.Shape, t.Values)).ToList(), metadata);
+
+    /// <summary>The checksum of stored tensors (any dtype) about to be written with <paramref name="metadata"/>.</summary>
+    public static string Compute(IReadOnlyList<SafeTensors.Entry> tensors, IReadOnlyDictionary<string, string> metadata)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var (_, _, values) in tensors) AppendLittleEndian(hash, values);
+        foreach (var entry in tensors) hash.AppendData(entry.Data); // the data section's bytes, in file order
         AppendMetadata(hash, metadata);
         return Prefix + Convert.ToHexStringLower(hash.GetHashAndReset());
     }
@@ -54,14 +57,5 @@ internal static class ModelChecksum
             hash.AppendData(Encoding.UTF8.GetBytes(metadata[key]));
             hash.AppendData([0]);
         }
-    }
-
-    /// <summary>The bytes SafeTensors.Write stores for <paramref name="values"/>: little-endian float32.</summary>
-    private static void AppendLittleEndian(IncrementalHash hash, float[] values)
-    {
-        if (BitConverter.IsLittleEndian) { hash.AppendData(MemoryMarshal.AsBytes(values.AsSpan())); return; }
-        var bytes = new byte[values.Length * 4];
-        for (int i = 0; i < values.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), values[i]);
-        hash.AppendData(bytes);
     }
 }

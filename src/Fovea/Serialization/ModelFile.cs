@@ -5,38 +5,53 @@ namespace Fovea.Serialization;
 
 /// <summary>
 /// The Fovea model file (*.fovea): one safetensors container holding every weight and buffer as F32 tensors named
-/// "layer.param", with metadata "format" = "fovea", "format_version", "architecture" (JSON: layers, class names,
-/// input normalisation) and "checksum" (SHA-256 of weights and metadata: a damaged file is refused, naming it).
+/// "layer.param" (or, saved with a compact <see cref="WeightStorage"/>, the large weights as F16, or I8 with a per-channel
+/// F32 scale tensor "layer.param.int8_scale"), with metadata "format" = "fovea", "format_version", "architecture"
+/// (JSON: layers, class names, input normalisation) and "checksum" (SHA-256 of weights and metadata: a damaged file is
+/// refused, naming it).
 /// Saves are atomic: a crash never leaves a half-written file in place of a good one.
 /// </summary>
 public static class ModelFile
 {
-    /// <summary>Format version this build writes and the newest it reads.</summary>
-    public const int FormatVersion = 1;
+    /// <summary>
+    /// The newest format version this build reads. It writes version 1 (all float32, readable by every Fovea) unless a
+    /// compact <see cref="WeightStorage"/> is asked for: version 2, which older builds refuse with a request to upgrade.
+    /// </summary>
+    public const int FormatVersion = 2;
 
     /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> (via a temporary file and an atomic rename).</summary>
     public static void Save(Model model, string path) => Write(model, path, [], new Dictionary<string, string>());
+
+    /// <summary>
+    /// Writes <paramref name="model"/> with its large weights stored as <paramref name="storage"/> says: float16 halves the
+    /// file, int8 quarters it, at the cost of rounding the weights (loaded, they are float32 again). Measure what that
+    /// does to your accuracy before you ship the smaller file (<c>fovea compress</c> reports the output differences).
+    /// </summary>
+    public static void Save(Model model, string path, WeightStorage storage) => Write(model, path, [], new Dictionary<string, string>(), storage);
 
     /// <summary>
     /// Writes the model's weights and metadata plus <paramref name="extraTensors"/> and <paramref name="extraMetadata"/>
     /// (a training checkpoint's state), atomically: the file is complete and on disk before it takes the path's name.
     /// </summary>
     internal static void Write(Model model, string path, IReadOnlyList<(string Name, int[] Shape, float[] Values)> extraTensors,
-        IReadOnlyDictionary<string, string> extraMetadata)
+        IReadOnlyDictionary<string, string> extraMetadata, WeightStorage storage = WeightStorage.Float32)
     {
         ArgumentNullException.ThrowIfNull(model);
+        if (!Enum.IsDefined(storage)) throw new ArgumentOutOfRangeException(nameof(storage), storage, $"Unknown weight storage {(int)storage}; expected Float32, Float16 or Int8.");
         // Load refuses such a file: better to say so now than to write a model that cannot be read back.
         model.CheckClassNamesFitOutputs();
-        var tensors = model.Parameters.Select(p => (p.Name, p.Value.Shape, p.Value.ToArray())).Concat(extraTensors).ToList();
+        var tensors = WeightEncoding.Encode(model, storage);
+        tensors.AddRange(extraTensors.Select(t => SafeTensors.Float32(t.Name, t.Shape, t.Values)));
         var metadata = new Dictionary<string, string>
         {
             ["format"] = "fovea",
-            ["format_version"] = FormatVersion.ToString(),
+            ["format_version"] = storage == WeightStorage.Float32 ? "1" : "2",
             ["architecture"] = ModelArchitecture.ToJson(model).ToJsonString(),
         };
+        if (storage != WeightStorage.Float32) metadata[WeightEncoding.MetadataKey] = storage.ToString().ToLowerInvariant();
         foreach (var (key, value) in extraMetadata) metadata[key] = value;
         metadata[ModelChecksum.MetadataKey] = ModelChecksum.Compute(tensors, metadata);
-        WriteAtomically(path, stream => SafeTensors.Write(stream, tensors, metadata));
+        WriteAtomically(path, stream => SafeTensors.WriteEntries(stream, tensors, metadata));
     }
 
     /// <summary>Runs <paramref name="write"/> on a temporary file beside <paramref name="path"/>, flushes it to disk, then renames it over the path.</summary>
@@ -79,9 +94,9 @@ public static class ModelFile
         // Pipes and devices report 0 bytes: refused before reading, which would wait for ever for a pipe's writer.
         if (length == 0) throw new FormatException($"{path} is empty (0 bytes) or not a regular file; expected a {what}.");
         byte[] file = File.ReadAllBytes(path);
-        Dictionary<string, (int[] Shape, float[] Values)> tensors;
+        Dictionary<string, (int[] Shape, float[] Values, string DType)> typed;
         Dictionary<string, string> metadata;
-        try { (tensors, metadata) = SafeTensors.Read(file, path); }
+        try { (typed, metadata) = SafeTensors.ReadTyped(file, path); }
         catch (FormatException e) when (LooksLikeOnnx(path, file))
         {
             // ONNX files are the other model files an app holds; their reader is in another package.
@@ -94,7 +109,7 @@ public static class ModelFile
         if (version > FormatVersion)
             throw new FormatException($"{path} was written by a newer Fovea (model format version {version}); this build reads versions up to {FormatVersion}. Upgrade Fovea to load it.");
         ModelChecksum.Verify(file, metadata, path);
-        return (tensors, metadata);
+        return (WeightEncoding.Decode(typed, path), metadata);
     }
 
     /// <summary>The model described by the metadata's architecture, with the weights of <paramref name="tensors"/> (checked: present, shaped, finite).</summary>
