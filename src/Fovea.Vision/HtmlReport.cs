@@ -25,16 +25,16 @@ public sealed class HtmlReport
     /// <summary>Number of embedded images so far.</summary>
     public int ImageCount { get; private set; }
 
-    /// <summary>Adds the summary table: each layer's type, stage, inputs, output shape, parameters and FLOPs, plus totals.</summary>
+    /// <summary>Adds the summary table: each layer's type, stage, inputs, output shape, parameters, FLOPs and receptive field, plus totals.</summary>
     public HtmlReport AddSummary(ModelSummary summary)
     {
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"<p>Input {E(Drawing.Shape(summary.InputShape))} · {summary.TotalParameters:N0} parameters ({summary.TrainableParameters:N0} trainable) · {summary.TotalFlops:N0} FLOPs per image (forward) · {summary.Layers.Count} layers</p>\n");
-        sb.Append("<table class=\"summary\"><thead><tr><th>#</th><th>Layer</th><th>Type</th><th>Stage</th><th>Inputs</th><th>Output shape</th><th>Parameters</th><th>FLOPs</th></tr></thead><tbody>\n");
+        sb.Append("<table class=\"summary\"><thead><tr><th>#</th><th>Layer</th><th>Type</th><th>Stage</th><th>Inputs</th><th>Output shape</th><th>Parameters</th><th>FLOPs</th><th title=\"receptive field: the input pixels one output position depends on\">Sees</th></tr></thead><tbody>\n");
         int i = 1;
         foreach (var l in summary.Layers)
-            sb.Append(CultureInfo.InvariantCulture, $"<tr><td>{i++}</td><td>{E(l.Name)}{(l.Trainable ? "" : " <span class=\"muted\">(frozen)</span>")}</td><td>{E(l.Type)}</td><td>{(l.Stage == ModelStage.Base ? "base" : "top")}</td><td>{E(string.Join(", ", l.Inputs))}</td><td>{E(Drawing.Shape(l.OutputShape))}</td><td class=\"num\">{l.Parameters:N0}</td><td class=\"num\">{l.Flops:N0}</td></tr>\n");
-        sb.Append(CultureInfo.InvariantCulture, $"</tbody><tfoot><tr><td></td><td colspan=\"5\">Total</td><td class=\"num\">{summary.TotalParameters:N0}</td><td class=\"num\">{summary.TotalFlops:N0}</td></tr></tfoot></table>\n");
+            sb.Append(CultureInfo.InvariantCulture, $"<tr><td>{i++}</td><td>{E(l.Name)}{(l.Trainable ? "" : " <span class=\"muted\">(frozen)</span>")}</td><td>{E(l.Type)}</td><td>{(l.Stage == ModelStage.Base ? "base" : "top")}</td><td>{E(string.Join(", ", l.Inputs))}</td><td>{E(Drawing.Shape(l.OutputShape))}</td><td class=\"num\">{l.Parameters:N0}</td><td class=\"num\">{l.Flops:N0}</td><td class=\"num\">{E(l.ReceptiveField?.ToString() ?? "-")}</td></tr>\n");
+        sb.Append(CultureInfo.InvariantCulture, $"</tbody><tfoot><tr><td></td><td colspan=\"5\">Total</td><td class=\"num\">{summary.TotalParameters:N0}</td><td class=\"num\">{summary.TotalFlops:N0}</td><td></td></tr></tfoot></table>\n<p class=\"muted\">Sees: the receptive field, the input pixels one output position depends on (all: the whole input).</p>\n");
         return AddHtml($"Model {summary.Name}", sb.ToString());
     }
 

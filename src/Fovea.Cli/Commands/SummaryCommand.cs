@@ -34,6 +34,7 @@ internal static class SummaryCommand
             {
                 ["name"] = l.Name, ["type"] = l.Type, ["stage"] = l.Stage.ToString().ToLowerInvariant(), ["output_shape"] = JsonOutput.Array(l.OutputShape),
                 ["parameters"] = l.Parameters, ["flops"] = l.Flops, ["trainable"] = l.Trainable, ["inputs"] = JsonOutput.Array(l.Inputs),
+                ["receptive_field"] = l.ReceptiveField is not { } f ? null : f.WholeInput ? "all" : JsonOutput.Array(new[] { f.Height, f.Width }),
             }).ToArray()),
         });
         return 0;
