@@ -188,4 +188,11 @@ public sealed partial class ImageClassifier
     /// <summary>Saves the model (feature extractor and classifier, class names, input normalisation) to a Fovea model file, atomically.</summary>
     /// <param name="path">The file to write, e.g. "photos.fovea"; <see cref="Load"/> reads it back.</param>
     public void Save(string path) => Serialization.ModelFile.Save(Model, path);
+
+    /// <summary>
+    /// As <see cref="Save(string)"/>, with the large weights stored as <paramref name="storage"/>: Int8 makes the file about
+    /// a quarter of the size (ResNet-18 with a classifier: about 16 MB instead of 61), Float16 half. Measure the accuracy
+    /// of the saved file on held-out images before shipping it.
+    /// </summary>
+    public void Save(string path, Serialization.WeightStorage storage) => Serialization.ModelFile.Save(Model, path, storage);
 }

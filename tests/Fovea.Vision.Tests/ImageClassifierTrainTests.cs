@@ -60,6 +60,14 @@ public sealed class ImageClassifierTrainTests(ITestOutputHelper output) : IDispo
         var reloaded = ImageClassifier.Load(saved);
         foreach (var (path, _) in folder.Files.Take(5))
             Assert.Equal(result.Classifier.Classify(path)[0].ClassName, reloaded.Classify(path)[0].ClassName);
+        // Saved with float16 weights (this tiny network has no tensor large enough to shrink; the format is what is
+        // checked): the same answers.
+        string half = Path.Combine(_dir, "api-half.fovea");
+        result.Classifier.Save(half, WeightStorage.Float16);
+        Assert.Equal("float16", SafeTensors.Read(File.ReadAllBytes(half), half).Metadata["weight_storage"]);
+        var halfClassifier = ImageClassifier.Load(half);
+        foreach (var (path, _) in folder.Files.Take(5))
+            Assert.Equal(result.Classifier.Classify(path)[0].ClassName, halfClassifier.Classify(path)[0].ClassName);
     }
 
     [Fact]
