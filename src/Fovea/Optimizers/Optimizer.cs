@@ -138,6 +138,21 @@ public abstract class Optimizer
         return store;
     }
 
+    /// <summary>
+    /// Puts the per-parameter state back to <paramref name="saved"/> (copies taken earlier from <see cref="Slots"/>) and the
+    /// step count to <paramref name="steps"/>: the stores are emptied and refilled in place, as subclasses hold them.
+    /// </summary>
+    internal void RestoreState(IReadOnlyDictionary<string, Dictionary<Parameter, float[]>> saved, int steps)
+    {
+        foreach (var (name, store) in _slots)
+        {
+            store.Clear();
+            if (saved.TryGetValue(name, out var values))
+                foreach (var (parameter, state) in values) store[parameter] = state;
+        }
+        Steps = steps;
+    }
+
     /// <summary>Per-parameter state buffers, created zero-filled on first use.</summary>
     protected float[] State(Dictionary<Parameter, float[]> store, Parameter p)
     {
