@@ -1,0 +1,60 @@
+using System.Text.Json.Nodes;
+using Fovea.Layers;
+using Fovea.Models;
+using Fovea.Serialization;
+using Fovea.Tensors;
+using Fovea.Vision;
+
+namespace Fovea.Tests.Cli;
+
+/// <summary>Command-line defects found by hand (QA round on the CLI): each test is the invocation that went wrong.</summary>
+public class CliQaTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fovea-cli-qa-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Code, string Out, string Err) Fovea(params string[] args) => CliProcess.Run(args);
+
+    /// <summary>
+    /// A model whose finite weights are so large that its scores overflow: its probabilities are NaN. Such a model loads
+    /// (only NaN or infinite weights are refused), so predict and visualize must still print valid JSON.
+    /// </summary>
+    private (string Model, string Image) OverflowingModel()
+    {
+        var model = new Sequential([1, 8, 8], "overflow").Top(new Flatten(), new Dense(3));
+        model.ClassNames = ["a", "b", "c"];
+        foreach (var p in model.Parameters)
+            foreach (ref float v in p.Value.Span) v = 1e38f;
+        string path = Path.Combine(_dir, "overflow.fovea");
+        ModelFile.Save(model, path);
+        string image = Path.Combine(_dir, "grey.png");
+        var grey = new Tensor(1, 8, 8);
+        for (int i = 0; i < grey.Length; i++) grey.Span[i] = (i % 5) / 5f;
+        ImageLoader.SavePng(grey, image);
+        return (path, image);
+    }
+
+    [Fact]
+    public void PredictJsonOfNonFiniteProbabilitiesIsValidJsonWithNulls()
+    {
+        var (model, image) = OverflowingModel();
+        var r = Fovea("predict", model, image, "--json");
+        Assert.True(r.Code == 0, r.Err);
+        var top = (JsonArray)JsonNode.Parse(r.Out)![0]!["top"]!;
+        Assert.Equal(3, top.Count);
+        // The text output prints NaN; JSON has no NaN, so the value is null.
+        Assert.All(top, entry => Assert.Null(entry!["probability"]));
+        Assert.Contains("NaN", Fovea("predict", model, image).Out);
+    }
+
+    [Fact]
+    public void VisualizeJsonOfNonFiniteProbabilitiesIsValidJson()
+    {
+        var (model, image) = OverflowingModel();
+        var r = Fovea("visualize", model, image, "--out", Path.Combine(_dir, "pictures"), "--json");
+        Assert.True(r.Code == 0, r.Err);
+        var json = JsonNode.Parse(r.Out)!;
+        Assert.NotEmpty((JsonArray)json["files"]!);
+    }
+}
