@@ -114,7 +114,7 @@ namespace Fovea.Cli
         private static string OneLine(string s) => string.Join(' ', s.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
         private static UsageException UnknownCommand(string command) =>
-            new($"Unknown command '{command}'. Commands: train, eval, predict, summary, export, import, visualize (fovea --help).");
+            new($"Unknown command '{command}'. Commands: train, eval, predict, summary, export, import, visualize, bench (fovea --help).");
 
         private static string? CommandHelp(string command) => command switch
         {

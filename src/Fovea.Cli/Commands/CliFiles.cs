@@ -41,6 +41,17 @@ internal static class CliFiles
         return path;
     }
 
+    /// <summary>
+    /// A folder path <paramref name="option"/> may write files into: not empty (which .NET refuses with a message naming
+    /// no option) and not a file; whether it takes files is checked by <see cref="FolderTakesFiles"/>.
+    /// </summary>
+    public static string OutputFolder(string path, string option, string purpose)
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new UsageException($"{option} needs a folder path {purpose}; received an empty one.");
+        if (File.Exists(path)) throw new UsageException($"{option} {path} is a file; expected a folder {purpose}.");
+        return path;
+    }
+
     /// <summary>Files written beside a model (history, charts): each must be a new or regular file.</summary>
     public static void Siblings(string stem, string option, params string[] suffixes)
     {

@@ -50,7 +50,7 @@ internal static class EvalCommand
         string stem = (ModelSource.IsOnnx(cl.Positionals[0]) ? Path.GetFullPath(cl.Positionals[0]) : VisualizeCommand.Stem(cl.Positionals[0])) + ".eval";
         if (cl.Get("out") is { } outDir)
         {
-            if (File.Exists(outDir)) throw new UsageException($"--out {outDir} is a file; expected a folder for the confusion matrix.");
+            CliFiles.OutputFolder(outDir, "--out", "for the confusion matrix");
             stem = Path.Combine(Path.GetFullPath(outDir), Path.GetFileName(stem));
             CliFiles.FolderTakesFiles(Path.GetFullPath(outDir), $"--out {outDir}");
         }

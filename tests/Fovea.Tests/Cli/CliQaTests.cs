@@ -57,4 +57,20 @@ public class CliQaTests : IDisposable
         var json = JsonNode.Parse(r.Out)!;
         Assert.NotEmpty((JsonArray)json["files"]!);
     }
+
+    [Fact]
+    public void AnUnknownCommandListsEveryCommand() =>
+        CliProcess.AssertUsageError(Fovea("fly"), "train, eval, predict, summary, export, import, visualize, bench");
+
+    [Theory]
+    [InlineData("eval")]
+    [InlineData("visualize")]
+    public void AnEmptyOutFolderNamesTheOption(string command)
+    {
+        var (model, image) = OverflowingModel();
+        // Path.GetFullPath("") threw "The value cannot be an empty string.", which named neither the option nor the value.
+        var r = command == "eval" ? Fovea("eval", model, "--out", "") : Fovea("visualize", model, image, "--out", "");
+        CliProcess.AssertUsageError(r, "--out");
+        Assert.DoesNotContain("The value cannot be an empty string", r.Err);
+    }
 }
