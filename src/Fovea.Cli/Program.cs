@@ -45,6 +45,7 @@ namespace Fovea.Cli
                 if (args.Length == 0 || args[0] is "help" or "--help" or "-h") { Console.WriteLine(Help); return 0; }
                 if (args[0] is "--version") { Console.WriteLine(typeof(Cli).Assembly.GetName().Version); return 0; }
                 var rest = args.Skip(1).ToArray();
+                Commands.Interruption.Install();
                 if (rest.Contains("--help") || rest.Contains("-h"))
                 {
                     Console.WriteLine(CommandHelp(args[0]) ?? throw UnknownCommand(args[0]));

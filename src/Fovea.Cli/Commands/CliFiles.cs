@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Fovea.Serialization;
 
 namespace Fovea.Cli.Commands;
@@ -69,6 +70,7 @@ internal static class CliFiles
     /// </summary>
     public static void FolderTakesFiles(string folder, string what)
     {
+        s_outputFolders.TryAdd(Path.GetFullPath(folder), 0);
         var missing = new List<string>();   // deepest first
         for (string? d = folder; d is not null; d = Path.GetDirectoryName(d))
         {
@@ -90,6 +92,29 @@ internal static class CliFiles
             if (File.Exists(probe)) File.Delete(probe);
             foreach (var d in missing)
                 if (Directory.Exists(d) && !Directory.EnumerateFileSystemEntries(d).Any()) Directory.Delete(d);
+        }
+    }
+
+    // Every folder a command checked it may write to: the only places its temporary files can be.
+    private static readonly ConcurrentDictionary<string, byte> s_outputFolders = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Deletes this process's unfinished atomic writes in the folders it writes to. Every Fovea writer (models,
+    /// checkpoints, ONNX, pictures, CSV, reports) writes "PATH.tmp-PID-GUID" and renames it over PATH once complete; a
+    /// signal that ends the process meanwhile (Ctrl-C outside training, a second Ctrl-C, SIGTERM) left that half-written
+    /// file behind. Called on such a signal, just before the process ends; the file at PATH itself is never touched.
+    /// </summary>
+    public static void DeleteUnfinishedWrites()
+    {
+        string pattern = $"*.tmp-{Environment.ProcessId}-*";
+        foreach (var folder in s_outputFolders.Keys)
+        {
+            try
+            {
+                if (!Directory.Exists(folder)) continue;
+                foreach (var temp in Directory.EnumerateFiles(folder, pattern)) File.Delete(temp);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // ending anyway: best effort
         }
     }
 

@@ -73,4 +73,21 @@ public class CliQaTests : IDisposable
         CliProcess.AssertUsageError(r, "--out");
         Assert.DoesNotContain("The value cannot be an empty string", r.Err);
     }
+
+    [Fact]
+    public void ASignalDuringASaveLeavesNoHalfWrittenFile()
+    {
+        // 16.8 M weights: the export's 64 MB take long enough to write (and flush to disk) for the signal to land during it.
+        var model = new Sequential([1, 64, 64], "big").Top(new Flatten(), new Dense(4096));
+        string input = Path.Combine(_dir, "big.fovea"), output = Path.Combine(_dir, "big.onnx");
+        ModelFile.Save(model, input);
+        File.WriteAllText(output, "the previous export");
+        bool Writing() => Directory.EnumerateFiles(_dir, "big.onnx.tmp-*").Any();
+        var r = CliProcess.RunAndSignalWhen(["export", input, "--out", output], Writing);
+        // Ctrl-C ends a command at once, but not with the temporary file it was writing left behind, half-written.
+        Assert.False(Writing(), $"a temporary file was left: exit {r.Code}, stderr {r.Err}");
+        string now = File.ReadAllText(output);
+        // The rename may have come first: then the export is complete. Either way the path holds a whole file.
+        Assert.True(now == "the previous export" || new FileInfo(output).Length > 60_000_000, $"{output} holds {new FileInfo(output).Length} bytes");
+    }
 }
