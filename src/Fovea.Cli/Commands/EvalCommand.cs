@@ -64,7 +64,7 @@ internal static class EvalCommand
         var history = cl.Has("report") ? VisualizeCommand.ReadSaved(cl.Positionals[0], confusion: false).History : null;
         IDataset test = cl.Get("data") is { } dir && Directory.Exists(dir) && ImageFolderTraining.IsImageFolder(dir)
             ? LoadImageFolder(model, cl.Positionals[0], dir, cl)
-            : DatasetChoice.Load(cl, DatasetChoice.Resolve(cl, model.ClassNames), DatasetSplit.Test);
+            : LoadBuiltIn(model, cl.Positionals[0], cl);
         var result = new Trainer(model, new Sgd(0f)).Evaluate(test, batchSize);
         string confusionPath = VisualizeCommand.WriteConfusion(stem, result.Confusion);
         string? reportPath = cl.Has("report") ? VisualizeCommand.WriteModelReport(model, cl.Positionals[0], test, history, result.Confusion, reportStem: stem) : null;
@@ -94,6 +94,28 @@ internal static class EvalCommand
         if (reportPath is not null) Console.WriteLine($"Report {reportPath}");
         return 0;
     }
+
+    /// <summary>
+    /// The test split of the built-in data set --dataset names (or the model's classes suggest), checked against the model:
+    /// a model of other images or classes (one trained on an image folder, eval given no --data) is told which data set was
+    /// tried and how to name the right data, instead of the library's shape or class-list message for programmers.
+    /// </summary>
+    private static IDataset LoadBuiltIn(Model model, string modelPath, CommandLine cl)
+    {
+        var info = DatasetChoice.Resolve(cl, model.ClassNames);
+        var test = DatasetChoice.Load(cl, info, DatasetSplit.Test);
+        string? mismatch = !test.SampleShape.AsSpan().SequenceEqual(model.InputShape)
+            ? $"takes input {Tensors.Tensor.ShapeToString(model.InputShape)}, but {info.DisplayName}'s images are {Tensors.Tensor.ShapeToString(test.SampleShape)}"
+            : model.ClassNames.Count > 0 && !model.ClassNames.SequenceEqual(test.ClassNames)
+                ? $"has the classes {ShortList(model.ClassNames)}, not {info.DisplayName}'s ({ShortList(test.ClassNames)})"
+                : null;
+        if (mismatch is null) return test;
+        throw new UsageException($"Model {modelPath} {mismatch}. Evaluate it on images of its classes with --data DIR (an image folder, " +
+            $"one subfolder per class), or name the data set it was trained on with --dataset{(cl.Has("dataset") ? "" : $" (without it, {info.DisplayName} was tried)")}.");
+    }
+
+    private static string ShortList(IReadOnlyList<string> names) =>
+        names.Count <= 4 ? string.Join(", ", names) : $"{string.Join(", ", names.Take(4))}, ... ({names.Count} in all)";
 
     /// <summary>
     /// Every image of an image folder, resized to the model's input and labelled by the model's class names; decoded a

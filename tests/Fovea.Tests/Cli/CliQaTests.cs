@@ -90,4 +90,30 @@ public class CliQaTests : IDisposable
         // The rename may have come first: then the export is complete. Either way the path holds a whole file.
         Assert.True(now == "the previous export" || new FileInfo(output).Length > 60_000_000, $"{output} holds {new FileInfo(output).Length} bytes");
     }
+
+    [Fact]
+    public void EvalOfAnImageFolderModelWithoutDataSaysToGiveData()
+    {
+        // Classes of no built-in data set: eval fell back to Fashion-MNIST and failed on its image shape, which named neither
+        // the model file nor the missing --data.
+        var model = new Sequential([3, 8, 8], "photos").Top(new Flatten(), new Dense(2));
+        model.ClassNames = ["blue", "red"];
+        string path = Path.Combine(_dir, "photos.fovea");
+        ModelFile.Save(model, path);
+        var r = Fovea("eval", path);
+        CliProcess.AssertUsageError(r, path, "Fashion-MNIST", "--data DIR");
+    }
+
+    [Fact]
+    public void EvalOnADataSetOfOtherClassesGivesCommandLineAdvice()
+    {
+        var model = new Sequential([1, 28, 28], "letters").Top(new Flatten(), new Dense(10));
+        model.ClassNames = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"];
+        string path = Path.Combine(_dir, "letters.fovea");
+        ModelFile.Save(model, path);
+        var r = Fovea("eval", path, "--dataset", "fashion-mnist");
+        // The library's advice (ImageFileDataset.Open(...)) means nothing on the command line.
+        CliProcess.AssertUsageError(r, path, "Fashion-MNIST", "--data DIR");
+        Assert.DoesNotContain("ImageFileDataset.Open", r.Err);
+    }
 }
