@@ -116,4 +116,18 @@ public class CliQaTests : IDisposable
         CliProcess.AssertUsageError(r, path, "Fashion-MNIST", "--data DIR");
         Assert.DoesNotContain("ImageFileDataset.Open", r.Err);
     }
+
+    [Fact]
+    public void AFileNamedLikeTheHelpOptionAfterDoubleDashIsAPath()
+    {
+        var (model, image) = OverflowingModel();
+        string dashH = Path.Combine(_dir, "-h");
+        File.Copy(image, dashH);
+        // "--" ends the options (CommandLine.Parse), but the help check before it printed predict's help.
+        var r = CliProcess.Run(new Dictionary<string, string?>(), _dir, "predict", model, "--", "-h");
+        Assert.True(r.Code == 0, r.Err);
+        Assert.StartsWith("-h\n", r.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("Usage:", r.Out);
+        Assert.Contains("Usage:", Fovea("predict", "-h").Out);
+    }
 }
