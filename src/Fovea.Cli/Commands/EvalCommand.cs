@@ -29,7 +29,8 @@ internal static class EvalCommand
           --json             print the result as JSON
           --report           also write <model>.eval.report.html (summary, training charts if present,
                              confusion matrix, and the visualisation of the first test image)
-          --out DIR          folder for these files (default: the model's folder)
+          --out DIR          folder for these files (default: the model's folder; not inside a class
+                             folder of --data, where they would be read as images)
 
         Writes the confusion matrix next to the model (or in --out DIR): <model>.eval.confusion.png and
         .eval.confusion.json (the files train wrote, <model>.confusion.*, stay as they were); for m.onnx:
@@ -63,7 +64,7 @@ internal static class EvalCommand
         // The report also charts the training history saved beside the model: a corrupt one stops eval before it writes anything.
         var history = cl.Has("report") ? VisualizeCommand.ReadSaved(cl.Positionals[0], confusion: false).History : null;
         IDataset test = cl.Get("data") is { } dir && Directory.Exists(dir) && ImageFolderTraining.IsImageFolder(dir)
-            ? LoadImageFolder(model, cl.Positionals[0], dir, cl)
+            ? LoadImageFolder(model, cl.Positionals[0], dir, stem, cl)
             : LoadBuiltIn(model, cl.Positionals[0], cl);
         var result = new Trainer(model, new Sgd(0f)).Evaluate(test, batchSize);
         string confusionPath = VisualizeCommand.WriteConfusion(stem, result.Confusion);
@@ -121,9 +122,14 @@ internal static class EvalCommand
     /// Every image of an image folder, resized to the model's input and labelled by the model's class names; decoded a
     /// batch at a time during the evaluation (any number of images), every file's header checked first.
     /// </summary>
-    private static ImageFileDataset LoadImageFolder(Model model, string modelPath, string dir, CommandLine cl)
+    private static ImageFileDataset LoadImageFolder(Model model, string modelPath, string dir, string stem, CommandLine cl)
     {
         if (cl.Has("dataset")) throw new UsageException($"Option --dataset applies to the built-in data sets (Fashion-MNIST, MNIST, CIFAR-10); {dir} is an image folder.");
+        // As train refuses an --out there: the confusion matrix (a PNG) written into a class folder would be read as one
+        // of its images by the next eval or train of the folder.
+        if (TrainOutputs.ClassFolderHolding(Path.GetDirectoryName(stem)!, dir) is { } classFolder)
+            throw new UsageException($"The confusion matrix would be written to {Path.GetDirectoryName(stem)}, inside the class folder {Path.Combine(dir, classFolder)}, " +
+                $"where the next run would read it as an image of class '{classFolder}'. Choose a folder outside {dir} with --out DIR.");
         if (model.InputShape is not [1 or 3, var height, var width])
             throw new UsageException($"Model {modelPath} takes input {Tensors.Tensor.ShapeToString(model.InputShape)}, not images [1 or 3, H, W].");
         if (model.ClassNames.Count == 0)

@@ -130,4 +130,28 @@ public class CliQaTests : IDisposable
         Assert.DoesNotContain("Usage:", r.Out);
         Assert.Contains("Usage:", Fovea("predict", "-h").Out);
     }
+
+    [Fact]
+    public void EvalWritesNoConfusionMatrixIntoAClassFolderOfItsImages()
+    {
+        var model = new Sequential([3, 8, 8], "photos").Top(new Flatten(), new Dense(2));
+        model.ClassNames = ["blue", "red"];
+        string path = Path.Combine(_dir, "photos.fovea");
+        ModelFile.Save(model, path);
+        string images = Path.Combine(_dir, "images");
+        foreach (var (name, value) in new[] { ("blue", 0.2f), ("red", 0.8f) })
+        {
+            Directory.CreateDirectory(Path.Combine(images, name));
+            var picture = new Tensor(3, 8, 8);
+            picture.Span.Fill(value);
+            ImageLoader.SavePng(picture, Path.Combine(images, name, "1.png"));
+        }
+        // The PNG written there was read as a further image of 'red' by the next eval (and train) of the folder.
+        var r = Fovea("eval", path, "--data", images, "--out", Path.Combine(images, "red"));
+        CliProcess.AssertUsageError(r, "class folder", "red", "--out DIR");
+        Assert.Single(Directory.GetFiles(Path.Combine(images, "red")));
+        var fine = Fovea("eval", path, "--data", images, "--out", images, "--json");
+        Assert.True(fine.Code == 0, fine.Err);
+        Assert.Equal(2, (int)JsonNode.Parse(fine.Out)!["images"]!);
+    }
 }
