@@ -154,4 +154,15 @@ public class CliQaTests : IDisposable
         Assert.True(fine.Code == 0, fine.Err);
         Assert.Equal(2, (int)JsonNode.Parse(fine.Out)!["images"]!);
     }
+
+    [Fact]
+    public void BenchRefusesABatchWhoseLayerOutputsDoNotFit()
+    {
+        // The GC's hard limit (4 GiB) is the memory the check sees, so the outcome is the same on any machine. The inputs of
+        // 65,536 images of 28 x 28 fit bench's input limit; its first feature maps (6.6 GB) did not, and Predict threw
+        // OutOfMemoryException: "internal error", exit 1.
+        var r = CliProcess.Run(new Dictionary<string, string?> { ["DOTNET_GCHeapHardLimit"] = "0x100000000" }, (string?)null,
+            "bench", "--model", "default", "--batch-sizes", "1,65536", "--threads", "1", "--seconds", "0.05");
+        CliProcess.AssertUsageError(r, "--batch-sizes 65536", "at most");
+    }
 }
