@@ -165,4 +165,16 @@ public class CliQaTests : IDisposable
             "bench", "--model", "default", "--batch-sizes", "1,65536", "--threads", "1", "--seconds", "0.05");
         CliProcess.AssertUsageError(r, "--batch-sizes 65536", "at most");
     }
+
+    [Fact]
+    public void FashionMnistFilesGivenAsMnistAreRefused()
+    {
+        // Both data sets use the same four file names and shapes, and MNIST has no content checksum on record: clothing was
+        // trained under the digit labels 0-9 without a word.
+        string fashion = global::Fovea.Data.MnistFamily.FashionMnist.SystemFolder;
+        Assert.SkipUnless(Directory.Exists(fashion), $"needs Fashion-MNIST in {fashion}");
+        var r = Fovea("train", "--dataset", "mnist", "--data", fashion, "--limit", "100", "--epochs", "1", "--out", Path.Combine(_dir, "m.fovea"));
+        CliProcess.AssertUsageError(r, "Fashion-MNIST", "not MNIST");
+        Assert.False(File.Exists(Path.Combine(_dir, "m.fovea")));
+    }
 }
