@@ -106,13 +106,14 @@ internal static class CliFiles
     /// </summary>
     public static void DeleteUnfinishedWrites()
     {
-        string pattern = $"*.tmp-{Environment.ProcessId}-*";
+        // The probe of FolderTakesFiles too: a signal may land between its creation and its deletion.
+        string[] patterns = [$"*.tmp-{Environment.ProcessId}-*", $".fovea-probe-{Environment.ProcessId}-*"];
         foreach (var folder in s_outputFolders.Keys)
         {
             try
             {
                 if (!Directory.Exists(folder)) continue;
-                foreach (var temp in Directory.EnumerateFiles(folder, pattern)) File.Delete(temp);
+                foreach (var temp in patterns.SelectMany(p => Directory.EnumerateFiles(folder, p))) File.Delete(temp);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // ending anyway: best effort
         }
