@@ -177,4 +177,12 @@ public class CliQaTests : IDisposable
         CliProcess.AssertUsageError(r, "Fashion-MNIST", "not MNIST");
         Assert.False(File.Exists(Path.Combine(_dir, "m.fovea")));
     }
+
+    [Fact]
+    public void AValidationSplitThatLeavesNothingToTrainOnNamesTheOption()
+    {
+        // The library's message named its property: "ValidationSplit 0.99 of 2 sample(s) leaves none to train on."
+        var r = Fovea("train", "--limit", "2", "--validation-split", "0.99", "--epochs", "1", "--out", Path.Combine(_dir, "m.fovea"));
+        CliProcess.AssertUsageError(r, "--validation-split 0.99 of 2 training image(s)", "--limit");
+    }
 }
