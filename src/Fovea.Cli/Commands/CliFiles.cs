@@ -22,7 +22,27 @@ internal static class CliFiles
         if (IsSpecial(path)) throw new UsageException($"{what} {path} is not a regular file.");
         // .NET cannot tell a pipe from a file, but a pipe reports 0 bytes: refused before an open that would wait forever.
         if (length == 0) throw new UsageException($"{what} {path} is empty (0 bytes) or not a regular file.");
+        // Opened once now, so a file without read permission is named as the input it is: the reader's own failure was
+        // .NET's bare "Access to the path '...' is denied.", which did not say which input that was.
+        try { using (File.OpenRead(path)) { } }
+        catch (UnauthorizedAccessException)
+        {
+            throw new UsageException($"{what} {path} cannot be read: permission denied (the user running fovea needs read permission on it).");
+        }
         return path;
+    }
+
+    /// <summary>
+    /// Refuses an existing folder the user may not list, naming it as <paramref name="what"/>: reading it failed later with
+    /// .NET's bare "Access to the path '...' is denied.", which did not say which input that was.
+    /// </summary>
+    public static void ReadableFolder(string path, string what)
+    {
+        try { using var entries = Directory.EnumerateFileSystemEntries(path).GetEnumerator(); entries.MoveNext(); }
+        catch (UnauthorizedAccessException)
+        {
+            throw new UsageException($"{what} {path} cannot be read: permission denied (the user running fovea needs read and execute permission on it).");
+        }
     }
 
     /// <summary>

@@ -63,6 +63,7 @@ internal static class EvalCommand
         CliFiles.Siblings(stem, "eval", ".confusion.png", ".confusion.json", ".report.html");
         // The report also charts the training history saved beside the model: a corrupt one stops eval before it writes anything.
         var history = cl.Has("report") ? VisualizeCommand.ReadSaved(cl.Positionals[0], confusion: false).History : null;
+        if (cl.Get("data") is { } dataDir && Directory.Exists(dataDir)) CliFiles.ReadableFolder(dataDir, "--data folder");
         IDataset test = cl.Get("data") is { } dir && Directory.Exists(dir) && ImageFolderTraining.IsImageFolder(dir)
             ? LoadImageFolder(model, cl.Positionals[0], dir, stem, cl)
             : LoadBuiltIn(model, cl.Positionals[0], cl);

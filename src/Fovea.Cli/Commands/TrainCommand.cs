@@ -101,6 +101,7 @@ internal static class TrainCommand
         string? data = cl.Get("data");
         if (data is not null && !Directory.Exists(data))
             throw new DirectoryNotFoundException(File.Exists(data) ? $"--data {data} is a file; expected a folder (a data set's files, or one subfolder of images per class)." : $"Data folder not found: {data} (--data).");
+        if (data is not null) CliFiles.ReadableFolder(data, "--data folder");
         if (data is not null && ImageFolderTraining.IsImageFolder(data)) return ImageFolderTraining.Run(cl, data, session);
         foreach (var folderOption in ImageFolderTraining.OptionsOnlyForFolders)
             if (cl.Has(folderOption))

@@ -185,4 +185,41 @@ public class CliQaTests : IDisposable
         var r = Fovea("train", "--limit", "2", "--validation-split", "0.99", "--epochs", "1", "--out", Path.Combine(_dir, "m.fovea"));
         CliProcess.AssertUsageError(r, "--validation-split 0.99 of 2 training image(s)", "--limit");
     }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task InputsThatCannotBeReadAreNamedAsTheInputsTheyAre()
+    {
+        // Root reads any file: run as the user nobody (setpriv) when the tests run as root, as the suite does in CI.
+        bool root = Environment.UserName == "root";
+        Assert.SkipWhen(root && !File.Exists("/usr/bin/setpriv"), "needs setpriv to run the CLI as another user");
+        File.SetUnixFileMode(_dir, (UnixFileMode)0b111_101_101);
+        var (model, image) = OverflowingModel();
+        string folder = Path.Combine(_dir, "closed");
+        Directory.CreateDirectory(folder);
+        File.Copy(image, Path.Combine(folder, "1.png"));
+        File.SetUnixFileMode(folder, UnixFileMode.None);
+        File.SetUnixFileMode(model, UnixFileMode.None);
+        // Both were .NET's "Access to the path '...' is denied.", which did not say which input that was.
+        CliProcess.AssertUsageError(await RunAsAnotherUser(root, "predict", model, image), $"Model file {model} cannot be read", "permission");
+        File.SetUnixFileMode(model, (UnixFileMode)0b110_100_100);
+        var closed = await RunAsAnotherUser(root, "predict", model, folder);
+        File.SetUnixFileMode(folder, (UnixFileMode)0b111_101_101); // so that a user other than root can delete it
+        CliProcess.AssertUsageError(closed, $"Image folder {folder} cannot be read", "permission");
+    }
+
+    private async Task<(int, string, string)> RunAsAnotherUser(bool root, params string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(root ? "/usr/bin/setpriv" : CliProcess.DotnetHost) { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (root) foreach (var a in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", CliProcess.DotnetHost }) psi.ArgumentList.Add(a);
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Fovea.Cli.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["HOME"] = _dir;
+        psi.Environment["DOTNET_CLI_HOME"] = _dir;
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        string err = await p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        return (p.ExitCode, await stdout, err);
+    }
 }
