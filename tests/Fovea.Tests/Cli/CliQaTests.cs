@@ -208,6 +208,31 @@ public class CliQaTests : IDisposable
         CliProcess.AssertUsageError(closed, $"Image folder {folder} cannot be read", "permission");
     }
 
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task ResumingACheckpointInAFolderThatTakesNoFilesIsRefusedBeforeTraining()
+    {
+        bool root = Environment.UserName == "root";
+        Assert.SkipWhen(root && !File.Exists("/usr/bin/setpriv"), "needs setpriv to run the CLI as another user");
+        File.SetUnixFileMode(_dir, (UnixFileMode)0b111_101_101);
+        string runs = Path.Combine(_dir, "runs"), closed = Path.Combine(_dir, "closed");
+        Directory.CreateDirectory(runs);
+        Directory.CreateDirectory(closed);
+        File.SetUnixFileMode(runs, (UnixFileMode)0b111_111_111); // the model's folder takes files for anyone
+        var (code, err) = CliProcess.RunAndInterrupt(["train", "--limit", "500", "--epochs", "8", "--threads", "1", "--out", Path.Combine(runs, "m.fovea")],
+            line => line.StartsWith("epoch 1:", StringComparison.Ordinal));
+        Assert.True(code == 130, $"exit {code}: {err}");
+        // Moved where the user running it may read but not write: the run rewrites its checkpoint after every epoch.
+        string checkpoint = Path.Combine(closed, "m.fovea.checkpoint");
+        File.Move(Path.Combine(runs, "m.fovea.checkpoint"), checkpoint);
+        File.SetUnixFileMode(checkpoint, (UnixFileMode)0b110_100_100);
+        if (!root) File.SetUnixFileMode(closed, (UnixFileMode)0b101_101_101);
+        var r = await RunAsAnotherUser(root, "train", "--resume", checkpoint);
+        File.SetUnixFileMode(closed, (UnixFileMode)0b111_101_101);
+        // It trained an epoch, then failed on .NET's "Access to the path '...tmp-...' is denied." when it saved the checkpoint.
+        CliProcess.AssertUsageError(r, $"--resume {checkpoint}", "cannot write in");
+    }
+
     private async Task<(int, string, string)> RunAsAnotherUser(bool root, params string[] args)
     {
         var psi = new System.Diagnostics.ProcessStartInfo(root ? "/usr/bin/setpriv" : CliProcess.DotnetHost) { RedirectStandardOutput = true, RedirectStandardError = true };
