@@ -33,15 +33,27 @@ internal static class CliFiles
     }
 
     /// <summary>
-    /// Refuses an existing folder the user may not list, naming it as <paramref name="what"/>: reading it failed later with
-    /// .NET's bare "Access to the path '...' is denied.", which did not say which input that was.
+    /// Refuses an existing folder the user may not list, or one of its subfolders (an image folder's class folders), naming
+    /// it as <paramref name="what"/>: reading it failed later with .NET's bare "Access to the path '...' is denied.", which
+    /// did not say which input that was. Hidden subfolders are skipped, as the image listings skip them.
     /// </summary>
     public static void ReadableFolder(string path, string what)
     {
-        try { using var entries = Directory.EnumerateFileSystemEntries(path).GetEnumerator(); entries.MoveNext(); }
+        string current = path;
+        try
+        {
+            var subfolders = Directory.GetDirectories(path).Where(d => !Path.GetFileName(d).StartsWith('.'));
+            foreach (var folder in subfolders)
+            {
+                current = folder;
+                using var entries = Directory.EnumerateFileSystemEntries(folder).GetEnumerator();
+                entries.MoveNext();
+            }
+        }
         catch (UnauthorizedAccessException)
         {
-            throw new UsageException($"{what} {path} cannot be read: permission denied (the user running fovea needs read and execute permission on it).");
+            string which = current == path ? "" : $" (its subfolder {current})";
+            throw new UsageException($"{what} {path} cannot be read{which}: permission denied (the user running fovea needs read and execute permission on it).");
         }
     }
 

@@ -206,6 +206,18 @@ public class CliQaTests : IDisposable
         var closed = await RunAsAnotherUser(root, "predict", model, folder);
         File.SetUnixFileMode(folder, (UnixFileMode)0b111_101_101); // so that a user other than root can delete it
         CliProcess.AssertUsageError(closed, $"Image folder {folder} cannot be read", "permission");
+        // A class folder of an image folder given to train.
+        string photos = Path.Combine(_dir, "photos"), red = Path.Combine(photos, "red");
+        foreach (var name in new[] { "blue", "red" })
+        {
+            Directory.CreateDirectory(Path.Combine(photos, name));
+            File.Copy(image, Path.Combine(photos, name, "1.png"));
+            File.Copy(image, Path.Combine(photos, name, "2.png"));
+        }
+        File.SetUnixFileMode(red, UnixFileMode.None);
+        var train = await RunAsAnotherUser(root, "train", "--data", photos, "--base", "none", "--out", Path.Combine(_dir, "out", "m.fovea"));
+        File.SetUnixFileMode(red, (UnixFileMode)0b111_101_101);
+        CliProcess.AssertUsageError(train, $"--data folder {photos} cannot be read (its subfolder {red})", "permission");
     }
 
     [Fact]
