@@ -46,7 +46,9 @@ namespace Fovea.Cli
                 if (args.Length == 0 || args[0] is "help" or "--help" or "-h") { Console.WriteLine(Help); return 0; }
                 if (args[0] is "--version") { Console.WriteLine(typeof(Cli).Assembly.GetName().Version); return 0; }
                 var rest = args.Skip(1).ToArray();
-                if (rest.Contains("--help") || rest.Contains("-h"))
+                Commands.Interruption.Install();
+                // After "--" every argument is a path (CommandLine.Parse): a file named -h is predicted, not taken for help.
+                if (rest.TakeWhile(a => a != "--").Any(a => a is "--help" or "-h"))
                 {
                     Console.WriteLine(CommandHelp(args[0]) ?? throw UnknownCommand(args[0]));
                     return 0;

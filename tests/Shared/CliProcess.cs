@@ -116,6 +116,31 @@ internal static class CliProcess
         lock (err) return (p.ExitCode, err.ToString());
     }
 
+    /// <summary>
+    /// Starts fovea, polls <paramref name="sendWhen"/> every millisecond (a file appearing, say) and sends
+    /// <paramref name="signal"/> the first time it holds; waits for the process to end and returns its exit code and stderr.
+    /// </summary>
+    public static (int Code, string Err) RunAndSignalWhen(string[] args, Func<bool> sendWhen, int signal = SigInt)
+    {
+        var psi = new ProcessStartInfo(DotnetHost) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Fovea.Cli.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["FOVEA_OFFLINE"] = "1";
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        _ = p.StandardOutput.ReadToEndAsync();
+        var clock = Stopwatch.StartNew();
+        bool sent = false;
+        while (!p.HasExited && clock.Elapsed < TimeSpan.FromMinutes(3))
+        {
+            if (sendWhen()) { Assert.True(Kill(p.Id, signal) == 0, $"kill failed: errno {Marshal.GetLastPInvokeError()}"); sent = true; break; }
+            Thread.Sleep(1);
+        }
+        if (!p.WaitForExit(TimeSpan.FromMinutes(3))) { p.Kill(entireProcessTree: true); Assert.Fail($"fovea {string.Join(' ', args)} did not end"); }
+        Assert.True(sent, $"the condition for the signal never held; stderr: {stderr.Result}");
+        return (p.ExitCode, stderr.Result);
+    }
+
     /// <summary>Runs fovea with <paramref name="args"/> and asserts <see cref="AssertUsageError"/>; returns the error line.</summary>
     public static string AssertOneLineError(string[] args, params string[] expected)
     {

@@ -19,7 +19,8 @@ internal static class BenchCommand
         thread count. With --profile, also where the time of one call goes, layer by layer.
 
         Options:
-          --batch-sizes N[,N...]   batch sizes to time (default: 1,32)
+          --batch-sizes N[,N...]   batch sizes to time (default: 1,32); one whose call would not fit in
+                                   half of the memory is refused, naming how many fit
           --threads N[,N...]       degrees of parallelism to time (default: 1 and all cores)
           --seconds X              timed seconds per measurement, after a warm-up (default: 2)
           --profile                time every step of one call at the largest thread count and the
@@ -45,6 +46,12 @@ internal static class BenchCommand
         foreach (int b in batchSizes)
             if (b * sampleValues > MaxBatchValues)
                 throw new UsageException($"--batch-sizes {b}: a batch of {b} inputs {Tensor.ShapeToString(model.InputShape)} would take {b * sampleValues * 4 / (1 << 20):N0} MB; at most {MaxBatchValues * 4 / (1 << 20):N0} MB.");
+        // The layer outputs of a pass, not only its inputs: 65,536 images of 28 x 28 fit the input limit but their first
+        // feature maps take 6.6 GB, and Predict ran out of memory (an internal error, or the process killed by the system).
+        foreach (int b in batchSizes)
+            if (Training.Trainer.InferenceBatchSize(model, b) is var fits && fits < b)
+                throw new UsageException($"--batch-sizes {b}: one call of model '{model.Name}' on {b} inputs {Tensor.ShapeToString(model.InputShape)} would need more " +
+                    $"than half of the {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024.0 * 1024 * 1024):0.##} GB of memory available for its layer outputs; at most {fits:N0} fit.");
 
         var engine = model.ToInference();
         var rows = new List<Measurement>();

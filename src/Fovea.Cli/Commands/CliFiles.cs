@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Fovea.Serialization;
 
 namespace Fovea.Cli.Commands;
@@ -21,7 +22,39 @@ internal static class CliFiles
         if (IsSpecial(path)) throw new UsageException($"{what} {path} is not a regular file.");
         // .NET cannot tell a pipe from a file, but a pipe reports 0 bytes: refused before an open that would wait forever.
         if (length == 0) throw new UsageException($"{what} {path} is empty (0 bytes) or not a regular file.");
+        // Opened once now, so a file without read permission is named as the input it is: the reader's own failure was
+        // .NET's bare "Access to the path '...' is denied.", which did not say which input that was.
+        try { using (File.OpenRead(path)) { } }
+        catch (UnauthorizedAccessException)
+        {
+            throw new UsageException($"{what} {path} cannot be read: permission denied (the user running fovea needs read permission on it).");
+        }
         return path;
+    }
+
+    /// <summary>
+    /// Refuses an existing folder the user may not list, or one of its subfolders (an image folder's class folders), naming
+    /// it as <paramref name="what"/>: reading it failed later with .NET's bare "Access to the path '...' is denied.", which
+    /// did not say which input that was. Hidden subfolders are skipped, as the image listings skip them.
+    /// </summary>
+    public static void ReadableFolder(string path, string what)
+    {
+        string current = path;
+        try
+        {
+            var subfolders = Directory.GetDirectories(path).Where(d => !Path.GetFileName(d).StartsWith('.'));
+            foreach (var folder in subfolders)
+            {
+                current = folder;
+                using var entries = Directory.EnumerateFileSystemEntries(folder).GetEnumerator();
+                entries.MoveNext();
+            }
+        }
+        catch (UnauthorizedAccessException)
+        {
+            string which = current == path ? "" : $" (its subfolder {current})";
+            throw new UsageException($"{what} {path} cannot be read{which}: permission denied (the user running fovea needs read and execute permission on it).");
+        }
     }
 
     /// <summary>
@@ -38,6 +71,17 @@ internal static class CliFiles
         foreach (var input in inputs)
             if (SameFile(full, input)) throw new UsageException($"{option} {path} is the input {input}; writing it would replace it. Choose another path.");
         FolderTakesFiles(Path.GetDirectoryName(full)!, $"{option} {path}");
+        return path;
+    }
+
+    /// <summary>
+    /// A folder path <paramref name="option"/> may write files into: not empty (which .NET refuses with a message naming
+    /// no option) and not a file; whether it takes files is checked by <see cref="FolderTakesFiles"/>.
+    /// </summary>
+    public static string OutputFolder(string path, string option, string purpose)
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new UsageException($"{option} needs a folder path {purpose}; received an empty one.");
+        if (File.Exists(path)) throw new UsageException($"{option} {path} is a file; expected a folder {purpose}.");
         return path;
     }
 
@@ -58,6 +102,7 @@ internal static class CliFiles
     /// </summary>
     public static void FolderTakesFiles(string folder, string what)
     {
+        s_outputFolders.TryAdd(Path.GetFullPath(folder), 0);
         var missing = new List<string>();   // deepest first
         for (string? d = folder; d is not null; d = Path.GetDirectoryName(d))
         {
@@ -79,6 +124,30 @@ internal static class CliFiles
             if (File.Exists(probe)) File.Delete(probe);
             foreach (var d in missing)
                 if (Directory.Exists(d) && !Directory.EnumerateFileSystemEntries(d).Any()) Directory.Delete(d);
+        }
+    }
+
+    // Every folder a command checked it may write to: the only places its temporary files can be.
+    private static readonly ConcurrentDictionary<string, byte> s_outputFolders = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Deletes this process's unfinished atomic writes in the folders it writes to. Every Fovea writer (models,
+    /// checkpoints, ONNX, pictures, CSV, reports) writes "PATH.tmp-PID-GUID" and renames it over PATH once complete; a
+    /// signal that ends the process meanwhile (Ctrl-C outside training, a second Ctrl-C, SIGTERM) left that half-written
+    /// file behind. Called on such a signal, just before the process ends; the file at PATH itself is never touched.
+    /// </summary>
+    public static void DeleteUnfinishedWrites()
+    {
+        // The probe of FolderTakesFiles too: a signal may land between its creation and its deletion.
+        string[] patterns = [$"*.tmp-{Environment.ProcessId}-*", $".fovea-probe-{Environment.ProcessId}-*"];
+        foreach (var folder in s_outputFolders.Keys)
+        {
+            try
+            {
+                if (!Directory.Exists(folder)) continue;
+                foreach (var temp in patterns.SelectMany(p => Directory.EnumerateFiles(folder, p))) File.Delete(temp);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // ending anyway: best effort
         }
     }
 

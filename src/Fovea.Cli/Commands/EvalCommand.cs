@@ -31,7 +31,8 @@ internal static class EvalCommand
           --json             print the result as JSON
           --report           also write <model>.eval.report.html (summary, training charts if present,
                              confusion matrix, and the visualisation of the first test image)
-          --out DIR          folder for these files (default: the model's folder)
+          --out DIR          folder for these files (default: the model's folder; not inside a class
+                             folder of --data, where they would be read as images)
 
         Writes the confusion matrix next to the model (or in --out DIR): <model>.eval.confusion.png and
         .eval.confusion.json (the files train wrote, <model>.confusion.*, stay as they were), and the worst
@@ -53,7 +54,7 @@ internal static class EvalCommand
         string stem = (ModelSource.IsOnnx(cl.Positionals[0]) ? Path.GetFullPath(cl.Positionals[0]) : VisualizeCommand.Stem(cl.Positionals[0])) + ".eval";
         if (cl.Get("out") is { } outDir)
         {
-            if (File.Exists(outDir)) throw new UsageException($"--out {outDir} is a file; expected a folder for the confusion matrix.");
+            CliFiles.OutputFolder(outDir, "--out", "for the confusion matrix");
             stem = Path.Combine(Path.GetFullPath(outDir), Path.GetFileName(stem));
             CliFiles.FolderTakesFiles(Path.GetFullPath(outDir), $"--out {outDir}");
         }
@@ -65,9 +66,10 @@ internal static class EvalCommand
         CliFiles.Siblings(stem, "eval", ".confusion.png", ".confusion.json", ".mistakes.png", ".report.html");
         // The report also charts the training history saved beside the model: a corrupt one stops eval before it writes anything.
         var history = cl.Has("report") ? VisualizeCommand.ReadSaved(cl.Positionals[0], confusion: false).History : null;
+        if (cl.Get("data") is { } dataDir && Directory.Exists(dataDir)) CliFiles.ReadableFolder(dataDir, "--data folder");
         IDataset test = cl.Get("data") is { } dir && Directory.Exists(dir) && ImageFolderTraining.IsImageFolder(dir)
-            ? LoadImageFolder(model, cl.Positionals[0], dir, cl)
-            : DatasetChoice.Load(cl, DatasetChoice.Resolve(cl, model.ClassNames), DatasetSplit.Test);
+            ? LoadImageFolder(model, cl.Positionals[0], dir, stem, cl)
+            : LoadBuiltIn(model, cl.Positionals[0], cl);
         var result = new Trainer(model, new Sgd(0f)).Evaluate(test, batchSize, mistakes: mistakes);
         string confusionPath = VisualizeCommand.WriteConfusion(stem, result.Confusion);
         using var gallery = mistakes > 0 ? MistakeGallery.Render(test, result.Mistakes) : null;
@@ -117,12 +119,39 @@ internal static class EvalCommand
     }
 
     /// <summary>
+    /// The test split of the built-in data set --dataset names (or the model's classes suggest), checked against the model:
+    /// a model of other images or classes (one trained on an image folder, eval given no --data) is told which data set was
+    /// tried and how to name the right data, instead of the library's shape or class-list message for programmers.
+    /// </summary>
+    private static IDataset LoadBuiltIn(Model model, string modelPath, CommandLine cl)
+    {
+        var info = DatasetChoice.Resolve(cl, model.ClassNames);
+        var test = DatasetChoice.Load(cl, info, DatasetSplit.Test);
+        string? mismatch = !test.SampleShape.AsSpan().SequenceEqual(model.InputShape)
+            ? $"takes input {Tensors.Tensor.ShapeToString(model.InputShape)}, but {info.DisplayName}'s images are {Tensors.Tensor.ShapeToString(test.SampleShape)}"
+            : model.ClassNames.Count > 0 && !model.ClassNames.SequenceEqual(test.ClassNames)
+                ? $"has the classes {ShortList(model.ClassNames)}, not {info.DisplayName}'s ({ShortList(test.ClassNames)})"
+                : null;
+        if (mismatch is null) return test;
+        throw new UsageException($"Model {modelPath} {mismatch}. Evaluate it on images of its classes with --data DIR (an image folder, " +
+            $"one subfolder per class), or name the data set it was trained on with --dataset{(cl.Has("dataset") ? "" : $" (without it, {info.DisplayName} was tried)")}.");
+    }
+
+    private static string ShortList(IReadOnlyList<string> names) =>
+        names.Count <= 4 ? string.Join(", ", names) : $"{string.Join(", ", names.Take(4))}, ... ({names.Count} in all)";
+
+    /// <summary>
     /// Every image of an image folder, resized to the model's input and labelled by the model's class names; decoded a
     /// batch at a time during the evaluation (any number of images), every file's header checked first.
     /// </summary>
-    private static ImageFileDataset LoadImageFolder(Model model, string modelPath, string dir, CommandLine cl)
+    private static ImageFileDataset LoadImageFolder(Model model, string modelPath, string dir, string stem, CommandLine cl)
     {
         if (cl.Has("dataset")) throw new UsageException($"Option --dataset applies to the built-in data sets (Fashion-MNIST, MNIST, CIFAR-10); {dir} is an image folder.");
+        // As train refuses an --out there: the confusion matrix (a PNG) written into a class folder would be read as one
+        // of its images by the next eval or train of the folder.
+        if (TrainOutputs.ClassFolderHolding(Path.GetDirectoryName(stem)!, dir) is { } classFolder)
+            throw new UsageException($"The confusion matrix would be written to {Path.GetDirectoryName(stem)}, inside the class folder {Path.Combine(dir, classFolder)}, " +
+                $"where the next run would read it as an image of class '{classFolder}'. Choose a folder outside {dir} with --out DIR.");
         if (model.InputShape is not [1 or 3, var height, var width])
             throw new UsageException($"Model {modelPath} takes input {Tensors.Tensor.ShapeToString(model.InputShape)}, not images [1 or 3, H, W].");
         if (model.ClassNames.Count == 0)

@@ -26,6 +26,7 @@ internal static class ImageArguments
                 files.Add(CliFiles.Input(argument, "Image file"));
                 continue;
             }
+            CliFiles.ReadableFolder(argument, "Image folder");
             var found = ImageFolderListing.FindImages(argument, out int others);
             if (found.Count == 0)
                 throw new UsageException($"Folder {argument} has no images: expected .png, .jpg or .jpeg files in it or its subfolders" +

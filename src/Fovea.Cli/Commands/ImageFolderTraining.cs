@@ -103,6 +103,7 @@ internal static class ImageFolderTraining
         }
         else height = width = cl.GetInt("image-size", 64, 8, 2048);
         string? testDir = cl.Get("test-data");
+        if (testDir is not null && Directory.Exists(testDir)) CliFiles.ReadableFolder(testDir, "--test-data folder");
         double validationSplit = testDir is null ? 0.2 : 0;
         var settings = TrainSettings.Read(cl, pretrained
             ? new TrainDefaults(100, 0.001, "adam", "constant", Augment: false, validationSplit, BatchSize: 32)

@@ -21,11 +21,20 @@ internal static class Interruption
     /// <summary>The exit code of a run stopped by a signal, by the shells' convention 128 + its number: 130 for SIGINT, 143 for SIGTERM.</summary>
     public static int ExitCode => s_exitCode;
 
-    /// <summary>From now on a first SIGINT or SIGTERM cancels <see cref="Token"/> instead of ending the process.</summary>
-    public static void BeginGraceful()
+    /// <summary>
+    /// Watches SIGINT and SIGTERM for the whole command: one that ends the process first deletes the temporary file of a
+    /// save in progress (<see cref="CliFiles.DeleteUnfinishedWrites"/>), so none is left half-written.
+    /// </summary>
+    public static void Install()
     {
         s_sigint ??= PosixSignalRegistration.Create(PosixSignal.SIGINT, context => OnSignal(context, Cli.Interrupted));
         s_sigterm ??= PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => OnSignal(context, Cli.Terminated));
+    }
+
+    /// <summary>From now on a first SIGINT or SIGTERM cancels <see cref="Token"/> instead of ending the process.</summary>
+    public static void BeginGraceful()
+    {
+        Install();
         s_graceful = true;
     }
 
@@ -38,7 +47,12 @@ internal static class Interruption
 
     private static void OnSignal(PosixSignalContext context, int exitCode)
     {
-        if (!s_graceful || s_stop.IsCancellationRequested) return;
+        if (!s_graceful || s_stop.IsCancellationRequested)
+        {
+            // The signal ends the process (its default action, once this returns): no temporary file may outlive it.
+            CliFiles.DeleteUnfinishedWrites();
+            return;
+        }
         context.Cancel = true;
         s_exitCode = exitCode;
         s_stop.Cancel();

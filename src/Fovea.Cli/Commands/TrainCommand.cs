@@ -102,6 +102,7 @@ internal static class TrainCommand
         string? data = cl.Get("data");
         if (data is not null && !Directory.Exists(data))
             throw new DirectoryNotFoundException(File.Exists(data) ? $"--data {data} is a file; expected a folder (a data set's files, or one subfolder of images per class)." : $"Data folder not found: {data} (--data).");
+        if (data is not null) CliFiles.ReadableFolder(data, "--data folder");
         if (data is not null && ImageFolderTraining.IsImageFolder(data)) return ImageFolderTraining.Run(cl, data, session);
         foreach (var folderOption in ImageFolderTraining.OptionsOnlyForFolders)
             if (cl.Has(folderOption))
@@ -141,6 +142,10 @@ internal static class TrainCommand
             Schedule = settings.Schedule, Augmentation = settings.Augment ? datasetInfo.Augmentation : null,
             Callbacks = settings.Json ? [] : [ConsoleProgress.ForStandardError()],
         };
+        // Named here as the user wrote it: the library's refusal names its property (ValidationSplit), not the option.
+        if (settings.ValidationSplit > 0 && InMemoryDataset.SplitIndices(train.Count, settings.ValidationSplit, settings.Seed).Train.Length == 0)
+            throw new UsageException($"--validation-split {settings.ValidationSplit} of {train.Count:N0} training image(s) leaves none to train on; " +
+                "hold out a smaller fraction" + (cl.Has("limit") ? " or raise --limit." : "."));
         // The images Fit will train on: the validation images it holds out are not the training data's.
         var fitted = options.SplitIndices(train).Training;
         var model = ModelZoo.Create(modelName, train.SampleShape, train.ClassNames.Count, settings.Seed);

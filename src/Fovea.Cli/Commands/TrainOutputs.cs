@@ -23,25 +23,34 @@ internal static class TrainOutputs
     /// </summary>
     public static void CheckOutsideClassFolders(string modelPath, params string?[] imageFolders)
     {
-        // Compared where they really are: through a link to the folder (or from it) a lexical comparison saw no class
-        // folder, and the charts were written among the images.
-        string outFolder = RealPath(Path.GetDirectoryName(Path.GetFullPath(modelPath))!);
         foreach (var folder in imageFolders)
         {
-            if (folder is null) continue;
-            string realFolder = RealPath(folder);
-            string? classFolder = null;
-            string relative = Path.GetRelativePath(realFolder, outFolder);
-            if (!(relative == "." || relative == ".." || relative.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal) || Path.IsPathRooted(relative)))
-                classFolder = relative.Split(Path.DirectorySeparatorChar)[0];
-            // A class folder may itself be a link to a folder elsewhere.
-            else if (Directory.Exists(folder))
-                classFolder = Directory.GetDirectories(folder).Select(Path.GetFileName).Where(name => !name!.StartsWith('.')).FirstOrDefault(name =>
-                    Path.GetRelativePath(RealPath(Path.Combine(folder, name!)), outFolder) is var r && (r == "." || !(r.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(r))));
-            if (classFolder is null || classFolder.StartsWith('.')) continue; // hidden folders are no classes
+            if (folder is null || ClassFolderHolding(Path.GetDirectoryName(Path.GetFullPath(modelPath))!, folder) is not { } classFolder) continue;
             throw new UsageException($"--out {modelPath} is inside the class folder {Path.Combine(folder, classFolder)}: the model could replace one of " +
                 $"its images, and the charts saved beside it (PNG) would be read as images of class '{classFolder}'. Choose a path outside {folder}.");
         }
+    }
+
+    /// <summary>
+    /// The name of the class folder of the image folder <paramref name="imageFolder"/> that <paramref name="folder"/> is
+    /// (or lies inside), or null when it is in none: outside the image folder, the image folder itself (where no class is
+    /// read), or a hidden folder (no class).
+    /// </summary>
+    internal static string? ClassFolderHolding(string folder, string imageFolder)
+    {
+        // Compared where they really are: through a link to the folder (or from it) a lexical comparison saw no class
+        // folder, and the charts were written among the images.
+        string outFolder = RealPath(folder);
+        string realFolder = RealPath(imageFolder);
+        string? classFolder = null;
+        string relative = Path.GetRelativePath(realFolder, outFolder);
+        if (!(relative == "." || relative == ".." || relative.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal) || Path.IsPathRooted(relative)))
+            classFolder = relative.Split(Path.DirectorySeparatorChar)[0];
+        // A class folder may itself be a link to a folder elsewhere.
+        else if (Directory.Exists(imageFolder))
+            classFolder = Directory.GetDirectories(imageFolder).Select(Path.GetFileName).Where(name => !name!.StartsWith('.')).FirstOrDefault(name =>
+                Path.GetRelativePath(RealPath(Path.Combine(imageFolder, name!)), outFolder) is var r && (r == "." || !(r.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(r))));
+        return classFolder is null || classFolder.StartsWith('.') ? null : classFolder; // hidden folders are no classes
     }
 
     /// <summary>The absolute path with every symbolic link along it resolved (the part that does not exist yet kept as written).</summary>

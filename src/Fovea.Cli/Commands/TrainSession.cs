@@ -89,6 +89,11 @@ internal sealed class TrainSession
     public void Prepare(string outPath)
     {
         CheckpointPath = _resumePath ?? outPath + ".checkpoint";
+        // A resumed run rewrites the checkpoint where it is, which need not be beside --out (it may have been moved):
+        // proved writable now, not after an epoch of training (and its folder is then one whose unfinished saves a
+        // terminating signal cleans up).
+        if (_resumePath is not null)
+            CliFiles.FolderTakesFiles(Path.GetDirectoryName(Path.GetFullPath(_resumePath))!, $"--resume {_resumePath} (rewritten after every epoch)");
         if (Resume is null && File.Exists(CheckpointPath))
         {
             string state;

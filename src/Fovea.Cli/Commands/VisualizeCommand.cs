@@ -50,7 +50,7 @@ internal static class VisualizeCommand
         int threads = cl.GetInt("threads", Environment.ProcessorCount, 1, 1024);
         Parallelism.Degree = threads;
         string modelPath = cl.Positionals[0], imagePath = cl.Positionals[1];
-        if (File.Exists(outDir)) throw new UsageException($"--out {outDir} is a file; expected a folder for the pictures.");
+        CliFiles.OutputFolder(outDir, "--out", "for the pictures");
         var model = ModelSource.Load(modelPath);
         CliFiles.Input(imagePath, "Image file");
         if (model.InputShape.Length != 3 || model.InputShape[0] is not (1 or 3))

@@ -68,7 +68,8 @@ public static class MnistFamily
         ClassNames: ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]);
 
     /// <summary>MNIST handwritten digits. MD5s of the .gz files as published alongside torchvision's MNIST;
-    /// no content SHA-256 is recorded, so local copies are checked for structure only.</summary>
+    /// no content SHA-256 is recorded, so local copies are checked for structure only (and refused when they are
+    /// Fashion-MNIST's files, which have the same names and shapes).</summary>
     public static MnistFamilyDataset Mnist { get; } = new(
         Name: "mnist",
         DisplayName: "MNIST",
@@ -114,8 +115,8 @@ public static class MnistFamily
         var labels = IdxReader.ReadLabels(labelsPath);
         if (options.VerifyChecksums)
         {
-            CheckContent(imagesRes, images);
-            CheckContent(labelsRes, labels);
+            CheckContent(dataset, imagesRes, images);
+            CheckContent(dataset, labelsRes, labels);
         }
         int n = images.Dimensions[0];
         const int size = MnistFamilyDataset.ImageSize;
@@ -215,9 +216,20 @@ public static class MnistFamily
             : $"'{path}' decompresses to content with SHA-256 {sha}, expected {resource.ContentSha256} for {resource.FileName}.";
     }
 
-    private static void CheckContent(IdxResource resource, IdxFile file)
+    private static void CheckContent(MnistFamilyDataset dataset, IdxResource resource, IdxFile file)
     {
-        if (resource.ContentSha256 is null) return;
+        if (resource.ContentSha256 is null)
+        {
+            // No checksum of this data set's content is on record (MNIST), but the family shares file names and shapes:
+            // another member's files, recognised by theirs, would be read without a word (Fashion-MNIST's clothing under
+            // MNIST's digit labels, say).
+            string content = file.ComputeContentSha256();
+            foreach (var other in new[] { FashionMnist, Mnist }.Where(d => d.Name != dataset.Name))
+                if (other.Files.FirstOrDefault(f => f.ContentSha256 == content) is { } theirs)
+                    throw new InvalidDataException($"IDX file '{file.Path}' is {other.DisplayName}'s {theirs.FileName}, not {dataset.DisplayName}'s " +
+                        $"{resource.FileName}. Load {other.DisplayName} to use it (--dataset {other.Name}), or give the folder that holds {dataset.DisplayName}'s files.");
+            return;
+        }
         string sha = file.ComputeContentSha256();
         if (sha != resource.ContentSha256)
             throw new InvalidDataException(
