@@ -34,7 +34,7 @@ public static partial class Charts
         plot.YLabel("training loss");
         plot.ShowLegend(Alignment.UpperLeft);
         return ToPicture(plot, "lr-finder", "Learning-rate range test", width, height,
-            $"Lowest smoothed loss at {result.MinimumLossRate:G2}; suggested rate {result.SuggestedRate:G2}, a tenth of it" +
+            $"Lowest smoothed loss at {result.MinimumLossRate:G2}; suggested rate {result.SuggestedRate:G2}, where it fell fastest" +
             (result.Diverged ? "; the sweep stopped where the loss blew up." : "."));
     }
 }

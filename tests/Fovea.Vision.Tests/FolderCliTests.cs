@@ -60,6 +60,15 @@ public sealed class FolderCliTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void Lr_find_is_refused_for_an_image_folder_before_anything_runs()
+    {
+        using var folder = new SyntheticFolder(imagesPerClass: 3, seed: 5);
+        var r = Fovea("train", "--data", folder.Root, "--base", "none", "--lr", "find", "--out", Path.Combine(_dir, "x.fovea"));
+        CliProcess.AssertUsageError(r, "--lr find runs on the built-in data sets");
+        Assert.False(File.Exists(Path.Combine(_dir, "x.fovea")));
+    }
+
+    [Fact]
     public void Train_on_the_pretrained_base_saves_one_model_that_classifies_image_files()
     {
         using var train = new SyntheticFolder(imagesPerClass: 6, seed: 43, minSide: 60, maxSide: 140);

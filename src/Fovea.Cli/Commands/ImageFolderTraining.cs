@@ -108,6 +108,8 @@ internal static class ImageFolderTraining
         var settings = TrainSettings.Read(cl, pretrained
             ? new TrainDefaults(100, 0.001, "adam", "constant", Augment: false, validationSplit, BatchSize: 32)
             : new TrainDefaults(30, 0.002, "adamw", "cosine", Augment: true, validationSplit, BatchSize: 32));
+        if (settings.FindsRate)
+            throw new UsageException("--lr find runs on the built-in data sets (Fashion-MNIST, MNIST, CIFAR-10); for an image folder give a rate, e.g. --lr 0.001.");
         if (testDir is null && settings.ValidationSplit == 0)
             throw new UsageException("Nothing to measure accuracy on: --validation-split 0 and no --test-data. Hold out a fraction (e.g. --validation-split 0.2) or give --test-data DIR.");
         return new Choice(pretrainedBase, modelName, channels, height, width, testDir, settings, FineTuning.Read(cl, pretrainedBase, settings));

@@ -32,7 +32,9 @@ internal static class TrainCommand
           --epochs N             passes over the data (default: 24 for default and compact, 3 for reference, 30 for
                                  vgg-small and for image folders from scratch, 100 for a classifier on pretrained features)
           --batch-size N         samples per step (default: 64; 128 for vgg-small; 32 for image folders, any model)
-          --lr X                 learning rate (default: 0.001 for reference and on pretrained features, else 0.002)
+          --lr X                 learning rate (default: 0.001 for reference and on pretrained features, else 0.002);
+                                 find: the rate from a learning-rate range test on the training images (where its
+                                 loss falls fastest, a cautious choice; chart <model>.lr-finder.png; built-in data sets)
           --optimizer NAME       adam | adamw | sgd (momentum 0.9) (default: adamw; adam for reference and on pretrained
                                  features)
           --schedule NAME        constant | step | cosine | plateau (default: cosine; constant for reference and on
@@ -156,6 +158,9 @@ internal static class TrainCommand
         var trainer = new Trainer(model, settings.Optimizer, settings.CreateLoss(train, fitted));
         trainer.CheckStepFits(settings.BatchSize, fitted.Length);
         foreach (var line in loadLog) Console.Error.WriteLine(line);
+        // --lr find sweeps the images training will use (the held-out ones stay unseen).
+        settings = settings.FindRate(trainer, train is InMemoryDataset memory && fitted.Length < train.Count ? memory.Subset(fitted) : train,
+            session.Resume, VisualizeCommand.Stem(outPath) + ".lr-finder.png");
         if (!settings.Json)
             Console.Error.WriteLine($"Training '{modelName}' ({model.ParameterCount:N0} parameters) on {datasetInfo.DisplayName}: {train.Count:N0} images, {settings.Describe()}");
         if (!settings.Json && session.Describe() is { } resuming) Console.Error.WriteLine(resuming);

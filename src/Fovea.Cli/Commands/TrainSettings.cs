@@ -1,6 +1,7 @@
 using Fovea.Data;
 using Fovea.Losses;
 using Fovea.Optimizers;
+using Fovea.Training;
 
 namespace Fovea.Cli.Commands;
 
@@ -11,10 +12,14 @@ internal sealed record TrainDefaults(int Epochs, double LearningRate, string Opt
 internal sealed record TrainSettings(int Epochs, int BatchSize, float LearningRate, Optimizer Optimizer, string ScheduleName,
     LearningRateSchedule Schedule, float LabelSmoothing, bool BalanceClasses, bool Augment, double ValidationSplit, int Seed, int Threads, bool Json)
 {
+    /// <summary>--lr find: the rate comes from a learning-rate range test on the training images (see <see cref="FindRate"/>).</summary>
+    public bool FindsRate { get; init; }
+
     public static TrainSettings Read(CommandLine cl, TrainDefaults defaults)
     {
+        bool find = cl.Get("lr") is "find";
         // Above 0 (a rate of 0 runs every epoch and learns nothing) after the conversion to float32, which turns 1e-50 into 0.
-        double requested = cl.GetDouble("lr", defaults.LearningRate);
+        double requested = find ? defaults.LearningRate : cl.GetDouble("lr", defaults.LearningRate);
         float lr = (float)requested;
         if (!(requested > 0 && requested <= 10) || lr == 0)
             throw new UsageException($"Option --lr must be greater than 0 and at most 10; received {cl.Get("lr")}" +
@@ -40,7 +45,29 @@ internal sealed record TrainSettings(int Epochs, int BatchSize, float LearningRa
             ValidationSplit: cl.GetDouble("validation-split", defaults.ValidationSplit, 0, 0.99),
             Seed: cl.GetInt("seed", 0),
             Threads: cl.GetInt("threads", Environment.ProcessorCount, 1, 1024),
-            Json: cl.Has("json"));
+            Json: cl.Has("json")) { FindsRate = find };
+    }
+
+    /// <summary>
+    /// With --lr find, the rate to train at: on a fresh run, where the loss of a range test on
+    /// <paramref name="images"/> fell fastest (its chart written as <paramref name="chartPath"/>); on a resumed run, the rate
+    /// it started with. Sets the optimizer to it and returns the settings with it. Without --lr find, these settings.
+    /// </summary>
+    public TrainSettings FindRate(Trainer trainer, IDataset images, TrainingCheckpoint? resume, string chartPath)
+    {
+        if (!FindsRate) return this;
+        float rate;
+        if (resume is not null) rate = resume.BaseLearningRate;
+        else
+        {
+            var result = LearningRateFinder.Run(trainer, images, new LearningRateFinderOptions { BatchSize = BatchSize, Seed = Seed });
+            using (var chart = Vision.Charts.LearningRateFinder(result)) chart.SavePng(chartPath);
+            rate = result.SuggestedRate;
+            if (!Json)
+                Console.Error.WriteLine($"Learning-rate range test: {result.Points.Count} steps, lowest loss at {result.MinimumLossRate:G2}; training at {rate:G2} (chart: {chartPath})");
+        }
+        trainer.Optimizer.LearningRate = rate;
+        return this with { LearningRate = rate };
     }
 
     /// <summary>--clip-norm X: above 0 and finite, or null when not given.</summary>

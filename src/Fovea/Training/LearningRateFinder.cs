@@ -28,15 +28,16 @@ public sealed record LearningRatePoint(float LearningRate, double Loss, double S
 
 /// <summary>The sweep and what it suggests.</summary>
 /// <param name="Points">Every step taken, in order of rising rate.</param>
-/// <param name="SuggestedRate">A tenth of the rate where the smoothed loss was lowest: still on the steep descent, safely
-/// before the loss turns up.</param>
+/// <param name="SuggestedRate">The rate where the smoothed loss fell fastest: the middle of the descent, a cautious choice
+/// (measured: on the reference CNN it matched the hand-tuned 0.001; on the default network it was 0.00025, where 0.002
+/// trains faster). Read the chart when it matters.</param>
 /// <param name="MinimumLossRate">The rate where the smoothed loss was lowest.</param>
 /// <param name="Diverged">True when the sweep stopped early because the loss exceeded four times its lowest value.</param>
 public sealed record LearningRateFinderResult(IReadOnlyList<LearningRatePoint> Points, float SuggestedRate, float MinimumLossRate, bool Diverged);
 
 /// <summary>
 /// The learning-rate range test (Smith, 2017): train for a short while with the rate rising exponentially from tiny to
-/// huge, watch the loss fall, bottom out and blow up, and take a rate somewhat below the bottom. The model, its BatchNorm
+/// huge, watch the loss fall, bottom out and blow up, and take a rate on the steep part of the fall. The model, its BatchNorm
 /// statistics, its dropout streams and the optimizer are put back exactly as they were afterwards, so a Fit that follows
 /// starts from the same place it would have without the test.
 /// </summary>
@@ -125,7 +126,28 @@ public static class LearningRateFinder
         finally { arena.ReleaseAll(); }
         if (points.Count == 0)
             throw new TrainingDivergedException($"The loss was not finite at the first rate, {options.StartRate}: the model or data gives NaN before any step.");
-        var lowest = points.MinBy(p => p.SmoothedLoss)!;
-        return new LearningRateFinderResult(points, Math.Max(options.StartRate, lowest.LearningRate / 10), lowest.LearningRate, diverged);
+        int lowest = 0;
+        for (int i = 1; i < points.Count; i++) if (points[i].SmoothedLoss < points[lowest].SmoothedLoss) lowest = i;
+        int steepest = Steepest(points, lowest);
+        return new LearningRateFinderResult(points, points[steepest].LearningRate, points[lowest].LearningRate, diverged);
+    }
+
+    /// <summary>
+    /// The step where the smoothed loss falls fastest (per step of rate, over a window of ±3 steps, so one noisy batch does
+    /// not decide), between the end of the average's warm-up and the lowest point: the middle of the descent, where the
+    /// rate is high enough to learn quickly and well below where training turns unstable.
+    /// </summary>
+    private static int Steepest(IReadOnlyList<LearningRatePoint> points, int lowest)
+    {
+        const int window = 3;
+        int first = Math.Min(lowest, Math.Max(window, points.Count / 10));
+        int best = lowest;
+        double bestSlope = 0;
+        for (int i = first; i < lowest; i++)
+        {
+            double slope = points[Math.Min(lowest, i + window)].SmoothedLoss - points[Math.Max(0, i - window)].SmoothedLoss;
+            if (slope < bestSlope) { bestSlope = slope; best = i; }
+        }
+        return best;
     }
 }

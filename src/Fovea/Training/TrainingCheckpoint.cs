@@ -75,6 +75,8 @@ public sealed partial class TrainingCheckpoint
     public int Threads { get; }
     /// <summary>The strings of <see cref="FitOptions.CheckpointMetadata"/>.</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
+    /// <summary>The learning rate the run started with (before any schedule): what a resumed run must use again.</summary>
+    public float BaseLearningRate => ExactNumber.Float(_optimizer, "base_learning_rate");
 
     private readonly FitPosition _position;
     private readonly bool _stopRequested;

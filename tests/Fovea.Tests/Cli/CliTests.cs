@@ -188,6 +188,17 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void LrFindPicksTheRateAndChartsTheSweep()
+    {
+        var r = Fovea("train", "--model", "reference", "--epochs", "1", "--limit", "640", "--lr", "find", "--out", Path.Combine(_dir, "f.fovea"), "--json");
+        Assert.True(r.Code == 0, r.Err);
+        Assert.True(File.Exists(Path.Combine(_dir, "f.lr-finder.png")));
+        double rate = (double)JsonNode.Parse(r.Out)!["history"]![0]!["learning_rate"]!;
+        Assert.InRange(rate, 1e-6, 1.0);
+        AssertUsageError(Fovea("train", "--lr", "fnd"), "Option --lr expects a number; received 'fnd'");
+    }
+
+    [Fact]
     public void TrainEvalPredictEndToEnd()
     {
         string model = Path.Combine(_dir, "small.fovea");
