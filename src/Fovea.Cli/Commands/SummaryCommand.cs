@@ -4,14 +4,15 @@ using Fovea.Serialization;
 
 namespace Fovea.Cli.Commands;
 
-/// <summary>fovea summary MODEL | --model NAME: layers, output shapes, parameters and FLOPs.</summary>
+/// <summary>fovea summary MODEL | --model NAME: layers, output shapes, parameters, FLOPs and receptive fields.</summary>
 internal static class SummaryCommand
 {
     public const string Help = """
         Usage: fovea summary MODEL_FILE
                fovea summary --model NAME [--input C,H,W] [--classes N]
 
-        Prints layer, stage (base/top), output shape, parameter count and FLOPs per layer, plus totals.
+        Prints layer, stage (base/top), output shape, parameter count, FLOPs and receptive field ("Sees":
+        the input pixels one output position depends on) per layer, plus totals.
 
         Options:
           --model NAME     a zoo network (default | reference | compact | vgg-small) instead of a file
