@@ -166,7 +166,8 @@ public sealed partial class TrainingCheckpoint
         if (batches < 0 || _position.Batch > batches)
             throw new FormatException($"position batch {_position.Batch} does not fit an epoch of {Settings.TrainingSamples} samples in batches of {Settings.BatchSize}.");
         int steps = ConfigReader.Int(_optimizer, "steps");
-        if (steps < 0) throw new FormatException($"the optimizer has taken {steps} steps.");
+        // The next step is steps + 1, which must not wrap around to a negative count.
+        if (steps is < 0 or int.MaxValue) throw new FormatException($"the optimizer has taken {steps} steps.");
         foreach (var field in new[] { "learning_rate", "base_learning_rate" })
         {
             float rate = ExactNumber.Float(_optimizer, field);
