@@ -100,7 +100,9 @@ public sealed partial class TrainingCheckpoint
             throw new FormatException($"{path} was written by a newer Fovea (training checkpoint format version {version}); this build reads versions up to {FormatVersion}. Upgrade Fovea to resume it.");
         var model = ModelFile.BuildModel(path, tensors, metadata);
         JsonObject state;
-        try { state = JsonNode.Parse(metadata.GetValueOrDefault(StateKey) ?? throw new FormatException("the training state is missing.")) as JsonObject
+        // A field named twice would otherwise surface in Fit, when first read, as an ArgumentException naming no file.
+        try { state = JsonNode.Parse(metadata.GetValueOrDefault(StateKey) ?? throw new FormatException("the training state is missing."),
+                documentOptions: new System.Text.Json.JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
                 ?? throw new FormatException("the training state is not a JSON object."); }
         catch (System.Text.Json.JsonException e) { throw new FormatException($"{path}: the training state is not valid JSON ({e.Message}).", e); }
         catch (FormatException e) { throw new FormatException($"{path}: {e.Message}", e); }

@@ -66,6 +66,21 @@ public sealed class TrainingCheckpointFuzzTests : IDisposable
     }
 
     [Fact]
+    public void AFieldNamedTwiceInTheTrainingStateIsRefusedByLoad()
+    {
+        // It loaded, and Fit then failed comparing optimizer settings: "An item with the same key has already been added".
+        string path = Checkpoint();
+        var (tensors, metadata) = SafeTensors.Read(File.ReadAllBytes(path), path);
+        metadata["training"] = metadata["training"].Replace("\"epsilon\":", "\"epsilon\":1,\"epsilon\":", StringComparison.Ordinal);
+        metadata.Remove("checksum");
+        using (var stream = File.Create(path))
+            SafeTensors.Write(stream, tensors.Select(kv => (kv.Key, kv.Value.Shape, kv.Value.Values)).ToList(), metadata);
+        var e = Assert.Throws<FormatException>(() => TrainingCheckpoint.Load(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("the training state is not valid JSON", e.Message);
+    }
+
+    [Fact]
     public void NaNInTheOptimizerStateIsRefused()
     {
         string path = Checkpoint();
