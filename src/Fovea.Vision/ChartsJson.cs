@@ -82,7 +82,9 @@ public static partial class Charts
 
     private static JsonNode? Parse(string json, string source, string expected)
     {
-        try { return JsonNode.Parse(json); }
+        // A repeated field name would otherwise surface later, when the object is first read, as an ArgumentException
+        // ("An item with the same key has already been added").
+        try { return JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }); }
         catch (JsonException e) { throw new FormatException($"{source} is not valid JSON ({e.Message}); expected {expected}.", e); }
     }
 

@@ -272,6 +272,17 @@ public class VisualizerTests
         Assert.Contains("m.history.json: epoch entry 0: \"epoch\" is 1.5", epoch.Message);
     }
 
+    [Fact]
+    public void A_field_named_twice_in_a_saved_history_or_confusion_matrix_is_a_format_error_naming_the_file()
+    {
+        // Found by fuzzing: the repeated name surfaced as "An item with the same key has already been added" (an
+        // ArgumentException, so the CLI's report said nothing of the file).
+        var history = Assert.Throws<FormatException>(() => Charts.ReadHistoryJson("[{\"epoch\": 1, \"loss\": 1, \"loss\": 2, \"accuracy\": 0.5}]", "m.history.json"));
+        Assert.Contains("m.history.json is not valid JSON", history.Message);
+        var confusion = Assert.Throws<FormatException>(() => Charts.ConfusionFromJson("{\"class_names\": [\"a\"], \"counts\": [[1]], \"counts\": [[2]]}", "m.confusion.json"));
+        Assert.Contains("m.confusion.json is not valid JSON", confusion.Message);
+    }
+
     [Theory]
     [InlineData(0.0123f, "0.0123")]
     [InlineData(0.00123f, "0.00123")]

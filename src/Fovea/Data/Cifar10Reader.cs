@@ -72,6 +72,11 @@ internal static class Cifar10Reader
                 problem = entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile) || entry.DataStream is null
                     ? $"CIFAR-10 archive '{archive}': {name} is a {entry.EntryType} entry, expected a regular file."
                     : LengthProblem(where, entry.Length);
+                // The data set's arrays are sized from the entry's header before its data is read: deflate expands at most
+                // 1032 : 1, so a damaged size beyond that is refused first (a 7 KB archive claimed 512 MB of records).
+                if (problem is null && entry.Length > stream.Length * MaxDeflateRatio)
+                    problem = $"CIFAR-10 archive '{archive}': entry {name} claims {entry.Length:N0} bytes, more than {stream.Length:N0} compressed bytes " +
+                        $"can hold: it is damaged; {Remedy(dataset)}";
                 if (problem is not null) break;
                 int count = (int)(entry.Length / Cifar10Dataset.RecordSize);
                 problem = records is null ? SizeProblem(count, files.Count) : CountProblem(where, count, first!, records.PerBatch);
@@ -83,7 +88,9 @@ internal static class Cifar10Reader
                 remaining--;
             }
         }
-        catch (Exception e) when (e is EndOfStreamException or FormatException or InvalidDataException)
+        // .NET's TarReader reports some damaged headers as OverflowException (a number or date out of range) or
+        // InvalidOperationException (an extended-attributes size too large), not as format errors.
+        catch (Exception e) when (e is EndOfStreamException or FormatException or InvalidDataException or OverflowException or InvalidOperationException)
         {
             // The gzip or tar layer failed: say which file, and how to get a good copy.
             throw new InvalidDataException($"CIFAR-10 archive '{archive}' is damaged or truncated ({e.Message}); {Remedy(dataset)}", e);
@@ -94,6 +101,9 @@ internal static class Cifar10Reader
             throw new InvalidDataException($"CIFAR-10 archive '{archive}' ends without {dataset.FolderName}/{files[missing]}: it is truncated or not {dataset.ArchiveName}; {Remedy(dataset)}");
         return records!.ToDataset();
     }
+
+    /// <summary>The most deflate (gzip) expands data: 258 bytes from each 2-bit code, about 1032 : 1.</summary>
+    private const long MaxDeflateRatio = 1032;
 
     private static string Remedy(Cifar10Dataset dataset) =>
         $"replace it with a good copy of {dataset.BaseUrls[0]}{dataset.ArchiveName} (MD5 {dataset.ArchiveMd5}); one in the cache can simply be deleted, to be downloaded again when online.";

@@ -174,5 +174,9 @@ public sealed class ReduceOnPlateauSchedule : LearningRateSchedule
         _best = ExactNumber.Double(state, "best");
         _badEpochs = Layers.ConfigReader.Int(state, "bad_epochs");
         _scale = ExactNumber.Float(state, "scale");
+        // The rate is the base rate times the scale, which only ever shrinks from 1: a NaN or negative scale from a damaged
+        // checkpoint would set a rate the optimizer refuses (an ArgumentOutOfRangeException mid-run).
+        if (!(_scale is >= 0f and <= 1f)) throw new FormatException($"field 'scale' is {_scale}; expected a value from 0 to 1.");
+        if (_badEpochs < 0) throw new FormatException($"field 'bad_epochs' is {_badEpochs}; expected a count ≥ 0.");
     }
 }

@@ -118,7 +118,8 @@ public static class ModelFile
         if (!metadata.TryGetValue("architecture", out var archText))
             throw new FormatException($"{path}: the model architecture is missing from the metadata.");
         JsonNode? archNode;
-        try { archNode = JsonNode.Parse(archText); }
+        // A field named twice would otherwise surface on first read as an ArgumentException naming neither file nor field.
+        try { archNode = JsonNode.Parse(archText, documentOptions: new System.Text.Json.JsonDocumentOptions { AllowDuplicateProperties = false }); }
         catch (System.Text.Json.JsonException e)
         {
             throw new FormatException($"{path}: the model architecture is not valid JSON ({e.Message}).");

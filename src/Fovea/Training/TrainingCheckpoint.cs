@@ -102,7 +102,9 @@ public sealed partial class TrainingCheckpoint
             throw new FormatException($"{path} was written by a newer Fovea (training checkpoint format version {version}); this build reads versions up to {FormatVersion}. Upgrade Fovea to resume it.");
         var model = ModelFile.BuildModel(path, tensors, metadata);
         JsonObject state;
-        try { state = JsonNode.Parse(metadata.GetValueOrDefault(StateKey) ?? throw new FormatException("the training state is missing.")) as JsonObject
+        // A field named twice would otherwise surface in Fit, when first read, as an ArgumentException naming no file.
+        try { state = JsonNode.Parse(metadata.GetValueOrDefault(StateKey) ?? throw new FormatException("the training state is missing."),
+                documentOptions: new System.Text.Json.JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
                 ?? throw new FormatException("the training state is not a JSON object."); }
         catch (System.Text.Json.JsonException e) { throw new FormatException($"{path}: the training state is not valid JSON ({e.Message}).", e); }
         catch (FormatException e) { throw new FormatException($"{path}: {e.Message}", e); }
@@ -168,7 +170,8 @@ public sealed partial class TrainingCheckpoint
         if (batches < 0 || _position.Batch > batches)
             throw new FormatException($"position batch {_position.Batch} does not fit an epoch of {Settings.TrainingSamples} samples in batches of {Settings.BatchSize}.");
         int steps = ConfigReader.Int(_optimizer, "steps");
-        if (steps < 0) throw new FormatException($"the optimizer has taken {steps} steps.");
+        // The next step is steps + 1, which must not wrap around to a negative count.
+        if (steps is < 0 or int.MaxValue) throw new FormatException($"the optimizer has taken {steps} steps.");
         foreach (var field in new[] { "learning_rate", "base_learning_rate" })
         {
             float rate = ExactNumber.Float(_optimizer, field);

@@ -50,6 +50,23 @@ public sealed class ModelFileFuzzTests : IDisposable
     }
 
     [Fact]
+    public void AnArchitectureNamingAFieldTwiceIsAFormatErrorNamingTheFile()
+    {
+        // It loaded into an ArgumentException, "An item with the same key has already been added. Key: name".
+        var model = new Sequential([1, 6, 6], "small").Base(new Conv2D(2, 3)).Top(new Flatten(), new Dense(3));
+        string architecture = ModelArchitecture.ToJson(model).ToJsonString();
+        string path = Path.Combine(_dir, "twice.fovea");
+        using (var stream = File.Create(path))
+            SafeTensors.Write(stream, model.Parameters.Select(p => (p.Name, p.Value.Shape, p.Value.ToArray())).ToList(), new Dictionary<string, string>
+            {
+                ["format"] = "fovea", ["format_version"] = "1", ["architecture"] = architecture[..^1] + ",\"name\":\"again\"}",
+            });
+        var e = Assert.Throws<FormatException>(() => ModelFile.Load(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("the model architecture is not valid JSON", e.Message);
+    }
+
+    [Fact]
     public void AnArchitectureAskingForMoreWeightsThanTheFileHoldsIsRefusedBeforeAllocatingThem()
     {
         // A 4 KB file whose Dense layer claims 60 million units: 1.9 billion weights, 7.7 GB, were allocated and

@@ -46,6 +46,7 @@ public sealed class TrainingCheckpointFuzzTests : IDisposable
         { "draws-overflow", s => s["dropout_streams"]!["dropout"]!["draws"] = "99999999999999999999", "has drawn '99999999999999999999' masks" },
         { "draws-negative", s => s["dropout_streams"]!["dropout"]!["draws"] = "-1", "has drawn '-1' masks" },
         { "steps-negative", s => s["optimizer"]!["steps"] = -4, "the optimizer has taken -4 steps" },
+        { "steps-max", s => s["optimizer"]!["steps"] = int.MaxValue, "the optimizer has taken 2147483647 steps" }, // the next one wrapped to int.MinValue
         { "rate-nan", s => s["optimizer"]!["learning_rate"] = "NaN", "field 'learning_rate' is NaN" },
         { "rate-text", s => s["optimizer"]!["base_learning_rate"] = "0.01x", "field 'base_learning_rate' is '0.01x'" },
         { "optimizer-config", s => s["optimizer"]!.AsObject().Remove("config"), "field 'config' is missing" },
@@ -65,6 +66,21 @@ public sealed class TrainingCheckpointFuzzTests : IDisposable
     }
 
     [Fact]
+    public void AFieldNamedTwiceInTheTrainingStateIsRefusedByLoad()
+    {
+        // It loaded, and Fit then failed comparing optimizer settings: "An item with the same key has already been added".
+        string path = Checkpoint();
+        var (tensors, metadata) = SafeTensors.Read(File.ReadAllBytes(path), path);
+        metadata["training"] = metadata["training"].Replace("\"epsilon\":", "\"epsilon\":1,\"epsilon\":", StringComparison.Ordinal);
+        metadata.Remove("checksum");
+        using (var stream = File.Create(path))
+            SafeTensors.Write(stream, tensors.Select(kv => (kv.Key, kv.Value.Shape, kv.Value.Values)).ToList(), metadata);
+        var e = Assert.Throws<FormatException>(() => TrainingCheckpoint.Load(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("the training state is not valid JSON", e.Message);
+    }
+
+    [Fact]
     public void NaNInTheOptimizerStateIsRefused()
     {
         string path = Checkpoint();
@@ -72,6 +88,17 @@ public sealed class TrainingCheckpointFuzzTests : IDisposable
         var e = Assert.Throws<FormatException>(() => TrainingCheckpoint.Load(path));
         Assert.Contains(path, e.Message);
         Assert.Contains("optimizer state 'optimizer/m/dense.bias' holds NaN at index 1", e.Message);
+    }
+
+    [Theory]
+    [InlineData("NaN", 0, "field 'scale' is NaN")]     // the optimizer refused the NaN rate mid-run: ArgumentOutOfRangeException
+    [InlineData("-0.5", 0, "field 'scale' is -0.5")]
+    [InlineData("1", -3, "field 'bad_epochs' is -3")]
+    public void ADamagedPlateauStateIsAFormatError(string scale, int badEpochs, string expected)
+    {
+        var state = new JsonObject { ["best"] = "1.5", ["bad_epochs"] = badEpochs, ["scale"] = scale };
+        var e = Assert.Throws<FormatException>(() => new ReduceOnPlateauSchedule().LoadState(state));
+        Assert.Contains(expected, e.Message);
     }
 
     [Fact]
