@@ -97,7 +97,10 @@ public static class IdxReader
         try
         {
             using var stream = OpenDecompressed(path);
-            return Read(stream, path, expectedRank);
+            // Deflate expands at most 1032:1, so a gzip file of L bytes holds at most 1032·L: a header within that bound
+            // is allocated at once, as a plain file's is (growing a buffer by doubling kept 95 MB for Fashion-MNIST's 47).
+            long bound = stream is GZipStream ? new FileInfo(path).Length * 1032 : new FileInfo(path).Length;
+            return Read(stream, path, expectedRank, bound);
         }
         catch (InvalidDataException ex) when (!ex.Message.Contains(path, StringComparison.Ordinal))
         {
@@ -107,7 +110,10 @@ public static class IdxReader
     }
 
     /// <summary>Reads an IDX file of unsigned bytes from an already-decompressed stream; <paramref name="name"/> is used in messages.</summary>
-    public static IdxFile Read(Stream stream, string name, int? expectedRank = null)
+    public static IdxFile Read(Stream stream, string name, int? expectedRank = null) => Read(stream, name, expectedRank, maxBytes: null);
+
+    /// <summary>As <see cref="Read(Stream, string, int?)"/>, knowing that the stream holds at most <paramref name="maxBytes"/> bytes.</summary>
+    private static IdxFile Read(Stream stream, string name, int? expectedRank, long? maxBytes)
     {
         ArgumentNullException.ThrowIfNull(stream);
         Span<byte> magic = stackalloc byte[4];
@@ -140,7 +146,7 @@ public static class IdxReader
             if (total > Array.MaxLength) throw new InvalidDataException($"IDX file '{name}' declares {string.Join(" x ", dims[..(i + 1)])} values, more than one array can hold.");
         }
 
-        var data = ReadData(stream, (int)total, out got);
+        var data = ReadData(stream, (int)total, maxBytes, out got);
         if (got < total)
             throw new InvalidDataException($"IDX file '{name}' is truncated: expected {total} bytes of data after the header (dimensions {string.Join(" x ", dims)}), found {got}.");
         Span<byte> extra = stackalloc byte[1];
@@ -152,16 +158,18 @@ public static class IdxReader
     /// <summary>
     /// Reads up to <paramref name="size"/> bytes (<paramref name="got"/> of them there). The header's sizes are not trusted
     /// with memory before the data is there: a damaged 16-byte file claiming 2 GB of pixels allocated them all before
-    /// finding it truncated. A seekable stream says how much follows; any other (gzip) grows its buffer as data arrives.
+    /// finding it truncated. A seekable stream says how much follows; a stream known to hold at most <paramref name="maxBytes"/>
+    /// gets its buffer at once when the size is within that; any other grows its buffer as data arrives.
     /// </summary>
-    private static byte[] ReadData(Stream stream, int size, out int got)
+    private static byte[] ReadData(Stream stream, int size, long? maxBytes, out int got)
     {
         if (stream.CanSeek && stream.Length - stream.Position < size)
         {
             got = (int)Math.Max(0, stream.Length - stream.Position);
             return [];
         }
-        var data = GC.AllocateUninitializedArray<byte>(stream.CanSeek ? size : Math.Min(size, 1 << 24));
+        bool trusted = stream.CanSeek || size <= maxBytes;
+        var data = GC.AllocateUninitializedArray<byte>(trusted ? size : Math.Min(size, 1 << 24));
         got = 0;
         while (true)
         {

@@ -4,6 +4,24 @@ namespace Fovea.Tests.Data;
 
 public class IdxReaderTests
 {
+    [Fact]
+    public void AGzipFileOfRealSizeIsReadIntoOneBufferOfItsSize()
+    {
+        // 20 MB of pixels, gzip: within deflate's bound, so the data buffer is allocated once (a doubling buffer kept
+        // 16 + 20 MB, which raised a Fashion-MNIST training run's peak memory by 45 MB).
+        using var dir = new TempFolder();
+        var random = new Random(4);
+        var pixels = new byte[20_000_000];
+        random.NextBytes(pixels);
+        string path = dir.File("big.idx.gz");
+        IdxTestFiles.Write(path, [20_000, 1000, 1], pixels, gzip: true);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var file = IdxReader.Read(path);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(pixels.Length, file.Data.Length);
+        Assert.True(allocated < 1.2 * pixels.Length, $"allocated {allocated:N0} bytes for {pixels.Length:N0}");
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
