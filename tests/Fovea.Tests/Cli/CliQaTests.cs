@@ -193,6 +193,7 @@ public class CliQaTests : IDisposable
         // Root reads any file: run as the user nobody (setpriv) when the tests run as root, as the suite does in CI.
         bool root = Environment.UserName == "root";
         Assert.SkipWhen(root && !File.Exists("/usr/bin/setpriv"), "needs setpriv to run the CLI as another user");
+        Assert.SkipWhen(root && !OthersCanRun(), $"the CLI under {AppContext.BaseDirectory} cannot be reached by another user (a parent folder is private, e.g. a clone in a mktemp folder)");
         File.SetUnixFileMode(_dir, (UnixFileMode)0b111_101_101);
         var (model, image) = OverflowingModel();
         string folder = Path.Combine(_dir, "closed");
@@ -226,6 +227,7 @@ public class CliQaTests : IDisposable
     {
         bool root = Environment.UserName == "root";
         Assert.SkipWhen(root && !File.Exists("/usr/bin/setpriv"), "needs setpriv to run the CLI as another user");
+        Assert.SkipWhen(root && !OthersCanRun(), $"the CLI under {AppContext.BaseDirectory} cannot be reached by another user (a parent folder is private, e.g. a clone in a mktemp folder)");
         File.SetUnixFileMode(_dir, (UnixFileMode)0b111_101_101);
         string runs = Path.Combine(_dir, "runs"), closed = Path.Combine(_dir, "closed");
         Directory.CreateDirectory(runs);
@@ -243,6 +245,17 @@ public class CliQaTests : IDisposable
         File.SetUnixFileMode(closed, (UnixFileMode)0b111_101_101);
         // It trained an epoch, then failed on .NET's "Access to the path '...tmp-...' is denied." when it saved the checkpoint.
         CliProcess.AssertUsageError(r, $"--resume {checkpoint}", "cannot write in");
+    }
+
+    /// <summary>Whether a user other than the owner may run the built CLI: every folder above it searchable, the file readable.</summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static bool OthersCanRun()
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "Fovea.Cli.dll");
+        if (!File.GetUnixFileMode(dll).HasFlag(UnixFileMode.OtherRead)) return false;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (!dir.UnixFileMode.HasFlag(UnixFileMode.OtherExecute)) return false;
+        return true;
     }
 
     private async Task<(int, string, string)> RunAsAnotherUser(bool root, params string[] args)

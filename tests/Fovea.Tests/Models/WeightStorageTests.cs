@@ -1,12 +1,10 @@
-using System.Text.Json.Nodes;
-using Fovea.Cli;
 using Fovea.Models;
 using Fovea.Serialization;
 using Fovea.Tensors;
 
 namespace Fovea.Tests.Models;
 
-/// <summary>Model files with float16 or int8 weights: sizes, rounding bounds, what stays float32, damage, and fovea compress.</summary>
+/// <summary>Model files with float16 or int8 weights: sizes, rounding bounds, what stays float32, damage.</summary>
 public class WeightStorageTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("fovea-weight-storage-").FullName;
@@ -92,22 +90,5 @@ public class WeightStorageTests : IDisposable
         var big = Enumerable.Repeat(1e5f, 1024).ToArray();
         Assert.Equal("F32", WeightEncoding.Encode("big", [32, 32], big, compressible: true, WeightStorage.Float16).Single().DType);
         Assert.Throws<ArgumentOutOfRangeException>(() => ModelFile.Save(Reference(), Path.Combine(_dir, "x.fovea"), (WeightStorage)7));
-    }
-
-    [Fact]
-    public void Compress_writes_the_smaller_file_and_reports_what_moved()
-    {
-        string source = Save(Reference(), WeightStorage.Float32), output = Path.Combine(_dir, "small.fovea");
-        var r = CliProcess.Run("compress", source, "--out", output, "--weights", "float16", "--json");
-        Assert.True(r.Code == 0, r.Err);
-        var json = JsonNode.Parse(r.Out)!;
-        Assert.Equal("float16", (string)json["weights"]!);
-        Assert.True((long)json["bytes_after"]! < 0.55 * (long)json["bytes_before"]!);
-        Assert.True((double)json["max_output_difference"]! < 0.01 * (double)json["max_output"]!);
-        Assert.Equal(32, (int)json["same_top_class"]!);
-        Assert.True(File.Exists(output));
-        CliProcess.AssertUsageError(CliProcess.Run("compress", source, "--out", output, "--weights", "int4"), "--weights expects float16 or int8; received 'int4'");
-        CliProcess.AssertUsageError(CliProcess.Run("compress", source, "--out", Path.Combine(_dir, "x.onnx")), "does not end in .fovea");
-        CliProcess.AssertUsageError(CliProcess.Run("compress", source), "compress needs --out");
     }
 }
