@@ -70,8 +70,10 @@ public class ResNet18Tests(ResNet18Fixture fixture, ITestOutputHelper output) : 
             var paths = vis.SaveAll(dir);
             double total = clock.Elapsed.TotalSeconds;
             output.WriteLine($"visualised in {total:F2}s ({drawn:F2}s forward, gradients and drawing; {paths.Count} PNGs)");
-            // Forward, Grad-CAMs, every picture drawn, encoded and written: under 5 s on 2 cores (model loading excluded).
-            Assert.True(total < 5, $"visualising took {total:F2}s ({drawn:F2}s to compute and draw, the rest to encode and write)");
+            // Forward, Grad-CAMs, occlusion, every picture drawn, encoded and written: under 5 s on 2 cores (model loading
+            // excluded) with this machine's kernels; the 128-bit run of CI only has to stay in bounds.
+            double limit = Synthetic.VisualizationSecondsLimit;
+            Assert.True(total < limit, $"visualising took {total:F2}s ({drawn:F2}s to compute and draw, the rest to encode and write); limit {limit} s");
 
             var convs = model.Layers.OfType<Conv2D>().ToList();
             int pools = model.Layers.Count(l => l.TypeName.Contains("Pool", StringComparison.Ordinal));

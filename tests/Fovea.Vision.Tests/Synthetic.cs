@@ -13,6 +13,13 @@ internal static class Synthetic
     public static readonly string[] ShapeNames = ["square", "cross", "ring"];
 
     /// <summary>
+    /// Seconds a ResNet-18-sized visualisation may take: the 5 on this machine's kernels (AVX-512 or AVX2). CI also
+    /// runs the suite on the 128-bit paths (DOTNET_EnableAVX=0: SSE without FMA, several times slower), where it only has
+    /// to stay in bounds.
+    /// </summary>
+    public static double VisualizationSecondsLimit => System.Runtime.Intrinsics.X86.Avx2.IsSupported ? 5 : 15;
+
+    /// <summary>
     /// n images [channels, size, size]: a noisy dark background with faint random streaks, and one object (filled square,
     /// plus-shaped cross or hollow ring, side ≈ size/4) at a random place, and an equally bright diagonal bar elsewhere. Boxes are (top, left, bottom, right), inclusive.
     /// </summary>

@@ -196,9 +196,7 @@ public class VisualizerTests
             double drawn = clock.Elapsed.TotalSeconds;
             vis.SaveAll(dir);
             double total = clock.Elapsed.TotalSeconds;
-            // The 5-second target is the issue's, for this machine's kernels (AVX-512 or AVX2). CI also runs the suite on the
-            // 128-bit paths (DOTNET_EnableAVX=0: SSE without FMA, several times slower), where it only has to stay in bounds.
-            double limit = System.Runtime.Intrinsics.X86.Avx2.IsSupported ? 5 : 15;
+            double limit = Synthetic.VisualizationSecondsLimit;
             Assert.True(total < limit, $"visualising took {total:F2}s ({drawn:F2}s to compute and draw, the rest to encode and write); limit {limit} s");
             Assert.Equal(47, Directory.GetFiles(dir, "*.png").Length); // input, predictions, 22 grids, filters, 19 weight charts, Grad-CAM, occlusion, pooling
         }
