@@ -60,6 +60,11 @@ if [[ $INSTALL == 1 ]]; then
   if ! command -v readelf >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q binutils >/dev/null
   fi
+  # Every framework reads the same Fashion-MNIST files, from Debian's package (a fresh machine may not have it yet).
+  if [[ ! -d /usr/share/datasets/fashion-mnist ]]; then
+    log "installing dataset-fashion-mnist (Debian)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist >/dev/null
+  fi
 fi
 
 # ---- 2. build (Release); the benchmark projects are not in Fovea.sln ----
