@@ -7,13 +7,15 @@
 #   bash benchmarks/run-peers.sh --quick    # a few hundred batches per run: checks the harness in a few minutes
 #   options: --threads "1 2"   --out-dir DIR   --skip-install   --no-default-env (peers only in their tuned configuration)
 #            --wait-quiet SECONDS (after building, wait up to SECONDS for the 1-minute load average to drop below 0.5)
+#            --gemm-rounds N (GEMM runs of Fovea and libtorch alternate N times; each keeps its best: default 3, quick 1)
+#            --tasks "cnn gemm" (which parts to run)
 #
 # Run on a quiet machine: every figure is compared within this one run, so load from other processes skews ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 COMMAND="bash benchmarks/run-peers.sh${*:+ $*}"
-MODE=full THREADS="1 2" OUT_DIR=$ROOT/benchmarks/results INSTALL=1 DEFAULT_ENV=1 WAIT_QUIET=0
+MODE=full THREADS="1 2" OUT_DIR=$ROOT/benchmarks/results INSTALL=1 DEFAULT_ENV=1 WAIT_QUIET=0 GEMM_ROUNDS= TASKS="cnn gemm"
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) MODE=quick; DEFAULT_ENV=0 ;;
@@ -21,6 +23,8 @@ while [[ $# -gt 0 ]]; do
     --out-dir) OUT_DIR=$2; shift ;;
     --skip-install) INSTALL=0 ;;
     --wait-quiet) WAIT_QUIET=$2; shift ;;
+    --gemm-rounds) GEMM_ROUNDS=$2; shift ;;
+    --tasks) TASKS=$2; shift ;;
     --no-default-env) DEFAULT_ENV=0 ;;
     --default-env) DEFAULT_ENV=1 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
@@ -31,10 +35,12 @@ done
 if [[ $MODE == quick ]]; then
   CNN_ARGS=(--warmup-batches 30 --timed-batches 200 --infer-passes 1 --latency-warmup 1000 --latency-samples 300)
   GEMM_ARGS=(--gemm-reps 3)
+  GEMM_ROUNDS=${GEMM_ROUNDS:-1}
 else
   # 60,000 / 64 = 937 full batches per epoch: epoch 1 is warm-up, epochs 2 and 3 are timed.
   CNN_ARGS=(--warmup-batches 937 --timed-batches 1874 --infer-passes 3 --latency-warmup 2000 --latency-samples 2000)
   GEMM_ARGS=(--gemm-reps 7)
+  GEMM_ROUNDS=${GEMM_ROUNDS:-3}
 fi
 
 # Peers' best configuration: glibc's malloc keeps freed blocks instead of returning them to the kernel (mmap and trim
@@ -107,18 +113,27 @@ run() {  # run NAME ENV... -- COMMAND...
     rm -f "$RUN_DIR/$name.json"
   fi
 }
-for t in $THREADS; do
-  run "fovea-cnn-t$t"        -- "${FOVEA[@]}" --what cnn --threads "$t" --config default "${CNN_ARGS[@]}"
-  run "torchsharp-cnn-t$t-tuned" GLIBC_TUNABLES=$TUNED_MALLOC -- "${TS[@]}" --what cnn --threads "$t" --config tuned "${CNN_ARGS[@]}"
-  run "pytorch-cnn-t$t-tuned" OPENBLAS_NUM_THREADS=1 GLIBC_TUNABLES=$TUNED_MALLOC -- $PY benchmarks/peers/pytorch_peer.py --what cnn --threads "$t" --config tuned "${CNN_ARGS[@]}"
-done
-for t in $THREADS; do
-  run "fovea-gemm-t$t"       -- "${FOVEA[@]}" --what gemm --threads "$t" --config default "${GEMM_ARGS[@]}"
-  run "torchsharp-gemm-t$t"  GLIBC_TUNABLES=$TUNED_MALLOC -- "${TS[@]}" --what gemm --threads "$t" --config tuned "${GEMM_ARGS[@]}"
-  # A bare product has no outer OpenMP threads, so here OpenBLAS gets the thread count.
-  run "pytorch-gemm-t$t"     OPENBLAS_NUM_THREADS=$t GLIBC_TUNABLES=$TUNED_MALLOC -- $PY benchmarks/peers/pytorch_peer.py --what gemm --threads "$t" --config tuned "${GEMM_ARGS[@]}"
-done
-if [[ $DEFAULT_ENV == 1 ]]; then
+has_task() { [[ " $TASKS " == *" $1 "* ]]; }
+if has_task cnn; then
+  for t in $THREADS; do
+    run "fovea-cnn-t$t"        -- "${FOVEA[@]}" --what cnn --threads "$t" --config default "${CNN_ARGS[@]}"
+    run "torchsharp-cnn-t$t-tuned" GLIBC_TUNABLES=$TUNED_MALLOC -- "${TS[@]}" --what cnn --threads "$t" --config tuned "${CNN_ARGS[@]}"
+    run "pytorch-cnn-t$t-tuned" OPENBLAS_NUM_THREADS=1 GLIBC_TUNABLES=$TUNED_MALLOC -- $PY benchmarks/peers/pytorch_peer.py --what cnn --threads "$t" --config tuned "${CNN_ARGS[@]}"
+  done
+fi
+if has_task gemm; then
+  # On a shared (virtual) machine the cores' speed drifts by 10-30% over minutes, so one GEMM run each can land
+  # Fovea and libtorch in different weather: their runs alternate, round after round, and each keeps its best.
+  for round in $(seq 1 "$GEMM_ROUNDS"); do
+    for t in $THREADS; do
+      run "fovea-gemm-t$t-r$round"      -- "${FOVEA[@]}" --what gemm --threads "$t" --config default "${GEMM_ARGS[@]}"
+      run "torchsharp-gemm-t$t-r$round" GLIBC_TUNABLES=$TUNED_MALLOC -- "${TS[@]}" --what gemm --threads "$t" --config tuned "${GEMM_ARGS[@]}"
+      # A bare product has no outer OpenMP threads, so here OpenBLAS gets the thread count. One round: far behind.
+      [[ $round == 1 ]] && run "pytorch-gemm-t$t"     OPENBLAS_NUM_THREADS=$t GLIBC_TUNABLES=$TUNED_MALLOC -- $PY benchmarks/peers/pytorch_peer.py --what gemm --threads "$t" --config tuned "${GEMM_ARGS[@]}"
+    done
+  done
+fi
+if [[ $DEFAULT_ENV == 1 ]] && has_task cnn; then
   for t in $THREADS; do
     run "torchsharp-cnn-t$t-default" -- "${TS[@]}" --what cnn --threads "$t" --config default "${CNN_ARGS[@]}"
     run "pytorch-cnn-t$t-default"    -- $PY benchmarks/peers/pytorch_peer.py --what cnn --threads "$t" --config default "${CNN_ARGS[@]}"
@@ -132,5 +147,5 @@ OTHER_CORES=$(awk -v b="$(( $(busy_ticks) - BUSY_BEFORE ))" -v o="$(( $(own_tick
 mkdir -p "$OUT_DIR"
 SUFFIX=""; [[ $MODE == quick ]] && SUFFIX=-quick
 BASE="$OUT_DIR/$(date -u +%Y-%m-%dT%H%MZ)-$(hostname -s)$SUFFIX"
-$PY benchmarks/tools/report.py "$RUN_DIR" "$BASE" --mode "$MODE" --command "$COMMAND" --load-before "$LOAD_BEFORE" --load-after "$LOAD_AFTER" --other-cores "$OTHER_CORES"
+$PY benchmarks/tools/report.py "$RUN_DIR" "$BASE" --mode "$MODE" --gemm-rounds "$GEMM_ROUNDS" --command "$COMMAND" --load-before "$LOAD_BEFORE" --load-after "$LOAD_AFTER" --other-cores "$OTHER_CORES"
 log "wrote $BASE.md and $BASE.json"

@@ -85,6 +85,7 @@ def main():
     p.add_argument("--load-before", default="")
     p.add_argument("--load-after", default="")
     p.add_argument("--other-cores", default="", help="average cores other processes used during the run")
+    p.add_argument("--gemm-rounds", default="1", help="how many times the GEMM runs of each framework alternated")
     o = p.parse_args()
 
     runs = []
@@ -185,6 +186,10 @@ def main():
     if names:
         md.append("## SGEMM, GFLOP/s (C = op(A)·op(B) into a preallocated C; libtorch via TorchSharp's `addmm_(beta 0)`)")
         md.append("")
+        if o.gemm_rounds not in ("", "1"):
+            md.append(f"Fovea's and libtorch's GEMM runs alternated {o.gemm_rounds} times (PyTorch's ran once); each figure is "
+                      "the framework's best over its rounds, so a slow spell of a shared machine does not fall on one side only.")
+            md.append("")
         md.append("| Product (M x N x K) | Threads | Fovea | libtorch 2.10 (TorchSharp) | PyTorch 1.13 | Fovea ÷ libtorch 2.10 |")
         md.append("| --- | ---: | ---: | ---: | ---: | ---: |")
         for name in names:
