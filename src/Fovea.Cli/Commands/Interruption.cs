@@ -51,6 +51,7 @@ internal static class Interruption
         {
             // The signal ends the process (its default action, once this returns): no temporary file may outlive it.
             CliFiles.DeleteUnfinishedWrites();
+            Fovea.Data.UnfinishedDownloads.Delete();
             return;
         }
         context.Cancel = true;

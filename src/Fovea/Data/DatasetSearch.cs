@@ -80,6 +80,7 @@ internal static class DatasetSearch
             string url = baseUrl + fileName;
             // Unique temp name in the same folder, so the final rename is atomic and concurrent loaders do not collide.
             string temp = Path.Combine(cacheFolder, $".{fileName}.{Environment.ProcessId}.{Guid.NewGuid():N}.part");
+            UnfinishedDownloads.Begin(temp);
             try
             {
                 options.Log?.Invoke($"Downloading {url} ...");
@@ -99,6 +100,7 @@ internal static class DatasetSearch
             finally
             {
                 try { if (File.Exists(temp)) File.Delete(temp); } catch (IOException) { /* best effort: a stray .part file is harmless */ }
+                UnfinishedDownloads.End(temp);
             }
         }
         throw new IOException($"could not download {fileName} from any of {string.Join(", ", baseUrls)}: {last?.Message}", last);

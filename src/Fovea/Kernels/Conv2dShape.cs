@@ -12,9 +12,18 @@ public readonly record struct Conv2dShape(
     int DilationHeight = 1, int DilationWidth = 1, int Groups = 1)
 {
     /// <summary>Output height.</summary>
-    public int OutHeight => (InHeight + PadTop + PadBottom - DilationHeight * (KernelHeight - 1) - 1) / StrideHeight + 1;
+    public int OutHeight => OutSize(InHeight, PadTop, PadBottom, KernelHeight, StrideHeight, DilationHeight);
     /// <summary>Output width.</summary>
-    public int OutWidth => (InWidth + PadLeft + PadRight - DilationWidth * (KernelWidth - 1) - 1) / StrideWidth + 1;
+    public int OutWidth => OutSize(InWidth, PadLeft, PadRight, KernelWidth, StrideWidth, DilationWidth);
+
+    /// <summary>Zero when the dilated kernel does not fit the padded input (also for a stride above 1, where plain integer
+    /// division would round a negative span up to one output); in 64 bits, so huge values from a file cannot wrap around.</summary>
+    private static int OutSize(int input, int padBefore, int padAfter, int kernel, int stride, int dilation)
+    {
+        long span = (long)input + padBefore + padAfter - (long)dilation * (kernel - 1) - 1;
+        if (span < 0 || stride <= 0) return 0;
+        return (int)Math.Min(span / stride + 1, int.MaxValue);
+    }
     /// <summary>Input channels seen by one filter.</summary>
     public int InChannelsPerGroup => InChannels / Groups;
     /// <summary>Filters per group.</summary>

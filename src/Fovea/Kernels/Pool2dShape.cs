@@ -24,12 +24,13 @@ public readonly record struct Pool2dShape(
 
     private int OutSize(int input, int padBefore, int padAfter, int kernel, int stride, int dilation)
     {
-        int span = input + padBefore + padAfter - dilation * (kernel - 1) - 1;
-        if (span < 0) return 0;
-        int outSize = (CeilMode ? (span + stride - 1) / stride : span / stride) + 1;
+        // In 64 bits: a huge stride, dilation or window (from a file) must give a small or zero size, not wrap around.
+        long span = (long)input + padBefore + padAfter - (long)dilation * (kernel - 1) - 1;
+        if (span < 0 || stride <= 0) return 0;
+        long outSize = (CeilMode ? (span + stride - 1) / stride : span / stride) + 1;
         // The last window must start inside the input or the left padding.
-        if (CeilMode && (outSize - 1) * stride >= input + padBefore) outSize--;
-        return outSize;
+        if (CeilMode && (outSize - 1) * stride >= (long)input + padBefore) outSize--;
+        return (int)Math.Min(outSize, int.MaxValue);
     }
 
     /// <summary>Throws with the offending values when the geometry is impossible.</summary>

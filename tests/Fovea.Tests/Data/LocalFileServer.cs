@@ -11,6 +11,9 @@ internal sealed class LocalFileServer : IDisposable
     public readonly System.Collections.Concurrent.ConcurrentQueue<string> Requests = new();
     public string BaseUrl { get; }
 
+    /// <summary>When set, a response sends half of its file, then waits for this task before sending the rest.</summary>
+    public Task? StallHalfwayUntil { get; set; }
+
     public LocalFileServer(string folder, string prefix)
     {
         // Ask the system for a free port, then listen on it.
@@ -35,7 +38,18 @@ internal sealed class LocalFileServer : IDisposable
                 {
                     var bytes = await File.ReadAllBytesAsync(file);
                     context.Response.ContentLength64 = bytes.Length;
-                    await context.Response.OutputStream.WriteAsync(bytes);
+                    try
+                    {
+                        if (StallHalfwayUntil is { } stall)
+                        {
+                            await context.Response.OutputStream.WriteAsync(bytes.AsMemory(0, bytes.Length / 2));
+                            await context.Response.OutputStream.FlushAsync();
+                            await stall;
+                            await context.Response.OutputStream.WriteAsync(bytes.AsMemory(bytes.Length / 2));
+                        }
+                        else await context.Response.OutputStream.WriteAsync(bytes);
+                    }
+                    catch (Exception e) when (e is System.Net.HttpListenerException or IOException or ObjectDisposedException) { continue; } // the client left
                 }
                 else context.Response.StatusCode = 404;
                 context.Response.Close();

@@ -93,4 +93,30 @@ public class Conv2dValidationTests
         ex = Assert.Throws<ArgumentException>(() => Conv2d.ForwardReference(bad, [], [], [], []));
         Assert.Contains("groups=2", ex.Message);
     }
+
+    [Theory]
+    [InlineData(2, 3, 2, 1)]            // 2x2 input, 3x3 kernel, stride 2: the span is -1, which integer division rounded up to one output
+    [InlineData(8, 3, 1, 1 << 30)]      // dilation * (kernel - 1) = 2^31 wraps a 32-bit sum
+    [InlineData(8, 1 << 16, 1, 1 << 16)]
+    public void KernelLargerThanInputIsRefusedNotWrapped(int input, int kernel, int stride, int dilation)
+    {
+        var shape = new Conv2dShape(1, 1, input, input, 1, kernel, kernel, stride, stride, DilationHeight: dilation, DilationWidth: dilation);
+        Assert.Equal(0, shape.OutHeight);
+        var ex = Assert.Throws<ArgumentException>(shape.Validate);
+        Assert.Contains($"input {input}x{input}, kernel {kernel}x{kernel}", ex.Message);
+    }
+
+    [Fact]
+    public void HugeStrideGivesOneOutputNotAWrappedSize()
+    {
+        var conv = new Conv2dShape(1, 1, 8, 8, 1, 3, 3, int.MaxValue, int.MaxValue, 1, 1, 1, 1);
+        Assert.Equal(1, conv.OutHeight);
+        var pool = new Pool2dShape(1, 1, 8, 8, 3, 3, int.MaxValue, int.MaxValue, 1, 1, 1, 1, CeilMode: true);
+        Assert.Equal(1, pool.OutHeight);
+        Assert.Equal(1, pool.OutWidth);
+        pool.Validate();
+        var dilated = new Pool2dShape(1, 1, 8, 8, 3, 3, 1, 1, DilationHeight: 1 << 30, DilationWidth: 1);
+        Assert.Equal(0, dilated.OutHeight);
+        Assert.Throws<ArgumentException>(dilated.Validate);
+    }
 }
