@@ -57,6 +57,7 @@ public static partial class OnnxExporter
         private readonly GraphProto _graph = new() { Name = model.Name };
         private readonly string[] _names = new string[model.Nodes.Count];
         private readonly List<string> _topNodes = [];
+        private readonly List<string> _frozenNodes = [];
 
         public ModelProto Run()
         {
@@ -77,6 +78,7 @@ public static partial class OnnxExporter
                 catch (ArgumentException e) { throw new NotSupportedException($"Layer '{node.Name}' ({node.Layer!.TypeName}) cannot be exported to ONNX opset {opset}: {e.Message}", e); }
                 Own(i);
                 if (node.Stage == ModelStage.Top) _topNodes.AddRange(_graph.Node.Skip(first).Select(n => n.Name));
+                if (!node.Layer!.Trainable) _frozenNodes.AddRange(_graph.Node.Skip(first).Select(n => n.Name));
             }
             var outName = _names[model.Output.Index];
             // The graph output needs its own name; an Identity also covers a model whose output is its input.
@@ -103,6 +105,8 @@ public static partial class OnnxExporter
                 });
             if (_topNodes.Count > 0)
                 proto.MetadataProps.Add(new StringStringEntryProto { Key = OnnxMetadata.TopNodes, Value = JsonSerializer.Serialize(_topNodes) });
+            if (_frozenNodes.Count > 0)
+                proto.MetadataProps.Add(new StringStringEntryProto { Key = OnnxMetadata.FrozenNodes, Value = JsonSerializer.Serialize(_frozenNodes) });
             return proto;
         }
 

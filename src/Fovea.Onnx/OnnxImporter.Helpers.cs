@@ -97,6 +97,7 @@ public static partial class OnnxImporter
         private FoveaNode AddLayer(Layer layer, params FoveaNode[] inputs)
         {
             var node = _model.Add(layer, _topNodes.Contains(_current.Name) ? ModelStage.Top : ModelStage.Base, inputs);
+            if (_frozenNodes.Contains(_current.Name)) layer.Freeze();
             CheckedCount(node.OutputShape, "the output");
             return node;
         }

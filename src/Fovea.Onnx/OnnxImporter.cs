@@ -116,7 +116,7 @@ public static partial class OnnxImporter
         private bool Batched => _options.FirstAxisIsBatch;
         private int _declaredBatch = -1;
         private NodeProto _current = null!;
-        private HashSet<string> _topNodes = [];
+        private HashSet<string> _topNodes = [], _frozenNodes = [];
 
         public GraphImport(ModelProto proto, string source, OnnxImportOptions options)
         {
@@ -254,9 +254,15 @@ public static partial class OnnxImporter
 
         private void ReadTopNodes()
         {
-            if (Metadata(OnnxMetadata.TopNodes) is not { } json) return;
-            try { _topNodes = (JsonSerializer.Deserialize<string[]>(json) ?? []).ToHashSet(StringComparer.Ordinal); }
-            catch (JsonException e) { throw new OnnxImportException($"'{_source}': metadata '{OnnxMetadata.TopNodes}' is not a JSON array of node names ({e.Message}).", e); }
+            _topNodes = NodeNames(OnnxMetadata.TopNodes);
+            _frozenNodes = NodeNames(OnnxMetadata.FrozenNodes);
+        }
+
+        private HashSet<string> NodeNames(string key)
+        {
+            if (Metadata(key) is not { } json) return [];
+            try { return (JsonSerializer.Deserialize<string[]>(json) ?? []).ToHashSet(StringComparer.Ordinal); }
+            catch (JsonException e) { throw new OnnxImportException($"'{_source}': metadata '{key}' is not a JSON array of node names ({e.Message}).", e); }
         }
 
         private void ReadMetadata()

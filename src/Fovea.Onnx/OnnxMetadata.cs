@@ -18,5 +18,11 @@ public static class OnnxMetadata
     /// <summary>Names of the ONNX nodes written for top-stage (classifier) layers, a JSON array; the others are base.</summary>
     public const string TopNodes = "fovea_top_nodes";
 
+    /// <summary>
+    /// Names of the ONNX nodes written for frozen layers (<c>Layer.Freeze()</c>), a JSON array; on import their layers are
+    /// frozen again, so a pretrained base stays fixed when the imported model is trained further.
+    /// </summary>
+    public const string FrozenNodes = "fovea_frozen_nodes";
+
     internal const string NormalizationSub = "normalization_sub", NormalizationDiv = "normalization_div";
 }

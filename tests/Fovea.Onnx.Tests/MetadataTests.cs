@@ -125,4 +125,36 @@ public class MetadataTests
         model.SetOutput(model.Nodes[^1]);
         Assert.Equal(model.ClassNames, OnnxImporter.Import(OnnxExporter.ToBytes(model), "classes.onnx").ClassNames);
     }
+
+    [Fact]
+    public void FrozenLayersStayFrozenThroughTheRoundTrip()
+    {
+        var model = Reference();
+        model.Freeze(ModelStage.Base);
+        var proto = OnnxExporter.Build(model, 13);
+        Assert.Contains(proto.MetadataProps, p => p.Key == OnnxMetadata.FrozenNodes);
+        var back = OnnxImporter.Import(proto.ToByteArray(), "frozen");
+        var frozenBefore = model.Layers.Select(l => l.Trainable).ToArray();
+        Assert.Equal(frozenBefore, back.Layers.Select(l => l.Trainable).ToArray());
+        Assert.Contains(back.Layers, l => !l.Trainable);
+        Assert.All(back.StageLayers(ModelStage.Top), l => Assert.True(l.Trainable));
+        Assert.Equal(model.TrainableParameters.Sum(p => p.Value.Length), back.TrainableParameters.Sum(p => p.Value.Length));
+
+        // A model with nothing frozen writes no such key, and imports with every layer trainable.
+        var open = OnnxExporter.Build(Reference(), 13);
+        Assert.DoesNotContain(open.MetadataProps, p => p.Key == OnnxMetadata.FrozenNodes);
+        Assert.All(OnnxImporter.Import(open.ToByteArray(), "open").Layers, l => Assert.True(l.Trainable));
+    }
+
+    [Fact]
+    public void MalformedFrozenNodesMetadataIsRefusedNamingTheKey()
+    {
+        var model = Reference();
+        model.Freeze(ModelStage.Base);
+        var proto = OnnxExporter.Build(model, 13);
+        proto.MetadataProps.First(p => p.Key == OnnxMetadata.FrozenNodes).Value = "[1, 2";
+        var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(proto.ToByteArray(), "meta.onnx"));
+        Assert.Contains(OnnxMetadata.FrozenNodes, e.Message);
+        Assert.Contains("meta.onnx", e.Message);
+    }
 }
