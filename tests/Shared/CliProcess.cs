@@ -88,11 +88,23 @@ internal static class CliProcess
     public const int SigInt = 2, SigTerm = 15;
 
     /// <summary>
+    /// Skips the calling test when this process ignores <paramref name="signal"/>: a child inherits that, so the CLI could not
+    /// be stopped by it. A non-interactive shell starts its background jobs ('&amp;') with SIGINT ignored, as POSIX asks.
+    /// </summary>
+    private static void SkipWhenIgnored(int signal)
+    {
+        var line = File.Exists("/proc/self/status") ? File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal)) : null;
+        bool ignored = line is not null && (Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16) & (1UL << (signal - 1))) != 0;
+        Assert.SkipWhen(ignored, $"signal {signal} is ignored in this test process (started in the background by a non-interactive shell?), so the CLI it starts ignores it too");
+    }
+
+    /// <summary>
     /// Starts fovea, sends it a real SIGINT (as Ctrl-C does), or <paramref name="signal"/>, once a stderr line satisfies
     /// <paramref name="sendWhen"/>, and waits for it to end; returns its exit code and stderr.
     /// </summary>
     public static (int Code, string Err) RunAndInterrupt(string[] args, Func<string, bool> sendWhen, int signal = SigInt)
     {
+        SkipWhenIgnored(signal);
         var psi = new ProcessStartInfo(DotnetHost) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Fovea.Cli.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
@@ -122,6 +134,7 @@ internal static class CliProcess
     /// </summary>
     public static (int Code, string Err) RunAndSignalWhen(string[] args, Func<bool> sendWhen, int signal = SigInt)
     {
+        SkipWhenIgnored(signal);
         var psi = new ProcessStartInfo(DotnetHost) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Fovea.Cli.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
