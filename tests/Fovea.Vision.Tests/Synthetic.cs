@@ -15,9 +15,9 @@ internal static class Synthetic
     /// <summary>
     /// Seconds a ResNet-18-sized visualisation may take: the 5 on this machine's kernels (AVX-512 or AVX2). CI also
     /// runs the suite on the 128-bit paths (DOTNET_EnableAVX=0: SSE without FMA, several times slower), where it only has
-    /// to stay in bounds.
+    /// to stay in bounds: 40 s, eight times the target (an Intel Xeon VM took 18 s there, the AMD one under 15).
     /// </summary>
-    public static double VisualizationSecondsLimit => System.Runtime.Intrinsics.X86.Avx2.IsSupported ? 5 : 15;
+    public static double VisualizationSecondsLimit => System.Runtime.Intrinsics.X86.Avx2.IsSupported ? 5 : 40;
 
     /// <summary>
     /// n images [channels, size, size]: a noisy dark background with faint random streaks, and one object (filled square,
