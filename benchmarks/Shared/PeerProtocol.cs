@@ -79,12 +79,16 @@ public readonly record struct GemmShape(string Name, bool TransposeA, bool Trans
 
 public static class Measure
 {
-    /// <summary>Best seconds per product: 3 warm-up calls, then <paramref name="reps"/> samples, each repeating the
-    /// product enough times to last about 20 ms.</summary>
+    /// <summary>Best seconds per product: warm-up calls for at least <see cref="WarmUpSeconds"/> (and at least 3), then
+    /// <paramref name="reps"/> samples, each repeating the product enough times to last about 20 ms. The warm-up is
+    /// timed rather than counted: a process's first products run cold (tier-0 JIT code in .NET's drivers until
+    /// tiered recompilation lands, worker threads starting, buffers touched for the first time), and 3 calls of a
+    /// 10 ms product did not cover it (Fovea's 1024^3 at 2 threads measured 130-203 GFLOP/s, then 218-272 warmed).</summary>
     public static double BestSecondsPerCall(Action call, double flops, int reps)
     {
         int inner = (int)Math.Max(1, 2e9 / 50 / flops);
-        for (int w = 0; w < 3; w++) call();
+        long warmStart = Stopwatch.GetTimestamp();
+        for (int w = 0; w < 3 || Stopwatch.GetElapsedTime(warmStart).TotalSeconds < WarmUpSeconds; w++) call();
         double best = double.MaxValue;
         for (int r = 0; r < reps; r++)
         {
@@ -94,6 +98,9 @@ public static class Measure
         }
         return best;
     }
+
+    /// <summary>Seconds of warm-up calls before a product is timed (every peer uses the same figure).</summary>
+    public const double WarmUpSeconds = 1.0;
 
     /// <summary>Percentile by linear interpolation between order statistics (numpy's default), p in [0, 100].</summary>
     public static double Percentile(double[] values, double p)

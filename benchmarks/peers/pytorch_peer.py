@@ -48,11 +48,18 @@ GEMM_SHAPES = [
 ]
 
 
+WARM_UP_SECONDS = 1.0
+
+
 def best_seconds_per_call(call, flops, reps):
-    """3 warm-up calls, then `reps` samples each repeating the call enough to last about 20 ms; the best per call."""
+    """Warm-up calls for at least WARM_UP_SECONDS (and at least 3), then `reps` samples each repeating the call enough
+    to last about 20 ms; the best per call. Same protocol as Measure.BestSecondsPerCall in benchmarks/Shared."""
     inner = int(max(1, 2e9 / 50 / flops))
-    for _ in range(3):
+    warm_start = time.perf_counter()
+    calls = 0
+    while calls < 3 or time.perf_counter() - warm_start < WARM_UP_SECONDS:
         call()
+        calls += 1
     best = float("inf")
     for _ in range(reps):
         t0 = time.perf_counter()
