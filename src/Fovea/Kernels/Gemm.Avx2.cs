@@ -20,10 +20,10 @@ internal readonly unsafe struct Avx2Kernel : IMicroKernel
     public static int NC => 4096;
 
     /// <inheritdoc cref="IMicroKernel.RunEdge"/>
-    public static void RunEdge(float* a, float* b, int kc, float* edge, int nr) => Run(a, b, kc, edge, NCols, 0, null, null);
+    public static void RunEdge(float* a, float* b, int kc, float* edge, int nr) => Run(a, b, kc, edge, NCols, 0, null, null, null, 0);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias)
+    public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines)
     {
         var zero = Vector256<float>.Zero;
         var c00 = zero; var c01 = zero;
@@ -34,6 +34,7 @@ internal readonly unsafe struct Avx2Kernel : IMicroKernel
         var c50 = zero; var c51 = zero;
         for (int p = 0; p < kc; p++, a += MRows, b += NCols)
         {
+            if (p < aheadLines) Sse.Prefetch1(ahead + 16 * p);
             var b0 = Avx.LoadVector256(b + 0); var b1 = Avx.LoadVector256(b + 8);
             var av = Vector256.Create(a[0]);
             c00 = Fma.MultiplyAdd(av, b0, c00); c01 = Fma.MultiplyAdd(av, b1, c01);

@@ -23,7 +23,7 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
     public static int NC => 4800;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias)
+    public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines)
     {
         // Start pulling the C tile in now: its rows are far apart in memory and would otherwise miss at the store.
         for (int r = 0; r < MRows; r++)
@@ -46,6 +46,12 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
         int p = 0;
         for (; p + 4 <= kc; p += 4, a += 4 * MRows, b += 4 * NCols)
         {
+            // Up to 3 lines past the share: the driver's next data all the same.
+            if (p < aheadLines)
+            {
+                Sse.Prefetch1(ahead); Sse.Prefetch1(ahead + 16); Sse.Prefetch1(ahead + 32); Sse.Prefetch1(ahead + 48);
+                ahead += 64;
+            }
             b0 = Vector512.Load(b + 0); b1 = Vector512.Load(b + 16); b2 = Vector512.Load(b + 32);
             av = Vector512.Create(a[0]); c00 = Avx512F.FusedMultiplyAdd(av, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av, b1, c01); c02 = Avx512F.FusedMultiplyAdd(av, b2, c02);
             av = Vector512.Create(a[1]); c10 = Avx512F.FusedMultiplyAdd(av, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av, b1, c11); c12 = Avx512F.FusedMultiplyAdd(av, b2, c12);
@@ -112,7 +118,7 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RunEdge(float* a, float* b, int kc, float* edge, int nr)
     {
-        if (nr > 32) { Run(a, b, kc, edge, NCols, 0, null, null); return; }
+        if (nr > 32) { Run(a, b, kc, edge, NCols, 0, null, null, null, 0); return; }
         if (nr > 16) { RunTwoVectors(a, b, kc, edge); return; }
         var zero = Vector512<float>.Zero;
         Vector512<float> c0 = zero, c1 = zero, c2 = zero, c3 = zero, c4 = zero, c5 = zero, c6 = zero, c7 = zero;

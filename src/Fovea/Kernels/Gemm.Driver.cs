@@ -42,9 +42,10 @@ internal unsafe interface IMicroKernel
 
     /// <summary>
     /// Full MR x NR tile: C = (flags has LoadC ? C : 0) + Apanel·Bpanel, then + rowBias[r] + colBias[j] when non-null, then ReLU when flags has Relu.
-    /// a: kc groups of MR floats, b: kc groups of NR floats.
+    /// a: kc groups of MR floats, b: kc groups of NR floats. Along the way, the x64 kernels prefetch into L2 the
+    /// <paramref name="aheadLines"/> (at most kc) cache lines from <paramref name="ahead"/>: data the driver reads next.
     /// </summary>
-    static abstract void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias);
+    static abstract void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines);
 
     /// <summary>
     /// Partial tile for the last, narrower column panel: at least the first <paramref name="nr"/> columns of
@@ -67,6 +68,10 @@ public static partial class Gemm
         // Packed + pc * PackedStride; PackedARow / PackedBColumn is the first row of op(A) / column of op(B) this job uses.
         public float* PackedA, PackedB;
         public int PackedAStride, PackedBStride, PackedARow, PackedBColumn;
+        // The packed B of the product the caller runs next on this thread, or null: its first chunk is prefetched
+        // while this product's last chunk runs.
+        public float* NextB;
+        public int NextBStride, NextBDepth;
     }
 
     [ThreadStatic] private static GemmKernelPath t_forcedPath;
@@ -238,7 +243,7 @@ public static partial class Gemm
                     int mc = Math.Min(mcMax, j.M - ic);
                     PackA<TK>(j.TransposeA, j.A, j.Lda, ic, pc, mc, kc, packA);
                     Macro<TK>(packA, packB, mc, nc, kc, j.C + (long)ic * j.Ldc + jc, j.Ldc, flags,
-                        rowBias != null ? rowBias + ic : null, colBias, edge);
+                        rowBias != null ? rowBias + ic : null, colBias, edge, null, 0);
                 }
             }
         }
@@ -270,17 +275,44 @@ public static partial class Gemm
                 float* bPanels = packB;
                 if (bBlock != null) bPanels = bBlock + (long)jr * kc;
                 else PackB<TK>(j.TransposeB, j.B, j.Ldb, pc, jr, kc, nr, packB);
+                // Packed-ahead B (weights) is read once per call, from memory when it outgrows L2: the chunk after this
+                // one is prefetched under this chunk's multiply-adds. (Packing from an unpacked B reads strided rows;
+                // prefetching those measured slower.)
+                float* ahead = null;
+                long aheadFloats = 0;
+                if (bBlock != null)
+                {
+                    if (jr + chunk < j.N) { ahead = bPanels + (long)chunk * kc; aheadFloats = (long)RoundUp(Math.Min(chunk, j.N - jr - chunk), TK.NR) * kc; }
+                    else if (!last)
+                    {
+                        int kcNext = Math.Min(kcMax, j.K - pc - kc);
+                        ahead = j.PackedB + (long)(pc + kc) * j.PackedBStride + (long)j.PackedBColumn * kcNext;
+                        aheadFloats = (long)RoundUp(Math.Min(chunk, j.N), TK.NR) * kcNext;
+                    }
+                    else if (j.NextB != null)
+                    {
+                        ahead = j.NextB;
+                        aheadFloats = (long)Math.Min(chunk, j.NextBStride) * BalancedBlock(j.NextBDepth, TK.KC, 1);
+                    }
+                }
                 Macro<TK>(aBlock, bPanels, j.M, nr, kc, j.C + jr, j.Ldc, flags, rowBias,
-                    last && j.ColumnBias != null ? j.ColumnBias + jr : null, edge);
+                    last && j.ColumnBias != null ? j.ColumnBias + jr : null, edge, ahead, (aheadFloats + 15) / 16);
             }
         }
     }
 
-    /// <summary>All register tiles of one packed A block times one packed B block.</summary>
+    private static int RoundUp(int value, int unit) => (value + unit - 1) / unit * unit;
+
+    /// <summary>
+    /// All register tiles of one packed A block times one packed B block; the <paramref name="aheadLines"/> cache lines
+    /// from <paramref name="ahead"/> are prefetched along the way, an equal share in each tile's depth loop.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Macro<TK>(float* packA, float* packB, int mc, int nc, int kc, float* c, int ldc,
-        int flags, float* rowBias, float* colBias, float* edge) where TK : IMicroKernel
+        int flags, float* rowBias, float* colBias, float* edge, float* ahead, long aheadLines) where TK : IMicroKernel
     {
+        long tiles = (long)((nc + TK.NR - 1) / TK.NR) * ((mc + TK.MR - 1) / TK.MR), tile = 0;
+        if (!Sse.IsSupported) aheadLines = 0;
         for (int jr = 0; jr < nc; jr += TK.NR)
         {
             int nr = Math.Min(TK.NR, nc - jr);
@@ -292,9 +324,19 @@ public static partial class Gemm
                 float* ap = packA + (long)ir * kc;
                 float* cp = c + (long)ir * ldc + jr;
                 float* rb = rowBias != null ? rowBias + ir : null;
+                float* share = null;
+                int shareLines = 0;
+                if (aheadLines > 0)
+                {
+                    long l0 = aheadLines * tile / tiles, l1 = aheadLines * (tile + 1) / tiles;
+                    share = ahead + l0 * 16;
+                    shareLines = (int)Math.Min(l1 - l0, mr == TK.MR && nr == TK.NR ? kc : 0);
+                    for (long l = l0 + shareLines; l < l1; l++) Sse.Prefetch1(ahead + l * 16);
+                }
+                tile++;
                 if (mr == TK.MR && nr == TK.NR)
                 {
-                    TK.Run(ap, bp, kc, cp, ldc, flags, rb, cb);
+                    TK.Run(ap, bp, kc, cp, ldc, flags, rb, cb, share, shareLines);
                 }
                 else
                 {

@@ -20,10 +20,10 @@ internal readonly unsafe struct Vector128Kernel : IMicroKernel
     public static int NC => 2048;
 
     /// <inheritdoc cref="IMicroKernel.RunEdge"/>
-    public static void RunEdge(float* a, float* b, int kc, float* edge, int nr) => Run(a, b, kc, edge, NCols, 0, null, null);
+    public static void RunEdge(float* a, float* b, int kc, float* edge, int nr) => Run(a, b, kc, edge, NCols, 0, null, null, null, 0);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias)
+    public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines)
     {
         var zero = Vector128<float>.Zero;
         var c00 = zero; var c01 = zero;
@@ -110,9 +110,9 @@ internal readonly unsafe struct ScalarKernel : IMicroKernel
     public static int NC => 1024;
 
     /// <inheritdoc cref="IMicroKernel.RunEdge"/>
-    public static void RunEdge(float* a, float* b, int kc, float* edge, int nr) => Run(a, b, kc, edge, NCols, 0, null, null);
+    public static void RunEdge(float* a, float* b, int kc, float* edge, int nr) => Run(a, b, kc, edge, NCols, 0, null, null, null, 0);
 
-    public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias)
+    public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines)
     {
         float* acc = stackalloc float[MRows * NCols];
         for (int x = 0; x < MRows * NCols; x++) acc[x] = 0f;

@@ -52,7 +52,7 @@ public static partial class Gemm
         _ => PackLeft<ScalarKernel>(GemmKernelPath.Scalar, transposeA, m, k, a, lda),
     };
 
-    /// <summary>Packs op(B) [k x n] (B stored k x n, or n x k when <paramref name="transposeB"/>) for <see cref="MultiplySerial(bool, int, ReadOnlySpan{float}, int, PackedMatrix, int, int, Span{float}, int, bool, ReadOnlySpan{float}, bool)"/>.</summary>
+    /// <summary>Packs op(B) [k x n] (B stored k x n, or n x k when <paramref name="transposeB"/>) for <see cref="MultiplySerial(bool, int, ReadOnlySpan{float}, int, PackedMatrix, int, int, Span{float}, int, bool, ReadOnlySpan{float}, bool, PackedMatrix?)"/>.</summary>
     internal static PackedMatrix PackRight(bool transposeB, int k, int n, ReadOnlySpan<float> b, int ldb) => SelectKernel() switch
     {
         GemmKernelPath.Avx512 => PackRight<Avx512Kernel>(GemmKernelPath.Avx512, transposeB, k, n, b, ldb),
@@ -128,10 +128,12 @@ public static partial class Gemm
     /// <summary>
     /// C [m x columns] = (C when <paramref name="accumulate"/>) + op(A)·B[:, firstColumn .. firstColumn + columns) + columnBias,
     /// then ReLU, with B packed ahead (<see cref="PackRight"/>); firstColumn must be a multiple of the packed panel size.
-    /// Runs on the calling thread.
+    /// Runs on the calling thread. <paramref name="next"/>: the packed B of the product this thread runs next (same
+    /// kernel path), whose first chunk is prefetched while this product ends; null for none.
     /// </summary>
     internal static unsafe void MultiplySerial(bool transposeA, int m, ReadOnlySpan<float> a, int lda, PackedMatrix b,
-        int firstColumn, int columns, Span<float> c, int ldc, bool accumulate = false, ReadOnlySpan<float> columnBias = default, bool relu = false)
+        int firstColumn, int columns, Span<float> c, int ldc, bool accumulate = false, ReadOnlySpan<float> columnBias = default, bool relu = false,
+        PackedMatrix? next = null)
     {
         if (b.IsLeft) throw new ArgumentException("The packed operand was packed as a left operand (A); expected a right one (B).", nameof(b));
         CheckRange(firstColumn, columns, b, "firstColumn", "Columns");
@@ -150,6 +152,10 @@ public static partial class Gemm
                 ColumnBias = columnBias.IsEmpty ? null : pcb, Relu = relu,
                 PackedB = b.Pointer, PackedBStride = b.Padded, PackedBColumn = firstColumn,
             };
+            if (next is { IsLeft: false } && next.Path == b.Path)
+            {
+                job.NextB = next.Pointer; job.NextBStride = next.Padded; job.NextBDepth = next.Depth;
+            }
             RunSerial(in job, b.Path);
         }
     }

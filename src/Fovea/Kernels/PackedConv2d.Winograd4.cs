@@ -81,7 +81,10 @@ public sealed unsafe partial class PackedConv2d
         nint v = (nint)Scratch(ref t_transformed, Positions4 * c * t);
         nint m = (nint)Scratch(ref t_products, Positions4 * k * t);
         RunParts(parts, c, (first, end) => { for (int ch = first; ch < end; ch++) TransformInput4(io, n, ch, (float*)v); });
-        RunParts(parts, Positions4, (first, end) => { for (int xi = first; xi < end; xi++) MultiplyPosition(xi, (float*)v, (float*)m, 0, t); });
+        RunParts(parts, Positions4, (first, end) =>
+        {
+            for (int xi = first; xi < end; xi++) MultiplyPosition(xi, (float*)v, (float*)m, 0, t, xi + 1 < end ? xi + 1 : -1);
+        });
         RunParts(parts, k, (first, end) => { for (int f = first; f < end; f++) TransformOutput4(io, n, f, (float*)m); });
     }
 
