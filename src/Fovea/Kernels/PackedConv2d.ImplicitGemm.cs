@@ -141,36 +141,55 @@ public sealed unsafe partial class PackedConv2d
     {
         var plan = _implicit!;
         int tiles = plan.PixelTiles, panels = plan.Panels;
-        if (parts <= 1) { ImplicitGemmPart(io, n, 0, panels, 0, tiles); return; }
+        if (parts <= 1) { ImplicitGemmPart(io, n, 1, 0, panels, 0, tiles); return; }
         if (_pixels < 32 * parts && panels >= parts)
-            Parallelism.For(parts, part => ImplicitGemmPart(io, n, panels * part / parts, panels * (part + 1) / parts, 0, tiles));
+            Parallelism.For(parts, part => ImplicitGemmPart(io, n, 1, panels * part / parts, panels * (part + 1) / parts, 0, tiles));
         else
         {
             parts = Math.Min(parts, tiles);
-            Parallelism.For(parts, part => ImplicitGemmPart(io, n, 0, panels, tiles * part / parts, tiles * (part + 1) / parts));
+            Parallelism.For(parts, part => ImplicitGemmPart(io, n, 1, 0, panels, tiles * part / parts, tiles * (part + 1) / parts));
         }
     }
 
+    /// <summary>Most images one pass over the filters serves, and the most floats their padded copies may take (4 MB).</summary>
+    private const int ImplicitImageGroup = 8, ImplicitGroupFloats = 1 << 20;
+
     /// <summary>
-    /// Filter panels [firstPanel, endPanel) x pixel tiles [firstTile, endTile) of image n. With padding, the thread pads
-    /// the input rows these tiles read into its own buffer: a shared padded copy would put half of what each core reads
-    /// in the other core's cache.
+    /// Whole images [first, end) on the calling thread, a group of up to <see cref="ImplicitImageGroup"/> per pass over
+    /// the filters: at one image per pass, a layer whose filters outgrow L2 reads them from memory once per image, and
+    /// two threads doing so saturate this kind of VM's memory bandwidth (ResNet-18 at batch 32 on 2 threads).
     /// </summary>
-    private void ImplicitGemmPart(Buffers io, int n, int firstPanel, int endPanel, int firstTile, int endTile)
+    private void ImplicitGemmImages(Buffers io, int first, int end)
     {
         var plan = _implicit!;
-        float* image = (float*)io.Input + (long)n * ImageLength;
+        int group = Math.Clamp(ImplicitGroupFloats / plan.PaddedLength, 1, ImplicitImageGroup);
+        for (int n = first; n < end; n += group)
+            ImplicitGemmPart(io, n, Math.Min(group, end - n), 0, plan.Panels, 0, plan.PixelTiles);
+    }
+
+    /// <summary>
+    /// Filter panels [firstPanel, endPanel) x pixel tiles [firstTile, endTile) of images [n, n + images). With padding,
+    /// the thread pads the input rows these tiles read into its own buffer: a shared padded copy would put half of what
+    /// each core reads in the other core's cache.
+    /// </summary>
+    private void ImplicitGemmPart(Buffers io, int n, int images, int firstPanel, int endPanel, int firstTile, int endTile)
+    {
+        var plan = _implicit!;
+        float* source = (float*)io.Input + (long)n * ImageLength;
+        long imageStride = ImageLength;
         if (plan.NeedsPadding)
         {
             var s = _shape;
             int lastPixel = Math.Min(_pixels, endTile * plan.TilePixels) - 1;
             int firstRow = firstTile * plan.TilePixels / s.OutWidth * s.StrideHeight;
             int endRow = lastPixel / s.OutWidth * s.StrideHeight + (s.KernelHeight - 1) * s.DilationHeight + 1;
-            float* padded = Scratch(ref t_padded, plan.PaddedLength);
-            PadRows(image, padded, firstRow, endRow);
-            image = padded;
+            float* padded = Scratch(ref t_padded, images * plan.PaddedLength);
+            for (int i = 0; i < images; i++)
+                PadRows(source + i * imageStride, padded + (long)i * plan.PaddedLength, firstRow, endRow);
+            source = padded;
+            imageStride = plan.PaddedLength;
         }
-        ImplicitGemmTiles(io, n, image, firstPanel, endPanel, firstTile, endTile);
+        ImplicitGemmTiles(io, n, images, source, imageStride, firstPanel, endPanel, firstTile, endTile);
     }
 
     /// <summary>Padded rows [firstRow, endRow) of every channel of one image into the layout [C×Hp×Wp], zero borders.</summary>
@@ -192,16 +211,17 @@ public sealed unsafe partial class PackedConv2d
     }
 
     /// <summary>
-    /// Panels [firstPanel, endPanel) x tiles [firstTile, endTile) of image n. A panel's filters are read a chunk of taps
-    /// at a time, each chunk once for all the tiles (partial sums kept in a tile buffer per pixel tile between chunks).
+    /// Panels [firstPanel, endPanel) x tiles [firstTile, endTile) of images [n, n + images), image i's (padded) input at
+    /// source + i·imageStride. A panel's filters are read a chunk of taps at a time, each chunk once for all the tiles
+    /// of all the images (partial sums kept in a tile buffer per pixel tile between chunks).
     /// </summary>
-    private void ImplicitGemmTiles(Buffers io, int n, float* image, int firstPanel, int endPanel, int firstTile, int endTile)
+    private void ImplicitGemmTiles(Buffers io, int n, int images, float* source, long imageStride, int firstPanel, int endPanel, int firstTile, int endTile)
     {
         var plan = _implicit!;
         // Tiles are stored with 8 rows whatever their pixel count: the epilogue transposes 8 rows at a time.
-        int tilePixels = plan.TilePixels, tileFloats = 8 * TileRow;
+        int tilePixels = plan.TilePixels, tileFloats = 8 * TileRow, tilesPerImage = endTile - firstTile;
         bool chunked = plan.TapChunk < plan.Taps;
-        int buffered = chunked ? endTile - firstTile : 1;
+        int buffered = chunked ? images * tilesPerImage : 1;
         float* tiles = Scratch(ref t_implicitTile, buffered * tileFloats);
         // The rows past a tile's pixels go through the epilogue's transpose unused: zeros, not whatever the buffer held
         // (denormals there would slow the epilogue's adds).
@@ -223,21 +243,22 @@ public sealed unsafe partial class PackedConv2d
                     long nextFloats = 0;
                     if (!last) { next = panel + (long)(t0 + count) * width; nextFloats = (long)Math.Min(plan.TapChunk, plan.Taps - t0 - count) * width; }
                     else if (j + 1 < endPanel) { next = weights + (long)(j + 1) * plan.Panel * plan.Taps; nextFloats = (long)Math.Min(plan.TapChunk, plan.Taps) * ImplicitPanelWidth(j + 1); }
-                    long nextLines = (nextFloats + 15) / 16, passTiles = endTile - firstTile;
-                    for (int q = firstTile; q < endTile; q++)
+                    long nextLines = (nextFloats + 15) / 16, passTiles = (long)images * tilesPerImage;
+                    for (int pass = 0; pass < passTiles; pass++)
                     {
+                        int i = pass / tilesPerImage, q = firstTile + pass % tilesPerImage;
                         float* ahead = null;
                         int aheadLines = 0;
                         if (next != null)
                         {
-                            long l0 = nextLines * (q - firstTile) / passTiles, l1 = nextLines * (q - firstTile + 1) / passTiles;
+                            long l0 = nextLines * pass / passTiles, l1 = nextLines * (pass + 1) / passTiles;
                             ahead = next + l0 * 16;
                             aheadLines = (int)Math.Min(l1 - l0, count);
                             for (long l = l0 + aheadLines; l < l1; l++) Sse.Prefetch1(next + l * 16);
                         }
-                        float* tile = chunked ? tiles + (long)(q - firstTile) * tileFloats : tiles;
-                        ImplicitTile(plan, width, image, pixels + q * tilePixels, taps + t0, count, panel + (long)t0 * width, tile, t0 > 0, ahead, aheadLines);
-                        if (last) ImplicitStore(io, n, tile, q * tilePixels, j * plan.Panel, Math.Min(_pixels, endTile * tilePixels));
+                        float* tile = chunked ? tiles + (long)pass * tileFloats : tiles;
+                        ImplicitTile(plan, width, source + i * imageStride, pixels + q * tilePixels, taps + t0, count, panel + (long)t0 * width, tile, t0 > 0, ahead, aheadLines);
+                        if (last) ImplicitStore(io, n + i, tile, q * tilePixels, j * plan.Panel, Math.Min(_pixels, endTile * tilePixels));
                     }
                 }
             }

@@ -104,7 +104,7 @@ public sealed unsafe partial class PackedConv2d
             int degree = Parallelism.InsideParallelRegion ? 1 : Parallelism.Degree;
             // Small images are not worth sharing: threads would cost more than they save (the GEMM's own threshold).
             if (degree > 1 && batch < degree && MacsPerImage < Gemm.ParallelThreshold) degree = 1;
-            if (degree == 1) { for (int n = 0; n < batch; n++) WholeImage(io, n); }
+            if (degree == 1) WholeImages(io, 0, batch);
             else if (batch >= degree) WholeImagesParallel(io, batch, degree);
             else for (int n = 0; n < batch; n++) SharedImage(io, n, degree);
         }
@@ -114,10 +114,14 @@ public sealed unsafe partial class PackedConv2d
     private readonly record struct Buffers(nint Input, nint Output, nint Residual, bool Relu);
 
     private void WholeImagesParallel(Buffers io, int batch, int parts) =>
-        Parallelism.For(parts, part =>
-        {
-            for (int n = (int)((long)batch * part / parts); n < (int)((long)batch * (part + 1) / parts); n++) WholeImage(io, n);
-        });
+        Parallelism.For(parts, part => WholeImages(io, (int)((long)batch * part / parts), (int)((long)batch * (part + 1) / parts)));
+
+    /// <summary>Images [first, end) on the calling thread.</summary>
+    private void WholeImages(Buffers io, int first, int end)
+    {
+        if (_implicit is not null) { ImplicitGemmImages(io, first, end); return; }
+        for (int n = first; n < end; n++) WholeImage(io, n);
+    }
 
     private void WholeImage(Buffers io, int n)
     {

@@ -161,6 +161,45 @@ public class PackedConv2dTests
                 new float[k * c * 9], default).Algorithm);
     }
 
+    /// <summary>
+    /// A batch runs as groups of images sharing each pass over the filters (the implicit GEMM: up to 8 images a group,
+    /// fewer when their padded copies would pass 4 MB); every image must come out exactly as it does alone.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 11)] // 8 + 3 on one thread
+    [InlineData(2, 19)] // 9 + 10 images: 8 + 1 and 8 + 2 on two threads
+    public void ImagesGroupedInABatchMatchEachImageAlone(int threads, int batch)
+    {
+        // Padded, chunked (1,080 taps), ragged filters; and 120 x 66 x 66 padded floats allow groups of 2 only.
+        Conv2dShape[] shapes =
+        [
+            new(1, 120, 9, 9, 60, 3, 3, 2, 2, 1, 1, 1, 1),
+            new(1, 120, 64, 64, 20, 3, 3, 2, 2, 1, 1, 1, 1),
+        ];
+        int saved = Parallelism.Degree;
+        Parallelism.Degree = threads;
+        try
+        {
+            foreach (var one in shapes)
+            {
+                var s = one with { Batch = batch };
+                var input = Random(s.InputLength, 5);
+                var residual = Random(s.OutputLength, 6);
+                var packed = new PackedConv2d(s, Random(s.WeightLength, 7), Random(s.OutChannels, 8));
+                var together = new float[s.OutputLength];
+                packed.Forward(input, together, residual, relu: true);
+                int inLength = one.InputLength, outLength = one.OutputLength;
+                var alone = new float[outLength];
+                for (int n = 0; n < batch; n++)
+                {
+                    packed.Forward(input.AsSpan(n * inLength, inLength), alone, residual.AsSpan(n * outLength, outLength), relu: true);
+                    Assert.True(alone.AsSpan().SequenceEqual(together.AsSpan(n * outLength, outLength)), $"{packed.Algorithm}, image {n} of {batch}");
+                }
+            }
+        }
+        finally { Parallelism.Degree = saved; }
+    }
+
     [Fact]
     public void PackedWeightsAreACopy()
     {
