@@ -304,6 +304,22 @@ public static partial class Gemm
     private static int RoundUp(int value, int unit) => (value + unit - 1) / unit * unit;
 
     /// <summary>
+    /// Share <paramref name="part"/> of <paramref name="parts"/> of the <paramref name="lines"/> cache lines from
+    /// <paramref name="ahead"/>: returns where it starts, with up to <paramref name="inLoopMax"/> of its lines left in
+    /// <paramref name="inLoop"/> for a kernel's loop to prefetch one per step; the rest are prefetched here. Nothing on
+    /// hardware without x86 prefetch instructions.
+    /// </summary>
+    internal static unsafe float* PrefetchShare(float* ahead, long lines, long part, long parts, int inLoopMax, out int inLoop)
+    {
+        inLoop = 0;
+        if (lines <= 0 || !Sse.IsSupported) return null;
+        long l0 = lines * part / parts, l1 = lines * (part + 1) / parts;
+        inLoop = (int)Math.Min(l1 - l0, inLoopMax);
+        for (long l = l0 + inLoop; l < l1; l++) Sse.Prefetch1(ahead + l * 16);
+        return ahead + l0 * 16;
+    }
+
+    /// <summary>
     /// All register tiles of one packed A block times one packed B block; the <paramref name="aheadLines"/> cache lines
     /// from <paramref name="ahead"/> are prefetched along the way, an equal share in each tile's depth loop.
     /// </summary>
@@ -312,7 +328,6 @@ public static partial class Gemm
         int flags, float* rowBias, float* colBias, float* edge, float* ahead, long aheadLines) where TK : IMicroKernel
     {
         long tiles = (long)((nc + TK.NR - 1) / TK.NR) * ((mc + TK.MR - 1) / TK.MR), tile = 0;
-        if (!Sse.IsSupported) aheadLines = 0;
         for (int jr = 0; jr < nc; jr += TK.NR)
         {
             int nr = Math.Min(TK.NR, nc - jr);
@@ -324,16 +339,7 @@ public static partial class Gemm
                 float* ap = packA + (long)ir * kc;
                 float* cp = c + (long)ir * ldc + jr;
                 float* rb = rowBias != null ? rowBias + ir : null;
-                float* share = null;
-                int shareLines = 0;
-                if (aheadLines > 0)
-                {
-                    long l0 = aheadLines * tile / tiles, l1 = aheadLines * (tile + 1) / tiles;
-                    share = ahead + l0 * 16;
-                    shareLines = (int)Math.Min(l1 - l0, mr == TK.MR && nr == TK.NR ? kc : 0);
-                    for (long l = l0 + shareLines; l < l1; l++) Sse.Prefetch1(ahead + l * 16);
-                }
-                tile++;
+                float* share = PrefetchShare(ahead, aheadLines, tile++, tiles, mr == TK.MR && nr == TK.NR ? kc : 0, out int shareLines);
                 if (mr == TK.MR && nr == TK.NR)
                 {
                     TK.Run(ap, bp, kc, cp, ldc, flags, rb, cb, share, shareLines);

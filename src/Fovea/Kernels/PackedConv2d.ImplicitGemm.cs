@@ -247,15 +247,7 @@ public sealed unsafe partial class PackedConv2d
                     for (int pass = 0; pass < passTiles; pass++)
                     {
                         int i = pass / tilesPerImage, q = firstTile + pass % tilesPerImage;
-                        float* ahead = null;
-                        int aheadLines = 0;
-                        if (next != null)
-                        {
-                            long l0 = nextLines * pass / passTiles, l1 = nextLines * (pass + 1) / passTiles;
-                            ahead = next + l0 * 16;
-                            aheadLines = (int)Math.Min(l1 - l0, count);
-                            for (long l = l0 + aheadLines; l < l1; l++) Sse.Prefetch1(next + l * 16);
-                        }
+                        float* ahead = Gemm.PrefetchShare(next, nextLines, pass, passTiles, count, out int aheadLines);
                         float* tile = chunked ? tiles + (long)pass * tileFloats : tiles;
                         ImplicitTile(plan, width, source + i * imageStride, pixels + q * tilePixels, taps + t0, count, panel + (long)t0 * width, tile, t0 > 0, ahead, aheadLines);
                         if (last) ImplicitStore(io, n + i, tile, q * tilePixels, j * plan.Panel, Math.Min(_pixels, endTile * tilePixels));
