@@ -18,12 +18,13 @@ internal readonly unsafe struct Avx2Kernel : IMicroKernel
     public static int KC => 256;
     public static int MC => 144;
     public static int NC => 4096;
+    public static int PrefetchLines => 1;
 
     /// <inheritdoc cref="IMicroKernel.RunEdge"/>
-    public static void RunEdge(float* a, float* b, int kc, float* edge, int nr) => Run(a, b, kc, edge, NCols, 0, null, null, null, 0);
+    public static void RunEdge(float* a, float* b, int kc, float* edge, int nr) => Run(a, b, kc, edge, NCols, 0, null, null, null, 0, 0);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines)
+    public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines, long aheadStride)
     {
         var zero = Vector256<float>.Zero;
         var c00 = zero; var c01 = zero;
@@ -34,7 +35,7 @@ internal readonly unsafe struct Avx2Kernel : IMicroKernel
         var c50 = zero; var c51 = zero;
         for (int p = 0; p < kc; p++, a += MRows, b += NCols)
         {
-            if (p < aheadLines) Sse.Prefetch1(ahead + 16 * p);
+            if (p < aheadLines) { Sse.Prefetch1(ahead); ahead += aheadStride; }
             var b0 = Avx.LoadVector256(b + 0); var b1 = Avx.LoadVector256(b + 8);
             var av = Vector256.Create(a[0]);
             c00 = Fma.MultiplyAdd(av, b0, c00); c01 = Fma.MultiplyAdd(av, b1, c01);

@@ -8,6 +8,22 @@ namespace Fovea.Kernels;
 // AVX-512 micro-kernel: 8 x 48 tile = 24 zmm accumulators + 3 B vectors + 1 broadcast A = 28 of 32 zmm registers.
 // MR = 8 divides the channel counts CNN layers use (32, 64, ...), so M rarely leaves a ragged tile.
 
+/// <summary>Whether a register tile also copies rows of the next B panel into its packed buffer (see IMicroKernel.RunCopying).</summary>
+internal interface ISideCopy
+{
+    static abstract bool Copies { get; }
+}
+
+internal readonly struct NoCopy : ISideCopy
+{
+    public static bool Copies => false;
+}
+
+internal readonly struct CopyRows : ISideCopy
+{
+    public static bool Copies => true;
+}
+
 /// <summary>AVX-512F 8x48 micro-kernel with fused epilogue.</summary>
 internal readonly unsafe struct Avx512Kernel : IMicroKernel
 {
@@ -21,9 +37,20 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
     public static int KC => 320;
     public static int MC => 128;
     public static int NC => 4800;
+    public static int PrefetchLines => 4;
+
+    public static bool CopiesWhileRunning => true;
+
+    public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines, long aheadStride)
+        => Tile<NoCopy>(a, b, kc, c, ldc, flags, rowBias, colBias, ahead, aheadLines, aheadStride, null, 0, null, 0);
+
+    public static void RunCopying(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines, long aheadStride,
+        float* copyFrom, long ldb, float* copyTo, int copyRows)
+        => Tile<CopyRows>(a, b, kc, c, ldc, flags, rowBias, colBias, ahead, aheadLines, aheadStride, copyFrom, ldb, copyTo, copyRows);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines)
+    private static void Tile<TCopy>(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines, long aheadStride,
+        float* copyFrom, long ldb, float* copyTo, int copyRows) where TCopy : ISideCopy
     {
         // Start pulling the C tile in now: its rows are far apart in memory and would otherwise miss at the store.
         for (int r = 0; r < MRows; r++)
@@ -50,9 +77,16 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
             if (p < aheadLines)
             {
                 Sse.Prefetch1(ahead); Sse.Prefetch1(ahead + 16); Sse.Prefetch1(ahead + 32); Sse.Prefetch1(ahead + 48);
-                ahead += 64;
+                ahead += aheadStride;
             }
-            b0 = Vector512.Load(b + 0); b1 = Vector512.Load(b + 16); b2 = Vector512.Load(b + 32);
+            // One row of the next panel per pass: its loads (from L2, prefetched earlier) hide under the FMAs.
+            if (TCopy.Copies && p < 4 * copyRows)
+            {
+                Vector512.Store(Vector512.Load(copyFrom), copyTo); Vector512.Store(Vector512.Load(copyFrom + 16), copyTo + 16);
+                Vector512.Store(Vector512.Load(copyFrom + 32), copyTo + 32);
+                copyFrom += ldb; copyTo += NCols;
+            }
+            b0 = Vector512.Load(b); b1 = Vector512.Load(b + 16); b2 = Vector512.Load(b + 32);
             av = Vector512.Create(a[0]); c00 = Avx512F.FusedMultiplyAdd(av, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av, b1, c01); c02 = Avx512F.FusedMultiplyAdd(av, b2, c02);
             av = Vector512.Create(a[1]); c10 = Avx512F.FusedMultiplyAdd(av, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av, b1, c11); c12 = Avx512F.FusedMultiplyAdd(av, b2, c12);
             av = Vector512.Create(a[2]); c20 = Avx512F.FusedMultiplyAdd(av, b0, c20); c21 = Avx512F.FusedMultiplyAdd(av, b1, c21); c22 = Avx512F.FusedMultiplyAdd(av, b2, c22);
@@ -118,7 +152,7 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RunEdge(float* a, float* b, int kc, float* edge, int nr)
     {
-        if (nr > 32) { Run(a, b, kc, edge, NCols, 0, null, null, null, 0); return; }
+        if (nr > 32) { Run(a, b, kc, edge, NCols, 0, null, null, null, 0, 0); return; }
         if (nr > 16) { RunTwoVectors(a, b, kc, edge); return; }
         var zero = Vector512<float>.Zero;
         Vector512<float> c0 = zero, c1 = zero, c2 = zero, c3 = zero, c4 = zero, c5 = zero, c6 = zero, c7 = zero;

@@ -40,12 +40,28 @@ internal unsafe interface IMicroKernel
     static abstract int MC { get; }
     static abstract int NC { get; }
 
+    /// <summary>Cache lines a kernel prefetches together, once per that many depth steps (see <see cref="Run"/>).</summary>
+    static abstract int PrefetchLines { get; }
+
     /// <summary>
     /// Full MR x NR tile: C = (flags has LoadC ? C : 0) + Apanel·Bpanel, then + rowBias[r] + colBias[j] when non-null, then ReLU when flags has Relu.
-    /// a: kc groups of MR floats, b: kc groups of NR floats. Along the way, the x64 kernels prefetch into L2 the
-    /// <paramref name="aheadLines"/> (at most kc) cache lines from <paramref name="ahead"/>: data the driver reads next.
+    /// a: kc groups of MR floats, b: kc groups of NR floats. Along the way, the x64 kernels prefetch into L2 data the
+    /// driver reads next: <paramref name="aheadLines"/> (at most kc) cache lines, in groups of <see cref="PrefetchLines"/>
+    /// contiguous lines, group g at <paramref name="ahead"/> + g·<paramref name="aheadStride"/> floats.
     /// </summary>
-    static abstract void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines);
+    static abstract void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines, long aheadStride);
+
+    /// <summary>True when the kernel implements <see cref="RunCopying"/>.</summary>
+    static virtual bool CopiesWhileRunning => false;
+
+    /// <summary>
+    /// <see cref="Run"/>, and under its multiply-adds a side job: copies <paramref name="copyRows"/> (at most
+    /// kc / <see cref="PrefetchLines"/>) rows of NR floats from <paramref name="copyFrom"/> (row stride
+    /// <paramref name="ldb"/>) to <paramref name="copyTo"/> (row stride NR): a share of packing the next B panel.
+    /// </summary>
+    static virtual void RunCopying(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias,
+        float* ahead, int aheadLines, long aheadStride, float* copyFrom, long ldb, float* copyTo, int copyRows)
+        => throw new NotSupportedException("This micro-kernel does not copy while it runs.");
 
     /// <summary>
     /// Partial tile for the last, narrower column panel: at least the first <paramref name="nr"/> columns of
@@ -218,7 +234,8 @@ public static partial class Gemm
         int ncMax = BalancedBlock(j.N, TK.NC, TK.NR);
         // With B packed ahead, SerialFewRows packs all of A per depth block, whatever M is.
         float* packA = PackBuffers.A((j.PackedB != null ? (j.M + TK.MR - 1) / TK.MR * TK.MR : mcMax) * kcMax);
-        float* packB = PackBuffers.B(((ncMax + TK.NR - 1) / TK.NR * TK.NR) * kcMax);
+        // At least two panels: SerialFewRowsPipelined fills one while it multiplies the other.
+        float* packB = PackBuffers.B(Math.Max((ncMax + TK.NR - 1) / TK.NR, 2) * TK.NR * kcMax);
         float* edge = stackalloc float[TK.MR * TK.NR];
 
         if (j.M <= mcMax || j.PackedA != null || j.PackedB != null)
@@ -243,7 +260,7 @@ public static partial class Gemm
                     int mc = Math.Min(mcMax, j.M - ic);
                     PackA<TK>(j.TransposeA, j.A, j.Lda, ic, pc, mc, kc, packA);
                     Macro<TK>(packA, packB, mc, nc, kc, j.C + (long)ic * j.Ldc + jc, j.Ldc, flags,
-                        rowBias != null ? rowBias + ic : null, colBias, edge, null, 0);
+                        rowBias != null ? rowBias + ic : null, colBias, edge, default);
                 }
             }
         }
@@ -257,6 +274,13 @@ public static partial class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void SerialFewRows<TK>(in Job j, int kcMax, float* packA, float* packB, float* edge) where TK : IMicroKernel
     {
+        // Shallow products (a 3x3 filter over one channel: K = 9) spend their time storing C; there a tile is too short
+        // to hide a share of the packing, and the pipeline's bookkeeping per tile would only add to it.
+        if (TK.CopiesWhileRunning && j.PackedB == null && !j.TransposeB && j.M >= TK.MR && j.K >= PipelineMinDepth)
+        {
+            SerialFewRowsPipelined<TK>(in j, kcMax, packA, packB, edge);
+            return;
+        }
         for (int pc = 0; pc < j.K; pc += kcMax)
         {
             int kc = Math.Min(kcMax, j.K - pc);
@@ -275,33 +299,50 @@ public static partial class Gemm
                 float* bPanels = packB;
                 if (bBlock != null) bPanels = bBlock + (long)jr * kc;
                 else PackB<TK>(j.TransposeB, j.B, j.Ldb, pc, jr, kc, nr, packB);
-                // Packed-ahead B (weights) is read once per call, from memory when it outgrows L2: the chunk after this
-                // one is prefetched under this chunk's multiply-adds. (Packing from an unpacked B reads strided rows;
-                // prefetching those measured slower.)
-                float* ahead = null;
-                long aheadFloats = 0;
+                // The chunk after this one is prefetched under this chunk's multiply-adds: packed-ahead B (weights) is read
+                // once per call, from memory when it outgrows L2; unpacked B (an unfolded image) is read once too.
+                Lookahead ahead = default;
                 if (bBlock != null)
                 {
-                    if (jr + chunk < j.N) { ahead = bPanels + (long)chunk * kc; aheadFloats = (long)RoundUp(Math.Min(chunk, j.N - jr - chunk), TK.NR) * kc; }
+                    if (jr + chunk < j.N) ahead = Lookahead.Contiguous(bPanels + (long)chunk * kc, (long)RoundUp(Math.Min(chunk, j.N - jr - chunk), TK.NR) * kc);
                     else if (!last)
                     {
                         int kcNext = Math.Min(kcMax, j.K - pc - kc);
-                        ahead = j.PackedB + (long)(pc + kc) * j.PackedBStride + (long)j.PackedBColumn * kcNext;
-                        aheadFloats = (long)RoundUp(Math.Min(chunk, j.N), TK.NR) * kcNext;
+                        ahead = Lookahead.Contiguous(j.PackedB + (long)(pc + kc) * j.PackedBStride + (long)j.PackedBColumn * kcNext,
+                            (long)RoundUp(Math.Min(chunk, j.N), TK.NR) * kcNext);
                     }
                     else if (j.NextB != null)
                     {
-                        ahead = j.NextB;
-                        aheadFloats = (long)Math.Min(chunk, j.NextBStride) * BalancedBlock(j.NextBDepth, TK.KC, 1);
+                        ahead = Lookahead.Contiguous(j.NextB, (long)Math.Min(chunk, j.NextBStride) * BalancedBlock(j.NextBDepth, TK.KC, 1));
                     }
                 }
+                else ahead = NextUnpackedChunk(in j, pc, kc, kcMax, jr, chunk);
                 Macro<TK>(aBlock, bPanels, j.M, nr, kc, j.C + jr, j.Ldc, flags, rowBias,
-                    last && j.ColumnBias != null ? j.ColumnBias + jr : null, edge, ahead, (aheadFloats + 15) / 16);
+                    last && j.ColumnBias != null ? j.ColumnBias + jr : null, edge, in ahead);
             }
         }
     }
 
+    /// <summary>Smallest K for which SerialFewRows packs B under the multiply-adds (<see cref="SerialFewRowsPipelined"/>).</summary>
+    internal const int PipelineMinDepth = 64;
+
     private static int RoundUp(int value, int unit) => (value + unit - 1) / unit * unit;
+
+    /// <summary>Where SerialFewRows reads unpacked op(B) next: the chunk after [jr, jr + chunk) of depth block pc, or none.</summary>
+    private static unsafe Lookahead NextUnpackedChunk(in Job j, int pc, int kc, int kcMax, int jr, int chunk)
+    {
+        int nextJr = jr + chunk, nextPc = pc, nextKc = kc;
+        if (nextJr >= j.N)
+        {
+            if (pc + kc >= j.K) return default;
+            nextJr = 0; nextPc = pc + kc; nextKc = Math.Min(kcMax, j.K - nextPc);
+        }
+        int width = Math.Min(chunk, j.N - nextJr);
+        // Stored K x N: kc rows of the chunk's width; stored N x K: one row of depth kc per column.
+        return j.TransposeB
+            ? Lookahead.Strided(j.B + (long)nextJr * j.Ldb + nextPc, width, nextKc, j.Ldb)
+            : Lookahead.Strided(j.B + (long)nextPc * j.Ldb + nextJr, nextKc, width, j.Ldb);
+    }
 
     /// <summary>
     /// Share <paramref name="part"/> of <paramref name="parts"/> of the <paramref name="lines"/> cache lines from
@@ -320,12 +361,12 @@ public static partial class Gemm
     }
 
     /// <summary>
-    /// All register tiles of one packed A block times one packed B block; the <paramref name="aheadLines"/> cache lines
-    /// from <paramref name="ahead"/> are prefetched along the way, an equal share in each tile's depth loop.
+    /// All register tiles of one packed A block times one packed B block; <paramref name="ahead"/> is prefetched along
+    /// the way, an equal share in each tile's depth loop.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Macro<TK>(float* packA, float* packB, int mc, int nc, int kc, float* c, int ldc,
-        int flags, float* rowBias, float* colBias, float* edge, float* ahead, long aheadLines) where TK : IMicroKernel
+        int flags, float* rowBias, float* colBias, float* edge, in Lookahead ahead) where TK : IMicroKernel
     {
         long tiles = (long)((nc + TK.NR - 1) / TK.NR) * ((mc + TK.MR - 1) / TK.MR), tile = 0;
         for (int jr = 0; jr < nc; jr += TK.NR)
@@ -339,10 +380,10 @@ public static partial class Gemm
                 float* ap = packA + (long)ir * kc;
                 float* cp = c + (long)ir * ldc + jr;
                 float* rb = rowBias != null ? rowBias + ir : null;
-                float* share = PrefetchShare(ahead, aheadLines, tile++, tiles, mr == TK.MR && nr == TK.NR ? kc : 0, out int shareLines);
+                float* share = ahead.Share<TK>(tile++, tiles, mr == TK.MR && nr == TK.NR ? kc : 0, out int shareLines, out long shareStride);
                 if (mr == TK.MR && nr == TK.NR)
                 {
-                    TK.Run(ap, bp, kc, cp, ldc, flags, rb, cb, share, shareLines);
+                    TK.Run(ap, bp, kc, cp, ldc, flags, rb, cb, share, shareLines, shareStride);
                 }
                 else
                 {

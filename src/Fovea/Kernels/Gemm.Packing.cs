@@ -116,6 +116,10 @@ public static partial class Gemm
     private static unsafe void CopyFloats(float* src, float* dst, int count)
     {
         int x = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; x + 16 <= count; x += 16) Vector512.Store(Vector512.Load(src + x), dst + x);
+        }
         if (Vector256.IsHardwareAccelerated)
         {
             for (; x + 8 <= count; x += 8) Vector256.Store(Vector256.Load(src + x), dst + x);

@@ -18,12 +18,13 @@ internal readonly unsafe struct Vector128Kernel : IMicroKernel
     public static int KC => 256;
     public static int MC => 128;
     public static int NC => 2048;
+    public static int PrefetchLines => 1;
 
     /// <inheritdoc cref="IMicroKernel.RunEdge"/>
-    public static void RunEdge(float* a, float* b, int kc, float* edge, int nr) => Run(a, b, kc, edge, NCols, 0, null, null, null, 0);
+    public static void RunEdge(float* a, float* b, int kc, float* edge, int nr) => Run(a, b, kc, edge, NCols, 0, null, null, null, 0, 0);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines)
+    public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines, long aheadStride)
     {
         var zero = Vector128<float>.Zero;
         var c00 = zero; var c01 = zero;
@@ -108,11 +109,12 @@ internal readonly unsafe struct ScalarKernel : IMicroKernel
     public static int KC => 256;
     public static int MC => 64;
     public static int NC => 1024;
+    public static int PrefetchLines => 1;
 
     /// <inheritdoc cref="IMicroKernel.RunEdge"/>
-    public static void RunEdge(float* a, float* b, int kc, float* edge, int nr) => Run(a, b, kc, edge, NCols, 0, null, null, null, 0);
+    public static void RunEdge(float* a, float* b, int kc, float* edge, int nr) => Run(a, b, kc, edge, NCols, 0, null, null, null, 0, 0);
 
-    public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines)
+    public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines, long aheadStride)
     {
         float* acc = stackalloc float[MRows * NCols];
         for (int x = 0; x < MRows * NCols; x++) acc[x] = 0f;

@@ -121,6 +121,14 @@ public class GemmTests
                 yield return new Case(ta, tb, 64, 96, 33, Accumulate: acc, RowBias: true, ColumnBias: true, Relu: true);
             }
         }
+        // Few rows, B as stored and deep enough to be packed under the multiply-adds (Gemm.SerialFewRowsPipelined):
+        // several chunks of 4 panels and a ragged last panel, ragged row tiles, depth blocks, misaligned B rows,
+        // fewer than two panels.
+        yield return new Case(false, false, 64, 1000, 300, RowBias: true, ColumnBias: true, Relu: true);
+        yield return new Case(false, false, 12, 200, 700, Accumulate: true, RowBias: true, ColumnBias: true, Relu: true);
+        yield return new Case(false, false, 16, 150, 100, PadB: 3, PadC: 5);
+        yield return new Case(false, false, 8, 40, 80);
+        yield return new Case(false, false, 9, 60, Gemm.PipelineMinDepth, Accumulate: true);
         // Long rows: few-rows path (all of A in one block) and, with M above MC, the regular path crossing NC (<= 4800).
         yield return new Case(false, false, 3, 5000, 4, RowBias: true);
         yield return new Case(false, true, 3, 5000, 4, ColumnBias: true);

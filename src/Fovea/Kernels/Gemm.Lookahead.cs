@@ -1,0 +1,74 @@
+using System.Runtime.Intrinsics.X86;
+
+namespace Fovea.Kernels;
+
+// Legend: a cache line is 64 bytes = 16 floats; a prefetch group is IMicroKernel.PrefetchLines contiguous lines.
+// The GEMM reads its next block while the current one is multiplied: the data is prefetched into L2 in small steps
+// inside the micro-kernels' depth loops, an equal share per register tile, so the requests neither come in one burst
+// (which stalls the loads that feed the FMAs) nor arrive too late (a demand miss on a strided row costs ~100 ns).
+
+public static partial class Gemm
+{
+    /// <summary>
+    /// Data the driver reads after the current block: runs of contiguous cache lines a constant stride apart (one run
+    /// for contiguous data, e.g. packed panels; one per row for the rows of an unpacked matrix). Default: nothing.
+    /// </summary>
+    private readonly unsafe struct Lookahead
+    {
+        private readonly float* _start;
+        private readonly int _runs;
+        private readonly long _runLines, _runStride;
+
+        private Lookahead(float* start, int runs, long runLines, long runStride)
+        {
+            _start = start; _runs = runs; _runLines = runLines; _runStride = runStride;
+        }
+
+        /// <summary>The cache lines of <paramref name="floats"/> contiguous floats from <paramref name="start"/> (64-byte aligned).</summary>
+        public static Lookahead Contiguous(float* start, long floats) => floats > 0 ? new(start, 1, (floats + 15) / 16, 0) : default;
+
+        /// <summary><paramref name="rows"/> rows of <paramref name="floats"/> floats each, <paramref name="stride"/> floats apart, the first at <paramref name="first"/>.</summary>
+        public static Lookahead Strided(float* first, int rows, int floats, long stride)
+        {
+            if (rows <= 0 || floats <= 0) return default;
+            float* start = (float*)((nuint)first & ~(nuint)63);
+            long lines = ((first - start) + floats + 15) / 16;
+            // Rows off the 64-byte grid straddle one line more than the first row does.
+            if (stride % 16 != 0) lines++;
+            return new(start, rows, lines, stride);
+        }
+
+        /// <summary>
+        /// Share <paramref name="part"/> of <paramref name="parts"/>: returns the first group a kernel's depth loop of
+        /// <paramref name="kc"/> steps prefetches, with <paramref name="inLoopLines"/> lines in groups
+        /// <paramref name="stride"/> floats apart; what does not fit the loop is prefetched here. Null on hardware
+        /// without x86 prefetch instructions or when there is nothing ahead.
+        /// </summary>
+        public float* Share<TK>(long part, long parts, int kc, out int inLoopLines, out long stride) where TK : IMicroKernel
+        {
+            inLoopLines = 0; stride = 0;
+            if (_start == null || !Sse.IsSupported) return null;
+            int lines = TK.PrefetchLines;
+            // Units of one group each (int arithmetic: this runs once per register tile). One run: the units walk
+            // along it. Many runs: down the runs, one group column after another, so a share's units are a constant
+            // stride apart, the runs' stride.
+            int groups = (int)((_runLines + lines - 1) / lines);
+            int inner = _runs == 1 ? groups : _runs;
+            long innerStep = _runs == 1 ? 16L * lines : _runStride, outerStep = 16L * lines;
+            int units = _runs == 1 ? groups : _runs * groups;
+            int u0 = (int)(units * part / parts), u1 = (int)(units * (part + 1) / parts);
+            int column = _runs == 1 ? 0 : u0 / inner, row = u0 - column * inner;
+            int inLoop = Math.Min(Math.Min(u1 - u0, inner - row), kc / lines);
+            float* first = _start + column * outerStep + row * innerStep;
+            for (int u = u0 + inLoop; u < u1; u++)
+            {
+                int c = _runs == 1 ? 0 : u / inner;
+                float* group = _start + c * outerStep + (u - c * inner) * innerStep;
+                for (int l = 0; l < lines; l++) Sse.Prefetch1(group + 16 * l);
+            }
+            inLoopLines = inLoop * lines;
+            stride = innerStep;
+            return first;
+        }
+    }
+}

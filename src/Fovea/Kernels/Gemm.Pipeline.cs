@@ -1,0 +1,71 @@
+using System.Runtime.CompilerServices;
+
+namespace Fovea.Kernels;
+
+// Legend: C (M x N) = op(A) (M x K) * op(B) (K x N), row-major; MR x NR register tile; a panel is NR columns of B.
+// Few rows (all of A in one packed block) and B as stored, K x N, far larger than the caches (an unfolded image):
+// packing B in a pass of its own costs a sixth of the product, most of it waiting on strided rows. Here the packing
+// runs under the multiply-adds instead, two steps ahead of use:
+//   the rows of the next chunk (4 panels) are prefetched into L2 while the current chunk is multiplied;
+//   each register tile of panel g copies its share of panel g + 1's rows (from L2) into the other panel buffer.
+
+public static partial class Gemm
+{
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void SerialFewRowsPipelined<TK>(in Job j, int kcMax, float* packA, float* packB, float* edge) where TK : IMicroKernel
+    {
+        int nr = TK.NR, panels = (j.N + nr - 1) / nr, tilesM = (j.M + TK.MR - 1) / TK.MR;
+        const int ChunkPanels = 4;
+        // Two panel buffers: the one multiplied now and the one being filled (packB holds a whole chunk of panels).
+        float* current = packB, filling = packB + (long)kcMax * nr;
+        for (int pc = 0; pc < j.K; pc += kcMax)
+        {
+            int kc = Math.Min(kcMax, j.K - pc);
+            float* aBlock = packA;
+            if (j.PackedA != null) aBlock = j.PackedA + (long)pc * j.PackedAStride + (long)j.PackedARow * kc;
+            else PackA<TK>(j.TransposeA, j.A, j.Lda, 0, pc, j.M, kc, packA);
+            bool last = pc + kc == j.K;
+            int flags = (pc > 0 || j.Accumulate ? LoadC : 0) | (last && j.Relu ? Relu : 0);
+            float* rowBias = last ? j.RowBias : null;
+            float* rows = j.B + (long)pc * j.Ldb;
+            PackB<TK>(false, j.B, j.Ldb, pc, 0, kc, Math.Min(nr, j.N), current);
+            Lookahead ahead = default;
+            for (int g = 0; g < panels; g++)
+            {
+                int jr = g * nr, width = Math.Min(nr, j.N - jr);
+                if (g % ChunkPanels == 0) ahead = NextUnpackedChunk(in j, pc, kc, kcMax, jr, ChunkPanels * nr);
+                int chunkTiles = Math.Min(ChunkPanels, panels - g / ChunkPanels * ChunkPanels) * tilesM;
+                // Panel g + 1 is copied by this panel's tiles when it is whole; a ragged last panel is packed (zero-padded) below.
+                bool nextWhole = g + 1 < panels && jr + 2 * nr <= j.N;
+                float* cb = last && j.ColumnBias != null ? j.ColumnBias + jr : null;
+                for (int t = 0; t < tilesM; t++)
+                {
+                    int ir = t * TK.MR, mr = Math.Min(TK.MR, j.M - ir);
+                    float* ap = aBlock + (long)ir * kc;
+                    float* cp = j.C + (long)ir * j.Ldc + jr;
+                    float* rb = rowBias != null ? rowBias + ir : null;
+                    bool full = mr == TK.MR && width == nr;
+                    float* share = ahead.Share<TK>((long)(g % ChunkPanels) * tilesM + t, chunkTiles, full ? kc : 0, out int shareLines, out long shareStride);
+                    int r0 = nextWhole ? (int)((long)kc * t / tilesM) : 0, r1 = nextWhole ? (int)((long)kc * (t + 1) / tilesM) : 0;
+                    float* from = rows + jr + nr + (long)r0 * j.Ldb, to = filling + (long)r0 * nr;
+                    int inLoop = 0;
+                    if (full)
+                    {
+                        inLoop = Math.Min(r1 - r0, kc / TK.PrefetchLines);
+                        TK.RunCopying(ap, current, kc, cp, j.Ldc, flags, rb, cb, share, shareLines, shareStride, from, j.Ldb, to, inLoop);
+                    }
+                    else
+                    {
+                        TK.RunEdge(ap, current, kc, edge, width);
+                        MergeEdge(edge, nr, mr, width, cp, j.Ldc, flags, rb, cb);
+                    }
+                    for (int r = r0 + inLoop; r < r1; r++) CopyFloats(rows + jr + nr + (long)r * j.Ldb, filling + (long)r * nr, nr);
+                }
+                if (g + 1 < panels && !nextWhole) PackB<TK>(false, j.B, j.Ldb, pc, jr + nr, kc, j.N - jr - nr, filling);
+                float* multiplied = current;
+                current = filling;
+                filling = multiplied;
+            }
+        }
+    }
+}
