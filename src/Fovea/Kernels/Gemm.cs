@@ -3,7 +3,9 @@ namespace Fovea.Kernels;
 // Legend: C (M x N) = op(A) (M x K) * op(B) (K x N), all row-major.
 // op(X) is X or its transpose; lda/ldb/ldc are the row strides of the matrices as stored.
 // The fast path is split over partial files: Gemm.Driver.cs (blocking, threads, buffers),
-// Gemm.Packing.cs (panel packing, transposes), Gemm.Avx2.cs / Gemm.Avx512.cs / Gemm.Portable.cs (micro-kernels).
+// Gemm.Packing.cs (panel packing, transposes), Gemm.Avx2.cs / Gemm.Avx512.cs / Gemm.Portable.cs (micro-kernels);
+// special shapes: Gemm.DotProduct.cs (few columns of a transposed B), Gemm.Shallow.cs (K <= 16), Gemm.Pipeline.cs
+// (few rows, B packed under the multiply-adds), Gemm.Lookahead.cs (prefetching what comes next).
 
 /// <summary>Single-precision matrix product on spans (row-major). The fast path and its naive twin live side by side.</summary>
 public static partial class Gemm
@@ -34,6 +36,7 @@ public static partial class Gemm
                 ColumnBias = columnBias.IsEmpty ? null : pcb, Relu = relu,
             };
             if (UseDotProduct(in job)) DotProductNT(in job);
+            else if (UseShallow(in job)) Shallow(in job);
             else Execute(in job, SelectKernel());
         }
     }

@@ -210,6 +210,30 @@ public class GemmTests
     }
 
     [Fact]
+    public void ShallowPathMatchesReference()
+    {
+        // K <= 16 with long rows takes the shallow path on AVX-512 (Auto only; elsewhere this checks the register tiles):
+        // four-row groups and single leftover rows, column tails, both layouts of A, every epilogue, strided C.
+        foreach (int m in new[] { 1, 5, 8 })
+        foreach (int k in new[] { 1, 9, 16 })
+            Check(new Case(m % 2 == 0, false, m, Gemm.ShallowMinN + 77, k, PadA: 1, PadB: k % 3, PadC: m == 5 ? 3 : 0,
+                Accumulate: k == 9, RowBias: m == 5, ColumnBias: k == 16, Relu: m != 1), seed: m * 10 + k);
+        // A C of over 4 MiB is streamed out with non-temporal stores from its first whole cache line on, on one thread
+        // and split between two.
+        int saved = Parallelism.Degree;
+        try
+        {
+            foreach (int degree in new[] { 1, 2 })
+            {
+                Parallelism.Degree = degree;
+                Check(new Case(false, false, 32, (int)(Gemm.StreamMinFloats / 32) + 1000, 9), seed: degree);
+                Check(new Case(true, false, 33, (int)(Gemm.StreamMinFloats / 32) + 999, 4, RowBias: true, Relu: true), seed: degree + 2);
+            }
+        }
+        finally { Parallelism.Degree = saved; }
+    }
+
+    [Fact]
     public void DenseOverloadMatchesReference()
     {
         var rng = new Random(5);
