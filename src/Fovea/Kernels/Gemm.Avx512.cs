@@ -41,6 +41,8 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
 
     public static bool CopiesWhileRunning => true;
 
+    public static bool Streams => true;
+
     public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines, long aheadStride)
         => Tile<NoCopy>(a, b, kc, c, ldc, flags, rowBias, colBias, ahead, aheadLines, aheadStride, null, 0, null, 0);
 
@@ -53,10 +55,14 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
         float* copyFrom, long ldb, float* copyTo, int copyRows) where TCopy : ISideCopy
     {
         // Start pulling the C tile in now: its rows are far apart in memory and would otherwise miss at the store.
-        for (int r = 0; r < MRows; r++)
+        // (Not when C is streamed out: non-temporal stores need no copy of the line.)
+        if ((flags & Gemm.Stream) == 0)
         {
-            float* row = c + (long)r * ldc;
-            Sse.Prefetch0(row); Sse.Prefetch0(row + 16); Sse.Prefetch0(row + 32); Sse.Prefetch0(row + 47);
+            for (int r = 0; r < MRows; r++)
+            {
+                float* row = c + (long)r * ldc;
+                Sse.Prefetch0(row); Sse.Prefetch0(row + 16); Sse.Prefetch0(row + 32); Sse.Prefetch0(row + 47);
+            }
         }
         var zero = Vector512<float>.Zero;
         var c00 = zero; var c01 = zero; var c02 = zero;
@@ -213,6 +219,14 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
             var z = Vector512<float>.Zero;
             x0 = Avx512F.Max(z, x0); x1 = Avx512F.Max(z, x1); x2 = Avx512F.Max(z, x2);
         }
-        Vector512.Store(x0, c); Vector512.Store(x1, c + 16); Vector512.Store(x2, c + 32);
+        if ((flags & Gemm.Stream) != 0)
+        {
+            // The driver streams only C rows that start on cache lines; register tiles start 48 floats apart.
+            Avx512F.StoreAlignedNonTemporal(c, x0); Avx512F.StoreAlignedNonTemporal(c + 16, x1); Avx512F.StoreAlignedNonTemporal(c + 32, x2);
+        }
+        else
+        {
+            Vector512.Store(x0, c); Vector512.Store(x1, c + 16); Vector512.Store(x2, c + 32);
+        }
     }
 }

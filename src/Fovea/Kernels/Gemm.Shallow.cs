@@ -22,9 +22,6 @@ public static partial class Gemm
     /// <summary>Narrowest product the shallow path takes: rows long enough for runs of whole cache lines.</summary>
     internal const int ShallowMinN = 1024;
 
-    /// <summary>Smallest C (in floats, 4 MiB) written with non-temporal stores: twice the 2 MiB L2 of the machines measured.</summary>
-    internal const long StreamMinFloats = 1L << 20;
-
     private const int ShallowBlock = 512;
 
     private static bool UseShallow(in Job job) =>

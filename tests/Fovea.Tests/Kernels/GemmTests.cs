@@ -234,6 +234,27 @@ public class GemmTests
     }
 
     [Fact]
+    public void LargeCWrittenOnceMatchesReference()
+    {
+        // C over 4 MiB, written once (one depth block, no accumulation), many rows: the AVX-512 register tiles stream it
+        // out with non-temporal stores after a head of plain columns, on one thread and split between two.
+        int saved = Parallelism.Degree;
+        try
+        {
+            foreach (int degree in new[] { 1, 2 })
+            {
+                Parallelism.Degree = degree;
+                // Row strides a multiple of 16 floats (every row starts at the same offset in its cache line), as streaming needs.
+                Check(new Case(false, false, 160, 6560, 40, RowBias: true, Relu: true), seed: degree);
+                Check(new Case(true, false, 300, 3504, 24, ColumnBias: true), seed: degree + 2);
+                // Accumulating into C keeps plain stores.
+                Check(new Case(false, true, 48, (int)(Gemm.StreamMinFloats / 48) + 7, 20, Accumulate: true), seed: degree + 4);
+            }
+        }
+        finally { Parallelism.Degree = saved; }
+    }
+
+    [Fact]
     public void DenseOverloadMatchesReference()
     {
         var rng = new Random(5);
