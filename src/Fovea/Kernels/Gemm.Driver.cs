@@ -186,7 +186,13 @@ public static partial class Gemm
         int degree = Parallelism.Degree;
         bool splitN = SplitOverN(job.M, job.N, job.K, tilesM * TK.MR, tilesN * TK.NR, TK.MR, TK.NR, degree);
         int parts = Math.Min(degree, splitN ? tilesN : tilesM);
-        if (parts <= 1 || Parallelism.InsideParallelRegion || (long)job.M * job.N * job.K < ParallelThreshold)
+        bool serial = Parallelism.InsideParallelRegion || (long)job.M * job.N * job.K < ParallelThreshold;
+        if (!serial && degree > 1 && SplitOverDepth(in job, degree))
+        {
+            RunSplitDepth<TK>(job, degree);
+            return;
+        }
+        if (parts <= 1 || serial)
         {
             Serial<TK>(in job);
             return;

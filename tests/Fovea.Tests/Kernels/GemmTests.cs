@@ -233,6 +233,27 @@ public class GemmTests
         finally { Parallelism.Degree = saved; }
     }
 
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void DepthSplitBetweenThreadsMatchesReference(string pathName) => WithPath(Enum.Parse<GemmKernelPath>(pathName), path =>
+    {
+        // Small C and long K (a weight gradient): two threads each take half of K into their own partial C; the sum and
+        // then the epilogue (accumulated C, biases, ReLU) come after.
+        int saved = Parallelism.Degree;
+        try
+        {
+            Parallelism.Degree = 2;
+            int seed = 0;
+            foreach (var (ta, tb) in Transposes())
+            {
+                Check(new Case(ta, tb, 64, 72, 2 * Gemm.SplitDepthMinK + 37), ++seed);
+                Check(new Case(ta, tb, 13, 50, 7 * Gemm.SplitDepthMinK + 1, PadA: 1, PadB: 2, PadC: 3,
+                    Accumulate: true, RowBias: true, ColumnBias: true, Relu: true), ++seed);
+            }
+        }
+        finally { Parallelism.Degree = saved; }
+    });
+
     [Fact]
     public void LargeCWrittenOnceMatchesReference()
     {
