@@ -360,22 +360,6 @@ public static partial class Gemm
     }
 
     /// <summary>
-    /// Share <paramref name="part"/> of <paramref name="parts"/> of the <paramref name="lines"/> cache lines from
-    /// <paramref name="ahead"/>: returns where it starts, with up to <paramref name="inLoopMax"/> of its lines left in
-    /// <paramref name="inLoop"/> for a kernel's loop to prefetch one per step; the rest are prefetched here. Nothing on
-    /// hardware without x86 prefetch instructions.
-    /// </summary>
-    internal static unsafe float* PrefetchShare(float* ahead, long lines, long part, long parts, int inLoopMax, out int inLoop)
-    {
-        inLoop = 0;
-        if (lines <= 0 || !Sse.IsSupported) return null;
-        long l0 = lines * part / parts, l1 = lines * (part + 1) / parts;
-        inLoop = (int)Math.Min(l1 - l0, inLoopMax);
-        for (long l = l0 + inLoop; l < l1; l++) Sse.Prefetch1(ahead + l * 16);
-        return ahead + l0 * 16;
-    }
-
-    /// <summary>
     /// All register tiles of one packed A block times one packed B block; <paramref name="ahead"/> is prefetched along
     /// the way, an equal share in each tile's depth loop.
     /// </summary>

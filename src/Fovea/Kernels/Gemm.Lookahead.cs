@@ -13,7 +13,7 @@ public static partial class Gemm
     /// Data the driver reads after the current block: runs of contiguous cache lines a constant stride apart (one run
     /// for contiguous data, e.g. packed panels; one per row for the rows of an unpacked matrix). Default: nothing.
     /// </summary>
-    private readonly unsafe struct Lookahead
+    internal readonly unsafe struct Lookahead
     {
         private readonly float* _start;
         private readonly int _runs;
@@ -38,17 +38,22 @@ public static partial class Gemm
             return new(start, rows, lines, stride);
         }
 
-        /// <summary>
-        /// Share <paramref name="part"/> of <paramref name="parts"/>: returns the first group a kernel's depth loop of
-        /// <paramref name="kc"/> steps prefetches, with <paramref name="inLoopLines"/> lines in groups
-        /// <paramref name="stride"/> floats apart; what does not fit the loop is prefetched here. Null on hardware
-        /// without x86 prefetch instructions or when there is nothing ahead.
-        /// </summary>
+        /// <summary>Share <paramref name="part"/> of <paramref name="parts"/> for a micro-kernel's depth loop of <paramref name="kc"/> steps (see <see cref="Share(long, long, int, int, out int, out long)"/>).</summary>
         public float* Share<TK>(long part, long parts, int kc, out int inLoopLines, out long stride) where TK : IMicroKernel
+            => Share(part, parts, kc, TK.PrefetchLines, out inLoopLines, out stride);
+
+        /// <summary>
+        /// Share <paramref name="part"/> of <paramref name="parts"/> for a loop of <paramref name="steps"/> steps that
+        /// prefetches a group of <paramref name="groupLines"/> contiguous lines every <paramref name="groupLines"/> steps:
+        /// returns the first group, with <paramref name="inLoopLines"/> lines in groups <paramref name="stride"/> floats
+        /// apart for the loop; what does not fit the loop is prefetched here. Null on hardware without x86 prefetch
+        /// instructions or when there is nothing ahead.
+        /// </summary>
+        public float* Share(long part, long parts, int steps, int groupLines, out int inLoopLines, out long stride)
         {
             inLoopLines = 0; stride = 0;
             if (_start == null || !Sse.IsSupported) return null;
-            int lines = TK.PrefetchLines;
+            int lines = groupLines;
             // Units of one group each (int arithmetic: this runs once per register tile). One run: the units walk
             // along it. Many runs: down the runs, one group column after another, so a share's units are a constant
             // stride apart, the runs' stride.
@@ -58,7 +63,7 @@ public static partial class Gemm
             int units = _runs == 1 ? groups : _runs * groups;
             int u0 = (int)(units * part / parts), u1 = (int)(units * (part + 1) / parts);
             int column = _runs == 1 ? 0 : u0 / inner, row = u0 - column * inner;
-            int inLoop = Math.Min(Math.Min(u1 - u0, inner - row), kc / lines);
+            int inLoop = Math.Min(Math.Min(u1 - u0, inner - row), steps / lines);
             float* first = _start + column * outerStep + row * innerStep;
             for (int u = u0 + inLoop; u < u1; u++)
             {

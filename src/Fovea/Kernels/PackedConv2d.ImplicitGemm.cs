@@ -243,11 +243,12 @@ public sealed unsafe partial class PackedConv2d
                     long nextFloats = 0;
                     if (!last) { next = panel + (long)(t0 + count) * width; nextFloats = (long)Math.Min(plan.TapChunk, plan.Taps - t0 - count) * width; }
                     else if (j + 1 < endPanel) { next = weights + (long)(j + 1) * plan.Panel * plan.Taps; nextFloats = (long)Math.Min(plan.TapChunk, plan.Taps) * ImplicitPanelWidth(j + 1); }
-                    long nextLines = (nextFloats + 15) / 16, passTiles = (long)images * tilesPerImage;
+                    var nextChunk = Gemm.Lookahead.Contiguous(next, nextFloats);
+                    long passTiles = (long)images * tilesPerImage;
                     for (int pass = 0; pass < passTiles; pass++)
                     {
                         int i = pass / tilesPerImage, q = firstTile + pass % tilesPerImage;
-                        float* ahead = Gemm.PrefetchShare(next, nextLines, pass, passTiles, count, out int aheadLines);
+                        float* ahead = nextChunk.Share(pass, passTiles, count, 1, out int aheadLines, out _);
                         float* tile = chunked ? tiles + (long)pass * tileFloats : tiles;
                         ImplicitTile(plan, width, source + i * imageStride, pixels + q * tilePixels, taps + t0, count, panel + (long)t0 * width, tile, t0 > 0, ahead, aheadLines);
                         if (last) ImplicitStore(io, n + i, tile, q * tilePixels, j * plan.Panel, Math.Min(_pixels, endTile * tilePixels));
