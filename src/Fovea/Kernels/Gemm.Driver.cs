@@ -61,6 +61,7 @@ internal unsafe interface IMicroKernel
     /// <see cref="Run"/>, and under its multiply-adds a side job: copies <paramref name="copyRows"/> (at most
     /// kc / <see cref="PrefetchLines"/>) rows of NR floats from <paramref name="copyFrom"/> (row stride
     /// <paramref name="ldb"/>) to <paramref name="copyTo"/> (row stride NR): a share of packing the next B panel.
+    /// The copy runs in the last passes of the depth loop, away from the prefetches of the first ones.
     /// </summary>
     static virtual void RunCopying(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias,
         float* ahead, int aheadLines, long aheadStride, float* copyFrom, long ldb, float* copyTo, int copyRows)

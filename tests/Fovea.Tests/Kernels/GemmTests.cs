@@ -122,7 +122,7 @@ public class GemmTests
             }
         }
         // Few rows, B as stored and deep enough to be packed under the multiply-adds (Gemm.SerialFewRowsPipelined):
-        // several chunks of 4 panels and a ragged last panel, ragged row tiles, depth blocks, misaligned B rows,
+        // many panels and a ragged last panel, ragged row tiles, depth blocks, misaligned B rows,
         // fewer than two panels.
         yield return new Case(false, false, 64, 1000, 300, RowBias: true, ColumnBias: true, Relu: true);
         yield return new Case(false, false, 12, 200, 700, Accumulate: true, RowBias: true, ColumnBias: true, Relu: true);
