@@ -129,6 +129,10 @@ public class GemmTests
         yield return new Case(false, false, 16, 150, 100, PadB: 3, PadC: 5);
         yield return new Case(false, false, 8, 40, 80);
         yield return new Case(false, false, 9, 60, Gemm.PipelineMinDepth, Accumulate: true);
+        // More rows than an M block but shallow: all of A still packed once, B packed under the multiply-adds (as a
+        // convolution's backward-input product), here with a few rows of the next panel per register tile.
+        yield return new Case(true, false, 200, 150, 64, Accumulate: true, RowBias: true, ColumnBias: true, Relu: true);
+        yield return new Case(false, false, 264, 100, 96, PadA: 2, PadB: 3, PadC: 1);
         // Long rows: few-rows path (all of A in one block) and, with M above MC, the regular path crossing NC (<= 4800).
         yield return new Case(false, false, 3, 5000, 4, RowBias: true);
         yield return new Case(false, true, 3, 5000, 4, ColumnBias: true);
