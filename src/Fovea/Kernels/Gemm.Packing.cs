@@ -87,12 +87,16 @@ public static partial class Gemm
 
     /// <summary>
     /// dst[p * width + x] = src[x * ld + p] for x &lt; count (zero for count &lt;= x &lt; width), p &lt; kc.
-    /// Eight source rows at a time go through an in-register 8x8 transpose; the rest are scattered one by one.
+    /// Sixteen (AVX-512) or eight source rows at a time go through an in-register transpose; the rest are scattered one by one.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackGather(float* src, int ld, int count, int width, int kc, float* dst)
     {
         int x = 0;
+        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+        {
+            for (; x + 16 <= count; x += 16) PackRowsTransposed16(src + (long)x * ld, ld, kc, dst + x, width);
+        }
         if (Vector256.IsHardwareAccelerated)
         {
             for (; x + 8 <= count; x += 8) PackRowsTransposed(src + (long)x * ld, ld, kc, dst + x, width);
