@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -54,19 +55,17 @@ public static partial class Gemm
     /// <summary>C += every partial (M x N, dense), then row bias, column bias and ReLU, in that order.</summary>
     private static unsafe void SumPartials(in Job j, float* partials, int count)
     {
+        // Vectorised row by row, each element summed in the same order as before (the scalar loop cost 1% of a 64x288x12544
+        // weight gradient on two threads and 7% of 64x128x3136, a dense layer's).
         long cells = (long)j.M * j.N;
+        var columnBias = j.ColumnBias != null ? new ReadOnlySpan<float>(j.ColumnBias, j.N) : default;
         for (int i = 0; i < j.M; i++)
         {
-            float* row = j.C + (long)i * j.Ldc;
-            for (int x = 0; x < j.N; x++)
-            {
-                float v = row[x];
-                for (int q = 0; q < count; q++) v += partials[q * cells + (long)i * j.N + x];
-                if (j.RowBias != null) v += j.RowBias[i];
-                if (j.ColumnBias != null) v += j.ColumnBias[x];
-                if (j.Relu && v < 0) v = 0;
-                row[x] = v;
-            }
+            var row = new Span<float>(j.C + (long)i * j.Ldc, j.N);
+            for (int q = 0; q < count; q++) TensorPrimitives.Add(row, new ReadOnlySpan<float>(partials + q * cells + (long)i * j.N, j.N), row);
+            if (j.RowBias != null) TensorPrimitives.Add(row, j.RowBias[i], row);
+            if (j.ColumnBias != null) TensorPrimitives.Add(row, columnBias, row);
+            if (j.Relu) TensorPrimitives.Max(row, 0f, row);
         }
     }
 }
