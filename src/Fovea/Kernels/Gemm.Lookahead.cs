@@ -53,6 +53,27 @@ public static partial class Gemm
         {
             inLoopLines = 0; stride = 0;
             if (_start == null || !Sse.IsSupported) return null;
+            return _start + Split(part, parts, steps, groupLines, prefetchRest: true, out inLoopLines, out stride, out _);
+        }
+
+        /// <summary>The first cache line of this lookahead (64-byte aligned); null when there is nothing ahead.</summary>
+        public float* Start => _start;
+
+        /// <summary>
+        /// Where <see cref="Share(long, long, int, int, out int, out long)"/> would start, in floats from
+        /// <see cref="Start"/>, without prefetching anything; false when part of the share would not fit the loop. A
+        /// lookahead of the same shape at another start splits the same way, so a driver can work this out once per block.
+        /// </summary>
+        public bool TrySplit(long part, long parts, int steps, int groupLines, out long offset, out int inLoopLines, out long stride)
+        {
+            offset = 0; inLoopLines = 0; stride = 0;
+            if (_start == null || !Sse.IsSupported) return false;
+            offset = Split(part, parts, steps, groupLines, prefetchRest: false, out inLoopLines, out stride, out bool whole);
+            return whole;
+        }
+
+        private long Split(long part, long parts, int steps, int groupLines, bool prefetchRest, out int inLoopLines, out long stride, out bool whole)
+        {
             int lines = groupLines;
             // Units of one group each (int arithmetic: this runs once per register tile). One run: the units walk
             // along it. Many runs: down the runs, one group column after another, so a share's units are a constant
@@ -64,8 +85,9 @@ public static partial class Gemm
             int u0 = (int)(units * part / parts), u1 = (int)(units * (part + 1) / parts);
             int column = _runs == 1 ? 0 : u0 / inner, row = u0 - column * inner;
             int inLoop = Math.Min(Math.Min(u1 - u0, inner - row), steps / lines);
-            float* first = _start + column * outerStep + row * innerStep;
-            for (int u = u0 + inLoop; u < u1; u++)
+            long first = column * outerStep + row * innerStep;
+            whole = inLoop == u1 - u0;
+            for (int u = u0 + inLoop; prefetchRest && u < u1; u++)
             {
                 int c = _runs == 1 ? 0 : u / inner;
                 float* group = _start + c * outerStep + (u - c * inner) * innerStep;

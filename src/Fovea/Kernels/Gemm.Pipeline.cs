@@ -20,6 +20,13 @@ public static partial class Gemm
         int nr = TK.NR, panels = (j.N + nr - 1) / nr, tilesM = (j.M + TK.MR - 1) / TK.MR;
         // Two panel buffers: the one multiplied now and the one being filled (Serial sizes packB for at least two panels).
         float* current = packB, filling = packB + (long)kcMax * nr;
+        // Per depth block, worked out once: which rows of the next panel each register tile copies, and which lines of
+        // the panel AheadPanels on it prefetches (the same offsets for every whole panel: a panel is a whole number of
+        // cache lines). Per tile they cost several integer divisions, a few percent of a 64-deep tile.
+        bool tabled = tilesM <= MaxTabledTiles;
+        int* rowBounds = stackalloc int[tabled ? tilesM + 1 : 0];
+        long* shareOffsets = stackalloc long[tabled ? tilesM : 0];
+        int* shareLineCounts = stackalloc int[tabled ? tilesM : 0];
         for (int pc = 0; pc < j.K; pc += kcMax)
         {
             int kc = Math.Min(kcMax, j.K - pc);
@@ -31,10 +38,22 @@ public static partial class Gemm
             float* rowBias = last ? j.RowBias : null;
             float* rows = j.B + (long)pc * j.Ldb;
             PackB<TK>(false, j.B, j.Ldb, pc, 0, kc, Math.Min(nr, j.N), current);
+            long regularStride = 0;
+            bool regularShares = tabled && nr % 16 == 0 && j.N >= nr;
+            if (tabled)
+            {
+                for (int t = 0; t <= tilesM; t++) rowBounds[t] = (int)((long)kc * t / tilesM);
+                Lookahead first = Lookahead.Strided(rows, kc, nr, j.Ldb);
+                for (int t = 0; t < tilesM && regularShares; t++)
+                    regularShares = first.TrySplit(t, tilesM, kc, TK.PrefetchLines, out shareOffsets[t], out shareLineCounts[t], out regularStride);
+            }
             for (int g = 0; g < panels; g++)
             {
                 int jr = g * nr, width = Math.Min(nr, j.N - jr);
-                Lookahead ahead = UnpackedPanel(in j, pc, kc, kcMax, g + AheadPanels, nr);
+                // The panel ahead is regular when it lies in this depth block and is whole (the ragged last one is not).
+                bool aheadRegular = regularShares && (long)(g + AheadPanels + 1) * nr <= j.N;
+                Lookahead ahead = aheadRegular ? default : UnpackedPanel(in j, pc, kc, kcMax, g + AheadPanels, nr);
+                float* aheadStart = aheadRegular ? Lookahead.Strided(rows + (long)(g + AheadPanels) * nr, kc, nr, j.Ldb).Start : null;
                 // Panel g + 1 is copied by this panel's tiles when it is whole; a ragged last panel is packed (zero-padded) below.
                 bool nextWhole = g + 1 < panels && jr + 2 * nr <= j.N;
                 float* cb = last && j.ColumnBias != null ? j.ColumnBias + jr : null;
@@ -45,8 +64,21 @@ public static partial class Gemm
                     float* cp = j.C + (long)ir * j.Ldc + jr;
                     float* rb = rowBias != null ? rowBias + ir : null;
                     bool full = mr == TK.MR && width == nr;
-                    float* share = ahead.Share<TK>(t, tilesM, full ? kc : 0, out int shareLines, out long shareStride);
-                    int r0 = nextWhole ? (int)((long)kc * t / tilesM) : 0, r1 = nextWhole ? (int)((long)kc * (t + 1) / tilesM) : 0;
+                    float* share;
+                    int shareLines;
+                    long shareStride;
+                    if (aheadRegular && full)
+                    {
+                        share = aheadStart + shareOffsets[t]; shareLines = shareLineCounts[t]; shareStride = regularStride;
+                    }
+                    else if (aheadRegular)
+                    {
+                        share = Lookahead.Strided(rows + (long)(g + AheadPanels) * nr, kc, nr, j.Ldb).Share<TK>(t, tilesM, 0, out shareLines, out shareStride);
+                    }
+                    else share = ahead.Share<TK>(t, tilesM, full ? kc : 0, out shareLines, out shareStride);
+                    int r0 = 0, r1 = 0;
+                    if (nextWhole && tabled) { r0 = rowBounds[t]; r1 = rowBounds[t + 1]; }
+                    else if (nextWhole) { r0 = (int)((long)kc * t / tilesM); r1 = (int)((long)kc * (t + 1) / tilesM); }
                     float* from = rows + jr + nr + (long)r0 * j.Ldb, to = filling + (long)r0 * nr;
                     int inLoop = 0;
                     if (full)
@@ -71,6 +103,9 @@ public static partial class Gemm
 
     /// <summary>How many panels ahead of the one multiplied SerialFewRowsPipelined prefetches B's rows (2 and 4 measured the same).</summary>
     private const int AheadPanels = 3;
+
+    /// <summary>Up to this many register tiles down M, SerialFewRowsPipelined tables its per-tile shares on the stack.</summary>
+    private const int MaxTabledTiles = 64;
 
     /// <summary>
     /// The rows of unpacked B (stored K x N) that make panel <paramref name="panel"/> of depth block
