@@ -44,8 +44,6 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
 
     public static bool CopiesWhileRunning => true;
 
-    public static bool Streams => true;
-
     public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines, long aheadStride)
         => Tile<NoCopy>(a, b, kc, c, ldc, flags, rowBias, colBias, ahead, aheadLines, aheadStride, null, 0, null, 0);
 
@@ -57,15 +55,14 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
     private static void Tile<TCopy>(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines, long aheadStride,
         float* copyFrom, long ldb, float* copyTo, int copyRows) where TCopy : ISideCopy
     {
-        // Pull the C tile in before the stores: its rows are far apart in memory and would otherwise miss there. (Not when
-        // C is streamed out: non-temporal stores need no copy of the line.) In a deep loop, one row per pass from its
-        // middle on: 32 lines asked for at its start held the line fill buffers that the first passes' loads wait for
+        // Pull the C tile in before the stores: its rows are far apart in memory and would otherwise miss there. In a deep
+        // loop, one row per pass from its middle on (one every eighth pass over the whole of a copying tile): 32 lines asked for at its start held the line fill buffers that the first passes' loads wait for
         // (1 thread, Intel VM: 1024^3 150 -> 155 GFLOP/s, 128x3136x576 160 -> 166).
-        bool cInLoop = (flags & Gemm.Stream) == 0 && kc >= 64;
+        bool cInLoop = kc >= 64;
         float* cRow = c;
         int cFirst = cInLoop ? (TCopy.Copies && kc >= 256 ? 16 : kc / 8 * 4) : int.MaxValue, cRowsLeft = cInLoop ? MRows : 0;
         int cMask = TCopy.Copies && kc >= 256 ? 31 : 0;
-        if ((flags & Gemm.Stream) == 0 && !cInLoop)
+        if (!cInLoop)
         {
             for (int r = 0; r < MRows; r++)
             {
@@ -243,14 +240,6 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
             var z = Vector512<float>.Zero;
             x0 = Avx512F.Max(z, x0); x1 = Avx512F.Max(z, x1); x2 = Avx512F.Max(z, x2);
         }
-        if ((flags & Gemm.Stream) != 0)
-        {
-            // The driver streams only C rows that start on cache lines; register tiles start 48 floats apart.
-            Avx512F.StoreAlignedNonTemporal(c, x0); Avx512F.StoreAlignedNonTemporal(c + 16, x1); Avx512F.StoreAlignedNonTemporal(c + 32, x2);
-        }
-        else
-        {
-            Vector512.Store(x0, c); Vector512.Store(x1, c + 16); Vector512.Store(x2, c + 32);
-        }
+        Vector512.Store(x0, c); Vector512.Store(x1, c + 16); Vector512.Store(x2, c + 32);
     }
 }

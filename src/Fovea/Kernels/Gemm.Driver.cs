@@ -51,9 +51,6 @@ internal unsafe interface IMicroKernel
     /// </summary>
     static abstract void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines, long aheadStride);
 
-    /// <summary>True when the kernel honours the Stream flag of <see cref="Run"/>: C written with non-temporal stores, tiles on cache lines.</summary>
-    static virtual bool Streams => false;
-
     /// <summary>True when the kernel implements <see cref="RunCopying"/>.</summary>
     static virtual bool CopiesWhileRunning => false;
 
@@ -76,14 +73,12 @@ internal unsafe interface IMicroKernel
 
 public static partial class Gemm
 {
-    internal const int LoadC = 1, Relu = 2, Stream = 4;
+    internal const int LoadC = 1, Relu = 2;
 
     /// <summary>All arguments of one product, as pointers (so worker threads can share it).</summary>
     private unsafe struct Job
     {
         public bool TransposeA, TransposeB, Accumulate, Relu;
-        // C is written with non-temporal stores (Gemm.Streaming.cs); its rows start on cache lines.
-        public bool Stream;
         public int M, N, K, Lda, Ldb, Ldc;
         public float* A, B, C, RowBias, ColumnBias;
         // Operands packed ahead of time (see Gemm.Prepacked.cs), or null. The block of depth offset pc starts at
@@ -141,10 +136,10 @@ public static partial class Gemm
         if (job.K == 0) { EpilogueOnly(in job); return; }
         switch (path)
         {
-            case GemmKernelPath.Avx512: Run<Avx512Kernel>(in job); break;
-            case GemmKernelPath.Avx2: Run<Avx2Kernel>(in job); break;
-            case GemmKernelPath.Vector128: Run<Vector128Kernel>(in job); break;
-            default: Run<ScalarKernel>(in job); break;
+            case GemmKernelPath.Avx512: Split<Avx512Kernel>(in job); break;
+            case GemmKernelPath.Avx2: Split<Avx2Kernel>(in job); break;
+            case GemmKernelPath.Vector128: Split<Vector128Kernel>(in job); break;
+            default: Split<ScalarKernel>(in job); break;
         }
     }
 
@@ -164,21 +159,6 @@ public static partial class Gemm
                 row[x] = v;
             }
         }
-    }
-
-    private static unsafe void Run<TK>(in Job job) where TK : IMicroKernel
-    {
-        // Only products with many rows stream C out: the few-row ones (a convolution's forward product, whose output the
-        // next layer reads at once) measured no faster streamed, and the next layer slower (inference of the reference
-        // CNN at batch 256: 2-5 % fewer images/s on one thread).
-        if (TK.Streams && job.M > TK.MC && WantsStreamingStores(in job, TK.KC, out int head))
-        {
-            if (head > 0) Split<TK>(Columns(in job, 0, head));
-            Job rest = Columns(in job, head, job.N - head);
-            rest.Stream = true;
-            Split<TK>(in rest);
-        }
-        else Split<TK>(in job);
     }
 
     private static unsafe void Split<TK>(in Job job) where TK : IMicroKernel
@@ -260,7 +240,6 @@ public static partial class Gemm
         if (fewRows)
         {
             SerialFewRows<TK>(in j, kcMax, packA, packB, edge);
-            FenceStreamingStores(in j);
             return;
         }
 
@@ -272,7 +251,7 @@ public static partial class Gemm
                 int kc = Math.Min(kcMax, j.K - pc);
                 PackB<TK>(j.TransposeB, j.B, j.Ldb, pc, jc, kc, nc, packB);
                 bool last = pc + kc == j.K;
-                int flags = (pc > 0 || j.Accumulate ? LoadC : 0) | (last && j.Relu ? Relu : 0) | (j.Stream ? Stream : 0);
+                int flags = (pc > 0 || j.Accumulate ? LoadC : 0) | (last && j.Relu ? Relu : 0);
                 float* rowBias = last ? j.RowBias : null;
                 float* colBias = last && j.ColumnBias != null ? j.ColumnBias + jc : null;
                 for (int ic = 0; ic < j.M; ic += mcMax)
@@ -284,7 +263,6 @@ public static partial class Gemm
                 }
             }
         }
-        FenceStreamingStores(in j);
     }
 
     /// <summary>
@@ -310,7 +288,7 @@ public static partial class Gemm
             else PackA<TK>(j.TransposeA, j.A, j.Lda, 0, pc, j.M, kc, packA);
             float* bBlock = j.PackedB != null ? j.PackedB + (long)pc * j.PackedBStride + (long)j.PackedBColumn * kc : null;
             bool last = pc + kc == j.K;
-            int flags = (pc > 0 || j.Accumulate ? LoadC : 0) | (last && j.Relu ? Relu : 0) | (j.Stream ? Stream : 0);
+            int flags = (pc > 0 || j.Accumulate ? LoadC : 0) | (last && j.Relu ? Relu : 0);
             float* rowBias = last ? j.RowBias : null;
             // A few micro-panels at a time: longer contiguous reads of B's rows, still small enough for L2.
             int chunk = TK.NR * 4;

@@ -34,7 +34,7 @@ public static partial class Gemm
             if (j.PackedA != null) aBlock = j.PackedA + (long)pc * j.PackedAStride + (long)j.PackedARow * kc;
             else PackA<TK>(j.TransposeA, j.A, j.Lda, 0, pc, j.M, kc, packA);
             bool last = pc + kc == j.K;
-            int flags = (pc > 0 || j.Accumulate ? LoadC : 0) | (last && j.Relu ? Relu : 0) | (j.Stream ? Stream : 0);
+            int flags = (pc > 0 || j.Accumulate ? LoadC : 0) | (last && j.Relu ? Relu : 0);
             float* rowBias = last ? j.RowBias : null;
             float* rows = j.B + (long)pc * j.Ldb;
             PackB<TK>(false, j.B, j.Ldb, pc, 0, kc, Math.Min(nr, j.N), current);
