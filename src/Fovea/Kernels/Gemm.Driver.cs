@@ -73,7 +73,8 @@ internal unsafe interface IMicroKernel
 
 public static partial class Gemm
 {
-    internal const int LoadC = 1, Relu = 2;
+    /// <summary>Micro-kernel flags: add into C; ReLU in the epilogue; run the depth loop backwards (same sums, other order).</summary>
+    internal const int LoadC = 1, Relu = 2, ReverseDepth = 4;
 
     /// <summary>All arguments of one product, as pointers (so worker threads can share it).</summary>
     private unsafe struct Job

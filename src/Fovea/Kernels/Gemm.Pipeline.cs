@@ -84,7 +84,9 @@ public static partial class Gemm
                     if (full)
                     {
                         inLoop = Math.Min(r1 - r0, kc / TK.PrefetchLines);
-                        TK.RunCopying(ap, current, kc, cp, j.Ldc, flags, rb, cb, share, shareLines, shareStride, from, j.Ldb, to, inLoop);
+                        // Every other tile reads the panel backwards, into the lines its predecessor left in L1.
+                        int order = (t & 1) != 0 ? ReverseDepth : 0;
+                        TK.RunCopying(ap, current, kc, cp, j.Ldc, flags | order, rb, cb, share, shareLines, shareStride, from, j.Ldb, to, inLoop);
                     }
                     else
                     {
