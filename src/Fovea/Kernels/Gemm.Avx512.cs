@@ -24,6 +24,22 @@ internal readonly struct CopyRows : ISideCopy
     public static bool Copies => true;
 }
 
+/// <summary>Where a register tile reads B: a packed panel (rows NR floats apart) or the rows of B as stored (ldb apart).</summary>
+internal interface IPanelSource
+{
+    static abstract bool InPlace { get; }
+}
+
+internal readonly struct PackedPanel : IPanelSource
+{
+    public static bool InPlace => false;
+}
+
+internal readonly struct RowsInPlace : IPanelSource
+{
+    public static bool InPlace => true;
+}
+
 /// <summary>AVX-512F 8x48 micro-kernel with fused epilogue.</summary>
 internal readonly unsafe struct Avx512Kernel : IMicroKernel
 {
@@ -45,16 +61,22 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
     public static bool CopiesWhileRunning => true;
 
     public static void Run(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines, long aheadStride)
-        => Tile<NoCopy>(a, b, kc, c, ldc, flags, rowBias, colBias, ahead, aheadLines, aheadStride, null, 0, null, 0);
+        => Tile<NoCopy, PackedPanel>(a, b, kc, c, ldc, flags, rowBias, colBias, ahead, aheadLines, aheadStride, null, 0, null, 0);
+
+    public static bool RunsInPlace => true;
+
+    public static void RunInPlace(float* a, float* b, long ldb, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines, long aheadStride)
+        => Tile<NoCopy, RowsInPlace>(a, b, kc, c, ldc, flags, rowBias, colBias, ahead, aheadLines, aheadStride, null, ldb, null, 0);
 
     public static void RunCopying(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines, long aheadStride,
         float* copyFrom, long ldb, float* copyTo, int copyRows)
-        => Tile<CopyRows>(a, b, kc, c, ldc, flags, rowBias, colBias, ahead, aheadLines, aheadStride, copyFrom, ldb, copyTo, copyRows);
+        => Tile<CopyRows, PackedPanel>(a, b, kc, c, ldc, flags, rowBias, colBias, ahead, aheadLines, aheadStride, copyFrom, ldb, copyTo, copyRows);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile<TCopy>(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines, long aheadStride,
-        float* copyFrom, long ldb, float* copyTo, int copyRows) where TCopy : ISideCopy
+    private static void Tile<TCopy, TSource>(float* a, float* b, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, float* ahead, int aheadLines, long aheadStride,
+        float* copyFrom, long ldb, float* copyTo, int copyRows) where TCopy : ISideCopy where TSource : IPanelSource
     {
+        long bRow = TSource.InPlace ? ldb : NCols;
         // Pull the C tile in before the stores: its rows are far apart in memory and would otherwise miss there. In a deep
         // loop, one row per pass from its middle on (one every eighth pass over the whole of a copying tile): 32 lines asked for at its start held the line fill buffers that the first passes' loads wait for
         // (1 thread, Intel VM: 1024^3 150 -> 155 GFLOP/s, 128x3136x576 160 -> 166).
@@ -90,16 +112,30 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
         // ReverseDepth walks the depth from its end (whole passes only, so kc a multiple of 4): the B panel (kc x 48)
         // overflows L1, and a tile that reads it in the opposite order to the tile before starts on the lines that
         // tile left in L1 instead of on lines it evicted (1 thread, Intel VM: 64x12544x288 153-157 -> 160-166 GFLOP/s).
-        long aStep = 4 * MRows, bStep = 4 * NCols;
+        // In place, the share is spread evenly over the depth loop: one group every pass, at a position computed without
+        // a branch (group = pass * groups / passes, in 16.16 fixed point; a group is one row of the panel ahead). With no
+        // share, the group is the current row, already in L1.
+        int aheadGroups = TSource.InPlace ? aheadLines / 4 : 0;
+        long aheadScale = TSource.InPlace ? ((long)aheadGroups << 16) / Math.Max(1, kc / 4) : 0;
+        float* aheadBase = ahead != null && aheadGroups > 0 ? ahead : b;
+        if (ahead == null || aheadGroups == 0) aheadStride = 0;
+        long aStep = 4 * MRows, bStep = 4 * bRow;
         if ((flags & Gemm.ReverseDepth) != 0 && (kc & 3) == 0)
         {
-            a += (long)(kc - 4) * MRows; b += (long)(kc - 4) * NCols; aStep = -aStep; bStep = -bStep;
+            a += (long)(kc - 4) * MRows; b += (long)(kc - 4) * bRow; aStep = -aStep; bStep = -bStep;
         }
         for (; p + 4 <= kc; p += 4, a += aStep, b += bStep)
         {
-            // Up to 3 lines past the share: the driver's next data all the same.
-            if (p < aheadLines)
+            if (TSource.InPlace)
             {
+                // The row's 3 lines of the panel ahead and the first line of the one after it (1 thread, Intel VM:
+                // 64x12544x288 161 -> 165 GFLOP/s against the 3 lines alone; 2 or 3 panels ahead measured no better).
+                float* group = aheadBase + ((p >> 2) * aheadScale >> 16) * aheadStride;
+                Sse.Prefetch1(group); Sse.Prefetch1(group + 16); Sse.Prefetch1(group + 32); Sse.Prefetch1(group + 48);
+            }
+            else if (p < aheadLines)
+            {
+                // Up to 3 lines past the share: the driver's next data all the same.
                 Sse.Prefetch1(ahead); Sse.Prefetch1(ahead + 16); Sse.Prefetch1(ahead + 32); Sse.Prefetch1(ahead + 48);
                 ahead += aheadStride;
             }
@@ -121,6 +157,10 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
                 Vector512.Store(Vector512.Load(copyFrom + 32), copyTo + 32);
                 copyFrom += ldb; copyTo += NCols;
             }
+            // In place, each row of the next pass is pulled from L2 into L1 one step ahead of its own: the panel's rows
+            // share few L1 sets (rows of an unfolded image lie a multiple of 1 KiB apart), so they rarely stay there.
+            float* br1 = b + bRow, br2 = b + 2 * bRow, br3 = b + 3 * bRow;
+            if (TSource.InPlace) PrefetchRow(b + bStep);
             b0 = Vector512.Load(b); b1 = Vector512.Load(b + 16); b2 = Vector512.Load(b + 32);
             av = Vector512.Create(a[0]); c00 = Avx512F.FusedMultiplyAdd(av, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av, b1, c01); c02 = Avx512F.FusedMultiplyAdd(av, b2, c02);
             av = Vector512.Create(a[1]); c10 = Avx512F.FusedMultiplyAdd(av, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av, b1, c11); c12 = Avx512F.FusedMultiplyAdd(av, b2, c12);
@@ -130,7 +170,8 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
             av = Vector512.Create(a[5]); c50 = Avx512F.FusedMultiplyAdd(av, b0, c50); c51 = Avx512F.FusedMultiplyAdd(av, b1, c51); c52 = Avx512F.FusedMultiplyAdd(av, b2, c52);
             av = Vector512.Create(a[6]); c60 = Avx512F.FusedMultiplyAdd(av, b0, c60); c61 = Avx512F.FusedMultiplyAdd(av, b1, c61); c62 = Avx512F.FusedMultiplyAdd(av, b2, c62);
             av = Vector512.Create(a[7]); c70 = Avx512F.FusedMultiplyAdd(av, b0, c70); c71 = Avx512F.FusedMultiplyAdd(av, b1, c71); c72 = Avx512F.FusedMultiplyAdd(av, b2, c72);
-            b0 = Vector512.Load(b + 48); b1 = Vector512.Load(b + 64); b2 = Vector512.Load(b + 80);
+            if (TSource.InPlace) PrefetchRow(br1 + bStep);
+            b0 = Vector512.Load(br1); b1 = Vector512.Load(br1 + 16); b2 = Vector512.Load(br1 + 32);
             av = Vector512.Create(a[8]); c00 = Avx512F.FusedMultiplyAdd(av, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av, b1, c01); c02 = Avx512F.FusedMultiplyAdd(av, b2, c02);
             av = Vector512.Create(a[9]); c10 = Avx512F.FusedMultiplyAdd(av, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av, b1, c11); c12 = Avx512F.FusedMultiplyAdd(av, b2, c12);
             av = Vector512.Create(a[10]); c20 = Avx512F.FusedMultiplyAdd(av, b0, c20); c21 = Avx512F.FusedMultiplyAdd(av, b1, c21); c22 = Avx512F.FusedMultiplyAdd(av, b2, c22);
@@ -139,7 +180,8 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
             av = Vector512.Create(a[13]); c50 = Avx512F.FusedMultiplyAdd(av, b0, c50); c51 = Avx512F.FusedMultiplyAdd(av, b1, c51); c52 = Avx512F.FusedMultiplyAdd(av, b2, c52);
             av = Vector512.Create(a[14]); c60 = Avx512F.FusedMultiplyAdd(av, b0, c60); c61 = Avx512F.FusedMultiplyAdd(av, b1, c61); c62 = Avx512F.FusedMultiplyAdd(av, b2, c62);
             av = Vector512.Create(a[15]); c70 = Avx512F.FusedMultiplyAdd(av, b0, c70); c71 = Avx512F.FusedMultiplyAdd(av, b1, c71); c72 = Avx512F.FusedMultiplyAdd(av, b2, c72);
-            b0 = Vector512.Load(b + 96); b1 = Vector512.Load(b + 112); b2 = Vector512.Load(b + 128);
+            if (TSource.InPlace) PrefetchRow(br2 + bStep);
+            b0 = Vector512.Load(br2); b1 = Vector512.Load(br2 + 16); b2 = Vector512.Load(br2 + 32);
             av = Vector512.Create(a[16]); c00 = Avx512F.FusedMultiplyAdd(av, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av, b1, c01); c02 = Avx512F.FusedMultiplyAdd(av, b2, c02);
             av = Vector512.Create(a[17]); c10 = Avx512F.FusedMultiplyAdd(av, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av, b1, c11); c12 = Avx512F.FusedMultiplyAdd(av, b2, c12);
             av = Vector512.Create(a[18]); c20 = Avx512F.FusedMultiplyAdd(av, b0, c20); c21 = Avx512F.FusedMultiplyAdd(av, b1, c21); c22 = Avx512F.FusedMultiplyAdd(av, b2, c22);
@@ -148,7 +190,8 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
             av = Vector512.Create(a[21]); c50 = Avx512F.FusedMultiplyAdd(av, b0, c50); c51 = Avx512F.FusedMultiplyAdd(av, b1, c51); c52 = Avx512F.FusedMultiplyAdd(av, b2, c52);
             av = Vector512.Create(a[22]); c60 = Avx512F.FusedMultiplyAdd(av, b0, c60); c61 = Avx512F.FusedMultiplyAdd(av, b1, c61); c62 = Avx512F.FusedMultiplyAdd(av, b2, c62);
             av = Vector512.Create(a[23]); c70 = Avx512F.FusedMultiplyAdd(av, b0, c70); c71 = Avx512F.FusedMultiplyAdd(av, b1, c71); c72 = Avx512F.FusedMultiplyAdd(av, b2, c72);
-            b0 = Vector512.Load(b + 144); b1 = Vector512.Load(b + 160); b2 = Vector512.Load(b + 176);
+            if (TSource.InPlace) PrefetchRow(br3 + bStep);
+            b0 = Vector512.Load(br3); b1 = Vector512.Load(br3 + 16); b2 = Vector512.Load(br3 + 32);
             av = Vector512.Create(a[24]); c00 = Avx512F.FusedMultiplyAdd(av, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av, b1, c01); c02 = Avx512F.FusedMultiplyAdd(av, b2, c02);
             av = Vector512.Create(a[25]); c10 = Avx512F.FusedMultiplyAdd(av, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av, b1, c11); c12 = Avx512F.FusedMultiplyAdd(av, b2, c12);
             av = Vector512.Create(a[26]); c20 = Avx512F.FusedMultiplyAdd(av, b0, c20); c21 = Avx512F.FusedMultiplyAdd(av, b1, c21); c22 = Avx512F.FusedMultiplyAdd(av, b2, c22);
@@ -158,7 +201,7 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
             av = Vector512.Create(a[30]); c60 = Avx512F.FusedMultiplyAdd(av, b0, c60); c61 = Avx512F.FusedMultiplyAdd(av, b1, c61); c62 = Avx512F.FusedMultiplyAdd(av, b2, c62);
             av = Vector512.Create(a[31]); c70 = Avx512F.FusedMultiplyAdd(av, b0, c70); c71 = Avx512F.FusedMultiplyAdd(av, b1, c71); c72 = Avx512F.FusedMultiplyAdd(av, b2, c72);
         }
-        for (; p < kc; p++, a += MRows, b += NCols)
+        for (; p < kc; p++, a += MRows, b += bRow)
         {
             b0 = Vector512.Load(b + 0); b1 = Vector512.Load(b + 16); b2 = Vector512.Load(b + 32);
             av = Vector512.Create(a[0]); c00 = Avx512F.FusedMultiplyAdd(av, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av, b1, c01); c02 = Avx512F.FusedMultiplyAdd(av, b2, c02);
@@ -228,6 +271,13 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
         c20.Store(edge); c21.Store(edge + 16); edge += NCols; c30.Store(edge); c31.Store(edge + 16); edge += NCols;
         c40.Store(edge); c41.Store(edge + 16); edge += NCols; c50.Store(edge); c51.Store(edge + 16); edge += NCols;
         c60.Store(edge); c61.Store(edge + 16); edge += NCols; c70.Store(edge); c71.Store(edge + 16);
+    }
+
+    /// <summary>Pulls one row of an in-place panel (48 floats on a 64-byte line: 3 cache lines) into L1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchRow(float* row)
+    {
+        Sse.Prefetch0(row); Sse.Prefetch0(row + 16); Sse.Prefetch0(row + 32);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -64,6 +64,17 @@ internal unsafe interface IMicroKernel
         float* ahead, int aheadLines, long aheadStride, float* copyFrom, long ldb, float* copyTo, int copyRows)
         => throw new NotSupportedException("This micro-kernel does not copy while it runs.");
 
+    /// <summary>True when the kernel implements <see cref="RunInPlace"/>.</summary>
+    static virtual bool RunsInPlace => false;
+
+    /// <summary>
+    /// <see cref="Run"/> on B as stored: the panel's kc rows of NR floats are <paramref name="ldb"/> floats apart
+    /// (row k at <paramref name="b"/> + k·ldb) instead of packed. The kernel pulls the rows of its next pass into L1 itself.
+    /// </summary>
+    static virtual void RunInPlace(float* a, float* b, long ldb, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias,
+        float* ahead, int aheadLines, long aheadStride)
+        => throw new NotSupportedException("This micro-kernel does not read B in place.");
+
     /// <summary>
     /// Partial tile for the last, narrower column panel: at least the first <paramref name="nr"/> columns of
     /// Apanel·Bpanel into <paramref name="edge"/> (row stride NR), no epilogue. A kernel may skip the columns past nr.
@@ -274,6 +285,11 @@ public static partial class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void SerialFewRows<TK>(in Job j, int kcMax, float* packA, float* packB, float* edge) where TK : IMicroKernel
     {
+        if (ReadsBInPlace<TK>(in j, kcMax))
+        {
+            SerialFewRowsInPlace<TK>(in j, kcMax, packA, packB, edge);
+            return;
+        }
         // Shallow products (a 3x3 filter over one channel: K = 9) spend their time storing C; there a tile is too short
         // to hide a share of the packing, and the pipeline's bookkeeping per tile would only add to it.
         if (TK.CopiesWhileRunning && j.PackedB == null && !j.TransposeB && j.M >= TK.MR && j.K >= PipelineMinDepth)

@@ -18,8 +18,9 @@ public class GemmTests
         return data;
     }
 
+    // OffsetB: B starts that many floats into its array, so its rows start at another offset from a cache line.
     private sealed record Case(bool TA, bool TB, int M, int N, int K, int PadA = 0, int PadB = 0, int PadC = 0,
-        bool Accumulate = false, bool RowBias = false, bool ColumnBias = false, bool Relu = false);
+        bool Accumulate = false, bool RowBias = false, bool ColumnBias = false, bool Relu = false, int OffsetB = 0);
 
     private static float[] Random(Random rng, int length)
     {
@@ -33,14 +34,14 @@ public class GemmTests
         var rng = new Random(seed);
         int lda = (t.TA ? t.M : t.K) + t.PadA, ldb = (t.TB ? t.K : t.N) + t.PadB, ldc = t.N + t.PadC;
         var a = Random(rng, (t.TA ? t.K : t.M) * lda);
-        var b = Random(rng, (t.TB ? t.N : t.K) * ldb);
+        var b = Random(rng, (t.TB ? t.N : t.K) * ldb + t.OffsetB);
         var c0 = Random(rng, t.M * ldc);
         var rb = t.RowBias ? Random(rng, t.M) : [];
         var cb = t.ColumnBias ? Random(rng, t.N) : [];
         var fast = (float[])c0.Clone();
         var slow = (float[])c0.Clone();
-        Gemm.Multiply(t.TA, t.TB, t.M, t.N, t.K, a, lda, b, ldb, fast, ldc, t.Accumulate, rb, cb, t.Relu);
-        Gemm.Reference(t.TA, t.TB, t.M, t.N, t.K, a, lda, b, ldb, slow, ldc, t.Accumulate, rb, cb, t.Relu);
+        Gemm.Multiply(t.TA, t.TB, t.M, t.N, t.K, a, lda, b.AsSpan(t.OffsetB), ldb, fast, ldc, t.Accumulate, rb, cb, t.Relu);
+        Gemm.Reference(t.TA, t.TB, t.M, t.N, t.K, a, lda, b.AsSpan(t.OffsetB), ldb, slow, ldc, t.Accumulate, rb, cb, t.Relu);
         for (int i = 0; i < t.M; i++)
         {
             for (int j = 0; j < ldc; j++)
@@ -54,7 +55,7 @@ public class GemmTests
                 }
                 double mag = (t.Accumulate ? Math.Abs(c0[at]) : 0) + (t.RowBias ? Math.Abs(rb[i]) : 0) + (t.ColumnBias ? Math.Abs(cb[j]) : 0);
                 for (int p = 0; p < t.K; p++)
-                    mag += Math.Abs(t.TA ? a[p * lda + i] : a[i * lda + p]) * Math.Abs(t.TB ? b[j * ldb + p] : b[p * ldb + j]);
+                    mag += Math.Abs(t.TA ? a[p * lda + i] : a[i * lda + p]) * Math.Abs(t.TB ? b[t.OffsetB + j * ldb + p] : b[t.OffsetB + p * ldb + j]);
                 double err = Math.Abs(fast[at] - slow[at]);
                 if (!(err <= 1e-5 * mag + 1e-6))
                     Assert.Fail($"{t}: C[{i},{j}] fast={fast[at]} ref={slow[at]} err={err} bound={1e-5 * mag + 1e-6}");
@@ -129,6 +130,15 @@ public class GemmTests
         yield return new Case(false, false, 16, 150, 100, PadB: 3, PadC: 5);
         yield return new Case(false, false, 8, 40, 80);
         yield return new Case(false, false, 9, 60, Gemm.PipelineMinDepth, Accumulate: true);
+        // Few rows, deep, B's row stride a multiple of 16 floats: B read in place (Gemm.SerialFewRowsInPlace), its panels
+        // starting wherever the rows meet a cache line (every offset), with a narrow first panel, a ragged last panel,
+        // ragged row tiles, depth blocks, every epilogue.
+        for (int offset = 0; offset < 16; offset++)
+            yield return new Case(false, false, 64, 496, 130, OffsetB: offset, RowBias: offset % 2 == 0, ColumnBias: offset % 3 == 0, Relu: offset % 4 == 0, Accumulate: offset % 5 == 0);
+        yield return new Case(true, false, 60, 512, 200, Accumulate: true, RowBias: true, Relu: true);
+        yield return new Case(false, false, 24, 448, 700, OffsetB: 5, ColumnBias: true);
+        yield return new Case(false, false, 8, 64, 256, OffsetB: 3, RowBias: true);
+        yield return new Case(false, false, 16, 40, 256, PadB: 8, PadC: 2);
         // More rows than an M block but shallow: all of A still packed once, B packed under the multiply-adds (as a
         // convolution's backward-input product), here with a few rows of the next panel per register tile.
         yield return new Case(true, false, 200, 150, 64, Accumulate: true, RowBias: true, ColumnBias: true, Relu: true);
@@ -157,7 +167,8 @@ public class GemmTests
         {
             foreach (var (ta, tb) in Transposes())
             {
-                foreach (var (m, n) in new[] { (257, 300), (600, 60) }) // N split and M split (both above Gemm.ParallelThreshold)
+                // N split and M split (both above Gemm.ParallelThreshold); 64 x 1200: B read in place by both threads.
+                foreach (var (m, n) in new[] { (257, 300), (600, 60), (64, 1200) })
                 {
                     const int k = 129;
                     var rng = new Random(m + n);
