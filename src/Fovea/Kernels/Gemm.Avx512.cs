@@ -159,7 +159,6 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
             }
             // In place, each row of the next pass is pulled from L2 into L1 one step ahead of its own: the panel's rows
             // share few L1 sets (rows of an unfolded image lie a multiple of 1 KiB apart), so they rarely stay there.
-            float* br1 = b + bRow, br2 = b + 2 * bRow, br3 = b + 3 * bRow;
             if (TSource.InPlace) PrefetchRow(b + bStep);
             b0 = Vector512.Load(b); b1 = Vector512.Load(b + 16); b2 = Vector512.Load(b + 32);
             av = Vector512.Create(a[0]); c00 = Avx512F.FusedMultiplyAdd(av, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av, b1, c01); c02 = Avx512F.FusedMultiplyAdd(av, b2, c02);
@@ -170,8 +169,9 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
             av = Vector512.Create(a[5]); c50 = Avx512F.FusedMultiplyAdd(av, b0, c50); c51 = Avx512F.FusedMultiplyAdd(av, b1, c51); c52 = Avx512F.FusedMultiplyAdd(av, b2, c52);
             av = Vector512.Create(a[6]); c60 = Avx512F.FusedMultiplyAdd(av, b0, c60); c61 = Avx512F.FusedMultiplyAdd(av, b1, c61); c62 = Avx512F.FusedMultiplyAdd(av, b2, c62);
             av = Vector512.Create(a[7]); c70 = Avx512F.FusedMultiplyAdd(av, b0, c70); c71 = Avx512F.FusedMultiplyAdd(av, b1, c71); c72 = Avx512F.FusedMultiplyAdd(av, b2, c72);
-            if (TSource.InPlace) PrefetchRow(br1 + bStep);
-            b0 = Vector512.Load(br1); b1 = Vector512.Load(br1 + 16); b2 = Vector512.Load(br1 + 32);
+            // Rows 1-3 of the pass: constant offsets for a packed panel (bRow = NCols), ldb apart in place.
+            if (TSource.InPlace) PrefetchRow(b + bRow + bStep);
+            b0 = Vector512.Load(b + bRow); b1 = Vector512.Load(b + bRow + 16); b2 = Vector512.Load(b + bRow + 32);
             av = Vector512.Create(a[8]); c00 = Avx512F.FusedMultiplyAdd(av, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av, b1, c01); c02 = Avx512F.FusedMultiplyAdd(av, b2, c02);
             av = Vector512.Create(a[9]); c10 = Avx512F.FusedMultiplyAdd(av, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av, b1, c11); c12 = Avx512F.FusedMultiplyAdd(av, b2, c12);
             av = Vector512.Create(a[10]); c20 = Avx512F.FusedMultiplyAdd(av, b0, c20); c21 = Avx512F.FusedMultiplyAdd(av, b1, c21); c22 = Avx512F.FusedMultiplyAdd(av, b2, c22);
@@ -180,8 +180,8 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
             av = Vector512.Create(a[13]); c50 = Avx512F.FusedMultiplyAdd(av, b0, c50); c51 = Avx512F.FusedMultiplyAdd(av, b1, c51); c52 = Avx512F.FusedMultiplyAdd(av, b2, c52);
             av = Vector512.Create(a[14]); c60 = Avx512F.FusedMultiplyAdd(av, b0, c60); c61 = Avx512F.FusedMultiplyAdd(av, b1, c61); c62 = Avx512F.FusedMultiplyAdd(av, b2, c62);
             av = Vector512.Create(a[15]); c70 = Avx512F.FusedMultiplyAdd(av, b0, c70); c71 = Avx512F.FusedMultiplyAdd(av, b1, c71); c72 = Avx512F.FusedMultiplyAdd(av, b2, c72);
-            if (TSource.InPlace) PrefetchRow(br2 + bStep);
-            b0 = Vector512.Load(br2); b1 = Vector512.Load(br2 + 16); b2 = Vector512.Load(br2 + 32);
+            if (TSource.InPlace) PrefetchRow(b + 2 * bRow + bStep);
+            b0 = Vector512.Load(b + 2 * bRow); b1 = Vector512.Load(b + 2 * bRow + 16); b2 = Vector512.Load(b + 2 * bRow + 32);
             av = Vector512.Create(a[16]); c00 = Avx512F.FusedMultiplyAdd(av, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av, b1, c01); c02 = Avx512F.FusedMultiplyAdd(av, b2, c02);
             av = Vector512.Create(a[17]); c10 = Avx512F.FusedMultiplyAdd(av, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av, b1, c11); c12 = Avx512F.FusedMultiplyAdd(av, b2, c12);
             av = Vector512.Create(a[18]); c20 = Avx512F.FusedMultiplyAdd(av, b0, c20); c21 = Avx512F.FusedMultiplyAdd(av, b1, c21); c22 = Avx512F.FusedMultiplyAdd(av, b2, c22);
@@ -190,8 +190,8 @@ internal readonly unsafe struct Avx512Kernel : IMicroKernel
             av = Vector512.Create(a[21]); c50 = Avx512F.FusedMultiplyAdd(av, b0, c50); c51 = Avx512F.FusedMultiplyAdd(av, b1, c51); c52 = Avx512F.FusedMultiplyAdd(av, b2, c52);
             av = Vector512.Create(a[22]); c60 = Avx512F.FusedMultiplyAdd(av, b0, c60); c61 = Avx512F.FusedMultiplyAdd(av, b1, c61); c62 = Avx512F.FusedMultiplyAdd(av, b2, c62);
             av = Vector512.Create(a[23]); c70 = Avx512F.FusedMultiplyAdd(av, b0, c70); c71 = Avx512F.FusedMultiplyAdd(av, b1, c71); c72 = Avx512F.FusedMultiplyAdd(av, b2, c72);
-            if (TSource.InPlace) PrefetchRow(br3 + bStep);
-            b0 = Vector512.Load(br3); b1 = Vector512.Load(br3 + 16); b2 = Vector512.Load(br3 + 32);
+            if (TSource.InPlace) PrefetchRow(b + 3 * bRow + bStep);
+            b0 = Vector512.Load(b + 3 * bRow); b1 = Vector512.Load(b + 3 * bRow + 16); b2 = Vector512.Load(b + 3 * bRow + 32);
             av = Vector512.Create(a[24]); c00 = Avx512F.FusedMultiplyAdd(av, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av, b1, c01); c02 = Avx512F.FusedMultiplyAdd(av, b2, c02);
             av = Vector512.Create(a[25]); c10 = Avx512F.FusedMultiplyAdd(av, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av, b1, c11); c12 = Avx512F.FusedMultiplyAdd(av, b2, c12);
             av = Vector512.Create(a[26]); c20 = Avx512F.FusedMultiplyAdd(av, b0, c20); c21 = Avx512F.FusedMultiplyAdd(av, b1, c21); c22 = Avx512F.FusedMultiplyAdd(av, b2, c22);
