@@ -235,6 +235,11 @@ public static partial class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Serial<TK>(in Job j) where TK : IMicroKernel
     {
+        if (BroadcastsB<TK>(in j))
+        {
+            SerialBroadcastB(in j);
+            return;
+        }
         int kcMax = BalancedBlock(j.K, TK.KC, 1);
         int mcMax = BalancedBlock(j.M, TK.MC, TK.MR);
         int ncMax = BalancedBlock(j.N, TK.NC, TK.NR);

@@ -139,6 +139,14 @@ public class GemmTests
         yield return new Case(false, false, 24, 448, 700, OffsetB: 5, ColumnBias: true);
         yield return new Case(false, false, 8, 64, 256, OffsetB: 3, RowBias: true);
         yield return new Case(false, false, 16, 40, 256, PadB: 8, PadC: 2);
+        // A·Bᵀ, 49 to 64 rows, deep (Gemm.SerialBroadcastB on AVX-512): B's rows broadcast in place, a ragged last tile of
+        // rows (N not a multiple of 6), depth blocks with a ragged last one, padded rows of Cᵀ (M < 64), every epilogue,
+        // strided storage.
+        yield return new Case(false, true, 64, 288, 600, Accumulate: true, RowBias: true, ColumnBias: true, Relu: true);
+        yield return new Case(false, true, 64, 100, 531, RowBias: true, ColumnBias: true, Relu: true);
+        yield return new Case(false, true, 49, 7, 700, PadA: 3, PadB: 5, PadC: 2, Accumulate: true);
+        yield return new Case(false, true, 57, 6, Gemm.BroadcastMinDepth, ColumnBias: true);
+        yield return new Case(false, true, 64, 35, 1000, PadB: 1, RowBias: true, Relu: true);
         // More rows than an M block but shallow: all of A still packed once, B packed under the multiply-adds (as a
         // convolution's backward-input product), here with a few rows of the next panel per register tile.
         yield return new Case(true, false, 200, 150, 64, Accumulate: true, RowBias: true, ColumnBias: true, Relu: true);
