@@ -19,19 +19,20 @@ public static partial class Gemm
     /// <summary>At least this deep a block for B to be read in place (64x12544xK, 1 thread: K = 144 155 against 148 GFLOP/s packed).</summary>
     private const int InPlaceMinDepth = 128;
 
-    /// <summary>L2 sets assumed when checking that B's rows do not pile up in a few of them (1 MiB, 16-way; the Intel VM has 2 MiB).</summary>
-    private const int AssumedL2Sets = 1024;
-
     /// <summary>Whether SerialFewRows reads this product's B in place (see <see cref="SerialFewRowsInPlace"/>).</summary>
     private static unsafe bool ReadsBInPlace<TK>(in Job j, int kcMax) where TK : IMicroKernel
     {
         if (!TK.RunsInPlace || j.PackedB != null || j.TransposeB || j.M < TK.MR || j.M > InPlaceMaxRows) return false;
         if (Math.Min(j.K, kcMax) < InPlaceMinDepth || j.Ldb % 16 != 0 || LeadColumns(j.B) + TK.NR > j.N) return false;
-        // Rows a large power of two apart land in the same L2 sets: with fewer than kc/8 distinct set positions the
-        // panel's rows would evict each other before the tiles after the first read them.
-        int step = (int)((j.Ldb / 16) % AssumedL2Sets);
-        int positions = AssumedL2Sets / GreatestCommonDivisor(AssumedL2Sets, step);
-        return positions * 8L >= kcMax;
+        // Rows a large power of two apart land in the same L2 sets: when more of the panel's rows share a set than half
+        // its ways (the other half holds the panel ahead), they evict each other before the tiles after the first read
+        // them. 64x25088x288 (rows 1568 lines apart) on 1 thread of the Intel VM (2048 sets, 16 ways): 142 GFLOP/s packed,
+        // 160-162 in place; a 1 MiB, 16-way L2 would give each set position 9 of its 288 rows.
+        int sets = CacheGeometry.Level2Sets;
+        int step = (int)((j.Ldb / 16) % sets);
+        int positions = sets / GreatestCommonDivisor(sets, step);
+        long rowsPerSet = (kcMax + positions - 1) / positions;
+        return rowsPerSet * 2 <= CacheGeometry.Level2Ways;
     }
 
     /// <summary>Columns before the first one whose rows start on a 64-byte line (the same in every row, as ldb is a multiple of 16).</summary>
