@@ -20,11 +20,14 @@ public static partial class Gemm
     /// <summary>Columns of Cᵀ (rows of C) a tile covers: M is padded to this.</summary>
     private const int BroadcastWidth = 64;
 
-    /// <summary>Depth block: the kc x 64 panel of Aᵀ (32 KiB at 128) stays in L1 while the tiles stream B.</summary>
+    /// <summary>Depth block: the kc x 64 panel of Aᵀ (32 KiB at 128) stays in L1 while the tiles stream B (64x288x12544, 1 thread, Intel VM: kc = 64 155, 128 157, 192 144-152, 256 152, 384 152 GFLOP/s).</summary>
     internal const int BroadcastDepth = 128;
 
-    /// <summary>Least K for the broadcast path: C is transposed once at the end, and that must be paid for.</summary>
-    internal const int BroadcastMinDepth = 512;
+    /// <summary>
+    /// Least K for the broadcast path: Cᵀ is transposed into C once at the end, and that must be paid for (64x288xK NT,
+    /// 1 thread, Intel VM: K = 196 100 against 120 GFLOP/s packed, 256 about even, 384 116-122 against 105-113, 512 131 against 114).
+    /// </summary>
+    internal const int BroadcastMinDepth = 384;
 
     private static unsafe bool BroadcastsB<TK>(in Job j) where TK : IMicroKernel =>
         typeof(TK) == typeof(Avx512Kernel) && j.TransposeB && !j.TransposeA && j.PackedA == null && j.PackedB == null
