@@ -7,7 +7,7 @@ namespace Fovea.Benchmarks;
 /// Legend: C (M x N) = op(A) (M x K) * op(B) (K x N); GFLOP/s counts 2*M*N*K per product.</summary>
 internal static class GemmTable
 {
-    public static int Run(GemmKernelPath path, int reps, int maxThreads, string filter)
+    public static int Run(GemmKernelPath path, int reps, int maxThreads, string filter, string? shape = null)
     {
         Gemm.ForcedPath = path;
         Console.WriteLine($"GEMM benchmark: path {(path == GemmKernelPath.Auto ? $"Auto ({Gemm.AutoPath})" : path)}, {Environment.ProcessorCount} cores, best of {reps} after warm-up.");
@@ -28,8 +28,25 @@ internal static class GemmTable
             ("conv2 dW 1 image 64x288x196 NT", false, true, 64, 288, 196),
             ("fc 64x128x3136 NT", false, true, 64, 128, 3136),
         ];
+        if (shape != null)
+        {
+            if (!TryParseShape(shape, out var one))
+            {
+                Console.Error.WriteLine($"--shape '{shape}': expected MxNxK with an optional NT or TN suffix, e.g. 64x480x288 or 64x288x196NT.");
+                return 2;
+            }
+            shapes = [one];
+            filter = "";
+        }
 
         Console.WriteLine($"{"shape",-30} {"1 thread",10} {"2 threads",10}   GFLOP/s");
+        if (filter.Length == 0 && path == GemmKernelPath.Auto)
+        {
+            // The ceiling: register-only FMAs in the GEMM's vector width (see FmaPeak).
+            var peak = new double[2];
+            for (int degree = 1; degree <= Math.Min(2, maxThreads); degree++) peak[degree - 1] = FmaPeak.Measure(degree, samples: 10);
+            Console.WriteLine($"{"FMA peak (registers only)",-30} {peak[0],10:F1} {peak[1],10:F1}");
+        }
         foreach (var s in shapes)
         {
             if (!s.Name.Contains(filter, StringComparison.Ordinal)) continue;
@@ -60,5 +77,18 @@ internal static class GemmTable
             Console.WriteLine($"{s.Name,-30} {results[0],10:F1} {results[1],10:F1}");
         }
         return 0;
+    }
+
+    /// <summary>"MxNxK" with an optional "NT" (B stored N x K) or "TN" (A stored K x M) suffix.</summary>
+    private static bool TryParseShape(string text, out (string Name, bool TA, bool TB, int M, int N, int K) shape)
+    {
+        shape = default;
+        bool ta = text.EndsWith("TN", StringComparison.Ordinal), tb = text.EndsWith("NT", StringComparison.Ordinal);
+        string dims = ta || tb || text.EndsWith("NN", StringComparison.Ordinal) ? text[..^2] : text;
+        string[] parts = dims.Split('x');
+        if (parts.Length != 3 || !int.TryParse(parts[0], out int m) || !int.TryParse(parts[1], out int n) || !int.TryParse(parts[2], out int k)
+            || m <= 0 || n <= 0 || k <= 0) return false;
+        shape = (text, ta, tb, m, n, k);
+        return true;
     }
 }

@@ -33,7 +33,13 @@ public static class PeerRun
             ["gc"] = System.Runtime.GCSettings.IsServerGC ? "server" : "workstation",
             ["gemm_path"] = Gemm.AutoPath.ToString(),
         };
-        if (o.What == "gemm") result["gemm"] = RunGemm(o);
+        if (o.What == "gemm")
+        {
+            result["gemm"] = RunGemm(o);
+            // Right after the products, in the same process and thread count: the share of the hardware they used.
+            result["fma_peak_gflops"] = FmaPeak.Measure(o.Threads, samples: 20);
+            Console.Error.WriteLine($"FMA peak x{o.Threads}: {result["fma_peak_gflops"]!.GetValue<double>():F1} GFLOP/s");
+        }
         else RunCnn(o, result);
         result["peak_rss_mb"] = Measure.PeakRssMiB();
         Measure.Write(result, o.Out);

@@ -3,7 +3,8 @@ using Fovea.Benchmarks.Shared;
 using Fovea.Kernels;
 
 // Fovea benchmarks. Modes:
-//   gemm [--path Avx2|Avx512|Vector128|Scalar] [--reps N] [--threads N] [--filter TEXT]   GEMM GFLOP/s table
+//   gemm [--path Avx2|Avx512|Vector128|Scalar] [--reps N] [--threads N] [--filter TEXT] [--shape MxNxK[NT|TN]]
+//                                           GEMM GFLOP/s table (--shape: that one product instead)
 //   peer --what cnn|gemm --threads N [...] --out FILE.json    Fovea's side of benchmarks/run-peers.sh (see benchmarks/README.md)
 //   bdn [BenchmarkDotNet arguments, e.g. --filter '*Conv*']   kernel micro-benchmarks (Gemm, Conv2d, MaxPool2d)
 //   resnet [--runs-1 N] [--runs-32 N] [--warmup N] [--batches 1,32] [--threads 1,2] [--out FILE.md] [--quick]
@@ -20,14 +21,16 @@ switch (mode)
         var path = GemmKernelPath.Auto;
         int reps = 7, maxThreads = 2;
         string filter = "";
+        string? shape = null;
         for (int i = 1; i + 1 < args.Length; i += 2)
         {
             if (args[i] == "--path") path = Enum.Parse<GemmKernelPath>(args[i + 1], ignoreCase: true);
             else if (args[i] == "--reps") reps = int.Parse(args[i + 1]);
             else if (args[i] == "--threads") maxThreads = int.Parse(args[i + 1]);
             else if (args[i] == "--filter") filter = args[i + 1];
+            else if (args[i] == "--shape") shape = args[i + 1];
         }
-        return GemmTable.Run(path, reps, maxThreads, filter);
+        return GemmTable.Run(path, reps, maxThreads, filter, shape);
     }
     case "peer":
         return PeerRun.Run(PeerOptions.Parse(args, 1));
