@@ -41,7 +41,7 @@ internal readonly struct RowsInPlace : IPanelSource
 }
 
 /// <summary>AVX-512F 8x48 micro-kernel with fused epilogue.</summary>
-internal readonly unsafe struct Avx512Kernel : IMicroKernel
+internal readonly unsafe partial struct Avx512Kernel : IMicroKernel
 {
     private const int MRows = 8, NCols = 48;
     public static int MR => MRows;

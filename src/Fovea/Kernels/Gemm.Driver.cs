@@ -75,6 +75,19 @@ internal unsafe interface IMicroKernel
         float* ahead, int aheadLines, long aheadStride)
         => throw new NotSupportedException("This micro-kernel does not read B in place.");
 
+    /// <summary>True when the kernel implements <see cref="RunInPlaceNarrow"/>.</summary>
+    static virtual bool RunsInPlaceNarrow => false;
+
+    /// <summary>Most columns <see cref="RunInPlaceNarrow"/> takes in one call.</summary>
+    static virtual int NarrowMaxColumns => 0;
+
+    /// <summary>
+    /// <see cref="RunInPlace"/> on a panel of <paramref name="width"/> (1 to <see cref="NarrowMaxColumns"/>) columns
+    /// instead of NR, stored with the same epilogue; nothing past the panel's columns is read or written.
+    /// </summary>
+    static virtual void RunInPlaceNarrow(float* a, float* b, long ldb, int kc, float* c, int ldc, int flags, float* rowBias, float* colBias, int width)
+        => throw new NotSupportedException("This micro-kernel does not read narrow panels in place.");
+
     /// <summary>
     /// Partial tile for the last, narrower column panel: at least the first <paramref name="nr"/> columns of
     /// Apanel·Bpanel into <paramref name="edge"/> (row stride NR), no epilogue. A kernel may skip the columns past nr.

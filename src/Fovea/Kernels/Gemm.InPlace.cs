@@ -49,7 +49,7 @@ public static partial class Gemm
     {
         int nr = TK.NR, tilesM = (j.M + TK.MR - 1) / TK.MR;
         // Panels start where B's rows start a cache line, so no load of a panel row straddles two lines; the columns
-        // before the first such start make a narrow panel of their own, packed like the ragged last one.
+        // before the first such start make a narrow panel of their own, like the ragged last one.
         int lead = LeadColumns(j.B);
         // Worked out once: the lines of the panel ahead each register tile prefetches, the same offsets for every whole
         // panel (its rows all start on a line). Per tile they cost several integer divisions.
@@ -89,6 +89,13 @@ public static partial class Gemm
                         float* share = aheadStart != null ? aheadStart + shareOffsets[t] : null;
                         int shareLines = aheadStart != null ? shareLineCounts[t] : 0;
                         TK.RunInPlace(ap, rows + jr, j.Ldb, kc, cp, j.Ldc, flags, rb, cb, share, shareLines, shareStride);
+                    }
+                    else if (mr == TK.MR && TK.RunsInPlaceNarrow)
+                    {
+                        // A narrow panel (the lead or the ragged last one) read in place too, a few vectors per call.
+                        for (int done = 0; done < width; done += TK.NarrowMaxColumns)
+                            TK.RunInPlaceNarrow(ap, rows + jr + done, j.Ldb, kc, cp + done, j.Ldc, flags, rb, cb != null ? cb + done : null,
+                                Math.Min(TK.NarrowMaxColumns, width - done));
                     }
                     else
                     {

@@ -18,7 +18,8 @@ public class GemmTests
         return data;
     }
 
-    // OffsetB: B starts that many floats into its array, so its rows start at another offset from a cache line.
+    // OffsetB: B's first float sits that many floats past the start of a 64-byte cache line (B lives in a pinned array,
+    // so the offset holds for the whole product), which sets where each of its rows meets a line.
     private sealed record Case(bool TA, bool TB, int M, int N, int K, int PadA = 0, int PadB = 0, int PadC = 0,
         bool Accumulate = false, bool RowBias = false, bool ColumnBias = false, bool Relu = false, int OffsetB = 0);
 
@@ -34,14 +35,19 @@ public class GemmTests
         var rng = new Random(seed);
         int lda = (t.TA ? t.M : t.K) + t.PadA, ldb = (t.TB ? t.K : t.N) + t.PadB, ldc = t.N + t.PadC;
         var a = Random(rng, (t.TA ? t.K : t.M) * lda);
-        var b = Random(rng, (t.TB ? t.N : t.K) * ldb + t.OffsetB);
+        int bLength = (t.TB ? t.N : t.K) * ldb;
+        var bStore = GC.AllocateArray<float>(bLength + 32, pinned: true);
+        int misaligned = (int)((System.Runtime.InteropServices.Marshal.UnsafeAddrOfPinnedArrayElement(bStore, 0) & 63) / sizeof(float));
+        int bStart = (16 - misaligned) % 16 + t.OffsetB % 16;
+        Random(rng, bLength).CopyTo(bStore, bStart);
+        var b = bStore.AsSpan(bStart, bLength).ToArray();
         var c0 = Random(rng, t.M * ldc);
         var rb = t.RowBias ? Random(rng, t.M) : [];
         var cb = t.ColumnBias ? Random(rng, t.N) : [];
         var fast = (float[])c0.Clone();
         var slow = (float[])c0.Clone();
-        Gemm.Multiply(t.TA, t.TB, t.M, t.N, t.K, a, lda, b.AsSpan(t.OffsetB), ldb, fast, ldc, t.Accumulate, rb, cb, t.Relu);
-        Gemm.Reference(t.TA, t.TB, t.M, t.N, t.K, a, lda, b.AsSpan(t.OffsetB), ldb, slow, ldc, t.Accumulate, rb, cb, t.Relu);
+        Gemm.Multiply(t.TA, t.TB, t.M, t.N, t.K, a, lda, bStore.AsSpan(bStart, bLength), ldb, fast, ldc, t.Accumulate, rb, cb, t.Relu);
+        Gemm.Reference(t.TA, t.TB, t.M, t.N, t.K, a, lda, b, ldb, slow, ldc, t.Accumulate, rb, cb, t.Relu);
         for (int i = 0; i < t.M; i++)
         {
             for (int j = 0; j < ldc; j++)
@@ -55,7 +61,7 @@ public class GemmTests
                 }
                 double mag = (t.Accumulate ? Math.Abs(c0[at]) : 0) + (t.RowBias ? Math.Abs(rb[i]) : 0) + (t.ColumnBias ? Math.Abs(cb[j]) : 0);
                 for (int p = 0; p < t.K; p++)
-                    mag += Math.Abs(t.TA ? a[p * lda + i] : a[i * lda + p]) * Math.Abs(t.TB ? b[t.OffsetB + j * ldb + p] : b[t.OffsetB + p * ldb + j]);
+                    mag += Math.Abs(t.TA ? a[p * lda + i] : a[i * lda + p]) * Math.Abs(t.TB ? b[j * ldb + p] : b[p * ldb + j]);
                 double err = Math.Abs(fast[at] - slow[at]);
                 if (!(err <= 1e-5 * mag + 1e-6))
                     Assert.Fail($"{t}: C[{i},{j}] fast={fast[at]} ref={slow[at]} err={err} bound={1e-5 * mag + 1e-6}");
@@ -139,6 +145,14 @@ public class GemmTests
         yield return new Case(false, false, 24, 448, 700, OffsetB: 5, ColumnBias: true);
         yield return new Case(false, false, 8, 64, 256, OffsetB: 3, RowBias: true);
         yield return new Case(false, false, 16, 40, 256, PadB: 8, PadC: 2);
+        // In place with a last panel of two or one whole vectors (offset 0) or of 25 and 9 columns after a lead panel of 9
+        // (offset 7), read in place by Avx512Kernel.RunInPlaceNarrow, beside a ragged row tile that still takes the packed
+        // edge; every epilogue, two depth blocks. (The offsets above give lead panels of every width.)
+        foreach (int offset in new[] { 0, 7 })
+        {
+            yield return new Case(false, false, 64, 224, 144, OffsetB: offset, RowBias: true, ColumnBias: true, Relu: true);
+            yield return new Case(false, false, 60, 208, 400, OffsetB: offset, Accumulate: true, RowBias: true, ColumnBias: true, Relu: true);
+        }
         // A·Bᵀ, 49 to 64 rows, deep (Gemm.SerialBroadcastB on AVX-512): B's rows broadcast in place, a ragged last tile of
         // rows (N not a multiple of 6), depth blocks with a ragged last one, padded rows of Cᵀ (M < 64), every epilogue,
         // strided storage.
