@@ -226,51 +226,12 @@ internal readonly unsafe partial struct Avx512Kernel : IMicroKernel
     /// <summary>
     /// Last column panel of a product whose N is no multiple of 48 (a 14x14 map has N = 196 = 4·48 + 4): only the
     /// 16-column vectors that hold valid columns are computed, so such a panel costs a third or two thirds of a full one.
+    /// Up to 32 columns, it is the in-place narrow tile (Gemm.Avx512.Narrow.cs) on the packed panel, rows NR apart.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RunEdge(float* a, float* b, int kc, float* edge, int nr)
     {
-        if (nr > 32) { Run(a, b, kc, edge, NCols, 0, null, null, null, 0, 0); return; }
-        if (nr > 16) { RunTwoVectors(a, b, kc, edge); return; }
-        var zero = Vector512<float>.Zero;
-        Vector512<float> c0 = zero, c1 = zero, c2 = zero, c3 = zero, c4 = zero, c5 = zero, c6 = zero, c7 = zero;
-        for (int p = 0; p < kc; p++, a += MRows, b += NCols)
-        {
-            var b0 = Vector512.Load(b);
-            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[0]), b0, c0);
-            c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[1]), b0, c1);
-            c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[2]), b0, c2);
-            c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[3]), b0, c3);
-            c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[4]), b0, c4);
-            c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[5]), b0, c5);
-            c6 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[6]), b0, c6);
-            c7 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[7]), b0, c7);
-        }
-        c0.Store(edge); c1.Store(edge + NCols); c2.Store(edge + 2 * NCols); c3.Store(edge + 3 * NCols);
-        c4.Store(edge + 4 * NCols); c5.Store(edge + 5 * NCols); c6.Store(edge + 6 * NCols); c7.Store(edge + 7 * NCols);
-    }
-
-    private static void RunTwoVectors(float* a, float* b, int kc, float* edge)
-    {
-        var zero = Vector512<float>.Zero;
-        Vector512<float> c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero, c30 = zero, c31 = zero;
-        Vector512<float> c40 = zero, c41 = zero, c50 = zero, c51 = zero, c60 = zero, c61 = zero, c70 = zero, c71 = zero;
-        for (int p = 0; p < kc; p++, a += MRows, b += NCols)
-        {
-            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
-            var av = Vector512.Create(a[0]); c00 = Avx512F.FusedMultiplyAdd(av, b0, c00); c01 = Avx512F.FusedMultiplyAdd(av, b1, c01);
-            av = Vector512.Create(a[1]); c10 = Avx512F.FusedMultiplyAdd(av, b0, c10); c11 = Avx512F.FusedMultiplyAdd(av, b1, c11);
-            av = Vector512.Create(a[2]); c20 = Avx512F.FusedMultiplyAdd(av, b0, c20); c21 = Avx512F.FusedMultiplyAdd(av, b1, c21);
-            av = Vector512.Create(a[3]); c30 = Avx512F.FusedMultiplyAdd(av, b0, c30); c31 = Avx512F.FusedMultiplyAdd(av, b1, c31);
-            av = Vector512.Create(a[4]); c40 = Avx512F.FusedMultiplyAdd(av, b0, c40); c41 = Avx512F.FusedMultiplyAdd(av, b1, c41);
-            av = Vector512.Create(a[5]); c50 = Avx512F.FusedMultiplyAdd(av, b0, c50); c51 = Avx512F.FusedMultiplyAdd(av, b1, c51);
-            av = Vector512.Create(a[6]); c60 = Avx512F.FusedMultiplyAdd(av, b0, c60); c61 = Avx512F.FusedMultiplyAdd(av, b1, c61);
-            av = Vector512.Create(a[7]); c70 = Avx512F.FusedMultiplyAdd(av, b0, c70); c71 = Avx512F.FusedMultiplyAdd(av, b1, c71);
-        }
-        c00.Store(edge); c01.Store(edge + 16); edge += NCols; c10.Store(edge); c11.Store(edge + 16); edge += NCols;
-        c20.Store(edge); c21.Store(edge + 16); edge += NCols; c30.Store(edge); c31.Store(edge + 16); edge += NCols;
-        c40.Store(edge); c41.Store(edge + 16); edge += NCols; c50.Store(edge); c51.Store(edge + 16); edge += NCols;
-        c60.Store(edge); c61.Store(edge + 16); edge += NCols; c70.Store(edge); c71.Store(edge + 16);
+        if (nr > NarrowMaxColumns) Run(a, b, kc, edge, NCols, 0, null, null, null, 0, 0);
+        else RunInPlaceNarrow(a, b, NCols, kc, edge, NCols, 0, null, null, nr);
     }
 
     /// <summary>Pulls one row of an in-place panel (48 floats on a 64-byte line: 3 cache lines) into L1.</summary>
